@@ -1,0 +1,114 @@
+package dev.atelier.engine.core;
+
+import static dev.atelier.bindings.atelier_h.*;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Finds, loads and checks libatelier, once per JVM.
+ *
+ * <p>Resolution order: the system property {@code atelier.native.path} (a file or a folder),
+ * then the build folder ({@code build/native/libatelier.so} under {@code atelier.root}, the
+ * working directory or one of its parents), then {@code java.library.path}. The one used is
+ * logged. The bindings find the library's symbols through the class loader, so every native
+ * call must be preceded by {@link #load()}: {@link NativeHandle} and the engine's entry points
+ * do that.
+ */
+public final class NativeLibrary {
+    private static final Logger LOG = LoggerFactory.getLogger(NativeLibrary.class);
+    private static final String FILE_NAME = System.mapLibraryName("atelier");
+
+    private static volatile String loadedFrom;
+
+    private NativeLibrary() {}
+
+    /** Loads and checks the library if this JVM has not yet; returns where it came from. */
+    public static String load() {
+        String from = loadedFrom;
+        if (from != null) {
+            return from;
+        }
+        synchronized (NativeLibrary.class) {
+            if (loadedFrom == null) {
+                Settings settings = Settings.fromSystemProperties();
+                loadedFrom = loadAndCheck(settings);
+            }
+            return loadedFrom;
+        }
+    }
+
+    /** Where the loaded library came from: a file path or "java.library.path". */
+    public static String location() {
+        return load();
+    }
+
+    private static String loadAndCheck(Settings settings) {
+        String from;
+        Optional<Path> file = resolve(settings);
+        if (file.isPresent()) {
+            System.load(file.get().toAbsolutePath().toString());
+            from = file.get().toAbsolutePath().toString();
+        } else {
+            try {
+                System.loadLibrary("atelier");
+            } catch (UnsatisfiedLinkError e) {
+                throw new AtelierException.UnavailableException("libatelier not found: set -Datelier.native.path, "
+                        + "build it into build/native (cmake -S . -B build && cmake --build build), or add it to "
+                        + "java.library.path (" + e.getMessage() + ")");
+            }
+            from = "java.library.path";
+        }
+        checkAbi(from);
+        Status.check(atl_set_num_threads(settings.threads()));
+        LOG.debug("loaded libatelier {} from {} ({} threads)", version(), from, atl_num_threads());
+        return from;
+    }
+
+    private static void checkAbi(String from) {
+        int library = atl_abi_version();
+        int bindings = ATL_ABI_VERSION();
+        if (library != bindings) {
+            throw new AtelierException.UnavailableException("libatelier at " + from + " has ABI version " + library
+                    + " but these bindings need ABI version " + bindings + ": rebuild the native library");
+        }
+    }
+
+    static Optional<Path> resolve(Settings settings) {
+        if (settings.nativePath().isPresent()) {
+            Path path = settings.nativePath().get();
+            Path file = Files.isDirectory(path) ? path.resolve(FILE_NAME) : path;
+            if (!Files.isRegularFile(file)) {
+                throw new AtelierException.UnavailableException("atelier.native.path names " + path
+                        + " but there is no " + FILE_NAME + " there");
+            }
+            return Optional.of(file);
+        }
+        for (Path dir : buildFolderCandidates(settings)) {
+            Path file = dir.resolve("build").resolve("native").resolve(FILE_NAME);
+            if (Files.isRegularFile(file)) {
+                return Optional.of(file);
+            }
+        }
+        return Optional.empty();
+    }
+
+    private static List<Path> buildFolderCandidates(Settings settings) {
+        List<Path> dirs = new ArrayList<>();
+        settings.root().ifPresent(dirs::add);
+        for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
+            dirs.add(dir);
+        }
+        return dirs;
+    }
+
+    public static String version() {
+        load();
+        return atl_version().reinterpret(Long.MAX_VALUE).getString(0);
+    }
+}

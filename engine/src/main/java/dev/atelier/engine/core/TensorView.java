@@ -1,0 +1,148 @@
+package dev.atelier.engine.core;
+
+import dev.atelier.bindings.atl_tensor_view;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
+
+/**
+ * A tensor over memory someone else owns: a {@link MemorySegment} (a file mapping, an arena
+ * allocation) with dtype, shape and strides in elements. Handing it to native code copies
+ * nothing: {@link #toNative(Arena)} writes only the small {@code atl_tensor_view} descriptor.
+ *
+ * @param data    the elements; its owner keeps it alive while native code may read it
+ * @param dtype   element type
+ * @param shape   sizes per dimension
+ * @param strides element strides per dimension
+ */
+public record TensorView(MemorySegment data, DType dtype, long[] shape, long[] strides) {
+    public static final int MAX_DIMS = 8;
+
+    public TensorView {
+        if (shape.length != strides.length || shape.length > MAX_DIMS) {
+            throw new AtelierException.InvalidInputException("tensor view: shape " + Arrays.toString(shape)
+                    + " and strides " + Arrays.toString(strides) + " must have the same rank, at most " + MAX_DIMS);
+        }
+        long lastElement = 0;
+        for (int i = 0; i < shape.length; i++) {
+            if (shape[i] < 0 || strides[i] < 0) {
+                throw new AtelierException.InvalidInputException(
+                        "tensor view: negative size or stride in shape " + Arrays.toString(shape));
+            }
+            lastElement += (shape[i] - 1) * strides[i];
+        }
+        long needed = numel(shape) == 0 ? 0 : (lastElement + 1) * dtype.byteSize();
+        if (data.byteSize() < needed) {
+            throw new AtelierException.InvalidInputException("tensor view: shape " + Arrays.toString(shape) + " of "
+                    + dtype + " needs " + needed + " bytes but the memory holds " + data.byteSize());
+        }
+        shape = shape.clone();
+        strides = strides.clone();
+    }
+
+    /** A row-major view of data. */
+    public static TensorView of(MemorySegment data, DType dtype, long... shape) {
+        return new TensorView(data, dtype, shape, contiguousStrides(shape));
+    }
+
+    /** A new zeroed row-major tensor allocated in arena. */
+    public static TensorView allocate(Arena arena, DType dtype, long... shape) {
+        return of(arena.allocate(numel(shape) * dtype.byteSize(), 64), dtype, shape);
+    }
+
+    /** A row-major F32 tensor holding a copy of values. */
+    public static TensorView ofFloats(Arena arena, float[] values, long... shape) {
+        if (numel(shape) != values.length) {
+            throw new AtelierException.InvalidInputException("tensor view: " + values.length
+                    + " values do not fill shape " + Arrays.toString(shape));
+        }
+        MemorySegment data = arena.allocate(ValueLayout.JAVA_FLOAT, values.length);
+        MemorySegment.copy(values, 0, data, ValueLayout.JAVA_FLOAT, 0, values.length);
+        return of(data, DType.F32, shape);
+    }
+
+    public static long[] contiguousStrides(long[] shape) {
+        long[] strides = new long[shape.length];
+        long stride = 1;
+        for (int i = shape.length - 1; i >= 0; i--) {
+            strides[i] = stride;
+            stride *= shape[i];
+        }
+        return strides;
+    }
+
+    public static long numel(long[] shape) {
+        long n = 1;
+        for (long d : shape) {
+            n = Math.multiplyExact(n, d);
+        }
+        return n;
+    }
+
+    public long numel() {
+        return numel(shape);
+    }
+
+    public int rank() {
+        return shape.length;
+    }
+
+    public boolean isContiguous() {
+        return Arrays.equals(strides, contiguousStrides(shape));
+    }
+
+    /** The elements as floats (F32 only, any strides), for tests and small results. */
+    public float[] toFloatArray() {
+        if (dtype != DType.F32) {
+            throw new AtelierException.InvalidInputException("toFloatArray needs F32, this tensor is " + dtype);
+        }
+        if (isContiguous()) {
+            return data.asSlice(0, numel() * 4).toArray(ValueLayout.JAVA_FLOAT);
+        }
+        float[] out = new float[Math.toIntExact(numel())];
+        long[] index = new long[shape.length];
+        for (int i = 0; i < out.length; i++) {
+            long offset = 0;
+            for (int d = 0; d < shape.length; d++) {
+                offset += index[d] * strides[d];
+            }
+            out[i] = data.getAtIndex(ValueLayout.JAVA_FLOAT, offset);
+            for (int d = shape.length - 1; d >= 0 && ++index[d] == shape[d]; d--) {
+                index[d] = 0;
+            }
+        }
+        return out;
+    }
+
+    /** Writes the {@code atl_tensor_view} descriptor for this view into arena. */
+    public MemorySegment toNative(Arena arena) {
+        MemorySegment view = atl_tensor_view.allocate(arena);
+        atl_tensor_view.data(view, data);
+        atl_tensor_view.dtype(view, dtype.code());
+        atl_tensor_view.ndim(view, shape.length);
+        atl_tensor_view.device(view, 0);
+        atl_tensor_view.device_index(view, 0);
+        for (int i = 0; i < shape.length; i++) {
+            atl_tensor_view.shape(view, i, shape[i]);
+            atl_tensor_view.strides(view, i, strides[i]);
+        }
+        return view;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof TensorView v && data.equals(v.data) && dtype == v.dtype
+                && Arrays.equals(shape, v.shape) && Arrays.equals(strides, v.strides);
+    }
+
+    @Override
+    public int hashCode() {
+        return data.hashCode() * 31 + Arrays.hashCode(shape);
+    }
+
+    @Override
+    public String toString() {
+        return "TensorView[" + dtype + " " + Arrays.toString(shape) + " @0x" + Long.toHexString(data.address()) + "]";
+    }
+}

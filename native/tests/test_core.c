@@ -1,0 +1,107 @@
+/* The C API from plain C: proves the header is pure C and checks the status, tensor-view,
+ * progress and weights contracts without the JVM in the way. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "atelier.h"
+
+static int failures = 0;
+
+#define CHECK(cond)                                                   \
+    do {                                                              \
+        if (!(cond)) {                                                \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+            ++failures;                                               \
+        }                                                             \
+    } while (0)
+
+static atl_tensor_view view2d(float* data, int64_t rows, int64_t cols) {
+    atl_tensor_view v;
+    memset(&v, 0, sizeof v);
+    v.data = data;
+    v.dtype = ATL_DTYPE_F32;
+    v.ndim = 2;
+    v.device = ATL_DEVICE_CPU;
+    v.shape[0] = rows;
+    v.shape[1] = cols;
+    v.strides[0] = cols;
+    v.strides[1] = 1;
+    return v;
+}
+
+static int cancel_at_three(void* user_data, int64_t done, int64_t total) {
+    (void)total;
+    *(int64_t*)user_data = done;
+    return done == 3;
+}
+
+int main(void) {
+    CHECK(atl_abi_version() == ATL_ABI_VERSION);
+    CHECK(atl_status_code(NULL) == ATL_OK);
+    CHECK(strcmp(atl_status_message(NULL), "") == 0);
+    atl_status_destroy(NULL);
+    CHECK(atl_dtype_size(ATL_DTYPE_BF16) == 2 && atl_dtype_size(99) == 0);
+    CHECK(strcmp(atl_dtype_name(ATL_DTYPE_BOOL), "BOOL") == 0 && atl_dtype_name(-1) == NULL);
+
+    CHECK(atl_set_num_threads(1) == NULL);
+    CHECK(atl_num_threads() == 1);
+
+    /* matmul through libtorch, result written into caller memory */
+    float a[6] = {1, 2, 3, 4, 5, 6}, b[6] = {1, 0, 0, 1, 1, 1}, c[4] = {0};
+    atl_tensor_view va = view2d(a, 2, 3), vb = view2d(b, 3, 2), vc = view2d(c, 2, 2);
+    atl_status* s = atl_tensor_matmul(&va, &vb, &vc);
+    CHECK(s == NULL);
+    CHECK(c[0] == 4 && c[1] == 5 && c[2] == 10 && c[3] == 11);
+
+    /* a libtorch error comes back as a status with libtorch's message */
+    atl_tensor_view bad = view2d(b, 2, 3);
+    s = atl_tensor_matmul(&va, &bad, &vc);
+    CHECK(atl_status_code(s) == ATL_ERR_BACKEND);
+    CHECK(strstr(atl_status_message(s), "cannot be multiplied") != NULL);
+    atl_status_destroy(s);
+
+    /* zero copy: libtorch sees the caller's address */
+    uint64_t address = 0;
+    CHECK(atl_tensor_address(&va, &address) == NULL);
+    CHECK(address == (uint64_t)(uintptr_t)a);
+
+    /* bad views are rejected, not dereferenced */
+    atl_tensor_view broken = va;
+    broken.ndim = 42;
+    s = atl_tensor_sum(&broken, NULL);
+    CHECK(atl_status_code(s) == ATL_ERR_INVALID_ARGUMENT);
+    atl_status_destroy(s);
+    double sum = 0;
+    broken = va;
+    broken.dtype = 77;
+    s = atl_tensor_sum(&broken, &sum);
+    CHECK(atl_status_code(s) == ATL_ERR_INVALID_ARGUMENT);
+    atl_status_destroy(s);
+    CHECK(atl_tensor_sum(&va, &sum) == NULL && sum == 21.0);
+
+    /* progress and cancellation */
+    int64_t last = 0;
+    atl_progress progress = {cancel_at_three, &last};
+    s = atl_run_steps(10, &progress);
+    CHECK(atl_status_code(s) == ATL_ERR_CANCELLED && last == 3);
+    atl_status_destroy(s);
+    CHECK(atl_run_steps(5, NULL) == NULL);
+
+    /* weights keep the caller's memory */
+    atl_weights* w = NULL;
+    CHECK(atl_weights_create(&w) == NULL && w != NULL);
+    CHECK(atl_weights_add(w, "a", &va) == NULL);
+    s = atl_weights_add(w, "a", &va);
+    CHECK(atl_status_code(s) == ATL_ERR_INVALID_ARGUMENT);
+    atl_status_destroy(s);
+    CHECK(atl_weights_count(w) == 1);
+    address = 0;
+    CHECK(atl_weights_address(w, "a", &address) == NULL && address == (uint64_t)(uintptr_t)a);
+    atl_weights_destroy(w);
+    atl_weights_destroy(NULL);
+
+    if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
+    else printf("test_core: all checks passed\n");
+    return failures ? 1 : 0;
+}
