@@ -1,0 +1,33 @@
+package dev.atelier.engine.core;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.lang.foreign.Arena;
+import org.junit.jupiter.api.Test;
+
+class HandleTest {
+
+    @Test
+    void closingTwiceIsHarmlessAndUseAfterCloseThrows() {
+        Weights weights = new Weights();
+        assertEquals(0, weights.count());
+        weights.close();
+        weights.close();
+        assertTrue(weights.isClosed());
+        var e = assertThrows(IllegalStateException.class, weights::count);
+        assertTrue(e.getMessage().contains("atl_weights handle is closed"), e.getMessage());
+    }
+
+    @Test
+    void weightsBorrowMemoryWithoutCopying() {
+        try (Arena arena = Arena.ofConfined(); Weights weights = new Weights()) {
+            TensorView a = TensorView.allocate(arena, DType.BF16, 3, 5);
+            weights.add("a", a, arena);
+            assertEquals(1, weights.count());
+            assertEquals(a.data().address(), weights.address("a"));
+            var e = assertThrows(AtelierException.InvalidInputException.class, () -> weights.add("a", a, arena));
+            assertTrue(e.getMessage().contains("duplicate tensor name: a"), e.getMessage());
+            assertThrows(AtelierException.InvalidInputException.class, () -> weights.address("missing"));
+        }
+    }
+}

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Sets Atelier up on Debian 12: system packages (installed when run as root, otherwise the
+# exact apt-get line is printed), a JDK 25, the native library (CMake) and the Java modules
+# (Maven). Safe to run again: each step does only what is missing or stale.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+packages=(cmake g++ make maven libtorch-dev libfaiss-dev libopenblas-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "setup: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
+  else
+    echo "setup: missing Debian packages; run as root:" >&2
+    echo "  apt-get update && apt-get install -y ${missing[*]}" >&2
+    exit 2
+  fi
+fi
+
+# shellcheck source=java-home.sh
+source "$root/scripts/java-home.sh"
+
+echo "setup: building the native library"
+cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=Release > "$root/build.cmake.log" 2>&1 \
+  || { cat "$root/build.cmake.log" >&2; exit 1; }
+cmake --build "$root/build" -j "$(nproc)" 2>&1 | grep -E "error|warning: unused|Linking" || true
+[ -f "$root/build/native/libatelier.so" ] || { echo "setup: native build failed" >&2; exit 1; }
+
+echo "setup: building the Java modules"
+mvn -B -q -DskipTests package 2>&1 | grep -v "sun.misc.Unsafe\|^WARNING:" || true
+[ -f "$root/tools/target/atelier.jar" ] || { echo "setup: Maven build failed (mvn -B -DskipTests package)" >&2; exit 1; }
+echo "setup: done"
