@@ -12,7 +12,7 @@ import picocli.CommandLine.Option;
 @Command(name = "atelier", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Personalised fashion image generation: LoRA on Stable Diffusion 1.5, "
                 + "style similarity and catalog search.",
-        subcommands = {InfoCommand.class, CommandLine.HelpCommand.class},
+        subcommands = {InfoCommand.class, DemoCommand.class, CommandLine.HelpCommand.class},
         footer = {"", "Examples:", "  atelier info", "  atelier info --json", "  atelier help info"})
 public final class Main {
     public static final int EXIT_BAD_INPUT = 2;
@@ -27,6 +27,10 @@ public final class Main {
 
     /** Runs the command line and returns the exit code (used by tests too). */
     public static int run(String... args) {
+        if (java.util.Arrays.asList(args).contains("--verbose")) {
+            // Must happen before the first logger is created.
+            System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "debug");
+        }
         CommandLine cli = new CommandLine(new Main());
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> report(commandLine, e));
         cli.setParameterExceptionHandler((e, a) -> {

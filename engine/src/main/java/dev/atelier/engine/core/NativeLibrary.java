@@ -66,7 +66,7 @@ public final class NativeLibrary {
         }
         checkAbi(from);
         Status.check(atl_set_num_threads(settings.threads()));
-        LOG.debug("loaded libatelier {} from {} ({} threads)", versionString(), from, atl_num_threads());
+        LOG.info("loaded libatelier {} from {} ({} threads)", versionString(), from, atl_num_threads());
         return from;
     }
 
