@@ -183,6 +183,134 @@ ATL_API int64_t atl_weights_count(const atl_weights* w);
  * atl_weights_add when nothing was copied. */
 ATL_API atl_status* atl_weights_address(const atl_weights* w, const char* name, uint64_t* out_address);
 
+/* ------------------------------------------------------------------------------------------
+ * Catalog index: FAISS vector index, id filters and PCA (native/src/index/)
+ *
+ * Vectors cross as F32 atl_tensor_view [n, d], contiguous, on the CPU; ids as I64 [n].
+ * Threads: a search of ONE query runs with one OpenMP thread (FAISS's parallel loops cost
+ * far more than they save for a single query on a busy machine: 8-12 ms instead of
+ * 0.1-0.3 ms); a batch runs with atl_num_threads() threads. Parallelise single queries
+ * across callers instead: atl_index_search on the same index from many threads at once is
+ * safe, as long as no thread trains, adds, or changes efSearch / nprobe at the same time.
+ * ---------------------------------------------------------------------------------------- */
+
+typedef enum atl_metric {
+    ATL_METRIC_INNER_PRODUCT = 0, /* cosine similarity on L2-normalised vectors */
+    ATL_METRIC_L2 = 1             /* squared Euclidean distance; smaller is closer */
+} atl_metric;
+
+/* "inner_product", "l2"; NULL for an unknown value. Borrowed; static. */
+ATL_API const char* atl_metric_name(int32_t metric);
+/* The atl_metric named name, or -1. name is caller-owned; not freed. */
+ATL_API int32_t atl_metric_from_name(const char* name);
+
+typedef struct atl_index_params {
+    const char* factory;          /* FAISS index_factory string: "Flat", "HNSW32", "IVF1024,Flat",
+                                     "IVF1024,PQ32", ...; caller-owned; copied. Default "Flat". */
+    int32_t dimension;            /* vector length; required (> 0) */
+    int32_t metric;               /* atl_metric; default ATL_METRIC_INNER_PRODUCT */
+    int32_t device;               /* atl_device; ATL_DEVICE_CUDA returns ATL_ERR_UNSUPPORTED in a
+                                     build without GPU FAISS (Debian's is CPU only) */
+    int32_t device_index;         /* CUDA ordinal; 0 */
+    int32_t hnsw_ef_construction; /* HNSW build breadth; default 200 (FAISS's 40 caps recall) */
+    int32_t hnsw_ef_search;       /* HNSW search breadth; default 64; 0 keeps FAISS's */
+    int32_t ivf_nprobe;           /* IVF lists probed per query; default 8; 0 keeps FAISS's */
+    int32_t id_map;               /* 1: wrap in IndexIDMap2 so atl_index_add takes any ids
+                                     (Flat and HNSW number vectors 0, 1, 2, ... otherwise) */
+} atl_index_params;
+
+typedef struct atl_index atl_index;
+typedef struct atl_id_filter atl_id_filter;
+typedef struct atl_blob atl_blob;
+typedef struct atl_pca atl_pca;
+
+/* Fills p with the defaults above. */
+ATL_API void atl_index_params_init(atl_index_params* p);
+/* Creates an empty index. *out must be freed with atl_index_destroy. A factory string FAISS
+ * does not know returns ATL_ERR_INVALID_ARGUMENT with FAISS's message. */
+ATL_API atl_status* atl_index_create(const atl_index_params* params, atl_index** out);
+/* Frees index. Accepts NULL. */
+ATL_API void atl_index_destroy(atl_index* index);
+
+/* Vector length, number of vectors held, 1 when the index needs no (more) training. */
+ATL_API int32_t atl_index_dimension(const atl_index* index);
+ATL_API int64_t atl_index_ntotal(const atl_index* index);
+ATL_API int32_t atl_index_is_trained(const atl_index* index);
+ATL_API int32_t atl_index_metric(const atl_index* index);
+/* FAISS class name of the index ("IndexHNSWFlat", "IndexIDMap2(IndexFlatIP)", ...).
+ * Borrowed; valid until atl_index_destroy(index). */
+ATL_API const char* atl_index_description(const atl_index* index);
+
+/* Trains the index (IVF centroids, PQ codebooks) on vectors [n, d]; a no-op when the index
+ * needs no training. vectors is caller-owned; not freed. */
+ATL_API atl_status* atl_index_train(atl_index* index, const atl_tensor_view* vectors);
+/* Adds vectors [n, d]. ids (I64 [n]) may be NULL: the vectors then get ids ntotal, ntotal+1, ...
+ * Indexes that number their vectors themselves (Flat, HNSW without id_map) accept only those
+ * ids and return ATL_ERR_INVALID_ARGUMENT for others. Both are caller-owned; not freed. */
+ATL_API atl_status* atl_index_add(atl_index* index, const atl_tensor_view* vectors,
+                                  const atl_tensor_view* ids);
+
+/* HNSW efSearch / IVF nprobe. ATL_ERR_INVALID_ARGUMENT when the index is of another kind. */
+ATL_API atl_status* atl_index_set_ef_search(atl_index* index, int32_t ef_search);
+ATL_API atl_status* atl_index_set_nprobe(atl_index* index, int32_t nprobe);
+ATL_API int32_t atl_index_ef_search(const atl_index* index); /* -1 when not HNSW */
+ATL_API int32_t atl_index_nprobe(const atl_index* index);    /* -1 when not IVF */
+
+/* A set of allowed ids, built once and reused by any number of searches. Held as a bitmap
+ * when the largest id is small enough (at most 64 bits per allowed id), as a hash set
+ * otherwise. ids (I64 [m], m may be 0) is caller-owned; copied. *out must be freed with
+ * atl_id_filter_destroy. */
+ATL_API atl_status* atl_id_filter_create(const atl_tensor_view* ids, atl_id_filter** out);
+ATL_API void atl_id_filter_destroy(atl_id_filter* filter);
+ATL_API int64_t atl_id_filter_count(const atl_id_filter* filter);
+
+/* The k best vectors for each query [nq, d]: out_scores F32 [nq, k] (inner product: larger is
+ * better; L2: smaller is better), out_ids I64 [nq, k], best first. Slots beyond the vectors
+ * found hold id -1. filter may be NULL (all ids); otherwise only its ids are returned. Flat,
+ * HNSW, IVF and id-mapped indexes filter inside FAISS (SearchParameters::sel, FAISS 1.7.3);
+ * other kinds search 4k, 16k, ... results and filter them until k are found or all were seen.
+ * HNSW with a very selective filter may find fewer than k (its search breadth is efSearch).
+ * queries and filter are caller-owned; not freed; the outputs are caller-owned and written. */
+ATL_API atl_status* atl_index_search(const atl_index* index, const atl_tensor_view* queries,
+                                     int64_t k, const atl_id_filter* filter,
+                                     atl_tensor_view* out_scores, atl_tensor_view* out_ids);
+
+/* Bytes written by the library, read by the caller. The data pointer is borrowed; valid until
+ * atl_blob_destroy(blob). */
+ATL_API const void* atl_blob_data(const atl_blob* blob);
+ATL_API int64_t atl_blob_size(const atl_blob* blob);
+ATL_API void atl_blob_destroy(atl_blob* blob);
+
+/* Serialises index in FAISS's own format (faiss::write_index). *out must be freed with
+ * atl_blob_destroy. The caller writes the file (atomically, with its own checksum). */
+ATL_API atl_status* atl_index_write(const atl_index* index, atl_blob** out);
+/* Reads an index written by atl_index_write from size bytes at data (caller-owned; not freed;
+ * nothing refers to it after the call). A truncated, extended or malformed buffer returns
+ * ATL_ERR_FORMAT. *out must be freed with atl_index_destroy. */
+ATL_API atl_status* atl_index_read(const void* data, int64_t size, atl_index** out);
+
+/* PCA (faiss::PCAMatrix): d_in -> d_out, eigen_power 0 = no whitening, -0.5 = full whitening.
+ * *out must be freed with atl_pca_destroy. */
+ATL_API atl_status* atl_pca_create(int32_t d_in, int32_t d_out, float eigen_power, atl_pca** out);
+ATL_API void atl_pca_destroy(atl_pca* pca);
+ATL_API int32_t atl_pca_d_in(const atl_pca* pca);
+ATL_API int32_t atl_pca_d_out(const atl_pca* pca);
+ATL_API int32_t atl_pca_is_trained(const atl_pca* pca);
+/* Trains on vectors F32 [n, d_in] (n >= d_out). vectors is caller-owned; not freed. */
+ATL_API atl_status* atl_pca_train(atl_pca* pca, const atl_tensor_view* vectors);
+/* out F32 [n, d_out] = PCA(in F32 [n, d_in]); with l2_normalize != 0 each output row is then
+ * scaled to unit length (rows of zeros stay zero), so that inner product is cosine. Safe from
+ * many threads at once. Both are caller-owned; not freed. */
+ATL_API atl_status* atl_pca_apply(const atl_pca* pca, const atl_tensor_view* in,
+                                  atl_tensor_view* out, int32_t l2_normalize);
+/* Serialises / reads as atl_index_write / atl_index_read (faiss::write_VectorTransform). */
+ATL_API atl_status* atl_pca_write(const atl_pca* pca, atl_blob** out);
+ATL_API atl_status* atl_pca_read(const void* data, int64_t size, atl_pca** out);
+
+/* Scales each row of vectors F32 [n, d] to unit L2 length in place (rows of zeros stay zero).
+ * vectors is caller-owned; not freed; written. */
+ATL_API atl_status* atl_l2_normalize(atl_tensor_view* vectors);
+
 #ifdef __cplusplus
 }
 #endif

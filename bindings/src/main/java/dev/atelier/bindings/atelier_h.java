@@ -1770,5 +1770,2143 @@ public class atelier_h extends atelier_h$shared {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+    private static final int ATL_METRIC_INNER_PRODUCT = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_metric.ATL_METRIC_INNER_PRODUCT = 0
+     * }
+     */
+    public static int ATL_METRIC_INNER_PRODUCT() {
+        return ATL_METRIC_INNER_PRODUCT;
+    }
+    private static final int ATL_METRIC_L2 = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_metric.ATL_METRIC_L2 = 1
+     * }
+     */
+    public static int ATL_METRIC_L2() {
+        return ATL_METRIC_L2;
+    }
+
+    private static class atl_metric_name {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_metric_name");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * const char *atl_metric_name(int32_t metric)
+     * }
+     */
+    public static FunctionDescriptor atl_metric_name$descriptor() {
+        return atl_metric_name.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * const char *atl_metric_name(int32_t metric)
+     * }
+     */
+    public static MethodHandle atl_metric_name$handle() {
+        return atl_metric_name.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * const char *atl_metric_name(int32_t metric)
+     * }
+     */
+    public static MemorySegment atl_metric_name$address() {
+        return atl_metric_name.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * const char *atl_metric_name(int32_t metric)
+     * }
+     */
+    public static MemorySegment atl_metric_name(int metric) {
+        var mh$ = atl_metric_name.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_metric_name", metric);
+            }
+            return (MemorySegment)mh$.invokeExact(metric);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_metric_from_name {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_INT,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_metric_from_name");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t atl_metric_from_name(const char *name)
+     * }
+     */
+    public static FunctionDescriptor atl_metric_from_name$descriptor() {
+        return atl_metric_from_name.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t atl_metric_from_name(const char *name)
+     * }
+     */
+    public static MethodHandle atl_metric_from_name$handle() {
+        return atl_metric_from_name.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t atl_metric_from_name(const char *name)
+     * }
+     */
+    public static MemorySegment atl_metric_from_name$address() {
+        return atl_metric_from_name.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t atl_metric_from_name(const char *name)
+     * }
+     */
+    public static int atl_metric_from_name(MemorySegment name) {
+        var mh$ = atl_metric_from_name.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_metric_from_name", name);
+            }
+            return (int)mh$.invokeExact(name);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_index_params_init {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_index_params_init");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void atl_index_params_init(atl_index_params *p)
+     * }
+     */
+    public static FunctionDescriptor atl_index_params_init$descriptor() {
+        return atl_index_params_init.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void atl_index_params_init(atl_index_params *p)
+     * }
+     */
+    public static MethodHandle atl_index_params_init$handle() {
+        return atl_index_params_init.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void atl_index_params_init(atl_index_params *p)
+     * }
+     */
+    public static MemorySegment atl_index_params_init$address() {
+        return atl_index_params_init.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void atl_index_params_init(atl_index_params *p)
+     * }
+     */
+    public static void atl_index_params_init(MemorySegment p) {
+        var mh$ = atl_index_params_init.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_index_params_init", p);
+            }
+            mh$.invokeExact(p);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_index_create {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_index_create");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_index_create(const atl_index_params *params, atl_index **out)
+     * }
+     */
+    public static FunctionDescriptor atl_index_create$descriptor() {
+        return atl_index_create.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_index_create(const atl_index_params *params, atl_index **out)
+     * }
+     */
+    public static MethodHandle atl_index_create$handle() {
+        return atl_index_create.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_index_create(const atl_index_params *params, atl_index **out)
+     * }
+     */
+    public static MemorySegment atl_index_create$address() {
+        return atl_index_create.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_index_create(const atl_index_params *params, atl_index **out)
+     * }
+     */
+    public static MemorySegment atl_index_create(MemorySegment params, MemorySegment out) {
+        var mh$ = atl_index_create.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_index_create", params, out);
+            }
+            return (MemorySegment)mh$.invokeExact(params, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_index_destroy {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_index_destroy");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void atl_index_destroy(atl_index *index)
+     * }
+     */
+    public static FunctionDescriptor atl_index_destroy$descriptor() {
+        return atl_index_destroy.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void atl_index_destroy(atl_index *index)
+     * }
+     */
+    public static MethodHandle atl_index_destroy$handle() {
+        return atl_index_destroy.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void atl_index_destroy(atl_index *index)
+     * }
+     */
+    public static MemorySegment atl_index_destroy$address() {
+        return atl_index_destroy.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void atl_index_destroy(atl_index *index)
+     * }
+     */
+    public static void atl_index_destroy(MemorySegment index) {
+        var mh$ = atl_index_destroy.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_index_destroy", index);
+            }
+            mh$.invokeExact(index);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_index_dimension {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_INT,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_index_dimension");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t atl_index_dimension(const atl_index *index)
+     * }
+     */
+    public static FunctionDescriptor atl_index_dimension$descriptor() {
+        return atl_index_dimension.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t atl_index_dimension(const atl_index *index)
+     * }
+     */
+    public static MethodHandle atl_index_dimension$handle() {
+        return atl_index_dimension.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t atl_index_dimension(const atl_index *index)
+     * }
+     */
+    public static MemorySegment atl_index_dimension$address() {
+        return atl_index_dimension.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t atl_index_dimension(const atl_index *index)
+     * }
+     */
+    public static int atl_index_dimension(MemorySegment index) {
+        var mh$ = atl_index_dimension.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_index_dimension", index);
+            }
+            return (int)mh$.invokeExact(index);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_index_ntotal {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_LONG,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_index_ntotal");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int64_t atl_index_ntotal(const atl_index *index)
+     * }
+     */
+    public static FunctionDescriptor atl_index_ntotal$descriptor() {
+        return atl_index_ntotal.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int64_t atl_index_ntotal(const atl_index *index)
+     * }
+     */
+    public static MethodHandle atl_index_ntotal$handle() {
+        return atl_index_ntotal.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int64_t atl_index_ntotal(const atl_index *index)
+     * }
+     */
+    public static MemorySegment atl_index_ntotal$address() {
+        return atl_index_ntotal.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int64_t atl_index_ntotal(const atl_index *index)
+     * }
+     */
+    public static long atl_index_ntotal(MemorySegment index) {
+        var mh$ = atl_index_ntotal.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_index_ntotal", index);
+            }
+            return (long)mh$.invokeExact(index);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_index_is_trained {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_INT,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_index_is_trained");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t atl_index_is_trained(const atl_index *index)
+     * }
+     */
+    public static FunctionDescriptor atl_index_is_trained$descriptor() {
+        return atl_index_is_trained.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t atl_index_is_trained(const atl_index *index)
+     * }
+     */
+    public static MethodHandle atl_index_is_trained$handle() {
+        return atl_index_is_trained.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t atl_index_is_trained(const atl_index *index)
+     * }
+     */
+    public static MemorySegment atl_index_is_trained$address() {
+        return atl_index_is_trained.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t atl_index_is_trained(const atl_index *index)
+     * }
+     */
+    public static int atl_index_is_trained(MemorySegment index) {
+        var mh$ = atl_index_is_trained.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_index_is_trained", index);
+            }
+            return (int)mh$.invokeExact(index);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_index_metric {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_INT,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_index_metric");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t atl_index_metric(const atl_index *index)
+     * }
+     */
+    public static FunctionDescriptor atl_index_metric$descriptor() {
+        return atl_index_metric.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t atl_index_metric(const atl_index *index)
+     * }
+     */
+    public static MethodHandle atl_index_metric$handle() {
+        return atl_index_metric.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t atl_index_metric(const atl_index *index)
+     * }
+     */
+    public static MemorySegment atl_index_metric$address() {
+        return atl_index_metric.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t atl_index_metric(const atl_index *index)
+     * }
+     */
+    public static int atl_index_metric(MemorySegment index) {
+        var mh$ = atl_index_metric.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_index_metric", index);
+            }
+            return (int)mh$.invokeExact(index);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_index_description {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_index_description");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * const char *atl_index_description(const atl_index *index)
+     * }
+     */
+    public static FunctionDescriptor atl_index_description$descriptor() {
+        return atl_index_description.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * const char *atl_index_description(const atl_index *index)
+     * }
+     */
+    public static MethodHandle atl_index_description$handle() {
+        return atl_index_description.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * const char *atl_index_description(const atl_index *index)
+     * }
+     */
+    public static MemorySegment atl_index_description$address() {
+        return atl_index_description.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * const char *atl_index_description(const atl_index *index)
+     * }
+     */
+    public static MemorySegment atl_index_description(MemorySegment index) {
+        var mh$ = atl_index_description.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_index_description", index);
+            }
+            return (MemorySegment)mh$.invokeExact(index);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_index_train {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_index_train");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_index_train(atl_index *index, const atl_tensor_view *vectors)
+     * }
+     */
+    public static FunctionDescriptor atl_index_train$descriptor() {
+        return atl_index_train.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_index_train(atl_index *index, const atl_tensor_view *vectors)
+     * }
+     */
+    public static MethodHandle atl_index_train$handle() {
+        return atl_index_train.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_index_train(atl_index *index, const atl_tensor_view *vectors)
+     * }
+     */
+    public static MemorySegment atl_index_train$address() {
+        return atl_index_train.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_index_train(atl_index *index, const atl_tensor_view *vectors)
+     * }
+     */
+    public static MemorySegment atl_index_train(MemorySegment index, MemorySegment vectors) {
+        var mh$ = atl_index_train.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_index_train", index, vectors);
+            }
+            return (MemorySegment)mh$.invokeExact(index, vectors);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_index_add {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_index_add");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_index_add(atl_index *index, const atl_tensor_view *vectors, const atl_tensor_view *ids)
+     * }
+     */
+    public static FunctionDescriptor atl_index_add$descriptor() {
+        return atl_index_add.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_index_add(atl_index *index, const atl_tensor_view *vectors, const atl_tensor_view *ids)
+     * }
+     */
+    public static MethodHandle atl_index_add$handle() {
+        return atl_index_add.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_index_add(atl_index *index, const atl_tensor_view *vectors, const atl_tensor_view *ids)
+     * }
+     */
+    public static MemorySegment atl_index_add$address() {
+        return atl_index_add.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_index_add(atl_index *index, const atl_tensor_view *vectors, const atl_tensor_view *ids)
+     * }
+     */
+    public static MemorySegment atl_index_add(MemorySegment index, MemorySegment vectors, MemorySegment ids) {
+        var mh$ = atl_index_add.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_index_add", index, vectors, ids);
+            }
+            return (MemorySegment)mh$.invokeExact(index, vectors, ids);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_index_set_ef_search {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_index_set_ef_search");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_index_set_ef_search(atl_index *index, int32_t ef_search)
+     * }
+     */
+    public static FunctionDescriptor atl_index_set_ef_search$descriptor() {
+        return atl_index_set_ef_search.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_index_set_ef_search(atl_index *index, int32_t ef_search)
+     * }
+     */
+    public static MethodHandle atl_index_set_ef_search$handle() {
+        return atl_index_set_ef_search.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_index_set_ef_search(atl_index *index, int32_t ef_search)
+     * }
+     */
+    public static MemorySegment atl_index_set_ef_search$address() {
+        return atl_index_set_ef_search.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_index_set_ef_search(atl_index *index, int32_t ef_search)
+     * }
+     */
+    public static MemorySegment atl_index_set_ef_search(MemorySegment index, int ef_search) {
+        var mh$ = atl_index_set_ef_search.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_index_set_ef_search", index, ef_search);
+            }
+            return (MemorySegment)mh$.invokeExact(index, ef_search);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_index_set_nprobe {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_index_set_nprobe");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_index_set_nprobe(atl_index *index, int32_t nprobe)
+     * }
+     */
+    public static FunctionDescriptor atl_index_set_nprobe$descriptor() {
+        return atl_index_set_nprobe.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_index_set_nprobe(atl_index *index, int32_t nprobe)
+     * }
+     */
+    public static MethodHandle atl_index_set_nprobe$handle() {
+        return atl_index_set_nprobe.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_index_set_nprobe(atl_index *index, int32_t nprobe)
+     * }
+     */
+    public static MemorySegment atl_index_set_nprobe$address() {
+        return atl_index_set_nprobe.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_index_set_nprobe(atl_index *index, int32_t nprobe)
+     * }
+     */
+    public static MemorySegment atl_index_set_nprobe(MemorySegment index, int nprobe) {
+        var mh$ = atl_index_set_nprobe.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_index_set_nprobe", index, nprobe);
+            }
+            return (MemorySegment)mh$.invokeExact(index, nprobe);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_index_ef_search {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_INT,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_index_ef_search");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t atl_index_ef_search(const atl_index *index)
+     * }
+     */
+    public static FunctionDescriptor atl_index_ef_search$descriptor() {
+        return atl_index_ef_search.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t atl_index_ef_search(const atl_index *index)
+     * }
+     */
+    public static MethodHandle atl_index_ef_search$handle() {
+        return atl_index_ef_search.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t atl_index_ef_search(const atl_index *index)
+     * }
+     */
+    public static MemorySegment atl_index_ef_search$address() {
+        return atl_index_ef_search.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t atl_index_ef_search(const atl_index *index)
+     * }
+     */
+    public static int atl_index_ef_search(MemorySegment index) {
+        var mh$ = atl_index_ef_search.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_index_ef_search", index);
+            }
+            return (int)mh$.invokeExact(index);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_index_nprobe {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_INT,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_index_nprobe");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t atl_index_nprobe(const atl_index *index)
+     * }
+     */
+    public static FunctionDescriptor atl_index_nprobe$descriptor() {
+        return atl_index_nprobe.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t atl_index_nprobe(const atl_index *index)
+     * }
+     */
+    public static MethodHandle atl_index_nprobe$handle() {
+        return atl_index_nprobe.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t atl_index_nprobe(const atl_index *index)
+     * }
+     */
+    public static MemorySegment atl_index_nprobe$address() {
+        return atl_index_nprobe.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t atl_index_nprobe(const atl_index *index)
+     * }
+     */
+    public static int atl_index_nprobe(MemorySegment index) {
+        var mh$ = atl_index_nprobe.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_index_nprobe", index);
+            }
+            return (int)mh$.invokeExact(index);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_id_filter_create {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_id_filter_create");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_id_filter_create(const atl_tensor_view *ids, atl_id_filter **out)
+     * }
+     */
+    public static FunctionDescriptor atl_id_filter_create$descriptor() {
+        return atl_id_filter_create.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_id_filter_create(const atl_tensor_view *ids, atl_id_filter **out)
+     * }
+     */
+    public static MethodHandle atl_id_filter_create$handle() {
+        return atl_id_filter_create.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_id_filter_create(const atl_tensor_view *ids, atl_id_filter **out)
+     * }
+     */
+    public static MemorySegment atl_id_filter_create$address() {
+        return atl_id_filter_create.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_id_filter_create(const atl_tensor_view *ids, atl_id_filter **out)
+     * }
+     */
+    public static MemorySegment atl_id_filter_create(MemorySegment ids, MemorySegment out) {
+        var mh$ = atl_id_filter_create.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_id_filter_create", ids, out);
+            }
+            return (MemorySegment)mh$.invokeExact(ids, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_id_filter_destroy {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_id_filter_destroy");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void atl_id_filter_destroy(atl_id_filter *filter)
+     * }
+     */
+    public static FunctionDescriptor atl_id_filter_destroy$descriptor() {
+        return atl_id_filter_destroy.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void atl_id_filter_destroy(atl_id_filter *filter)
+     * }
+     */
+    public static MethodHandle atl_id_filter_destroy$handle() {
+        return atl_id_filter_destroy.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void atl_id_filter_destroy(atl_id_filter *filter)
+     * }
+     */
+    public static MemorySegment atl_id_filter_destroy$address() {
+        return atl_id_filter_destroy.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void atl_id_filter_destroy(atl_id_filter *filter)
+     * }
+     */
+    public static void atl_id_filter_destroy(MemorySegment filter) {
+        var mh$ = atl_id_filter_destroy.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_id_filter_destroy", filter);
+            }
+            mh$.invokeExact(filter);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_id_filter_count {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_LONG,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_id_filter_count");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int64_t atl_id_filter_count(const atl_id_filter *filter)
+     * }
+     */
+    public static FunctionDescriptor atl_id_filter_count$descriptor() {
+        return atl_id_filter_count.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int64_t atl_id_filter_count(const atl_id_filter *filter)
+     * }
+     */
+    public static MethodHandle atl_id_filter_count$handle() {
+        return atl_id_filter_count.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int64_t atl_id_filter_count(const atl_id_filter *filter)
+     * }
+     */
+    public static MemorySegment atl_id_filter_count$address() {
+        return atl_id_filter_count.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int64_t atl_id_filter_count(const atl_id_filter *filter)
+     * }
+     */
+    public static long atl_id_filter_count(MemorySegment filter) {
+        var mh$ = atl_id_filter_count.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_id_filter_count", filter);
+            }
+            return (long)mh$.invokeExact(filter);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_index_search {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_LONG,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_index_search");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_index_search(const atl_index *index, const atl_tensor_view *queries, int64_t k, const atl_id_filter *filter, atl_tensor_view *out_scores, atl_tensor_view *out_ids)
+     * }
+     */
+    public static FunctionDescriptor atl_index_search$descriptor() {
+        return atl_index_search.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_index_search(const atl_index *index, const atl_tensor_view *queries, int64_t k, const atl_id_filter *filter, atl_tensor_view *out_scores, atl_tensor_view *out_ids)
+     * }
+     */
+    public static MethodHandle atl_index_search$handle() {
+        return atl_index_search.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_index_search(const atl_index *index, const atl_tensor_view *queries, int64_t k, const atl_id_filter *filter, atl_tensor_view *out_scores, atl_tensor_view *out_ids)
+     * }
+     */
+    public static MemorySegment atl_index_search$address() {
+        return atl_index_search.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_index_search(const atl_index *index, const atl_tensor_view *queries, int64_t k, const atl_id_filter *filter, atl_tensor_view *out_scores, atl_tensor_view *out_ids)
+     * }
+     */
+    public static MemorySegment atl_index_search(MemorySegment index, MemorySegment queries, long k, MemorySegment filter, MemorySegment out_scores, MemorySegment out_ids) {
+        var mh$ = atl_index_search.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_index_search", index, queries, k, filter, out_scores, out_ids);
+            }
+            return (MemorySegment)mh$.invokeExact(index, queries, k, filter, out_scores, out_ids);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_blob_data {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_blob_data");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * const void *atl_blob_data(const atl_blob *blob)
+     * }
+     */
+    public static FunctionDescriptor atl_blob_data$descriptor() {
+        return atl_blob_data.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * const void *atl_blob_data(const atl_blob *blob)
+     * }
+     */
+    public static MethodHandle atl_blob_data$handle() {
+        return atl_blob_data.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * const void *atl_blob_data(const atl_blob *blob)
+     * }
+     */
+    public static MemorySegment atl_blob_data$address() {
+        return atl_blob_data.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * const void *atl_blob_data(const atl_blob *blob)
+     * }
+     */
+    public static MemorySegment atl_blob_data(MemorySegment blob) {
+        var mh$ = atl_blob_data.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_blob_data", blob);
+            }
+            return (MemorySegment)mh$.invokeExact(blob);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_blob_size {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_LONG,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_blob_size");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int64_t atl_blob_size(const atl_blob *blob)
+     * }
+     */
+    public static FunctionDescriptor atl_blob_size$descriptor() {
+        return atl_blob_size.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int64_t atl_blob_size(const atl_blob *blob)
+     * }
+     */
+    public static MethodHandle atl_blob_size$handle() {
+        return atl_blob_size.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int64_t atl_blob_size(const atl_blob *blob)
+     * }
+     */
+    public static MemorySegment atl_blob_size$address() {
+        return atl_blob_size.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int64_t atl_blob_size(const atl_blob *blob)
+     * }
+     */
+    public static long atl_blob_size(MemorySegment blob) {
+        var mh$ = atl_blob_size.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_blob_size", blob);
+            }
+            return (long)mh$.invokeExact(blob);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_blob_destroy {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_blob_destroy");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void atl_blob_destroy(atl_blob *blob)
+     * }
+     */
+    public static FunctionDescriptor atl_blob_destroy$descriptor() {
+        return atl_blob_destroy.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void atl_blob_destroy(atl_blob *blob)
+     * }
+     */
+    public static MethodHandle atl_blob_destroy$handle() {
+        return atl_blob_destroy.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void atl_blob_destroy(atl_blob *blob)
+     * }
+     */
+    public static MemorySegment atl_blob_destroy$address() {
+        return atl_blob_destroy.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void atl_blob_destroy(atl_blob *blob)
+     * }
+     */
+    public static void atl_blob_destroy(MemorySegment blob) {
+        var mh$ = atl_blob_destroy.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_blob_destroy", blob);
+            }
+            mh$.invokeExact(blob);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_index_write {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_index_write");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_index_write(const atl_index *index, atl_blob **out)
+     * }
+     */
+    public static FunctionDescriptor atl_index_write$descriptor() {
+        return atl_index_write.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_index_write(const atl_index *index, atl_blob **out)
+     * }
+     */
+    public static MethodHandle atl_index_write$handle() {
+        return atl_index_write.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_index_write(const atl_index *index, atl_blob **out)
+     * }
+     */
+    public static MemorySegment atl_index_write$address() {
+        return atl_index_write.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_index_write(const atl_index *index, atl_blob **out)
+     * }
+     */
+    public static MemorySegment atl_index_write(MemorySegment index, MemorySegment out) {
+        var mh$ = atl_index_write.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_index_write", index, out);
+            }
+            return (MemorySegment)mh$.invokeExact(index, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_index_read {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_LONG,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_index_read");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_index_read(const void *data, int64_t size, atl_index **out)
+     * }
+     */
+    public static FunctionDescriptor atl_index_read$descriptor() {
+        return atl_index_read.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_index_read(const void *data, int64_t size, atl_index **out)
+     * }
+     */
+    public static MethodHandle atl_index_read$handle() {
+        return atl_index_read.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_index_read(const void *data, int64_t size, atl_index **out)
+     * }
+     */
+    public static MemorySegment atl_index_read$address() {
+        return atl_index_read.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_index_read(const void *data, int64_t size, atl_index **out)
+     * }
+     */
+    public static MemorySegment atl_index_read(MemorySegment data, long size, MemorySegment out) {
+        var mh$ = atl_index_read.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_index_read", data, size, out);
+            }
+            return (MemorySegment)mh$.invokeExact(data, size, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_pca_create {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_INT,
+            atelier_h.C_INT,
+            atelier_h.C_FLOAT,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_pca_create");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_pca_create(int32_t d_in, int32_t d_out, float eigen_power, atl_pca **out)
+     * }
+     */
+    public static FunctionDescriptor atl_pca_create$descriptor() {
+        return atl_pca_create.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_pca_create(int32_t d_in, int32_t d_out, float eigen_power, atl_pca **out)
+     * }
+     */
+    public static MethodHandle atl_pca_create$handle() {
+        return atl_pca_create.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_pca_create(int32_t d_in, int32_t d_out, float eigen_power, atl_pca **out)
+     * }
+     */
+    public static MemorySegment atl_pca_create$address() {
+        return atl_pca_create.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_pca_create(int32_t d_in, int32_t d_out, float eigen_power, atl_pca **out)
+     * }
+     */
+    public static MemorySegment atl_pca_create(int d_in, int d_out, float eigen_power, MemorySegment out) {
+        var mh$ = atl_pca_create.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_pca_create", d_in, d_out, eigen_power, out);
+            }
+            return (MemorySegment)mh$.invokeExact(d_in, d_out, eigen_power, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_pca_destroy {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_pca_destroy");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void atl_pca_destroy(atl_pca *pca)
+     * }
+     */
+    public static FunctionDescriptor atl_pca_destroy$descriptor() {
+        return atl_pca_destroy.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void atl_pca_destroy(atl_pca *pca)
+     * }
+     */
+    public static MethodHandle atl_pca_destroy$handle() {
+        return atl_pca_destroy.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void atl_pca_destroy(atl_pca *pca)
+     * }
+     */
+    public static MemorySegment atl_pca_destroy$address() {
+        return atl_pca_destroy.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void atl_pca_destroy(atl_pca *pca)
+     * }
+     */
+    public static void atl_pca_destroy(MemorySegment pca) {
+        var mh$ = atl_pca_destroy.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_pca_destroy", pca);
+            }
+            mh$.invokeExact(pca);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_pca_d_in {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_INT,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_pca_d_in");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t atl_pca_d_in(const atl_pca *pca)
+     * }
+     */
+    public static FunctionDescriptor atl_pca_d_in$descriptor() {
+        return atl_pca_d_in.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t atl_pca_d_in(const atl_pca *pca)
+     * }
+     */
+    public static MethodHandle atl_pca_d_in$handle() {
+        return atl_pca_d_in.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t atl_pca_d_in(const atl_pca *pca)
+     * }
+     */
+    public static MemorySegment atl_pca_d_in$address() {
+        return atl_pca_d_in.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t atl_pca_d_in(const atl_pca *pca)
+     * }
+     */
+    public static int atl_pca_d_in(MemorySegment pca) {
+        var mh$ = atl_pca_d_in.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_pca_d_in", pca);
+            }
+            return (int)mh$.invokeExact(pca);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_pca_d_out {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_INT,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_pca_d_out");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t atl_pca_d_out(const atl_pca *pca)
+     * }
+     */
+    public static FunctionDescriptor atl_pca_d_out$descriptor() {
+        return atl_pca_d_out.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t atl_pca_d_out(const atl_pca *pca)
+     * }
+     */
+    public static MethodHandle atl_pca_d_out$handle() {
+        return atl_pca_d_out.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t atl_pca_d_out(const atl_pca *pca)
+     * }
+     */
+    public static MemorySegment atl_pca_d_out$address() {
+        return atl_pca_d_out.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t atl_pca_d_out(const atl_pca *pca)
+     * }
+     */
+    public static int atl_pca_d_out(MemorySegment pca) {
+        var mh$ = atl_pca_d_out.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_pca_d_out", pca);
+            }
+            return (int)mh$.invokeExact(pca);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_pca_is_trained {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_INT,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_pca_is_trained");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t atl_pca_is_trained(const atl_pca *pca)
+     * }
+     */
+    public static FunctionDescriptor atl_pca_is_trained$descriptor() {
+        return atl_pca_is_trained.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t atl_pca_is_trained(const atl_pca *pca)
+     * }
+     */
+    public static MethodHandle atl_pca_is_trained$handle() {
+        return atl_pca_is_trained.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t atl_pca_is_trained(const atl_pca *pca)
+     * }
+     */
+    public static MemorySegment atl_pca_is_trained$address() {
+        return atl_pca_is_trained.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t atl_pca_is_trained(const atl_pca *pca)
+     * }
+     */
+    public static int atl_pca_is_trained(MemorySegment pca) {
+        var mh$ = atl_pca_is_trained.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_pca_is_trained", pca);
+            }
+            return (int)mh$.invokeExact(pca);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_pca_train {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_pca_train");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_pca_train(atl_pca *pca, const atl_tensor_view *vectors)
+     * }
+     */
+    public static FunctionDescriptor atl_pca_train$descriptor() {
+        return atl_pca_train.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_pca_train(atl_pca *pca, const atl_tensor_view *vectors)
+     * }
+     */
+    public static MethodHandle atl_pca_train$handle() {
+        return atl_pca_train.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_pca_train(atl_pca *pca, const atl_tensor_view *vectors)
+     * }
+     */
+    public static MemorySegment atl_pca_train$address() {
+        return atl_pca_train.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_pca_train(atl_pca *pca, const atl_tensor_view *vectors)
+     * }
+     */
+    public static MemorySegment atl_pca_train(MemorySegment pca, MemorySegment vectors) {
+        var mh$ = atl_pca_train.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_pca_train", pca, vectors);
+            }
+            return (MemorySegment)mh$.invokeExact(pca, vectors);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_pca_apply {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_pca_apply");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_pca_apply(const atl_pca *pca, const atl_tensor_view *in, atl_tensor_view *out, int32_t l2_normalize)
+     * }
+     */
+    public static FunctionDescriptor atl_pca_apply$descriptor() {
+        return atl_pca_apply.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_pca_apply(const atl_pca *pca, const atl_tensor_view *in, atl_tensor_view *out, int32_t l2_normalize)
+     * }
+     */
+    public static MethodHandle atl_pca_apply$handle() {
+        return atl_pca_apply.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_pca_apply(const atl_pca *pca, const atl_tensor_view *in, atl_tensor_view *out, int32_t l2_normalize)
+     * }
+     */
+    public static MemorySegment atl_pca_apply$address() {
+        return atl_pca_apply.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_pca_apply(const atl_pca *pca, const atl_tensor_view *in, atl_tensor_view *out, int32_t l2_normalize)
+     * }
+     */
+    public static MemorySegment atl_pca_apply(MemorySegment pca, MemorySegment in, MemorySegment out, int l2_normalize) {
+        var mh$ = atl_pca_apply.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_pca_apply", pca, in, out, l2_normalize);
+            }
+            return (MemorySegment)mh$.invokeExact(pca, in, out, l2_normalize);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_pca_write {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_pca_write");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_pca_write(const atl_pca *pca, atl_blob **out)
+     * }
+     */
+    public static FunctionDescriptor atl_pca_write$descriptor() {
+        return atl_pca_write.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_pca_write(const atl_pca *pca, atl_blob **out)
+     * }
+     */
+    public static MethodHandle atl_pca_write$handle() {
+        return atl_pca_write.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_pca_write(const atl_pca *pca, atl_blob **out)
+     * }
+     */
+    public static MemorySegment atl_pca_write$address() {
+        return atl_pca_write.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_pca_write(const atl_pca *pca, atl_blob **out)
+     * }
+     */
+    public static MemorySegment atl_pca_write(MemorySegment pca, MemorySegment out) {
+        var mh$ = atl_pca_write.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_pca_write", pca, out);
+            }
+            return (MemorySegment)mh$.invokeExact(pca, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_pca_read {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_LONG,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_pca_read");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_pca_read(const void *data, int64_t size, atl_pca **out)
+     * }
+     */
+    public static FunctionDescriptor atl_pca_read$descriptor() {
+        return atl_pca_read.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_pca_read(const void *data, int64_t size, atl_pca **out)
+     * }
+     */
+    public static MethodHandle atl_pca_read$handle() {
+        return atl_pca_read.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_pca_read(const void *data, int64_t size, atl_pca **out)
+     * }
+     */
+    public static MemorySegment atl_pca_read$address() {
+        return atl_pca_read.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_pca_read(const void *data, int64_t size, atl_pca **out)
+     * }
+     */
+    public static MemorySegment atl_pca_read(MemorySegment data, long size, MemorySegment out) {
+        var mh$ = atl_pca_read.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_pca_read", data, size, out);
+            }
+            return (MemorySegment)mh$.invokeExact(data, size, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_l2_normalize {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_l2_normalize");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_l2_normalize(atl_tensor_view *vectors)
+     * }
+     */
+    public static FunctionDescriptor atl_l2_normalize$descriptor() {
+        return atl_l2_normalize.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_l2_normalize(atl_tensor_view *vectors)
+     * }
+     */
+    public static MethodHandle atl_l2_normalize$handle() {
+        return atl_l2_normalize.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_l2_normalize(atl_tensor_view *vectors)
+     * }
+     */
+    public static MemorySegment atl_l2_normalize$address() {
+        return atl_l2_normalize.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_l2_normalize(atl_tensor_view *vectors)
+     * }
+     */
+    public static MemorySegment atl_l2_normalize(MemorySegment vectors) {
+        var mh$ = atl_l2_normalize.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_l2_normalize", vectors);
+            }
+            return (MemorySegment)mh$.invokeExact(vectors);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
 }
 

@@ -1,0 +1,28 @@
+package dev.atelier.engine.catalog;
+
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * The images of a catalog in list order, and the problems met while reading it that did not
+ * stop the reading (missing images, which are skipped).
+ *
+ * @param root     the catalog folder; item paths are relative to it
+ * @param images   the images found
+ * @param problems one line per skipped image or other non-fatal problem
+ */
+public record Catalog(Path root, List<CatalogImage> images, List<String> problems) {
+    public Catalog {
+        images = List.copyOf(images);
+        problems = List.copyOf(problems);
+    }
+
+    /** The image file of an item. */
+    public Path resolve(CatalogItem item) {
+        return root.resolve(item.path());
+    }
+
+    public List<CatalogItem> items() {
+        return images.stream().map(CatalogImage::item).toList();
+    }
+}

@@ -1,0 +1,6 @@
+package dev.atelier.engine.catalog;
+
+import java.util.Optional;
+
+/** One image read from a catalog: what the index stores, plus its box and split when the catalog gives them. */
+public record CatalogImage(CatalogItem item, Optional<BoundingBox> bbox, Split split) {}

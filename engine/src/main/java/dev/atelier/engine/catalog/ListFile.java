@@ -1,0 +1,113 @@
+package dev.atelier.engine.catalog;
+
+import dev.atelier.engine.core.AtelierException;
+import dev.atelier.engine.core.AtelierException.FormatException;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * A DeepFashion list file: a count line, a header line, then one whitespace-separated record per
+ * line. Every error names the file and the line (1-based).
+ */
+final class ListFile {
+    /** One record: the first field (an image name, which may hold spaces) and the fixed fields after it. */
+    record Row(int line, String name, String[] fields) {}
+
+    private final Path path;
+    private final List<Row> rows;
+
+    private ListFile(Path path, List<Row> rows) {
+        this.path = path;
+        this.rows = rows;
+    }
+
+    List<Row> rows() {
+        return rows;
+    }
+
+    Path path() {
+        return path;
+    }
+
+    /** A FormatException naming this file and line. */
+    FormatException error(int line, String message) {
+        return new FormatException(path + ":" + line + ": " + message);
+    }
+
+    /**
+     * Reads path, whose records have a name then {@code fields} more columns. With
+     * {@code hasHeader} false the second line is a record too (list_item_inshop.txt).
+     */
+    static ListFile read(Path path, int fields, boolean hasHeader) {
+        List<String> lines;
+        try {
+            lines = Files.readAllLines(path, StandardCharsets.UTF_8);
+        } catch (NoSuchFileException e) {
+            throw new FormatException(AtelierException.IO, path + ": missing");
+        } catch (IOException e) {
+            throw new FormatException(AtelierException.IO, path + ": cannot read: " + e.getMessage());
+        }
+        // Trailing blank lines are common; blank lines inside are not records either.
+        int end = lines.size();
+        while (end > 0 && lines.get(end - 1).isBlank()) {
+            end--;
+        }
+        if (end == 0) {
+            throw new FormatException(path + ":1: empty file; expected a count line");
+        }
+        long count;
+        try {
+            count = Long.parseLong(lines.get(0).trim());
+        } catch (NumberFormatException e) {
+            throw new FormatException(path + ":1: expected the number of records, got \"" + lines.get(0).trim() + "\"");
+        }
+        int first = hasHeader ? 2 : 1;
+        if (hasHeader && end < 2) {
+            throw new FormatException(path + ":2: missing header line");
+        }
+        List<Row> rows = new ArrayList<>();
+        for (int i = first; i < end; i++) {
+            String line = lines.get(i).strip();
+            if (line.isEmpty()) {
+                continue;
+            }
+            String[] tokens = line.split("\\s+");
+            if (tokens.length < fields + 1) {
+                throw new FormatException(path + ":" + (i + 1) + ": expected " + (fields + 1) + " fields, got "
+                        + tokens.length + ": \"" + line + "\"");
+            }
+            int nameTokens = tokens.length - fields;
+            String name = String.join(" ", Arrays.copyOfRange(tokens, 0, nameTokens));
+            rows.add(new Row(i + 1, name, Arrays.copyOfRange(tokens, nameTokens, tokens.length)));
+        }
+        if (rows.size() != count) {
+            throw new FormatException(path + ":1: the count line says " + count + " records, the file has " + rows.size());
+        }
+        return new ListFile(path, rows);
+    }
+
+    /** Field i of row as an int, or a FormatException naming the line. */
+    int intField(Row row, int i, String what) {
+        try {
+            return Integer.parseInt(row.fields()[i]);
+        } catch (NumberFormatException e) {
+            throw error(row.line(), what + " must be an integer, got \"" + row.fields()[i] + "\"");
+        }
+    }
+
+    /** A box from four int fields starting at field `from`. */
+    BoundingBox box(Row row, int from) {
+        BoundingBox b = new BoundingBox(intField(row, from, "x_1"), intField(row, from + 1, "y_1"),
+                intField(row, from + 2, "x_2"), intField(row, from + 3, "y_2"));
+        if (b.x2() < b.x1() || b.y2() < b.y1()) {
+            throw error(row.line(), "bounding box has its corners swapped: " + b);
+        }
+        return b;
+    }
+}

@@ -1,0 +1,210 @@
+/* The catalog index C API from plain C: create, add, search with and without a filter,
+ * id maps, serialise and read back, truncated buffers, PCA, the GPU refusal. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "atelier.h"
+
+static int failures = 0;
+
+#define CHECK(cond)                                                                          \
+    do {                                                                                     \
+        if (!(cond)) {                                                                       \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);         \
+            ++failures;                                                                      \
+        }                                                                                    \
+    } while (0)
+
+#define OK(call)                                                                             \
+    do {                                                                                     \
+        atl_status* s_ = (call);                                                             \
+        if (s_ != NULL) {                                                                    \
+            fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #call, atl_status_message(s_)); \
+            atl_status_destroy(s_);                                                          \
+            ++failures;                                                                      \
+        }                                                                                    \
+    } while (0)
+
+static int expect_code(atl_status* s, atl_code code) {
+    int ok = atl_status_code(s) == code;
+    if (!ok) fprintf(stderr, "expected code %d, got %d: %s\n", code, atl_status_code(s), atl_status_message(s));
+    atl_status_destroy(s);
+    return ok;
+}
+
+static atl_tensor_view view(void* data, int32_t dtype, int32_t ndim, int64_t rows, int64_t cols) {
+    atl_tensor_view v;
+    memset(&v, 0, sizeof v);
+    v.data = data;
+    v.dtype = dtype;
+    v.ndim = ndim;
+    v.shape[0] = rows;
+    v.strides[0] = ndim == 2 ? cols : 1;
+    if (ndim == 2) {
+        v.shape[1] = cols;
+        v.strides[1] = 1;
+    }
+    return v;
+}
+
+enum { D = 8, N = 200, K = 5 };
+
+
+/* No libm here (the test links only libatelier). */
+static float absf(float v) { return v < 0 ? -v : v; }
+
+/* Deterministic pseudo-random numbers (LCG), rows made unit-length by atl_l2_normalize. */
+static void fill(float* x, int n, unsigned seed) {
+    unsigned s = seed;
+    for (int i = 0; i < n * D; ++i) {
+        s = s * 1664525u + 1013904223u;
+        x[i] = (float)((s >> 8) & 0xffff) / 65536.0f - 0.5f;
+    }
+    atl_tensor_view v = view(x, ATL_DTYPE_F32, 2, n, D);
+    atl_status* st = atl_l2_normalize(&v);
+    if (st != NULL) {
+        fprintf(stderr, "atl_l2_normalize: %s\n", atl_status_message(st));
+        atl_status_destroy(st);
+        ++failures;
+    }
+    float norm = 0;
+    for (int j = 0; j < D; ++j) norm += x[j] * x[j];
+    if (absf(norm - 1.0f) > 1e-5f) ++failures;
+}
+
+/* self_first: each vector is its own nearest neighbour (not after a lossy PCA). */
+static void test_index(const char* factory, int id_map, int self_first) {
+    static float x[N * D];
+    fill(x, N, 7);
+    atl_index_params p;
+    atl_index_params_init(&p);
+    p.factory = factory;
+    p.dimension = D;
+    p.id_map = id_map;
+    atl_index* index = NULL;
+    OK(atl_index_create(&p, &index));
+    if (index == NULL) return;
+    atl_tensor_view xv = view(x, ATL_DTYPE_F32, 2, N, D);
+    OK(atl_index_train(index, &xv));
+    int64_t ids[N];
+    for (int i = 0; i < N; ++i) ids[i] = id_map ? 1000 + 3 * i : i;
+    atl_tensor_view iv = view(ids, ATL_DTYPE_I64, 1, N, 0);
+    OK(atl_index_add(index, &xv, &iv));
+    CHECK(atl_index_ntotal(index) == N);
+    CHECK(atl_index_dimension(index) == D);
+
+    /* Each vector finds itself first. */
+    float scores[K];
+    int64_t found[K];
+    atl_tensor_view qv = view(x + 17 * D, ATL_DTYPE_F32, 2, 1, D);
+    atl_tensor_view sv = view(scores, ATL_DTYPE_F32, 2, 1, K);
+    atl_tensor_view fv = view(found, ATL_DTYPE_I64, 2, 1, K);
+    OK(atl_index_search(index, &qv, K, NULL, &sv, &fv));
+    if (self_first) {
+        CHECK(found[0] == ids[17]);
+        CHECK(absf(scores[0] - 1.0f) < 1e-4f);
+    }
+    int64_t first = found[0];
+
+    /* A filter of every other id excludes the query itself. */
+    int64_t allowed[N / 2];
+    for (int i = 0; i < N / 2; ++i) allowed[i] = ids[2 * i];
+    atl_tensor_view av = view(allowed, ATL_DTYPE_I64, 1, N / 2, 0);
+    atl_id_filter* filter = NULL;
+    OK(atl_id_filter_create(&av, &filter));
+    CHECK(atl_id_filter_count(filter) == N / 2);
+    OK(atl_index_search(index, &qv, K, filter, &sv, &fv));
+    for (int j = 0; j < K; ++j) {
+        int member = 0;
+        for (int i = 0; i < N / 2; ++i) member |= found[j] == allowed[i];
+        CHECK(member);
+    }
+    atl_id_filter_destroy(filter);
+
+    /* Write, read back, same results; truncated and extended buffers are format errors. */
+    atl_blob* blob = NULL;
+    OK(atl_index_write(index, &blob));
+    atl_index* back = NULL;
+    OK(atl_index_read(atl_blob_data(blob), atl_blob_size(blob), &back));
+    CHECK(back != NULL && atl_index_ntotal(back) == N);
+    if (back != NULL) {
+        int64_t again[K];
+        atl_tensor_view av2 = view(again, ATL_DTYPE_I64, 2, 1, K);
+        OK(atl_index_search(back, &qv, K, NULL, &sv, &av2));
+        CHECK(again[0] == first);
+    }
+    atl_index_destroy(back);
+    atl_index* bad = NULL;
+    CHECK(expect_code(atl_index_read(atl_blob_data(blob), atl_blob_size(blob) - 9, &bad), ATL_ERR_FORMAT));
+    unsigned char* longer = malloc(atl_blob_size(blob) + 4);
+    memcpy(longer, atl_blob_data(blob), atl_blob_size(blob));
+    memset(longer + atl_blob_size(blob), 0, 4);
+    CHECK(expect_code(atl_index_read(longer, atl_blob_size(blob) + 4, &bad), ATL_ERR_FORMAT));
+    free(longer);
+    atl_blob_destroy(blob);
+    printf("%-12s id_map=%d ok: %s\n", factory, id_map, atl_index_description(index));
+    atl_index_destroy(index);
+}
+
+int main(void) {
+    test_index("Flat", 0, 1);
+    test_index("HNSW16", 0, 1);
+    test_index("IVF4,Flat", 0, 1);
+    test_index("Flat", 1, 1);
+    test_index("HNSW16", 1, 1);
+    test_index("PCA4,Flat", 0, 0); /* filters by over-fetching */
+
+    atl_index_params p;
+    atl_index_params_init(&p);
+    CHECK(p.hnsw_ef_construction == 200);
+    p.dimension = D;
+    atl_index* index = NULL;
+    p.factory = "NoSuchIndex";
+    CHECK(expect_code(atl_index_create(&p, &index), ATL_ERR_INVALID_ARGUMENT));
+    p.factory = "Flat";
+    p.device = ATL_DEVICE_CUDA;
+    CHECK(expect_code(atl_index_create(&p, &index), ATL_ERR_UNSUPPORTED));
+    p.device = ATL_DEVICE_CPU;
+    OK(atl_index_create(&p, &index));
+    /* Flat numbers its vectors itself: other ids are refused. */
+    static float x[N * D];
+    fill(x, N, 3);
+    atl_tensor_view xv = view(x, ATL_DTYPE_F32, 2, 2, D);
+    int64_t ids[2] = {5, 6};
+    atl_tensor_view iv = view(ids, ATL_DTYPE_I64, 1, 2, 0);
+    CHECK(expect_code(atl_index_add(index, &xv, &iv), ATL_ERR_INVALID_ARGUMENT));
+    CHECK(expect_code(atl_index_set_ef_search(index, 10), ATL_ERR_INVALID_ARGUMENT));
+    atl_index_destroy(index);
+    CHECK(atl_metric_from_name(atl_metric_name(ATL_METRIC_L2)) == ATL_METRIC_L2);
+
+    /* PCA 8 -> 4, normalised rows, serialised and read back with equal output. */
+    atl_pca* pca = NULL;
+    OK(atl_pca_create(D, 4, 0.0f, &pca));
+    xv = view(x, ATL_DTYPE_F32, 2, N, D);
+    OK(atl_pca_train(pca, &xv));
+    CHECK(atl_pca_is_trained(pca));
+    float y[2 * 4], y2[2 * 4];
+    atl_tensor_view in = view(x, ATL_DTYPE_F32, 2, 2, D);
+    atl_tensor_view yv = view(y, ATL_DTYPE_F32, 2, 2, 4);
+    OK(atl_pca_apply(pca, &in, &yv, 1));
+    float norm = 0;
+    for (int j = 0; j < 4; ++j) norm += y[j] * y[j];
+    CHECK(absf(norm - 1.0f) < 1e-5f);
+    atl_blob* blob = NULL;
+    OK(atl_pca_write(pca, &blob));
+    atl_pca* back = NULL;
+    OK(atl_pca_read(atl_blob_data(blob), atl_blob_size(blob), &back));
+    atl_tensor_view y2v = view(y2, ATL_DTYPE_F32, 2, 2, 4);
+    OK(atl_pca_apply(back, &in, &y2v, 1));
+    CHECK(memcmp(y, y2, sizeof y) == 0);
+    atl_pca* bad = NULL;
+    CHECK(expect_code(atl_pca_read(atl_blob_data(blob), atl_blob_size(blob) / 2, &bad), ATL_ERR_FORMAT));
+    atl_blob_destroy(blob);
+    atl_pca_destroy(back);
+    atl_pca_destroy(pca);
+
+    if (failures) fprintf(stderr, "%d failures\n", failures);
+    else printf("test_index: all passed\n");
+    return failures ? 1 : 0;
+}
