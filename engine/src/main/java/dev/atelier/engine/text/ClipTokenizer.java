@@ -10,6 +10,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.text.Normalizer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -25,8 +26,8 @@ import java.util.regex.Pattern;
  * layout of a diffusers {@code tokenizer/} folder), behaving as OpenAI CLIP's
  * {@code simple_tokenizer.py}: whitespace collapsed and stripped, lower-cased, split by CLIP's
  * pre-tokenizer pattern, each piece's UTF-8 bytes mapped to printable characters, merged by
- * rank with {@code </w>} marking the end of each word. Unlike CLIP it does not run ftfy or HTML
- * unescaping on the text.
+ * rank with {@code </w>} marking the end of each word. Unlike CLIP it does not run ftfy (only
+ * its final NFC normalisation) or HTML unescaping on the text.
  *
  * <p>Every sequence is {@code BOS, tokens..., EOS} padded with EOS to {@link #CONTEXT_LENGTH}.
  * BOS and EOS are the vocabulary's {@code <|startoftext|>} and {@code <|endoftext|>} (49406 and
@@ -155,7 +156,9 @@ public final class ClipTokenizer {
 
     /** The BPE token ids of text, without BOS, EOS or padding. */
     public int[] tokenize(String text) {
-        String clean = WHITESPACE.matcher(text).replaceAll(" ").strip().toLowerCase(Locale.ROOT);
+        // ftfy.fix_text (which CLIP runs first) ends with NFC normalisation; its mojibake repairs are not done.
+        String nfc = Normalizer.normalize(text, Normalizer.Form.NFC);
+        String clean = WHITESPACE.matcher(nfc).replaceAll(" ").strip().toLowerCase(Locale.ROOT);
         List<int[]> parts = new ArrayList<>();
         int total = 0;
         Matcher m = PIECES.matcher(clean);

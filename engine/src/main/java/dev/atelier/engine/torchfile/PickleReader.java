@@ -102,6 +102,13 @@ final class PickleReader {
                 case 0x8c -> push(utf8(u8())); // SHORT_BINUNICODE
                 case 0x8d -> push(utf8(len64(at))); // BINUNICODE8
                 case 'B' -> push(bytes(u32())); // BINBYTES
+                case 0x8e -> push(bytes(len64(at))); // BINBYTES8
+                case 0x8f -> push(new ArrayList<>()); // EMPTY_SET: a set is kept as a list
+                case 0x90 -> { // ADDITEMS
+                    List<Object> items = popMark(at);
+                    list(at).addAll(items);
+                }
+                case 0x91 -> push(new ArrayList<>(popMark(at))); // FROZENSET
                 case 'C' -> push(bytes(u8())); // SHORT_BINBYTES
                 case 'J' -> push((long) i32()); // BININT
                 case 'K' -> push((long) u8()); // BININT1
@@ -155,6 +162,12 @@ final class PickleReader {
                     push(reduce(at, callable, args));
                 }
                 case 0x81 -> { // NEWOBJ: cls.__new__(cls, *args)
+                    Object args = pop(at);
+                    Object cls = pop(at);
+                    push(reduce(at, cls, args));
+                }
+                case 0x92 -> { // NEWOBJ_EX: cls.__new__(cls, *args, **kwargs)
+                    pop(at);
                     Object args = pop(at);
                     Object cls = pop(at);
                     push(reduce(at, cls, args));

@@ -107,6 +107,8 @@ class ClipTokenizerTest {
         // Non-ASCII goes through the byte mapping and back.
         assertEquals("café über 東京", tokenizer.decode(tokenizer.encode("Café über 東京").ids()[0]));
         assertArrayEquals(new int[] {49406, 49407}, tokenizer.tokenize("<|startoftext|><|endoftext|>"));
+        // Decomposed accents are composed first (NFC), as ftfy does in CLIP.
+        assertArrayEquals(tokenizer.tokenize("caf\u00e9"), tokenizer.tokenize("cafe\u0301"));
     }
 
     @Test
