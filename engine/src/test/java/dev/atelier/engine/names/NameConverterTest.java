@@ -158,6 +158,12 @@ class NameConverterTest {
             }
         }
         assertEquals(reference, ours);
+        Map<String, String> defaults = KohyaTargets.defaults(names.layout(), 1, 2);
+        assertEquals(reference, new TreeSet<>(defaults.keySet()));
+        defaults.forEach((kohya, ldm) -> assertTrue(model.contains(ldm + ".weight"), ldm));
+        Map<String, String> sd15 = KohyaTargets.defaults(ModelLayout.SD15, 1, 12);
+        assertEquals(192, sd15.keySet().stream().filter(k -> k.startsWith("lora_unet_")).count());
+        assertEquals(72, sd15.keySet().stream().filter(k -> k.startsWith("lora_te_")).count());
         assertEquals(192, ours.stream().filter(k -> k.startsWith("lora_unet_")).count());
         assertEquals(12, ours.stream().filter(k -> k.startsWith("lora_te_")).count());
         assertEquals(Optional.of("lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q"),

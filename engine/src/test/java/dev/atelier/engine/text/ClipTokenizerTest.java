@@ -112,6 +112,19 @@ class ClipTokenizerTest {
     }
 
     @Test
+    void contractionsDigitsAndNonLatinText() {
+        // Expected ids from a Python port of simple_tokenizer.py run with the `regex` module on the
+        // same vocabulary: they pin Java's regex classes to Python's (contractions, single digits,
+        // supplementary-plane emoji, byte-level fallback for CJK and fractions).
+        assertArrayEquals(new int[] {328, 1342, 655, 997, 282, 649, 982, 1700, 267, 889, 1200, 3601, 267, 328, 880,
+                2481, 267, 797, 1896, 861}, tokenizer.tokenize("I'LL BE there; we're done, they've gone, I'm ok, he'd go"));
+        assertArrayEquals(new int[] {3471, 69, 37761, 17697, 48338, 21078, 361, 32006, 964, 501, 16327, 1628, 34503},
+                tokenizer.tokenize("caff\u00e8 latte \u6771\u4eac \ud83d\ude42\ud83d\udc57 emoji test \ud83d\ude00\ud83d\ude00"));
+        assertArrayEquals(new int[] {6121, 272, 273, 274, 275, 276, 537, 274, 269, 272, 275, 537, 126, 376, 33613, 149, 352},
+                tokenizer.tokenize("numbers 12345 and 3.14 and \u00bc \u00bd \u0663"));
+    }
+
+    @Test
     void smallVocabularyWithoutSpecialTokens(@TempDir Path dir) throws IOException {
         // Byte symbols for "ab" and the merges a+b</w> -> "ab</w>"; no special tokens in the file.
         Files.writeString(dir.resolve("vocab.json"), "{\"a\": 0, \"b\": 1, \"a</w>\": 2, \"b</w>\": 3, \"ab</w>\": 4}");
