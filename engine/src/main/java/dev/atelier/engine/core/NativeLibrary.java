@@ -66,7 +66,7 @@ public final class NativeLibrary {
         }
         checkAbi(from);
         Status.check(atl_set_num_threads(settings.threads()));
-        LOG.debug("loaded libatelier {} from {} ({} threads)", version(), from, atl_num_threads());
+        LOG.debug("loaded libatelier {} from {} ({} threads)", versionString(), from, atl_num_threads());
         return from;
     }
 
@@ -109,6 +109,10 @@ public final class NativeLibrary {
 
     public static String version() {
         load();
+        return versionString();
+    }
+
+    private static String versionString() {
         return atl_version().reinterpret(Long.MAX_VALUE).getString(0);
     }
 }

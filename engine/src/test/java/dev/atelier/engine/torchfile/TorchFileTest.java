@@ -119,10 +119,14 @@ class TorchFileTest {
     }
 
     private static void zip(Path file, Map<String, byte[]> entries) throws IOException {
+        zip(file, entries, ZipEntry.STORED);
+    }
+
+    private static void zip(Path file, Map<String, byte[]> entries, int method) throws IOException {
         try (OutputStream os = Files.newOutputStream(file); ZipOutputStream z = new ZipOutputStream(os)) {
             for (Map.Entry<String, byte[]> e : entries.entrySet()) {
                 ZipEntry entry = new ZipEntry(e.getKey());
-                entry.setMethod(ZipEntry.STORED);
+                entry.setMethod(method);
                 entry.setSize(e.getValue().length);
                 CRC32 crc = new CRC32();
                 crc.update(e.getValue());
@@ -162,6 +166,13 @@ class TorchFileTest {
             assertArrayEquals(new float[] {10, 11}, t.stateDict().get("b").toFloatArray());
             assertEquals(List.of("a", "b"), new ArrayList<>(t.stateDict().keySet()));
             assertArrayEquals(new float[] {11}, t.view("lists.0").toFloatArray());
+        }
+        // A zip tool may have deflated the entries: still readable (inflated into memory).
+        Path deflated = dir.resolve("deflated.ckpt");
+        zip(deflated, entries, ZipEntry.DEFLATED);
+        try (TorchFile t = TorchFile.open(deflated)) {
+            assertArrayEquals(new float[] {2, 5, 3, 6, 4, 7}, t.view("state_dict.a").toFloatArray());
+            assertTrue(!t.view("state_dict.a").data().isMapped(), "an inflated copy");
         }
     }
 
@@ -221,6 +232,65 @@ class TorchFileTest {
         try (TorchFile ok = TorchFile.open(writeGood(dir, good))) {
             assertArrayEquals(new float[] {1, 2}, ok.view("w").toFloatArray());
         }
+    }
+
+    /**
+     * Writes a zip by hand the way large torch.save files look: entries stored, data aligned to
+     * 64 bytes by a local extra field, sizes in the central directory only (flag bit 3), and
+     * ZIP64 records (local header offsets in the ZIP64 extra, counts in the ZIP64 end record).
+     */
+    private static void zip64(Path file, Map<String, byte[]> entries) throws IOException {
+        ByteBuffer b = ByteBuffer.allocate(1 << 16).order(ByteOrder.LITTLE_ENDIAN);
+        Map<String, Integer> offsets = new LinkedHashMap<>();
+        for (Map.Entry<String, byte[]> e : entries.entrySet()) {
+            byte[] name = e.getKey().getBytes(StandardCharsets.UTF_8);
+            offsets.put(e.getKey(), b.position());
+            int pad = (int) ((64 - (b.position() + 30 + name.length + 4) % 64) % 64);
+            b.putInt(0x04034b50).putShort((short) 45).putShort((short) 0x0808).putShort((short) 0).putInt(0)
+                    .putInt(0).putInt(0).putInt(0).putShort((short) name.length).putShort((short) (4 + pad)).put(name)
+                    .putShort((short) 0x4246).putShort((short) pad).put(new byte[pad]).put(e.getValue());
+        }
+        int cd = b.position();
+        for (Map.Entry<String, byte[]> e : entries.entrySet()) {
+            byte[] name = e.getKey().getBytes(StandardCharsets.UTF_8);
+            CRC32 crc = new CRC32();
+            crc.update(e.getValue());
+            b.putInt(0x02014b50).putShort((short) 45).putShort((short) 45).putShort((short) 0x0808).putShort((short) 0)
+                    .putInt(0).putInt((int) crc.getValue()).putInt(e.getValue().length).putInt(e.getValue().length)
+                    .putShort((short) name.length).putShort((short) 12).putShort((short) 0).putShort((short) 0)
+                    .putShort((short) 0).putInt(0).putInt(0xFFFFFFFF).put(name)
+                    .putShort((short) 1).putShort((short) 8).putLong(offsets.get(e.getKey()));
+        }
+        int cdSize = b.position() - cd;
+        int z = b.position();
+        b.putInt(0x06064b50).putLong(44).putShort((short) 45).putShort((short) 45).putInt(0).putInt(0)
+                .putLong(entries.size()).putLong(entries.size()).putLong(cdSize).putLong(cd);
+        b.putInt(0x07064b50).putInt(0).putLong(z).putInt(1);
+        b.putInt(0x06054b50).putShort((short) 0).putShort((short) 0).putShort((short) 0xFFFF).putShort((short) 0xFFFF)
+                .putInt(0xFFFFFFFF).putInt(0xFFFFFFFF).putShort((short) 0);
+        Files.write(file, java.util.Arrays.copyOf(b.array(), b.position()));
+    }
+
+    @Test
+    void zip64ArchiveWithAlignedEntries(@TempDir Path dir) throws IOException {
+        byte[] good = new P().op(0x80, 2).op('}').str("w").tensor("0", 2, 0, new long[] {2}, new long[] {1}).op('s', '.').bytes();
+        Map<String, byte[]> entries = new LinkedHashMap<>();
+        entries.put("model/data.pkl", good);
+        entries.put("model/byteorder", "little".getBytes(StandardCharsets.US_ASCII));
+        entries.put("model/data/0", floats(1.5f, -2f));
+        Path file = dir.resolve("big.ckpt");
+        zip64(file, entries);
+        try (java.util.zip.ZipFile check = new java.util.zip.ZipFile(file.toFile())) {
+            assertEquals(3, check.size(), "the hand-made archive is a valid zip");
+        }
+        try (TorchFile t = TorchFile.open(file)) {
+            TensorView w = t.view("w");
+            assertArrayEquals(new float[] {1.5f, -2f}, w.toFloatArray());
+            assertTrue(w.data().isMapped() && w.data().address() % 64 == 0, "read in place");
+        }
+        entries.put("model/byteorder", "big".getBytes(StandardCharsets.US_ASCII));
+        zip64(file, entries);
+        assertTrue(failure(file).getMessage().contains("big-endian"));
     }
 
     private static Path writeGood(Path dir, byte[] pickle) throws IOException {
