@@ -1,0 +1,26 @@
+package dev.atelier.engine.text;
+
+import dev.atelier.engine.core.AtelierException.InvalidInputException;
+import java.util.Locale;
+
+/** What to do with a prompt longer than the 75 tokens one CLIP window holds. */
+public enum LongPromptMode {
+    /** Keep the first 75 tokens (what CLIP itself and the original LDM scripts do). */
+    TRUNCATE,
+    /** Split into windows of 75 tokens, each encoded on its own and concatenated (A1111, kohya). */
+    CHUNKED;
+
+    /** The name users type: {@code truncate} or {@code chunked}. */
+    public String cliName() {
+        return name().toLowerCase(Locale.ROOT);
+    }
+
+    public static LongPromptMode fromName(String name) {
+        for (LongPromptMode m : values()) {
+            if (m.cliName().equals(name.toLowerCase(Locale.ROOT))) {
+                return m;
+            }
+        }
+        throw new InvalidInputException("unknown long-prompt mode \"" + name + "\" (known: truncate, chunked)");
+    }
+}

@@ -1,0 +1,435 @@
+package dev.atelier.engine.torchfile;
+
+import dev.atelier.engine.core.AtelierException.FormatException;
+import dev.atelier.engine.core.DType;
+import dev.atelier.engine.torchfile.Pickled.Global;
+import dev.atelier.engine.torchfile.Pickled.Opaque;
+import dev.atelier.engine.torchfile.Pickled.StorageRef;
+import dev.atelier.engine.torchfile.Pickled.TensorRef;
+import dev.atelier.engine.torchfile.Pickled.Tuple;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.math.BigInteger;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A minimal pickle virtual machine for the {@code data.pkl} of a torch.save archive: enough
+ * opcodes for (nested) state dicts of tensors, protocols 2 to 4. It never imports or calls
+ * anything: {@code GLOBAL} resolves only a whitelist (OrderedDict, torch's tensor rebuild
+ * functions and storage types), and every other class is an error naming it, or, in lenient
+ * mode, an inert {@link Opaque} record (for training checkpoints that also pickle callbacks or
+ * numpy scalars next to the weights).
+ *
+ * <p>Opcode semantics from CPython's {@code Lib/pickletools.py} documentation.
+ */
+final class PickleReader {
+    private static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfLong I64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfDouble F64_BE = ValueLayout.JAVA_DOUBLE_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
+    private static final Object MARK = new Object();
+
+    private static final Map<String, DType> STORAGES = Map.of(
+            "FloatStorage", DType.F32, "DoubleStorage", DType.F64, "HalfStorage", DType.F16,
+            "BFloat16Storage", DType.BF16, "LongStorage", DType.I64, "IntStorage", DType.I32,
+            "ShortStorage", DType.I16, "CharStorage", DType.I8, "ByteStorage", DType.U8, "BoolStorage", DType.BOOL);
+    private static final Global ORDERED_DICT = new Global("collections", "OrderedDict");
+    private static final Global REBUILD_TENSOR = new Global("torch._utils", "_rebuild_tensor_v2");
+    private static final Global REBUILD_PARAMETER = new Global("torch._utils", "_rebuild_parameter");
+
+    private final String where;
+    private final MemorySegment in;
+    private final boolean lenient;
+    private final List<Object> stack = new ArrayList<>();
+    private final List<Integer> marks = new ArrayList<>();
+    private final Map<Long, Object> memo = new HashMap<>();
+    private long pos;
+
+    private PickleReader(String where, MemorySegment in, boolean lenient) {
+        this.where = where;
+        this.in = in;
+        this.lenient = lenient;
+    }
+
+    /** Runs the pickle in data; where names it in errors (file and entry). */
+    static Object read(String where, MemorySegment data, boolean lenient) {
+        return new PickleReader(where, data, lenient).run();
+    }
+
+    private Object run() {
+        while (true) {
+            long at = pos;
+            int op = u8();
+            switch (op) {
+                case 0x80 -> { // PROTO
+                    int protocol = u8();
+                    if (protocol > 5) {
+                        throw error(at, "pickle protocol " + protocol + " is newer than 5");
+                    }
+                }
+                case 0x95 -> skip(8); // FRAME: a length hint only
+                case '.' -> { // STOP
+                    if (stack.size() != 1 || !marks.isEmpty()) {
+                        throw error(at, "STOP with " + stack.size() + " values and " + marks.size() + " marks on the stack");
+                    }
+                    return stack.get(0);
+                }
+                case '(' -> { // MARK
+                    marks.add(stack.size());
+                    stack.add(MARK);
+                }
+                case '}' -> push(new LinkedHashMap<>()); // EMPTY_DICT
+                case ']' -> push(new ArrayList<>()); // EMPTY_LIST
+                case ')' -> push(new Tuple(List.of())); // EMPTY_TUPLE
+                case 'd' -> { // DICT
+                    List<Object> items = popMark(at);
+                    Map<Object, Object> m = new LinkedHashMap<>();
+                    putPairs(at, m, items);
+                    push(m);
+                }
+                case 'l' -> push(new ArrayList<>(popMark(at))); // LIST
+                case 't' -> push(new Tuple(popMark(at))); // TUPLE
+                case 0x85 -> push(new Tuple(popN(at, 1))); // TUPLE1
+                case 0x86 -> push(new Tuple(popN(at, 2))); // TUPLE2
+                case 0x87 -> push(new Tuple(popN(at, 3))); // TUPLE3
+                case 'X' -> push(utf8(u32())); // BINUNICODE
+                case 0x8c -> push(utf8(u8())); // SHORT_BINUNICODE
+                case 0x8d -> push(utf8(len64(at))); // BINUNICODE8
+                case 'B' -> push(bytes(u32())); // BINBYTES
+                case 0x8e -> push(bytes(len64(at))); // BINBYTES8
+                case 0x8f -> push(new ArrayList<>()); // EMPTY_SET: a set is kept as a list
+                case 0x90 -> { // ADDITEMS
+                    List<Object> items = popMark(at);
+                    list(at).addAll(items);
+                }
+                case 0x91 -> push(new ArrayList<>(popMark(at))); // FROZENSET
+                case 'C' -> push(bytes(u8())); // SHORT_BINBYTES
+                case 'J' -> push((long) i32()); // BININT
+                case 'K' -> push((long) u8()); // BININT1
+                case 'M' -> push((long) u16()); // BININT2
+                case 0x8a -> push(long1(u8())); // LONG1
+                case 'G' -> { // BINFLOAT: 8 bytes, big endian
+                    need(8);
+                    push(in.get(F64_BE, pos));
+                    pos += 8;
+                }
+                case 0x88 -> push(Boolean.TRUE); // NEWTRUE
+                case 0x89 -> push(Boolean.FALSE); // NEWFALSE
+                case 'N' -> push(null); // NONE
+                case 'q' -> memo.put((long) u8(), peek(at)); // BINPUT
+                case 'r' -> memo.put(Integer.toUnsignedLong(i32()), peek(at)); // LONG_BINPUT
+                case 0x94 -> memo.put((long) memo.size(), peek(at)); // MEMOIZE
+                case 'h' -> push(recall(at, u8())); // BINGET
+                case 'j' -> push(recall(at, Integer.toUnsignedLong(i32()))); // LONG_BINGET
+                case '0' -> pop(at); // POP
+                case '1' -> popMark(at); // POP_MARK
+                case '2' -> push(peek(at)); // DUP
+                case 's' -> { // SETITEM
+                    Object value = pop(at);
+                    Object key = pop(at);
+                    dict(at).put(key, value);
+                }
+                case 'u' -> { // SETITEMS
+                    List<Object> items = popMark(at);
+                    putPairs(at, dict(at), items);
+                }
+                case 'a' -> { // APPEND
+                    Object value = pop(at);
+                    list(at).add(value);
+                }
+                case 'e' -> { // APPENDS
+                    List<Object> items = popMark(at);
+                    list(at).addAll(items);
+                }
+                case 'c' -> push(global(at, line(at), line(at))); // GLOBAL
+                case 0x93 -> { // STACK_GLOBAL
+                    Object name = pop(at);
+                    Object module = pop(at);
+                    if (!(module instanceof String m) || !(name instanceof String n)) {
+                        throw error(at, "STACK_GLOBAL needs two strings");
+                    }
+                    push(global(at, m, n));
+                }
+                case 'R' -> { // REDUCE
+                    Object args = pop(at);
+                    Object callable = pop(at);
+                    push(reduce(at, callable, args));
+                }
+                case 0x81 -> { // NEWOBJ: cls.__new__(cls, *args)
+                    Object args = pop(at);
+                    Object cls = pop(at);
+                    push(reduce(at, cls, args));
+                }
+                case 0x92 -> { // NEWOBJ_EX: cls.__new__(cls, *args, **kwargs)
+                    pop(at);
+                    Object args = pop(at);
+                    Object cls = pop(at);
+                    push(reduce(at, cls, args));
+                }
+                case 'b' -> { // BUILD
+                    pop(at); // the state: OrderedDict's _metadata, or an opaque object's fields
+                    Object target = peek(at);
+                    if (!(target instanceof Map || target instanceof Opaque)) {
+                        throw error(at, "BUILD on " + describe(target) + " is not supported");
+                    }
+                }
+                case 'Q' -> push(persistentLoad(at, pop(at))); // BINPERSID
+                default -> throw error(at, String.format("unsupported pickle opcode 0x%02x", op)
+                        + (op >= 0x20 && op < 0x7f ? " ('" + (char) op + "')" : ""));
+            }
+        }
+    }
+
+    private Global global(long at, String module, String name) {
+        Global g = new Global(module, name);
+        if (g.equals(ORDERED_DICT) || g.equals(REBUILD_TENSOR) || g.equals(REBUILD_PARAMETER)
+                || (module.equals("torch") && STORAGES.containsKey(name)) || lenient) {
+            return g;
+        }
+        throw error(at, "refuses to load class or function " + g
+                + ": only tensors and (ordered) dicts of them are read without Python");
+    }
+
+    private Object reduce(long at, Object callable, Object args) {
+        if (!(callable instanceof Global g) || !(args instanceof Tuple t)) {
+            throw error(at, "REDUCE needs a global and a tuple, got " + describe(callable) + " and " + describe(args));
+        }
+        if (g.equals(ORDERED_DICT)) {
+            if (t.size() != 0) {
+                throw error(at, "OrderedDict with arguments is not supported");
+            }
+            return new LinkedHashMap<>();
+        }
+        if (g.equals(REBUILD_TENSOR)) {
+            // _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
+            if (t.size() < 4 || !(t.get(0) instanceof StorageRef storage) || !(t.get(1) instanceof Long offset)) {
+                throw error(at, "malformed _rebuild_tensor_v2 arguments " + describe(t));
+            }
+            long[] shape = longs(at, t.get(2), "size");
+            long[] stride = longs(at, t.get(3), "stride");
+            if (shape.length != stride.length) {
+                throw error(at, "tensor size " + Arrays.toString(shape) + " and stride " + Arrays.toString(stride)
+                        + " differ in rank");
+            }
+            return new TensorRef(storage, offset, shape, stride);
+        }
+        if (g.equals(REBUILD_PARAMETER)) {
+            // _rebuild_parameter(data, requires_grad, backward_hooks): a Parameter is its tensor here.
+            if (t.size() < 1 || !(t.get(0) instanceof TensorRef tensor)) {
+                throw error(at, "malformed _rebuild_parameter arguments " + describe(t));
+            }
+            return tensor;
+        }
+        if (lenient) {
+            return new Opaque(g, t);
+        }
+        throw error(at, "cannot call " + g);
+    }
+
+    private StorageRef persistentLoad(long at, Object pid) {
+        // torch/serialization.py persistent_id: ('storage', storage_type, key, location, numel)
+        if (!(pid instanceof Tuple t) || t.size() != 5 || !"storage".equals(t.get(0))
+                || !(t.get(1) instanceof Global type) || !(t.get(2) instanceof String key)
+                || !(t.get(3) instanceof String location) || !(t.get(4) instanceof Long numel)) {
+            throw error(at, "unsupported persistent id " + describe(pid));
+        }
+        DType dtype = type.module().equals("torch") ? STORAGES.get(type.name()) : null;
+        if (dtype == null) {
+            throw error(at, "unsupported storage type " + type);
+        }
+        return new StorageRef(dtype, key, location, numel);
+    }
+
+    private long[] longs(long at, Object o, String what) {
+        if (!(o instanceof Tuple t)) {
+            throw error(at, "tensor " + what + " is not a tuple: " + describe(o));
+        }
+        long[] out = new long[t.size()];
+        for (int i = 0; i < out.length; i++) {
+            if (!(t.get(i) instanceof Long v) || v < 0) {
+                throw error(at, "tensor " + what + " has a bad entry " + describe(t.get(i)));
+            }
+            out[i] = v;
+        }
+        return out;
+    }
+
+    private void putPairs(long at, Map<Object, Object> m, List<Object> items) {
+        if (items.size() % 2 != 0) {
+            throw error(at, "odd number of items for a dict");
+        }
+        for (int i = 0; i < items.size(); i += 2) {
+            m.put(items.get(i), items.get(i + 1));
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private Map<Object, Object> dict(long at) {
+        Object top = peek(at);
+        if (top instanceof Map<?, ?> m) {
+            return (Map<Object, Object>) m;
+        }
+        if (top instanceof Opaque && lenient) {
+            return new HashMap<>(); // items of an opaque mapping are dropped with it
+        }
+        throw error(at, "SETITEM on " + describe(top));
+    }
+
+    @SuppressWarnings("unchecked")
+    private List<Object> list(long at) {
+        Object top = peek(at);
+        if (top instanceof List<?> l) {
+            return (List<Object>) l;
+        }
+        if (top instanceof Opaque && lenient) {
+            return new ArrayList<>();
+        }
+        throw error(at, "APPEND on " + describe(top));
+    }
+
+    private static String describe(Object o) {
+        if (o == null) {
+            return "None";
+        }
+        String s = o instanceof String str ? "'" + str + "'" : o.toString();
+        return s.length() > 80 ? s.substring(0, 80) + "..." : s;
+    }
+
+    private void push(Object o) {
+        stack.add(o);
+    }
+
+    private Object pop(long at) {
+        if (stack.isEmpty() || stack.get(stack.size() - 1) == MARK) {
+            throw error(at, "stack underflow");
+        }
+        return stack.remove(stack.size() - 1);
+    }
+
+    private Object peek(long at) {
+        if (stack.isEmpty() || stack.get(stack.size() - 1) == MARK) {
+            throw error(at, "stack underflow");
+        }
+        return stack.get(stack.size() - 1);
+    }
+
+    private List<Object> popN(long at, int n) {
+        List<Object> items = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            items.add(0, pop(at));
+        }
+        return items;
+    }
+
+    private List<Object> popMark(long at) {
+        if (marks.isEmpty()) {
+            throw error(at, "no MARK on the stack");
+        }
+        int m = marks.remove(marks.size() - 1);
+        List<Object> items = new ArrayList<>(stack.subList(m + 1, stack.size()));
+        stack.subList(m, stack.size()).clear();
+        return items;
+    }
+
+    private Object recall(long at, long key) {
+        if (!memo.containsKey(key)) {
+            throw error(at, "memo key " + key + " was never stored");
+        }
+        return memo.get(key);
+    }
+
+    private void need(long n) {
+        if (n < 0 || pos + n > in.byteSize()) {
+            throw error(pos, "the pickle ends early (truncated)");
+        }
+    }
+
+    private void skip(long n) {
+        need(n);
+        pos += n;
+    }
+
+    private int u8() {
+        need(1);
+        return Byte.toUnsignedInt(in.get(ValueLayout.JAVA_BYTE, pos++));
+    }
+
+    private int u16() {
+        int lo = u8();
+        return lo | (u8() << 8);
+    }
+
+    private int i32() {
+        need(4);
+        int v = in.get(I32, pos);
+        pos += 4;
+        return v;
+    }
+
+    private long u32() {
+        return Integer.toUnsignedLong(i32());
+    }
+
+    private long len64(long at) {
+        need(8);
+        long v = in.get(I64, pos);
+        pos += 8;
+        if (v < 0) {
+            throw error(at, "negative length");
+        }
+        return v;
+    }
+
+    private Object long1(int n) {
+        need(n);
+        byte[] le = in.asSlice(pos, n).toArray(ValueLayout.JAVA_BYTE);
+        pos += n;
+        byte[] be = new byte[Math.max(n, 1)];
+        for (int i = 0; i < n; i++) {
+            be[n - 1 - i] = le[i];
+        }
+        BigInteger v = n == 0 ? BigInteger.ZERO : new BigInteger(be); // two's complement, little endian
+        return v.bitLength() < 64 ? (Object) v.longValue() : v;
+    }
+
+    private String utf8(long n) {
+        return new String(bytes(n), StandardCharsets.UTF_8);
+    }
+
+    private byte[] bytes(long n) {
+        if (n > Integer.MAX_VALUE - 8) {
+            throw error(pos, "a " + n + "-byte string is too long");
+        }
+        need(n);
+        byte[] b = in.asSlice(pos, n).toArray(ValueLayout.JAVA_BYTE);
+        pos += n;
+        return b;
+    }
+
+    private String line(long at) {
+        long start = pos;
+        while (true) {
+            need(1);
+            if (in.get(ValueLayout.JAVA_BYTE, pos) == '\n') {
+                break;
+            }
+            pos++;
+            if (pos - start > 1000) {
+                throw error(at, "GLOBAL name longer than 1000 bytes");
+            }
+        }
+        String s = new String(in.asSlice(start, pos - start).toArray(ValueLayout.JAVA_BYTE), StandardCharsets.UTF_8);
+        pos++;
+        return s;
+    }
+
+    private FormatException error(long at, String problem) {
+        return new FormatException(where + ": " + problem + " (pickle offset " + at + ")");
+    }
+}

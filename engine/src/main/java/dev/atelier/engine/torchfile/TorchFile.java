@@ -1,0 +1,239 @@
+package dev.atelier.engine.torchfile;
+
+import dev.atelier.engine.core.AtelierException.FormatException;
+import dev.atelier.engine.core.AtelierException.InvalidInputException;
+import dev.atelier.engine.core.TensorView;
+import dev.atelier.engine.torchfile.Pickled.StorageRef;
+import dev.atelier.engine.torchfile.Pickled.TensorRef;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A file written by {@code torch.save} (the zip format of torch 1.6 and later: {@code .pth},
+ * {@code .pt}, {@code .ckpt}), read without Python. The file is memory-mapped; {@code data.pkl}
+ * is run by a whitelisting pickle machine that builds only dicts, lists and tensor descriptions;
+ * each tensor is a no-copy view of its {@code data/<key>} entry (torch stores entries
+ * uncompressed), with torch's shape, strides and storage offset.
+ *
+ * <p>Tensors are named by their dict keys; dicts inside dicts are flattened with dots
+ * ({@code {"state_dict": {"a.b": t}}} gives {@code state_dict.a.b}), and {@link #stateDict()}
+ * selects the usual {@code state_dict} subtree of a training checkpoint. List items are named by
+ * their index. Entries that are not tensors (step counters, hyper-parameters) are skipped.
+ *
+ * <p>Errors (a truncated, malformed or foreign file, a class outside the whitelist) are
+ * {@link FormatException}s naming the file and the problem. Views are valid until
+ * {@link #close()}, and read-only.
+ */
+public final class TorchFile implements AutoCloseable {
+    private final Path path;
+    private final Arena arena;
+    private final Map<String, TensorView> tensors;
+
+    private TorchFile(Path path, Arena arena, Map<String, TensorView> tensors) {
+        this.path = path;
+        this.arena = arena;
+        this.tensors = tensors;
+    }
+
+    /** Opens path, refusing any pickled class other than dicts, tensors and storages. */
+    public static TorchFile open(Path path) {
+        return open(path, false);
+    }
+
+    /**
+     * Opens path; with {@code allowForeignObjects} other pickled classes (Lightning callbacks,
+     * numpy scalars in a training checkpoint) are tolerated as inert placeholders and skipped,
+     * never imported or run. Tensors are read the same way in both modes.
+     */
+    public static TorchFile open(Path path, boolean allowForeignObjects) {
+        Arena arena = Arena.ofShared();
+        try {
+            MemorySegment mapping;
+            try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
+                if (channel.size() == 0) {
+                    throw new FormatException(path + ": the file is empty");
+                }
+                mapping = channel.map(FileChannel.MapMode.READ_ONLY, 0, channel.size(), arena);
+            } catch (NoSuchFileException e) {
+                throw new FormatException(2, path + ": no such file");
+            } catch (IOException e) {
+                throw new FormatException(2, path + ": cannot read: " + e.getMessage());
+            }
+            TorchFile file = new TorchFile(path, arena, read(path, mapping, arena, allowForeignObjects));
+            arena = null; // owned by file
+            return file;
+        } finally {
+            if (arena != null) {
+                arena.close();
+            }
+        }
+    }
+
+    private static Map<String, TensorView> read(Path path, MemorySegment mapping, Arena arena, boolean lenient) {
+        if (mapping.byteSize() >= 2 && mapping.get(ValueLayout.JAVA_BYTE, 0) == (byte) 0x80) {
+            throw new FormatException(path + ": a torch.save file in the legacy format of torch before 1.6 (not a zip): "
+                    + "load and save it again with a current torch, or convert it to safetensors");
+        }
+        if (mapping.byteSize() < 4 || mapping.get(ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), 0) != 0x04034b50) {
+            throw new FormatException(path + ": not a torch.save file (no zip signature)");
+        }
+        ZipArchive zip = ZipArchive.read(path, mapping, arena);
+        ZipArchive.Entry pickle = null;
+        for (ZipArchive.Entry e : zip.entries().values()) {
+            // <archive>/data.pkl: the top folder is the file's name at save time ("archive" by default).
+            int slash = e.name().indexOf('/');
+            if (slash > 0 && e.name().substring(slash + 1).equals("data.pkl")) {
+                pickle = e;
+                break;
+            }
+        }
+        if (pickle == null) {
+            throw new FormatException(path + ": a zip file without <archive>/data.pkl: not written by torch.save");
+        }
+        String prefix = pickle.name().substring(0, pickle.name().indexOf('/') + 1);
+        ZipArchive.Entry byteorder = zip.entries().get(prefix + "byteorder");
+        if (byteorder != null) {
+            String order = new String(zip.data(byteorder).toArray(ValueLayout.JAVA_BYTE), StandardCharsets.US_ASCII).strip();
+            if (!order.equals("little")) {
+                throw new FormatException(path + ": tensors stored in " + order + "-endian byte order are not supported");
+            }
+        }
+        Object root = PickleReader.read(path + " (" + pickle.name() + ")", zip.data(pickle), lenient);
+        Map<String, MemorySegment> storages = new java.util.HashMap<>();
+        Map<String, TensorView> out = new LinkedHashMap<>();
+        flatten(path, zip, arena, prefix, root, "", out, storages);
+        return Collections.unmodifiableMap(out);
+    }
+
+    private static void flatten(Path path, ZipArchive zip, Arena arena, String prefix, Object node, String name,
+            Map<String, TensorView> out, Map<String, MemorySegment> storages) {
+        if (node instanceof TensorRef t) {
+            if (out.containsKey(name)) {
+                throw new FormatException(path + ": two tensors are named \"" + name + "\" after flattening");
+            }
+            out.put(name, view(path, zip, arena, prefix, t, name, storages));
+        } else if (node instanceof Map<?, ?> m) {
+            for (Map.Entry<?, ?> e : m.entrySet()) {
+                flatten(path, zip, arena, prefix, e.getValue(), join(name, String.valueOf(e.getKey())), out, storages);
+            }
+        } else if (node instanceof List<?> l) {
+            for (int i = 0; i < l.size(); i++) {
+                flatten(path, zip, arena, prefix, l.get(i), join(name, Integer.toString(i)), out, storages);
+            }
+        }
+        // Anything else (numbers, strings, opaque objects) carries no tensor.
+    }
+
+    private static String join(String a, String b) {
+        return a.isEmpty() ? b : a + "." + b;
+    }
+
+    private static TensorView view(Path path, ZipArchive zip, Arena arena, String prefix, TensorRef t, String name,
+            Map<String, MemorySegment> storages) {
+        StorageRef s = t.storage();
+        MemorySegment bytes = storages.computeIfAbsent(s.key(), key -> {
+            ZipArchive.Entry entry = zip.entries().get(prefix + "data/" + key);
+            if (entry == null) {
+                throw new FormatException(path + ": tensor \"" + name + "\" needs storage " + prefix + "data/" + key
+                        + ", which the archive does not have");
+            }
+            return zip.data(entry);
+        });
+        long itemSize = s.dtype().byteSize();
+        if (bytes.address() % itemSize != 0) {
+            // torch aligns its entries to 64 bytes; a zip rewritten by another tool may not be, and
+            // element access needs natural alignment, so such a storage is copied once.
+            MemorySegment aligned = arena.allocate(Math.max(bytes.byteSize(), 1), 64).asSlice(0, bytes.byteSize());
+            aligned.copyFrom(bytes);
+            storages.put(s.key(), aligned);
+            bytes = aligned;
+        }
+        if (bytes.byteSize() < s.numel() * itemSize) {
+            throw new FormatException(path + ": storage " + s.key() + " holds " + bytes.byteSize() + " bytes, fewer than its "
+                    + s.numel() + " " + s.dtype() + " elements");
+        }
+        long last = 0;
+        long numel = 1;
+        for (int i = 0; i < t.shape().length; i++) {
+            numel *= t.shape()[i];
+            last += (t.shape()[i] - 1) * t.stride()[i];
+        }
+        if (numel > 0 && (t.offset() < 0 || t.offset() + last >= s.numel())) {
+            throw new FormatException(path + ": tensor \"" + name + "\" (offset " + t.offset() + ", size "
+                    + java.util.Arrays.toString(t.shape()) + ", stride " + java.util.Arrays.toString(t.stride())
+                    + ") reaches past its storage of " + s.numel() + " elements");
+        }
+        MemorySegment data = numel == 0 ? bytes.asSlice(0, 0) : bytes.asSlice(t.offset() * itemSize, (last + 1) * itemSize);
+        try {
+            return new TensorView(data, s.dtype(), t.shape(), t.stride());
+        } catch (InvalidInputException e) {
+            throw new FormatException(path + ": tensor \"" + name + "\": " + e.getMessage());
+        }
+    }
+
+    public Path path() {
+        return path;
+    }
+
+    /** Every tensor, by flattened name, in pickle order. */
+    public Map<String, TensorView> tensors() {
+        return tensors;
+    }
+
+    /**
+     * The tensors below {@code key} (a flattened name prefix such as {@code state_dict}), named
+     * relative to it; empty when there are none.
+     */
+    public Map<String, TensorView> tensors(String key) {
+        String p = key + ".";
+        Map<String, TensorView> out = new LinkedHashMap<>();
+        tensors.forEach((n, v) -> {
+            if (n.startsWith(p)) {
+                out.put(n.substring(p.length()), v);
+            }
+        });
+        return Collections.unmodifiableMap(out);
+    }
+
+    /**
+     * The model weights: the {@code state_dict} subtree of a training checkpoint (Lightning,
+     * the original SD .ckpt files) when there is one, otherwise all tensors.
+     */
+    public Map<String, TensorView> stateDict() {
+        Map<String, TensorView> sub = tensors("state_dict");
+        return sub.isEmpty() ? tensors : sub;
+    }
+
+    /** A tensor by flattened name. */
+    public TensorView view(String name) {
+        TensorView v = tensors.get(name);
+        if (v == null) {
+            throw new FormatException(path + ": no tensor named \"" + name + "\"");
+        }
+        return v;
+    }
+
+    /** Unmaps the file; views handed out before are invalid afterwards. Closing twice is harmless. */
+    @Override
+    public void close() {
+        if (arena.scope().isAlive()) {
+            arena.close();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "TorchFile[" + path + ", " + tensors.size() + " tensors]";
+    }
+}
