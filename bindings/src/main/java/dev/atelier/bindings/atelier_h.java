@@ -41,6 +41,15 @@ public class atelier_h extends atelier_h$shared {
     public static int ATL_MAX_DIMS() {
         return ATL_MAX_DIMS;
     }
+    private static final int ATL_SD_MAX_LEVELS = (int)8L;
+    /**
+     * {@snippet lang=c :
+     * #define ATL_SD_MAX_LEVELS 8
+     * }
+     */
+    public static int ATL_SD_MAX_LEVELS() {
+        return ATL_SD_MAX_LEVELS;
+    }
     private static final int ATL_OK = (int)0L;
     /**
      * {@snippet lang=c :
@@ -1764,6 +1773,982 @@ public class atelier_h extends atelier_h$shared {
                 traceDowncall("atl_weights_address", w, name, out_address);
             }
             return (MemorySegment)mh$.invokeExact(w, name, out_address);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_text_encoder_params_init {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_text_encoder_params_init");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void atl_text_encoder_params_init(atl_text_encoder_params *p)
+     * }
+     */
+    public static FunctionDescriptor atl_text_encoder_params_init$descriptor() {
+        return atl_text_encoder_params_init.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void atl_text_encoder_params_init(atl_text_encoder_params *p)
+     * }
+     */
+    public static MethodHandle atl_text_encoder_params_init$handle() {
+        return atl_text_encoder_params_init.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void atl_text_encoder_params_init(atl_text_encoder_params *p)
+     * }
+     */
+    public static MemorySegment atl_text_encoder_params_init$address() {
+        return atl_text_encoder_params_init.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void atl_text_encoder_params_init(atl_text_encoder_params *p)
+     * }
+     */
+    public static void atl_text_encoder_params_init(MemorySegment p) {
+        var mh$ = atl_text_encoder_params_init.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_text_encoder_params_init", p);
+            }
+            mh$.invokeExact(p);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_text_encoder_create {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_text_encoder_create");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_text_encoder_create(const atl_weights *w, const atl_text_encoder_params *p, atl_text_encoder **out)
+     * }
+     */
+    public static FunctionDescriptor atl_text_encoder_create$descriptor() {
+        return atl_text_encoder_create.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_text_encoder_create(const atl_weights *w, const atl_text_encoder_params *p, atl_text_encoder **out)
+     * }
+     */
+    public static MethodHandle atl_text_encoder_create$handle() {
+        return atl_text_encoder_create.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_text_encoder_create(const atl_weights *w, const atl_text_encoder_params *p, atl_text_encoder **out)
+     * }
+     */
+    public static MemorySegment atl_text_encoder_create$address() {
+        return atl_text_encoder_create.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_text_encoder_create(const atl_weights *w, const atl_text_encoder_params *p, atl_text_encoder **out)
+     * }
+     */
+    public static MemorySegment atl_text_encoder_create(MemorySegment w, MemorySegment p, MemorySegment out) {
+        var mh$ = atl_text_encoder_create.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_text_encoder_create", w, p, out);
+            }
+            return (MemorySegment)mh$.invokeExact(w, p, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_text_encoder_destroy {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_text_encoder_destroy");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void atl_text_encoder_destroy(atl_text_encoder *te)
+     * }
+     */
+    public static FunctionDescriptor atl_text_encoder_destroy$descriptor() {
+        return atl_text_encoder_destroy.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void atl_text_encoder_destroy(atl_text_encoder *te)
+     * }
+     */
+    public static MethodHandle atl_text_encoder_destroy$handle() {
+        return atl_text_encoder_destroy.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void atl_text_encoder_destroy(atl_text_encoder *te)
+     * }
+     */
+    public static MemorySegment atl_text_encoder_destroy$address() {
+        return atl_text_encoder_destroy.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void atl_text_encoder_destroy(atl_text_encoder *te)
+     * }
+     */
+    public static void atl_text_encoder_destroy(MemorySegment te) {
+        var mh$ = atl_text_encoder_destroy.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_text_encoder_destroy", te);
+            }
+            mh$.invokeExact(te);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_text_encoder_config {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_text_encoder_config");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_text_encoder_config(const atl_text_encoder *te, atl_text_encoder_params *out)
+     * }
+     */
+    public static FunctionDescriptor atl_text_encoder_config$descriptor() {
+        return atl_text_encoder_config.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_text_encoder_config(const atl_text_encoder *te, atl_text_encoder_params *out)
+     * }
+     */
+    public static MethodHandle atl_text_encoder_config$handle() {
+        return atl_text_encoder_config.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_text_encoder_config(const atl_text_encoder *te, atl_text_encoder_params *out)
+     * }
+     */
+    public static MemorySegment atl_text_encoder_config$address() {
+        return atl_text_encoder_config.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_text_encoder_config(const atl_text_encoder *te, atl_text_encoder_params *out)
+     * }
+     */
+    public static MemorySegment atl_text_encoder_config(MemorySegment te, MemorySegment out) {
+        var mh$ = atl_text_encoder_config.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_text_encoder_config", te, out);
+            }
+            return (MemorySegment)mh$.invokeExact(te, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_text_encoder_forward {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_INT,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_text_encoder_forward");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_text_encoder_forward(atl_text_encoder *te, const atl_tensor_view *input_ids, int32_t clip_skip, atl_tensor_view *out)
+     * }
+     */
+    public static FunctionDescriptor atl_text_encoder_forward$descriptor() {
+        return atl_text_encoder_forward.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_text_encoder_forward(atl_text_encoder *te, const atl_tensor_view *input_ids, int32_t clip_skip, atl_tensor_view *out)
+     * }
+     */
+    public static MethodHandle atl_text_encoder_forward$handle() {
+        return atl_text_encoder_forward.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_text_encoder_forward(atl_text_encoder *te, const atl_tensor_view *input_ids, int32_t clip_skip, atl_tensor_view *out)
+     * }
+     */
+    public static MemorySegment atl_text_encoder_forward$address() {
+        return atl_text_encoder_forward.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_text_encoder_forward(atl_text_encoder *te, const atl_tensor_view *input_ids, int32_t clip_skip, atl_tensor_view *out)
+     * }
+     */
+    public static MemorySegment atl_text_encoder_forward(MemorySegment te, MemorySegment input_ids, int clip_skip, MemorySegment out) {
+        var mh$ = atl_text_encoder_forward.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_text_encoder_forward", te, input_ids, clip_skip, out);
+            }
+            return (MemorySegment)mh$.invokeExact(te, input_ids, clip_skip, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_unet_params_init {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_unet_params_init");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void atl_unet_params_init(atl_unet_params *p)
+     * }
+     */
+    public static FunctionDescriptor atl_unet_params_init$descriptor() {
+        return atl_unet_params_init.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void atl_unet_params_init(atl_unet_params *p)
+     * }
+     */
+    public static MethodHandle atl_unet_params_init$handle() {
+        return atl_unet_params_init.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void atl_unet_params_init(atl_unet_params *p)
+     * }
+     */
+    public static MemorySegment atl_unet_params_init$address() {
+        return atl_unet_params_init.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void atl_unet_params_init(atl_unet_params *p)
+     * }
+     */
+    public static void atl_unet_params_init(MemorySegment p) {
+        var mh$ = atl_unet_params_init.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_unet_params_init", p);
+            }
+            mh$.invokeExact(p);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_unet_create {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_unet_create");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_unet_create(const atl_weights *w, const atl_unet_params *p, atl_unet **out)
+     * }
+     */
+    public static FunctionDescriptor atl_unet_create$descriptor() {
+        return atl_unet_create.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_unet_create(const atl_weights *w, const atl_unet_params *p, atl_unet **out)
+     * }
+     */
+    public static MethodHandle atl_unet_create$handle() {
+        return atl_unet_create.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_unet_create(const atl_weights *w, const atl_unet_params *p, atl_unet **out)
+     * }
+     */
+    public static MemorySegment atl_unet_create$address() {
+        return atl_unet_create.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_unet_create(const atl_weights *w, const atl_unet_params *p, atl_unet **out)
+     * }
+     */
+    public static MemorySegment atl_unet_create(MemorySegment w, MemorySegment p, MemorySegment out) {
+        var mh$ = atl_unet_create.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_unet_create", w, p, out);
+            }
+            return (MemorySegment)mh$.invokeExact(w, p, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_unet_destroy {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_unet_destroy");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void atl_unet_destroy(atl_unet *u)
+     * }
+     */
+    public static FunctionDescriptor atl_unet_destroy$descriptor() {
+        return atl_unet_destroy.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void atl_unet_destroy(atl_unet *u)
+     * }
+     */
+    public static MethodHandle atl_unet_destroy$handle() {
+        return atl_unet_destroy.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void atl_unet_destroy(atl_unet *u)
+     * }
+     */
+    public static MemorySegment atl_unet_destroy$address() {
+        return atl_unet_destroy.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void atl_unet_destroy(atl_unet *u)
+     * }
+     */
+    public static void atl_unet_destroy(MemorySegment u) {
+        var mh$ = atl_unet_destroy.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_unet_destroy", u);
+            }
+            mh$.invokeExact(u);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_unet_config {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_unet_config");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_unet_config(const atl_unet *u, atl_unet_params *out)
+     * }
+     */
+    public static FunctionDescriptor atl_unet_config$descriptor() {
+        return atl_unet_config.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_unet_config(const atl_unet *u, atl_unet_params *out)
+     * }
+     */
+    public static MethodHandle atl_unet_config$handle() {
+        return atl_unet_config.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_unet_config(const atl_unet *u, atl_unet_params *out)
+     * }
+     */
+    public static MemorySegment atl_unet_config$address() {
+        return atl_unet_config.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_unet_config(const atl_unet *u, atl_unet_params *out)
+     * }
+     */
+    public static MemorySegment atl_unet_config(MemorySegment u, MemorySegment out) {
+        var mh$ = atl_unet_config.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_unet_config", u, out);
+            }
+            return (MemorySegment)mh$.invokeExact(u, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_unet_forward {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_unet_forward");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_unet_forward(atl_unet *u, const atl_tensor_view *x, const atl_tensor_view *t, const atl_tensor_view *context, atl_tensor_view *out)
+     * }
+     */
+    public static FunctionDescriptor atl_unet_forward$descriptor() {
+        return atl_unet_forward.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_unet_forward(atl_unet *u, const atl_tensor_view *x, const atl_tensor_view *t, const atl_tensor_view *context, atl_tensor_view *out)
+     * }
+     */
+    public static MethodHandle atl_unet_forward$handle() {
+        return atl_unet_forward.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_unet_forward(atl_unet *u, const atl_tensor_view *x, const atl_tensor_view *t, const atl_tensor_view *context, atl_tensor_view *out)
+     * }
+     */
+    public static MemorySegment atl_unet_forward$address() {
+        return atl_unet_forward.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_unet_forward(atl_unet *u, const atl_tensor_view *x, const atl_tensor_view *t, const atl_tensor_view *context, atl_tensor_view *out)
+     * }
+     */
+    public static MemorySegment atl_unet_forward(MemorySegment u, MemorySegment x, MemorySegment t, MemorySegment context, MemorySegment out) {
+        var mh$ = atl_unet_forward.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_unet_forward", u, x, t, context, out);
+            }
+            return (MemorySegment)mh$.invokeExact(u, x, t, context, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_vae_params_init {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_vae_params_init");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void atl_vae_params_init(atl_vae_params *p)
+     * }
+     */
+    public static FunctionDescriptor atl_vae_params_init$descriptor() {
+        return atl_vae_params_init.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void atl_vae_params_init(atl_vae_params *p)
+     * }
+     */
+    public static MethodHandle atl_vae_params_init$handle() {
+        return atl_vae_params_init.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void atl_vae_params_init(atl_vae_params *p)
+     * }
+     */
+    public static MemorySegment atl_vae_params_init$address() {
+        return atl_vae_params_init.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void atl_vae_params_init(atl_vae_params *p)
+     * }
+     */
+    public static void atl_vae_params_init(MemorySegment p) {
+        var mh$ = atl_vae_params_init.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_vae_params_init", p);
+            }
+            mh$.invokeExact(p);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_vae_create {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_vae_create");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_vae_create(const atl_weights *w, const atl_vae_params *p, atl_vae **out)
+     * }
+     */
+    public static FunctionDescriptor atl_vae_create$descriptor() {
+        return atl_vae_create.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_vae_create(const atl_weights *w, const atl_vae_params *p, atl_vae **out)
+     * }
+     */
+    public static MethodHandle atl_vae_create$handle() {
+        return atl_vae_create.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_vae_create(const atl_weights *w, const atl_vae_params *p, atl_vae **out)
+     * }
+     */
+    public static MemorySegment atl_vae_create$address() {
+        return atl_vae_create.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_vae_create(const atl_weights *w, const atl_vae_params *p, atl_vae **out)
+     * }
+     */
+    public static MemorySegment atl_vae_create(MemorySegment w, MemorySegment p, MemorySegment out) {
+        var mh$ = atl_vae_create.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_vae_create", w, p, out);
+            }
+            return (MemorySegment)mh$.invokeExact(w, p, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_vae_destroy {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_vae_destroy");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void atl_vae_destroy(atl_vae *v)
+     * }
+     */
+    public static FunctionDescriptor atl_vae_destroy$descriptor() {
+        return atl_vae_destroy.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void atl_vae_destroy(atl_vae *v)
+     * }
+     */
+    public static MethodHandle atl_vae_destroy$handle() {
+        return atl_vae_destroy.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void atl_vae_destroy(atl_vae *v)
+     * }
+     */
+    public static MemorySegment atl_vae_destroy$address() {
+        return atl_vae_destroy.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void atl_vae_destroy(atl_vae *v)
+     * }
+     */
+    public static void atl_vae_destroy(MemorySegment v) {
+        var mh$ = atl_vae_destroy.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_vae_destroy", v);
+            }
+            mh$.invokeExact(v);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_vae_config {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_vae_config");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_vae_config(const atl_vae *v, atl_vae_params *out)
+     * }
+     */
+    public static FunctionDescriptor atl_vae_config$descriptor() {
+        return atl_vae_config.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_vae_config(const atl_vae *v, atl_vae_params *out)
+     * }
+     */
+    public static MethodHandle atl_vae_config$handle() {
+        return atl_vae_config.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_vae_config(const atl_vae *v, atl_vae_params *out)
+     * }
+     */
+    public static MemorySegment atl_vae_config$address() {
+        return atl_vae_config.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_vae_config(const atl_vae *v, atl_vae_params *out)
+     * }
+     */
+    public static MemorySegment atl_vae_config(MemorySegment v, MemorySegment out) {
+        var mh$ = atl_vae_config.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_vae_config", v, out);
+            }
+            return (MemorySegment)mh$.invokeExact(v, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_vae_decode {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_FLOAT,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_vae_decode");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_vae_decode(atl_vae *v, const atl_tensor_view *latents, float scale_factor, atl_tensor_view *out)
+     * }
+     */
+    public static FunctionDescriptor atl_vae_decode$descriptor() {
+        return atl_vae_decode.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_vae_decode(atl_vae *v, const atl_tensor_view *latents, float scale_factor, atl_tensor_view *out)
+     * }
+     */
+    public static MethodHandle atl_vae_decode$handle() {
+        return atl_vae_decode.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_vae_decode(atl_vae *v, const atl_tensor_view *latents, float scale_factor, atl_tensor_view *out)
+     * }
+     */
+    public static MemorySegment atl_vae_decode$address() {
+        return atl_vae_decode.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_vae_decode(atl_vae *v, const atl_tensor_view *latents, float scale_factor, atl_tensor_view *out)
+     * }
+     */
+    public static MemorySegment atl_vae_decode(MemorySegment v, MemorySegment latents, float scale_factor, MemorySegment out) {
+        var mh$ = atl_vae_decode.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_vae_decode", v, latents, scale_factor, out);
+            }
+            return (MemorySegment)mh$.invokeExact(v, latents, scale_factor, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_vae_encode {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_vae_encode");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_vae_encode(atl_vae *v, const atl_tensor_view *image, atl_tensor_view *mean_out, atl_tensor_view *logvar_out)
+     * }
+     */
+    public static FunctionDescriptor atl_vae_encode$descriptor() {
+        return atl_vae_encode.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_vae_encode(atl_vae *v, const atl_tensor_view *image, atl_tensor_view *mean_out, atl_tensor_view *logvar_out)
+     * }
+     */
+    public static MethodHandle atl_vae_encode$handle() {
+        return atl_vae_encode.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_vae_encode(atl_vae *v, const atl_tensor_view *image, atl_tensor_view *mean_out, atl_tensor_view *logvar_out)
+     * }
+     */
+    public static MemorySegment atl_vae_encode$address() {
+        return atl_vae_encode.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_vae_encode(atl_vae *v, const atl_tensor_view *image, atl_tensor_view *mean_out, atl_tensor_view *logvar_out)
+     * }
+     */
+    public static MemorySegment atl_vae_encode(MemorySegment v, MemorySegment image, MemorySegment mean_out, MemorySegment logvar_out) {
+        var mh$ = atl_vae_encode.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_vae_encode", v, image, mean_out, logvar_out);
+            }
+            return (MemorySegment)mh$.invokeExact(v, image, mean_out, logvar_out);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
