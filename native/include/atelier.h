@@ -311,6 +311,116 @@ ATL_API atl_status* atl_pca_read(const void* data, int64_t size, atl_pca** out);
  * vectors is caller-owned; not freed; written. */
 ATL_API atl_status* atl_l2_normalize(atl_tensor_view* vectors);
 
+ * Stable Diffusion 1.x networks: CLIP text encoder, UNet, VAE
+ *
+ * Each network is created from an atl_weights holding ONLY its own tensors, named without the
+ * checkpoint prefix (a single-file LDM checkpoint keeps them under
+ * "cond_stage_model.transformer.text_model.", "model.diffusion_model." and "first_stage_model.";
+ * the caller strips the prefix). The architecture is read from the tensor shapes: an
+ * architecture field left at 0 is inferred; a non-zero one must agree with the weights.
+ * Head counts cannot be read from shapes and come from the params (SD1.5 defaults).
+ * Missing, unexpected or mis-shaped tensors give ONE status with ATL_ERR_FORMAT listing them.
+ *
+ * compute_dtype: ATL_DTYPE_F32 or ATL_DTYPE_BF16. With F32 weights and F32 compute the
+ * mapped weights are used without a copy; otherwise each weight is converted once at create.
+ * Norms are computed in F32 in both modes. Forward inputs and outputs are always F32 (I64
+ * token ids), contiguous or strided CPU views.
+ * A network may be used by one thread at a time.
+ * ---------------------------------------------------------------------------------------- */
+
+#define ATL_SD_MAX_LEVELS 8
+
+typedef struct atl_text_encoder atl_text_encoder;
+
+typedef struct atl_text_encoder_params {
+    int32_t compute_dtype;  /* ATL_DTYPE_F32 (default) or ATL_DTYPE_BF16 */
+    int32_t num_heads;      /* attention heads; 12 for SD1.5 (default) */
+    /* Architecture: 0 = infer from the weights (SD1.5: 49408, 768, 12, 3072, 77). */
+    int32_t vocab_size;
+    int32_t width;          /* hidden size */
+    int32_t layers;
+    int32_t intermediate;   /* MLP size */
+    int32_t max_positions;  /* tokens per chunk, 77 */
+} atl_text_encoder_params;
+
+ATL_API void atl_text_encoder_params_init(atl_text_encoder_params* p);
+/* *out must be freed with atl_text_encoder_destroy. w and p are caller-owned; not freed: the
+ * encoder keeps its own reference to the tensors of w (see atl_weights_add for the memory). */
+ATL_API atl_status* atl_text_encoder_create(const atl_weights* w, const atl_text_encoder_params* p,
+                                            atl_text_encoder** out);
+ATL_API void atl_text_encoder_destroy(atl_text_encoder* te);
+/* The full configuration, inferred fields filled in. out is caller-owned. */
+ATL_API atl_status* atl_text_encoder_config(const atl_text_encoder* te, atl_text_encoder_params* out);
+/* input_ids: I64 [n, L] with L = max_positions, or L = c * max_positions for c chunks that are
+ * encoded separately and concatenated along the sequence (long prompts, as A1111 does).
+ * clip_skip >= 1: the output of layer clip_skip from the end (1 = last layer), then the final
+ * layer norm. out: F32 [n, L, width], caller-owned. */
+ATL_API atl_status* atl_text_encoder_forward(atl_text_encoder* te, const atl_tensor_view* input_ids,
+                                             int32_t clip_skip, atl_tensor_view* out);
+
+typedef struct atl_unet atl_unet;
+
+typedef struct atl_unet_params {
+    int32_t compute_dtype;      /* ATL_DTYPE_F32 (default) or ATL_DTYPE_BF16 */
+    int32_t num_heads;          /* heads per attention layer when num_head_channels <= 0; 8 for SD1.5 */
+    int32_t num_head_channels;  /* > 0: heads = channels / num_head_channels instead; -1 default */
+    /* Architecture: 0 = infer from the weights (SD1.5: 4, 4, 320, 2, 768, 1, 4 levels). */
+    int32_t in_channels;
+    int32_t out_channels;
+    int32_t model_channels;
+    int32_t num_res_blocks;
+    int32_t context_dim;
+    int32_t transformer_depth;
+    int32_t num_levels;                           /* 0: infer channel_mult and attention_levels too */
+    int32_t channel_mult[ATL_SD_MAX_LEVELS];      /* SD1.5: 1, 2, 4, 4 */
+    int32_t attention_levels[ATL_SD_MAX_LEVELS];  /* 1 where the level has attention; SD1.5: 1, 1, 1, 0
+                                                   * (LDM attention_resolutions 4,2,1 = levels 0,1,2) */
+} atl_unet_params;
+
+ATL_API void atl_unet_params_init(atl_unet_params* p);
+/* *out must be freed with atl_unet_destroy. w and p are caller-owned; not freed. */
+ATL_API atl_status* atl_unet_create(const atl_weights* w, const atl_unet_params* p, atl_unet** out);
+ATL_API void atl_unet_destroy(atl_unet* u);
+ATL_API atl_status* atl_unet_config(const atl_unet* u, atl_unet_params* out);
+/* eps = UNet(x, t, context). x: F32 [b, in_channels, h, w] with h, w multiples of
+ * 2^(num_levels-1); t: F32 [b] continuous timesteps; context: F32 [b, L, context_dim].
+ * out: F32 [b, out_channels, h, w], caller-owned. */
+ATL_API atl_status* atl_unet_forward(atl_unet* u, const atl_tensor_view* x, const atl_tensor_view* t,
+                                     const atl_tensor_view* context, atl_tensor_view* out);
+
+typedef struct atl_vae atl_vae;
+
+typedef struct atl_vae_params {
+    int32_t compute_dtype;  /* ATL_DTYPE_F32 (default) or ATL_DTYPE_BF16 */
+    /* Architecture: 0 = infer from the weights (SD1.5: 3, 3, 128, 4, 4, 2, 4 levels). */
+    int32_t in_channels;
+    int32_t out_channels;
+    int32_t ch;
+    int32_t z_channels;
+    int32_t embed_dim;  /* latent channels */
+    int32_t num_res_blocks;
+    int32_t num_levels;                    /* 0: infer ch_mult too */
+    int32_t ch_mult[ATL_SD_MAX_LEVELS];    /* SD1.5: 1, 2, 4, 4 */
+} atl_vae_params;
+
+ATL_API void atl_vae_params_init(atl_vae_params* p);
+/* *out must be freed with atl_vae_destroy. w and p are caller-owned; not freed. */
+ATL_API atl_status* atl_vae_create(const atl_weights* w, const atl_vae_params* p, atl_vae** out);
+ATL_API void atl_vae_destroy(atl_vae* v);
+ATL_API atl_status* atl_vae_config(const atl_vae* v, atl_vae_params* out);
+/* image = decoder(post_quant_conv(latents / scale_factor)). Pass the model's scale_factor
+ * (0.18215 for SD1.x) to decode diffusion latents, or 1 for raw first-stage latents.
+ * latents: F32 [b, embed_dim, h, w]; out: F32 [b, out_channels, h*f, w*f], f = 2^(num_levels-1),
+ * caller-owned. */
+ATL_API atl_status* atl_vae_decode(atl_vae* v, const atl_tensor_view* latents, float scale_factor,
+                                   atl_tensor_view* out);
+/* The posterior of the encoder: moments = quant_conv(encoder(image)) split in two along the
+ * channels, logvar clamped to [-30, 20] (LDM DiagonalGaussianDistribution). Unscaled: diffusion
+ * latents are mean * scale_factor. image: F32 [b, in_channels, H, W], H, W multiples of f;
+ * mean_out, logvar_out: F32 [b, embed_dim, H/f, W/f], caller-owned. */
+ATL_API atl_status* atl_vae_encode(atl_vae* v, const atl_tensor_view* image, atl_tensor_view* mean_out,
+                                   atl_tensor_view* logvar_out);
+
 #ifdef __cplusplus
 }
 #endif

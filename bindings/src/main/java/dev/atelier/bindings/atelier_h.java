@@ -41,6 +41,15 @@ public class atelier_h extends atelier_h$shared {
     public static int ATL_MAX_DIMS() {
         return ATL_MAX_DIMS;
     }
+    private static final int ATL_SD_MAX_LEVELS = (int)8L;
+    /**
+     * {@snippet lang=c :
+     * #define ATL_SD_MAX_LEVELS 8
+     * }
+     */
+    public static int ATL_SD_MAX_LEVELS() {
+        return ATL_SD_MAX_LEVELS;
+    }
     private static final int ATL_OK = (int)0L;
     /**
      * {@snippet lang=c :
@@ -1770,6 +1779,7 @@ public class atelier_h extends atelier_h$shared {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+<<<<<<< HEAD
     private static final int ATL_METRIC_INNER_PRODUCT = (int)0L;
     /**
      * {@snippet lang=c :
@@ -1910,11 +1920,19 @@ public class atelier_h extends atelier_h$shared {
     }
 
     private static class atl_index_params_init {
+=======
+
+    private static class atl_text_encoder_params_init {
+>>>>>>> sd-networks
         public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
             atelier_h.C_POINTER
         );
 
+<<<<<<< HEAD
         public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_index_params_init");
+=======
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_text_encoder_params_init");
+>>>>>>> sd-networks
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -1922,35 +1940,60 @@ public class atelier_h extends atelier_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
+<<<<<<< HEAD
      * void atl_index_params_init(atl_index_params *p)
      * }
      */
     public static FunctionDescriptor atl_index_params_init$descriptor() {
         return atl_index_params_init.DESC;
+=======
+     * void atl_text_encoder_params_init(atl_text_encoder_params *p)
+     * }
+     */
+    public static FunctionDescriptor atl_text_encoder_params_init$descriptor() {
+        return atl_text_encoder_params_init.DESC;
+>>>>>>> sd-networks
     }
 
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
+<<<<<<< HEAD
      * void atl_index_params_init(atl_index_params *p)
      * }
      */
     public static MethodHandle atl_index_params_init$handle() {
         return atl_index_params_init.HANDLE;
+=======
+     * void atl_text_encoder_params_init(atl_text_encoder_params *p)
+     * }
+     */
+    public static MethodHandle atl_text_encoder_params_init$handle() {
+        return atl_text_encoder_params_init.HANDLE;
+>>>>>>> sd-networks
     }
 
     /**
      * Address for:
      * {@snippet lang=c :
+<<<<<<< HEAD
      * void atl_index_params_init(atl_index_params *p)
      * }
      */
     public static MemorySegment atl_index_params_init$address() {
         return atl_index_params_init.ADDR;
+=======
+     * void atl_text_encoder_params_init(atl_text_encoder_params *p)
+     * }
+     */
+    public static MemorySegment atl_text_encoder_params_init$address() {
+        return atl_text_encoder_params_init.ADDR;
+>>>>>>> sd-networks
     }
 
     /**
      * {@snippet lang=c :
+<<<<<<< HEAD
      * void atl_index_params_init(atl_index_params *p)
      * }
      */
@@ -1959,6 +2002,16 @@ public class atelier_h extends atelier_h$shared {
         try {
             if (TRACE_DOWNCALLS) {
                 traceDowncall("atl_index_params_init", p);
+=======
+     * void atl_text_encoder_params_init(atl_text_encoder_params *p)
+     * }
+     */
+    public static void atl_text_encoder_params_init(MemorySegment p) {
+        var mh$ = atl_text_encoder_params_init.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_text_encoder_params_init", p);
+>>>>>>> sd-networks
             }
             mh$.invokeExact(p);
         } catch (Error | RuntimeException ex) {
@@ -1968,6 +2021,7 @@ public class atelier_h extends atelier_h$shared {
         }
     }
 
+<<<<<<< HEAD
     private static class atl_index_create {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             atelier_h.C_POINTER,
@@ -1976,6 +2030,17 @@ public class atelier_h extends atelier_h$shared {
         );
 
         public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_index_create");
+=======
+    private static class atl_text_encoder_create {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_text_encoder_create");
+>>>>>>> sd-networks
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -1983,35 +2048,60 @@ public class atelier_h extends atelier_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
+<<<<<<< HEAD
      * atl_status *atl_index_create(const atl_index_params *params, atl_index **out)
      * }
      */
     public static FunctionDescriptor atl_index_create$descriptor() {
         return atl_index_create.DESC;
+=======
+     * atl_status *atl_text_encoder_create(const atl_weights *w, const atl_text_encoder_params *p, atl_text_encoder **out)
+     * }
+     */
+    public static FunctionDescriptor atl_text_encoder_create$descriptor() {
+        return atl_text_encoder_create.DESC;
+>>>>>>> sd-networks
     }
 
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
+<<<<<<< HEAD
      * atl_status *atl_index_create(const atl_index_params *params, atl_index **out)
      * }
      */
     public static MethodHandle atl_index_create$handle() {
         return atl_index_create.HANDLE;
+=======
+     * atl_status *atl_text_encoder_create(const atl_weights *w, const atl_text_encoder_params *p, atl_text_encoder **out)
+     * }
+     */
+    public static MethodHandle atl_text_encoder_create$handle() {
+        return atl_text_encoder_create.HANDLE;
+>>>>>>> sd-networks
     }
 
     /**
      * Address for:
      * {@snippet lang=c :
+<<<<<<< HEAD
      * atl_status *atl_index_create(const atl_index_params *params, atl_index **out)
      * }
      */
     public static MemorySegment atl_index_create$address() {
         return atl_index_create.ADDR;
+=======
+     * atl_status *atl_text_encoder_create(const atl_weights *w, const atl_text_encoder_params *p, atl_text_encoder **out)
+     * }
+     */
+    public static MemorySegment atl_text_encoder_create$address() {
+        return atl_text_encoder_create.ADDR;
+>>>>>>> sd-networks
     }
 
     /**
      * {@snippet lang=c :
+<<<<<<< HEAD
      * atl_status *atl_index_create(const atl_index_params *params, atl_index **out)
      * }
      */
@@ -2022,6 +2112,18 @@ public class atelier_h extends atelier_h$shared {
                 traceDowncall("atl_index_create", params, out);
             }
             return (MemorySegment)mh$.invokeExact(params, out);
+=======
+     * atl_status *atl_text_encoder_create(const atl_weights *w, const atl_text_encoder_params *p, atl_text_encoder **out)
+     * }
+     */
+    public static MemorySegment atl_text_encoder_create(MemorySegment w, MemorySegment p, MemorySegment out) {
+        var mh$ = atl_text_encoder_create.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_text_encoder_create", w, p, out);
+            }
+            return (MemorySegment)mh$.invokeExact(w, p, out);
+>>>>>>> sd-networks
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -2029,12 +2131,20 @@ public class atelier_h extends atelier_h$shared {
         }
     }
 
+<<<<<<< HEAD
     private static class atl_index_destroy {
+=======
+    private static class atl_text_encoder_destroy {
+>>>>>>> sd-networks
         public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
             atelier_h.C_POINTER
         );
 
+<<<<<<< HEAD
         public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_index_destroy");
+=======
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_text_encoder_destroy");
+>>>>>>> sd-networks
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -2042,35 +2152,60 @@ public class atelier_h extends atelier_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
+<<<<<<< HEAD
      * void atl_index_destroy(atl_index *index)
      * }
      */
     public static FunctionDescriptor atl_index_destroy$descriptor() {
         return atl_index_destroy.DESC;
+=======
+     * void atl_text_encoder_destroy(atl_text_encoder *te)
+     * }
+     */
+    public static FunctionDescriptor atl_text_encoder_destroy$descriptor() {
+        return atl_text_encoder_destroy.DESC;
+>>>>>>> sd-networks
     }
 
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
+<<<<<<< HEAD
      * void atl_index_destroy(atl_index *index)
      * }
      */
     public static MethodHandle atl_index_destroy$handle() {
         return atl_index_destroy.HANDLE;
+=======
+     * void atl_text_encoder_destroy(atl_text_encoder *te)
+     * }
+     */
+    public static MethodHandle atl_text_encoder_destroy$handle() {
+        return atl_text_encoder_destroy.HANDLE;
+>>>>>>> sd-networks
     }
 
     /**
      * Address for:
      * {@snippet lang=c :
+<<<<<<< HEAD
      * void atl_index_destroy(atl_index *index)
      * }
      */
     public static MemorySegment atl_index_destroy$address() {
         return atl_index_destroy.ADDR;
+=======
+     * void atl_text_encoder_destroy(atl_text_encoder *te)
+     * }
+     */
+    public static MemorySegment atl_text_encoder_destroy$address() {
+        return atl_text_encoder_destroy.ADDR;
+>>>>>>> sd-networks
     }
 
     /**
      * {@snippet lang=c :
+<<<<<<< HEAD
      * void atl_index_destroy(atl_index *index)
      * }
      */
@@ -2081,6 +2216,18 @@ public class atelier_h extends atelier_h$shared {
                 traceDowncall("atl_index_destroy", index);
             }
             mh$.invokeExact(index);
+=======
+     * void atl_text_encoder_destroy(atl_text_encoder *te)
+     * }
+     */
+    public static void atl_text_encoder_destroy(MemorySegment te) {
+        var mh$ = atl_text_encoder_destroy.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_text_encoder_destroy", te);
+            }
+            mh$.invokeExact(te);
+>>>>>>> sd-networks
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -2088,13 +2235,18 @@ public class atelier_h extends atelier_h$shared {
         }
     }
 
+<<<<<<< HEAD
     private static class atl_index_dimension {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            atelier_h.C_INT,
+=======
+    private static class atl_text_encoder_config {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
             atelier_h.C_POINTER
         );
 
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_index_dimension");
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_text_encoder_config");
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -2102,35 +2254,128 @@ public class atelier_h extends atelier_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * int32_t atl_index_dimension(const atl_index *index)
+     * atl_status *atl_text_encoder_config(const atl_text_encoder *te, atl_text_encoder_params *out)
      * }
      */
-    public static FunctionDescriptor atl_index_dimension$descriptor() {
-        return atl_index_dimension.DESC;
+    public static FunctionDescriptor atl_text_encoder_config$descriptor() {
+        return atl_text_encoder_config.DESC;
     }
 
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * int32_t atl_index_dimension(const atl_index *index)
+     * atl_status *atl_text_encoder_config(const atl_text_encoder *te, atl_text_encoder_params *out)
      * }
      */
-    public static MethodHandle atl_index_dimension$handle() {
-        return atl_index_dimension.HANDLE;
+    public static MethodHandle atl_text_encoder_config$handle() {
+        return atl_text_encoder_config.HANDLE;
     }
 
     /**
      * Address for:
      * {@snippet lang=c :
+     * atl_status *atl_text_encoder_config(const atl_text_encoder *te, atl_text_encoder_params *out)
+     * }
+     */
+    public static MemorySegment atl_text_encoder_config$address() {
+        return atl_text_encoder_config.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_text_encoder_config(const atl_text_encoder *te, atl_text_encoder_params *out)
+     * }
+     */
+    public static MemorySegment atl_text_encoder_config(MemorySegment te, MemorySegment out) {
+        var mh$ = atl_text_encoder_config.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_text_encoder_config", te, out);
+            }
+            return (MemorySegment)mh$.invokeExact(te, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_text_encoder_forward {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+>>>>>>> sd-networks
+            atelier_h.C_INT,
+            atelier_h.C_POINTER
+        );
+
+<<<<<<< HEAD
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_index_dimension");
+=======
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_text_encoder_forward");
+>>>>>>> sd-networks
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+<<<<<<< HEAD
+     * int32_t atl_index_dimension(const atl_index *index)
+     * }
+     */
+    public static FunctionDescriptor atl_index_dimension$descriptor() {
+        return atl_index_dimension.DESC;
+=======
+     * atl_status *atl_text_encoder_forward(atl_text_encoder *te, const atl_tensor_view *input_ids, int32_t clip_skip, atl_tensor_view *out)
+     * }
+     */
+    public static FunctionDescriptor atl_text_encoder_forward$descriptor() {
+        return atl_text_encoder_forward.DESC;
+>>>>>>> sd-networks
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+<<<<<<< HEAD
+     * int32_t atl_index_dimension(const atl_index *index)
+     * }
+     */
+    public static MethodHandle atl_index_dimension$handle() {
+        return atl_index_dimension.HANDLE;
+=======
+     * atl_status *atl_text_encoder_forward(atl_text_encoder *te, const atl_tensor_view *input_ids, int32_t clip_skip, atl_tensor_view *out)
+     * }
+     */
+    public static MethodHandle atl_text_encoder_forward$handle() {
+        return atl_text_encoder_forward.HANDLE;
+>>>>>>> sd-networks
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+<<<<<<< HEAD
      * int32_t atl_index_dimension(const atl_index *index)
      * }
      */
     public static MemorySegment atl_index_dimension$address() {
         return atl_index_dimension.ADDR;
+=======
+     * atl_status *atl_text_encoder_forward(atl_text_encoder *te, const atl_tensor_view *input_ids, int32_t clip_skip, atl_tensor_view *out)
+     * }
+     */
+    public static MemorySegment atl_text_encoder_forward$address() {
+        return atl_text_encoder_forward.ADDR;
+>>>>>>> sd-networks
     }
 
     /**
      * {@snippet lang=c :
+<<<<<<< HEAD
      * int32_t atl_index_dimension(const atl_index *index)
      * }
      */
@@ -2141,6 +2386,18 @@ public class atelier_h extends atelier_h$shared {
                 traceDowncall("atl_index_dimension", index);
             }
             return (int)mh$.invokeExact(index);
+=======
+     * atl_status *atl_text_encoder_forward(atl_text_encoder *te, const atl_tensor_view *input_ids, int32_t clip_skip, atl_tensor_view *out)
+     * }
+     */
+    public static MemorySegment atl_text_encoder_forward(MemorySegment te, MemorySegment input_ids, int clip_skip, MemorySegment out) {
+        var mh$ = atl_text_encoder_forward.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_text_encoder_forward", te, input_ids, clip_skip, out);
+            }
+            return (MemorySegment)mh$.invokeExact(te, input_ids, clip_skip, out);
+>>>>>>> sd-networks
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -2148,6 +2405,7 @@ public class atelier_h extends atelier_h$shared {
         }
     }
 
+<<<<<<< HEAD
     private static class atl_index_ntotal {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             atelier_h.C_LONG,
@@ -2815,11 +3073,18 @@ public class atelier_h extends atelier_h$shared {
     }
 
     private static class atl_id_filter_destroy {
+=======
+    private static class atl_unet_params_init {
+>>>>>>> sd-networks
         public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
             atelier_h.C_POINTER
         );
 
+<<<<<<< HEAD
         public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_id_filter_destroy");
+=======
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_unet_params_init");
+>>>>>>> sd-networks
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -2827,35 +3092,60 @@ public class atelier_h extends atelier_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
+<<<<<<< HEAD
      * void atl_id_filter_destroy(atl_id_filter *filter)
      * }
      */
     public static FunctionDescriptor atl_id_filter_destroy$descriptor() {
         return atl_id_filter_destroy.DESC;
+=======
+     * void atl_unet_params_init(atl_unet_params *p)
+     * }
+     */
+    public static FunctionDescriptor atl_unet_params_init$descriptor() {
+        return atl_unet_params_init.DESC;
+>>>>>>> sd-networks
     }
 
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
+<<<<<<< HEAD
      * void atl_id_filter_destroy(atl_id_filter *filter)
      * }
      */
     public static MethodHandle atl_id_filter_destroy$handle() {
         return atl_id_filter_destroy.HANDLE;
+=======
+     * void atl_unet_params_init(atl_unet_params *p)
+     * }
+     */
+    public static MethodHandle atl_unet_params_init$handle() {
+        return atl_unet_params_init.HANDLE;
+>>>>>>> sd-networks
     }
 
     /**
      * Address for:
      * {@snippet lang=c :
+<<<<<<< HEAD
      * void atl_id_filter_destroy(atl_id_filter *filter)
      * }
      */
     public static MemorySegment atl_id_filter_destroy$address() {
         return atl_id_filter_destroy.ADDR;
+=======
+     * void atl_unet_params_init(atl_unet_params *p)
+     * }
+     */
+    public static MemorySegment atl_unet_params_init$address() {
+        return atl_unet_params_init.ADDR;
+>>>>>>> sd-networks
     }
 
     /**
      * {@snippet lang=c :
+<<<<<<< HEAD
      * void atl_id_filter_destroy(atl_id_filter *filter)
      * }
      */
@@ -2866,6 +3156,18 @@ public class atelier_h extends atelier_h$shared {
                 traceDowncall("atl_id_filter_destroy", filter);
             }
             mh$.invokeExact(filter);
+=======
+     * void atl_unet_params_init(atl_unet_params *p)
+     * }
+     */
+    public static void atl_unet_params_init(MemorySegment p) {
+        var mh$ = atl_unet_params_init.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_unet_params_init", p);
+            }
+            mh$.invokeExact(p);
+>>>>>>> sd-networks
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -2873,6 +3175,7 @@ public class atelier_h extends atelier_h$shared {
         }
     }
 
+<<<<<<< HEAD
     private static class atl_id_filter_count {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             atelier_h.C_LONG,
@@ -2934,10 +3237,14 @@ public class atelier_h extends atelier_h$shared {
     }
 
     private static class atl_index_search {
+=======
+    private static class atl_unet_create {
+>>>>>>> sd-networks
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             atelier_h.C_POINTER,
             atelier_h.C_POINTER,
             atelier_h.C_POINTER,
+<<<<<<< HEAD
             atelier_h.C_LONG,
             atelier_h.C_POINTER,
             atelier_h.C_POINTER,
@@ -2945,6 +3252,12 @@ public class atelier_h extends atelier_h$shared {
         );
 
         public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_index_search");
+=======
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_unet_create");
+>>>>>>> sd-networks
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -2952,35 +3265,60 @@ public class atelier_h extends atelier_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
+<<<<<<< HEAD
      * atl_status *atl_index_search(const atl_index *index, const atl_tensor_view *queries, int64_t k, const atl_id_filter *filter, atl_tensor_view *out_scores, atl_tensor_view *out_ids)
      * }
      */
     public static FunctionDescriptor atl_index_search$descriptor() {
         return atl_index_search.DESC;
+=======
+     * atl_status *atl_unet_create(const atl_weights *w, const atl_unet_params *p, atl_unet **out)
+     * }
+     */
+    public static FunctionDescriptor atl_unet_create$descriptor() {
+        return atl_unet_create.DESC;
+>>>>>>> sd-networks
     }
 
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
+<<<<<<< HEAD
      * atl_status *atl_index_search(const atl_index *index, const atl_tensor_view *queries, int64_t k, const atl_id_filter *filter, atl_tensor_view *out_scores, atl_tensor_view *out_ids)
      * }
      */
     public static MethodHandle atl_index_search$handle() {
         return atl_index_search.HANDLE;
+=======
+     * atl_status *atl_unet_create(const atl_weights *w, const atl_unet_params *p, atl_unet **out)
+     * }
+     */
+    public static MethodHandle atl_unet_create$handle() {
+        return atl_unet_create.HANDLE;
+>>>>>>> sd-networks
     }
 
     /**
      * Address for:
      * {@snippet lang=c :
+<<<<<<< HEAD
      * atl_status *atl_index_search(const atl_index *index, const atl_tensor_view *queries, int64_t k, const atl_id_filter *filter, atl_tensor_view *out_scores, atl_tensor_view *out_ids)
      * }
      */
     public static MemorySegment atl_index_search$address() {
         return atl_index_search.ADDR;
+=======
+     * atl_status *atl_unet_create(const atl_weights *w, const atl_unet_params *p, atl_unet **out)
+     * }
+     */
+    public static MemorySegment atl_unet_create$address() {
+        return atl_unet_create.ADDR;
+>>>>>>> sd-networks
     }
 
     /**
      * {@snippet lang=c :
+<<<<<<< HEAD
      * atl_status *atl_index_search(const atl_index *index, const atl_tensor_view *queries, int64_t k, const atl_id_filter *filter, atl_tensor_view *out_scores, atl_tensor_view *out_ids)
      * }
      */
@@ -2991,6 +3329,18 @@ public class atelier_h extends atelier_h$shared {
                 traceDowncall("atl_index_search", index, queries, k, filter, out_scores, out_ids);
             }
             return (MemorySegment)mh$.invokeExact(index, queries, k, filter, out_scores, out_ids);
+=======
+     * atl_status *atl_unet_create(const atl_weights *w, const atl_unet_params *p, atl_unet **out)
+     * }
+     */
+    public static MemorySegment atl_unet_create(MemorySegment w, MemorySegment p, MemorySegment out) {
+        var mh$ = atl_unet_create.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_unet_create", w, p, out);
+            }
+            return (MemorySegment)mh$.invokeExact(w, p, out);
+>>>>>>> sd-networks
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -2998,6 +3348,7 @@ public class atelier_h extends atelier_h$shared {
         }
     }
 
+<<<<<<< HEAD
     private static class atl_blob_data {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             atelier_h.C_POINTER,
@@ -3119,11 +3470,18 @@ public class atelier_h extends atelier_h$shared {
     }
 
     private static class atl_blob_destroy {
+=======
+    private static class atl_unet_destroy {
+>>>>>>> sd-networks
         public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
             atelier_h.C_POINTER
         );
 
+<<<<<<< HEAD
         public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_blob_destroy");
+=======
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_unet_destroy");
+>>>>>>> sd-networks
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -3131,35 +3489,60 @@ public class atelier_h extends atelier_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
+<<<<<<< HEAD
      * void atl_blob_destroy(atl_blob *blob)
      * }
      */
     public static FunctionDescriptor atl_blob_destroy$descriptor() {
         return atl_blob_destroy.DESC;
+=======
+     * void atl_unet_destroy(atl_unet *u)
+     * }
+     */
+    public static FunctionDescriptor atl_unet_destroy$descriptor() {
+        return atl_unet_destroy.DESC;
+>>>>>>> sd-networks
     }
 
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
+<<<<<<< HEAD
      * void atl_blob_destroy(atl_blob *blob)
      * }
      */
     public static MethodHandle atl_blob_destroy$handle() {
         return atl_blob_destroy.HANDLE;
+=======
+     * void atl_unet_destroy(atl_unet *u)
+     * }
+     */
+    public static MethodHandle atl_unet_destroy$handle() {
+        return atl_unet_destroy.HANDLE;
+>>>>>>> sd-networks
     }
 
     /**
      * Address for:
      * {@snippet lang=c :
+<<<<<<< HEAD
      * void atl_blob_destroy(atl_blob *blob)
      * }
      */
     public static MemorySegment atl_blob_destroy$address() {
         return atl_blob_destroy.ADDR;
+=======
+     * void atl_unet_destroy(atl_unet *u)
+     * }
+     */
+    public static MemorySegment atl_unet_destroy$address() {
+        return atl_unet_destroy.ADDR;
+>>>>>>> sd-networks
     }
 
     /**
      * {@snippet lang=c :
+<<<<<<< HEAD
      * void atl_blob_destroy(atl_blob *blob)
      * }
      */
@@ -3170,6 +3553,18 @@ public class atelier_h extends atelier_h$shared {
                 traceDowncall("atl_blob_destroy", blob);
             }
             mh$.invokeExact(blob);
+=======
+     * void atl_unet_destroy(atl_unet *u)
+     * }
+     */
+    public static void atl_unet_destroy(MemorySegment u) {
+        var mh$ = atl_unet_destroy.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_unet_destroy", u);
+            }
+            mh$.invokeExact(u);
+>>>>>>> sd-networks
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -3177,14 +3572,22 @@ public class atelier_h extends atelier_h$shared {
         }
     }
 
+<<<<<<< HEAD
     private static class atl_index_write {
+=======
+    private static class atl_unet_config {
+>>>>>>> sd-networks
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             atelier_h.C_POINTER,
             atelier_h.C_POINTER,
             atelier_h.C_POINTER
         );
 
+<<<<<<< HEAD
         public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_index_write");
+=======
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_unet_config");
+>>>>>>> sd-networks
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -3192,35 +3595,60 @@ public class atelier_h extends atelier_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
+<<<<<<< HEAD
      * atl_status *atl_index_write(const atl_index *index, atl_blob **out)
      * }
      */
     public static FunctionDescriptor atl_index_write$descriptor() {
         return atl_index_write.DESC;
+=======
+     * atl_status *atl_unet_config(const atl_unet *u, atl_unet_params *out)
+     * }
+     */
+    public static FunctionDescriptor atl_unet_config$descriptor() {
+        return atl_unet_config.DESC;
+>>>>>>> sd-networks
     }
 
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
+<<<<<<< HEAD
      * atl_status *atl_index_write(const atl_index *index, atl_blob **out)
      * }
      */
     public static MethodHandle atl_index_write$handle() {
         return atl_index_write.HANDLE;
+=======
+     * atl_status *atl_unet_config(const atl_unet *u, atl_unet_params *out)
+     * }
+     */
+    public static MethodHandle atl_unet_config$handle() {
+        return atl_unet_config.HANDLE;
+>>>>>>> sd-networks
     }
 
     /**
      * Address for:
      * {@snippet lang=c :
+<<<<<<< HEAD
      * atl_status *atl_index_write(const atl_index *index, atl_blob **out)
      * }
      */
     public static MemorySegment atl_index_write$address() {
         return atl_index_write.ADDR;
+=======
+     * atl_status *atl_unet_config(const atl_unet *u, atl_unet_params *out)
+     * }
+     */
+    public static MemorySegment atl_unet_config$address() {
+        return atl_unet_config.ADDR;
+>>>>>>> sd-networks
     }
 
     /**
      * {@snippet lang=c :
+<<<<<<< HEAD
      * atl_status *atl_index_write(const atl_index *index, atl_blob **out)
      * }
      */
@@ -3231,6 +3659,18 @@ public class atelier_h extends atelier_h$shared {
                 traceDowncall("atl_index_write", index, out);
             }
             return (MemorySegment)mh$.invokeExact(index, out);
+=======
+     * atl_status *atl_unet_config(const atl_unet *u, atl_unet_params *out)
+     * }
+     */
+    public static MemorySegment atl_unet_config(MemorySegment u, MemorySegment out) {
+        var mh$ = atl_unet_config.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_unet_config", u, out);
+            }
+            return (MemorySegment)mh$.invokeExact(u, out);
+>>>>>>> sd-networks
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -3238,6 +3678,7 @@ public class atelier_h extends atelier_h$shared {
         }
     }
 
+<<<<<<< HEAD
     private static class atl_index_read {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             atelier_h.C_POINTER,
@@ -3247,6 +3688,19 @@ public class atelier_h extends atelier_h$shared {
         );
 
         public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_index_read");
+=======
+    private static class atl_unet_forward {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_unet_forward");
+>>>>>>> sd-networks
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -3254,35 +3708,60 @@ public class atelier_h extends atelier_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
+<<<<<<< HEAD
      * atl_status *atl_index_read(const void *data, int64_t size, atl_index **out)
      * }
      */
     public static FunctionDescriptor atl_index_read$descriptor() {
         return atl_index_read.DESC;
+=======
+     * atl_status *atl_unet_forward(atl_unet *u, const atl_tensor_view *x, const atl_tensor_view *t, const atl_tensor_view *context, atl_tensor_view *out)
+     * }
+     */
+    public static FunctionDescriptor atl_unet_forward$descriptor() {
+        return atl_unet_forward.DESC;
+>>>>>>> sd-networks
     }
 
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
+<<<<<<< HEAD
      * atl_status *atl_index_read(const void *data, int64_t size, atl_index **out)
      * }
      */
     public static MethodHandle atl_index_read$handle() {
         return atl_index_read.HANDLE;
+=======
+     * atl_status *atl_unet_forward(atl_unet *u, const atl_tensor_view *x, const atl_tensor_view *t, const atl_tensor_view *context, atl_tensor_view *out)
+     * }
+     */
+    public static MethodHandle atl_unet_forward$handle() {
+        return atl_unet_forward.HANDLE;
+>>>>>>> sd-networks
     }
 
     /**
      * Address for:
      * {@snippet lang=c :
+<<<<<<< HEAD
      * atl_status *atl_index_read(const void *data, int64_t size, atl_index **out)
      * }
      */
     public static MemorySegment atl_index_read$address() {
         return atl_index_read.ADDR;
+=======
+     * atl_status *atl_unet_forward(atl_unet *u, const atl_tensor_view *x, const atl_tensor_view *t, const atl_tensor_view *context, atl_tensor_view *out)
+     * }
+     */
+    public static MemorySegment atl_unet_forward$address() {
+        return atl_unet_forward.ADDR;
+>>>>>>> sd-networks
     }
 
     /**
      * {@snippet lang=c :
+<<<<<<< HEAD
      * atl_status *atl_index_read(const void *data, int64_t size, atl_index **out)
      * }
      */
@@ -3293,6 +3772,18 @@ public class atelier_h extends atelier_h$shared {
                 traceDowncall("atl_index_read", data, size, out);
             }
             return (MemorySegment)mh$.invokeExact(data, size, out);
+=======
+     * atl_status *atl_unet_forward(atl_unet *u, const atl_tensor_view *x, const atl_tensor_view *t, const atl_tensor_view *context, atl_tensor_view *out)
+     * }
+     */
+    public static MemorySegment atl_unet_forward(MemorySegment u, MemorySegment x, MemorySegment t, MemorySegment context, MemorySegment out) {
+        var mh$ = atl_unet_forward.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_unet_forward", u, x, t, context, out);
+            }
+            return (MemorySegment)mh$.invokeExact(u, x, t, context, out);
+>>>>>>> sd-networks
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -3300,16 +3791,19 @@ public class atelier_h extends atelier_h$shared {
         }
     }
 
+<<<<<<< HEAD
     private static class atl_pca_create {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             atelier_h.C_POINTER,
             atelier_h.C_INT,
             atelier_h.C_INT,
-            atelier_h.C_FLOAT,
+=======
+    private static class atl_vae_params_init {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
             atelier_h.C_POINTER
         );
 
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_pca_create");
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_vae_params_init");
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -3317,35 +3811,310 @@ public class atelier_h extends atelier_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * atl_status *atl_pca_create(int32_t d_in, int32_t d_out, float eigen_power, atl_pca **out)
+     * void atl_vae_params_init(atl_vae_params *p)
      * }
      */
-    public static FunctionDescriptor atl_pca_create$descriptor() {
-        return atl_pca_create.DESC;
+    public static FunctionDescriptor atl_vae_params_init$descriptor() {
+        return atl_vae_params_init.DESC;
     }
 
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * atl_status *atl_pca_create(int32_t d_in, int32_t d_out, float eigen_power, atl_pca **out)
+     * void atl_vae_params_init(atl_vae_params *p)
      * }
      */
-    public static MethodHandle atl_pca_create$handle() {
-        return atl_pca_create.HANDLE;
+    public static MethodHandle atl_vae_params_init$handle() {
+        return atl_vae_params_init.HANDLE;
     }
 
     /**
      * Address for:
      * {@snippet lang=c :
+     * void atl_vae_params_init(atl_vae_params *p)
+     * }
+     */
+    public static MemorySegment atl_vae_params_init$address() {
+        return atl_vae_params_init.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void atl_vae_params_init(atl_vae_params *p)
+     * }
+     */
+    public static void atl_vae_params_init(MemorySegment p) {
+        var mh$ = atl_vae_params_init.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_vae_params_init", p);
+            }
+            mh$.invokeExact(p);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_vae_create {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_vae_create");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_vae_create(const atl_weights *w, const atl_vae_params *p, atl_vae **out)
+     * }
+     */
+    public static FunctionDescriptor atl_vae_create$descriptor() {
+        return atl_vae_create.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_vae_create(const atl_weights *w, const atl_vae_params *p, atl_vae **out)
+     * }
+     */
+    public static MethodHandle atl_vae_create$handle() {
+        return atl_vae_create.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_vae_create(const atl_weights *w, const atl_vae_params *p, atl_vae **out)
+     * }
+     */
+    public static MemorySegment atl_vae_create$address() {
+        return atl_vae_create.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_vae_create(const atl_weights *w, const atl_vae_params *p, atl_vae **out)
+     * }
+     */
+    public static MemorySegment atl_vae_create(MemorySegment w, MemorySegment p, MemorySegment out) {
+        var mh$ = atl_vae_create.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_vae_create", w, p, out);
+            }
+            return (MemorySegment)mh$.invokeExact(w, p, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_vae_destroy {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_vae_destroy");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void atl_vae_destroy(atl_vae *v)
+     * }
+     */
+    public static FunctionDescriptor atl_vae_destroy$descriptor() {
+        return atl_vae_destroy.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void atl_vae_destroy(atl_vae *v)
+     * }
+     */
+    public static MethodHandle atl_vae_destroy$handle() {
+        return atl_vae_destroy.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void atl_vae_destroy(atl_vae *v)
+     * }
+     */
+    public static MemorySegment atl_vae_destroy$address() {
+        return atl_vae_destroy.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void atl_vae_destroy(atl_vae *v)
+     * }
+     */
+    public static void atl_vae_destroy(MemorySegment v) {
+        var mh$ = atl_vae_destroy.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_vae_destroy", v);
+            }
+            mh$.invokeExact(v);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_vae_config {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_vae_config");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_vae_config(const atl_vae *v, atl_vae_params *out)
+     * }
+     */
+    public static FunctionDescriptor atl_vae_config$descriptor() {
+        return atl_vae_config.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_vae_config(const atl_vae *v, atl_vae_params *out)
+     * }
+     */
+    public static MethodHandle atl_vae_config$handle() {
+        return atl_vae_config.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_vae_config(const atl_vae *v, atl_vae_params *out)
+     * }
+     */
+    public static MemorySegment atl_vae_config$address() {
+        return atl_vae_config.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_vae_config(const atl_vae *v, atl_vae_params *out)
+     * }
+     */
+    public static MemorySegment atl_vae_config(MemorySegment v, MemorySegment out) {
+        var mh$ = atl_vae_config.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_vae_config", v, out);
+            }
+            return (MemorySegment)mh$.invokeExact(v, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_vae_decode {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+>>>>>>> sd-networks
+            atelier_h.C_FLOAT,
+            atelier_h.C_POINTER
+        );
+
+<<<<<<< HEAD
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_pca_create");
+=======
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_vae_decode");
+>>>>>>> sd-networks
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+<<<<<<< HEAD
+     * atl_status *atl_pca_create(int32_t d_in, int32_t d_out, float eigen_power, atl_pca **out)
+     * }
+     */
+    public static FunctionDescriptor atl_pca_create$descriptor() {
+        return atl_pca_create.DESC;
+=======
+     * atl_status *atl_vae_decode(atl_vae *v, const atl_tensor_view *latents, float scale_factor, atl_tensor_view *out)
+     * }
+     */
+    public static FunctionDescriptor atl_vae_decode$descriptor() {
+        return atl_vae_decode.DESC;
+>>>>>>> sd-networks
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+<<<<<<< HEAD
+     * atl_status *atl_pca_create(int32_t d_in, int32_t d_out, float eigen_power, atl_pca **out)
+     * }
+     */
+    public static MethodHandle atl_pca_create$handle() {
+        return atl_pca_create.HANDLE;
+=======
+     * atl_status *atl_vae_decode(atl_vae *v, const atl_tensor_view *latents, float scale_factor, atl_tensor_view *out)
+     * }
+     */
+    public static MethodHandle atl_vae_decode$handle() {
+        return atl_vae_decode.HANDLE;
+>>>>>>> sd-networks
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+<<<<<<< HEAD
      * atl_status *atl_pca_create(int32_t d_in, int32_t d_out, float eigen_power, atl_pca **out)
      * }
      */
     public static MemorySegment atl_pca_create$address() {
         return atl_pca_create.ADDR;
+=======
+     * atl_status *atl_vae_decode(atl_vae *v, const atl_tensor_view *latents, float scale_factor, atl_tensor_view *out)
+     * }
+     */
+    public static MemorySegment atl_vae_decode$address() {
+        return atl_vae_decode.ADDR;
+>>>>>>> sd-networks
     }
 
     /**
      * {@snippet lang=c :
+<<<<<<< HEAD
      * atl_status *atl_pca_create(int32_t d_in, int32_t d_out, float eigen_power, atl_pca **out)
      * }
      */
@@ -3356,6 +4125,18 @@ public class atelier_h extends atelier_h$shared {
                 traceDowncall("atl_pca_create", d_in, d_out, eigen_power, out);
             }
             return (MemorySegment)mh$.invokeExact(d_in, d_out, eigen_power, out);
+=======
+     * atl_status *atl_vae_decode(atl_vae *v, const atl_tensor_view *latents, float scale_factor, atl_tensor_view *out)
+     * }
+     */
+    public static MemorySegment atl_vae_decode(MemorySegment v, MemorySegment latents, float scale_factor, MemorySegment out) {
+        var mh$ = atl_vae_decode.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_vae_decode", v, latents, scale_factor, out);
+            }
+            return (MemorySegment)mh$.invokeExact(v, latents, scale_factor, out);
+>>>>>>> sd-networks
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -3363,6 +4144,7 @@ public class atelier_h extends atelier_h$shared {
         }
     }
 
+<<<<<<< HEAD
     private static class atl_pca_destroy {
         public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
             atelier_h.C_POINTER
@@ -3664,11 +4446,15 @@ public class atelier_h extends atelier_h$shared {
     }
 
     private static class atl_pca_apply {
+=======
+    private static class atl_vae_encode {
+>>>>>>> sd-networks
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             atelier_h.C_POINTER,
             atelier_h.C_POINTER,
             atelier_h.C_POINTER,
             atelier_h.C_POINTER,
+<<<<<<< HEAD
             atelier_h.C_INT
         );
 
@@ -3734,6 +4520,12 @@ public class atelier_h extends atelier_h$shared {
         );
 
         public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_pca_write");
+=======
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_vae_encode");
+>>>>>>> sd-networks
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -3741,35 +4533,60 @@ public class atelier_h extends atelier_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
+<<<<<<< HEAD
      * atl_status *atl_pca_write(const atl_pca *pca, atl_blob **out)
      * }
      */
     public static FunctionDescriptor atl_pca_write$descriptor() {
         return atl_pca_write.DESC;
+=======
+     * atl_status *atl_vae_encode(atl_vae *v, const atl_tensor_view *image, atl_tensor_view *mean_out, atl_tensor_view *logvar_out)
+     * }
+     */
+    public static FunctionDescriptor atl_vae_encode$descriptor() {
+        return atl_vae_encode.DESC;
+>>>>>>> sd-networks
     }
 
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
+<<<<<<< HEAD
      * atl_status *atl_pca_write(const atl_pca *pca, atl_blob **out)
      * }
      */
     public static MethodHandle atl_pca_write$handle() {
         return atl_pca_write.HANDLE;
+=======
+     * atl_status *atl_vae_encode(atl_vae *v, const atl_tensor_view *image, atl_tensor_view *mean_out, atl_tensor_view *logvar_out)
+     * }
+     */
+    public static MethodHandle atl_vae_encode$handle() {
+        return atl_vae_encode.HANDLE;
+>>>>>>> sd-networks
     }
 
     /**
      * Address for:
      * {@snippet lang=c :
+<<<<<<< HEAD
      * atl_status *atl_pca_write(const atl_pca *pca, atl_blob **out)
      * }
      */
     public static MemorySegment atl_pca_write$address() {
         return atl_pca_write.ADDR;
+=======
+     * atl_status *atl_vae_encode(atl_vae *v, const atl_tensor_view *image, atl_tensor_view *mean_out, atl_tensor_view *logvar_out)
+     * }
+     */
+    public static MemorySegment atl_vae_encode$address() {
+        return atl_vae_encode.ADDR;
+>>>>>>> sd-networks
     }
 
     /**
      * {@snippet lang=c :
+<<<<<<< HEAD
      * atl_status *atl_pca_write(const atl_pca *pca, atl_blob **out)
      * }
      */
@@ -3902,6 +4719,18 @@ public class atelier_h extends atelier_h$shared {
                 traceDowncall("atl_l2_normalize", vectors);
             }
             return (MemorySegment)mh$.invokeExact(vectors);
+=======
+     * atl_status *atl_vae_encode(atl_vae *v, const atl_tensor_view *image, atl_tensor_view *mean_out, atl_tensor_view *logvar_out)
+     * }
+     */
+    public static MemorySegment atl_vae_encode(MemorySegment v, MemorySegment image, MemorySegment mean_out, MemorySegment logvar_out) {
+        var mh$ = atl_vae_encode.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_vae_encode", v, image, mean_out, logvar_out);
+            }
+            return (MemorySegment)mh$.invokeExact(v, image, mean_out, logvar_out);
+>>>>>>> sd-networks
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {

@@ -1,0 +1,82 @@
+package dev.atelier.engine.sd;
+
+import static dev.atelier.bindings.atelier_h.*;
+
+import dev.atelier.bindings.atl_text_encoder_params;
+import dev.atelier.engine.core.AtelierException.InvalidInputException;
+import dev.atelier.engine.core.DType;
+import dev.atelier.engine.core.NativeHandle;
+import dev.atelier.engine.core.NativeLibrary;
+import dev.atelier.engine.core.Status;
+import dev.atelier.engine.core.TensorView;
+import dev.atelier.engine.core.Weights;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * The CLIP text encoder of SD1.x ({@code atl_text_encoder}): token ids to hidden states.
+ *
+ * <p>Built from {@link Weights} holding the text model's tensors without their checkpoint prefix
+ * (see {@link StableDiffusionWeights}); it keeps a reference to them, so their memory stays
+ * mapped while this encoder lives. One thread at a time.
+ */
+public final class TextEncoder extends NativeHandle {
+    private final Weights weights;
+    private final TextEncoderParams config;
+
+    private TextEncoder(MemorySegment pointer, Weights weights) {
+        super("atl_text_encoder", pointer, p -> atl_text_encoder_destroy(p));
+        this.weights = weights;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = atl_text_encoder_params.allocate(arena);
+            Status.check(atl_text_encoder_config(pointer, out));
+            this.config = TextEncoderParams.fromNative(out);
+        }
+    }
+
+    /** Creates the encoder; a bad weight set throws one FormatException listing every problem. */
+    public static TextEncoder create(Weights weights, TextEncoderParams params) {
+        NativeLibrary.load();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
+            Status.check(atl_text_encoder_create(weights.pointer(), params.toNative(arena), out));
+            return new TextEncoder(out.get(ValueLayout.ADDRESS, 0), weights);
+        }
+    }
+
+    /** The full configuration, with what was inferred from the weights filled in. */
+    public TextEncoderParams config() {
+        return config;
+    }
+
+    /**
+     * Hidden states of the final layer norm.
+     *
+     * @param inputIds I64 [n, 77·c]: c chunks of 77 tokens, each encoded on its own and the
+     *                 results concatenated along the sequence (A1111 long prompts)
+     * @param clipSkip 1 = last layer, 2 = the one before it, ...; then the final layer norm
+     * @param arena    where the result is allocated
+     * @return F32 [n, 77·c, width]
+     */
+    public TensorView forward(TensorView inputIds, int clipSkip, Arena arena) {
+        if (inputIds.rank() != 2 || inputIds.dtype() != DType.I64) {
+            throw new InvalidInputException("text encoder: input ids must be I64 [n, L], got " + inputIds);
+        }
+        TensorView out = TensorView.allocate(arena, DType.F32, inputIds.shape()[0], inputIds.shape()[1],
+                config.width());
+        try (Arena call = Arena.ofConfined()) {
+            Status.check(atl_text_encoder_forward(pointer(), inputIds.toNative(call), clipSkip, out.toNative(call)));
+        }
+        return out;
+    }
+
+    /** {@link #forward(TensorView, int, Arena)} with the result in an automatic arena. */
+    public TensorView forward(TensorView inputIds, int clipSkip) {
+        return forward(inputIds, clipSkip, Arena.ofAuto());
+    }
+
+    Weights weights() {
+        return weights;
+    }
+}

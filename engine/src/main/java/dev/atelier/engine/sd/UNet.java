@@ -1,0 +1,83 @@
+package dev.atelier.engine.sd;
+
+import static dev.atelier.bindings.atelier_h.*;
+
+import dev.atelier.bindings.atl_unet_params;
+import dev.atelier.engine.core.AtelierException.InvalidInputException;
+import dev.atelier.engine.core.DType;
+import dev.atelier.engine.core.NativeHandle;
+import dev.atelier.engine.core.NativeLibrary;
+import dev.atelier.engine.core.Status;
+import dev.atelier.engine.core.TensorView;
+import dev.atelier.engine.core.Weights;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * The SD1.x denoising UNet ({@code atl_unet}, LDM openaimodel.py UNetModel): predicts the noise
+ * eps of latents x at continuous timesteps t given the text context.
+ *
+ * <p>Built from {@link Weights} holding the UNet's tensors without their checkpoint prefix; it
+ * keeps a reference to them. One thread at a time.
+ */
+public final class UNet extends NativeHandle {
+    private final Weights weights;
+    private final UNetParams config;
+
+    private UNet(MemorySegment pointer, Weights weights) {
+        super("atl_unet", pointer, p -> atl_unet_destroy(p));
+        this.weights = weights;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = atl_unet_params.allocate(arena);
+            Status.check(atl_unet_config(pointer, out));
+            this.config = UNetParams.fromNative(out);
+        }
+    }
+
+    /** Creates the UNet; a bad weight set throws one FormatException listing every problem. */
+    public static UNet create(Weights weights, UNetParams params) {
+        NativeLibrary.load();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
+            Status.check(atl_unet_create(weights.pointer(), params.toNative(arena), out));
+            return new UNet(out.get(ValueLayout.ADDRESS, 0), weights);
+        }
+    }
+
+    /** The full configuration, with what was inferred from the weights filled in. */
+    public UNetParams config() {
+        return config;
+    }
+
+    /**
+     * eps = UNet(x, t, context).
+     *
+     * @param x       F32 [b, in, h, w] latents; h, w multiples of 2^(levels-1)
+     * @param t       F32 [b] continuous timesteps (0..999 for SD1.x)
+     * @param context F32 [b, L, contextDim] text hidden states
+     * @param arena   where the result is allocated
+     * @return F32 [b, out, h, w]
+     */
+    public TensorView forward(TensorView x, TensorView t, TensorView context, Arena arena) {
+        if (x.rank() != 4) {
+            throw new InvalidInputException("unet: x must be [b, c, h, w], got " + x);
+        }
+        long[] s = x.shape();
+        TensorView out = TensorView.allocate(arena, DType.F32, s[0], config.outChannels(), s[2], s[3]);
+        try (Arena call = Arena.ofConfined()) {
+            Status.check(atl_unet_forward(pointer(), x.toNative(call), t.toNative(call), context.toNative(call),
+                    out.toNative(call)));
+        }
+        return out;
+    }
+
+    /** {@link #forward(TensorView, TensorView, TensorView, Arena)} with the result in an automatic arena. */
+    public TensorView forward(TensorView x, TensorView t, TensorView context) {
+        return forward(x, t, context, Arena.ofAuto());
+    }
+
+    Weights weights() {
+        return weights;
+    }
+}

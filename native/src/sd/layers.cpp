@@ -1,0 +1,85 @@
+#include "sd/layers.hpp"
+
+#include <algorithm>
+
+namespace atl::sd {
+
+torch::Tensor Linear::apply(const torch::Tensor& x) const { return torch::linear(x, weight, bias); }
+
+torch::Tensor Conv2d::apply(const torch::Tensor& x) const {
+    return torch::conv2d(x, weight, bias, {stride, stride}, {padding, padding});
+}
+
+torch::Tensor GroupNorm::apply(const torch::Tensor& x) const {
+    return torch::group_norm(x.to(torch::kFloat), groups, weight, bias, eps).to(x.scalar_type());
+}
+
+torch::Tensor LayerNorm::apply(const torch::Tensor& x) const {
+    return torch::layer_norm(x.to(torch::kFloat), {weight.size(0)}, weight, bias, eps).to(x.scalar_type());
+}
+
+Linear load_linear(WeightLoader& w, const std::string& name, int64_t in, int64_t out, bool bias) {
+    Linear l;
+    l.name = name;
+    l.weight = w.take(name + ".weight", {out, in});
+    if (bias) l.bias = w.take(name + ".bias", {out});
+    return l;
+}
+
+Conv2d load_conv(WeightLoader& w, const std::string& name, int64_t in, int64_t out, int64_t kernel, int64_t stride,
+                 int64_t padding) {
+    Conv2d c;
+    c.name = name;
+    c.weight = w.take(name + ".weight", {out, in, kernel, kernel});
+    c.bias = w.take(name + ".bias", {out});
+    c.stride = stride;
+    c.padding = padding;
+    return c;
+}
+
+GroupNorm load_group_norm(WeightLoader& w, const std::string& name, int64_t channels, double eps) {
+    GroupNorm g;
+    g.weight = w.take(name + ".weight", {channels}, true);
+    g.bias = w.take(name + ".bias", {channels}, true);
+    g.eps = eps;
+    if (channels % g.groups != 0) {
+        w.problem(name + ": " + std::to_string(channels) + " channels do not split into 32 groups");
+    }
+    return g;
+}
+
+LayerNorm load_layer_norm(WeightLoader& w, const std::string& name, int64_t channels, double eps) {
+    LayerNorm n;
+    n.weight = w.take(name + ".weight", {channels}, true);
+    n.bias = w.take(name + ".bias", {channels}, true);
+    n.eps = eps;
+    return n;
+}
+
+torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, int64_t heads,
+                        const torch::Tensor& mask) {
+    const int64_t b = q.size(0), lq = q.size(1), lk = k.size(1), inner = q.size(2);
+    const int64_t d = inner / heads;
+    const double scale = 1.0 / std::sqrt(static_cast<double>(d));
+    // [B, L, H*d] -> [B*H, L, d]
+    auto split = [&](const torch::Tensor& t) {
+        return t.reshape({b, t.size(1), heads, d}).permute({0, 2, 1, 3}).reshape({b * heads, t.size(1), d});
+    };
+    torch::Tensor qh = split(q), kt = split(k).transpose(1, 2), vh = split(v);
+    // Bound one chunk's scores to about 64M elements.
+    const int64_t budget = int64_t{1} << 26;
+    const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(lq, budget / std::max<int64_t>(1, b * heads * lk)));
+    std::vector<torch::Tensor> outs;
+    for (int64_t start = 0; start < lq; start += chunk) {
+        int64_t len = std::min(chunk, lq - start);
+        torch::Tensor scores = torch::bmm(qh.narrow(1, start, len), kt).mul_(scale);
+        if (mask.defined()) scores.add_(mask.narrow(0, start, len).to(scores.scalar_type()));
+        // Softmax in F32 also in BF16 mode: it sums many small terms.
+        torch::Tensor p = torch::softmax(scores, -1, torch::kFloat).to(q.scalar_type());
+        outs.push_back(torch::bmm(p, vh));
+    }
+    torch::Tensor out = outs.size() == 1 ? outs[0] : torch::cat(outs, 1);
+    return out.reshape({b, heads, lq, d}).permute({0, 2, 1, 3}).reshape({b, lq, inner});
+}
+
+}  // namespace atl::sd

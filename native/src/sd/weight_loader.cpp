@@ -1,0 +1,80 @@
+#include "sd/weight_loader.hpp"
+
+#include <sstream>
+
+#include "core/status.hpp"
+#include "core/tensor_view.hpp"
+
+namespace atl::sd {
+
+namespace {
+constexpr size_t kMaxListed = 20;
+}
+
+WeightLoader::WeightLoader(std::shared_ptr<const TensorMap> tensors, std::string component, c10::ScalarType compute)
+    : tensors_(std::move(tensors)), component_(std::move(component)), compute_(compute) {
+    require(tensors_ != nullptr, ATL_ERR_INVALID_ARGUMENT, component_ + ": weights are NULL");
+    require(compute_ == torch::kFloat || compute_ == torch::kBFloat16, ATL_ERR_INVALID_ARGUMENT,
+            component_ + ": compute dtype must be F32 or BF16");
+}
+
+bool WeightLoader::has(const std::string& name) const { return tensors_->count(name) != 0; }
+
+bool WeightLoader::has_prefix(const std::string& prefix) const {
+    auto it = tensors_->lower_bound(prefix);
+    return it != tensors_->end() && it->first.compare(0, prefix.size(), prefix) == 0;
+}
+
+int64_t WeightLoader::dim(const std::string& name, int64_t d) {
+    auto it = tensors_->find(name);
+    if (it == tensors_->end()) {
+        problem("missing " + name);
+        return -1;
+    }
+    if (it->second.dim() <= d) {
+        problem(name + ": has shape " + shape_string(it->second.sizes()) + ", expected at least " +
+                std::to_string(d + 1) + " dimensions");
+        return -1;
+    }
+    return it->second.size(d);
+}
+
+torch::Tensor WeightLoader::take(const std::string& name, std::vector<int64_t> shape, bool keep_f32) {
+    c10::ScalarType target = keep_f32 ? torch::kFloat : compute_;
+    consumed_.insert(name);
+    auto it = tensors_->find(name);
+    if (it == tensors_->end()) {
+        problem("missing " + name + " " + shape_string(shape));
+        return torch::zeros(shape, torch::TensorOptions().dtype(target));
+    }
+    const torch::Tensor& t = it->second;
+    if (t.sizes() != c10::IntArrayRef(shape)) {
+        problem(name + ": shape " + shape_string(t.sizes()) + ", expected " + shape_string(shape));
+        return torch::zeros(shape, torch::TensorOptions().dtype(target));
+    }
+    if (!c10::isFloatingType(t.scalar_type())) {
+        problem(name + ": dtype " + std::string(c10::toString(t.scalar_type())) + " is not a float type");
+        return torch::zeros(shape, torch::TensorOptions().dtype(target));
+    }
+    if (t.scalar_type() == target && t.is_contiguous()) return t;  // the mapped bytes, no copy
+    // One conversion at creation; .to() allocates new memory, so the read-only mapping is never written.
+    return t.to(target).contiguous();
+}
+
+void WeightLoader::check() const {
+    if (problems_.empty()) return;
+    std::ostringstream s;
+    s << component_ << ": " << problems_.size() << " problem(s) with the weights: ";
+    for (size_t i = 0; i < problems_.size() && i < kMaxListed; ++i) s << (i ? "; " : "") << problems_[i];
+    if (problems_.size() > kMaxListed) s << "; and " << (problems_.size() - kMaxListed) << " more";
+    fail(ATL_ERR_FORMAT, s.str());
+}
+
+void WeightLoader::finish() {
+    for (const auto& [name, tensor] : *tensors_) {
+        if (consumed_.count(name) == 0) problem("unexpected " + name + " " + shape_string(tensor.sizes()));
+    }
+    check();
+}
+
+}  // namespace atl::sd

@@ -1,0 +1,80 @@
+/* The SD network handles from plain C: destroy accepts NULL, NULL handles are refused, and a
+ * weight set with missing, mis-shaped and unexpected tensors gives ONE ATL_ERR_FORMAT status
+ * that lists every problem. The fixture parity tests live on the Java side. */
+#include <stdio.h>
+#include <string.h>
+
+#include "atelier.h"
+
+static int failures = 0;
+
+#define CHECK(cond)                                                                  \
+    do {                                                                             \
+        if (!(cond)) {                                                               \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+            ++failures;                                                              \
+        }                                                                            \
+    } while (0)
+
+static float zeros[4096];
+
+static void add(atl_weights* w, const char* name, int ndim, int64_t d0, int64_t d1) {
+    atl_tensor_view v;
+    memset(&v, 0, sizeof v);
+    v.data = zeros;
+    v.dtype = ATL_DTYPE_F32;
+    v.ndim = ndim;
+    v.shape[0] = d0;
+    v.shape[1] = d1;
+    v.strides[0] = ndim == 2 ? d1 : 1;
+    v.strides[1] = 1;
+    atl_status* s = atl_weights_add(w, name, &v);
+    CHECK(s == NULL);
+    atl_status_destroy(s);
+}
+
+int main(void) {
+    atl_text_encoder_destroy(NULL);
+    atl_unet_destroy(NULL);
+    atl_vae_destroy(NULL);
+
+    atl_text_encoder_params tp;
+    atl_text_encoder_params_init(&tp);
+    CHECK(tp.num_heads == 12 && tp.compute_dtype == ATL_DTYPE_F32 && tp.width == 0);
+    atl_unet_params up;
+    atl_unet_params_init(&up);
+    CHECK(up.num_heads == 8 && up.num_head_channels == -1 && up.num_levels == 0);
+
+    /* NULL handles */
+    atl_tensor_view none;
+    memset(&none, 0, sizeof none);
+    atl_status* s = atl_unet_forward(NULL, &none, &none, &none, &none);
+    CHECK(atl_status_code(s) == ATL_ERR_INVALID_ARGUMENT);
+    atl_status_destroy(s);
+
+    /* A broken text encoder: layer 0 has only fc1, final_layer_norm.weight is mis-shaped,
+     * final_layer_norm.bias is missing and "bogus" is unexpected. */
+    atl_weights* w = NULL;
+    CHECK(atl_weights_create(&w) == NULL);
+    add(w, "embeddings.token_embedding.weight", 2, 10, 8);
+    add(w, "embeddings.position_embedding.weight", 2, 77, 8);
+    add(w, "encoder.layers.0.mlp.fc1.weight", 2, 32, 8);
+    add(w, "final_layer_norm.weight", 1, 7, 0);
+    add(w, "bogus", 1, 3, 0);
+    tp.num_heads = 2;
+    atl_text_encoder* te = (atl_text_encoder*)0x1;
+    s = atl_text_encoder_create(w, &tp, &te);
+    CHECK(atl_status_code(s) == ATL_ERR_FORMAT);
+    CHECK(te == NULL);
+    const char* m = atl_status_message(s);
+    CHECK(strstr(m, "missing encoder.layers.0.layer_norm1.weight") != NULL);
+    CHECK(strstr(m, "missing final_layer_norm.bias") != NULL);
+    CHECK(strstr(m, "final_layer_norm.weight: shape [7], expected [8]") != NULL);
+    CHECK(strstr(m, "unexpected bogus") != NULL);
+    printf("message: %s\n", m);
+    atl_status_destroy(s);
+    atl_weights_destroy(w);
+
+    if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
+    return failures ? 1 : 0;
+}
