@@ -311,6 +311,7 @@ ATL_API atl_status* atl_pca_read(const void* data, int64_t size, atl_pca** out);
  * vectors is caller-owned; not freed; written. */
 ATL_API atl_status* atl_l2_normalize(atl_tensor_view* vectors);
 
+/* ------------------------------------------------------------------------------------------
  * Stable Diffusion 1.x networks: CLIP text encoder, UNet, VAE
  *
  * Each network is created from an atl_weights holding ONLY its own tensors, named without the
