@@ -17,6 +17,7 @@ import org.slf4j.LoggerFactory;
 public abstract class NativeHandle implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(NativeHandle.class);
     private static final Cleaner CLEANER = Cleaner.create();
+    private static final java.util.concurrent.atomic.AtomicLong LEAKED = new java.util.concurrent.atomic.AtomicLong();
 
     private final Resource resource;
     private final Cleaner.Cleanable cleanable;
@@ -41,6 +42,11 @@ public abstract class NativeHandle implements AutoCloseable {
             throw new IllegalStateException(resource.kind + " handle is closed");
         }
         return p;
+    }
+
+    /** How many handles the cleaner has freed because their owner never closed them. */
+    public static long leakedCount() {
+        return LEAKED.get();
     }
 
     public final boolean isClosed() {
@@ -74,6 +80,7 @@ public abstract class NativeHandle implements AutoCloseable {
             }
             pointer = null;
             if (!closedByOwner) {
+                LEAKED.incrementAndGet();
                 LOG.warn("leaked {} handle was not closed; freed by the cleaner", kind);
             }
             destroy.accept(p);
