@@ -29,6 +29,7 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Any ONNX image model with one NCHW float input, run by ONNX Runtime on the CPU. Inputs and
@@ -165,7 +166,7 @@ public final class OnnxImageModel implements ImageModel {
                     checkOutput(e.getKey(), e.getValue(), in.shape()[0]);
                     pinned.put(e.getKey(), tensorOver(e.getValue()));
                 }
-                session.run(Map.of(input.name(), x), pinned.keySet(), pinned).close();
+                session.run(Map.of(input.name(), x), Set.of(), pinned).close();
             } finally {
                 pinned.values().forEach(OnnxTensor::close);
             }
@@ -204,8 +205,8 @@ public final class OnnxImageModel implements ImageModel {
                     for (Map.Entry<String, TensorView> e : pinned.entrySet()) {
                         pins.put(e.getKey(), tensorOver(e.getValue()));
                     }
-                    var requested = new HashSet<>(names);
-                    try (OrtSession.Result r = session.run(Map.of(input.name(), x), requested, pins)) {
+                    // ONNX Runtime takes the outputs it allocates and the pinned ones as disjoint sets.
+                    try (OrtSession.Result r = session.run(Map.of(input.name(), x), new HashSet<>(unpinned), pins)) {
                         for (String name : names) {
                             TensorView v = pinned.get(name);
                             if (v != null) {
