@@ -6,6 +6,8 @@ import dev.atelier.engine.core.TensorView;
 import dev.atelier.engine.onnx.MobileNetV3Config.Activation;
 import dev.atelier.engine.onnx.MobileNetV3Config.Block;
 import dev.atelier.engine.onnx.OnnxGraph.Attr;
+import dev.atelier.engine.safetensors.SafeTensorsFile;
+import dev.atelier.engine.torchfile.TorchFile;
 import dev.atelier.engine.util.AtomicFiles;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
@@ -61,6 +63,32 @@ public final class MobileNetV3OnnxExport {
     /** Exports with the large table and a 224x224 input. */
     public static void write(Path target, Map<String, TensorView> weights) {
         write(target, weights, MobileNetV3Config.LARGE, Options.DEFAULT);
+    }
+
+    /**
+     * Exports from a weights file: a {@code .safetensors} file, or a {@code .pth}/{@code .pt} as
+     * {@code torch.save} writes it (read without Python). Errors name the weights file.
+     */
+    public static void writeFromFile(Path target, Path weightsFile, MobileNetV3Config config, Options options) {
+        String name = weightsFile.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
+        try {
+            if (name.endsWith(".safetensors")) {
+                try (SafeTensorsFile file = SafeTensorsFile.open(weightsFile)) {
+                    Map<String, TensorView> views = new LinkedHashMap<>();
+                    file.tensors().keySet().forEach(n -> views.put(n, file.view(n)));
+                    write(target, views, config, options);
+                }
+            } else {
+                try (TorchFile file = TorchFile.open(weightsFile)) {
+                    write(target, file.stateDict(), config, options);
+                }
+            }
+        } catch (FormatException e) {
+            if (e.getMessage().startsWith(weightsFile.toString())) {
+                throw e;
+            }
+            throw new FormatException(weightsFile + ": " + e.getMessage(), e);
+        }
     }
 
     /**

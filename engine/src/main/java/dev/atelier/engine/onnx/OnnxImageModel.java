@@ -265,7 +265,7 @@ public final class OnnxImageModel implements ImageModel {
     }
 
     /** An OnnxTensor over the view's own memory: a direct buffer, so ONNX Runtime copies nothing. */
-    private OnnxTensor tensorOver(TensorView v) throws OrtException {
+    OnnxTensor tensorOver(TensorView v) throws OrtException {
         FloatBuffer buffer = v.data().asSlice(0, v.numel() * 4).asByteBuffer().order(ByteOrder.nativeOrder()).asFloatBuffer();
         return OnnxTensor.createTensor(env, buffer, v.shape());
     }

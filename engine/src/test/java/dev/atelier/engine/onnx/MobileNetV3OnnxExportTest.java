@@ -12,6 +12,7 @@ import dev.atelier.engine.safetensors.SafeTensorsFile;
 import dev.atelier.engine.testing.Fixtures;
 import java.io.IOException;
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
@@ -91,6 +92,18 @@ class MobileNetV3OnnxExportTest {
     }
 
     @Test
+    void inputTensorsWrapTheCallersMemoryWithoutCopy() throws Exception {
+        try (OnnxImageModel model = OnnxImageModel.open(onnx, OnnxOptions.DEFAULT);
+             var tensor = model.tensorOver(expected.view("input"))) {
+            // ownsBuffer is ONNX Runtime's flag for "copied into a buffer of my own".
+            assertTrue(!tensor.ownsBuffer(), "the read-only file mapping is handed over as it is");
+            var buffer = (java.nio.FloatBuffer) tensor.getBufferRef().orElseThrow();
+            assertTrue(buffer.isDirect());
+            assertEquals(expected.view("input").data().address(), MemorySegment.ofBuffer(buffer).address());
+        }
+    }
+
+    @Test
     void freeSpatialSizeExportRunsOtherSizes() throws IOException {
         Path free = dir.resolve("free.onnx");
         MobileNetV3OnnxExport.write(free, weights, MobileNetV3Config.LARGE, new MobileNetV3OnnxExport.Options(0, 0));
@@ -109,6 +122,18 @@ class MobileNetV3OnnxExportTest {
         try (Stream<Path> files = Files.list(dir)) {
             assertTrue(files.noneMatch(p -> p.getFileName().toString().endsWith(".tmp")), "no temporary file left");
         }
+    }
+
+    @Test
+    void pthAndSafetensorsGiveTheSameModelFile() throws IOException {
+        Path fixture = Fixtures.sd15Tiny().resolve("mobilenet_v3_large");
+        Path fromPth = dir.resolve("from_pth.onnx"), fromSafetensors = dir.resolve("from_safetensors.onnx");
+        var options = MobileNetV3OnnxExport.Options.DEFAULT;
+        MobileNetV3OnnxExport.writeFromFile(fromPth, fixture.resolve("mobilenet_v3_large.pth"), MobileNetV3Config.LARGE, options);
+        MobileNetV3OnnxExport.writeFromFile(fromSafetensors, fixture.resolve("mobilenet_v3_large.safetensors"),
+                MobileNetV3Config.LARGE, options);
+        assertArrayEquals(Files.readAllBytes(fromSafetensors), Files.readAllBytes(fromPth));
+        assertArrayEquals(Files.readAllBytes(onnx), Files.readAllBytes(fromPth));
     }
 
     @Test
