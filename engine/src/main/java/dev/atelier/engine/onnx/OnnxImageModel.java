@@ -57,6 +57,11 @@ public final class OnnxImageModel implements ImageModel {
         this.outputs = outputs;
     }
 
+    /** Opens file with {@link OnnxOptions#DEFAULT} (one thread: batch-1 latency). */
+    public static OnnxImageModel open(Path file) {
+        return open(file, OnnxOptions.DEFAULT);
+    }
+
     /**
      * Opens file. Throws {@link FormatException} naming the file when it is missing, is not a
      * valid ONNX model, or its input is not a single 4-D float tensor.

@@ -55,7 +55,7 @@ class OnnxImageModelTest {
         for (int i = 0; i < x.length; i++) {
             x[i] = (float) random.nextGaussian();
         }
-        try (OnnxImageModel model = OnnxImageModel.open(file, OnnxOptions.DEFAULT); Arena arena = Arena.ofConfined()) {
+        try (OnnxImageModel model = OnnxImageModel.open(file); Arena arena = Arena.ofConfined()) {
             assertEquals("pixels", model.input().name());
             assertArrayEquals(new long[] {-1, 3, H, W}, model.input().shape());
             assertEquals(List.of("features", "map"), model.outputNames());
@@ -80,6 +80,14 @@ class OnnxImageModelTest {
             var noSuchOutput = assertThrows(InvalidInputException.class,
                     () -> model.run(TensorView.ofFloats(arena, x, n, 3, H, W), List.of("logits")));
             assertTrue(noSuchOutput.getMessage().contains("logits"), noSuchOutput.getMessage());
+            var wrongType = assertThrows(InvalidInputException.class,
+                    () -> model.run(TensorView.allocate(arena, dev.atelier.engine.core.DType.F16, 1, 3, H, W)));
+            assertTrue(wrongType.getMessage().contains("F16"), wrongType.getMessage());
+            var wrongOutput = assertThrows(InvalidInputException.class, () -> model.runInto(
+                    TensorView.ofFloats(arena, x, n, 3, H, W),
+                    Map.of("features", TensorView.allocate(arena, dev.atelier.engine.core.DType.F32, n, 3))));
+            assertTrue(wrongOutput.getMessage().contains("features") && wrongOutput.getMessage().contains("[3, 2]"),
+                    wrongOutput.getMessage());
             model.close();
             model.close(); // idempotent
         }
