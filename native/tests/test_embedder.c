@@ -23,7 +23,7 @@ int main(void) {
     atl_embedder_params_init(&p);
     CHECK(p.fold_batchnorm == 1);
     CHECK(p.num_threads == 1);
-    CHECK(p.channels_last == 0 || p.channels_last == 1);
+    CHECK(p.channels_last == 1);
 
     atl_embedder* e = (atl_embedder*)0x1;
     atl_status* s = atl_embedder_create(NULL, &p, &e);

@@ -50,7 +50,7 @@ extern "C" {
 void atl_embedder_params_init(atl_embedder_params* p) {
     if (p == nullptr) return;
     p->fold_batchnorm = 1;
-    p->channels_last = 0;
+    p->channels_last = 1;
     p->num_threads = 1;
 }
 

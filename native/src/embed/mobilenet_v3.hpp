@@ -34,7 +34,7 @@ int64_t make_divisible(double v, int64_t divisor);
 
 struct Options {
     bool fold_batchnorm = true;
-    bool channels_last = false;
+    bool channels_last = true;
 };
 
 // Conv2d (no bias) followed by BatchNorm2d; after folding, bias holds the BatchNorm shift.

@@ -24,10 +24,10 @@ public record EmbedderOptions(ImagenetWeights weights, Feature feature, int batc
         }
     }
 
-    /** IMAGENET1K_V1, pooled features, batches of 32, 1 network thread, 2 decoding threads, folded BatchNorm. */
+    /** IMAGENET1K_V1, pooled features, batches of 32, 1 network thread, up to 4 decoding threads, folded BatchNorm, channels-last. */
     public static EmbedderOptions defaults() {
         return new EmbedderOptions(ImagenetWeights.IMAGENET1K_V1, Feature.POOLED, 32, 1,
-                Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors())), true, false);
+                Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors())), true, true);
     }
 
     public EmbedderOptions withWeights(ImagenetWeights w) {

@@ -51,8 +51,8 @@ class EmbedderTest {
     }
 
     @Test
-    void networkMatchesTorchvisionChannelsLastOnTwoThreads() {
-        checkNetwork(EmbedderOptions.defaults().withChannelsLast(true).withThreads(2), "channels-last, 2 threads");
+    void networkMatchesTorchvisionInNchwOnTwoThreads() {
+        checkNetwork(EmbedderOptions.defaults().withChannelsLast(false).withThreads(2), "NCHW, 2 threads");
     }
 
     @Test
