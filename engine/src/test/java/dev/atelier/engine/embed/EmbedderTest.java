@@ -123,6 +123,28 @@ class EmbedderTest {
     }
 
     @Test
+    void concurrentCallsGiveTheSameFeatures() throws Exception {
+        try (Embedder e = Embedder.open(FIXTURE.weights, EmbedderOptions.defaults().withBatchSize(2))) {
+            float[][] alone = e.embed(FIXTURE.images);
+            var pool = java.util.concurrent.Executors.newFixedThreadPool(3);
+            try {
+                var futures = new ArrayList<java.util.concurrent.Future<float[][]>>();
+                for (int t = 0; t < 3; t++) {
+                    futures.add(pool.submit(() -> e.embed(FIXTURE.images)));
+                }
+                for (var f : futures) {
+                    float[][] got = f.get();
+                    for (int i = 0; i < alone.length; i++) {
+                        org.junit.jupiter.api.Assertions.assertArrayEquals(alone[i], got[i], 1e-6f);
+                    }
+                }
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+    }
+
+    @Test
     void forwardWithoutOptionalOutputs() {
         try (Embedder e = Embedder.open(FIXTURE.weights, EmbedderOptions.defaults()); Arena arena = Arena.ofConfined()) {
             TensorView input = TensorView.ofFloats(arena, MobilenetFixture.row(FIXTURE.input, 0, MobilenetFixture.PIXELS),

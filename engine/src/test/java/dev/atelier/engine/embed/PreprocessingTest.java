@@ -86,6 +86,21 @@ class PreprocessingTest {
     }
 
     @Test
+    void paletteImagesDecodeThroughTheirPalette(@TempDir Path dir) throws IOException {
+        BufferedImage indexed = new BufferedImage(2, 1, BufferedImage.TYPE_BYTE_INDEXED);
+        indexed.setRGB(0, 0, 0xFF3366CC);
+        indexed.setRGB(1, 0, 0xFFFFFFFF);
+        Path png = dir.resolve("palette.png");
+        ImageIO.write(indexed, "png", png.toFile());
+        RgbImage rgb = ImageDecoder.decode(png);
+        int expected = indexed.getRGB(0, 0); // the palette's nearest colour
+        assertEquals((expected >> 16) & 0xff, rgb.get(0, 0, 0));
+        assertEquals((expected >> 8) & 0xff, rgb.get(0, 0, 1));
+        assertEquals(expected & 0xff, rgb.get(0, 0, 2));
+        assertEquals(255, rgb.get(1, 0, 1));
+    }
+
+    @Test
     void unreadableImagesNameTheFile(@TempDir Path dir) throws IOException {
         Path garbage = dir.resolve("broken.jpg");
         Files.write(garbage, new byte[] {(byte) 0xFF, (byte) 0xD8, (byte) 0xFF, 1, 2, 3});
