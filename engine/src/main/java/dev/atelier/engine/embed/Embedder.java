@@ -141,6 +141,11 @@ public final class Embedder extends NativeHandle {
         }
     }
 
+    /** The configured feature of one image file. */
+    public float[] embed(Path image) {
+        return embedInputs(List.of(ImageInput.of(image)), options.feature(), Progress.NONE)[0];
+    }
+
     /** The configured feature of each image file, in order: float[n][dim]. */
     public float[][] embed(List<Path> images) {
         return embedInputs(images.stream().map(ImageInput::of).toList(), options.feature(), Progress.NONE);
@@ -157,35 +162,55 @@ public final class Embedder extends NativeHandle {
     public float[][] embedInputs(List<ImageInput> inputs, Feature feature, Progress progress) {
         int total = inputs.size();
         float[][] result = new float[total][];
+        if (total == 1) {
+            // One image: decoding on the calling thread saves two thread hand-offs of latency.
+            result[0] = runBatch(preprocessor.preprocess(inputs.get(0)), 1, feature)[0];
+            report(progress, 1, 1, null);
+            return result;
+        }
         int batch = options.batchSize();
-        int crop = transform().cropSize();
         Preprocessor.Pending next = total == 0 ? null : preprocessor.submit(inputs.subList(0, Math.min(batch, total)));
         for (int start = 0; start < total; start += batch) {
             int end = Math.min(start + batch, total);
             float[] pixels = next.await();
             next = end < total ? preprocessor.submit(inputs.subList(end, Math.min(end + batch, total))) : null;
-            try (Arena arena = Arena.ofConfined()) {
-                TensorView input = TensorView.ofFloats(arena, pixels, end - start, 3, crop, crop);
-                Outputs out = forward(input, feature == Feature.PRELOGITS, false);
-                float[] flat = feature == Feature.PRELOGITS ? out.prelogits() : out.pooled();
-                int dim = dim(feature);
-                for (int i = start; i < end; i++) {
-                    result[i] = java.util.Arrays.copyOfRange(flat, (i - start) * dim, (i - start + 1) * dim);
-                }
+            try {
+                float[][] rows = runBatch(pixels, end - start, feature);
+                System.arraycopy(rows, 0, result, start, rows.length);
             } catch (RuntimeException e) {
                 if (next != null) {
                     next.cancel();
                 }
                 throw e;
             }
-            if (progress != null && !progress.onStep(end, total)) {
-                if (next != null) {
-                    next.cancel();
-                }
-                throw new AtelierException.CancelledException("embedding cancelled after " + end + " of " + total + " images");
-            }
+            report(progress, end, total, next);
         }
         return result;
+    }
+
+    /** The network on n transformed images (row-major [n, 3, crop, crop]), one row per image. */
+    private float[][] runBatch(float[] pixels, int n, Feature feature) {
+        int crop = transform().cropSize();
+        try (Arena arena = Arena.ofConfined()) {
+            TensorView input = TensorView.ofFloats(arena, pixels, n, 3, crop, crop);
+            Outputs out = forward(input, feature == Feature.PRELOGITS, false);
+            float[] flat = feature == Feature.PRELOGITS ? out.prelogits() : out.pooled();
+            int dim = dim(feature);
+            float[][] rows = new float[n][];
+            for (int i = 0; i < n; i++) {
+                rows[i] = java.util.Arrays.copyOfRange(flat, i * dim, (i + 1) * dim);
+            }
+            return rows;
+        }
+    }
+
+    private static void report(Progress progress, int done, int total, Preprocessor.Pending next) {
+        if (progress != null && !progress.onStep(done, total)) {
+            if (next != null) {
+                next.cancel();
+            }
+            throw new AtelierException.CancelledException("embedding cancelled after " + done + " of " + total + " images");
+        }
     }
 
     /** Frees the network, stops the decoding threads and closes the weights file if this embedder opened it. */

@@ -79,9 +79,10 @@ class EmbedderTest {
     @Test
     void embedFollowsTheConfiguredFeature() {
         try (Embedder e = Embedder.open(FIXTURE.weights, EmbedderOptions.defaults().withFeature(Feature.PRELOGITS))) {
-            float[][] f = e.embed(FIXTURE.images.subList(1, 2));
-            assertEquals(1, f.length);
+            float[][] f = e.embed(FIXTURE.images.subList(1, 3));
+            assertEquals(2, f.length);
             assertEquals(1280, f[0].length);
+            org.junit.jupiter.api.Assertions.assertArrayEquals(f[1], e.embed(FIXTURE.images.get(2)), 1e-6f);
         }
     }
 
