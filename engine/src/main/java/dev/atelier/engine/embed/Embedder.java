@@ -52,6 +52,24 @@ public final class Embedder extends NativeHandle {
         this(tensors, owner, null, options);
     }
 
+    /**
+     * As the public constructor, but this embedder takes ownership of source (the open weights
+     * file, e.g. a {@code .pth} reader) and closes it in {@link #close()}, or at once if
+     * building the network fails.
+     */
+    public static Embedder owning(Map<String, TensorView> tensors, AutoCloseable source, EmbedderOptions options) {
+        try {
+            return new Embedder(tensors, source, source, options);
+        } catch (RuntimeException e) {
+            try {
+                source.close();
+            } catch (Exception suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw e;
+        }
+    }
+
     private Embedder(Map<String, TensorView> tensors, Object owner, AutoCloseable ownedSource, EmbedderOptions options) {
         super("atl_embedder", create(tensors, owner, options), p -> atl_embedder_destroy(p));
         this.options = options;
@@ -66,18 +84,19 @@ public final class Embedder extends NativeHandle {
     /** Opens a {@code .safetensors} file of torchvision MobileNetV3-Large weights; the embedder owns the file. */
     public static Embedder open(Path weightsFile, EmbedderOptions options) {
         SafeTensorsFile file = SafeTensorsFile.open(weightsFile);
+        Map<String, TensorView> tensors = new java.util.LinkedHashMap<>();
         try {
-            Map<String, TensorView> tensors = new java.util.LinkedHashMap<>();
             for (String name : file.tensors().keySet()) {
                 tensors.put(name, file.view(name));
             }
-            return new Embedder(tensors, file, file, options);
         } catch (RuntimeException e) {
             file.close();
-            if (e instanceof AtelierException.FormatException f) {
-                throw new AtelierException.FormatException(weightsFile + ": " + f.getMessage(), f);
-            }
             throw e;
+        }
+        try {
+            return owning(tensors, file, options);
+        } catch (AtelierException.FormatException e) {
+            throw new AtelierException.FormatException(weightsFile + ": " + e.getMessage(), e);
         }
     }
 
@@ -216,6 +235,9 @@ public final class Embedder extends NativeHandle {
     /** Frees the network, stops the decoding threads and closes the weights file if this embedder opened it. */
     @Override
     public void close() {
+        if (isClosed()) {
+            return;
+        }
         super.close();
         preprocessor.close();
         if (ownedSource != null) {

@@ -146,6 +146,33 @@ class EmbedderTest {
     }
 
     @Test
+    void wrongWeightsFileNamesTheFileAndTheProblem() {
+        // A valid safetensors file that is not MobileNetV3: the expected outputs.
+        Path notAModel = FIXTURE.dir.resolve("expected.safetensors");
+        FormatException e = assertThrows(FormatException.class, () -> Embedder.open(notAModel, EmbedderOptions.defaults()));
+        assertTrue(e.getMessage().startsWith(notAModel + ": weights do not match"), e.getMessage());
+    }
+
+    @Test
+    void owningEmbedderClosesItsSource() {
+        SafeTensorsFile file = SafeTensorsFile.open(FIXTURE.weights);
+        Map<String, TensorView> tensors = new LinkedHashMap<>();
+        for (String name : file.tensors().keySet()) {
+            tensors.put(name, file.view(name));
+        }
+        int[] closed = {0};
+        Embedder e = Embedder.owning(tensors, () -> {
+            closed[0]++;
+            file.close();
+        }, EmbedderOptions.defaults());
+        assertEquals(960, e.embed(FIXTURE.images.get(0)).length);
+        e.close();
+        e.close();
+        assertEquals(1, closed[0]);
+        assertTrue(e.isClosed());
+    }
+
+    @Test
     void forwardWithoutOptionalOutputs() {
         try (Embedder e = Embedder.open(FIXTURE.weights, EmbedderOptions.defaults()); Arena arena = Arena.ofConfined()) {
             TensorView input = TensorView.ofFloats(arena, MobilenetFixture.row(FIXTURE.input, 0, MobilenetFixture.PIXELS),
