@@ -14,7 +14,9 @@ struct atl_embedder {
 namespace {
 
 // Sets the intra-op thread count for one call and restores it. With libtorch's OpenMP backend
-// the setting belongs to the calling thread, so concurrent callers do not disturb each other.
+// (Debian's build) at::set_num_threads sets the calling thread's OpenMP team size, so concurrent
+// callers do not disturb each other; it also stores the count that threads entering libtorch
+// for the first time start with, which is why the previous value is put back.
 class ThreadCountScope {
 public:
     explicit ThreadCountScope(int32_t n) {
