@@ -75,6 +75,7 @@ public final class Embedder extends NativeHandle {
         this.options = options;
         this.owner = owner;
         this.ownedSource = ownedSource;
+        retainAll(java.util.Collections.singletonList(owner));
         this.pooledDim = Math.toIntExact(atl_embedder_pooled_dim(pointer()));
         this.prelogitsDim = Math.toIntExact(atl_embedder_prelogits_dim(pointer()));
         this.numClasses = Math.toIntExact(atl_embedder_num_classes(pointer()));
