@@ -88,7 +88,7 @@ __attribute__((target("avx512f"))) inline __mmask32 tail_mask32(int64_t left) {
 }
 
 // BF16 -> F32: the bf16 bits are the high half of the f32 bits.
-__attribute__((target("avx512f"))) inline __m512 load_bf16(__mmask16 m, const c10::BFloat16* p) {
+__attribute__((target("avx512f,avx512bw,avx512vl"))) inline __m512 load_bf16(__mmask16 m, const c10::BFloat16* p) {
     __m256i h = _mm256_maskz_loadu_epi16(m, p);
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
@@ -96,7 +96,7 @@ __attribute__((target("avx512f"))) inline __m512 load_bf16(__mmask16 m, const c1
 }  // namespace
 
 // Pairs of k are multiplied and summed by vdpbf16ps: 32 products per instruction.
-__attribute__((target("avx512f,avx512bw,avx512bf16"))) void project_bf16(const c10::BFloat16* x, int64_t ldx, int64_t n,
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void project_bf16(const c10::BFloat16* x, int64_t ldx, int64_t n,
                                                                           int64_t k, const c10::BFloat16* p, int64_t r,
                                                                           float* t) {
     for (int64_t i = 0; i < n; i += 2) {
@@ -128,7 +128,7 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) void project_bf16(const c
 }
 
 // Y (BF16) is widened, updated in F32 and rounded once (round-to-nearest-even, vcvtneps2bf16).
-__attribute__((target("avx512f,avx512bw,avx512bf16"))) void expand_add_bf16(const float* t, int64_t n, int64_t r,
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void expand_add_bf16(const float* t, int64_t n, int64_t r,
                                                                              const float* q, int64_t m,
                                                                              c10::BFloat16* y, int64_t ldy) {
     for (int64_t i = 0; i < n; ++i) {

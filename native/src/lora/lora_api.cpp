@@ -42,7 +42,7 @@ std::string join(const std::vector<std::string>& lines) {
 
 // Checks every adapter against the network's layers first, then applies all of them: a LoRA that
 // does not fit changes nothing.
-int32_t apply(std::vector<atl::lora::LayerRef> layers, const atl_lora* lora, float multiplier, int32_t mode,
+int32_t apply_lora(std::vector<atl::lora::LayerRef> layers, const atl_lora* lora, float multiplier, int32_t mode,
               const std::function<int32_t()>& next_slot, const char* network) {
     atl::require(lora != nullptr, ATL_ERR_INVALID_ARGUMENT, "lora handle is NULL");
     atl::require(mode == ATL_LORA_MERGED || mode == ATL_LORA_UNMERGED, ATL_ERR_INVALID_ARGUMENT,
@@ -213,7 +213,7 @@ atl_status* atl_unet_apply_lora(atl_unet* u, const atl_lora* lora, float multipl
     ATL_TRY
     atl::require(u != nullptr, ATL_ERR_INVALID_ARGUMENT, "unet handle is NULL");
     torch::NoGradGuard no_grad;
-    const int32_t slot = apply(u->impl->lora_layers(), lora, multiplier, mode, [&] { return u->impl->next_lora_slot(); }, "unet");
+    const int32_t slot = apply_lora(u->impl->lora_layers(), lora, multiplier, mode, [&] { return u->impl->next_lora_slot(); }, "unet");
     if (out_slot) *out_slot = slot;
     ATL_CATCH
 }
@@ -223,7 +223,7 @@ atl_status* atl_text_encoder_apply_lora(atl_text_encoder* te, const atl_lora* lo
     ATL_TRY
     atl::require(te != nullptr, ATL_ERR_INVALID_ARGUMENT, "text encoder handle is NULL");
     torch::NoGradGuard no_grad;
-    const int32_t slot = apply(te->impl->lora_layers(), lora, multiplier, mode,
+    const int32_t slot = apply_lora(te->impl->lora_layers(), lora, multiplier, mode,
                                [&] { return te->impl->next_lora_slot(); }, "text encoder");
     if (out_slot) *out_slot = slot;
     ATL_CATCH
