@@ -40,7 +40,7 @@ public record LoraRequest(Path path, float unetMultiplier, float textMultiplier)
         List<Float> mults = new ArrayList<>();
         for (int i = 0; i < 2; i++) {
             int colon = path.lastIndexOf(':');
-            if (colon <= 0) {
+            if (colon < 0) {
                 break;
             }
             Optional<Float> m = number(path.substring(colon + 1));
