@@ -472,6 +472,102 @@ ATL_API atl_status* atl_embedder_forward(atl_embedder* e, const atl_tensor_view*
                                          atl_tensor_view* pooled, atl_tensor_view* prelogits,
                                          atl_tensor_view* logits);
 
+/* ------------------------------------------------------------------------------------------
+ * LoRA: low-rank adapters on the SD networks, merged or computed at run time (native/src/lora/)
+ *
+ * An atl_lora is one network's part of a LoRA file (UNet or text encoder), already mapped to
+ * the network's layer names by the caller (dev.atelier.engine.lora on the Java side): tensors
+ * "<layer>.lora_down.weight" [r, in] (conv: [r, in, kh, kw]), "<layer>.lora_up.weight" [out, r]
+ * (conv: [out, r, 1, 1]) and optionally "<layer>.alpha" (a scalar; rank when absent), where
+ * <layer> is the checkpoint name of a Linear or Conv2d without ".weight" and without the
+ * network's prefix ("input_blocks.1.1.proj_in", "encoder.layers.0.mlp.fc1").
+ * The term added to a layer is multiplier * alpha / rank * up @ down (kohya networks/lora.py).
+ *
+ * Merged: W' = W + term, written into a working copy of the weight (never into mapped memory);
+ * clearing swaps the loaded weight back, bit for bit. Unmerged: the term is computed at run time
+ * by a fused kernel, so one loaded network serves requests that each bring their own LoRA; each
+ * unmerged apply returns a slot, and atl_*_select_lora picks per sample which slot applies.
+ * ---------------------------------------------------------------------------------------- */
+
+typedef struct atl_lora atl_lora;
+
+typedef enum atl_lora_mode {
+    ATL_LORA_MERGED = 0,  /* added into a working copy of the weights */
+    ATL_LORA_UNMERGED = 1 /* computed at run time; selectable per sample */
+} atl_lora_mode;
+
+/* "merged", "unmerged"; NULL for an unknown value. Borrowed; static. */
+ATL_API const char* atl_lora_mode_name(int32_t mode);
+/* The atl_lora_mode named name, or -1. name is caller-owned; not freed. */
+ATL_API int32_t atl_lora_mode_from_name(const char* name);
+
+/* Reads the adapters out of w (named as above). Every tensor of w must belong to an adapter and
+ * every adapter needs both down and up with agreeing ranks, else ONE ATL_ERR_FORMAT lists the
+ * problems. The tensors are not copied: see atl_weights_add for the memory. w is caller-owned;
+ * not freed. *out must be freed with atl_lora_destroy. */
+ATL_API atl_status* atl_lora_create(const atl_weights* w, atl_lora** out);
+/* Frees lora. Accepts NULL. Networks it was applied to keep what they need. */
+ATL_API void atl_lora_destroy(atl_lora* lora);
+/* Number of adapters (layers) in lora. */
+ATL_API int64_t atl_lora_count(const atl_lora* lora);
+
+/* Applies lora to the network at multiplier. Every adapter must name a Linear or Conv2d of the
+ * network with fitting shapes; otherwise nothing is applied and ONE status lists the problems
+ * (ATL_ERR_FORMAT for unknown layers, ATL_ERR_SHAPE for shapes: a LoRA for another
+ * architecture). mode: atl_lora_mode. For ATL_LORA_UNMERGED, *out_slot (may be NULL) receives
+ * the slot of this LoRA (0, 1, 2, ... per network, in apply order); -1 for merged.
+ * Several LoRAs may be applied, in either mode. */
+ATL_API atl_status* atl_unet_apply_lora(atl_unet* u, const atl_lora* lora, float multiplier, int32_t mode,
+                                        int32_t* out_slot);
+ATL_API atl_status* atl_text_encoder_apply_lora(atl_text_encoder* te, const atl_lora* lora, float multiplier,
+                                                int32_t mode, int32_t* out_slot);
+/* Removes every LoRA (both modes) and the selection: the network computes exactly what it did
+ * when created. */
+ATL_API atl_status* atl_unet_clear_lora(atl_unet* u);
+ATL_API atl_status* atl_text_encoder_clear_lora(atl_text_encoder* te);
+/* Per-sample selection of unmerged LoRAs for the following forward calls: slots I32 or I64 [b],
+ * sample i gets the LoRA applied with slot slots[i] (-1: none); b must equal the batch of the
+ * forward call (text encoder: input_ids rows). NULL: every unmerged LoRA applies to every sample
+ * (the state after apply). Merged LoRAs always apply to every sample. slots is caller-owned; copied. */
+ATL_API atl_status* atl_unet_select_lora(atl_unet* u, const atl_tensor_view* slots);
+ATL_API atl_status* atl_text_encoder_select_lora(atl_text_encoder* te, const atl_tensor_view* slots);
+
+/* The fused kernels on their own (tests, benchmarks, training). */
+typedef enum atl_lora_kernel {
+    ATL_LORA_KERNEL_AUTO = 0,        /* the best available for the dtype */
+    ATL_LORA_KERNEL_REFERENCE = 1,   /* plain scalar C++ */
+    ATL_LORA_KERNEL_AVX2 = 2,        /* AVX2 + FMA low-rank part, BLAS GEMM */
+    ATL_LORA_KERNEL_AVX512 = 3,      /* AVX-512F low-rank part, BLAS GEMM */
+    ATL_LORA_KERNEL_AVX512_BF16 = 4, /* BF16 inputs, avx512_bf16 dot products (forward only) */
+    ATL_LORA_KERNEL_UNFUSED = 5,     /* three libtorch ops: x W^T, x A^T, t B^T, then add */
+    ATL_LORA_KERNEL_MERGED = 6,      /* W + s B A formed first, then one GEMM */
+    ATL_LORA_KERNEL_TORCH_F64 = 7,   /* libtorch autograd in float64: the checking reference */
+    ATL_LORA_KERNEL_CUDA = 8         /* CUDA (inputs copied to device 0); ATL_ERR_UNSUPPORTED without */
+} atl_lora_kernel;
+
+ATL_API const char* atl_lora_kernel_name(int32_t kernel);
+ATL_API int32_t atl_lora_kernel_from_name(const char* name);
+/* 1 when kernel can run on this machine and build. */
+ATL_API int32_t atl_lora_kernel_available(int32_t kernel);
+
+/* y = x W^T + bias + scale * (x A^T) B^T.
+ * x: [n, in], or [b, L, in] with index; weight [out, in]; bias [out] or NULL;
+ * a: [r, in] or [m, r, in] (m adapters); b: [out, r] or [m, out, r];
+ * index: NULL (adapter 0 for every row), or I64 [b]: sample i of x [b, L, in] uses adapter
+ * index[i] (-1: none). F32 views (the BF16 kernel rounds its inputs to BF16). y: F32 shaped as x
+ * with out columns. All caller-owned; y is written. */
+ATL_API atl_status* atl_lora_linear_forward(int32_t kernel, const atl_tensor_view* x, const atl_tensor_view* weight,
+                                            const atl_tensor_view* bias, const atl_tensor_view* a,
+                                            const atl_tensor_view* b, float scale, const atl_tensor_view* index,
+                                            atl_tensor_view* y);
+/* Gradients of the forward above (2-D x, one adapter, W frozen) given dy [n, out]:
+ * dx [n, in], da [r, in], db [out, r]. F32 (F64 views accepted for the TORCH_F64 kernel).
+ * All caller-owned; dx, da and db are written. */
+ATL_API atl_status* atl_lora_linear_backward(int32_t kernel, const atl_tensor_view* x, const atl_tensor_view* weight,
+                                             const atl_tensor_view* a, const atl_tensor_view* b, float scale,
+                                             const atl_tensor_view* dy, atl_tensor_view* dx, atl_tensor_view* da,
+                                             atl_tensor_view* db);
+
 #ifdef __cplusplus
 }
 #endif

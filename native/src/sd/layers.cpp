@@ -4,10 +4,14 @@
 
 namespace atl::sd {
 
-torch::Tensor Linear::apply(const torch::Tensor& x) const { return torch::linear(x, weight, bias); }
+torch::Tensor Linear::apply(const torch::Tensor& x) const {
+    if (lora.adapters.empty()) return torch::linear(x, weight, bias);
+    return lora::linear(x, weight, bias, lora);
+}
 
 torch::Tensor Conv2d::apply(const torch::Tensor& x) const {
-    return torch::conv2d(x, weight, bias, {stride, stride}, {padding, padding});
+    if (lora.adapters.empty()) return torch::conv2d(x, weight, bias, {stride, stride}, {padding, padding});
+    return lora::conv2d(x, weight, bias, stride, padding, lora);
 }
 
 torch::Tensor GroupNorm::apply(const torch::Tensor& x) const {

@@ -1,12 +1,13 @@
 // The building blocks shared by the SD networks, in functional style over loaded weights.
 // Every Linear and every convolution goes through Linear::apply / Conv2d::apply: the one place
-// where a LoRA delta will be added later (the layer keeps its checkpoint name for that).
+// where LoRA adapters are added (lora/adapter.hpp; the layer keeps its checkpoint name for that).
 #pragma once
 
 #include <torch/torch.h>
 
 #include <string>
 
+#include "lora/adapter.hpp"
 #include "sd/weight_loader.hpp"
 
 namespace atl::sd {
@@ -15,7 +16,9 @@ struct Linear {
     std::string name;      // checkpoint name without ".weight", e.g. "time_embed.0"
     torch::Tensor weight;  // [out, in]
     torch::Tensor bias;    // [out], or undefined
+    lora::LoraState lora;  // unmerged adapters; the loaded weight while a merged copy is in `weight`
     torch::Tensor apply(const torch::Tensor& x) const;
+    lora::LayerRef ref() { return {name, &weight, &lora, false, 1, 0}; }
 };
 
 struct Conv2d {
@@ -24,7 +27,9 @@ struct Conv2d {
     torch::Tensor bias;    // [out]
     int64_t stride = 1;
     int64_t padding = 0;
+    lora::LoraState lora;
     torch::Tensor apply(const torch::Tensor& x) const;
+    lora::LayerRef ref() { return {name, &weight, &lora, true, stride, padding}; }
 };
 
 // Computed in F32 whatever the compute dtype, as LDM's GroupNorm32 does (x.float(), then back).

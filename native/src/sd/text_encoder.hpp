@@ -22,6 +22,13 @@ public:
 
     const atl_text_encoder_params& config() const { return config_; }
 
+    // Every Linear by checkpoint name, for attaching LoRA adapters.
+    std::vector<lora::LayerRef> lora_layers();
+    // Per-sample (per input_ids row) LoRA slots for the following forward calls; empty: all.
+    void select_lora(std::vector<int32_t> slots) { lora_slots_ = std::move(slots); }
+    int32_t next_lora_slot() { return lora_slot_count_++; }
+    void reset_lora_slots() { lora_slots_.clear(); lora_slot_count_ = 0; }
+
 private:
     struct Layer {
         LayerNorm norm1, norm2;
@@ -37,6 +44,8 @@ private:
     torch::Tensor position_embedding_;  // [max_positions, width]
     std::vector<Layer> layers_;
     LayerNorm final_norm_;
+    std::vector<int32_t> lora_slots_;
+    int32_t lora_slot_count_ = 0;
 };
 
 }  // namespace atl::sd
