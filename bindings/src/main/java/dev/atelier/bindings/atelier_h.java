@@ -1779,7 +1779,6 @@ public class atelier_h extends atelier_h$shared {
            throw new AssertionError("should not reach here", ex$);
         }
     }
-<<<<<<< HEAD
     private static final int ATL_METRIC_INNER_PRODUCT = (int)0L;
     /**
      * {@snippet lang=c :
@@ -1920,19 +1919,11 @@ public class atelier_h extends atelier_h$shared {
     }
 
     private static class atl_index_params_init {
-=======
-
-    private static class atl_text_encoder_params_init {
->>>>>>> sd-networks
         public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
             atelier_h.C_POINTER
         );
 
-<<<<<<< HEAD
         public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_index_params_init");
-=======
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_text_encoder_params_init");
->>>>>>> sd-networks
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -1940,60 +1931,35 @@ public class atelier_h extends atelier_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-<<<<<<< HEAD
      * void atl_index_params_init(atl_index_params *p)
      * }
      */
     public static FunctionDescriptor atl_index_params_init$descriptor() {
         return atl_index_params_init.DESC;
-=======
-     * void atl_text_encoder_params_init(atl_text_encoder_params *p)
-     * }
-     */
-    public static FunctionDescriptor atl_text_encoder_params_init$descriptor() {
-        return atl_text_encoder_params_init.DESC;
->>>>>>> sd-networks
     }
 
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-<<<<<<< HEAD
      * void atl_index_params_init(atl_index_params *p)
      * }
      */
     public static MethodHandle atl_index_params_init$handle() {
         return atl_index_params_init.HANDLE;
-=======
-     * void atl_text_encoder_params_init(atl_text_encoder_params *p)
-     * }
-     */
-    public static MethodHandle atl_text_encoder_params_init$handle() {
-        return atl_text_encoder_params_init.HANDLE;
->>>>>>> sd-networks
     }
 
     /**
      * Address for:
      * {@snippet lang=c :
-<<<<<<< HEAD
      * void atl_index_params_init(atl_index_params *p)
      * }
      */
     public static MemorySegment atl_index_params_init$address() {
         return atl_index_params_init.ADDR;
-=======
-     * void atl_text_encoder_params_init(atl_text_encoder_params *p)
-     * }
-     */
-    public static MemorySegment atl_text_encoder_params_init$address() {
-        return atl_text_encoder_params_init.ADDR;
->>>>>>> sd-networks
     }
 
     /**
      * {@snippet lang=c :
-<<<<<<< HEAD
      * void atl_index_params_init(atl_index_params *p)
      * }
      */
@@ -2002,16 +1968,6 @@ public class atelier_h extends atelier_h$shared {
         try {
             if (TRACE_DOWNCALLS) {
                 traceDowncall("atl_index_params_init", p);
-=======
-     * void atl_text_encoder_params_init(atl_text_encoder_params *p)
-     * }
-     */
-    public static void atl_text_encoder_params_init(MemorySegment p) {
-        var mh$ = atl_text_encoder_params_init.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("atl_text_encoder_params_init", p);
->>>>>>> sd-networks
             }
             mh$.invokeExact(p);
         } catch (Error | RuntimeException ex) {
@@ -2021,7 +1977,6 @@ public class atelier_h extends atelier_h$shared {
         }
     }
 
-<<<<<<< HEAD
     private static class atl_index_create {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             atelier_h.C_POINTER,
@@ -2030,17 +1985,6 @@ public class atelier_h extends atelier_h$shared {
         );
 
         public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_index_create");
-=======
-    private static class atl_text_encoder_create {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            atelier_h.C_POINTER,
-            atelier_h.C_POINTER,
-            atelier_h.C_POINTER,
-            atelier_h.C_POINTER
-        );
-
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_text_encoder_create");
->>>>>>> sd-networks
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -2048,60 +1992,35 @@ public class atelier_h extends atelier_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-<<<<<<< HEAD
      * atl_status *atl_index_create(const atl_index_params *params, atl_index **out)
      * }
      */
     public static FunctionDescriptor atl_index_create$descriptor() {
         return atl_index_create.DESC;
-=======
-     * atl_status *atl_text_encoder_create(const atl_weights *w, const atl_text_encoder_params *p, atl_text_encoder **out)
-     * }
-     */
-    public static FunctionDescriptor atl_text_encoder_create$descriptor() {
-        return atl_text_encoder_create.DESC;
->>>>>>> sd-networks
     }
 
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-<<<<<<< HEAD
      * atl_status *atl_index_create(const atl_index_params *params, atl_index **out)
      * }
      */
     public static MethodHandle atl_index_create$handle() {
         return atl_index_create.HANDLE;
-=======
-     * atl_status *atl_text_encoder_create(const atl_weights *w, const atl_text_encoder_params *p, atl_text_encoder **out)
-     * }
-     */
-    public static MethodHandle atl_text_encoder_create$handle() {
-        return atl_text_encoder_create.HANDLE;
->>>>>>> sd-networks
     }
 
     /**
      * Address for:
      * {@snippet lang=c :
-<<<<<<< HEAD
      * atl_status *atl_index_create(const atl_index_params *params, atl_index **out)
      * }
      */
     public static MemorySegment atl_index_create$address() {
         return atl_index_create.ADDR;
-=======
-     * atl_status *atl_text_encoder_create(const atl_weights *w, const atl_text_encoder_params *p, atl_text_encoder **out)
-     * }
-     */
-    public static MemorySegment atl_text_encoder_create$address() {
-        return atl_text_encoder_create.ADDR;
->>>>>>> sd-networks
     }
 
     /**
      * {@snippet lang=c :
-<<<<<<< HEAD
      * atl_status *atl_index_create(const atl_index_params *params, atl_index **out)
      * }
      */
@@ -2112,18 +2031,6 @@ public class atelier_h extends atelier_h$shared {
                 traceDowncall("atl_index_create", params, out);
             }
             return (MemorySegment)mh$.invokeExact(params, out);
-=======
-     * atl_status *atl_text_encoder_create(const atl_weights *w, const atl_text_encoder_params *p, atl_text_encoder **out)
-     * }
-     */
-    public static MemorySegment atl_text_encoder_create(MemorySegment w, MemorySegment p, MemorySegment out) {
-        var mh$ = atl_text_encoder_create.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("atl_text_encoder_create", w, p, out);
-            }
-            return (MemorySegment)mh$.invokeExact(w, p, out);
->>>>>>> sd-networks
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -2131,20 +2038,12 @@ public class atelier_h extends atelier_h$shared {
         }
     }
 
-<<<<<<< HEAD
     private static class atl_index_destroy {
-=======
-    private static class atl_text_encoder_destroy {
->>>>>>> sd-networks
         public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
             atelier_h.C_POINTER
         );
 
-<<<<<<< HEAD
         public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_index_destroy");
-=======
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_text_encoder_destroy");
->>>>>>> sd-networks
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -2152,60 +2051,35 @@ public class atelier_h extends atelier_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-<<<<<<< HEAD
      * void atl_index_destroy(atl_index *index)
      * }
      */
     public static FunctionDescriptor atl_index_destroy$descriptor() {
         return atl_index_destroy.DESC;
-=======
-     * void atl_text_encoder_destroy(atl_text_encoder *te)
-     * }
-     */
-    public static FunctionDescriptor atl_text_encoder_destroy$descriptor() {
-        return atl_text_encoder_destroy.DESC;
->>>>>>> sd-networks
     }
 
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-<<<<<<< HEAD
      * void atl_index_destroy(atl_index *index)
      * }
      */
     public static MethodHandle atl_index_destroy$handle() {
         return atl_index_destroy.HANDLE;
-=======
-     * void atl_text_encoder_destroy(atl_text_encoder *te)
-     * }
-     */
-    public static MethodHandle atl_text_encoder_destroy$handle() {
-        return atl_text_encoder_destroy.HANDLE;
->>>>>>> sd-networks
     }
 
     /**
      * Address for:
      * {@snippet lang=c :
-<<<<<<< HEAD
      * void atl_index_destroy(atl_index *index)
      * }
      */
     public static MemorySegment atl_index_destroy$address() {
         return atl_index_destroy.ADDR;
-=======
-     * void atl_text_encoder_destroy(atl_text_encoder *te)
-     * }
-     */
-    public static MemorySegment atl_text_encoder_destroy$address() {
-        return atl_text_encoder_destroy.ADDR;
->>>>>>> sd-networks
     }
 
     /**
      * {@snippet lang=c :
-<<<<<<< HEAD
      * void atl_index_destroy(atl_index *index)
      * }
      */
@@ -2216,18 +2090,6 @@ public class atelier_h extends atelier_h$shared {
                 traceDowncall("atl_index_destroy", index);
             }
             mh$.invokeExact(index);
-=======
-     * void atl_text_encoder_destroy(atl_text_encoder *te)
-     * }
-     */
-    public static void atl_text_encoder_destroy(MemorySegment te) {
-        var mh$ = atl_text_encoder_destroy.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("atl_text_encoder_destroy", te);
-            }
-            mh$.invokeExact(te);
->>>>>>> sd-networks
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -2235,86 +2097,13 @@ public class atelier_h extends atelier_h$shared {
         }
     }
 
-<<<<<<< HEAD
     private static class atl_index_dimension {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-=======
-    private static class atl_text_encoder_config {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            atelier_h.C_POINTER,
-            atelier_h.C_POINTER,
-            atelier_h.C_POINTER
-        );
-
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_text_encoder_config");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * atl_status *atl_text_encoder_config(const atl_text_encoder *te, atl_text_encoder_params *out)
-     * }
-     */
-    public static FunctionDescriptor atl_text_encoder_config$descriptor() {
-        return atl_text_encoder_config.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * atl_status *atl_text_encoder_config(const atl_text_encoder *te, atl_text_encoder_params *out)
-     * }
-     */
-    public static MethodHandle atl_text_encoder_config$handle() {
-        return atl_text_encoder_config.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * atl_status *atl_text_encoder_config(const atl_text_encoder *te, atl_text_encoder_params *out)
-     * }
-     */
-    public static MemorySegment atl_text_encoder_config$address() {
-        return atl_text_encoder_config.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * atl_status *atl_text_encoder_config(const atl_text_encoder *te, atl_text_encoder_params *out)
-     * }
-     */
-    public static MemorySegment atl_text_encoder_config(MemorySegment te, MemorySegment out) {
-        var mh$ = atl_text_encoder_config.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("atl_text_encoder_config", te, out);
-            }
-            return (MemorySegment)mh$.invokeExact(te, out);
-        } catch (Error | RuntimeException ex) {
-           throw ex;
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class atl_text_encoder_forward {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            atelier_h.C_POINTER,
-            atelier_h.C_POINTER,
-            atelier_h.C_POINTER,
->>>>>>> sd-networks
             atelier_h.C_INT,
             atelier_h.C_POINTER
         );
 
-<<<<<<< HEAD
         public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_index_dimension");
-=======
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_text_encoder_forward");
->>>>>>> sd-networks
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -2322,60 +2111,35 @@ public class atelier_h extends atelier_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-<<<<<<< HEAD
      * int32_t atl_index_dimension(const atl_index *index)
      * }
      */
     public static FunctionDescriptor atl_index_dimension$descriptor() {
         return atl_index_dimension.DESC;
-=======
-     * atl_status *atl_text_encoder_forward(atl_text_encoder *te, const atl_tensor_view *input_ids, int32_t clip_skip, atl_tensor_view *out)
-     * }
-     */
-    public static FunctionDescriptor atl_text_encoder_forward$descriptor() {
-        return atl_text_encoder_forward.DESC;
->>>>>>> sd-networks
     }
 
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-<<<<<<< HEAD
      * int32_t atl_index_dimension(const atl_index *index)
      * }
      */
     public static MethodHandle atl_index_dimension$handle() {
         return atl_index_dimension.HANDLE;
-=======
-     * atl_status *atl_text_encoder_forward(atl_text_encoder *te, const atl_tensor_view *input_ids, int32_t clip_skip, atl_tensor_view *out)
-     * }
-     */
-    public static MethodHandle atl_text_encoder_forward$handle() {
-        return atl_text_encoder_forward.HANDLE;
->>>>>>> sd-networks
     }
 
     /**
      * Address for:
      * {@snippet lang=c :
-<<<<<<< HEAD
      * int32_t atl_index_dimension(const atl_index *index)
      * }
      */
     public static MemorySegment atl_index_dimension$address() {
         return atl_index_dimension.ADDR;
-=======
-     * atl_status *atl_text_encoder_forward(atl_text_encoder *te, const atl_tensor_view *input_ids, int32_t clip_skip, atl_tensor_view *out)
-     * }
-     */
-    public static MemorySegment atl_text_encoder_forward$address() {
-        return atl_text_encoder_forward.ADDR;
->>>>>>> sd-networks
     }
 
     /**
      * {@snippet lang=c :
-<<<<<<< HEAD
      * int32_t atl_index_dimension(const atl_index *index)
      * }
      */
@@ -2386,18 +2150,6 @@ public class atelier_h extends atelier_h$shared {
                 traceDowncall("atl_index_dimension", index);
             }
             return (int)mh$.invokeExact(index);
-=======
-     * atl_status *atl_text_encoder_forward(atl_text_encoder *te, const atl_tensor_view *input_ids, int32_t clip_skip, atl_tensor_view *out)
-     * }
-     */
-    public static MemorySegment atl_text_encoder_forward(MemorySegment te, MemorySegment input_ids, int clip_skip, MemorySegment out) {
-        var mh$ = atl_text_encoder_forward.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("atl_text_encoder_forward", te, input_ids, clip_skip, out);
-            }
-            return (MemorySegment)mh$.invokeExact(te, input_ids, clip_skip, out);
->>>>>>> sd-networks
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -2405,7 +2157,6 @@ public class atelier_h extends atelier_h$shared {
         }
     }
 
-<<<<<<< HEAD
     private static class atl_index_ntotal {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             atelier_h.C_LONG,
@@ -3073,18 +2824,11 @@ public class atelier_h extends atelier_h$shared {
     }
 
     private static class atl_id_filter_destroy {
-=======
-    private static class atl_unet_params_init {
->>>>>>> sd-networks
         public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
             atelier_h.C_POINTER
         );
 
-<<<<<<< HEAD
         public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_id_filter_destroy");
-=======
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_unet_params_init");
->>>>>>> sd-networks
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -3092,60 +2836,35 @@ public class atelier_h extends atelier_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-<<<<<<< HEAD
      * void atl_id_filter_destroy(atl_id_filter *filter)
      * }
      */
     public static FunctionDescriptor atl_id_filter_destroy$descriptor() {
         return atl_id_filter_destroy.DESC;
-=======
-     * void atl_unet_params_init(atl_unet_params *p)
-     * }
-     */
-    public static FunctionDescriptor atl_unet_params_init$descriptor() {
-        return atl_unet_params_init.DESC;
->>>>>>> sd-networks
     }
 
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-<<<<<<< HEAD
      * void atl_id_filter_destroy(atl_id_filter *filter)
      * }
      */
     public static MethodHandle atl_id_filter_destroy$handle() {
         return atl_id_filter_destroy.HANDLE;
-=======
-     * void atl_unet_params_init(atl_unet_params *p)
-     * }
-     */
-    public static MethodHandle atl_unet_params_init$handle() {
-        return atl_unet_params_init.HANDLE;
->>>>>>> sd-networks
     }
 
     /**
      * Address for:
      * {@snippet lang=c :
-<<<<<<< HEAD
      * void atl_id_filter_destroy(atl_id_filter *filter)
      * }
      */
     public static MemorySegment atl_id_filter_destroy$address() {
         return atl_id_filter_destroy.ADDR;
-=======
-     * void atl_unet_params_init(atl_unet_params *p)
-     * }
-     */
-    public static MemorySegment atl_unet_params_init$address() {
-        return atl_unet_params_init.ADDR;
->>>>>>> sd-networks
     }
 
     /**
      * {@snippet lang=c :
-<<<<<<< HEAD
      * void atl_id_filter_destroy(atl_id_filter *filter)
      * }
      */
@@ -3156,18 +2875,6 @@ public class atelier_h extends atelier_h$shared {
                 traceDowncall("atl_id_filter_destroy", filter);
             }
             mh$.invokeExact(filter);
-=======
-     * void atl_unet_params_init(atl_unet_params *p)
-     * }
-     */
-    public static void atl_unet_params_init(MemorySegment p) {
-        var mh$ = atl_unet_params_init.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("atl_unet_params_init", p);
-            }
-            mh$.invokeExact(p);
->>>>>>> sd-networks
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -3175,7 +2882,6 @@ public class atelier_h extends atelier_h$shared {
         }
     }
 
-<<<<<<< HEAD
     private static class atl_id_filter_count {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             atelier_h.C_LONG,
@@ -3237,14 +2943,10 @@ public class atelier_h extends atelier_h$shared {
     }
 
     private static class atl_index_search {
-=======
-    private static class atl_unet_create {
->>>>>>> sd-networks
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             atelier_h.C_POINTER,
             atelier_h.C_POINTER,
             atelier_h.C_POINTER,
-<<<<<<< HEAD
             atelier_h.C_LONG,
             atelier_h.C_POINTER,
             atelier_h.C_POINTER,
@@ -3252,12 +2954,6 @@ public class atelier_h extends atelier_h$shared {
         );
 
         public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_index_search");
-=======
-            atelier_h.C_POINTER
-        );
-
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_unet_create");
->>>>>>> sd-networks
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -3265,60 +2961,35 @@ public class atelier_h extends atelier_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-<<<<<<< HEAD
      * atl_status *atl_index_search(const atl_index *index, const atl_tensor_view *queries, int64_t k, const atl_id_filter *filter, atl_tensor_view *out_scores, atl_tensor_view *out_ids)
      * }
      */
     public static FunctionDescriptor atl_index_search$descriptor() {
         return atl_index_search.DESC;
-=======
-     * atl_status *atl_unet_create(const atl_weights *w, const atl_unet_params *p, atl_unet **out)
-     * }
-     */
-    public static FunctionDescriptor atl_unet_create$descriptor() {
-        return atl_unet_create.DESC;
->>>>>>> sd-networks
     }
 
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-<<<<<<< HEAD
      * atl_status *atl_index_search(const atl_index *index, const atl_tensor_view *queries, int64_t k, const atl_id_filter *filter, atl_tensor_view *out_scores, atl_tensor_view *out_ids)
      * }
      */
     public static MethodHandle atl_index_search$handle() {
         return atl_index_search.HANDLE;
-=======
-     * atl_status *atl_unet_create(const atl_weights *w, const atl_unet_params *p, atl_unet **out)
-     * }
-     */
-    public static MethodHandle atl_unet_create$handle() {
-        return atl_unet_create.HANDLE;
->>>>>>> sd-networks
     }
 
     /**
      * Address for:
      * {@snippet lang=c :
-<<<<<<< HEAD
      * atl_status *atl_index_search(const atl_index *index, const atl_tensor_view *queries, int64_t k, const atl_id_filter *filter, atl_tensor_view *out_scores, atl_tensor_view *out_ids)
      * }
      */
     public static MemorySegment atl_index_search$address() {
         return atl_index_search.ADDR;
-=======
-     * atl_status *atl_unet_create(const atl_weights *w, const atl_unet_params *p, atl_unet **out)
-     * }
-     */
-    public static MemorySegment atl_unet_create$address() {
-        return atl_unet_create.ADDR;
->>>>>>> sd-networks
     }
 
     /**
      * {@snippet lang=c :
-<<<<<<< HEAD
      * atl_status *atl_index_search(const atl_index *index, const atl_tensor_view *queries, int64_t k, const atl_id_filter *filter, atl_tensor_view *out_scores, atl_tensor_view *out_ids)
      * }
      */
@@ -3329,18 +3000,6 @@ public class atelier_h extends atelier_h$shared {
                 traceDowncall("atl_index_search", index, queries, k, filter, out_scores, out_ids);
             }
             return (MemorySegment)mh$.invokeExact(index, queries, k, filter, out_scores, out_ids);
-=======
-     * atl_status *atl_unet_create(const atl_weights *w, const atl_unet_params *p, atl_unet **out)
-     * }
-     */
-    public static MemorySegment atl_unet_create(MemorySegment w, MemorySegment p, MemorySegment out) {
-        var mh$ = atl_unet_create.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("atl_unet_create", w, p, out);
-            }
-            return (MemorySegment)mh$.invokeExact(w, p, out);
->>>>>>> sd-networks
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -3348,7 +3007,6 @@ public class atelier_h extends atelier_h$shared {
         }
     }
 
-<<<<<<< HEAD
     private static class atl_blob_data {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             atelier_h.C_POINTER,
@@ -3470,18 +3128,11 @@ public class atelier_h extends atelier_h$shared {
     }
 
     private static class atl_blob_destroy {
-=======
-    private static class atl_unet_destroy {
->>>>>>> sd-networks
         public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
             atelier_h.C_POINTER
         );
 
-<<<<<<< HEAD
         public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_blob_destroy");
-=======
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_unet_destroy");
->>>>>>> sd-networks
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -3489,60 +3140,35 @@ public class atelier_h extends atelier_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-<<<<<<< HEAD
      * void atl_blob_destroy(atl_blob *blob)
      * }
      */
     public static FunctionDescriptor atl_blob_destroy$descriptor() {
         return atl_blob_destroy.DESC;
-=======
-     * void atl_unet_destroy(atl_unet *u)
-     * }
-     */
-    public static FunctionDescriptor atl_unet_destroy$descriptor() {
-        return atl_unet_destroy.DESC;
->>>>>>> sd-networks
     }
 
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-<<<<<<< HEAD
      * void atl_blob_destroy(atl_blob *blob)
      * }
      */
     public static MethodHandle atl_blob_destroy$handle() {
         return atl_blob_destroy.HANDLE;
-=======
-     * void atl_unet_destroy(atl_unet *u)
-     * }
-     */
-    public static MethodHandle atl_unet_destroy$handle() {
-        return atl_unet_destroy.HANDLE;
->>>>>>> sd-networks
     }
 
     /**
      * Address for:
      * {@snippet lang=c :
-<<<<<<< HEAD
      * void atl_blob_destroy(atl_blob *blob)
      * }
      */
     public static MemorySegment atl_blob_destroy$address() {
         return atl_blob_destroy.ADDR;
-=======
-     * void atl_unet_destroy(atl_unet *u)
-     * }
-     */
-    public static MemorySegment atl_unet_destroy$address() {
-        return atl_unet_destroy.ADDR;
->>>>>>> sd-networks
     }
 
     /**
      * {@snippet lang=c :
-<<<<<<< HEAD
      * void atl_blob_destroy(atl_blob *blob)
      * }
      */
@@ -3553,18 +3179,6 @@ public class atelier_h extends atelier_h$shared {
                 traceDowncall("atl_blob_destroy", blob);
             }
             mh$.invokeExact(blob);
-=======
-     * void atl_unet_destroy(atl_unet *u)
-     * }
-     */
-    public static void atl_unet_destroy(MemorySegment u) {
-        var mh$ = atl_unet_destroy.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("atl_unet_destroy", u);
-            }
-            mh$.invokeExact(u);
->>>>>>> sd-networks
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -3572,22 +3186,14 @@ public class atelier_h extends atelier_h$shared {
         }
     }
 
-<<<<<<< HEAD
     private static class atl_index_write {
-=======
-    private static class atl_unet_config {
->>>>>>> sd-networks
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             atelier_h.C_POINTER,
             atelier_h.C_POINTER,
             atelier_h.C_POINTER
         );
 
-<<<<<<< HEAD
         public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_index_write");
-=======
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_unet_config");
->>>>>>> sd-networks
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -3595,60 +3201,35 @@ public class atelier_h extends atelier_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-<<<<<<< HEAD
      * atl_status *atl_index_write(const atl_index *index, atl_blob **out)
      * }
      */
     public static FunctionDescriptor atl_index_write$descriptor() {
         return atl_index_write.DESC;
-=======
-     * atl_status *atl_unet_config(const atl_unet *u, atl_unet_params *out)
-     * }
-     */
-    public static FunctionDescriptor atl_unet_config$descriptor() {
-        return atl_unet_config.DESC;
->>>>>>> sd-networks
     }
 
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-<<<<<<< HEAD
      * atl_status *atl_index_write(const atl_index *index, atl_blob **out)
      * }
      */
     public static MethodHandle atl_index_write$handle() {
         return atl_index_write.HANDLE;
-=======
-     * atl_status *atl_unet_config(const atl_unet *u, atl_unet_params *out)
-     * }
-     */
-    public static MethodHandle atl_unet_config$handle() {
-        return atl_unet_config.HANDLE;
->>>>>>> sd-networks
     }
 
     /**
      * Address for:
      * {@snippet lang=c :
-<<<<<<< HEAD
      * atl_status *atl_index_write(const atl_index *index, atl_blob **out)
      * }
      */
     public static MemorySegment atl_index_write$address() {
         return atl_index_write.ADDR;
-=======
-     * atl_status *atl_unet_config(const atl_unet *u, atl_unet_params *out)
-     * }
-     */
-    public static MemorySegment atl_unet_config$address() {
-        return atl_unet_config.ADDR;
->>>>>>> sd-networks
     }
 
     /**
      * {@snippet lang=c :
-<<<<<<< HEAD
      * atl_status *atl_index_write(const atl_index *index, atl_blob **out)
      * }
      */
@@ -3659,18 +3240,6 @@ public class atelier_h extends atelier_h$shared {
                 traceDowncall("atl_index_write", index, out);
             }
             return (MemorySegment)mh$.invokeExact(index, out);
-=======
-     * atl_status *atl_unet_config(const atl_unet *u, atl_unet_params *out)
-     * }
-     */
-    public static MemorySegment atl_unet_config(MemorySegment u, MemorySegment out) {
-        var mh$ = atl_unet_config.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("atl_unet_config", u, out);
-            }
-            return (MemorySegment)mh$.invokeExact(u, out);
->>>>>>> sd-networks
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -3678,7 +3247,6 @@ public class atelier_h extends atelier_h$shared {
         }
     }
 
-<<<<<<< HEAD
     private static class atl_index_read {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             atelier_h.C_POINTER,
@@ -3688,19 +3256,6 @@ public class atelier_h extends atelier_h$shared {
         );
 
         public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_index_read");
-=======
-    private static class atl_unet_forward {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            atelier_h.C_POINTER,
-            atelier_h.C_POINTER,
-            atelier_h.C_POINTER,
-            atelier_h.C_POINTER,
-            atelier_h.C_POINTER,
-            atelier_h.C_POINTER
-        );
-
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_unet_forward");
->>>>>>> sd-networks
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -3708,60 +3263,35 @@ public class atelier_h extends atelier_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-<<<<<<< HEAD
      * atl_status *atl_index_read(const void *data, int64_t size, atl_index **out)
      * }
      */
     public static FunctionDescriptor atl_index_read$descriptor() {
         return atl_index_read.DESC;
-=======
-     * atl_status *atl_unet_forward(atl_unet *u, const atl_tensor_view *x, const atl_tensor_view *t, const atl_tensor_view *context, atl_tensor_view *out)
-     * }
-     */
-    public static FunctionDescriptor atl_unet_forward$descriptor() {
-        return atl_unet_forward.DESC;
->>>>>>> sd-networks
     }
 
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-<<<<<<< HEAD
      * atl_status *atl_index_read(const void *data, int64_t size, atl_index **out)
      * }
      */
     public static MethodHandle atl_index_read$handle() {
         return atl_index_read.HANDLE;
-=======
-     * atl_status *atl_unet_forward(atl_unet *u, const atl_tensor_view *x, const atl_tensor_view *t, const atl_tensor_view *context, atl_tensor_view *out)
-     * }
-     */
-    public static MethodHandle atl_unet_forward$handle() {
-        return atl_unet_forward.HANDLE;
->>>>>>> sd-networks
     }
 
     /**
      * Address for:
      * {@snippet lang=c :
-<<<<<<< HEAD
      * atl_status *atl_index_read(const void *data, int64_t size, atl_index **out)
      * }
      */
     public static MemorySegment atl_index_read$address() {
         return atl_index_read.ADDR;
-=======
-     * atl_status *atl_unet_forward(atl_unet *u, const atl_tensor_view *x, const atl_tensor_view *t, const atl_tensor_view *context, atl_tensor_view *out)
-     * }
-     */
-    public static MemorySegment atl_unet_forward$address() {
-        return atl_unet_forward.ADDR;
->>>>>>> sd-networks
     }
 
     /**
      * {@snippet lang=c :
-<<<<<<< HEAD
      * atl_status *atl_index_read(const void *data, int64_t size, atl_index **out)
      * }
      */
@@ -3772,18 +3302,6 @@ public class atelier_h extends atelier_h$shared {
                 traceDowncall("atl_index_read", data, size, out);
             }
             return (MemorySegment)mh$.invokeExact(data, size, out);
-=======
-     * atl_status *atl_unet_forward(atl_unet *u, const atl_tensor_view *x, const atl_tensor_view *t, const atl_tensor_view *context, atl_tensor_view *out)
-     * }
-     */
-    public static MemorySegment atl_unet_forward(MemorySegment u, MemorySegment x, MemorySegment t, MemorySegment context, MemorySegment out) {
-        var mh$ = atl_unet_forward.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("atl_unet_forward", u, x, t, context, out);
-            }
-            return (MemorySegment)mh$.invokeExact(u, x, t, context, out);
->>>>>>> sd-networks
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -3791,269 +3309,16 @@ public class atelier_h extends atelier_h$shared {
         }
     }
 
-<<<<<<< HEAD
     private static class atl_pca_create {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             atelier_h.C_POINTER,
             atelier_h.C_INT,
             atelier_h.C_INT,
-=======
-    private static class atl_vae_params_init {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
-            atelier_h.C_POINTER
-        );
-
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_vae_params_init");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * void atl_vae_params_init(atl_vae_params *p)
-     * }
-     */
-    public static FunctionDescriptor atl_vae_params_init$descriptor() {
-        return atl_vae_params_init.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * void atl_vae_params_init(atl_vae_params *p)
-     * }
-     */
-    public static MethodHandle atl_vae_params_init$handle() {
-        return atl_vae_params_init.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * void atl_vae_params_init(atl_vae_params *p)
-     * }
-     */
-    public static MemorySegment atl_vae_params_init$address() {
-        return atl_vae_params_init.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * void atl_vae_params_init(atl_vae_params *p)
-     * }
-     */
-    public static void atl_vae_params_init(MemorySegment p) {
-        var mh$ = atl_vae_params_init.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("atl_vae_params_init", p);
-            }
-            mh$.invokeExact(p);
-        } catch (Error | RuntimeException ex) {
-           throw ex;
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class atl_vae_create {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            atelier_h.C_POINTER,
-            atelier_h.C_POINTER,
-            atelier_h.C_POINTER,
-            atelier_h.C_POINTER
-        );
-
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_vae_create");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * atl_status *atl_vae_create(const atl_weights *w, const atl_vae_params *p, atl_vae **out)
-     * }
-     */
-    public static FunctionDescriptor atl_vae_create$descriptor() {
-        return atl_vae_create.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * atl_status *atl_vae_create(const atl_weights *w, const atl_vae_params *p, atl_vae **out)
-     * }
-     */
-    public static MethodHandle atl_vae_create$handle() {
-        return atl_vae_create.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * atl_status *atl_vae_create(const atl_weights *w, const atl_vae_params *p, atl_vae **out)
-     * }
-     */
-    public static MemorySegment atl_vae_create$address() {
-        return atl_vae_create.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * atl_status *atl_vae_create(const atl_weights *w, const atl_vae_params *p, atl_vae **out)
-     * }
-     */
-    public static MemorySegment atl_vae_create(MemorySegment w, MemorySegment p, MemorySegment out) {
-        var mh$ = atl_vae_create.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("atl_vae_create", w, p, out);
-            }
-            return (MemorySegment)mh$.invokeExact(w, p, out);
-        } catch (Error | RuntimeException ex) {
-           throw ex;
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class atl_vae_destroy {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
-            atelier_h.C_POINTER
-        );
-
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_vae_destroy");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * void atl_vae_destroy(atl_vae *v)
-     * }
-     */
-    public static FunctionDescriptor atl_vae_destroy$descriptor() {
-        return atl_vae_destroy.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * void atl_vae_destroy(atl_vae *v)
-     * }
-     */
-    public static MethodHandle atl_vae_destroy$handle() {
-        return atl_vae_destroy.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * void atl_vae_destroy(atl_vae *v)
-     * }
-     */
-    public static MemorySegment atl_vae_destroy$address() {
-        return atl_vae_destroy.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * void atl_vae_destroy(atl_vae *v)
-     * }
-     */
-    public static void atl_vae_destroy(MemorySegment v) {
-        var mh$ = atl_vae_destroy.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("atl_vae_destroy", v);
-            }
-            mh$.invokeExact(v);
-        } catch (Error | RuntimeException ex) {
-           throw ex;
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class atl_vae_config {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            atelier_h.C_POINTER,
-            atelier_h.C_POINTER,
-            atelier_h.C_POINTER
-        );
-
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_vae_config");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * atl_status *atl_vae_config(const atl_vae *v, atl_vae_params *out)
-     * }
-     */
-    public static FunctionDescriptor atl_vae_config$descriptor() {
-        return atl_vae_config.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * atl_status *atl_vae_config(const atl_vae *v, atl_vae_params *out)
-     * }
-     */
-    public static MethodHandle atl_vae_config$handle() {
-        return atl_vae_config.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * atl_status *atl_vae_config(const atl_vae *v, atl_vae_params *out)
-     * }
-     */
-    public static MemorySegment atl_vae_config$address() {
-        return atl_vae_config.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * atl_status *atl_vae_config(const atl_vae *v, atl_vae_params *out)
-     * }
-     */
-    public static MemorySegment atl_vae_config(MemorySegment v, MemorySegment out) {
-        var mh$ = atl_vae_config.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("atl_vae_config", v, out);
-            }
-            return (MemorySegment)mh$.invokeExact(v, out);
-        } catch (Error | RuntimeException ex) {
-           throw ex;
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class atl_vae_decode {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            atelier_h.C_POINTER,
-            atelier_h.C_POINTER,
-            atelier_h.C_POINTER,
->>>>>>> sd-networks
             atelier_h.C_FLOAT,
             atelier_h.C_POINTER
         );
 
-<<<<<<< HEAD
         public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_pca_create");
-=======
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_vae_decode");
->>>>>>> sd-networks
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -4061,60 +3326,35 @@ public class atelier_h extends atelier_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-<<<<<<< HEAD
      * atl_status *atl_pca_create(int32_t d_in, int32_t d_out, float eigen_power, atl_pca **out)
      * }
      */
     public static FunctionDescriptor atl_pca_create$descriptor() {
         return atl_pca_create.DESC;
-=======
-     * atl_status *atl_vae_decode(atl_vae *v, const atl_tensor_view *latents, float scale_factor, atl_tensor_view *out)
-     * }
-     */
-    public static FunctionDescriptor atl_vae_decode$descriptor() {
-        return atl_vae_decode.DESC;
->>>>>>> sd-networks
     }
 
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-<<<<<<< HEAD
      * atl_status *atl_pca_create(int32_t d_in, int32_t d_out, float eigen_power, atl_pca **out)
      * }
      */
     public static MethodHandle atl_pca_create$handle() {
         return atl_pca_create.HANDLE;
-=======
-     * atl_status *atl_vae_decode(atl_vae *v, const atl_tensor_view *latents, float scale_factor, atl_tensor_view *out)
-     * }
-     */
-    public static MethodHandle atl_vae_decode$handle() {
-        return atl_vae_decode.HANDLE;
->>>>>>> sd-networks
     }
 
     /**
      * Address for:
      * {@snippet lang=c :
-<<<<<<< HEAD
      * atl_status *atl_pca_create(int32_t d_in, int32_t d_out, float eigen_power, atl_pca **out)
      * }
      */
     public static MemorySegment atl_pca_create$address() {
         return atl_pca_create.ADDR;
-=======
-     * atl_status *atl_vae_decode(atl_vae *v, const atl_tensor_view *latents, float scale_factor, atl_tensor_view *out)
-     * }
-     */
-    public static MemorySegment atl_vae_decode$address() {
-        return atl_vae_decode.ADDR;
->>>>>>> sd-networks
     }
 
     /**
      * {@snippet lang=c :
-<<<<<<< HEAD
      * atl_status *atl_pca_create(int32_t d_in, int32_t d_out, float eigen_power, atl_pca **out)
      * }
      */
@@ -4125,18 +3365,6 @@ public class atelier_h extends atelier_h$shared {
                 traceDowncall("atl_pca_create", d_in, d_out, eigen_power, out);
             }
             return (MemorySegment)mh$.invokeExact(d_in, d_out, eigen_power, out);
-=======
-     * atl_status *atl_vae_decode(atl_vae *v, const atl_tensor_view *latents, float scale_factor, atl_tensor_view *out)
-     * }
-     */
-    public static MemorySegment atl_vae_decode(MemorySegment v, MemorySegment latents, float scale_factor, MemorySegment out) {
-        var mh$ = atl_vae_decode.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("atl_vae_decode", v, latents, scale_factor, out);
-            }
-            return (MemorySegment)mh$.invokeExact(v, latents, scale_factor, out);
->>>>>>> sd-networks
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -4144,7 +3372,6 @@ public class atelier_h extends atelier_h$shared {
         }
     }
 
-<<<<<<< HEAD
     private static class atl_pca_destroy {
         public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
             atelier_h.C_POINTER
@@ -4446,15 +3673,11 @@ public class atelier_h extends atelier_h$shared {
     }
 
     private static class atl_pca_apply {
-=======
-    private static class atl_vae_encode {
->>>>>>> sd-networks
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             atelier_h.C_POINTER,
             atelier_h.C_POINTER,
             atelier_h.C_POINTER,
             atelier_h.C_POINTER,
-<<<<<<< HEAD
             atelier_h.C_INT
         );
 
@@ -4520,12 +3743,6 @@ public class atelier_h extends atelier_h$shared {
         );
 
         public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_pca_write");
-=======
-            atelier_h.C_POINTER
-        );
-
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_vae_encode");
->>>>>>> sd-networks
 
         public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
     }
@@ -4533,60 +3750,35 @@ public class atelier_h extends atelier_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-<<<<<<< HEAD
      * atl_status *atl_pca_write(const atl_pca *pca, atl_blob **out)
      * }
      */
     public static FunctionDescriptor atl_pca_write$descriptor() {
         return atl_pca_write.DESC;
-=======
-     * atl_status *atl_vae_encode(atl_vae *v, const atl_tensor_view *image, atl_tensor_view *mean_out, atl_tensor_view *logvar_out)
-     * }
-     */
-    public static FunctionDescriptor atl_vae_encode$descriptor() {
-        return atl_vae_encode.DESC;
->>>>>>> sd-networks
     }
 
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-<<<<<<< HEAD
      * atl_status *atl_pca_write(const atl_pca *pca, atl_blob **out)
      * }
      */
     public static MethodHandle atl_pca_write$handle() {
         return atl_pca_write.HANDLE;
-=======
-     * atl_status *atl_vae_encode(atl_vae *v, const atl_tensor_view *image, atl_tensor_view *mean_out, atl_tensor_view *logvar_out)
-     * }
-     */
-    public static MethodHandle atl_vae_encode$handle() {
-        return atl_vae_encode.HANDLE;
->>>>>>> sd-networks
     }
 
     /**
      * Address for:
      * {@snippet lang=c :
-<<<<<<< HEAD
      * atl_status *atl_pca_write(const atl_pca *pca, atl_blob **out)
      * }
      */
     public static MemorySegment atl_pca_write$address() {
         return atl_pca_write.ADDR;
-=======
-     * atl_status *atl_vae_encode(atl_vae *v, const atl_tensor_view *image, atl_tensor_view *mean_out, atl_tensor_view *logvar_out)
-     * }
-     */
-    public static MemorySegment atl_vae_encode$address() {
-        return atl_vae_encode.ADDR;
->>>>>>> sd-networks
     }
 
     /**
      * {@snippet lang=c :
-<<<<<<< HEAD
      * atl_status *atl_pca_write(const atl_pca *pca, atl_blob **out)
      * }
      */
@@ -4719,7 +3911,972 @@ public class atelier_h extends atelier_h$shared {
                 traceDowncall("atl_l2_normalize", vectors);
             }
             return (MemorySegment)mh$.invokeExact(vectors);
-=======
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_text_encoder_params_init {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_text_encoder_params_init");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void atl_text_encoder_params_init(atl_text_encoder_params *p)
+     * }
+     */
+    public static FunctionDescriptor atl_text_encoder_params_init$descriptor() {
+        return atl_text_encoder_params_init.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void atl_text_encoder_params_init(atl_text_encoder_params *p)
+     * }
+     */
+    public static MethodHandle atl_text_encoder_params_init$handle() {
+        return atl_text_encoder_params_init.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void atl_text_encoder_params_init(atl_text_encoder_params *p)
+     * }
+     */
+    public static MemorySegment atl_text_encoder_params_init$address() {
+        return atl_text_encoder_params_init.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void atl_text_encoder_params_init(atl_text_encoder_params *p)
+     * }
+     */
+    public static void atl_text_encoder_params_init(MemorySegment p) {
+        var mh$ = atl_text_encoder_params_init.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_text_encoder_params_init", p);
+            }
+            mh$.invokeExact(p);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_text_encoder_create {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_text_encoder_create");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_text_encoder_create(const atl_weights *w, const atl_text_encoder_params *p, atl_text_encoder **out)
+     * }
+     */
+    public static FunctionDescriptor atl_text_encoder_create$descriptor() {
+        return atl_text_encoder_create.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_text_encoder_create(const atl_weights *w, const atl_text_encoder_params *p, atl_text_encoder **out)
+     * }
+     */
+    public static MethodHandle atl_text_encoder_create$handle() {
+        return atl_text_encoder_create.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_text_encoder_create(const atl_weights *w, const atl_text_encoder_params *p, atl_text_encoder **out)
+     * }
+     */
+    public static MemorySegment atl_text_encoder_create$address() {
+        return atl_text_encoder_create.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_text_encoder_create(const atl_weights *w, const atl_text_encoder_params *p, atl_text_encoder **out)
+     * }
+     */
+    public static MemorySegment atl_text_encoder_create(MemorySegment w, MemorySegment p, MemorySegment out) {
+        var mh$ = atl_text_encoder_create.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_text_encoder_create", w, p, out);
+            }
+            return (MemorySegment)mh$.invokeExact(w, p, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_text_encoder_destroy {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_text_encoder_destroy");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void atl_text_encoder_destroy(atl_text_encoder *te)
+     * }
+     */
+    public static FunctionDescriptor atl_text_encoder_destroy$descriptor() {
+        return atl_text_encoder_destroy.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void atl_text_encoder_destroy(atl_text_encoder *te)
+     * }
+     */
+    public static MethodHandle atl_text_encoder_destroy$handle() {
+        return atl_text_encoder_destroy.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void atl_text_encoder_destroy(atl_text_encoder *te)
+     * }
+     */
+    public static MemorySegment atl_text_encoder_destroy$address() {
+        return atl_text_encoder_destroy.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void atl_text_encoder_destroy(atl_text_encoder *te)
+     * }
+     */
+    public static void atl_text_encoder_destroy(MemorySegment te) {
+        var mh$ = atl_text_encoder_destroy.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_text_encoder_destroy", te);
+            }
+            mh$.invokeExact(te);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_text_encoder_config {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_text_encoder_config");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_text_encoder_config(const atl_text_encoder *te, atl_text_encoder_params *out)
+     * }
+     */
+    public static FunctionDescriptor atl_text_encoder_config$descriptor() {
+        return atl_text_encoder_config.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_text_encoder_config(const atl_text_encoder *te, atl_text_encoder_params *out)
+     * }
+     */
+    public static MethodHandle atl_text_encoder_config$handle() {
+        return atl_text_encoder_config.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_text_encoder_config(const atl_text_encoder *te, atl_text_encoder_params *out)
+     * }
+     */
+    public static MemorySegment atl_text_encoder_config$address() {
+        return atl_text_encoder_config.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_text_encoder_config(const atl_text_encoder *te, atl_text_encoder_params *out)
+     * }
+     */
+    public static MemorySegment atl_text_encoder_config(MemorySegment te, MemorySegment out) {
+        var mh$ = atl_text_encoder_config.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_text_encoder_config", te, out);
+            }
+            return (MemorySegment)mh$.invokeExact(te, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_text_encoder_forward {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_INT,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_text_encoder_forward");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_text_encoder_forward(atl_text_encoder *te, const atl_tensor_view *input_ids, int32_t clip_skip, atl_tensor_view *out)
+     * }
+     */
+    public static FunctionDescriptor atl_text_encoder_forward$descriptor() {
+        return atl_text_encoder_forward.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_text_encoder_forward(atl_text_encoder *te, const atl_tensor_view *input_ids, int32_t clip_skip, atl_tensor_view *out)
+     * }
+     */
+    public static MethodHandle atl_text_encoder_forward$handle() {
+        return atl_text_encoder_forward.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_text_encoder_forward(atl_text_encoder *te, const atl_tensor_view *input_ids, int32_t clip_skip, atl_tensor_view *out)
+     * }
+     */
+    public static MemorySegment atl_text_encoder_forward$address() {
+        return atl_text_encoder_forward.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_text_encoder_forward(atl_text_encoder *te, const atl_tensor_view *input_ids, int32_t clip_skip, atl_tensor_view *out)
+     * }
+     */
+    public static MemorySegment atl_text_encoder_forward(MemorySegment te, MemorySegment input_ids, int clip_skip, MemorySegment out) {
+        var mh$ = atl_text_encoder_forward.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_text_encoder_forward", te, input_ids, clip_skip, out);
+            }
+            return (MemorySegment)mh$.invokeExact(te, input_ids, clip_skip, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_unet_params_init {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_unet_params_init");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void atl_unet_params_init(atl_unet_params *p)
+     * }
+     */
+    public static FunctionDescriptor atl_unet_params_init$descriptor() {
+        return atl_unet_params_init.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void atl_unet_params_init(atl_unet_params *p)
+     * }
+     */
+    public static MethodHandle atl_unet_params_init$handle() {
+        return atl_unet_params_init.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void atl_unet_params_init(atl_unet_params *p)
+     * }
+     */
+    public static MemorySegment atl_unet_params_init$address() {
+        return atl_unet_params_init.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void atl_unet_params_init(atl_unet_params *p)
+     * }
+     */
+    public static void atl_unet_params_init(MemorySegment p) {
+        var mh$ = atl_unet_params_init.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_unet_params_init", p);
+            }
+            mh$.invokeExact(p);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_unet_create {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_unet_create");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_unet_create(const atl_weights *w, const atl_unet_params *p, atl_unet **out)
+     * }
+     */
+    public static FunctionDescriptor atl_unet_create$descriptor() {
+        return atl_unet_create.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_unet_create(const atl_weights *w, const atl_unet_params *p, atl_unet **out)
+     * }
+     */
+    public static MethodHandle atl_unet_create$handle() {
+        return atl_unet_create.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_unet_create(const atl_weights *w, const atl_unet_params *p, atl_unet **out)
+     * }
+     */
+    public static MemorySegment atl_unet_create$address() {
+        return atl_unet_create.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_unet_create(const atl_weights *w, const atl_unet_params *p, atl_unet **out)
+     * }
+     */
+    public static MemorySegment atl_unet_create(MemorySegment w, MemorySegment p, MemorySegment out) {
+        var mh$ = atl_unet_create.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_unet_create", w, p, out);
+            }
+            return (MemorySegment)mh$.invokeExact(w, p, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_unet_destroy {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_unet_destroy");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void atl_unet_destroy(atl_unet *u)
+     * }
+     */
+    public static FunctionDescriptor atl_unet_destroy$descriptor() {
+        return atl_unet_destroy.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void atl_unet_destroy(atl_unet *u)
+     * }
+     */
+    public static MethodHandle atl_unet_destroy$handle() {
+        return atl_unet_destroy.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void atl_unet_destroy(atl_unet *u)
+     * }
+     */
+    public static MemorySegment atl_unet_destroy$address() {
+        return atl_unet_destroy.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void atl_unet_destroy(atl_unet *u)
+     * }
+     */
+    public static void atl_unet_destroy(MemorySegment u) {
+        var mh$ = atl_unet_destroy.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_unet_destroy", u);
+            }
+            mh$.invokeExact(u);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_unet_config {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_unet_config");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_unet_config(const atl_unet *u, atl_unet_params *out)
+     * }
+     */
+    public static FunctionDescriptor atl_unet_config$descriptor() {
+        return atl_unet_config.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_unet_config(const atl_unet *u, atl_unet_params *out)
+     * }
+     */
+    public static MethodHandle atl_unet_config$handle() {
+        return atl_unet_config.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_unet_config(const atl_unet *u, atl_unet_params *out)
+     * }
+     */
+    public static MemorySegment atl_unet_config$address() {
+        return atl_unet_config.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_unet_config(const atl_unet *u, atl_unet_params *out)
+     * }
+     */
+    public static MemorySegment atl_unet_config(MemorySegment u, MemorySegment out) {
+        var mh$ = atl_unet_config.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_unet_config", u, out);
+            }
+            return (MemorySegment)mh$.invokeExact(u, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_unet_forward {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_unet_forward");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_unet_forward(atl_unet *u, const atl_tensor_view *x, const atl_tensor_view *t, const atl_tensor_view *context, atl_tensor_view *out)
+     * }
+     */
+    public static FunctionDescriptor atl_unet_forward$descriptor() {
+        return atl_unet_forward.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_unet_forward(atl_unet *u, const atl_tensor_view *x, const atl_tensor_view *t, const atl_tensor_view *context, atl_tensor_view *out)
+     * }
+     */
+    public static MethodHandle atl_unet_forward$handle() {
+        return atl_unet_forward.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_unet_forward(atl_unet *u, const atl_tensor_view *x, const atl_tensor_view *t, const atl_tensor_view *context, atl_tensor_view *out)
+     * }
+     */
+    public static MemorySegment atl_unet_forward$address() {
+        return atl_unet_forward.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_unet_forward(atl_unet *u, const atl_tensor_view *x, const atl_tensor_view *t, const atl_tensor_view *context, atl_tensor_view *out)
+     * }
+     */
+    public static MemorySegment atl_unet_forward(MemorySegment u, MemorySegment x, MemorySegment t, MemorySegment context, MemorySegment out) {
+        var mh$ = atl_unet_forward.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_unet_forward", u, x, t, context, out);
+            }
+            return (MemorySegment)mh$.invokeExact(u, x, t, context, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_vae_params_init {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_vae_params_init");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void atl_vae_params_init(atl_vae_params *p)
+     * }
+     */
+    public static FunctionDescriptor atl_vae_params_init$descriptor() {
+        return atl_vae_params_init.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void atl_vae_params_init(atl_vae_params *p)
+     * }
+     */
+    public static MethodHandle atl_vae_params_init$handle() {
+        return atl_vae_params_init.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void atl_vae_params_init(atl_vae_params *p)
+     * }
+     */
+    public static MemorySegment atl_vae_params_init$address() {
+        return atl_vae_params_init.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void atl_vae_params_init(atl_vae_params *p)
+     * }
+     */
+    public static void atl_vae_params_init(MemorySegment p) {
+        var mh$ = atl_vae_params_init.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_vae_params_init", p);
+            }
+            mh$.invokeExact(p);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_vae_create {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_vae_create");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_vae_create(const atl_weights *w, const atl_vae_params *p, atl_vae **out)
+     * }
+     */
+    public static FunctionDescriptor atl_vae_create$descriptor() {
+        return atl_vae_create.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_vae_create(const atl_weights *w, const atl_vae_params *p, atl_vae **out)
+     * }
+     */
+    public static MethodHandle atl_vae_create$handle() {
+        return atl_vae_create.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_vae_create(const atl_weights *w, const atl_vae_params *p, atl_vae **out)
+     * }
+     */
+    public static MemorySegment atl_vae_create$address() {
+        return atl_vae_create.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_vae_create(const atl_weights *w, const atl_vae_params *p, atl_vae **out)
+     * }
+     */
+    public static MemorySegment atl_vae_create(MemorySegment w, MemorySegment p, MemorySegment out) {
+        var mh$ = atl_vae_create.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_vae_create", w, p, out);
+            }
+            return (MemorySegment)mh$.invokeExact(w, p, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_vae_destroy {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_vae_destroy");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void atl_vae_destroy(atl_vae *v)
+     * }
+     */
+    public static FunctionDescriptor atl_vae_destroy$descriptor() {
+        return atl_vae_destroy.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void atl_vae_destroy(atl_vae *v)
+     * }
+     */
+    public static MethodHandle atl_vae_destroy$handle() {
+        return atl_vae_destroy.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void atl_vae_destroy(atl_vae *v)
+     * }
+     */
+    public static MemorySegment atl_vae_destroy$address() {
+        return atl_vae_destroy.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void atl_vae_destroy(atl_vae *v)
+     * }
+     */
+    public static void atl_vae_destroy(MemorySegment v) {
+        var mh$ = atl_vae_destroy.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_vae_destroy", v);
+            }
+            mh$.invokeExact(v);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_vae_config {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_vae_config");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_vae_config(const atl_vae *v, atl_vae_params *out)
+     * }
+     */
+    public static FunctionDescriptor atl_vae_config$descriptor() {
+        return atl_vae_config.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_vae_config(const atl_vae *v, atl_vae_params *out)
+     * }
+     */
+    public static MethodHandle atl_vae_config$handle() {
+        return atl_vae_config.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_vae_config(const atl_vae *v, atl_vae_params *out)
+     * }
+     */
+    public static MemorySegment atl_vae_config$address() {
+        return atl_vae_config.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_vae_config(const atl_vae *v, atl_vae_params *out)
+     * }
+     */
+    public static MemorySegment atl_vae_config(MemorySegment v, MemorySegment out) {
+        var mh$ = atl_vae_config.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_vae_config", v, out);
+            }
+            return (MemorySegment)mh$.invokeExact(v, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_vae_decode {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_FLOAT,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_vae_decode");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_vae_decode(atl_vae *v, const atl_tensor_view *latents, float scale_factor, atl_tensor_view *out)
+     * }
+     */
+    public static FunctionDescriptor atl_vae_decode$descriptor() {
+        return atl_vae_decode.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_vae_decode(atl_vae *v, const atl_tensor_view *latents, float scale_factor, atl_tensor_view *out)
+     * }
+     */
+    public static MethodHandle atl_vae_decode$handle() {
+        return atl_vae_decode.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_vae_decode(atl_vae *v, const atl_tensor_view *latents, float scale_factor, atl_tensor_view *out)
+     * }
+     */
+    public static MemorySegment atl_vae_decode$address() {
+        return atl_vae_decode.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_vae_decode(atl_vae *v, const atl_tensor_view *latents, float scale_factor, atl_tensor_view *out)
+     * }
+     */
+    public static MemorySegment atl_vae_decode(MemorySegment v, MemorySegment latents, float scale_factor, MemorySegment out) {
+        var mh$ = atl_vae_decode.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_vae_decode", v, latents, scale_factor, out);
+            }
+            return (MemorySegment)mh$.invokeExact(v, latents, scale_factor, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_vae_encode {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_vae_encode");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_vae_encode(atl_vae *v, const atl_tensor_view *image, atl_tensor_view *mean_out, atl_tensor_view *logvar_out)
+     * }
+     */
+    public static FunctionDescriptor atl_vae_encode$descriptor() {
+        return atl_vae_encode.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_vae_encode(atl_vae *v, const atl_tensor_view *image, atl_tensor_view *mean_out, atl_tensor_view *logvar_out)
+     * }
+     */
+    public static MethodHandle atl_vae_encode$handle() {
+        return atl_vae_encode.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_vae_encode(atl_vae *v, const atl_tensor_view *image, atl_tensor_view *mean_out, atl_tensor_view *logvar_out)
+     * }
+     */
+    public static MemorySegment atl_vae_encode$address() {
+        return atl_vae_encode.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
      * atl_status *atl_vae_encode(atl_vae *v, const atl_tensor_view *image, atl_tensor_view *mean_out, atl_tensor_view *logvar_out)
      * }
      */
@@ -4730,7 +4887,582 @@ public class atelier_h extends atelier_h$shared {
                 traceDowncall("atl_vae_encode", v, image, mean_out, logvar_out);
             }
             return (MemorySegment)mh$.invokeExact(v, image, mean_out, logvar_out);
->>>>>>> sd-networks
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static final int ATL_SAMPLER_DDIM = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_sampler.ATL_SAMPLER_DDIM = 0
+     * }
+     */
+    public static int ATL_SAMPLER_DDIM() {
+        return ATL_SAMPLER_DDIM;
+    }
+    private static final int ATL_SAMPLER_EULER = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_sampler.ATL_SAMPLER_EULER = 1
+     * }
+     */
+    public static int ATL_SAMPLER_EULER() {
+        return ATL_SAMPLER_EULER;
+    }
+    private static final int ATL_SAMPLER_EULER_A = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_sampler.ATL_SAMPLER_EULER_A = 2
+     * }
+     */
+    public static int ATL_SAMPLER_EULER_A() {
+        return ATL_SAMPLER_EULER_A;
+    }
+    private static final int ATL_SAMPLER_HEUN = (int)3L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_sampler.ATL_SAMPLER_HEUN = 3
+     * }
+     */
+    public static int ATL_SAMPLER_HEUN() {
+        return ATL_SAMPLER_HEUN;
+    }
+    private static final int ATL_SAMPLER_DPMPP_2M = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_sampler.ATL_SAMPLER_DPMPP_2M = 4
+     * }
+     */
+    public static int ATL_SAMPLER_DPMPP_2M() {
+        return ATL_SAMPLER_DPMPP_2M;
+    }
+    private static final int ATL_SAMPLER_DPMPP_2M_KARRAS = (int)5L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_sampler.ATL_SAMPLER_DPMPP_2M_KARRAS = 5
+     * }
+     */
+    public static int ATL_SAMPLER_DPMPP_2M_KARRAS() {
+        return ATL_SAMPLER_DPMPP_2M_KARRAS;
+    }
+    private static final int ATL_SAMPLER_DPMPP_SDE_KARRAS = (int)6L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_sampler.ATL_SAMPLER_DPMPP_SDE_KARRAS = 6
+     * }
+     */
+    public static int ATL_SAMPLER_DPMPP_SDE_KARRAS() {
+        return ATL_SAMPLER_DPMPP_SDE_KARRAS;
+    }
+
+    private static class atl_sampler_name {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_sampler_name");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * const char *atl_sampler_name(int32_t sampler)
+     * }
+     */
+    public static FunctionDescriptor atl_sampler_name$descriptor() {
+        return atl_sampler_name.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * const char *atl_sampler_name(int32_t sampler)
+     * }
+     */
+    public static MethodHandle atl_sampler_name$handle() {
+        return atl_sampler_name.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * const char *atl_sampler_name(int32_t sampler)
+     * }
+     */
+    public static MemorySegment atl_sampler_name$address() {
+        return atl_sampler_name.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * const char *atl_sampler_name(int32_t sampler)
+     * }
+     */
+    public static MemorySegment atl_sampler_name(int sampler) {
+        var mh$ = atl_sampler_name.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_sampler_name", sampler);
+            }
+            return (MemorySegment)mh$.invokeExact(sampler);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_sampler_from_name {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_INT,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_sampler_from_name");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t atl_sampler_from_name(const char *name)
+     * }
+     */
+    public static FunctionDescriptor atl_sampler_from_name$descriptor() {
+        return atl_sampler_from_name.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t atl_sampler_from_name(const char *name)
+     * }
+     */
+    public static MethodHandle atl_sampler_from_name$handle() {
+        return atl_sampler_from_name.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t atl_sampler_from_name(const char *name)
+     * }
+     */
+    public static MemorySegment atl_sampler_from_name$address() {
+        return atl_sampler_from_name.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t atl_sampler_from_name(const char *name)
+     * }
+     */
+    public static int atl_sampler_from_name(MemorySegment name) {
+        var mh$ = atl_sampler_from_name.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_sampler_from_name", name);
+            }
+            return (int)mh$.invokeExact(name);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static final int ATL_SCHEDULE_DEFAULT = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_schedule.ATL_SCHEDULE_DEFAULT = 0
+     * }
+     */
+    public static int ATL_SCHEDULE_DEFAULT() {
+        return ATL_SCHEDULE_DEFAULT;
+    }
+    private static final int ATL_SCHEDULE_KARRAS = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_schedule.ATL_SCHEDULE_KARRAS = 1
+     * }
+     */
+    public static int ATL_SCHEDULE_KARRAS() {
+        return ATL_SCHEDULE_KARRAS;
+    }
+
+    private static class atl_schedule_name {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_schedule_name");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * const char *atl_schedule_name(int32_t schedule)
+     * }
+     */
+    public static FunctionDescriptor atl_schedule_name$descriptor() {
+        return atl_schedule_name.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * const char *atl_schedule_name(int32_t schedule)
+     * }
+     */
+    public static MethodHandle atl_schedule_name$handle() {
+        return atl_schedule_name.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * const char *atl_schedule_name(int32_t schedule)
+     * }
+     */
+    public static MemorySegment atl_schedule_name$address() {
+        return atl_schedule_name.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * const char *atl_schedule_name(int32_t schedule)
+     * }
+     */
+    public static MemorySegment atl_schedule_name(int schedule) {
+        var mh$ = atl_schedule_name.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_schedule_name", schedule);
+            }
+            return (MemorySegment)mh$.invokeExact(schedule);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_schedule_from_name {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_INT,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_schedule_from_name");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t atl_schedule_from_name(const char *name)
+     * }
+     */
+    public static FunctionDescriptor atl_schedule_from_name$descriptor() {
+        return atl_schedule_from_name.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t atl_schedule_from_name(const char *name)
+     * }
+     */
+    public static MethodHandle atl_schedule_from_name$handle() {
+        return atl_schedule_from_name.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t atl_schedule_from_name(const char *name)
+     * }
+     */
+    public static MemorySegment atl_schedule_from_name$address() {
+        return atl_schedule_from_name.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t atl_schedule_from_name(const char *name)
+     * }
+     */
+    public static int atl_schedule_from_name(MemorySegment name) {
+        var mh$ = atl_schedule_from_name.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_schedule_from_name", name);
+            }
+            return (int)mh$.invokeExact(name);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_sample_params_init {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_sample_params_init");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void atl_sample_params_init(atl_sample_params *p)
+     * }
+     */
+    public static FunctionDescriptor atl_sample_params_init$descriptor() {
+        return atl_sample_params_init.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void atl_sample_params_init(atl_sample_params *p)
+     * }
+     */
+    public static MethodHandle atl_sample_params_init$handle() {
+        return atl_sample_params_init.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void atl_sample_params_init(atl_sample_params *p)
+     * }
+     */
+    public static MemorySegment atl_sample_params_init$address() {
+        return atl_sample_params_init.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void atl_sample_params_init(atl_sample_params *p)
+     * }
+     */
+    public static void atl_sample_params_init(MemorySegment p) {
+        var mh$ = atl_sample_params_init.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_sample_params_init", p);
+            }
+            mh$.invokeExact(p);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_sample_sigmas {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_INT,
+            atelier_h.C_INT,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_sample_sigmas");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_sample_sigmas(const atl_tensor_view *alphas_cumprod, int32_t schedule, int32_t steps, atl_tensor_view *out)
+     * }
+     */
+    public static FunctionDescriptor atl_sample_sigmas$descriptor() {
+        return atl_sample_sigmas.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_sample_sigmas(const atl_tensor_view *alphas_cumprod, int32_t schedule, int32_t steps, atl_tensor_view *out)
+     * }
+     */
+    public static MethodHandle atl_sample_sigmas$handle() {
+        return atl_sample_sigmas.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_sample_sigmas(const atl_tensor_view *alphas_cumprod, int32_t schedule, int32_t steps, atl_tensor_view *out)
+     * }
+     */
+    public static MemorySegment atl_sample_sigmas$address() {
+        return atl_sample_sigmas.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_sample_sigmas(const atl_tensor_view *alphas_cumprod, int32_t schedule, int32_t steps, atl_tensor_view *out)
+     * }
+     */
+    public static MemorySegment atl_sample_sigmas(MemorySegment alphas_cumprod, int schedule, int steps, MemorySegment out) {
+        var mh$ = atl_sample_sigmas.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_sample_sigmas", alphas_cumprod, schedule, steps, out);
+            }
+            return (MemorySegment)mh$.invokeExact(alphas_cumprod, schedule, steps, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_sample {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_sample");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_sample(atl_eps_fn eps_fn, void *eps_user_data, const atl_tensor_view *alphas_cumprod, const atl_sample_params *params, const atl_tensor_view *noise, const atl_progress *progress, atl_tensor_view *out_latents)
+     * }
+     */
+    public static FunctionDescriptor atl_sample$descriptor() {
+        return atl_sample.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_sample(atl_eps_fn eps_fn, void *eps_user_data, const atl_tensor_view *alphas_cumprod, const atl_sample_params *params, const atl_tensor_view *noise, const atl_progress *progress, atl_tensor_view *out_latents)
+     * }
+     */
+    public static MethodHandle atl_sample$handle() {
+        return atl_sample.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_sample(atl_eps_fn eps_fn, void *eps_user_data, const atl_tensor_view *alphas_cumprod, const atl_sample_params *params, const atl_tensor_view *noise, const atl_progress *progress, atl_tensor_view *out_latents)
+     * }
+     */
+    public static MemorySegment atl_sample$address() {
+        return atl_sample.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_sample(atl_eps_fn eps_fn, void *eps_user_data, const atl_tensor_view *alphas_cumprod, const atl_sample_params *params, const atl_tensor_view *noise, const atl_progress *progress, atl_tensor_view *out_latents)
+     * }
+     */
+    public static MemorySegment atl_sample(MemorySegment eps_fn, MemorySegment eps_user_data, MemorySegment alphas_cumprod, MemorySegment params, MemorySegment noise, MemorySegment progress, MemorySegment out_latents) {
+        var mh$ = atl_sample.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_sample", eps_fn, eps_user_data, alphas_cumprod, params, noise, progress, out_latents);
+            }
+            return (MemorySegment)mh$.invokeExact(eps_fn, eps_user_data, alphas_cumprod, params, noise, progress, out_latents);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_generate {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_generate");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_generate(atl_unet *unet, const atl_tensor_view *alphas_cumprod, const atl_sample_params *params, const atl_tensor_view *cond_context, const atl_tensor_view *uncond_context, const atl_tensor_view *noise, const atl_progress *progress, atl_tensor_view *out_latents)
+     * }
+     */
+    public static FunctionDescriptor atl_generate$descriptor() {
+        return atl_generate.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_generate(atl_unet *unet, const atl_tensor_view *alphas_cumprod, const atl_sample_params *params, const atl_tensor_view *cond_context, const atl_tensor_view *uncond_context, const atl_tensor_view *noise, const atl_progress *progress, atl_tensor_view *out_latents)
+     * }
+     */
+    public static MethodHandle atl_generate$handle() {
+        return atl_generate.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_generate(atl_unet *unet, const atl_tensor_view *alphas_cumprod, const atl_sample_params *params, const atl_tensor_view *cond_context, const atl_tensor_view *uncond_context, const atl_tensor_view *noise, const atl_progress *progress, atl_tensor_view *out_latents)
+     * }
+     */
+    public static MemorySegment atl_generate$address() {
+        return atl_generate.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_generate(atl_unet *unet, const atl_tensor_view *alphas_cumprod, const atl_sample_params *params, const atl_tensor_view *cond_context, const atl_tensor_view *uncond_context, const atl_tensor_view *noise, const atl_progress *progress, atl_tensor_view *out_latents)
+     * }
+     */
+    public static MemorySegment atl_generate(MemorySegment unet, MemorySegment alphas_cumprod, MemorySegment params, MemorySegment cond_context, MemorySegment uncond_context, MemorySegment noise, MemorySegment progress, MemorySegment out_latents) {
+        var mh$ = atl_generate.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_generate", unet, alphas_cumprod, params, cond_context, uncond_context, noise, progress, out_latents);
+            }
+            return (MemorySegment)mh$.invokeExact(unet, alphas_cumprod, params, cond_context, uncond_context, noise, progress, out_latents);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
