@@ -95,6 +95,16 @@ public final class Pipeline implements AutoCloseable {
         return load(checkpoint, tokenizerDir, Networks.sd15());
     }
 
+    /** The UNet, for direct {@link Sampling} calls. Owned by this pipeline. */
+    public UNet unet() {
+        return unet;
+    }
+
+    /** The checkpoint's alphas_cumprod F32 [T], or null when it has none (SD1.5 schedule). */
+    public TensorView alphasCumprod() {
+        return alphasCumprod;
+    }
+
     /** A1111's short model hash: the first 10 hex digits of the file's SHA-256 (computed once). */
     public synchronized String modelHash() {
         if (modelHash == null) {
