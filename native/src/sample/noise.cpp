@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <mutex>
 
 #include "core/status.hpp"
 
@@ -20,8 +19,8 @@ uint64_t mix64(uint64_t x) {
 
 namespace {
 
+// No lock here: ATen's normal kernel takes the generator's mutex itself (a second lock deadlocks).
 torch::Tensor randn_with(at::Generator& gen, const std::vector<int64_t>& shape) {
-    std::lock_guard<std::mutex> lock(gen.mutex());
     return torch::randn(shape, gen, torch::TensorOptions().dtype(torch::kFloat32));
 }
 
