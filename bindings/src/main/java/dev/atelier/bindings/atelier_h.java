@@ -5469,5 +5469,429 @@ public class atelier_h extends atelier_h$shared {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+
+    private static class atl_embedder_params_init {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_embedder_params_init");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void atl_embedder_params_init(atl_embedder_params *p)
+     * }
+     */
+    public static FunctionDescriptor atl_embedder_params_init$descriptor() {
+        return atl_embedder_params_init.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void atl_embedder_params_init(atl_embedder_params *p)
+     * }
+     */
+    public static MethodHandle atl_embedder_params_init$handle() {
+        return atl_embedder_params_init.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void atl_embedder_params_init(atl_embedder_params *p)
+     * }
+     */
+    public static MemorySegment atl_embedder_params_init$address() {
+        return atl_embedder_params_init.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void atl_embedder_params_init(atl_embedder_params *p)
+     * }
+     */
+    public static void atl_embedder_params_init(MemorySegment p) {
+        var mh$ = atl_embedder_params_init.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_embedder_params_init", p);
+            }
+            mh$.invokeExact(p);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_embedder_create {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_embedder_create");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_embedder_create(const atl_weights *w, const atl_embedder_params *params, atl_embedder **out)
+     * }
+     */
+    public static FunctionDescriptor atl_embedder_create$descriptor() {
+        return atl_embedder_create.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_embedder_create(const atl_weights *w, const atl_embedder_params *params, atl_embedder **out)
+     * }
+     */
+    public static MethodHandle atl_embedder_create$handle() {
+        return atl_embedder_create.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_embedder_create(const atl_weights *w, const atl_embedder_params *params, atl_embedder **out)
+     * }
+     */
+    public static MemorySegment atl_embedder_create$address() {
+        return atl_embedder_create.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_embedder_create(const atl_weights *w, const atl_embedder_params *params, atl_embedder **out)
+     * }
+     */
+    public static MemorySegment atl_embedder_create(MemorySegment w, MemorySegment params, MemorySegment out) {
+        var mh$ = atl_embedder_create.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_embedder_create", w, params, out);
+            }
+            return (MemorySegment)mh$.invokeExact(w, params, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_embedder_destroy {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_embedder_destroy");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void atl_embedder_destroy(atl_embedder *e)
+     * }
+     */
+    public static FunctionDescriptor atl_embedder_destroy$descriptor() {
+        return atl_embedder_destroy.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void atl_embedder_destroy(atl_embedder *e)
+     * }
+     */
+    public static MethodHandle atl_embedder_destroy$handle() {
+        return atl_embedder_destroy.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void atl_embedder_destroy(atl_embedder *e)
+     * }
+     */
+    public static MemorySegment atl_embedder_destroy$address() {
+        return atl_embedder_destroy.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void atl_embedder_destroy(atl_embedder *e)
+     * }
+     */
+    public static void atl_embedder_destroy(MemorySegment e) {
+        var mh$ = atl_embedder_destroy.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_embedder_destroy", e);
+            }
+            mh$.invokeExact(e);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_embedder_pooled_dim {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_LONG,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_embedder_pooled_dim");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int64_t atl_embedder_pooled_dim(const atl_embedder *e)
+     * }
+     */
+    public static FunctionDescriptor atl_embedder_pooled_dim$descriptor() {
+        return atl_embedder_pooled_dim.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int64_t atl_embedder_pooled_dim(const atl_embedder *e)
+     * }
+     */
+    public static MethodHandle atl_embedder_pooled_dim$handle() {
+        return atl_embedder_pooled_dim.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int64_t atl_embedder_pooled_dim(const atl_embedder *e)
+     * }
+     */
+    public static MemorySegment atl_embedder_pooled_dim$address() {
+        return atl_embedder_pooled_dim.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int64_t atl_embedder_pooled_dim(const atl_embedder *e)
+     * }
+     */
+    public static long atl_embedder_pooled_dim(MemorySegment e) {
+        var mh$ = atl_embedder_pooled_dim.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_embedder_pooled_dim", e);
+            }
+            return (long)mh$.invokeExact(e);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_embedder_prelogits_dim {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_LONG,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_embedder_prelogits_dim");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int64_t atl_embedder_prelogits_dim(const atl_embedder *e)
+     * }
+     */
+    public static FunctionDescriptor atl_embedder_prelogits_dim$descriptor() {
+        return atl_embedder_prelogits_dim.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int64_t atl_embedder_prelogits_dim(const atl_embedder *e)
+     * }
+     */
+    public static MethodHandle atl_embedder_prelogits_dim$handle() {
+        return atl_embedder_prelogits_dim.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int64_t atl_embedder_prelogits_dim(const atl_embedder *e)
+     * }
+     */
+    public static MemorySegment atl_embedder_prelogits_dim$address() {
+        return atl_embedder_prelogits_dim.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int64_t atl_embedder_prelogits_dim(const atl_embedder *e)
+     * }
+     */
+    public static long atl_embedder_prelogits_dim(MemorySegment e) {
+        var mh$ = atl_embedder_prelogits_dim.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_embedder_prelogits_dim", e);
+            }
+            return (long)mh$.invokeExact(e);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_embedder_num_classes {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_LONG,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_embedder_num_classes");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int64_t atl_embedder_num_classes(const atl_embedder *e)
+     * }
+     */
+    public static FunctionDescriptor atl_embedder_num_classes$descriptor() {
+        return atl_embedder_num_classes.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int64_t atl_embedder_num_classes(const atl_embedder *e)
+     * }
+     */
+    public static MethodHandle atl_embedder_num_classes$handle() {
+        return atl_embedder_num_classes.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int64_t atl_embedder_num_classes(const atl_embedder *e)
+     * }
+     */
+    public static MemorySegment atl_embedder_num_classes$address() {
+        return atl_embedder_num_classes.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int64_t atl_embedder_num_classes(const atl_embedder *e)
+     * }
+     */
+    public static long atl_embedder_num_classes(MemorySegment e) {
+        var mh$ = atl_embedder_num_classes.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_embedder_num_classes", e);
+            }
+            return (long)mh$.invokeExact(e);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_embedder_forward {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_embedder_forward");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_embedder_forward(atl_embedder *e, const atl_tensor_view *input, atl_tensor_view *pooled, atl_tensor_view *prelogits, atl_tensor_view *logits)
+     * }
+     */
+    public static FunctionDescriptor atl_embedder_forward$descriptor() {
+        return atl_embedder_forward.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_embedder_forward(atl_embedder *e, const atl_tensor_view *input, atl_tensor_view *pooled, atl_tensor_view *prelogits, atl_tensor_view *logits)
+     * }
+     */
+    public static MethodHandle atl_embedder_forward$handle() {
+        return atl_embedder_forward.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_embedder_forward(atl_embedder *e, const atl_tensor_view *input, atl_tensor_view *pooled, atl_tensor_view *prelogits, atl_tensor_view *logits)
+     * }
+     */
+    public static MemorySegment atl_embedder_forward$address() {
+        return atl_embedder_forward.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_embedder_forward(atl_embedder *e, const atl_tensor_view *input, atl_tensor_view *pooled, atl_tensor_view *prelogits, atl_tensor_view *logits)
+     * }
+     */
+    public static MemorySegment atl_embedder_forward(MemorySegment e, MemorySegment input, MemorySegment pooled, MemorySegment prelogits, MemorySegment logits) {
+        var mh$ = atl_embedder_forward.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_embedder_forward", e, input, pooled, prelogits, logits);
+            }
+            return (MemorySegment)mh$.invokeExact(e, input, pooled, prelogits, logits);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
 }
 

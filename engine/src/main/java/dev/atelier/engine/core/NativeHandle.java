@@ -17,6 +17,7 @@ import org.slf4j.LoggerFactory;
 public abstract class NativeHandle implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(NativeHandle.class);
     private static final Cleaner CLEANER = Cleaner.create();
+    private static final java.util.concurrent.atomic.AtomicLong LEAKED = new java.util.concurrent.atomic.AtomicLong();
 
     private final Resource resource;
     private final Cleaner.Cleanable cleanable;
@@ -34,6 +35,19 @@ public abstract class NativeHandle implements AutoCloseable {
         this.cleanable = CLEANER.register(this, resource);
     }
 
+    /**
+     * Keeps the memory of owners (those that are {@link Retainable}) alive until this handle is
+     * freed: for native objects that read borrowed memory (mapped weights) on every call.
+     */
+    protected final void retainAll(Iterable<?> owners) {
+        for (Object o : owners) {
+            if (o instanceof Retainable r) {
+                r.retain();
+                resource.retained.add(r);
+            }
+        }
+    }
+
     /** The native pointer; throws if this handle has been closed. */
     public final MemorySegment pointer() {
         MemorySegment p = resource.pointer;
@@ -41,6 +55,11 @@ public abstract class NativeHandle implements AutoCloseable {
             throw new IllegalStateException(resource.kind + " handle is closed");
         }
         return p;
+    }
+
+    /** How many handles the cleaner has freed because their owner never closed them. */
+    public static long leakedCount() {
+        return LEAKED.get();
     }
 
     public final boolean isClosed() {
@@ -59,6 +78,7 @@ public abstract class NativeHandle implements AutoCloseable {
         final Consumer<MemorySegment> destroy;
         volatile MemorySegment pointer;
         volatile boolean closedByOwner;
+        final java.util.List<Retainable> retained = new java.util.concurrent.CopyOnWriteArrayList<>();
 
         Resource(String kind, MemorySegment pointer, Consumer<MemorySegment> destroy) {
             this.kind = kind;
@@ -74,9 +94,12 @@ public abstract class NativeHandle implements AutoCloseable {
             }
             pointer = null;
             if (!closedByOwner) {
+                LEAKED.incrementAndGet();
                 LOG.warn("leaked {} handle was not closed; freed by the cleaner", kind);
             }
             destroy.accept(p);
+            retained.forEach(Retainable::release);
+            retained.clear();
         }
     }
 }

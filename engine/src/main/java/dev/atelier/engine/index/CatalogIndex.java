@@ -105,6 +105,34 @@ public final class CatalogIndex implements AutoCloseable {
         }
     }
 
+    /**
+     * Raw features as the index sees them: through its PCA (when it has one) and L2-normalised,
+     * so that the dot product of two projected rows is their cosine similarity.
+     */
+    public float[][] project(float[][] features) {
+        for (float[] f : features) {
+            if (f.length != inputDimension) {
+                throw new InvalidInputException("feature has " + f.length + " values; this index takes " + inputDimension);
+            }
+        }
+        if (features.length == 0) {
+            return new float[0][];
+        }
+        lock.readLock().lock();
+        try (Arena arena = Arena.ofConfined()) {
+            TensorView projected = prepare(arena, pca, rows(arena, features, inputDimension));
+            int d = Math.toIntExact(projected.shape()[1]);
+            float[] flat = projected.toFloatArray();
+            float[][] out = new float[features.length][];
+            for (int i = 0; i < out.length; i++) {
+                out[i] = java.util.Arrays.copyOfRange(flat, i * d, (i + 1) * d);
+            }
+            return out;
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
     /** The k items closest to query (raw features), best first, optionally only of one category. */
     public List<Hit> search(float[] query, int k, Optional<String> category) {
         return searchBatch(new float[][] {query}, k, category).getFirst();

@@ -74,8 +74,7 @@ public final class Pipeline implements AutoCloseable {
             }
             throw e;
         }
-        SafeTensorsFile file = weights.file();
-        alphasCumprod = file.contains("alphas_cumprod") ? file.view("alphas_cumprod") : null;
+        alphasCumprod = weights.alphasCumprod().orElse(null);
     }
 
     /** Loads a single-file LDM checkpoint (.safetensors) and the CLIP tokenizer in tokenizerDir. */

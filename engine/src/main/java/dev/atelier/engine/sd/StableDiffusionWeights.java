@@ -1,40 +1,48 @@
 package dev.atelier.engine.sd;
 
 import dev.atelier.engine.core.AtelierException.FormatException;
+import dev.atelier.engine.core.TensorView;
 import dev.atelier.engine.core.Weights;
-import dev.atelier.engine.safetensors.SafeTensorsFile;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.function.Predicate;
+import java.util.Map;
+import java.util.Optional;
 
 /**
- * A single-file SD1.x checkpoint in the original LDM layout (.safetensors), split into one
- * {@link Weights} per network with the checkpoint prefix stripped. Nothing is copied: every
- * tensor is a view of the memory-mapped file.
+ * An SD1.x checkpoint split into one {@link Weights} per network, with the LDM prefixes
+ * stripped. Nothing is copied: every tensor is a view of the memory-mapped file(s).
  *
- * <p>Ownership: the file stays mapped until {@link #close()}. Close this only after every
+ * <p>Sources: anything {@link CheckpointTensors} opens (single-file .safetensors or .ckpt in the
+ * LDM layout, or a diffusers folder), and optionally a separate VAE file whose tensors are named
+ * with or without the {@code first_stage_model.} prefix (A1111's {@code --vae} files carry none).
+ *
+ * <p>Ownership: the files stay mapped until {@link #close()}. Close this only after every
  * network built from it is closed: a network reads the mapped memory on every forward call.
- * Other tensors of the checkpoint (alphas_cumprod, EMA copies) are left to the caller.
  */
 public final class StableDiffusionWeights implements AutoCloseable {
     /** LDM prefixes of the three networks. */
     public static final String TEXT_PREFIX = "cond_stage_model.transformer.text_model.";
     public static final String UNET_PREFIX = "model.diffusion_model.";
     public static final String VAE_PREFIX = "first_stage_model.";
+    /** The noise schedule, stored by LDM checkpoints beside the networks. */
+    public static final String ALPHAS_CUMPROD = "alphas_cumprod";
 
-    private final SafeTensorsFile file;
+    private final CheckpointTensors checkpoint;
+    private final CheckpointTensors vaeFile; // null when the VAE comes from the checkpoint
     private final Weights text;
     private final Weights unet;
     private final Weights vae;
 
-    private StableDiffusionWeights(SafeTensorsFile file) {
-        this.file = file;
+    private StableDiffusionWeights(CheckpointTensors checkpoint, CheckpointTensors vaeFile) {
+        this.checkpoint = checkpoint;
+        this.vaeFile = vaeFile;
         List<Weights> made = new ArrayList<>();
         try {
-            text = add(made, withPrefix(file, TEXT_PREFIX));
-            unet = add(made, withPrefix(file, UNET_PREFIX));
-            vae = add(made, withPrefix(file, VAE_PREFIX));
+            text = add(made, withPrefix(checkpoint, TEXT_PREFIX));
+            unet = add(made, withPrefix(checkpoint, UNET_PREFIX));
+            vae = add(made, vaeFile == null ? withPrefix(checkpoint, VAE_PREFIX)
+                    : withPrefix(vaeFile, hasPrefix(vaeFile, VAE_PREFIX) ? VAE_PREFIX : ""));
         } catch (RuntimeException e) {
             made.forEach(Weights::close);
             throw e;
@@ -46,36 +54,57 @@ public final class StableDiffusionWeights implements AutoCloseable {
         return w;
     }
 
-    /** Maps path and splits it; a file without one of the three networks is a FormatException. */
+    /** Opens a checkpoint file or diffusers folder, with its own VAE. */
     public static StableDiffusionWeights open(Path path) {
-        SafeTensorsFile file = SafeTensorsFile.open(path);
+        return open(path, Optional.empty());
+    }
+
+    /**
+     * Opens a checkpoint and, when given, a separate VAE file that replaces the checkpoint's.
+     * A checkpoint without one of the networks is a FormatException naming the file.
+     */
+    public static StableDiffusionWeights open(Path path, Optional<Path> vaePath) {
+        CheckpointTensors checkpoint = CheckpointTensors.open(path);
+        CheckpointTensors vae = null;
         try {
-            for (String prefix : List.of(TEXT_PREFIX, UNET_PREFIX, VAE_PREFIX)) {
-                if (file.tensors().keySet().stream().noneMatch(n -> n.startsWith(prefix))) {
-                    throw new FormatException(path + ": not an SD1.x LDM checkpoint: no tensor under \"" + prefix + "\"");
+            List<String> required = vaePath.isPresent() ? List.of(TEXT_PREFIX, UNET_PREFIX)
+                    : List.of(TEXT_PREFIX, UNET_PREFIX, VAE_PREFIX);
+            for (String prefix : required) {
+                if (!hasPrefix(checkpoint, prefix)) {
+                    throw new FormatException(path + ": not an SD1.x checkpoint: no tensor under \"" + prefix + "\"");
                 }
             }
-            return new StableDiffusionWeights(file);
+            if (vaePath.isPresent()) {
+                vae = CheckpointTensors.open(vaePath.get());
+                if (!hasPrefix(vae, VAE_PREFIX) && !hasPrefix(vae, "decoder.")) {
+                    throw new FormatException(vaePath.get() + ": not a VAE: no tensor under \"decoder.\" or \""
+                            + VAE_PREFIX + "decoder.\"");
+                }
+            }
+            return new StableDiffusionWeights(checkpoint, vae);
         } catch (RuntimeException e) {
-            file.close();
+            checkpoint.close();
+            if (vae != null) {
+                vae.close();
+            }
             throw e;
         }
     }
 
-    /**
-     * The tensors of file whose names start with prefix, with the prefix stripped, as a new
-     * {@link Weights} that keeps file reachable. The caller closes the result.
-     */
-    public static Weights withPrefix(SafeTensorsFile file, String prefix) {
-        return select(file, n -> n.startsWith(prefix), prefix.length());
+    private static boolean hasPrefix(CheckpointTensors c, String prefix) {
+        return c.tensors().keySet().stream().anyMatch(n -> n.startsWith(prefix));
     }
 
-    private static Weights select(SafeTensorsFile file, Predicate<String> keep, int strip) {
+    /**
+     * The tensors of source whose names start with prefix, with the prefix stripped, as a new
+     * {@link Weights} that keeps source reachable. The caller closes the result.
+     */
+    public static Weights withPrefix(CheckpointTensors source, String prefix) {
         Weights w = new Weights();
         try {
-            for (String name : file.tensors().keySet()) {
-                if (keep.test(name)) {
-                    w.add(name.substring(strip), file.view(name), file);
+            for (Map.Entry<String, TensorView> e : source.tensors().entrySet()) {
+                if (e.getKey().startsWith(prefix)) {
+                    w.add(e.getKey().substring(prefix.length()), e.getValue(), source);
                 }
             }
             return w;
@@ -85,8 +114,14 @@ public final class StableDiffusionWeights implements AutoCloseable {
         }
     }
 
-    public SafeTensorsFile file() {
-        return file;
+    /** The opened checkpoint, every tensor under its LDM name. */
+    public CheckpointTensors checkpoint() {
+        return checkpoint;
+    }
+
+    /** The checkpoint's {@code alphas_cumprod} [1000] when it stores one. */
+    public Optional<TensorView> alphasCumprod() {
+        return Optional.ofNullable(checkpoint.tensors().get(ALPHAS_CUMPROD));
     }
 
     /** The text model's tensors, named as under {@link #TEXT_PREFIX}. Owned by this object. */
@@ -104,12 +139,15 @@ public final class StableDiffusionWeights implements AutoCloseable {
         return vae;
     }
 
-    /** Frees the weight sets and unmaps the file; networks built from them must be closed first. */
+    /** Frees the weight sets and unmaps the files; networks built from them must be closed first. */
     @Override
     public void close() {
         text.close();
         unet.close();
         vae.close();
-        file.close();
+        checkpoint.close();
+        if (vaeFile != null) {
+            vaeFile.close();
+        }
     }
 }

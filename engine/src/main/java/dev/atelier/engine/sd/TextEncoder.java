@@ -28,6 +28,7 @@ public final class TextEncoder extends NativeHandle {
     private TextEncoder(MemorySegment pointer, Weights weights) {
         super("atl_text_encoder", pointer, p -> atl_text_encoder_destroy(p));
         this.weights = weights;
+        retainAll(weights.owners()); // the networks read the mapped weights on every call
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment out = atl_text_encoder_params.allocate(arena);
             Status.check(atl_text_encoder_config(pointer, out));

@@ -28,6 +28,7 @@ public final class UNet extends NativeHandle {
     private UNet(MemorySegment pointer, Weights weights) {
         super("atl_unet", pointer, p -> atl_unet_destroy(p));
         this.weights = weights;
+        retainAll(weights.owners()); // the networks read the mapped weights on every call
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment out = atl_unet_params.allocate(arena);
             Status.check(atl_unet_config(pointer, out));

@@ -19,6 +19,19 @@ class HandleTest {
     }
 
     @Test
+    void aLeakedHandleIsFreedAndReported() throws InterruptedException {
+        long before = NativeHandle.leakedCount();
+        for (int i = 0; i < 10; i++) {
+            new Weights(); // never closed
+        }
+        for (int round = 0; round < 200 && NativeHandle.leakedCount() < before + 10; round++) {
+            System.gc();
+            Thread.sleep(10);
+        }
+        assertTrue(NativeHandle.leakedCount() >= before + 10, "leaks reported: " + (NativeHandle.leakedCount() - before));
+    }
+
+    @Test
     void weightsBorrowMemoryWithoutCopying() {
         try (Arena arena = Arena.ofConfined(); Weights weights = new Weights()) {
             TensorView a = TensorView.allocate(arena, DType.BF16, 3, 5);

@@ -10,6 +10,7 @@ import dev.atelier.engine.core.AtelierException.FormatException;
 import dev.atelier.engine.core.TensorView;
 import dev.atelier.engine.safetensors.SafeTensorsFile;
 import dev.atelier.engine.safetensors.SafeTensorsWriter;
+import dev.atelier.engine.testing.DiffusersCopy;
 import dev.atelier.engine.testing.Fixtures;
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -23,40 +24,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class DiffusersCheckpointTest {
-    private static final Map<String, String> FILES = Map.of(
-            "unet", "unet/diffusion_pytorch_model.safetensors",
-            "vae", "vae/diffusion_pytorch_model.safetensors",
-            "text_encoder", "text_encoder/model.safetensors");
-
-    /** Writes the fixture model in the diffusers layout, renamed (and reshaped) by the name table. */
-    private static void writeDiffusersCopy(SafeTensorsFile model, Path dir, boolean extraTensor) throws IOException {
-        NameConverter names = new NameConverter(ModelLayout.fromLdmNames(model.tensors().keySet()));
-        Map<String, SafeTensorsWriter> writers = new LinkedHashMap<>();
-        for (String ldm : model.tensors().keySet()) {
-            names.toDiffusers(ldm).ifPresent(m -> {
-                int dot = m.name().indexOf('.');
-                TensorView v = model.view(ldm);
-                TensorView reshaped = TensorView.of(v.data(), v.dtype(), m.reshape().toDiffusers(v.shape()));
-                writers.computeIfAbsent(m.name().substring(0, dot), k -> new SafeTensorsWriter())
-                        .add(m.name().substring(dot + 1), reshaped);
-            });
-        }
-        try (Arena arena = Arena.ofConfined()) {
-            if (extraTensor) {
-                writers.get("unet").add("some_adapter.weight", TensorView.ofFloats(arena, new float[] {1f}, 1));
-            }
-            for (Map.Entry<String, SafeTensorsWriter> e : writers.entrySet()) {
-                Path file = dir.resolve(FILES.get(e.getKey()));
-                Files.createDirectories(file.getParent());
-                e.getValue().write(file);
-            }
-        }
-    }
-
     @Test
     void presentsADiffusersFolderUnderLdmNames(@TempDir Path dir) throws IOException {
         try (SafeTensorsFile model = SafeTensorsFile.open(Fixtures.sd15Tiny().resolve("model/model.safetensors"))) {
-            writeDiffusersCopy(model, dir, true);
+            DiffusersCopy.write(model, dir, true);
             Files.createDirectories(dir.resolve("tokenizer"));
             Files.writeString(dir.resolve("tokenizer/vocab.json"), "{\"a</w>\": 0}");
             Files.writeString(dir.resolve("tokenizer/merges.txt"), "#version: 0.2\n");

@@ -162,7 +162,7 @@ class SdNetworksTest {
     void f32WeightsAreUsedWithoutACopy() {
         // The native side holds the mapped address itself: nothing was copied on the way in.
         String name = "input_blocks.1.0.in_layers.2.weight";
-        assertEquals(model.file().view(StableDiffusionWeights.UNET_PREFIX + name).data().address(),
+        assertEquals(model.checkpoint().tensors().get(StableDiffusionWeights.UNET_PREFIX + name).data().address(),
                 model.unet().address(name));
     }
 
@@ -170,7 +170,7 @@ class SdNetworksTest {
     void badWeightsGiveOneErrorListingEveryProblem() {
         String missing = "middle_block.1.proj_in.bias";
         String misShaped = "output_blocks.3.0.out_layers.3.weight";
-        SafeTensorsFile file = model.file();
+        CheckpointTensors file = model.checkpoint();
         try (Weights w = new Weights()) {
             for (String full : file.tensors().keySet()) {
                 if (!full.startsWith(StableDiffusionWeights.UNET_PREFIX)) {
@@ -180,13 +180,13 @@ class SdNetworksTest {
                 if (name.equals(missing)) {
                     continue;
                 }
-                TensorView v = file.view(full);
+                TensorView v = file.tensors().get(full);
                 if (name.equals(misShaped)) {
                     v = TensorView.of(v.data(), v.dtype(), v.shape()[0], v.shape()[1], 9); // [64, 64, 9]
                 }
                 w.add(name, v, file);
             }
-            w.add("extra.weight", file.view(StableDiffusionWeights.UNET_PREFIX + "out.0.bias"), file);
+            w.add("extra.weight", file.tensors().get(StableDiffusionWeights.UNET_PREFIX + "out.0.bias"), file);
             FormatException e = assertThrows(FormatException.class, () -> UNet.create(w, unetParams()));
             String m = e.getMessage();
             assertTrue(m.contains("3 problem(s)"), m);
@@ -200,13 +200,13 @@ class SdNetworksTest {
     void bf16StoredWeightsAreConvertedForF32Compute() {
         // The text model's weights rounded to BF16 in memory (the top half of each float), as a
         // BF16 checkpoint would hold them; F32 compute converts each one once at creation.
-        SafeTensorsFile file = model.file();
+        CheckpointTensors file = model.checkpoint();
         try (Weights w = new Weights()) {
             for (String full : file.tensors().keySet()) {
                 if (!full.startsWith(StableDiffusionWeights.TEXT_PREFIX)) {
                     continue;
                 }
-                TensorView v = file.view(full);
+                TensorView v = file.tensors().get(full);
                 if (v.dtype() == DType.F32) {
                     v = toBf16(v);
                 }

@@ -1,0 +1,98 @@
+package dev.atelier.engine.sd;
+
+import dev.atelier.engine.core.AtelierException.FormatException;
+import dev.atelier.engine.core.TensorView;
+import dev.atelier.engine.names.DiffusersCheckpoint;
+import dev.atelier.engine.safetensors.SafeTensorsFile;
+import dev.atelier.engine.torchfile.TorchFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * The tensors of a checkpoint in any supported form, under their original LDM names:
+ * a single-file {@code .safetensors}, a {@code .ckpt}/{@code .pt}/{@code .pth} written by
+ * {@code torch.save} (tensors only; read without Python), or a diffusers folder (names mapped
+ * through {@link dev.atelier.engine.names.NameConverter}). Every view is a view of the
+ * memory-mapped file(s), valid until {@link #close()}.
+ *
+ * @param path    what was opened
+ * @param tensors LDM name to tensor view
+ * @param owner   the open file(s) behind the views
+ */
+public record CheckpointTensors(Path path, Map<String, TensorView> tensors, AutoCloseable owner)
+        implements AutoCloseable, dev.atelier.engine.core.Retainable {
+
+    public CheckpointTensors {
+        tensors = Collections.unmodifiableMap(new LinkedHashMap<>(tensors));
+    }
+
+    /** Opens path by its form; a file of another kind is a FormatException naming it. */
+    public static CheckpointTensors open(Path path) {
+        if (Files.isDirectory(path)) {
+            if (!DiffusersCheckpoint.isDiffusersFolder(path)) {
+                throw new FormatException(path + ": a folder but not a diffusers model (no model_index.json or unet/)");
+            }
+            DiffusersCheckpoint d = DiffusersCheckpoint.open(path);
+            try {
+                Map<String, TensorView> views = new LinkedHashMap<>();
+                for (String name : d.tensors().keySet()) {
+                    views.put(name, d.view(name));
+                }
+                return new CheckpointTensors(path, views, d);
+            } catch (RuntimeException e) {
+                d.close();
+                throw e;
+            }
+        }
+        if (!Files.isRegularFile(path)) {
+            throw new FormatException(2, path + ": no such file or folder");
+        }
+        String name = path.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
+        if (name.endsWith(".ckpt") || name.endsWith(".pt") || name.endsWith(".pth") || name.endsWith(".bin")) {
+            TorchFile t = TorchFile.open(path);
+            return new CheckpointTensors(path, t.stateDict(), t);
+        }
+        SafeTensorsFile f = SafeTensorsFile.open(path);
+        Map<String, TensorView> views = new LinkedHashMap<>();
+        try {
+            for (String n : f.tensors().keySet()) {
+                views.put(n, f.view(n));
+            }
+        } catch (RuntimeException e) {
+            f.close();
+            throw e;
+        }
+        return new CheckpointTensors(path, views, f);
+    }
+
+    public boolean contains(String name) {
+        return tensors.containsKey(name);
+    }
+
+    /** Keeps the files mapped for a native object that borrows them, past {@link #close()}. */
+    @Override
+    public void retain() {
+        if (owner instanceof dev.atelier.engine.core.Retainable r) {
+            r.retain();
+        }
+    }
+
+    @Override
+    public void release() {
+        if (owner instanceof dev.atelier.engine.core.Retainable r) {
+            r.release();
+        }
+    }
+
+    @Override
+    public void close() {
+        try {
+            owner.close();
+        } catch (Exception e) {
+            throw new IllegalStateException(path + ": close failed: " + e.getMessage(), e);
+        }
+    }
+}
