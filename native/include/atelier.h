@@ -423,6 +423,98 @@ ATL_API atl_status* atl_vae_encode(atl_vae* v, const atl_tensor_view* image, atl
                                    atl_tensor_view* logvar_out);
 
 /* ------------------------------------------------------------------------------------------
+ * Sampling: schedules, samplers and the denoising loop (native/src/sample/)
+ *
+ * A1111 / k-diffusion semantics. An eps-prediction model is wrapped as k-diffusion's
+ * CompVisDenoiser: sigmas = sqrt((1 - alphas_cumprod) / alphas_cumprod) from the model's
+ * alphas_cumprod, continuous timesteps from sigma by log-sigma interpolation, model input
+ * x / sqrt(sigma^2 + 1), denoised = x - sigma * eps. k-samplers start from noise * sigmas[0];
+ * DDIM (CompVis DDIMSampler) starts from the unit noise itself.
+ *
+ * Seeds: batch element j uses seed + j (A1111: a batch of size b holds seeds seed..seed+b-1;
+ * batch count n is n calls with seed + i*b). Its unit-Gaussian noise [c, h, w] is
+ * torch.randn((c, h, w), generator=torch.Generator().manual_seed(seed + j)) on the CPU, as
+ * A1111 draws it with its "CPU" random number source. Ancestral noise (euler_a, ddim with
+ * eta > 0) continues from the same per-element generator. dpmpp_sde_karras draws its noise
+ * from a Brownian tree per element, seeded from seed + j (see native/src/sample/noise.hpp).
+ * ---------------------------------------------------------------------------------------- */
+
+typedef enum atl_sampler {
+    ATL_SAMPLER_DDIM = 0,
+    ATL_SAMPLER_EULER = 1,
+    ATL_SAMPLER_EULER_A = 2,
+    ATL_SAMPLER_HEUN = 3,
+    ATL_SAMPLER_DPMPP_2M = 4,
+    ATL_SAMPLER_DPMPP_2M_KARRAS = 5, /* DPM++ 2M on the Karras schedule */
+    ATL_SAMPLER_DPMPP_SDE_KARRAS = 6 /* DPM++ SDE on the Karras schedule */
+} atl_sampler;
+
+/* "ddim", "euler", "euler_a", "heun", "dpmpp_2m", "dpmpp_2m_karras", "dpmpp_sde_karras";
+ * NULL for an unknown value. Borrowed; static. */
+ATL_API const char* atl_sampler_name(int32_t sampler);
+/* The atl_sampler named name, or -1. name is caller-owned; not freed. */
+ATL_API int32_t atl_sampler_from_name(const char* name);
+
+typedef enum atl_schedule {
+    ATL_SCHEDULE_DEFAULT = 0, /* k-diffusion get_sigmas: timesteps linspace(T-1, 0, n), then 0 */
+    ATL_SCHEDULE_KARRAS = 1   /* Karras et al. 2022, rho 7, between the model's sigma_min/max */
+} atl_schedule;
+
+/* "default", "karras"; NULL for an unknown value. Borrowed; static. */
+ATL_API const char* atl_schedule_name(int32_t schedule);
+/* The atl_schedule named name, or -1. name is caller-owned; not freed. */
+ATL_API int32_t atl_schedule_from_name(const char* name);
+
+typedef struct atl_sample_params {
+    int32_t sampler;  /* atl_sampler; default ATL_SAMPLER_EULER_A */
+    int32_t schedule; /* atl_schedule; default ATL_SCHEDULE_DEFAULT. The *_karras samplers
+                         always use Karras; DDIM accepts only the default (its own timesteps) */
+    int32_t steps;    /* >= 1; default 20 */
+    float cfg;        /* classifier-free guidance scale, finite; default 7 */
+    float eta;        /* < 0: the sampler's default (ddim 0, euler_a and dpmpp_sde 1); default -1 */
+    uint64_t seed;    /* element j of the batch uses seed + j; default 0 */
+    int32_t width;    /* image pixels, multiple of 8, >= 8; default 512 */
+    int32_t height;   /* image pixels, multiple of 8, >= 8; default 512 */
+    int32_t batch;    /* images per call, >= 1; default 1 */
+} atl_sample_params;
+
+/* Fills p with the defaults above. */
+ATL_API void atl_sample_params_init(atl_sample_params* p);
+
+/* The sigmas a k-sampler runs through: out F32 [steps + 1], last 0, caller-owned.
+ * alphas_cumprod: F32 or F64 [T] (the checkpoint's tensor), or NULL for the SD1.x schedule
+ * (scaled-linear betas 0.00085..0.012 over 1000 steps). caller-owned; not freed. */
+ATL_API atl_status* atl_sample_sigmas(const atl_tensor_view* alphas_cumprod, int32_t schedule, int32_t steps,
+                                      atl_tensor_view* out);
+
+/* An eps-prediction model given by the caller: writes eps F32 [b, c, h, w] into out for the
+ * scaled input x F32 [b, c, h, w] at continuous timesteps t F32 [b]. Return 0 on success,
+ * anything else to fail the run (ATL_ERR_BACKEND). Views are borrowed; valid during the call. */
+typedef int32_t (*atl_eps_fn)(void* user_data, const atl_tensor_view* x, const atl_tensor_view* t,
+                              atl_tensor_view* out);
+
+/* Runs the sampler of params on an eps model given as a callback (tests, other backends);
+ * guidance, if any, is the callback's business (params.cfg is ignored). noise: F32 unit Gaussian
+ * [batch, channels, height/8, width/8], or NULL to draw it from params.seed with `channels` = 4.
+ * out_latents: F32 [batch, channels, height/8, width/8], caller-owned. progress is called after
+ * every step with (step, steps); a cancel returns ATL_ERR_CANCELLED and leaves out_latents
+ * unwritten. All pointers are caller-owned; not freed. */
+ATL_API atl_status* atl_sample(atl_eps_fn eps_fn, void* eps_user_data, const atl_tensor_view* alphas_cumprod,
+                               const atl_sample_params* params, const atl_tensor_view* noise,
+                               const atl_progress* progress, atl_tensor_view* out_latents);
+
+/* Text to latents on the UNet, one call per batch, with classifier-free guidance:
+ * eps = uncond + cfg * (cond - uncond), both halves in one UNet batch of 2*batch.
+ * cond_context, uncond_context: F32 [1 or batch, L, context_dim] with the same L (the text
+ * encoder's output for the prompt and the negative prompt); uncond_context may be NULL when
+ * cfg == 1 (then only cond is run). alphas_cumprod, noise, progress, out_latents: as for
+ * atl_sample, with channels = the UNet's in_channels. All pointers are caller-owned; not freed. */
+ATL_API atl_status* atl_generate(atl_unet* unet, const atl_tensor_view* alphas_cumprod,
+                                 const atl_sample_params* params, const atl_tensor_view* cond_context,
+                                 const atl_tensor_view* uncond_context, const atl_tensor_view* noise,
+                                 const atl_progress* progress, atl_tensor_view* out_latents);
+
+/* ------------------------------------------------------------------------------------------
  * Embedder: torchvision's MobileNetV3-Large as an image feature extractor
  * ---------------------------------------------------------------------------------------- */
 

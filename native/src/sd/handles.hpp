@@ -1,4 +1,6 @@
-// The C handles of the SD networks, shared by sd_api.cpp and the LoRA entry points.
+// The C handle structs of the SD networks, shared by their C entry points (sd_api.cpp), the
+// LoRA entry points and the sampling loop (sample/sample_api.cpp), which runs the UNet without
+// crossing the boundary.
 #pragma once
 
 #include <memory>

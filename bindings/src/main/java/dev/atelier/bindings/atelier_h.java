@@ -4893,6 +4893,582 @@ public class atelier_h extends atelier_h$shared {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+    private static final int ATL_SAMPLER_DDIM = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_sampler.ATL_SAMPLER_DDIM = 0
+     * }
+     */
+    public static int ATL_SAMPLER_DDIM() {
+        return ATL_SAMPLER_DDIM;
+    }
+    private static final int ATL_SAMPLER_EULER = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_sampler.ATL_SAMPLER_EULER = 1
+     * }
+     */
+    public static int ATL_SAMPLER_EULER() {
+        return ATL_SAMPLER_EULER;
+    }
+    private static final int ATL_SAMPLER_EULER_A = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_sampler.ATL_SAMPLER_EULER_A = 2
+     * }
+     */
+    public static int ATL_SAMPLER_EULER_A() {
+        return ATL_SAMPLER_EULER_A;
+    }
+    private static final int ATL_SAMPLER_HEUN = (int)3L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_sampler.ATL_SAMPLER_HEUN = 3
+     * }
+     */
+    public static int ATL_SAMPLER_HEUN() {
+        return ATL_SAMPLER_HEUN;
+    }
+    private static final int ATL_SAMPLER_DPMPP_2M = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_sampler.ATL_SAMPLER_DPMPP_2M = 4
+     * }
+     */
+    public static int ATL_SAMPLER_DPMPP_2M() {
+        return ATL_SAMPLER_DPMPP_2M;
+    }
+    private static final int ATL_SAMPLER_DPMPP_2M_KARRAS = (int)5L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_sampler.ATL_SAMPLER_DPMPP_2M_KARRAS = 5
+     * }
+     */
+    public static int ATL_SAMPLER_DPMPP_2M_KARRAS() {
+        return ATL_SAMPLER_DPMPP_2M_KARRAS;
+    }
+    private static final int ATL_SAMPLER_DPMPP_SDE_KARRAS = (int)6L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_sampler.ATL_SAMPLER_DPMPP_SDE_KARRAS = 6
+     * }
+     */
+    public static int ATL_SAMPLER_DPMPP_SDE_KARRAS() {
+        return ATL_SAMPLER_DPMPP_SDE_KARRAS;
+    }
+
+    private static class atl_sampler_name {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_sampler_name");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * const char *atl_sampler_name(int32_t sampler)
+     * }
+     */
+    public static FunctionDescriptor atl_sampler_name$descriptor() {
+        return atl_sampler_name.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * const char *atl_sampler_name(int32_t sampler)
+     * }
+     */
+    public static MethodHandle atl_sampler_name$handle() {
+        return atl_sampler_name.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * const char *atl_sampler_name(int32_t sampler)
+     * }
+     */
+    public static MemorySegment atl_sampler_name$address() {
+        return atl_sampler_name.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * const char *atl_sampler_name(int32_t sampler)
+     * }
+     */
+    public static MemorySegment atl_sampler_name(int sampler) {
+        var mh$ = atl_sampler_name.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_sampler_name", sampler);
+            }
+            return (MemorySegment)mh$.invokeExact(sampler);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_sampler_from_name {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_INT,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_sampler_from_name");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t atl_sampler_from_name(const char *name)
+     * }
+     */
+    public static FunctionDescriptor atl_sampler_from_name$descriptor() {
+        return atl_sampler_from_name.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t atl_sampler_from_name(const char *name)
+     * }
+     */
+    public static MethodHandle atl_sampler_from_name$handle() {
+        return atl_sampler_from_name.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t atl_sampler_from_name(const char *name)
+     * }
+     */
+    public static MemorySegment atl_sampler_from_name$address() {
+        return atl_sampler_from_name.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t atl_sampler_from_name(const char *name)
+     * }
+     */
+    public static int atl_sampler_from_name(MemorySegment name) {
+        var mh$ = atl_sampler_from_name.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_sampler_from_name", name);
+            }
+            return (int)mh$.invokeExact(name);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static final int ATL_SCHEDULE_DEFAULT = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_schedule.ATL_SCHEDULE_DEFAULT = 0
+     * }
+     */
+    public static int ATL_SCHEDULE_DEFAULT() {
+        return ATL_SCHEDULE_DEFAULT;
+    }
+    private static final int ATL_SCHEDULE_KARRAS = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_schedule.ATL_SCHEDULE_KARRAS = 1
+     * }
+     */
+    public static int ATL_SCHEDULE_KARRAS() {
+        return ATL_SCHEDULE_KARRAS;
+    }
+
+    private static class atl_schedule_name {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_schedule_name");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * const char *atl_schedule_name(int32_t schedule)
+     * }
+     */
+    public static FunctionDescriptor atl_schedule_name$descriptor() {
+        return atl_schedule_name.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * const char *atl_schedule_name(int32_t schedule)
+     * }
+     */
+    public static MethodHandle atl_schedule_name$handle() {
+        return atl_schedule_name.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * const char *atl_schedule_name(int32_t schedule)
+     * }
+     */
+    public static MemorySegment atl_schedule_name$address() {
+        return atl_schedule_name.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * const char *atl_schedule_name(int32_t schedule)
+     * }
+     */
+    public static MemorySegment atl_schedule_name(int schedule) {
+        var mh$ = atl_schedule_name.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_schedule_name", schedule);
+            }
+            return (MemorySegment)mh$.invokeExact(schedule);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_schedule_from_name {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_INT,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_schedule_from_name");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t atl_schedule_from_name(const char *name)
+     * }
+     */
+    public static FunctionDescriptor atl_schedule_from_name$descriptor() {
+        return atl_schedule_from_name.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t atl_schedule_from_name(const char *name)
+     * }
+     */
+    public static MethodHandle atl_schedule_from_name$handle() {
+        return atl_schedule_from_name.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t atl_schedule_from_name(const char *name)
+     * }
+     */
+    public static MemorySegment atl_schedule_from_name$address() {
+        return atl_schedule_from_name.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t atl_schedule_from_name(const char *name)
+     * }
+     */
+    public static int atl_schedule_from_name(MemorySegment name) {
+        var mh$ = atl_schedule_from_name.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_schedule_from_name", name);
+            }
+            return (int)mh$.invokeExact(name);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_sample_params_init {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_sample_params_init");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void atl_sample_params_init(atl_sample_params *p)
+     * }
+     */
+    public static FunctionDescriptor atl_sample_params_init$descriptor() {
+        return atl_sample_params_init.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void atl_sample_params_init(atl_sample_params *p)
+     * }
+     */
+    public static MethodHandle atl_sample_params_init$handle() {
+        return atl_sample_params_init.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void atl_sample_params_init(atl_sample_params *p)
+     * }
+     */
+    public static MemorySegment atl_sample_params_init$address() {
+        return atl_sample_params_init.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void atl_sample_params_init(atl_sample_params *p)
+     * }
+     */
+    public static void atl_sample_params_init(MemorySegment p) {
+        var mh$ = atl_sample_params_init.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_sample_params_init", p);
+            }
+            mh$.invokeExact(p);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_sample_sigmas {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_INT,
+            atelier_h.C_INT,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_sample_sigmas");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_sample_sigmas(const atl_tensor_view *alphas_cumprod, int32_t schedule, int32_t steps, atl_tensor_view *out)
+     * }
+     */
+    public static FunctionDescriptor atl_sample_sigmas$descriptor() {
+        return atl_sample_sigmas.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_sample_sigmas(const atl_tensor_view *alphas_cumprod, int32_t schedule, int32_t steps, atl_tensor_view *out)
+     * }
+     */
+    public static MethodHandle atl_sample_sigmas$handle() {
+        return atl_sample_sigmas.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_sample_sigmas(const atl_tensor_view *alphas_cumprod, int32_t schedule, int32_t steps, atl_tensor_view *out)
+     * }
+     */
+    public static MemorySegment atl_sample_sigmas$address() {
+        return atl_sample_sigmas.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_sample_sigmas(const atl_tensor_view *alphas_cumprod, int32_t schedule, int32_t steps, atl_tensor_view *out)
+     * }
+     */
+    public static MemorySegment atl_sample_sigmas(MemorySegment alphas_cumprod, int schedule, int steps, MemorySegment out) {
+        var mh$ = atl_sample_sigmas.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_sample_sigmas", alphas_cumprod, schedule, steps, out);
+            }
+            return (MemorySegment)mh$.invokeExact(alphas_cumprod, schedule, steps, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_sample {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_sample");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_sample(atl_eps_fn eps_fn, void *eps_user_data, const atl_tensor_view *alphas_cumprod, const atl_sample_params *params, const atl_tensor_view *noise, const atl_progress *progress, atl_tensor_view *out_latents)
+     * }
+     */
+    public static FunctionDescriptor atl_sample$descriptor() {
+        return atl_sample.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_sample(atl_eps_fn eps_fn, void *eps_user_data, const atl_tensor_view *alphas_cumprod, const atl_sample_params *params, const atl_tensor_view *noise, const atl_progress *progress, atl_tensor_view *out_latents)
+     * }
+     */
+    public static MethodHandle atl_sample$handle() {
+        return atl_sample.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_sample(atl_eps_fn eps_fn, void *eps_user_data, const atl_tensor_view *alphas_cumprod, const atl_sample_params *params, const atl_tensor_view *noise, const atl_progress *progress, atl_tensor_view *out_latents)
+     * }
+     */
+    public static MemorySegment atl_sample$address() {
+        return atl_sample.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_sample(atl_eps_fn eps_fn, void *eps_user_data, const atl_tensor_view *alphas_cumprod, const atl_sample_params *params, const atl_tensor_view *noise, const atl_progress *progress, atl_tensor_view *out_latents)
+     * }
+     */
+    public static MemorySegment atl_sample(MemorySegment eps_fn, MemorySegment eps_user_data, MemorySegment alphas_cumprod, MemorySegment params, MemorySegment noise, MemorySegment progress, MemorySegment out_latents) {
+        var mh$ = atl_sample.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_sample", eps_fn, eps_user_data, alphas_cumprod, params, noise, progress, out_latents);
+            }
+            return (MemorySegment)mh$.invokeExact(eps_fn, eps_user_data, alphas_cumprod, params, noise, progress, out_latents);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_generate {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_generate");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_generate(atl_unet *unet, const atl_tensor_view *alphas_cumprod, const atl_sample_params *params, const atl_tensor_view *cond_context, const atl_tensor_view *uncond_context, const atl_tensor_view *noise, const atl_progress *progress, atl_tensor_view *out_latents)
+     * }
+     */
+    public static FunctionDescriptor atl_generate$descriptor() {
+        return atl_generate.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_generate(atl_unet *unet, const atl_tensor_view *alphas_cumprod, const atl_sample_params *params, const atl_tensor_view *cond_context, const atl_tensor_view *uncond_context, const atl_tensor_view *noise, const atl_progress *progress, atl_tensor_view *out_latents)
+     * }
+     */
+    public static MethodHandle atl_generate$handle() {
+        return atl_generate.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_generate(atl_unet *unet, const atl_tensor_view *alphas_cumprod, const atl_sample_params *params, const atl_tensor_view *cond_context, const atl_tensor_view *uncond_context, const atl_tensor_view *noise, const atl_progress *progress, atl_tensor_view *out_latents)
+     * }
+     */
+    public static MemorySegment atl_generate$address() {
+        return atl_generate.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_generate(atl_unet *unet, const atl_tensor_view *alphas_cumprod, const atl_sample_params *params, const atl_tensor_view *cond_context, const atl_tensor_view *uncond_context, const atl_tensor_view *noise, const atl_progress *progress, atl_tensor_view *out_latents)
+     * }
+     */
+    public static MemorySegment atl_generate(MemorySegment unet, MemorySegment alphas_cumprod, MemorySegment params, MemorySegment cond_context, MemorySegment uncond_context, MemorySegment noise, MemorySegment progress, MemorySegment out_latents) {
+        var mh$ = atl_generate.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_generate", unet, alphas_cumprod, params, cond_context, uncond_context, noise, progress, out_latents);
+            }
+            return (MemorySegment)mh$.invokeExact(unet, alphas_cumprod, params, cond_context, uncond_context, noise, progress, out_latents);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
 
     private static class atl_embedder_params_init {
         public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
