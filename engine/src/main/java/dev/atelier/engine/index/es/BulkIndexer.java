@@ -127,12 +127,15 @@ public final class BulkIndexer {
         }
     }
 
-    /** Receives progress after every finished chunk (from a sender thread). */
+    /** Receives progress after every finished chunk, and each retry (from sender threads). */
     @FunctionalInterface
     public interface Listener {
         Listener NONE = p -> {};
 
         void onProgress(Progress progress);
+
+        /** A bulk request or some of its items failed in a retryable way; it is sent again after delay. */
+        default void onRetry(String reason, int attempt, Duration delay) {}
     }
 
     /**
@@ -270,7 +273,7 @@ public final class BulkIndexer {
                         }
                         continue;
                     }
-                    retried.addAndGet(send(catalog, batch.docs(), options, stop));
+                    retried.addAndGet(send(catalog, batch.docs(), options, listener, stop));
                     if (stop.getAsBoolean() && failure.get() != null) {
                         return;
                     }
@@ -320,7 +323,7 @@ public final class BulkIndexer {
      * Retryable failures back off exponentially with jitter (AWS Architecture Blog, "Exponential
      * Backoff and Jitter": delay = random in [d/2, d], d = min(max, initial * 2^attempt)).
      */
-    static long send(ElasticsearchCatalog catalog, List<CatalogDocument> docs, Options options, BooleanSupplier stop)
+    static long send(ElasticsearchCatalog catalog, List<CatalogDocument> docs, Options options, Listener listener, BooleanSupplier stop)
             throws InterruptedException {
         List<CatalogDocument> pending = docs;
         long retriedItems = 0;
@@ -368,6 +371,7 @@ public final class BulkIndexer {
             long d = Math.min(options.maxBackoff().toMillis(), options.initialBackoff().toMillis() << Math.min(attempt, 20));
             long delay = d / 2 + ThreadLocalRandom.current().nextLong(d / 2 + 1);
             LOG.warn("{}; retry {} of {} in {} ms", lastError, attempt + 1, options.maxRetries(), delay);
+            listener.onRetry(lastError, attempt + 1, Duration.ofMillis(delay));
             Thread.sleep(delay);
             retriedItems += again.size();
             pending = again;
