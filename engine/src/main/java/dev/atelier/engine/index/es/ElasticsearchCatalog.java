@@ -324,13 +324,21 @@ public final class ElasticsearchCatalog implements CatalogSearch {
             client.indices().putSettings(p -> p.index(concreteIndex)
                     .settings(s -> s.numberOfReplicas(String.valueOf(options.replicas())).refreshInterval(t -> t.time("1s"))));
             client.indices().refresh(r -> r.index(concreteIndex));
-            var health = client.cluster().health(h -> h.index(concreteIndex).waitForStatus(HealthStatus.Green)
-                    .timeout(t -> t.time(Math.max(30, options.timeout().toSeconds()) + "s")));
-            if (health.timedOut()) {
-                throw new BackendException(AtelierException.BACKEND, "index " + concreteIndex + " did not reach green health (status "
-                        + health.status().jsonValue() + "): its replicas are not allocated");
+            // Copying the replicas of a large index takes a while: wait in steps shorter than the
+            // socket timeout, up to 30 minutes, reporting the status when it never turns green.
+            long waitSeconds = Math.max(1, Math.min(30, options.timeout().toSeconds() / 2));
+            long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.MINUTES.toNanos(30);
+            while (true) {
+                var health = client.cluster().health(h -> h.index(concreteIndex).waitForStatus(HealthStatus.Green)
+                        .timeout(t -> t.time(waitSeconds + "s")));
+                if (!health.timedOut()) {
+                    return null;
+                }
+                if (System.nanoTime() > deadline) {
+                    throw new BackendException(AtelierException.BACKEND, "index " + concreteIndex + " did not reach green health in 30 min (status "
+                            + health.status().jsonValue() + ", " + health.unassignedShards() + " unassigned shards): its replicas are not allocated");
+                }
             }
-            return null;
         });
     }
 
