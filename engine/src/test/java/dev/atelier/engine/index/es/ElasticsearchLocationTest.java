@@ -4,7 +4,10 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import dev.atelier.engine.catalog.CatalogItem;
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
+import dev.atelier.engine.index.CatalogIndex;
+import dev.atelier.engine.index.CatalogSearch;
 import dev.atelier.engine.index.CatalogSearches;
+import dev.atelier.engine.index.IndexSpec;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -31,6 +34,23 @@ class ElasticsearchLocationTest {
         assertEquals(a, CatalogDocument.idOf(new CatalogItem("img/a.jpg", "2", "y")));
         assertNotEquals(a, CatalogDocument.idOf(new CatalogItem("img/b.jpg", "1", "x")));
         assertEquals(64, a.length());
+    }
+
+    @Test
+    void theFactoryOpensAFolderAsAFaissIndex(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) {
+        SyntheticVectors data = SyntheticVectors.make(200, 16, 10, 2, 3, 0.3f, 5);
+        java.nio.file.Path folder = dir.resolve("index");
+        try (CatalogIndex built = CatalogIndex.build(data.vectors, data.items, CatalogIndex.Options.of(IndexSpec.flat()))) {
+            built.save(folder);
+        }
+        try (CatalogSearch opened = CatalogSearches.open(folder.toString())) {
+            assertInstanceOf(CatalogIndex.class, opened);
+            assertEquals(200, opened.count());
+            assertEquals(16, opened.inputDimension());
+            CatalogSearch.Hit top = opened.search(data.vectors[17], 1, java.util.Optional.empty()).getFirst();
+            assertEquals(17, top.id());
+            assertEquals(data.items.get(17), top.item());
+        }
     }
 
     @Test
