@@ -318,28 +318,64 @@ public final class ElasticsearchCatalog implements CatalogSearch {
                 .settings(s -> s.numberOfReplicas("0").refreshInterval(t -> t.time("-1")))));
     }
 
-    /** Restores replicas and refreshes, then waits until every copy is allocated (green). */
+    /**
+     * Restores refreshes and replicas, then waits until every copy is allocated (green). The
+     * primary is flushed first, so that replicas start as a copy of its segment files (HNSW
+     * graphs included) instead of replaying the translog and building their graphs again.
+     */
     void endBulkLoad() {
         call("finish bulk loading into " + concreteIndex, () -> {
-            client.indices().putSettings(p -> p.index(concreteIndex)
-                    .settings(s -> s.numberOfReplicas(String.valueOf(options.replicas())).refreshInterval(t -> t.time("1s"))));
+            client.indices().putSettings(p -> p.index(concreteIndex).settings(s -> s.refreshInterval(t -> t.time("1s"))));
             client.indices().refresh(r -> r.index(concreteIndex));
-            // Copying the replicas of a large index takes a while: wait in steps shorter than the
-            // socket timeout, up to 30 minutes, reporting the status when it never turns green.
-            long waitSeconds = Math.max(1, Math.min(30, options.timeout().toSeconds() / 2));
-            long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.MINUTES.toNanos(30);
-            while (true) {
+            client.indices().flush(f -> f.index(concreteIndex).waitIfOngoing(true));
+            client.indices().putSettings(p -> p.index(concreteIndex)
+                    .settings(s -> s.numberOfReplicas(String.valueOf(options.replicas()))));
+            return null;
+        });
+        waitForGreen(java.util.concurrent.TimeUnit.MINUTES.toNanos(30));
+    }
+
+    /**
+     * Waits, in steps shorter than the socket timeout, until this index is green. A health
+     * request that times out answers HTTP 408, which the client raises as an exception.
+     */
+    private void waitForGreen(long limitNanos) {
+        long waitSeconds = Math.max(1, Math.min(30, options.timeout().toSeconds() / 2));
+        long deadline = System.nanoTime() + limitNanos;
+        String status = "unknown";
+        while (System.nanoTime() < deadline) {
+            try {
                 var health = client.cluster().health(h -> h.index(concreteIndex).waitForStatus(HealthStatus.Green)
                         .timeout(t -> t.time(waitSeconds + "s")));
+                status = health.status().jsonValue();
                 if (!health.timedOut()) {
-                    return null;
+                    return;
                 }
-                if (System.nanoTime() > deadline) {
-                    throw new BackendException(AtelierException.BACKEND, "index " + concreteIndex + " did not reach green health in 30 min (status "
-                            + health.status().jsonValue() + ", " + health.unassignedShards() + " unassigned shards): its replicas are not allocated");
+            } catch (IOException | ElasticsearchException e) {
+                if (!isHttpStatus(e, 408)) {
+                    // Not a timeout: report it as every other call does.
+                    call("wait for green health of " + concreteIndex, () -> {
+                        if (e instanceof IOException io) throw io;
+                        throw (ElasticsearchException) e;
+                    });
                 }
+                status = "not green (408)";
             }
-        });
+        }
+        throw new BackendException(AtelierException.BACKEND, "index " + concreteIndex + " did not reach green health in "
+                + java.util.concurrent.TimeUnit.NANOSECONDS.toMinutes(limitNanos) + " min (" + status + "): its replicas are not allocated");
+    }
+
+    private static boolean isHttpStatus(Throwable e, int status) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof org.elasticsearch.client.ResponseException r && r.getResponse().getStatusLine().getStatusCode() == status) {
+                return true;
+            }
+            if (t instanceof ElasticsearchException ee && ee.status() == status) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Makes everything written so far visible to searches and counts. */
