@@ -27,9 +27,7 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * running searches and blocks new ones while it runs. Closing while other threads still use the
  * index is a caller bug.
  */
-public final class CatalogIndex implements AutoCloseable {
-    /** A catalog item found by a search, with its cosine similarity to the query. */
-    public record Hit(CatalogItem item, long id, float score) {}
+public final class CatalogIndex implements CatalogSearch {
 
     /**
      * @param spec           the FAISS index to build
@@ -91,6 +89,7 @@ public final class CatalogIndex implements AutoCloseable {
     }
 
     /** Adds more items with their raw feature vectors; they get the next ids. */
+    @Override
     public void add(float[][] vectors, List<CatalogItem> newItems) {
         checkRows(vectors, newItems, inputDimension);
         lock.writeLock().lock();
@@ -134,11 +133,13 @@ public final class CatalogIndex implements AutoCloseable {
     }
 
     /** The k items closest to query (raw features), best first, optionally only of one category. */
+    @Override
     public List<Hit> search(float[] query, int k, Optional<String> category) {
         return searchBatch(new float[][] {query}, k, category).getFirst();
     }
 
     /** {@link #search} for several queries in one native call (faster than one call each). */
+    @Override
     public List<List<Hit>> searchBatch(float[][] queries, int k, Optional<String> category) {
         if (k <= 0) {
             throw new InvalidInputException("k must be positive, got " + k);
@@ -223,6 +224,11 @@ public final class CatalogIndex implements AutoCloseable {
         }
     }
 
+    @Override
+    public long count() {
+        return size();
+    }
+
     /** A snapshot of the items in id order. */
     public List<CatalogItem> items() {
         lock.readLock().lock();
@@ -234,6 +240,7 @@ public final class CatalogIndex implements AutoCloseable {
     }
 
     /** Length of the raw vectors this index takes. */
+    @Override
     public int inputDimension() {
         return inputDimension;
     }
@@ -256,7 +263,8 @@ public final class CatalogIndex implements AutoCloseable {
         return index;
     }
 
-    Pca pca() {
+    /** The PCA applied before the FAISS index (null: none); borrowed, valid until close. */
+    public Pca pca() {
         return pca;
     }
 
