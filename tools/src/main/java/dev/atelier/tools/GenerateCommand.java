@@ -2,12 +2,10 @@ package dev.atelier.tools;
 
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
 import dev.atelier.engine.sd.GenerationRequest;
+import dev.atelier.engine.core.DType;
 import dev.atelier.engine.sd.Pipeline;
+import dev.atelier.engine.text.LongPromptMode;
 import dev.atelier.engine.sd.Sampler;
-import dev.atelier.engine.sd.TextEncoderParams;
-import dev.atelier.engine.sd.UNetParams;
-import dev.atelier.engine.sd.VaeParams;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -17,9 +15,11 @@ import picocli.CommandLine.Option;
 @Command(name = "generate", mixinStandardHelpOptions = true,
         description = "Text to image with a Stable Diffusion 1.x checkpoint; PNGs carry A1111's parameters chunk.",
         footer = {"", "Examples:",
-            "  atelier generate --model rv6.safetensors --prompt \"a denim jacket\" --sampler dpmpp_sde_karras --out out/"})
+            "  atelier generate --model rv6.safetensors --prompt \"a denim jacket\" --sampler dpmpp_sde_karras --out out/",
+            "  atelier generate --model tiny.safetensors --config tiny.yaml --prompt jacket --steps 8 --width 256 --height 256 --out out/",
+            "  atelier generate --model rv6.safetensors --vae vae-ft-mse.safetensors --precision bf16 --seed 42 --batch 2 --out out/"})
 final class GenerateCommand implements Callable<Integer> {
-    @Option(names = "--model", required = true, description = "Single-file LDM checkpoint (.safetensors).")
+    @Option(names = "--model", required = true, description = "Checkpoint: a single .safetensors or .ckpt in the LDM layout, or a diffusers folder.")
     Path model;
 
     @Option(names = "--tokenizer", description = "Folder with vocab.json and merges.txt (default: MODEL_DIR/tokenizer).")
@@ -68,32 +68,36 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--save-latents", description = "Write the final latents (tensor `latents`) to this safetensors file.")
     Path saveLatents;
 
-    @Option(names = "--unet-heads", defaultValue = "8", description = "UNet attention heads until --config is supported (SD1.5: 8).")
-    int unetHeads;
+    @Option(names = "--config", paramLabel = "YAML", description = "LDM-style YAML with the architecture (v1-inference.yaml keys); default: SD1.5 sizes, the rest read from the weights.")
+    Path config;
 
-    @Option(names = "--text-heads", defaultValue = "12", description = "Text model heads until --config is supported (SD1.5: 12).")
-    int textHeads;
+    @Option(names = "--vae", paramLabel = "PATH", description = "A separate VAE file (with or without the first_stage_model. prefix).")
+    Path vae;
+
+    @Option(names = "--precision", defaultValue = "fp32", paramLabel = "fp32|bf16", description = "Compute precision (default ${DEFAULT-VALUE}).")
+    String precision;
+
+    @Option(names = "--long-prompt", defaultValue = "chunked", paramLabel = "chunked|truncate", description = "Prompts over 75 tokens: encode in chunks of 75 (A1111) or truncate (default ${DEFAULT-VALUE}).")
+    String longPrompt;
 
     @Option(names = "--out", required = true, description = "Output folder.")
     Path out;
 
     @Override
     public Integer call() {
-        Path tok = tokenizer != null ? tokenizer : model.toAbsolutePath().getParent().resolve("tokenizer");
-        if (!Files.isDirectory(tok)) {
-            throw new InvalidInputException("no tokenizer folder at " + tok + "; pass --tokenizer DIR");
-        }
         long s = seed >= 0 ? seed : (long) (Math.random() * 4294967295L);
         GenerationRequest request = new GenerationRequest(prompt, negative, sampler, steps, cfg, s, width, height, batch,
                 batchCount, clipSkip, eta, initLatents);
-        Pipeline.Networks networks = new Pipeline.Networks(TextEncoderParams.defaults().withNumHeads(textHeads),
-                UNetParams.defaults().withHeads(unetHeads, -1), VaeParams.defaults());
-        try (Pipeline pipeline = Pipeline.load(model, tok, networks)) {
-            Pipeline.Generation g = pipeline.generate(request, (done, total) -> {
-                System.err.printf("\rstep %d/%d", done, total);
-                return true;
-            });
-            System.err.println();
+        DType dtype = switch (precision.toLowerCase(java.util.Locale.ROOT)) {
+            case "fp32" -> DType.F32;
+            case "bf16" -> DType.BF16;
+            default -> throw new InvalidInputException("unknown --precision \"" + precision + "\" (known: fp32, bf16)");
+        };
+        Pipeline.Options options = new Pipeline.Options(java.util.Optional.ofNullable(tokenizer),
+                java.util.Optional.ofNullable(config), java.util.Optional.ofNullable(vae), dtype,
+                LongPromptMode.fromName(longPrompt));
+        try (Pipeline pipeline = Pipeline.load(model, options)) {
+            Pipeline.Generation g = pipeline.generate(request, new ProgressBar("generate", "step", false));
             if (saveLatents != null) {
                 g.saveLatents(saveLatents);
             }

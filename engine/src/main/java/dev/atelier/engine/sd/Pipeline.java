@@ -8,6 +8,7 @@ import dev.atelier.engine.core.TensorView;
 import dev.atelier.engine.safetensors.SafeTensorsFile;
 import dev.atelier.engine.safetensors.SafeTensorsWriter;
 import dev.atelier.engine.text.ClipTokenizer;
+import dev.atelier.engine.text.LongPromptMode;
 import dev.atelier.engine.text.PromptPair;
 import java.io.IOException;
 import java.io.InputStream;
@@ -38,7 +39,48 @@ public final class Pipeline implements AutoCloseable {
     private final UNet unet;
     private final Vae vae;
     private final TensorView alphasCumprod;  // [T] from the checkpoint, or null: the SD1.5 schedule
+    private LongPromptMode longPrompt = LongPromptMode.CHUNKED;
     private String modelHash;
+
+    /**
+     * How to load a checkpoint.
+     *
+     * @param tokenizer  folder with vocab.json and merges.txt; empty: the checkpoint's own
+     *                   ({@code tokenizer/} inside a diffusers folder or beside a single file)
+     * @param config     an LDM YAML giving the architecture; empty: SD1.5 sizes, the rest from the weights
+     * @param vae        a separate VAE file replacing the checkpoint's
+     * @param precision  F32, or BF16 (weights converted once, norms in F32)
+     * @param longPrompt prompts over 75 tokens: CHUNKED (A1111) or TRUNCATE
+     */
+    public record Options(java.util.Optional<Path> tokenizer, java.util.Optional<Path> config,
+            java.util.Optional<Path> vae, DType precision, LongPromptMode longPrompt) {
+        public static Options defaults() {
+            return new Options(java.util.Optional.empty(), java.util.Optional.empty(), java.util.Optional.empty(),
+                    DType.F32, LongPromptMode.CHUNKED);
+        }
+    }
+
+    /** Loads a checkpoint (single file or diffusers folder) as options say. */
+    public static Pipeline load(Path checkpoint, Options options) {
+        LdmConfig config = options.config().map(LdmConfig::load).orElse(LdmConfig.sd15())
+                .withComputeDtype(options.precision());
+        Path tokenizerDir = options.tokenizer().orElseGet(() -> java.nio.file.Files.isDirectory(checkpoint)
+                ? checkpoint.resolve("tokenizer") : checkpoint.toAbsolutePath().getParent().resolve("tokenizer"));
+        if (!java.nio.file.Files.isRegularFile(tokenizerDir.resolve("vocab.json"))) {
+            throw new InvalidInputException("no tokenizer (vocab.json, merges.txt) in " + tokenizerDir
+                    + "; pass --tokenizer DIR");
+        }
+        ClipTokenizer tokenizer = ClipTokenizer.load(tokenizerDir);
+        StableDiffusionWeights weights = StableDiffusionWeights.open(checkpoint, options.vae());
+        try {
+            Pipeline p = new Pipeline(checkpoint, weights, tokenizer, new Networks(config.text(), config.unet(), config.vae()));
+            p.longPrompt = options.longPrompt();
+            return p;
+        } catch (RuntimeException e) {
+            weights.close();
+            throw e;
+        }
+    }
 
     /**
      * Architecture settings the weights do not tell: head counts (SD1.5 defaults), compute dtype.
@@ -129,7 +171,7 @@ public final class Pipeline implements AutoCloseable {
 
     /** The text hidden states of the prompt and the negative prompt, [1, 77c, width] each, same c. */
     public TensorView[] encodePrompts(String prompt, String negative, int clipSkip, Arena arena) {
-        PromptPair pair = tokenizer.encode(prompt, negative);
+        PromptPair pair = tokenizer.encode(prompt, negative, longPrompt);
         return new TensorView[] {encode(pair.positive().flat(), clipSkip, arena),
             encode(pair.negative().flat(), clipSkip, arena)};
     }
