@@ -515,6 +515,10 @@ def main():
                 s = time.perf_counter()
                 eps = unet(x, t, context)
                 times.append(time.perf_counter() - s)
+                if i == 0:
+                    after = memory()
+                    report("mem_after_first_step", size=a.size, dtype=a.dtype, rss_mib=after["VmRSS"],
+                           rss_file_mib=after["RssFile"], rss_anon_mib=after["RssAnon"])
         assert torch.isfinite(eps.float()).all(), "non-finite UNet output"
         report("unet", size=a.size, dtype=a.dtype, batch=2, threads=a.threads, first_s=times[0],
                step_s=statistics.median(times[1:]), min_s=min(times[1:]), steps=steps, peak_rss_mib=memory()["peak"])
