@@ -9,6 +9,7 @@ Loads a single-file LDM-layout .safetensors under the LDM names, parsing the hea
 
   baseline.py MODEL unet  [--size 512] [--dtype fp32|bf16] [--steps 3] [--threads N]
   baseline.py MODEL e2e   [--size 512] [--dtype fp32|bf16] [--steps 20] [--threads N]
+  baseline.py MODEL unet --profile TRACE.json ...   (one extra profiled step; see profile_summary.py)
   baseline.py MODEL parity --cases CASES.safetensors --heads 4 --text-heads 2
 """
 import argparse
@@ -482,6 +483,7 @@ def main():
     ap.add_argument("--heads", type=int, default=8)
     ap.add_argument("--text-heads", type=int, default=12)
     ap.add_argument("--cases")
+    ap.add_argument("--profile", help="unet mode: write a chrome trace of one extra step to this file")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -522,6 +524,10 @@ def main():
         assert torch.isfinite(eps.float()).all(), "non-finite UNet output"
         report("unet", size=a.size, dtype=a.dtype, batch=2, threads=a.threads, first_s=times[0],
                step_s=statistics.median(times[1:]), min_s=min(times[1:]), steps=steps, peak_rss_mib=memory()["peak"])
+        if a.profile:  # one more step under the profiler, after the report (profile_summary.py reads it)
+            with autocast(a.dtype), torch.autograd.profiler.profile() as prof:
+                unet(x, t, context)
+            prof.export_chrome_trace(a.profile)
         return
 
     # e2e proxy: text encode (cond + uncond), N UNet steps of batch 2 with CFG and an Euler update

@@ -30,7 +30,7 @@ cp_file=$(mktemp)
 out=$(mktemp)
 trap 'rm -f "$cp_file" "$out"' EXIT
 (cd "$root" && mvn -o -q -pl engine dependency:build-classpath -Dmdep.includeScope=runtime \
-  -Dmdep.outputFile="$cp_file" >/dev/null)
+  -Dmdep.outputFile="$cp_file" >/dev/null 2>&1)
 jars=$(tr ':' '\n' <"$cp_file" | grep -v '/dev/atelier/' | paste -sd: -)
 cp="$root/benchmarks/target/classes:$root/engine/target/classes:$root/bindings/target/classes:$jars"
 
