@@ -66,6 +66,12 @@ def normalization(c):
     return GroupNorm32(32, c)
 
 
+class LayerNorm32(nn.LayerNorm):
+    # float32 like GroupNorm32: 1.13's CPU autocast leaves norms out and they reject bf16 input with f32 weights
+    def forward(self, x):
+        return super().forward(x.float()).type(x.dtype)
+
+
 def timestep_embedding(t, dim, max_period=10000):
     # LDM util.py timestep_embedding: cat(cos, sin)
     half = dim // 2
@@ -139,7 +145,7 @@ class BasicTransformerBlock(nn.Module):
         self.attn1 = CrossAttention(dim, dim, heads)
         self.ff = FeedForward(dim)
         self.attn2 = CrossAttention(dim, context_dim, heads)
-        self.norm1, self.norm2, self.norm3 = nn.LayerNorm(dim), nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.norm1, self.norm2, self.norm3 = LayerNorm32(dim), LayerNorm32(dim), LayerNorm32(dim)
 
     def forward(self, x, context):
         x = self.attn1(self.norm1(x)) + x
@@ -150,7 +156,7 @@ class BasicTransformerBlock(nn.Module):
 class SpatialTransformer(nn.Module):
     def __init__(self, c, heads, context_dim, depth):
         super().__init__()
-        self.norm = nn.GroupNorm(32, c, eps=1e-6)
+        self.norm = GroupNorm32(32, c, eps=1e-6)
         self.proj_in = nn.Conv2d(c, c, 1)
         self.transformer_blocks = nn.ModuleList([BasicTransformerBlock(c, heads, context_dim) for _ in range(depth)])
         self.proj_out = nn.Conv2d(c, c, 1)
@@ -245,7 +251,7 @@ class UNetModel(nn.Module):
 # ---------------- VAE decoder (model.py Decoder, AutoencoderKL.decode) ----------------
 
 def vae_norm(c):
-    return nn.GroupNorm(32, c, eps=1e-6)
+    return GroupNorm32(32, c, eps=1e-6)
 
 
 class ResnetBlock(nn.Module):
@@ -366,8 +372,8 @@ class ClipMlp(nn.Module):
 class ClipLayer(nn.Module):
     def __init__(self, w, heads, inner):
         super().__init__()
-        self.self_attn, self.layer_norm1 = ClipAttention(w, heads), nn.LayerNorm(w)
-        self.mlp, self.layer_norm2 = ClipMlp(w, inner), nn.LayerNorm(w)
+        self.self_attn, self.layer_norm1 = ClipAttention(w, heads), LayerNorm32(w)
+        self.mlp, self.layer_norm2 = ClipMlp(w, inner), LayerNorm32(w)
 
     def forward(self, x, mask):
         x = x + self.self_attn(self.layer_norm1(x), mask)
@@ -393,7 +399,7 @@ class ClipTextModel(nn.Module):
         super().__init__()
         self.embeddings = ClipEmbeddings(vocab, w, positions)
         self.encoder = ClipEncoder(w, heads, inner, layers)
-        self.final_layer_norm = nn.LayerNorm(w)
+        self.final_layer_norm = LayerNorm32(w)
 
     def forward(self, ids):
         n = ids.shape[1]

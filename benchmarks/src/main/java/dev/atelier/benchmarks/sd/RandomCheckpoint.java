@@ -33,6 +33,7 @@ import java.util.SplittableRandom;
  *
  * <pre>
  *   RandomCheckpoint OUT.safetensors [--fp16] [--seed N] [--verify]
+ *   RandomCheckpoint --verify FILE   (load an existing file and build the three networks)
  *   RandomCheckpoint --check-layout FIXTURE_MODEL.safetensors   (tiny layout vs the sd15-tiny fixture)
  * </pre>
  *
@@ -50,6 +51,10 @@ public final class RandomCheckpoint {
     public static void main(String[] args) throws IOException {
         if (args.length == 2 && args[0].equals("--check-layout")) {
             System.exit(checkLayout(Path.of(args[1])) ? 0 : 1);
+        }
+        if (args.length == 2 && args[0].equals("--verify")) {
+            verify(Path.of(args[1]));
+            return;
         }
         if (args.length < 1 || args[0].startsWith("--")) {
             System.err.println("usage: RandomCheckpoint OUT.safetensors [--fp16] [--seed N] [--verify]\n"
