@@ -508,7 +508,7 @@ def main():
     load_s = time.perf_counter() - t0
     m = memory()
     file_mib = os.path.getsize(a.model) / 2 ** 20
-    report("load", mode=a.mode, threads=a.threads, load_s=load_s, file_mib=file_mib, rss_mib=m["VmRSS"],
+    report("load", mode=a.mode, dtype=a.dtype, threads=a.threads, load_s=load_s, file_mib=file_mib, rss_mib=m["VmRSS"],
            rss_file_mib=m["RssFile"], rss_anon_mib=m["RssAnon"])
 
     lat = a.size // 8

@@ -8,6 +8,7 @@
 #   env: THREADS (2)  SIZES ("256 512")  DTYPES ("fp32 bf16")  STEPS (timed steps, 2)
 #        E2E=1 adds the 20-step 512x512 end-to-end proxy (text encode + 20 UNet steps + VAE decode)
 #        ENGINES ("atelier torch")  PYTHON (/usr/bin/python3)
+#        LOGS="a.log b.log": run nothing, print the table from the raw lines of earlier runs
 # Make the checkpoint first (about 4 GiB, 2 minutes):
 #   java -cp "$CP" dev.atelier.benchmarks.sd.RandomCheckpoint /tmp/sd15-random.safetensors --verify
 # Needs: native library built (build/native/libatelier.so) and the Java modules compiled
@@ -34,6 +35,13 @@ trap 'rm -f "$cp_file" "$out"' EXIT
 jars=$(tr ':' '\n' <"$cp_file" | grep -v '/dev/atelier/' | paste -sd: -)
 cp="$root/benchmarks/target/classes:$root/engine/target/classes:$root/bindings/target/classes:$jars"
 
+if [ -n "${LOGS:-}" ]; then
+  # shellcheck disable=SC2086
+  cat $LOGS >"$out"
+  echo "table from earlier runs: $LOGS (not one run: compare only under the same load)"
+  engines=""
+  sizes=""
+fi
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "load at start: $(uptime)"
 echo "model: $model ($(du -h "$model" | cut -f1)); threads $threads; timed steps $steps (after one warm-up)"
@@ -51,21 +59,23 @@ for size in $sizes; do
     done
   done
 done
-if [ "${E2E:-0}" = 1 ]; then
+if [ "${E2E:-0}" = 1 ] && [ -n "$engines" ]; then
   for engine in $engines; do
     "run_$engine" e2e --size 512 --dtype fp32 --steps 20
   done
 fi
-echo "load at end: $(uptime)"
+[ -n "${LOGS:-}" ] || echo "load at end: $(uptime)"
 
 echo
 echo "| size | dtype | Atelier s/step | PyTorch s/step | Atelier/PyTorch | target | Atelier peak RSS MiB | PyTorch peak RSS MiB |"
 echo "|---|---|---|---|---|---|---|---|"
 awk '
   function val(line, key,   i, n, f) { n = split(line, f, " "); for (i = 1; i <= n; i++) if (index(f[i], key "=") == 1) return substr(f[i], length(key) + 2); return "" }
+  $1 != "atelier" && $1 != "torch" { next }
   $2 == "unet" { k = val($0, "size") " " val($0, "dtype"); step[$1, k] = val($0, "step_s"); peak[$1, k] = val($0, "peak_rss_mib"); keys[k] = 1 }
-  $2 == "load" && val($0, "mode") == "unet" { load[$1] = $0 }
-  $2 == "e2e" { e2e[$1] = $0 }
+  $2 == "load" { loads[++nl] = $1 " " (val($0, "dtype") == "" ? "fp32" : val($0, "dtype")) " " val($0, "mode") " " val($0, "load_s") " " val($0, "rss_mib") " " val($0, "rss_file_mib") " " val($0, "rss_anon_mib") " " val($0, "file_mib") }
+  $2 == "mem_after_first_step" { first[$1, val($0, "size") " " val($0, "dtype")] = val($0, "rss_mib") " (file " val($0, "rss_file_mib") ", anon " val($0, "rss_anon_mib") ")" }
+  $2 == "e2e" { e2e[++ne] = $0 }
   END {
     for (k in keys) {
       split(k, p, " "); a = step["atelier", k]; t = step["torch", k]
@@ -81,10 +91,11 @@ awk '
           step["atelier", k] / step["atelier", p[1] " fp32"],
           (step["torch", k] != "" && step["torch", p[1] " fp32"] != "") ? sprintf("%.2fx", step["torch", k] / step["torch", p[1] " fp32"]) : "-"
     }
-    for (e in load) print "last load line, " load[e]
-    for (e in e2e) print "end-to-end proxy, " e2e[e]
+    print ""
+    print "| engine | dtype | mode | load s | RSS after load MiB | RssFile | RssAnon | target (file + 10%) |"
+    print "|---|---|---|---|---|---|---|---|"
+    for (i = 1; i <= nl; i++) { split(loads[i], f, " "); printf "| %s | %s | %s | %s | %s | %s | %s | <= %.0f |\n", f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8] * 1.1 }
+    print ""
+    for (k in first) { split(k, p, SUBSEP); print "RSS after the first step (all weights touched), " p[1] " " p[2] ": " first[k] " MiB" }
+    for (i = 1; i <= ne; i++) print "end-to-end proxy: " e2e[i]
   }' "$out"
-grep 'atelier load' "$out" | awk '
-  function val(line, key,   i, n, f) { n = split(line, f, " "); for (i = 1; i <= n; i++) if (index(f[i], key "=") == 1) return substr(f[i], length(key) + 2); return "" }
-  val($0, "dtype") == "fp32" { printf "Atelier fp32 RSS after load %s MiB (file %s MiB, target <= %.0f MiB)\n", val($0, "rss_mib"), val($0, "file_mib"), val($0, "file_mib") * 1.1; exit }'
-grep 'atelier mem_after_first_step' "$out" | grep 'dtype=fp32' | head -1 | sed 's/^/after the first fp32 step (all weights touched): /'
