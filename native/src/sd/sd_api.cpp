@@ -1,7 +1,11 @@
 // C entry points of the SD networks (atelier.h, "Stable Diffusion 1.x networks").
 // Gradients are off here, not in the classes: training will call the classes with autograd.
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
+
+#include <torch/csrc/autograd/profiler_legacy.h>
 
 #include "core/status.hpp"
 #include "core/tensor_view.hpp"
@@ -95,6 +99,12 @@ atl_status* atl_unet_forward(atl_unet* u, const atl_tensor_view* x, const atl_te
     ATL_TRY
     require_handle(u, "unet");
     torch::InferenceMode guard;
+    // Benchmark hook (benchmarks/sd): ATELIER_TORCH_PROFILE=FILE writes libtorch's profiler trace of
+    // each UNet forward to FILE (chrome-trace JSON, overwritten by the next forward).
+    std::unique_ptr<torch::autograd::profiler::RecordProfile> profile;
+    if (const char* path = std::getenv("ATELIER_TORCH_PROFILE")) {
+        profile = std::make_unique<torch::autograd::profiler::RecordProfile>(std::string(path));
+    }
     torch::Tensor eps = u->impl->forward(atl::wrap(x, "x"), atl::wrap(t, "t"), atl::wrap(context, "context"));
     atl::write_into(out, eps, "unet output");
     ATL_CATCH
