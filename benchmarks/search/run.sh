@@ -14,7 +14,8 @@ shift $(( $# > 2 ? 2 : $# ))
 # shellcheck source=../../scripts/java-home.sh
 source "$root/scripts/java-home.sh"
 jar=$root/benchmarks/target/benchmarks.jar
-lib=$root/build/native/libatelier.so
+# ATELIER_NATIVE: another libatelier.so to load (else build/native/libatelier.so, as the engine finds it).
+lib=${ATELIER_NATIVE:-$root/build/native/libatelier.so}
 [ -f "$jar" ] || { echo "run.sh: $jar missing; build with: mvn -q -DskipTests package" >&2; exit 2; }
 [ -f "$lib" ] || { echo "run.sh: $lib missing; build it with cmake (see BRIEF/README)" >&2; exit 2; }
 
@@ -25,6 +26,7 @@ lib=$root/build/native/libatelier.so
   echo "- machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), uptime: $(uptime)"
   # Debian's FAISS 1.7.3 is a generic build: batched exact search is one sgemm, so which BLAS
   # answers at run time decides flat throughput (OpenBLAS vs the reference libblas).
+  echo "- libatelier: $lib"
   echo "- BLAS of libatelier: $(ldd "$lib" | grep -Ei 'blas|lapack' | awk '{print $1 " -> " $3}' | tr '\n' ' ')"
   echo "- libblas.so.3 alternative: $(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3)"
   echo "- OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-unset} OMP_NUM_THREADS=${OMP_NUM_THREADS:-unset}"
@@ -32,7 +34,7 @@ lib=$root/build/native/libatelier.so
 
 heap=$(( n / 200000 + 2 ))  # GiB: vectors on the Java heap and Lucene's indexing buffer
 # jdk.incubator.vector: Lucene's SIMD distance functions (it falls back to scalar code without it).
-java --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -Xmx${heap}g \
-  -cp "$jar" dev.atelier.benchmarks.search.SearchBenchmark --n "$n" --out "$out" "$@" 2>&1 \
+java --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -Xmx${heap}g -Datelier.native.path="$lib" \
+  -cp "${EXTRA_CP:+$EXTRA_CP:}$jar" dev.atelier.benchmarks.search.SearchBenchmark --n "$n" --out "$out" "$@" 2>&1 \
   | grep -v 'WARNING: Using incubator modules'
 echo "appended to $out"
