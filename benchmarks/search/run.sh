@@ -36,5 +36,5 @@ heap=$(( n / 200000 + 2 ))  # GiB: vectors on the Java heap and Lucene's indexin
 # jdk.incubator.vector: Lucene's SIMD distance functions (it falls back to scalar code without it).
 java --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -Xmx${heap}g -Datelier.native.path="$lib" \
   -cp "${EXTRA_CP:+$EXTRA_CP:}$jar" dev.atelier.benchmarks.search.SearchBenchmark --n "$n" --out "$out" "$@" 2>&1 \
-  | grep -v 'WARNING: Using incubator modules'
+  | grep --line-buffered -v "WARNING: Using incubator modules"
 echo "appended to $out"

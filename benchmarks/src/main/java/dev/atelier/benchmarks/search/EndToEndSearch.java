@@ -38,7 +38,7 @@ import javax.imageio.ImageIO;
  *
  * <pre>java --enable-native-access=ALL-UNNAMED -Xmx4g -cp benchmarks/target/benchmarks.jar \
  *     dev.atelier.benchmarks.search.EndToEndSearch --weights mobilenet_v3_large.safetensors \
- *     [--n 100000] [--requests 300] [--images 160]</pre>
+ *     [--n 100000] [--requests 300] [--images 160] [--indexes flat,hnsw (or FAISS factory strings)]</pre>
  */
 public final class EndToEndSearch {
     private EndToEndSearch() {}
@@ -49,6 +49,7 @@ public final class EndToEndSearch {
         int n = Integer.parseInt(opt.getOrDefault("n", "100000"));
         int requests = Integer.parseInt(opt.getOrDefault("requests", "300"));
         int images = Integer.parseInt(opt.getOrDefault("images", "160"));
+        List<String> indexes = List.of(opt.getOrDefault("indexes", "flat,hnsw").split(","));
         NativeInfo.setThreads(2); // builds; single searches run on one thread regardless
         System.out.printf("end to end: n=%d requests=%d images=%d; load at start: %s%n", n, requests, images,
                 SearchBenchmark.loadAverage());
@@ -71,7 +72,8 @@ public final class EndToEndSearch {
             pca.train(TensorView.ofFloats(arena, features, images, 960));
             MemorySegment base = arena.allocate(ValueLayout.JAVA_FLOAT, (long) n * 128);
             MemorySegment.copy(catalog.base(), 0, base, ValueLayout.JAVA_FLOAT, 0, catalog.base().length);
-            for (IndexSpec spec : List.of(IndexSpec.flat(), IndexSpec.hnsw())) {
+            for (String name : indexes) {
+                IndexSpec spec = name.equals("flat") ? IndexSpec.flat() : name.equals("hnsw") ? IndexSpec.hnsw() : IndexSpec.of(name);
                 try (VectorIndex index = VectorIndex.create(spec, 128)) {
                     long t0 = System.nanoTime();
                     index.add(TensorView.of(base, DType.F32, n, 128));
