@@ -10,6 +10,10 @@ import dev.atelier.engine.embed.RgbImage;
 import dev.atelier.engine.index.IndexSpec;
 import dev.atelier.engine.index.Pca;
 import dev.atelier.engine.index.VectorIndex;
+import dev.atelier.engine.onnx.MobileNetV3Config;
+import dev.atelier.engine.onnx.MobileNetV3OnnxExport;
+import dev.atelier.engine.onnx.OnnxImageModel;
+import dev.atelier.engine.onnx.OnnxOptions;
 import java.awt.Color;
 import java.awt.Graphics2D;
 import java.awt.image.BufferedImage;
@@ -19,6 +23,7 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
@@ -30,7 +35,7 @@ import javax.imageio.ImageIO;
 /**
  * End to end, JPEG bytes to the top 5 of a catalog: decode (ImageIO, as the engine's decoder),
  * torchvision's transforms, MobileNetV3-Large on the libtorch backend (batch 1, one thread),
- * PCA 960 -> 128 with L2 normalisation, then a FAISS search (flat and HNSW32) of n synthetic
+ * (and the same on the ONNX Runtime backend, Atelier's own export), PCA 960 -> 128 with L2 normalisation, then a FAISS search (flat and HNSW32) of n synthetic
  * clustered 128-d catalog vectors, one request at a time on one thread. The PCA is trained on
  * the embeddings of the request images themselves (the catalog vectors are synthetic: embedding
  * 800,000 real images is not part of a search benchmark), so the projected queries come from
@@ -38,7 +43,7 @@ import javax.imageio.ImageIO;
  *
  * <pre>java --enable-native-access=ALL-UNNAMED -Xmx4g -cp benchmarks/target/benchmarks.jar \
  *     dev.atelier.benchmarks.search.EndToEndSearch --weights mobilenet_v3_large.safetensors \
- *     [--n 100000] [--requests 300] [--images 160] [--indexes flat,hnsw (or FAISS factory strings)]</pre>
+ *     [--n 100000] [--requests 300] [--images 160] [--indexes flat,hnsw (or FAISS factory strings)] [--backends torch,onnx]</pre>
  */
 public final class EndToEndSearch {
     private EndToEndSearch() {}
@@ -50,6 +55,7 @@ public final class EndToEndSearch {
         int requests = Integer.parseInt(opt.getOrDefault("requests", "300"));
         int images = Integer.parseInt(opt.getOrDefault("images", "160"));
         List<String> indexes = List.of(opt.getOrDefault("indexes", "flat,hnsw").split(","));
+        List<String> backends = List.of(opt.getOrDefault("backends", "torch,onnx").split(","));
         NativeInfo.setThreads(2); // builds; single searches run on one thread regardless
         System.out.printf("end to end: n=%d requests=%d images=%d; load at start: %s%n", n, requests, images,
                 SearchBenchmark.loadAverage());
@@ -60,10 +66,23 @@ public final class EndToEndSearch {
             jpegs[i] = drawJpeg(random);
         }
         ClusteredVectors catalog = ClusteredVectors.generate(n, 0, 128, Math.max(1, n / 200), 0.05f, 42);
+        Path onnxFile = Files.createTempFile("atelier-e2e", ".onnx");
+        MobileNetV3OnnxExport.writeFromFile(onnxFile, weights, MobileNetV3Config.LARGE, MobileNetV3OnnxExport.Options.DEFAULT);
         try (Embedder embedder = Embedder.open(weights, EmbedderOptions.defaults().withThreads(1));
+             OnnxImageModel onnx = OnnxImageModel.open(onnxFile, new OnnxOptions(1, false, true));
              Pca pca = Pca.create(960, 128, 0f);
              Arena arena = Arena.ofShared()) {
+            Files.delete(onnxFile); // the session holds the model
             ImageTransform transform = embedder.transform();
+            int crop = transform.cropSize();
+            Map<String, Net> nets = Map.of(
+                    "torch", pixels -> forward(embedder, transform, pixels),
+                    "onnx", pixels -> {
+                        try (Arena a = Arena.ofConfined()) {
+                            return onnx.run(TensorView.ofFloats(a, pixels, 1, 3, crop, crop),
+                                    List.of(MobileNetV3OnnxExport.POOLED)).get(MobileNetV3OnnxExport.POOLED)[0];
+                        }
+                    });
             // PCA training rows: the request images' features.
             float[] features = new float[images * 960];
             for (int i = 0; i < images; i++) {
@@ -78,22 +97,29 @@ public final class EndToEndSearch {
                     long t0 = System.nanoTime();
                     index.add(TensorView.of(base, DType.F32, n, 128));
                     System.out.printf("  %s built in %.1f s%n", index.description(), (System.nanoTime() - t0) / 1e9);
-                    run(index, embedder, transform, pca, jpegs, requests);
+                    for (String backend : backends) {
+                        run(backend, index, nets.get(backend), transform, pca, jpegs, requests);
+                    }
                 }
             }
         }
     }
 
-    private static void run(VectorIndex index, Embedder embedder, ImageTransform transform, Pca pca, byte[][] jpegs,
+    /** One backend's network: transformed pixels [3, crop, crop] to pooled features [960]. */
+    private interface Net {
+        float[] pooled(float[] pixels);
+    }
+
+    private static void run(String backend, VectorIndex index, Net net, ImageTransform transform, Pca pca, byte[][] jpegs,
             int requests) throws IOException {
         int warmup = Math.min(20, requests);
-        long[] total = new long[requests], decode = new long[requests], net = new long[requests], search = new long[requests];
+        long[] total = new long[requests], decode = new long[requests], network = new long[requests], search = new long[requests];
         for (int r = -warmup; r < requests; r++) {
             byte[] jpeg = jpegs[Math.floorMod(r, jpegs.length)];
             long t0 = System.nanoTime();
             float[] pixels = transform.apply(decode(jpeg));
             long t1 = System.nanoTime();
-            float[] pooled = forward(embedder, transform, pixels);
+            float[] pooled = net.pooled(pixels);
             long t2 = System.nanoTime();
             try (Arena arena = Arena.ofConfined()) {
                 TensorView projected = TensorView.allocate(arena, DType.F32, 1, 128);
@@ -107,13 +133,13 @@ public final class EndToEndSearch {
             if (r >= 0) {
                 total[r] = t3 - t0;
                 decode[r] = t1 - t0;
-                net[r] = t2 - t1;
+                network[r] = t2 - t1;
                 search[r] = t3 - t2;
             }
         }
-        System.out.printf(Locale.ROOT, "  e2e %s: p50 %.2f ms, p99 %.2f ms (target p99 < 25 ms); stage p50s: decode+transform %.2f ms, "
+        System.out.printf(Locale.ROOT, "  e2e %s, %s backend: p50 %.2f ms, p99 %.2f ms (target p99 < 25 ms); stage p50s: decode+transform %.2f ms, "
                         + "embed %.2f ms, PCA+search %.3f ms; %d requests, one at a time%n",
-                index.description(), ms(total, 0.5), ms(total, 0.99), ms(decode, 0.5), ms(net, 0.5), ms(search, 0.5), requests);
+                index.description(), backend, ms(total, 0.5), ms(total, 0.99), ms(decode, 0.5), ms(network, 0.5), ms(search, 0.5), requests);
     }
 
     private static double ms(long[] nanos, double p) {
