@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# MobileNetV3-Large images per second, side by side in one run: Atelier's ONNX export on ONNX
-# Runtime against torchvision in PyTorch eager (Debian python3-torch), batch 1 on one thread and
-# batch 32 on two threads, then the ratio onnx / torch. Random-weight fixture: same architecture
+# MobileNetV3-Large images per second, side by side in one run: Atelier's libtorch backend
+# (native embedder) and Atelier's ONNX export on ONNX Runtime against torchvision in PyTorch eager
+# (Debian python3-torch), batch 1 on one thread and batch 32 on two threads, then the ratios
+# onnx / torch and libtorch / torch. Random-weight fixture: same architecture
 # and cost as the trained network. The two alternate for ROUNDS rounds and the best round of
 # each counts: on a shared machine the load of other processes swings from run to run.
 #   benchmarks/embedder/compare.sh [SECONDS per setting] [ROUNDS]   (defaults 5 and 3)
@@ -30,6 +31,8 @@ trap 'rm -f "$out"' EXIT
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 for round in $(seq "$rounds"); do
   echo "round $round"
+  java --enable-native-access=ALL-UNNAMED -cp "$jar" dev.atelier.benchmarks.TorchEmbedderThroughput \
+    "$fixture/mobilenet_v3_large.safetensors" "$seconds" | grep '^libtorch ' | tee -a "$out"
   java --enable-native-access=ALL-UNNAMED -cp "$jar" dev.atelier.benchmarks.OnnxEmbedderThroughput \
     "$fixture/mobilenet_v3_large.safetensors" "$seconds" | tee -a "$out"
   "$python" "$root/benchmarks/embedder/torchvision_eager.py" "$fixture/mobilenet_v3_large.pth" "$seconds" | tee -a "$out"
@@ -37,6 +40,7 @@ done
 for b in 1 32; do
   onnx=$(sed -n "s/^onnx batch=$b .*images_per_s=\([0-9.]*\).*/\1/p" "$out" | sort -g | tail -1)
   torch=$(sed -n "s/^torch batch=$b .*images_per_s=\([0-9.]*\).*/\1/p" "$out" | sort -g | tail -1)
-  awk -v b="$b" -v o="$onnx" -v t="$torch" \
-    'BEGIN { printf "best of rounds, batch %s: onnx %.1f images/s, torch eager %.1f images/s, ratio %.2fx (target >= 1.5x)\n", b, o, t, o / t }'
+  native=$(sed -n "s/^libtorch batch=$b .*images_per_s=\([0-9.]*\).*/\1/p" "$out" | sort -g | tail -1)
+  awk -v b="$b" -v o="$onnx" -v t="$torch" -v n="$native" \
+    'BEGIN { printf "best of rounds, batch %s: onnx %.1f images/s, libtorch %.1f images/s, torch eager %.1f images/s; onnx / eager %.2fx (target >= 1.5x), libtorch / eager %.2fx\n", b, o, n, t, o / t, n / t }'
 done
