@@ -6,15 +6,28 @@
 #include <torch/torch.h>
 
 #include <string>
+#include <vector>
 
 #include "sd/weight_loader.hpp"
 
 namespace atl::sd {
 
+// A low-rank delta added to a layer's output: scale * up(down(x)) (kohya networks/lora.py
+// LoRAModule.forward). For a Linear, down [r, in] and up [out, r]; for a convolution, down
+// [r, in, k, k] with the layer's stride and padding, then up [out, r, 1, 1]. The tensors may
+// require grad (training) and may be F32 while the layer computes in BF16: they are cast to
+// the input's dtype, so the product stays differentiable with respect to the F32 tensors.
+struct LoraAdapter {
+    torch::Tensor down;
+    torch::Tensor up;
+    double scale = 1.0;
+};
+
 struct Linear {
     std::string name;      // checkpoint name without ".weight", e.g. "time_embed.0"
     torch::Tensor weight;  // [out, in]
     torch::Tensor bias;    // [out], or undefined
+    std::vector<LoraAdapter> lora;  // added to the output in apply()
     torch::Tensor apply(const torch::Tensor& x) const;
 };
 
@@ -24,6 +37,7 @@ struct Conv2d {
     torch::Tensor bias;    // [out]
     int64_t stride = 1;
     int64_t padding = 0;
+    std::vector<LoraAdapter> lora;  // added to the output in apply()
     torch::Tensor apply(const torch::Tensor& x) const;
 };
 

@@ -6,19 +6,7 @@
 #include "core/status.hpp"
 #include "core/tensor_view.hpp"
 #include "core/weights.hpp"
-#include "sd/text_encoder.hpp"
-#include "sd/unet.hpp"
-#include "sd/vae.hpp"
-
-struct atl_text_encoder {
-    std::unique_ptr<atl::sd::TextEncoder> impl;
-};
-struct atl_unet {
-    std::unique_ptr<atl::sd::UNet> impl;
-};
-struct atl_vae {
-    std::unique_ptr<atl::sd::Vae> impl;
-};
+#include "sd/handles.hpp"
 
 namespace {
 

@@ -68,6 +68,12 @@ TextEncoder::TextEncoder(std::shared_ptr<const TensorMap> weights, const atl_tex
     w.finish();
 }
 
+void TextEncoder::for_each_linear(const std::function<void(Linear&)>& linear) {
+    for (Layer& l : layers_) {
+        for (Linear* x : {&l.q, &l.k, &l.v, &l.out, &l.fc1, &l.fc2}) linear(*x);
+    }
+}
+
 torch::Tensor TextEncoder::encode_chunks(const torch::Tensor& ids, int64_t clip_skip) const {
     const int64_t seq = ids.size(1);
     // HF CLIPTextEmbeddings: token + position embeddings.

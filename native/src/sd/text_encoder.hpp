@@ -4,6 +4,7 @@
 
 #include <torch/torch.h>
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -21,6 +22,10 @@ public:
     torch::Tensor forward(const torch::Tensor& ids, int64_t clip_skip) const;
 
     const atl_text_encoder_params& config() const { return config_; }
+
+    // Calls linear on every Linear of the layers (q, k, v, out, fc1, fc2), for attaching LoRA
+    // adapters (layer.name is its checkpoint name). Not while a forward runs.
+    void for_each_linear(const std::function<void(Linear&)>& linear);
 
 private:
     struct Layer {

@@ -253,6 +253,36 @@ UNet::UNet(std::shared_ptr<const TensorMap> weights, const atl_unet_params& para
     middle2_ = std::move(middle2);
 }
 
+void UNet::for_each_layer(const std::function<void(Linear&)>& linear, const std::function<void(Conv2d&)>& conv) {
+    linear(time_embed0_);
+    linear(time_embed2_);
+    auto block = [&](Block& b) {
+        if (b.conv) conv(*b.conv);
+        if (b.res) {
+            conv(b.res->in_conv);
+            linear(b.res->emb);
+            conv(b.res->out_conv);
+            if (b.res->skip) conv(*b.res->skip);
+        }
+        if (b.attn) {
+            conv(b.attn->proj_in);
+            for (TransformerBlock& t : b.attn->blocks) {
+                for (Linear* l : {&t.q1, &t.k1, &t.v1, &t.out1, &t.q2, &t.k2, &t.v2, &t.out2, &t.ff_in, &t.ff_out}) {
+                    linear(*l);
+                }
+            }
+            conv(b.attn->proj_out);
+        }
+        if (b.downsample) conv(*b.downsample);
+        if (b.upsample) conv(*b.upsample);
+    };
+    for (Block& b : input_blocks_) block(b);
+    block(middle_);
+    block(middle2_);
+    for (Block& b : output_blocks_) block(b);
+    conv(out_conv_);
+}
+
 torch::Tensor UNet::forward(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& context) const {
     const int64_t factor = int64_t{1} << (config_.num_levels - 1);
     require(x.dim() == 4 && x.size(1) == config_.in_channels, ATL_ERR_SHAPE,

@@ -5,6 +5,7 @@
 
 #include <torch/torch.h>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -24,6 +25,10 @@ public:
 
     const atl_unet_params& config() const { return config_; }
     c10::ScalarType compute_dtype() const { return compute_; }
+
+    // Calls linear / conv on every layer, for attaching LoRA adapters (layer.name is its
+    // checkpoint name). Not while a forward runs.
+    void for_each_layer(const std::function<void(Linear&)>& linear, const std::function<void(Conv2d&)>& conv);
 
 private:
     struct ResBlock {
