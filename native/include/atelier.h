@@ -467,7 +467,8 @@ typedef struct atl_lora_train_params {
     float min_snr_gamma;     /* > 0: loss weight min(SNR, gamma) / SNR (Hang et al. 2023); 0 off */
     float noise_offset;      /* > 0: noise += offset * N(0, 1) per sample and channel; 0 off */
     int32_t clip_skip;       /* text encoder layer from the end (1 = last); default 1 */
-    int32_t gradient_checkpointing; /* must be 0: ATL_ERR_UNSUPPORTED otherwise (not implemented) */
+    int32_t gradient_checkpointing; /* 1: the UNet's transformer blocks keep no activations and are
+                                       recomputed in backward (less memory, slower); default 0 */
 } atl_lora_train_params;
 
 ATL_API void atl_lora_train_params_init(atl_lora_train_params* p);

@@ -29,6 +29,8 @@ public:
     // Calls linear / conv on every layer, for attaching LoRA adapters (layer.name is its
     // checkpoint name). Not while a forward runs.
     void for_each_layer(const std::function<void(Linear&)>& linear, const std::function<void(Conv2d&)>& conv);
+    // Gradient checkpointing of the transformer blocks (SpatialTransformer) when grad mode is on.
+    void set_gradient_checkpointing(bool on);
 
 private:
     struct ResBlock {
@@ -52,7 +54,12 @@ private:
         GroupNorm norm;
         Conv2d proj_in, proj_out;  // 1x1 convolutions in SD1.x
         std::vector<TransformerBlock> blocks;
+        bool checkpoint = false;  // recompute in backward instead of keeping activations
         torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& context) const;
+        // The computation itself (forward() may route it through CheckpointFunction).
+        torch::Tensor run(const torch::Tensor& x, const torch::Tensor& context) const;
+        // The LoRA tensors of its layers that require grad.
+        std::vector<torch::Tensor> trainable() const;
     };
     // One entry of input_blocks / middle_block / output_blocks: the layers it holds, in order.
     struct Block {

@@ -32,8 +32,6 @@ int64_t numel(const std::vector<int64_t>& shape) {
 LoraTrainer::LoraTrainer(sd::UNet* unet, sd::TextEncoder* text, const std::vector<atl_lora_module_spec>& specs,
                          torch::Tensor alphas_cumprod, const atl_lora_train_params& params)
     : unet_(unet), text_(text), params_(params), alphas_cumprod_(alphas_cumprod.to(torch::kFloat).contiguous().clone()) {
-    require(params.gradient_checkpointing == 0, ATL_ERR_UNSUPPORTED,
-            "lora trainer: gradient checkpointing is not supported in this build");
     require(alphas_cumprod_.dim() == 1 && alphas_cumprod_.size(0) >= 1, ATL_ERR_SHAPE,
             "lora trainer: alphas_cumprod must be F32 [T], got " + shape_string(alphas_cumprod_.sizes()));
     {
@@ -121,9 +119,11 @@ LoraTrainer::LoraTrainer(sd::UNet* unet, sd::TextEncoder* text, const std::vecto
     for (Flat& f : flat_) f.params.set_requires_grad(true);
     for (Module& m : modules_) m.slot->push_back(sd::LoraAdapter{torch::Tensor(), torch::Tensor(), m.scale});
     refresh_views();
+    unet_->set_gradient_checkpointing(params.gradient_checkpointing != 0);
 }
 
 LoraTrainer::~LoraTrainer() {
+    unet_->set_gradient_checkpointing(false);
     // Remove exactly our adapters (others, e.g. loaded LoRAs, stay).
     for (Module& m : modules_) {
         auto& v = *m.slot;

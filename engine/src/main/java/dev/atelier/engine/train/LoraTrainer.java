@@ -40,7 +40,8 @@ public final class LoraTrainer extends NativeHandle {
      * @param minSnrGamma   min-SNR-gamma loss weighting (Hang et al. 2023); 0 off
      * @param noiseOffset   offset noise strength; 0 off
      * @param clipSkip      text encoder layer from the end when it is trained (1 = last)
-     * @param gradientCheckpointing not implemented: true is refused with UnavailableException
+     * @param gradientCheckpointing recompute the UNet's transformer blocks in backward instead of
+     *                              keeping their activations (less memory, slower; same result)
      */
     public record StepOptions(long seed, float beta1, float beta2, float eps, float weightDecay, float minSnrGamma,
             float noiseOffset, int clipSkip, boolean gradientCheckpointing) {

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.atelier.engine.core.DType;
+import dev.atelier.engine.core.NativeInfo;
 import dev.atelier.engine.core.TensorView;
 import dev.atelier.engine.core.Weights;
 import dev.atelier.engine.names.ModelLayout;
@@ -19,6 +20,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -33,6 +36,18 @@ class LoraTrainerTest {
 
     @TempDir
     Path tmp;
+
+    // One thread: a tiny model's step is hundreds of small ops, which two OpenMP threads on a
+    // busy 2-core machine make many times slower (PERFORMANCE.md).
+    @BeforeAll
+    static void oneThread() {
+        NativeInfo.setThreads(1);
+    }
+
+    @AfterAll
+    static void allThreads() {
+        NativeInfo.setThreads(0);
+    }
 
     private static TensorView random(Arena arena, Random rng, long... shape) {
         float[] v = new float[(int) TensorView.numel(shape)];
@@ -69,7 +84,7 @@ class LoraTrainerTest {
             try (LoraTrainer trainer = LoraTrainer.create(unet, null, modules, LoraTraining.alphasCumprod(ldm),
                     LoraTrainer.StepOptions.defaults(9))) {
                 for (int step = 1; step <= 3; step++) {
-                    float loss = trainer.accumulate(random(arena, rng, 2, 4, 8, 8), null, null, step, 1f);
+                    float loss = trainer.accumulate(random(arena, rng, 2, 4, 8, 8), ctx, null, step, 1f);
                     assertTrue(Float.isFinite(loss));
                     trainer.update(step, 5e-3f, 0f);
                 }
