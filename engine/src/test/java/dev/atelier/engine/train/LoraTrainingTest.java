@@ -175,6 +175,22 @@ class LoraTrainingTest {
     }
 
     @Test
+    void bf16WithMinSnrAndNoiseOffset() throws IOException {
+        Path images = photos(2);
+        LoraTrainer.StepOptions o = LoraTrainer.StepOptions.defaults(3);
+        LoraTrainer.StepOptions snr = new LoraTrainer.StepOptions(3, o.beta1(), o.beta2(), o.eps(), o.weightDecay(), 5f,
+                0.05f, 1, false);
+        List<Float> plain = LoraTraining.run(config(images, "p.safetensors").maxSteps(3).step(o).build(), null).losses();
+        LoraTraining.Result r = LoraTraining.run(config(images, "bf16.safetensors").maxSteps(3).bf16(true).step(snr).build(), null);
+        System.out.println("f32 plain " + plain + "\nbf16, min-SNR 5, noise offset 0.05 " + r.losses());
+        r.losses().forEach(l -> assertTrue(Float.isFinite(l) && l > 0));
+        // min-SNR-gamma only lowers weights (min(SNR, gamma) / SNR <= 1).
+        assertTrue(r.losses().get(0) <= plain.get(0) * 1.1, r.losses() + " vs " + plain);
+        assertEquals("bf16", r.metadata().get("ss_mixed_precision"));
+        assertEquals("5", r.metadata().get("ss_min_snr_gamma"));
+    }
+
+    @Test
     void sd15KeyNamesAreKohyas() {
         Map<String, String> targets = KohyaTargets.defaults(ModelLayout.SD15, 1, 12);
         List<String> keys = new ArrayList<>();
