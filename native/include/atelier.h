@@ -423,6 +423,244 @@ ATL_API atl_status* atl_vae_encode(atl_vae* v, const atl_tensor_view* image, atl
                                    atl_tensor_view* logvar_out);
 
 /* ------------------------------------------------------------------------------------------
+ * Sampling: schedules, samplers and the denoising loop (native/src/sample/)
+ *
+ * A1111 / k-diffusion semantics. An eps-prediction model is wrapped as k-diffusion's
+ * CompVisDenoiser: sigmas = sqrt((1 - alphas_cumprod) / alphas_cumprod) from the model's
+ * alphas_cumprod, continuous timesteps from sigma by log-sigma interpolation, model input
+ * x / sqrt(sigma^2 + 1), denoised = x - sigma * eps. k-samplers start from noise * sigmas[0];
+ * DDIM (CompVis DDIMSampler) starts from the unit noise itself.
+ *
+ * Seeds: batch element j uses seed + j (A1111: a batch of size b holds seeds seed..seed+b-1;
+ * batch count n is n calls with seed + i*b). Its unit-Gaussian noise [c, h, w] is
+ * torch.randn((c, h, w), generator=torch.Generator().manual_seed(seed + j)) on the CPU, as
+ * A1111 draws it with its "CPU" random number source. Ancestral noise (euler_a, ddim with
+ * eta > 0) continues from the same per-element generator. dpmpp_sde_karras draws its noise
+ * from a Brownian tree per element, seeded from seed + j (see native/src/sample/noise.hpp).
+ * ---------------------------------------------------------------------------------------- */
+
+typedef enum atl_sampler {
+    ATL_SAMPLER_DDIM = 0,
+    ATL_SAMPLER_EULER = 1,
+    ATL_SAMPLER_EULER_A = 2,
+    ATL_SAMPLER_HEUN = 3,
+    ATL_SAMPLER_DPMPP_2M = 4,
+    ATL_SAMPLER_DPMPP_2M_KARRAS = 5, /* DPM++ 2M on the Karras schedule */
+    ATL_SAMPLER_DPMPP_SDE_KARRAS = 6 /* DPM++ SDE on the Karras schedule */
+} atl_sampler;
+
+/* "ddim", "euler", "euler_a", "heun", "dpmpp_2m", "dpmpp_2m_karras", "dpmpp_sde_karras";
+ * NULL for an unknown value. Borrowed; static. */
+ATL_API const char* atl_sampler_name(int32_t sampler);
+/* The atl_sampler named name, or -1. name is caller-owned; not freed. */
+ATL_API int32_t atl_sampler_from_name(const char* name);
+
+typedef enum atl_schedule {
+    ATL_SCHEDULE_DEFAULT = 0, /* k-diffusion get_sigmas: timesteps linspace(T-1, 0, n), then 0 */
+    ATL_SCHEDULE_KARRAS = 1   /* Karras et al. 2022, rho 7, between the model's sigma_min/max */
+} atl_schedule;
+
+/* "default", "karras"; NULL for an unknown value. Borrowed; static. */
+ATL_API const char* atl_schedule_name(int32_t schedule);
+/* The atl_schedule named name, or -1. name is caller-owned; not freed. */
+ATL_API int32_t atl_schedule_from_name(const char* name);
+
+typedef struct atl_sample_params {
+    int32_t sampler;  /* atl_sampler; default ATL_SAMPLER_EULER_A */
+    int32_t schedule; /* atl_schedule; default ATL_SCHEDULE_DEFAULT. The *_karras samplers
+                         always use Karras; DDIM accepts only the default (its own timesteps) */
+    int32_t steps;    /* >= 1; default 20 */
+    float cfg;        /* classifier-free guidance scale, finite; default 7 */
+    float eta;        /* < 0: the sampler's default (ddim 0, euler_a and dpmpp_sde 1); default -1 */
+    uint64_t seed;    /* element j of the batch uses seed + j; default 0 */
+    int32_t width;    /* image pixels, multiple of 8, >= 8; default 512 */
+    int32_t height;   /* image pixels, multiple of 8, >= 8; default 512 */
+    int32_t batch;    /* images per call, >= 1; default 1 */
+} atl_sample_params;
+
+/* Fills p with the defaults above. */
+ATL_API void atl_sample_params_init(atl_sample_params* p);
+
+/* The sigmas a k-sampler runs through: out F32 [steps + 1], last 0, caller-owned.
+ * alphas_cumprod: F32 or F64 [T] (the checkpoint's tensor), or NULL for the SD1.x schedule
+ * (scaled-linear betas 0.00085..0.012 over 1000 steps). caller-owned; not freed. */
+ATL_API atl_status* atl_sample_sigmas(const atl_tensor_view* alphas_cumprod, int32_t schedule, int32_t steps,
+                                      atl_tensor_view* out);
+
+/* An eps-prediction model given by the caller: writes eps F32 [b, c, h, w] into out for the
+ * scaled input x F32 [b, c, h, w] at continuous timesteps t F32 [b]. Return 0 on success,
+ * anything else to fail the run (ATL_ERR_BACKEND). Views are borrowed; valid during the call. */
+typedef int32_t (*atl_eps_fn)(void* user_data, const atl_tensor_view* x, const atl_tensor_view* t,
+                              atl_tensor_view* out);
+
+/* Runs the sampler of params on an eps model given as a callback (tests, other backends);
+ * guidance, if any, is the callback's business (params.cfg is ignored). noise: F32 unit Gaussian
+ * [batch, channels, height/8, width/8], or NULL to draw it from params.seed with `channels` = 4.
+ * out_latents: F32 [batch, channels, height/8, width/8], caller-owned. progress is called after
+ * every step with (step, steps); a cancel returns ATL_ERR_CANCELLED and leaves out_latents
+ * unwritten. All pointers are caller-owned; not freed. */
+ATL_API atl_status* atl_sample(atl_eps_fn eps_fn, void* eps_user_data, const atl_tensor_view* alphas_cumprod,
+                               const atl_sample_params* params, const atl_tensor_view* noise,
+                               const atl_progress* progress, atl_tensor_view* out_latents);
+
+/* Text to latents on the UNet, one call per batch, with classifier-free guidance:
+ * eps = uncond + cfg * (cond - uncond), both halves in one UNet batch of 2*batch.
+ * cond_context, uncond_context: F32 [1 or batch, L, context_dim] with the same L (the text
+ * encoder's output for the prompt and the negative prompt); uncond_context may be NULL when
+ * cfg == 1 (then only cond is run). alphas_cumprod, noise, progress, out_latents: as for
+ * atl_sample, with channels = the UNet's in_channels. All pointers are caller-owned; not freed. */
+ATL_API atl_status* atl_generate(atl_unet* unet, const atl_tensor_view* alphas_cumprod,
+                                 const atl_sample_params* params, const atl_tensor_view* cond_context,
+                                 const atl_tensor_view* uncond_context, const atl_tensor_view* noise,
+                                 const atl_progress* progress, atl_tensor_view* out_latents);
+
+/* ------------------------------------------------------------------------------------------
+ * Embedder: torchvision's MobileNetV3-Large as an image feature extractor
+ * ---------------------------------------------------------------------------------------- */
+
+typedef struct atl_embedder atl_embedder;
+
+typedef struct atl_embedder_params {
+    /* 1 (default): fold every BatchNorm (eval mode, eps 0.001) into the preceding convolution's
+     * weight and bias once at creation. 0: run BatchNorm as a separate op (for parity checks). */
+    int32_t fold_batchnorm;
+    /* 1 (default): keep weights and activations in channels-last memory format (oneDNN runs
+     * the depthwise and 1x1 convolutions without layout reorders; measured 1.2x faster at
+     * batch 1 and 2.7x at batch 32 on one thread with libtorch 1.13). 0: NCHW. */
+    int32_t channels_last;
+    /* Intra-op threads used by atl_embedder_forward on the calling thread; restored afterwards.
+     * Default 1: batch-1 latency is best on one thread. 0: leave the setting made by
+     * atl_set_num_threads. */
+    int32_t num_threads;
+} atl_embedder_params;
+
+/* Fills p with the defaults above. */
+ATL_API void atl_embedder_params_init(atl_embedder_params* p);
+
+/* Builds the network from w, whose tensors are named as torchvision's state_dict
+ * (features.0.0.weight, features.{1..15}.block.*, features.16.*, classifier.{0,3}.*).
+ * Every tensor is checked against the MobileNetV3-Large configuration; a missing tensor or a
+ * wrong shape returns ATL_ERR_FORMAT listing every problem. The number of classes is read
+ * from classifier.3.weight. w is caller-owned; not freed: the embedder keeps the tensors it
+ * needs alive, so w may be destroyed first. params may be NULL (defaults).
+ * *out must be freed with atl_embedder_destroy. */
+ATL_API atl_status* atl_embedder_create(const atl_weights* w, const atl_embedder_params* params,
+                                        atl_embedder** out);
+/* Frees e. Accepts NULL. */
+ATL_API void atl_embedder_destroy(atl_embedder* e);
+
+/* Feature sizes: pooled (960), pre-logits (1280) and classes (1000 for ImageNet). */
+ATL_API int64_t atl_embedder_pooled_dim(const atl_embedder* e);
+ATL_API int64_t atl_embedder_prelogits_dim(const atl_embedder* e);
+ATL_API int64_t atl_embedder_num_classes(const atl_embedder* e);
+
+/* Runs the network on input, F32 [n, 3, H, W] (normalised as torchvision's transforms leave
+ * it; 224x224 for the ImageNet weights). Writes the outputs that are not NULL:
+ * pooled [n, 960] (after the global average pool), prelogits [n, 1280] (after classifier.0
+ * and Hardswish; Dropout is the identity in eval mode), logits [n, num_classes]. At least one
+ * output must be given. All views are caller-owned; not freed. Safe to call from several
+ * threads at once on the same embedder. */
+ATL_API atl_status* atl_embedder_forward(atl_embedder* e, const atl_tensor_view* input,
+                                         atl_tensor_view* pooled, atl_tensor_view* prelogits,
+                                         atl_tensor_view* logits);
+
+/* ------------------------------------------------------------------------------------------
+ * LoRA: low-rank adapters on the SD networks, merged or computed at run time (native/src/lora/)
+ *
+ * An atl_lora is one network's part of a LoRA file (UNet or text encoder), already mapped to
+ * the network's layer names by the caller (dev.atelier.engine.lora on the Java side): tensors
+ * "<layer>.lora_down.weight" [r, in] (conv: [r, in, kh, kw]), "<layer>.lora_up.weight" [out, r]
+ * (conv: [out, r, 1, 1]) and optionally "<layer>.alpha" (a scalar; rank when absent), where
+ * <layer> is the checkpoint name of a Linear or Conv2d without ".weight" and without the
+ * network's prefix ("input_blocks.1.1.proj_in", "encoder.layers.0.mlp.fc1").
+ * The term added to a layer is multiplier * alpha / rank * up @ down (kohya networks/lora.py).
+ *
+ * Merged: W' = W + term, written into a working copy of the weight (never into mapped memory);
+ * clearing swaps the loaded weight back, bit for bit. Unmerged: the term is computed at run time
+ * by a fused kernel, so one loaded network serves requests that each bring their own LoRA; each
+ * unmerged apply returns a slot, and atl_*_select_lora picks per sample which slot applies.
+ * ---------------------------------------------------------------------------------------- */
+
+typedef struct atl_lora atl_lora;
+
+typedef enum atl_lora_mode {
+    ATL_LORA_MERGED = 0,  /* added into a working copy of the weights */
+    ATL_LORA_UNMERGED = 1 /* computed at run time; selectable per sample */
+} atl_lora_mode;
+
+/* "merged", "unmerged"; NULL for an unknown value. Borrowed; static. */
+ATL_API const char* atl_lora_mode_name(int32_t mode);
+/* The atl_lora_mode named name, or -1. name is caller-owned; not freed. */
+ATL_API int32_t atl_lora_mode_from_name(const char* name);
+
+/* Reads the adapters out of w (named as above). Every tensor of w must belong to an adapter and
+ * every adapter needs both down and up with agreeing ranks, else ONE ATL_ERR_FORMAT lists the
+ * problems. The tensors are not copied: see atl_weights_add for the memory. w is caller-owned;
+ * not freed. *out must be freed with atl_lora_destroy. */
+ATL_API atl_status* atl_lora_create(const atl_weights* w, atl_lora** out);
+/* Frees lora. Accepts NULL. Networks it was applied to keep what they need. */
+ATL_API void atl_lora_destroy(atl_lora* lora);
+/* Number of adapters (layers) in lora. */
+ATL_API int64_t atl_lora_count(const atl_lora* lora);
+
+/* Applies lora to the network at multiplier. Every adapter must name a Linear or Conv2d of the
+ * network with fitting shapes; otherwise nothing is applied and ONE status lists the problems
+ * (ATL_ERR_FORMAT for unknown layers, ATL_ERR_SHAPE for shapes: a LoRA for another
+ * architecture). mode: atl_lora_mode. For ATL_LORA_UNMERGED, *out_slot (may be NULL) receives
+ * the slot of this LoRA (0, 1, 2, ... per network, in apply order); -1 for merged.
+ * Several LoRAs may be applied, in either mode. */
+ATL_API atl_status* atl_unet_apply_lora(atl_unet* u, const atl_lora* lora, float multiplier, int32_t mode,
+                                        int32_t* out_slot);
+ATL_API atl_status* atl_text_encoder_apply_lora(atl_text_encoder* te, const atl_lora* lora, float multiplier,
+                                                int32_t mode, int32_t* out_slot);
+/* Removes every LoRA (both modes) and the selection: the network computes exactly what it did
+ * when created. */
+ATL_API atl_status* atl_unet_clear_lora(atl_unet* u);
+ATL_API atl_status* atl_text_encoder_clear_lora(atl_text_encoder* te);
+/* Per-sample selection of unmerged LoRAs for the following forward calls: slots I32 or I64 [b],
+ * sample i gets the LoRA applied with slot slots[i] (-1: none); b must equal the batch of the
+ * forward call (text encoder: input_ids rows). NULL: every unmerged LoRA applies to every sample
+ * (the state after apply). Merged LoRAs always apply to every sample. slots is caller-owned; copied. */
+ATL_API atl_status* atl_unet_select_lora(atl_unet* u, const atl_tensor_view* slots);
+ATL_API atl_status* atl_text_encoder_select_lora(atl_text_encoder* te, const atl_tensor_view* slots);
+
+/* The fused kernels on their own (tests, benchmarks, training). */
+typedef enum atl_lora_kernel {
+    ATL_LORA_KERNEL_AUTO = 0,        /* the best available for the dtype */
+    ATL_LORA_KERNEL_REFERENCE = 1,   /* plain scalar C++ */
+    ATL_LORA_KERNEL_AVX2 = 2,        /* AVX2 + FMA low-rank part, BLAS GEMM */
+    ATL_LORA_KERNEL_AVX512 = 3,      /* AVX-512F low-rank part, BLAS GEMM */
+    ATL_LORA_KERNEL_AVX512_BF16 = 4, /* BF16 inputs, avx512_bf16 dot products (forward only) */
+    ATL_LORA_KERNEL_UNFUSED = 5,     /* three libtorch ops: x W^T, x A^T, t B^T, then add */
+    ATL_LORA_KERNEL_MERGED = 6,      /* W + s B A formed first, then one GEMM */
+    ATL_LORA_KERNEL_TORCH_F64 = 7,   /* libtorch autograd in float64: the checking reference */
+    ATL_LORA_KERNEL_CUDA = 8         /* CUDA (inputs copied to device 0); ATL_ERR_UNSUPPORTED without */
+} atl_lora_kernel;
+
+ATL_API const char* atl_lora_kernel_name(int32_t kernel);
+ATL_API int32_t atl_lora_kernel_from_name(const char* name);
+/* 1 when kernel can run on this machine and build. */
+ATL_API int32_t atl_lora_kernel_available(int32_t kernel);
+
+/* y = x W^T + bias + scale * (x A^T) B^T.
+ * x: [n, in], or [b, L, in] with index; weight [out, in]; bias [out] or NULL;
+ * a: [r, in] or [m, r, in] (m adapters); b: [out, r] or [m, out, r];
+ * index: NULL (adapter 0 for every row), or I64 [b]: sample i of x [b, L, in] uses adapter
+ * index[i] (-1: none). F32 views (the BF16 kernel rounds its inputs to BF16). y: F32 shaped as x
+ * with out columns. All caller-owned; y is written. */
+ATL_API atl_status* atl_lora_linear_forward(int32_t kernel, const atl_tensor_view* x, const atl_tensor_view* weight,
+                                            const atl_tensor_view* bias, const atl_tensor_view* a,
+                                            const atl_tensor_view* b, float scale, const atl_tensor_view* index,
+                                            atl_tensor_view* y);
+/* Gradients of the forward above (2-D x, one adapter, W frozen) given dy [n, out]:
+ * dx [n, in], da [r, in], db [out, r]. F32 (F64 views accepted for the TORCH_F64 kernel).
+ * All caller-owned; dx, da and db are written. */
+ATL_API atl_status* atl_lora_linear_backward(int32_t kernel, const atl_tensor_view* x, const atl_tensor_view* weight,
+                                             const atl_tensor_view* a, const atl_tensor_view* b, float scale,
+                                             const atl_tensor_view* dy, atl_tensor_view* dx, atl_tensor_view* da,
+                                             atl_tensor_view* db);
+
+/* ------------------------------------------------------------------------------------------
  * LoRA training (native/src/train/)
  *
  * A trainer attaches trainable low-rank adapters (kohya networks/lora.py LoRAModule:

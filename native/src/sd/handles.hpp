@@ -1,5 +1,6 @@
-// The C handles of the SD networks, shared by the C entry points of every area that works on
-// the networks (sd_api.cpp, train/).
+// The C handle structs of the SD networks, shared by their C entry points (sd_api.cpp), the
+// LoRA entry points and the sampling loop (sample/sample_api.cpp), which runs the UNet without
+// crossing the boundary.
 #pragma once
 
 #include <memory>

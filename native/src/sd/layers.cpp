@@ -5,22 +5,13 @@
 namespace atl::sd {
 
 torch::Tensor Linear::apply(const torch::Tensor& x) const {
-    torch::Tensor y = torch::linear(x, weight, bias);
-    for (const LoraAdapter& a : lora) {
-        const auto t = x.scalar_type();
-        y = y + torch::linear(torch::linear(x, a.down.to(t)), a.up.to(t)) * a.scale;
-    }
-    return y;
+    if (lora.adapters.empty()) return torch::linear(x, weight, bias);
+    return lora::linear(x, weight, bias, lora);
 }
 
 torch::Tensor Conv2d::apply(const torch::Tensor& x) const {
-    torch::Tensor y = torch::conv2d(x, weight, bias, {stride, stride}, {padding, padding});
-    for (const LoraAdapter& a : lora) {
-        const auto t = x.scalar_type();
-        torch::Tensor h = torch::conv2d(x, a.down.to(t), {}, {stride, stride}, {padding, padding});
-        y = y + torch::conv2d(h, a.up.to(t)) * a.scale;
-    }
-    return y;
+    if (lora.adapters.empty()) return torch::conv2d(x, weight, bias, {stride, stride}, {padding, padding});
+    return lora::conv2d(x, weight, bias, stride, padding, lora);
 }
 
 torch::Tensor GroupNorm::apply(const torch::Tensor& x) const {

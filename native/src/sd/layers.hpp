@@ -1,34 +1,24 @@
 // The building blocks shared by the SD networks, in functional style over loaded weights.
 // Every Linear and every convolution goes through Linear::apply / Conv2d::apply: the one place
-// where a LoRA delta will be added later (the layer keeps its checkpoint name for that).
+// where LoRA adapters are added (lora/adapter.hpp; the layer keeps its checkpoint name for that).
 #pragma once
 
 #include <torch/torch.h>
 
 #include <string>
-#include <vector>
 
+#include "lora/adapter.hpp"
 #include "sd/weight_loader.hpp"
 
 namespace atl::sd {
-
-// A low-rank delta added to a layer's output: scale * up(down(x)) (kohya networks/lora.py
-// LoRAModule.forward). For a Linear, down [r, in] and up [out, r]; for a convolution, down
-// [r, in, k, k] with the layer's stride and padding, then up [out, r, 1, 1]. The tensors may
-// require grad (training) and may be F32 while the layer computes in BF16: they are cast to
-// the input's dtype, so the product stays differentiable with respect to the F32 tensors.
-struct LoraAdapter {
-    torch::Tensor down;
-    torch::Tensor up;
-    double scale = 1.0;
-};
 
 struct Linear {
     std::string name;      // checkpoint name without ".weight", e.g. "time_embed.0"
     torch::Tensor weight;  // [out, in]
     torch::Tensor bias;    // [out], or undefined
-    std::vector<LoraAdapter> lora;  // added to the output in apply()
+    lora::LoraState lora;  // unmerged adapters; the loaded weight while a merged copy is in `weight`
     torch::Tensor apply(const torch::Tensor& x) const;
+    lora::LayerRef ref() { return {name, &weight, &lora, false, 1, 0}; }
 };
 
 struct Conv2d {
@@ -37,8 +27,9 @@ struct Conv2d {
     torch::Tensor bias;    // [out]
     int64_t stride = 1;
     int64_t padding = 0;
-    std::vector<LoraAdapter> lora;  // added to the output in apply()
+    lora::LoraState lora;
     torch::Tensor apply(const torch::Tensor& x) const;
+    lora::LayerRef ref() { return {name, &weight, &lora, true, stride, padding}; }
 };
 
 // Computed in F32 whatever the compute dtype, as LDM's GroupNorm32 does (x.float(), then back).

@@ -3,6 +3,8 @@
 #include "core/status.hpp"
 #include "core/tensor_view.hpp"
 
+#include <optional>
+
 namespace atl::sd {
 
 namespace {
@@ -68,12 +70,6 @@ TextEncoder::TextEncoder(std::shared_ptr<const TensorMap> weights, const atl_tex
     w.finish();
 }
 
-void TextEncoder::for_each_linear(const std::function<void(Linear&)>& linear) {
-    for (Layer& l : layers_) {
-        for (Linear* x : {&l.q, &l.k, &l.v, &l.out, &l.fc1, &l.fc2}) linear(*x);
-    }
-}
-
 torch::Tensor TextEncoder::encode_chunks(const torch::Tensor& ids, int64_t clip_skip) const {
     const int64_t seq = ids.size(1);
     // HF CLIPTextEmbeddings: token + position embeddings.
@@ -110,8 +106,26 @@ torch::Tensor TextEncoder::forward(const torch::Tensor& ids, int64_t clip_skip) 
                 "text encoder: token id outside 0.." + std::to_string(config_.vocab_size - 1));
     }
     const int64_t chunks = len / positions;
+    // Chunks of one prompt are encoded as separate rows: each keeps its prompt's LoRA slot.
+    std::optional<lora::SampleSlotsScope> slots;
+    if (!lora_slots_.empty()) {
+        require(static_cast<int64_t>(lora_slots_.size()) == n, ATL_ERR_SHAPE,
+                "text encoder: the LoRA selection has " + std::to_string(lora_slots_.size()) +
+                    " entries but input_ids has " + std::to_string(n) + " rows");
+        std::vector<int32_t> rows;
+        for (int32_t s : lora_slots_) rows.insert(rows.end(), chunks, s);
+        slots.emplace(std::move(rows));
+    }
     torch::Tensor h = encode_chunks(ids.reshape({n * chunks, positions}), clip_skip);
     return h.reshape({n, len, config_.width}).to(torch::kFloat);
+}
+
+std::vector<lora::LayerRef> TextEncoder::lora_layers() {
+    std::vector<lora::LayerRef> out;
+    for (Layer& l : layers_) {
+        for (Linear* x : {&l.q, &l.k, &l.v, &l.out, &l.fc1, &l.fc2}) out.push_back(x->ref());
+    }
+    return out;
 }
 
 }  // namespace atl::sd

@@ -23,9 +23,12 @@ public:
 
     const atl_text_encoder_params& config() const { return config_; }
 
-    // Calls linear on every Linear of the layers (q, k, v, out, fc1, fc2), for attaching LoRA
-    // adapters (layer.name is its checkpoint name). Not while a forward runs.
-    void for_each_linear(const std::function<void(Linear&)>& linear);
+    // Every Linear by checkpoint name, for attaching LoRA adapters.
+    std::vector<lora::LayerRef> lora_layers();
+    // Per-sample (per input_ids row) LoRA slots for the following forward calls; empty: all.
+    void select_lora(std::vector<int32_t> slots) { lora_slots_ = std::move(slots); }
+    int32_t next_lora_slot() { return lora_slot_count_++; }
+    void reset_lora_slots() { lora_slots_.clear(); lora_slot_count_ = 0; }
 
 private:
     struct Layer {
@@ -42,6 +45,8 @@ private:
     torch::Tensor position_embedding_;  // [max_positions, width]
     std::vector<Layer> layers_;
     LayerNorm final_norm_;
+    std::vector<int32_t> lora_slots_;
+    int32_t lora_slot_count_ = 0;
 };
 
 }  // namespace atl::sd

@@ -64,8 +64,8 @@ torch::Tensor UNet::SpatialTransformer::forward(const torch::Tensor& x, const to
 
 std::vector<torch::Tensor> UNet::SpatialTransformer::trainable() const {
     std::vector<torch::Tensor> out;
-    auto add = [&](const std::vector<LoraAdapter>& lora) {
-        for (const LoraAdapter& a : lora) {
+    auto add = [&](const lora::LoraState& lora) {
+        for (const lora::Adapter& a : lora.adapters) {
             if (a.down.defined() && a.down.requires_grad()) out.push_back(a.down);
             if (a.up.defined() && a.up.requires_grad()) out.push_back(a.up);
         }
@@ -293,36 +293,6 @@ void UNet::set_gradient_checkpointing(bool on) {
     for (Block& b : output_blocks_) set(b);
 }
 
-void UNet::for_each_layer(const std::function<void(Linear&)>& linear, const std::function<void(Conv2d&)>& conv) {
-    linear(time_embed0_);
-    linear(time_embed2_);
-    auto block = [&](Block& b) {
-        if (b.conv) conv(*b.conv);
-        if (b.res) {
-            conv(b.res->in_conv);
-            linear(b.res->emb);
-            conv(b.res->out_conv);
-            if (b.res->skip) conv(*b.res->skip);
-        }
-        if (b.attn) {
-            conv(b.attn->proj_in);
-            for (TransformerBlock& t : b.attn->blocks) {
-                for (Linear* l : {&t.q1, &t.k1, &t.v1, &t.out1, &t.q2, &t.k2, &t.v2, &t.out2, &t.ff_in, &t.ff_out}) {
-                    linear(*l);
-                }
-            }
-            conv(b.attn->proj_out);
-        }
-        if (b.downsample) conv(*b.downsample);
-        if (b.upsample) conv(*b.upsample);
-    };
-    for (Block& b : input_blocks_) block(b);
-    block(middle_);
-    block(middle2_);
-    for (Block& b : output_blocks_) block(b);
-    conv(out_conv_);
-}
-
 torch::Tensor UNet::forward(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& context) const {
     const int64_t factor = int64_t{1} << (config_.num_levels - 1);
     require(x.dim() == 4 && x.size(1) == config_.in_channels, ATL_ERR_SHAPE,
@@ -337,6 +307,8 @@ torch::Tensor UNet::forward(const torch::Tensor& x, const torch::Tensor& t, cons
             "unet: context must be [" + std::to_string(b) + ", L, " + std::to_string(config_.context_dim) +
                 "], got " + shape_string(context.sizes()));
 
+    std::optional<lora::SampleSlotsScope> slots;
+    if (!lora_slots_.empty()) slots.emplace(lora_slots_);
     torch::Tensor emb = timestep_embedding(t, config_.model_channels).to(compute_);
     emb = time_embed2_.apply(torch::silu(time_embed0_.apply(emb)));
     torch::Tensor ctx = context.to(compute_);
@@ -355,6 +327,36 @@ torch::Tensor UNet::forward(const torch::Tensor& x, const torch::Tensor& t, cons
     }
     h = out_conv_.apply(torch::silu(out_norm_.apply(h)));
     return h.to(torch::kFloat);
+}
+
+std::vector<lora::LayerRef> UNet::lora_layers() {
+    std::vector<lora::LayerRef> out{time_embed0_.ref(), time_embed2_.ref()};
+    auto block = [&](Block& b) {
+        if (b.conv) out.push_back(b.conv->ref());
+        if (b.res) {
+            out.push_back(b.res->in_conv.ref());
+            out.push_back(b.res->emb.ref());
+            out.push_back(b.res->out_conv.ref());
+            if (b.res->skip) out.push_back(b.res->skip->ref());
+        }
+        if (b.attn) {
+            out.push_back(b.attn->proj_in.ref());
+            for (TransformerBlock& t : b.attn->blocks) {
+                for (Linear* l : {&t.q1, &t.k1, &t.v1, &t.out1, &t.q2, &t.k2, &t.v2, &t.out2, &t.ff_in, &t.ff_out}) {
+                    out.push_back(l->ref());
+                }
+            }
+            out.push_back(b.attn->proj_out.ref());
+        }
+        if (b.downsample) out.push_back(b.downsample->ref());
+        if (b.upsample) out.push_back(b.upsample->ref());
+    };
+    for (Block& b : input_blocks_) block(b);
+    block(middle_);
+    block(middle2_);
+    for (Block& b : output_blocks_) block(b);
+    out.push_back(out_conv_.ref());
+    return out;
 }
 
 }  // namespace atl::sd

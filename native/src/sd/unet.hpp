@@ -26,9 +26,12 @@ public:
     const atl_unet_params& config() const { return config_; }
     c10::ScalarType compute_dtype() const { return compute_; }
 
-    // Calls linear / conv on every layer, for attaching LoRA adapters (layer.name is its
-    // checkpoint name). Not while a forward runs.
-    void for_each_layer(const std::function<void(Linear&)>& linear, const std::function<void(Conv2d&)>& conv);
+    // Every Linear and Conv2d by checkpoint name, for attaching LoRA adapters.
+    std::vector<lora::LayerRef> lora_layers();
+    // Per-sample LoRA slots for the following forward calls; empty: every adapter for every sample.
+    void select_lora(std::vector<int32_t> slots) { lora_slots_ = std::move(slots); }
+    int32_t next_lora_slot() { return lora_slot_count_++; }
+    void reset_lora_slots() { lora_slots_.clear(); lora_slot_count_ = 0; }
     // Gradient checkpointing of the transformer blocks (SpatialTransformer) when grad mode is on.
     void set_gradient_checkpointing(bool on);
 
@@ -86,6 +89,8 @@ private:
     std::vector<Block> output_blocks_;
     GroupNorm out_norm_;
     Conv2d out_conv_;
+    std::vector<int32_t> lora_slots_;
+    int32_t lora_slot_count_ = 0;
 };
 
 }  // namespace atl::sd

@@ -52,11 +52,11 @@ LoraTrainer::LoraTrainer(sd::UNet* unet, sd::TextEncoder* text, const std::vecto
     require(!specs.empty(), ATL_ERR_INVALID_ARGUMENT, "lora trainer: no modules to train");
 
     // Find the layers by name.
-    std::map<std::string, sd::Linear*> unet_linear, text_linear;
-    std::map<std::string, sd::Conv2d*> unet_conv;
-    unet_->for_each_layer([&](sd::Linear& l) { unet_linear[l.name] = &l; },
-                          [&](sd::Conv2d& c) { unet_conv[c.name] = &c; });
-    if (text_) text_->for_each_linear([&](sd::Linear& l) { text_linear[l.name] = &l; });
+    std::map<std::string, lora::LayerRef> unet_layers, text_layers;
+    for (const lora::LayerRef& r : unet_->lora_layers()) unet_layers.emplace(r.name, r);
+    if (text_) {
+        for (const lora::LayerRef& r : text_->lora_layers()) text_layers.emplace(r.name, r);
+    }
 
     std::set<std::pair<int32_t, std::string>> seen;
     std::array<int64_t, 2> sizes{0, 0};
@@ -74,27 +74,28 @@ LoraTrainer::LoraTrainer(sd::UNet* unet, sd::TextEncoder* text, const std::vecto
         require(seen.insert({s.network, m.name}).second, ATL_ERR_INVALID_ARGUMENT, what + "listed twice");
         m.rank = s.rank;
         m.scale = static_cast<double>(s.alpha) / static_cast<double>(s.rank);
+        const lora::LayerRef* ref = nullptr;
         if (s.network == ATL_LORA_TEXT_ENCODER) {
             require(text_ != nullptr, ATL_ERR_INVALID_ARGUMENT, what + "names the text encoder, which was not given");
-            auto it = text_linear.find(m.name);
-            require(it != text_linear.end(), ATL_ERR_INVALID_ARGUMENT, what + "no such Linear in the text encoder");
-            const auto& w = it->second->weight;
-            m.down_shape = {m.rank, w.size(1)};
-            m.up_shape = {w.size(0), m.rank};
-            m.slot = &it->second->lora;
-        } else if (auto it = unet_linear.find(m.name); it != unet_linear.end()) {
-            const auto& w = it->second->weight;
-            m.down_shape = {m.rank, w.size(1)};
-            m.up_shape = {w.size(0), m.rank};
-            m.slot = &it->second->lora;
-        } else if (auto ic = unet_conv.find(m.name); ic != unet_conv.end()) {
-            const auto& w = ic->second->weight;
+            auto it = text_layers.find(m.name);
+            require(it != text_layers.end() && !it->second.conv, ATL_ERR_INVALID_ARGUMENT,
+                    what + "no such Linear in the text encoder");
+            ref = &it->second;
+        } else {
+            auto it = unet_layers.find(m.name);
+            require(it != unet_layers.end(), ATL_ERR_INVALID_ARGUMENT,
+                    what + "no such Linear or convolution in the UNet");
+            ref = &it->second;
+        }
+        const torch::Tensor& w = *ref->weight;
+        if (ref->conv) {
             m.down_shape = {m.rank, w.size(1), w.size(2), w.size(3)};
             m.up_shape = {w.size(0), m.rank, 1, 1};
-            m.slot = &ic->second->lora;
         } else {
-            fail(ATL_ERR_INVALID_ARGUMENT, what + "no such Linear or convolution in the UNet");
+            m.down_shape = {m.rank, w.size(1)};
+            m.up_shape = {w.size(0), m.rank};
         }
+        m.slot = &ref->lora->adapters;
         int64_t& size = sizes[m.network];
         m.down_offset = size;
         size += numel(m.down_shape);
@@ -117,7 +118,8 @@ LoraTrainer::LoraTrainer(sd::UNet* unet, sd::TextEncoder* text, const std::vecto
         flat_[m.network].params.narrow(0, m.down_offset, numel(m.down_shape)).uniform_(-bound, bound, gen);
     }
     for (Flat& f : flat_) f.params.set_requires_grad(true);
-    for (Module& m : modules_) m.slot->push_back(sd::LoraAdapter{torch::Tensor(), torch::Tensor(), m.scale});
+    // Slot 0: the trainer's forward passes select no per-sample slots, so every adapter applies.
+    for (Module& m : modules_) m.slot->push_back(lora::Adapter{torch::Tensor(), torch::Tensor(), m.scale, 0});
     refresh_views();
     unet_->set_gradient_checkpointing(params.gradient_checkpointing != 0);
 }
@@ -149,7 +151,7 @@ const LoraTrainer::Flat& LoraTrainer::flat(int32_t network) const {
 void LoraTrainer::refresh_views() {
     for (Module& m : modules_) {
         const torch::Tensor& p = flat_[m.network].params;
-        for (sd::LoraAdapter& a : *m.slot) {
+        for (lora::Adapter& a : *m.slot) {
             if (a.down.defined() && !a.down.is_alias_of(p)) continue;  // someone else's adapter
             a.down = p.narrow(0, m.down_offset, numel(m.down_shape)).view(m.down_shape);
             a.up = p.narrow(0, m.up_offset, numel(m.up_shape)).view(m.up_shape);

@@ -37,7 +37,7 @@ public:
         std::vector<int64_t> down_shape;    // [r, in] or [r, in, k, k]
         std::vector<int64_t> up_shape;      // [out, r] or [out, r, 1, 1]
         int64_t down_offset = 0, up_offset = 0;  // in the network's flat buffer
-        std::vector<sd::LoraAdapter>* slot = nullptr;  // the layer's adapter list
+        std::vector<lora::Adapter>* slot = nullptr;  // the layer's unmerged adapters (LoraState::adapters)
     };
     const std::vector<Module>& modules() const { return modules_; }
     // Module i's current tensors (views of the flat buffer, detached).

@@ -4893,6 +4893,2092 @@ public class atelier_h extends atelier_h$shared {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+    private static final int ATL_SAMPLER_DDIM = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_sampler.ATL_SAMPLER_DDIM = 0
+     * }
+     */
+    public static int ATL_SAMPLER_DDIM() {
+        return ATL_SAMPLER_DDIM;
+    }
+    private static final int ATL_SAMPLER_EULER = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_sampler.ATL_SAMPLER_EULER = 1
+     * }
+     */
+    public static int ATL_SAMPLER_EULER() {
+        return ATL_SAMPLER_EULER;
+    }
+    private static final int ATL_SAMPLER_EULER_A = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_sampler.ATL_SAMPLER_EULER_A = 2
+     * }
+     */
+    public static int ATL_SAMPLER_EULER_A() {
+        return ATL_SAMPLER_EULER_A;
+    }
+    private static final int ATL_SAMPLER_HEUN = (int)3L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_sampler.ATL_SAMPLER_HEUN = 3
+     * }
+     */
+    public static int ATL_SAMPLER_HEUN() {
+        return ATL_SAMPLER_HEUN;
+    }
+    private static final int ATL_SAMPLER_DPMPP_2M = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_sampler.ATL_SAMPLER_DPMPP_2M = 4
+     * }
+     */
+    public static int ATL_SAMPLER_DPMPP_2M() {
+        return ATL_SAMPLER_DPMPP_2M;
+    }
+    private static final int ATL_SAMPLER_DPMPP_2M_KARRAS = (int)5L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_sampler.ATL_SAMPLER_DPMPP_2M_KARRAS = 5
+     * }
+     */
+    public static int ATL_SAMPLER_DPMPP_2M_KARRAS() {
+        return ATL_SAMPLER_DPMPP_2M_KARRAS;
+    }
+    private static final int ATL_SAMPLER_DPMPP_SDE_KARRAS = (int)6L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_sampler.ATL_SAMPLER_DPMPP_SDE_KARRAS = 6
+     * }
+     */
+    public static int ATL_SAMPLER_DPMPP_SDE_KARRAS() {
+        return ATL_SAMPLER_DPMPP_SDE_KARRAS;
+    }
+
+    private static class atl_sampler_name {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_sampler_name");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * const char *atl_sampler_name(int32_t sampler)
+     * }
+     */
+    public static FunctionDescriptor atl_sampler_name$descriptor() {
+        return atl_sampler_name.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * const char *atl_sampler_name(int32_t sampler)
+     * }
+     */
+    public static MethodHandle atl_sampler_name$handle() {
+        return atl_sampler_name.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * const char *atl_sampler_name(int32_t sampler)
+     * }
+     */
+    public static MemorySegment atl_sampler_name$address() {
+        return atl_sampler_name.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * const char *atl_sampler_name(int32_t sampler)
+     * }
+     */
+    public static MemorySegment atl_sampler_name(int sampler) {
+        var mh$ = atl_sampler_name.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_sampler_name", sampler);
+            }
+            return (MemorySegment)mh$.invokeExact(sampler);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_sampler_from_name {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_INT,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_sampler_from_name");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t atl_sampler_from_name(const char *name)
+     * }
+     */
+    public static FunctionDescriptor atl_sampler_from_name$descriptor() {
+        return atl_sampler_from_name.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t atl_sampler_from_name(const char *name)
+     * }
+     */
+    public static MethodHandle atl_sampler_from_name$handle() {
+        return atl_sampler_from_name.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t atl_sampler_from_name(const char *name)
+     * }
+     */
+    public static MemorySegment atl_sampler_from_name$address() {
+        return atl_sampler_from_name.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t atl_sampler_from_name(const char *name)
+     * }
+     */
+    public static int atl_sampler_from_name(MemorySegment name) {
+        var mh$ = atl_sampler_from_name.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_sampler_from_name", name);
+            }
+            return (int)mh$.invokeExact(name);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static final int ATL_SCHEDULE_DEFAULT = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_schedule.ATL_SCHEDULE_DEFAULT = 0
+     * }
+     */
+    public static int ATL_SCHEDULE_DEFAULT() {
+        return ATL_SCHEDULE_DEFAULT;
+    }
+    private static final int ATL_SCHEDULE_KARRAS = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_schedule.ATL_SCHEDULE_KARRAS = 1
+     * }
+     */
+    public static int ATL_SCHEDULE_KARRAS() {
+        return ATL_SCHEDULE_KARRAS;
+    }
+
+    private static class atl_schedule_name {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_schedule_name");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * const char *atl_schedule_name(int32_t schedule)
+     * }
+     */
+    public static FunctionDescriptor atl_schedule_name$descriptor() {
+        return atl_schedule_name.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * const char *atl_schedule_name(int32_t schedule)
+     * }
+     */
+    public static MethodHandle atl_schedule_name$handle() {
+        return atl_schedule_name.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * const char *atl_schedule_name(int32_t schedule)
+     * }
+     */
+    public static MemorySegment atl_schedule_name$address() {
+        return atl_schedule_name.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * const char *atl_schedule_name(int32_t schedule)
+     * }
+     */
+    public static MemorySegment atl_schedule_name(int schedule) {
+        var mh$ = atl_schedule_name.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_schedule_name", schedule);
+            }
+            return (MemorySegment)mh$.invokeExact(schedule);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_schedule_from_name {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_INT,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_schedule_from_name");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t atl_schedule_from_name(const char *name)
+     * }
+     */
+    public static FunctionDescriptor atl_schedule_from_name$descriptor() {
+        return atl_schedule_from_name.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t atl_schedule_from_name(const char *name)
+     * }
+     */
+    public static MethodHandle atl_schedule_from_name$handle() {
+        return atl_schedule_from_name.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t atl_schedule_from_name(const char *name)
+     * }
+     */
+    public static MemorySegment atl_schedule_from_name$address() {
+        return atl_schedule_from_name.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t atl_schedule_from_name(const char *name)
+     * }
+     */
+    public static int atl_schedule_from_name(MemorySegment name) {
+        var mh$ = atl_schedule_from_name.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_schedule_from_name", name);
+            }
+            return (int)mh$.invokeExact(name);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_sample_params_init {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_sample_params_init");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void atl_sample_params_init(atl_sample_params *p)
+     * }
+     */
+    public static FunctionDescriptor atl_sample_params_init$descriptor() {
+        return atl_sample_params_init.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void atl_sample_params_init(atl_sample_params *p)
+     * }
+     */
+    public static MethodHandle atl_sample_params_init$handle() {
+        return atl_sample_params_init.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void atl_sample_params_init(atl_sample_params *p)
+     * }
+     */
+    public static MemorySegment atl_sample_params_init$address() {
+        return atl_sample_params_init.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void atl_sample_params_init(atl_sample_params *p)
+     * }
+     */
+    public static void atl_sample_params_init(MemorySegment p) {
+        var mh$ = atl_sample_params_init.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_sample_params_init", p);
+            }
+            mh$.invokeExact(p);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_sample_sigmas {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_INT,
+            atelier_h.C_INT,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_sample_sigmas");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_sample_sigmas(const atl_tensor_view *alphas_cumprod, int32_t schedule, int32_t steps, atl_tensor_view *out)
+     * }
+     */
+    public static FunctionDescriptor atl_sample_sigmas$descriptor() {
+        return atl_sample_sigmas.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_sample_sigmas(const atl_tensor_view *alphas_cumprod, int32_t schedule, int32_t steps, atl_tensor_view *out)
+     * }
+     */
+    public static MethodHandle atl_sample_sigmas$handle() {
+        return atl_sample_sigmas.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_sample_sigmas(const atl_tensor_view *alphas_cumprod, int32_t schedule, int32_t steps, atl_tensor_view *out)
+     * }
+     */
+    public static MemorySegment atl_sample_sigmas$address() {
+        return atl_sample_sigmas.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_sample_sigmas(const atl_tensor_view *alphas_cumprod, int32_t schedule, int32_t steps, atl_tensor_view *out)
+     * }
+     */
+    public static MemorySegment atl_sample_sigmas(MemorySegment alphas_cumprod, int schedule, int steps, MemorySegment out) {
+        var mh$ = atl_sample_sigmas.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_sample_sigmas", alphas_cumprod, schedule, steps, out);
+            }
+            return (MemorySegment)mh$.invokeExact(alphas_cumprod, schedule, steps, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_sample {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_sample");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_sample(atl_eps_fn eps_fn, void *eps_user_data, const atl_tensor_view *alphas_cumprod, const atl_sample_params *params, const atl_tensor_view *noise, const atl_progress *progress, atl_tensor_view *out_latents)
+     * }
+     */
+    public static FunctionDescriptor atl_sample$descriptor() {
+        return atl_sample.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_sample(atl_eps_fn eps_fn, void *eps_user_data, const atl_tensor_view *alphas_cumprod, const atl_sample_params *params, const atl_tensor_view *noise, const atl_progress *progress, atl_tensor_view *out_latents)
+     * }
+     */
+    public static MethodHandle atl_sample$handle() {
+        return atl_sample.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_sample(atl_eps_fn eps_fn, void *eps_user_data, const atl_tensor_view *alphas_cumprod, const atl_sample_params *params, const atl_tensor_view *noise, const atl_progress *progress, atl_tensor_view *out_latents)
+     * }
+     */
+    public static MemorySegment atl_sample$address() {
+        return atl_sample.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_sample(atl_eps_fn eps_fn, void *eps_user_data, const atl_tensor_view *alphas_cumprod, const atl_sample_params *params, const atl_tensor_view *noise, const atl_progress *progress, atl_tensor_view *out_latents)
+     * }
+     */
+    public static MemorySegment atl_sample(MemorySegment eps_fn, MemorySegment eps_user_data, MemorySegment alphas_cumprod, MemorySegment params, MemorySegment noise, MemorySegment progress, MemorySegment out_latents) {
+        var mh$ = atl_sample.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_sample", eps_fn, eps_user_data, alphas_cumprod, params, noise, progress, out_latents);
+            }
+            return (MemorySegment)mh$.invokeExact(eps_fn, eps_user_data, alphas_cumprod, params, noise, progress, out_latents);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_generate {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_generate");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_generate(atl_unet *unet, const atl_tensor_view *alphas_cumprod, const atl_sample_params *params, const atl_tensor_view *cond_context, const atl_tensor_view *uncond_context, const atl_tensor_view *noise, const atl_progress *progress, atl_tensor_view *out_latents)
+     * }
+     */
+    public static FunctionDescriptor atl_generate$descriptor() {
+        return atl_generate.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_generate(atl_unet *unet, const atl_tensor_view *alphas_cumprod, const atl_sample_params *params, const atl_tensor_view *cond_context, const atl_tensor_view *uncond_context, const atl_tensor_view *noise, const atl_progress *progress, atl_tensor_view *out_latents)
+     * }
+     */
+    public static MethodHandle atl_generate$handle() {
+        return atl_generate.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_generate(atl_unet *unet, const atl_tensor_view *alphas_cumprod, const atl_sample_params *params, const atl_tensor_view *cond_context, const atl_tensor_view *uncond_context, const atl_tensor_view *noise, const atl_progress *progress, atl_tensor_view *out_latents)
+     * }
+     */
+    public static MemorySegment atl_generate$address() {
+        return atl_generate.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_generate(atl_unet *unet, const atl_tensor_view *alphas_cumprod, const atl_sample_params *params, const atl_tensor_view *cond_context, const atl_tensor_view *uncond_context, const atl_tensor_view *noise, const atl_progress *progress, atl_tensor_view *out_latents)
+     * }
+     */
+    public static MemorySegment atl_generate(MemorySegment unet, MemorySegment alphas_cumprod, MemorySegment params, MemorySegment cond_context, MemorySegment uncond_context, MemorySegment noise, MemorySegment progress, MemorySegment out_latents) {
+        var mh$ = atl_generate.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_generate", unet, alphas_cumprod, params, cond_context, uncond_context, noise, progress, out_latents);
+            }
+            return (MemorySegment)mh$.invokeExact(unet, alphas_cumprod, params, cond_context, uncond_context, noise, progress, out_latents);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_embedder_params_init {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_embedder_params_init");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void atl_embedder_params_init(atl_embedder_params *p)
+     * }
+     */
+    public static FunctionDescriptor atl_embedder_params_init$descriptor() {
+        return atl_embedder_params_init.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void atl_embedder_params_init(atl_embedder_params *p)
+     * }
+     */
+    public static MethodHandle atl_embedder_params_init$handle() {
+        return atl_embedder_params_init.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void atl_embedder_params_init(atl_embedder_params *p)
+     * }
+     */
+    public static MemorySegment atl_embedder_params_init$address() {
+        return atl_embedder_params_init.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void atl_embedder_params_init(atl_embedder_params *p)
+     * }
+     */
+    public static void atl_embedder_params_init(MemorySegment p) {
+        var mh$ = atl_embedder_params_init.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_embedder_params_init", p);
+            }
+            mh$.invokeExact(p);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_embedder_create {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_embedder_create");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_embedder_create(const atl_weights *w, const atl_embedder_params *params, atl_embedder **out)
+     * }
+     */
+    public static FunctionDescriptor atl_embedder_create$descriptor() {
+        return atl_embedder_create.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_embedder_create(const atl_weights *w, const atl_embedder_params *params, atl_embedder **out)
+     * }
+     */
+    public static MethodHandle atl_embedder_create$handle() {
+        return atl_embedder_create.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_embedder_create(const atl_weights *w, const atl_embedder_params *params, atl_embedder **out)
+     * }
+     */
+    public static MemorySegment atl_embedder_create$address() {
+        return atl_embedder_create.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_embedder_create(const atl_weights *w, const atl_embedder_params *params, atl_embedder **out)
+     * }
+     */
+    public static MemorySegment atl_embedder_create(MemorySegment w, MemorySegment params, MemorySegment out) {
+        var mh$ = atl_embedder_create.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_embedder_create", w, params, out);
+            }
+            return (MemorySegment)mh$.invokeExact(w, params, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_embedder_destroy {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_embedder_destroy");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void atl_embedder_destroy(atl_embedder *e)
+     * }
+     */
+    public static FunctionDescriptor atl_embedder_destroy$descriptor() {
+        return atl_embedder_destroy.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void atl_embedder_destroy(atl_embedder *e)
+     * }
+     */
+    public static MethodHandle atl_embedder_destroy$handle() {
+        return atl_embedder_destroy.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void atl_embedder_destroy(atl_embedder *e)
+     * }
+     */
+    public static MemorySegment atl_embedder_destroy$address() {
+        return atl_embedder_destroy.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void atl_embedder_destroy(atl_embedder *e)
+     * }
+     */
+    public static void atl_embedder_destroy(MemorySegment e) {
+        var mh$ = atl_embedder_destroy.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_embedder_destroy", e);
+            }
+            mh$.invokeExact(e);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_embedder_pooled_dim {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_LONG,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_embedder_pooled_dim");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int64_t atl_embedder_pooled_dim(const atl_embedder *e)
+     * }
+     */
+    public static FunctionDescriptor atl_embedder_pooled_dim$descriptor() {
+        return atl_embedder_pooled_dim.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int64_t atl_embedder_pooled_dim(const atl_embedder *e)
+     * }
+     */
+    public static MethodHandle atl_embedder_pooled_dim$handle() {
+        return atl_embedder_pooled_dim.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int64_t atl_embedder_pooled_dim(const atl_embedder *e)
+     * }
+     */
+    public static MemorySegment atl_embedder_pooled_dim$address() {
+        return atl_embedder_pooled_dim.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int64_t atl_embedder_pooled_dim(const atl_embedder *e)
+     * }
+     */
+    public static long atl_embedder_pooled_dim(MemorySegment e) {
+        var mh$ = atl_embedder_pooled_dim.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_embedder_pooled_dim", e);
+            }
+            return (long)mh$.invokeExact(e);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_embedder_prelogits_dim {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_LONG,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_embedder_prelogits_dim");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int64_t atl_embedder_prelogits_dim(const atl_embedder *e)
+     * }
+     */
+    public static FunctionDescriptor atl_embedder_prelogits_dim$descriptor() {
+        return atl_embedder_prelogits_dim.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int64_t atl_embedder_prelogits_dim(const atl_embedder *e)
+     * }
+     */
+    public static MethodHandle atl_embedder_prelogits_dim$handle() {
+        return atl_embedder_prelogits_dim.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int64_t atl_embedder_prelogits_dim(const atl_embedder *e)
+     * }
+     */
+    public static MemorySegment atl_embedder_prelogits_dim$address() {
+        return atl_embedder_prelogits_dim.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int64_t atl_embedder_prelogits_dim(const atl_embedder *e)
+     * }
+     */
+    public static long atl_embedder_prelogits_dim(MemorySegment e) {
+        var mh$ = atl_embedder_prelogits_dim.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_embedder_prelogits_dim", e);
+            }
+            return (long)mh$.invokeExact(e);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_embedder_num_classes {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_LONG,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_embedder_num_classes");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int64_t atl_embedder_num_classes(const atl_embedder *e)
+     * }
+     */
+    public static FunctionDescriptor atl_embedder_num_classes$descriptor() {
+        return atl_embedder_num_classes.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int64_t atl_embedder_num_classes(const atl_embedder *e)
+     * }
+     */
+    public static MethodHandle atl_embedder_num_classes$handle() {
+        return atl_embedder_num_classes.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int64_t atl_embedder_num_classes(const atl_embedder *e)
+     * }
+     */
+    public static MemorySegment atl_embedder_num_classes$address() {
+        return atl_embedder_num_classes.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int64_t atl_embedder_num_classes(const atl_embedder *e)
+     * }
+     */
+    public static long atl_embedder_num_classes(MemorySegment e) {
+        var mh$ = atl_embedder_num_classes.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_embedder_num_classes", e);
+            }
+            return (long)mh$.invokeExact(e);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_embedder_forward {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_embedder_forward");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_embedder_forward(atl_embedder *e, const atl_tensor_view *input, atl_tensor_view *pooled, atl_tensor_view *prelogits, atl_tensor_view *logits)
+     * }
+     */
+    public static FunctionDescriptor atl_embedder_forward$descriptor() {
+        return atl_embedder_forward.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_embedder_forward(atl_embedder *e, const atl_tensor_view *input, atl_tensor_view *pooled, atl_tensor_view *prelogits, atl_tensor_view *logits)
+     * }
+     */
+    public static MethodHandle atl_embedder_forward$handle() {
+        return atl_embedder_forward.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_embedder_forward(atl_embedder *e, const atl_tensor_view *input, atl_tensor_view *pooled, atl_tensor_view *prelogits, atl_tensor_view *logits)
+     * }
+     */
+    public static MemorySegment atl_embedder_forward$address() {
+        return atl_embedder_forward.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_embedder_forward(atl_embedder *e, const atl_tensor_view *input, atl_tensor_view *pooled, atl_tensor_view *prelogits, atl_tensor_view *logits)
+     * }
+     */
+    public static MemorySegment atl_embedder_forward(MemorySegment e, MemorySegment input, MemorySegment pooled, MemorySegment prelogits, MemorySegment logits) {
+        var mh$ = atl_embedder_forward.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_embedder_forward", e, input, pooled, prelogits, logits);
+            }
+            return (MemorySegment)mh$.invokeExact(e, input, pooled, prelogits, logits);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static final int ATL_LORA_MERGED = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_lora_mode.ATL_LORA_MERGED = 0
+     * }
+     */
+    public static int ATL_LORA_MERGED() {
+        return ATL_LORA_MERGED;
+    }
+    private static final int ATL_LORA_UNMERGED = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_lora_mode.ATL_LORA_UNMERGED = 1
+     * }
+     */
+    public static int ATL_LORA_UNMERGED() {
+        return ATL_LORA_UNMERGED;
+    }
+
+    private static class atl_lora_mode_name {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_lora_mode_name");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * const char *atl_lora_mode_name(int32_t mode)
+     * }
+     */
+    public static FunctionDescriptor atl_lora_mode_name$descriptor() {
+        return atl_lora_mode_name.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * const char *atl_lora_mode_name(int32_t mode)
+     * }
+     */
+    public static MethodHandle atl_lora_mode_name$handle() {
+        return atl_lora_mode_name.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * const char *atl_lora_mode_name(int32_t mode)
+     * }
+     */
+    public static MemorySegment atl_lora_mode_name$address() {
+        return atl_lora_mode_name.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * const char *atl_lora_mode_name(int32_t mode)
+     * }
+     */
+    public static MemorySegment atl_lora_mode_name(int mode) {
+        var mh$ = atl_lora_mode_name.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_lora_mode_name", mode);
+            }
+            return (MemorySegment)mh$.invokeExact(mode);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_lora_mode_from_name {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_INT,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_lora_mode_from_name");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t atl_lora_mode_from_name(const char *name)
+     * }
+     */
+    public static FunctionDescriptor atl_lora_mode_from_name$descriptor() {
+        return atl_lora_mode_from_name.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t atl_lora_mode_from_name(const char *name)
+     * }
+     */
+    public static MethodHandle atl_lora_mode_from_name$handle() {
+        return atl_lora_mode_from_name.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t atl_lora_mode_from_name(const char *name)
+     * }
+     */
+    public static MemorySegment atl_lora_mode_from_name$address() {
+        return atl_lora_mode_from_name.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t atl_lora_mode_from_name(const char *name)
+     * }
+     */
+    public static int atl_lora_mode_from_name(MemorySegment name) {
+        var mh$ = atl_lora_mode_from_name.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_lora_mode_from_name", name);
+            }
+            return (int)mh$.invokeExact(name);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_lora_create {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_lora_create");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_lora_create(const atl_weights *w, atl_lora **out)
+     * }
+     */
+    public static FunctionDescriptor atl_lora_create$descriptor() {
+        return atl_lora_create.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_lora_create(const atl_weights *w, atl_lora **out)
+     * }
+     */
+    public static MethodHandle atl_lora_create$handle() {
+        return atl_lora_create.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_lora_create(const atl_weights *w, atl_lora **out)
+     * }
+     */
+    public static MemorySegment atl_lora_create$address() {
+        return atl_lora_create.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_lora_create(const atl_weights *w, atl_lora **out)
+     * }
+     */
+    public static MemorySegment atl_lora_create(MemorySegment w, MemorySegment out) {
+        var mh$ = atl_lora_create.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_lora_create", w, out);
+            }
+            return (MemorySegment)mh$.invokeExact(w, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_lora_destroy {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_lora_destroy");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void atl_lora_destroy(atl_lora *lora)
+     * }
+     */
+    public static FunctionDescriptor atl_lora_destroy$descriptor() {
+        return atl_lora_destroy.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void atl_lora_destroy(atl_lora *lora)
+     * }
+     */
+    public static MethodHandle atl_lora_destroy$handle() {
+        return atl_lora_destroy.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void atl_lora_destroy(atl_lora *lora)
+     * }
+     */
+    public static MemorySegment atl_lora_destroy$address() {
+        return atl_lora_destroy.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void atl_lora_destroy(atl_lora *lora)
+     * }
+     */
+    public static void atl_lora_destroy(MemorySegment lora) {
+        var mh$ = atl_lora_destroy.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_lora_destroy", lora);
+            }
+            mh$.invokeExact(lora);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_lora_count {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_LONG,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_lora_count");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int64_t atl_lora_count(const atl_lora *lora)
+     * }
+     */
+    public static FunctionDescriptor atl_lora_count$descriptor() {
+        return atl_lora_count.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int64_t atl_lora_count(const atl_lora *lora)
+     * }
+     */
+    public static MethodHandle atl_lora_count$handle() {
+        return atl_lora_count.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int64_t atl_lora_count(const atl_lora *lora)
+     * }
+     */
+    public static MemorySegment atl_lora_count$address() {
+        return atl_lora_count.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int64_t atl_lora_count(const atl_lora *lora)
+     * }
+     */
+    public static long atl_lora_count(MemorySegment lora) {
+        var mh$ = atl_lora_count.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_lora_count", lora);
+            }
+            return (long)mh$.invokeExact(lora);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_unet_apply_lora {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_FLOAT,
+            atelier_h.C_INT,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_unet_apply_lora");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_unet_apply_lora(atl_unet *u, const atl_lora *lora, float multiplier, int32_t mode, int32_t *out_slot)
+     * }
+     */
+    public static FunctionDescriptor atl_unet_apply_lora$descriptor() {
+        return atl_unet_apply_lora.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_unet_apply_lora(atl_unet *u, const atl_lora *lora, float multiplier, int32_t mode, int32_t *out_slot)
+     * }
+     */
+    public static MethodHandle atl_unet_apply_lora$handle() {
+        return atl_unet_apply_lora.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_unet_apply_lora(atl_unet *u, const atl_lora *lora, float multiplier, int32_t mode, int32_t *out_slot)
+     * }
+     */
+    public static MemorySegment atl_unet_apply_lora$address() {
+        return atl_unet_apply_lora.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_unet_apply_lora(atl_unet *u, const atl_lora *lora, float multiplier, int32_t mode, int32_t *out_slot)
+     * }
+     */
+    public static MemorySegment atl_unet_apply_lora(MemorySegment u, MemorySegment lora, float multiplier, int mode, MemorySegment out_slot) {
+        var mh$ = atl_unet_apply_lora.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_unet_apply_lora", u, lora, multiplier, mode, out_slot);
+            }
+            return (MemorySegment)mh$.invokeExact(u, lora, multiplier, mode, out_slot);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_text_encoder_apply_lora {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_FLOAT,
+            atelier_h.C_INT,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_text_encoder_apply_lora");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_text_encoder_apply_lora(atl_text_encoder *te, const atl_lora *lora, float multiplier, int32_t mode, int32_t *out_slot)
+     * }
+     */
+    public static FunctionDescriptor atl_text_encoder_apply_lora$descriptor() {
+        return atl_text_encoder_apply_lora.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_text_encoder_apply_lora(atl_text_encoder *te, const atl_lora *lora, float multiplier, int32_t mode, int32_t *out_slot)
+     * }
+     */
+    public static MethodHandle atl_text_encoder_apply_lora$handle() {
+        return atl_text_encoder_apply_lora.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_text_encoder_apply_lora(atl_text_encoder *te, const atl_lora *lora, float multiplier, int32_t mode, int32_t *out_slot)
+     * }
+     */
+    public static MemorySegment atl_text_encoder_apply_lora$address() {
+        return atl_text_encoder_apply_lora.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_text_encoder_apply_lora(atl_text_encoder *te, const atl_lora *lora, float multiplier, int32_t mode, int32_t *out_slot)
+     * }
+     */
+    public static MemorySegment atl_text_encoder_apply_lora(MemorySegment te, MemorySegment lora, float multiplier, int mode, MemorySegment out_slot) {
+        var mh$ = atl_text_encoder_apply_lora.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_text_encoder_apply_lora", te, lora, multiplier, mode, out_slot);
+            }
+            return (MemorySegment)mh$.invokeExact(te, lora, multiplier, mode, out_slot);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_unet_clear_lora {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_unet_clear_lora");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_unet_clear_lora(atl_unet *u)
+     * }
+     */
+    public static FunctionDescriptor atl_unet_clear_lora$descriptor() {
+        return atl_unet_clear_lora.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_unet_clear_lora(atl_unet *u)
+     * }
+     */
+    public static MethodHandle atl_unet_clear_lora$handle() {
+        return atl_unet_clear_lora.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_unet_clear_lora(atl_unet *u)
+     * }
+     */
+    public static MemorySegment atl_unet_clear_lora$address() {
+        return atl_unet_clear_lora.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_unet_clear_lora(atl_unet *u)
+     * }
+     */
+    public static MemorySegment atl_unet_clear_lora(MemorySegment u) {
+        var mh$ = atl_unet_clear_lora.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_unet_clear_lora", u);
+            }
+            return (MemorySegment)mh$.invokeExact(u);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_text_encoder_clear_lora {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_text_encoder_clear_lora");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_text_encoder_clear_lora(atl_text_encoder *te)
+     * }
+     */
+    public static FunctionDescriptor atl_text_encoder_clear_lora$descriptor() {
+        return atl_text_encoder_clear_lora.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_text_encoder_clear_lora(atl_text_encoder *te)
+     * }
+     */
+    public static MethodHandle atl_text_encoder_clear_lora$handle() {
+        return atl_text_encoder_clear_lora.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_text_encoder_clear_lora(atl_text_encoder *te)
+     * }
+     */
+    public static MemorySegment atl_text_encoder_clear_lora$address() {
+        return atl_text_encoder_clear_lora.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_text_encoder_clear_lora(atl_text_encoder *te)
+     * }
+     */
+    public static MemorySegment atl_text_encoder_clear_lora(MemorySegment te) {
+        var mh$ = atl_text_encoder_clear_lora.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_text_encoder_clear_lora", te);
+            }
+            return (MemorySegment)mh$.invokeExact(te);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_unet_select_lora {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_unet_select_lora");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_unet_select_lora(atl_unet *u, const atl_tensor_view *slots)
+     * }
+     */
+    public static FunctionDescriptor atl_unet_select_lora$descriptor() {
+        return atl_unet_select_lora.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_unet_select_lora(atl_unet *u, const atl_tensor_view *slots)
+     * }
+     */
+    public static MethodHandle atl_unet_select_lora$handle() {
+        return atl_unet_select_lora.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_unet_select_lora(atl_unet *u, const atl_tensor_view *slots)
+     * }
+     */
+    public static MemorySegment atl_unet_select_lora$address() {
+        return atl_unet_select_lora.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_unet_select_lora(atl_unet *u, const atl_tensor_view *slots)
+     * }
+     */
+    public static MemorySegment atl_unet_select_lora(MemorySegment u, MemorySegment slots) {
+        var mh$ = atl_unet_select_lora.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_unet_select_lora", u, slots);
+            }
+            return (MemorySegment)mh$.invokeExact(u, slots);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_text_encoder_select_lora {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_text_encoder_select_lora");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_text_encoder_select_lora(atl_text_encoder *te, const atl_tensor_view *slots)
+     * }
+     */
+    public static FunctionDescriptor atl_text_encoder_select_lora$descriptor() {
+        return atl_text_encoder_select_lora.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_text_encoder_select_lora(atl_text_encoder *te, const atl_tensor_view *slots)
+     * }
+     */
+    public static MethodHandle atl_text_encoder_select_lora$handle() {
+        return atl_text_encoder_select_lora.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_text_encoder_select_lora(atl_text_encoder *te, const atl_tensor_view *slots)
+     * }
+     */
+    public static MemorySegment atl_text_encoder_select_lora$address() {
+        return atl_text_encoder_select_lora.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_text_encoder_select_lora(atl_text_encoder *te, const atl_tensor_view *slots)
+     * }
+     */
+    public static MemorySegment atl_text_encoder_select_lora(MemorySegment te, MemorySegment slots) {
+        var mh$ = atl_text_encoder_select_lora.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_text_encoder_select_lora", te, slots);
+            }
+            return (MemorySegment)mh$.invokeExact(te, slots);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static final int ATL_LORA_KERNEL_AUTO = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_lora_kernel.ATL_LORA_KERNEL_AUTO = 0
+     * }
+     */
+    public static int ATL_LORA_KERNEL_AUTO() {
+        return ATL_LORA_KERNEL_AUTO;
+    }
+    private static final int ATL_LORA_KERNEL_REFERENCE = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_lora_kernel.ATL_LORA_KERNEL_REFERENCE = 1
+     * }
+     */
+    public static int ATL_LORA_KERNEL_REFERENCE() {
+        return ATL_LORA_KERNEL_REFERENCE;
+    }
+    private static final int ATL_LORA_KERNEL_AVX2 = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_lora_kernel.ATL_LORA_KERNEL_AVX2 = 2
+     * }
+     */
+    public static int ATL_LORA_KERNEL_AVX2() {
+        return ATL_LORA_KERNEL_AVX2;
+    }
+    private static final int ATL_LORA_KERNEL_AVX512 = (int)3L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_lora_kernel.ATL_LORA_KERNEL_AVX512 = 3
+     * }
+     */
+    public static int ATL_LORA_KERNEL_AVX512() {
+        return ATL_LORA_KERNEL_AVX512;
+    }
+    private static final int ATL_LORA_KERNEL_AVX512_BF16 = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_lora_kernel.ATL_LORA_KERNEL_AVX512_BF16 = 4
+     * }
+     */
+    public static int ATL_LORA_KERNEL_AVX512_BF16() {
+        return ATL_LORA_KERNEL_AVX512_BF16;
+    }
+    private static final int ATL_LORA_KERNEL_UNFUSED = (int)5L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_lora_kernel.ATL_LORA_KERNEL_UNFUSED = 5
+     * }
+     */
+    public static int ATL_LORA_KERNEL_UNFUSED() {
+        return ATL_LORA_KERNEL_UNFUSED;
+    }
+    private static final int ATL_LORA_KERNEL_MERGED = (int)6L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_lora_kernel.ATL_LORA_KERNEL_MERGED = 6
+     * }
+     */
+    public static int ATL_LORA_KERNEL_MERGED() {
+        return ATL_LORA_KERNEL_MERGED;
+    }
+    private static final int ATL_LORA_KERNEL_TORCH_F64 = (int)7L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_lora_kernel.ATL_LORA_KERNEL_TORCH_F64 = 7
+     * }
+     */
+    public static int ATL_LORA_KERNEL_TORCH_F64() {
+        return ATL_LORA_KERNEL_TORCH_F64;
+    }
+    private static final int ATL_LORA_KERNEL_CUDA = (int)8L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_lora_kernel.ATL_LORA_KERNEL_CUDA = 8
+     * }
+     */
+    public static int ATL_LORA_KERNEL_CUDA() {
+        return ATL_LORA_KERNEL_CUDA;
+    }
+
+    private static class atl_lora_kernel_name {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_lora_kernel_name");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * const char *atl_lora_kernel_name(int32_t kernel)
+     * }
+     */
+    public static FunctionDescriptor atl_lora_kernel_name$descriptor() {
+        return atl_lora_kernel_name.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * const char *atl_lora_kernel_name(int32_t kernel)
+     * }
+     */
+    public static MethodHandle atl_lora_kernel_name$handle() {
+        return atl_lora_kernel_name.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * const char *atl_lora_kernel_name(int32_t kernel)
+     * }
+     */
+    public static MemorySegment atl_lora_kernel_name$address() {
+        return atl_lora_kernel_name.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * const char *atl_lora_kernel_name(int32_t kernel)
+     * }
+     */
+    public static MemorySegment atl_lora_kernel_name(int kernel) {
+        var mh$ = atl_lora_kernel_name.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_lora_kernel_name", kernel);
+            }
+            return (MemorySegment)mh$.invokeExact(kernel);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_lora_kernel_from_name {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_INT,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_lora_kernel_from_name");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t atl_lora_kernel_from_name(const char *name)
+     * }
+     */
+    public static FunctionDescriptor atl_lora_kernel_from_name$descriptor() {
+        return atl_lora_kernel_from_name.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t atl_lora_kernel_from_name(const char *name)
+     * }
+     */
+    public static MethodHandle atl_lora_kernel_from_name$handle() {
+        return atl_lora_kernel_from_name.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t atl_lora_kernel_from_name(const char *name)
+     * }
+     */
+    public static MemorySegment atl_lora_kernel_from_name$address() {
+        return atl_lora_kernel_from_name.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t atl_lora_kernel_from_name(const char *name)
+     * }
+     */
+    public static int atl_lora_kernel_from_name(MemorySegment name) {
+        var mh$ = atl_lora_kernel_from_name.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_lora_kernel_from_name", name);
+            }
+            return (int)mh$.invokeExact(name);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_lora_kernel_available {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_INT,
+            atelier_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_lora_kernel_available");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t atl_lora_kernel_available(int32_t kernel)
+     * }
+     */
+    public static FunctionDescriptor atl_lora_kernel_available$descriptor() {
+        return atl_lora_kernel_available.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t atl_lora_kernel_available(int32_t kernel)
+     * }
+     */
+    public static MethodHandle atl_lora_kernel_available$handle() {
+        return atl_lora_kernel_available.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t atl_lora_kernel_available(int32_t kernel)
+     * }
+     */
+    public static MemorySegment atl_lora_kernel_available$address() {
+        return atl_lora_kernel_available.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t atl_lora_kernel_available(int32_t kernel)
+     * }
+     */
+    public static int atl_lora_kernel_available(int kernel) {
+        var mh$ = atl_lora_kernel_available.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_lora_kernel_available", kernel);
+            }
+            return (int)mh$.invokeExact(kernel);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_lora_linear_forward {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_INT,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_FLOAT,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_lora_linear_forward");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_lora_linear_forward(int32_t kernel, const atl_tensor_view *x, const atl_tensor_view *weight, const atl_tensor_view *bias, const atl_tensor_view *a, const atl_tensor_view *b, float scale, const atl_tensor_view *index, atl_tensor_view *y)
+     * }
+     */
+    public static FunctionDescriptor atl_lora_linear_forward$descriptor() {
+        return atl_lora_linear_forward.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_lora_linear_forward(int32_t kernel, const atl_tensor_view *x, const atl_tensor_view *weight, const atl_tensor_view *bias, const atl_tensor_view *a, const atl_tensor_view *b, float scale, const atl_tensor_view *index, atl_tensor_view *y)
+     * }
+     */
+    public static MethodHandle atl_lora_linear_forward$handle() {
+        return atl_lora_linear_forward.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_lora_linear_forward(int32_t kernel, const atl_tensor_view *x, const atl_tensor_view *weight, const atl_tensor_view *bias, const atl_tensor_view *a, const atl_tensor_view *b, float scale, const atl_tensor_view *index, atl_tensor_view *y)
+     * }
+     */
+    public static MemorySegment atl_lora_linear_forward$address() {
+        return atl_lora_linear_forward.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_lora_linear_forward(int32_t kernel, const atl_tensor_view *x, const atl_tensor_view *weight, const atl_tensor_view *bias, const atl_tensor_view *a, const atl_tensor_view *b, float scale, const atl_tensor_view *index, atl_tensor_view *y)
+     * }
+     */
+    public static MemorySegment atl_lora_linear_forward(int kernel, MemorySegment x, MemorySegment weight, MemorySegment bias, MemorySegment a, MemorySegment b, float scale, MemorySegment index, MemorySegment y) {
+        var mh$ = atl_lora_linear_forward.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_lora_linear_forward", kernel, x, weight, bias, a, b, scale, index, y);
+            }
+            return (MemorySegment)mh$.invokeExact(kernel, x, weight, bias, a, b, scale, index, y);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_lora_linear_backward {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_INT,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_FLOAT,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_lora_linear_backward");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_lora_linear_backward(int32_t kernel, const atl_tensor_view *x, const atl_tensor_view *weight, const atl_tensor_view *a, const atl_tensor_view *b, float scale, const atl_tensor_view *dy, atl_tensor_view *dx, atl_tensor_view *da, atl_tensor_view *db)
+     * }
+     */
+    public static FunctionDescriptor atl_lora_linear_backward$descriptor() {
+        return atl_lora_linear_backward.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_lora_linear_backward(int32_t kernel, const atl_tensor_view *x, const atl_tensor_view *weight, const atl_tensor_view *a, const atl_tensor_view *b, float scale, const atl_tensor_view *dy, atl_tensor_view *dx, atl_tensor_view *da, atl_tensor_view *db)
+     * }
+     */
+    public static MethodHandle atl_lora_linear_backward$handle() {
+        return atl_lora_linear_backward.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_lora_linear_backward(int32_t kernel, const atl_tensor_view *x, const atl_tensor_view *weight, const atl_tensor_view *a, const atl_tensor_view *b, float scale, const atl_tensor_view *dy, atl_tensor_view *dx, atl_tensor_view *da, atl_tensor_view *db)
+     * }
+     */
+    public static MemorySegment atl_lora_linear_backward$address() {
+        return atl_lora_linear_backward.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_lora_linear_backward(int32_t kernel, const atl_tensor_view *x, const atl_tensor_view *weight, const atl_tensor_view *a, const atl_tensor_view *b, float scale, const atl_tensor_view *dy, atl_tensor_view *dx, atl_tensor_view *da, atl_tensor_view *db)
+     * }
+     */
+    public static MemorySegment atl_lora_linear_backward(int kernel, MemorySegment x, MemorySegment weight, MemorySegment a, MemorySegment b, float scale, MemorySegment dy, MemorySegment dx, MemorySegment da, MemorySegment db) {
+        var mh$ = atl_lora_linear_backward.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_lora_linear_backward", kernel, x, weight, a, b, scale, dy, dx, da, db);
+            }
+            return (MemorySegment)mh$.invokeExact(kernel, x, weight, a, b, scale, dy, dx, da, db);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
     private static final int ATL_LORA_UNET = (int)0L;
     /**
      * {@snippet lang=c :

@@ -35,6 +35,19 @@ public abstract class NativeHandle implements AutoCloseable {
         this.cleanable = CLEANER.register(this, resource);
     }
 
+    /**
+     * Keeps the memory of owners (those that are {@link Retainable}) alive until this handle is
+     * freed: for native objects that read borrowed memory (mapped weights) on every call.
+     */
+    protected final void retainAll(Iterable<?> owners) {
+        for (Object o : owners) {
+            if (o instanceof Retainable r) {
+                r.retain();
+                resource.retained.add(r);
+            }
+        }
+    }
+
     /** The native pointer; throws if this handle has been closed. */
     public final MemorySegment pointer() {
         MemorySegment p = resource.pointer;
@@ -65,6 +78,7 @@ public abstract class NativeHandle implements AutoCloseable {
         final Consumer<MemorySegment> destroy;
         volatile MemorySegment pointer;
         volatile boolean closedByOwner;
+        final java.util.List<Retainable> retained = new java.util.concurrent.CopyOnWriteArrayList<>();
 
         Resource(String kind, MemorySegment pointer, Consumer<MemorySegment> destroy) {
             this.kind = kind;
@@ -84,6 +98,8 @@ public abstract class NativeHandle implements AutoCloseable {
                 LOG.warn("leaked {} handle was not closed; freed by the cleaner", kind);
             }
             destroy.accept(p);
+            retained.forEach(Retainable::release);
+            retained.clear();
         }
     }
 }

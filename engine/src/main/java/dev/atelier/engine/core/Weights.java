@@ -42,6 +42,11 @@ public final class Weights extends NativeHandle {
         }
     }
 
+    /** The owners of the borrowed memory, for objects built from these weights to retain. */
+    public List<Object> owners() {
+        return List.copyOf(keepAlive);
+    }
+
     public long count() {
         return atl_weights_count(pointer());
     }

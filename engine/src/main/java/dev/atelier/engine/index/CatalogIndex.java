@@ -27,9 +27,7 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * running searches and blocks new ones while it runs. Closing while other threads still use the
  * index is a caller bug.
  */
-public final class CatalogIndex implements AutoCloseable {
-    /** A catalog item found by a search, with its cosine similarity to the query. */
-    public record Hit(CatalogItem item, long id, float score) {}
+public final class CatalogIndex implements CatalogSearch {
 
     /**
      * @param spec           the FAISS index to build
@@ -91,6 +89,7 @@ public final class CatalogIndex implements AutoCloseable {
     }
 
     /** Adds more items with their raw feature vectors; they get the next ids. */
+    @Override
     public void add(float[][] vectors, List<CatalogItem> newItems) {
         checkRows(vectors, newItems, inputDimension);
         lock.writeLock().lock();
@@ -105,12 +104,42 @@ public final class CatalogIndex implements AutoCloseable {
         }
     }
 
+    /**
+     * Raw features as the index sees them: through its PCA (when it has one) and L2-normalised,
+     * so that the dot product of two projected rows is their cosine similarity.
+     */
+    public float[][] project(float[][] features) {
+        for (float[] f : features) {
+            if (f.length != inputDimension) {
+                throw new InvalidInputException("feature has " + f.length + " values; this index takes " + inputDimension);
+            }
+        }
+        if (features.length == 0) {
+            return new float[0][];
+        }
+        lock.readLock().lock();
+        try (Arena arena = Arena.ofConfined()) {
+            TensorView projected = prepare(arena, pca, rows(arena, features, inputDimension));
+            int d = Math.toIntExact(projected.shape()[1]);
+            float[] flat = projected.toFloatArray();
+            float[][] out = new float[features.length][];
+            for (int i = 0; i < out.length; i++) {
+                out[i] = java.util.Arrays.copyOfRange(flat, i * d, (i + 1) * d);
+            }
+            return out;
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
     /** The k items closest to query (raw features), best first, optionally only of one category. */
+    @Override
     public List<Hit> search(float[] query, int k, Optional<String> category) {
         return searchBatch(new float[][] {query}, k, category).getFirst();
     }
 
     /** {@link #search} for several queries in one native call (faster than one call each). */
+    @Override
     public List<List<Hit>> searchBatch(float[][] queries, int k, Optional<String> category) {
         if (k <= 0) {
             throw new InvalidInputException("k must be positive, got " + k);
@@ -195,6 +224,11 @@ public final class CatalogIndex implements AutoCloseable {
         }
     }
 
+    @Override
+    public long count() {
+        return size();
+    }
+
     /** A snapshot of the items in id order. */
     public List<CatalogItem> items() {
         lock.readLock().lock();
@@ -206,6 +240,7 @@ public final class CatalogIndex implements AutoCloseable {
     }
 
     /** Length of the raw vectors this index takes. */
+    @Override
     public int inputDimension() {
         return inputDimension;
     }
@@ -228,7 +263,8 @@ public final class CatalogIndex implements AutoCloseable {
         return index;
     }
 
-    Pca pca() {
+    /** The PCA applied before the FAISS index (null: none); borrowed, valid until close. */
+    public Pca pca() {
         return pca;
     }
 

@@ -23,7 +23,7 @@ import java.util.Optional;
  * when a model is built from the names. Tensors whose names have no LDM counterpart are listed in
  * {@link #unmapped()}, never dropped silently.
  */
-public final class DiffusersCheckpoint implements AutoCloseable {
+public final class DiffusersCheckpoint implements AutoCloseable, dev.atelier.engine.core.Retainable {
     /** Where one LDM-named tensor lives. */
     public record Source(SafeTensorsFile file, String tensor, Reshape reshape) {}
 
@@ -154,6 +154,17 @@ public final class DiffusersCheckpoint implements AutoCloseable {
         }
         TensorView v = s.file().view(s.tensor());
         return s.reshape() == Reshape.NONE ? v : TensorView.of(v.data(), v.dtype(), s.reshape().toLdm(v.shape()));
+    }
+
+    /** Keeps every file mapped for a native object that borrows them, past {@link #close()}. */
+    @Override
+    public void retain() {
+        files.forEach(SafeTensorsFile::retain);
+    }
+
+    @Override
+    public void release() {
+        files.forEach(SafeTensorsFile::release);
     }
 
     @Override

@@ -40,7 +40,7 @@ import java.util.Optional;
  * views of the mapping itself (no copy) that are valid until {@link #close()}; the mapping is
  * read-only, so native code must never write through them.
  */
-public final class SafeTensorsFile implements AutoCloseable {
+public final class SafeTensorsFile implements AutoCloseable, dev.atelier.engine.core.Retainable {
     /** The safetensors reference implementation refuses headers over 100 MB; so do we. */
     public static final long MAX_HEADER_BYTES = 100_000_000L;
 
@@ -50,7 +50,7 @@ public final class SafeTensorsFile implements AutoCloseable {
             .build();
 
     private final Path path;
-    private final Arena arena;
+    private final dev.atelier.engine.core.SharedMapping shared;
     private final MemorySegment mapping;
     private final long dataStart;
     private final Map<String, TensorInfo> tensors;
@@ -59,7 +59,7 @@ public final class SafeTensorsFile implements AutoCloseable {
     private SafeTensorsFile(Path path, Arena arena, MemorySegment mapping, long dataStart,
             Map<String, TensorInfo> tensors, Map<String, String> metadata) {
         this.path = path;
-        this.arena = arena;
+        this.shared = new dev.atelier.engine.core.SharedMapping(arena, path.toString());
         this.mapping = mapping;
         this.dataStart = dataStart;
         this.tensors = tensors;
@@ -262,12 +262,24 @@ public final class SafeTensorsFile implements AutoCloseable {
         return mapping;
     }
 
-    /** Unmaps the file. Views handed out before are invalid afterwards; closing twice is harmless. */
+    /**
+     * Unmaps the file, once no native object retains it (see {@link #retain()}); views handed out
+     * are invalid afterwards. Closing twice is harmless.
+     */
     @Override
     public void close() {
-        if (arena.scope().isAlive()) {
-            arena.close();
-        }
+        shared.close();
+    }
+
+    /** Keeps the mapping alive past {@link #close()} for a native object that borrows it. */
+    @Override
+    public void retain() {
+        shared.retain();
+    }
+
+    @Override
+    public void release() {
+        shared.release();
     }
 
     @Override

@@ -23,7 +23,7 @@ import java.util.Map;
  * @param owner   the open file(s) behind the views
  */
 public record CheckpointTensors(Path path, Map<String, TensorView> tensors, AutoCloseable owner)
-        implements AutoCloseable {
+        implements AutoCloseable, dev.atelier.engine.core.Retainable {
 
     public CheckpointTensors {
         tensors = Collections.unmodifiableMap(new LinkedHashMap<>(tensors));
@@ -70,6 +70,21 @@ public record CheckpointTensors(Path path, Map<String, TensorView> tensors, Auto
 
     public boolean contains(String name) {
         return tensors.containsKey(name);
+    }
+
+    /** Keeps the files mapped for a native object that borrows them, past {@link #close()}. */
+    @Override
+    public void retain() {
+        if (owner instanceof dev.atelier.engine.core.Retainable r) {
+            r.retain();
+        }
+    }
+
+    @Override
+    public void release() {
+        if (owner instanceof dev.atelier.engine.core.Retainable r) {
+            r.release();
+        }
     }
 
     @Override

@@ -10,6 +10,9 @@ import dev.atelier.engine.core.NativeLibrary;
 import dev.atelier.engine.core.Status;
 import dev.atelier.engine.core.TensorView;
 import dev.atelier.engine.core.Weights;
+import dev.atelier.engine.lora.Lora;
+import dev.atelier.engine.lora.LoraKeys;
+import dev.atelier.engine.lora.LoraMode;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -28,6 +31,7 @@ public final class TextEncoder extends NativeHandle {
     private TextEncoder(MemorySegment pointer, Weights weights) {
         super("atl_text_encoder", pointer, p -> atl_text_encoder_destroy(p));
         this.weights = weights;
+        retainAll(weights.owners()); // the networks read the mapped weights on every call
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment out = atl_text_encoder_params.allocate(arena);
             Status.check(atl_text_encoder_config(pointer, out));
@@ -78,5 +82,45 @@ public final class TextEncoder extends NativeHandle {
 
     Weights weights() {
         return weights;
+    }
+
+    /**
+     * Applies the LoRA adapters to this network at multiplier (kohya: multiplier * alpha / rank * up @ down).
+     * Merged: into working copies of the weights; unmerged: at run time, selectable per sample with
+     * {@link #selectLora(int...)}. Adapters that do not fit the network (another architecture)
+     * throw one exception listing them and change nothing.
+     *
+     * @return the LoRA's slot for {@link #selectLora(int...)} when unmerged, -1 when merged
+     */
+    public int applyLora(Lora lora, float multiplier, LoraMode mode) {
+        if (lora.network() != LoraKeys.Network.TEXT_ENCODER) {
+            throw new InvalidInputException("text_encoder: these adapters are for the " + lora.network());
+        }
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment slot = arena.allocate(ValueLayout.JAVA_INT);
+            Status.check(atl_text_encoder_apply_lora(pointer(), lora.pointer(), multiplier, mode.code(), slot));
+            return slot.get(ValueLayout.JAVA_INT, 0);
+        }
+    }
+
+    /** Removes every LoRA: the network computes exactly what it did when created (merged weights are swapped back). */
+    public void clearLora() {
+        Status.check(atl_text_encoder_clear_lora(pointer()));
+    }
+
+    /**
+     * Per-sample selection of the unmerged LoRAs for the following forward calls: sample i uses the
+     * LoRA of slot {@code slots[i]} only (-1: none). No argument (or null): every unmerged LoRA for
+     * every sample.
+     */
+    public void selectLora(int... slots) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment view = MemorySegment.NULL;
+            if (slots != null && slots.length > 0) {
+                MemorySegment data = arena.allocateFrom(ValueLayout.JAVA_INT, slots);
+                view = TensorView.of(data, DType.I32, slots.length).toNative(arena);
+            }
+            Status.check(atl_text_encoder_select_lora(pointer(), view));
+        }
     }
 }

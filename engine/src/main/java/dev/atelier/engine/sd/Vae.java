@@ -41,6 +41,7 @@ public final class Vae extends NativeHandle {
     private Vae(MemorySegment pointer, Weights weights) {
         super("atl_vae", pointer, p -> atl_vae_destroy(p));
         this.weights = weights;
+        retainAll(weights.owners()); // the networks read the mapped weights on every call
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment out = atl_vae_params.allocate(arena);
             Status.check(atl_vae_config(pointer, out));

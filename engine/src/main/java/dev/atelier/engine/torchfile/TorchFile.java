@@ -35,14 +35,14 @@ import java.util.Map;
  * {@link FormatException}s naming the file and the problem. Views are valid until
  * {@link #close()}, and read-only.
  */
-public final class TorchFile implements AutoCloseable {
+public final class TorchFile implements AutoCloseable, dev.atelier.engine.core.Retainable {
     private final Path path;
-    private final Arena arena;
+    private final dev.atelier.engine.core.SharedMapping shared;
     private final Map<String, TensorView> tensors;
 
     private TorchFile(Path path, Arena arena, Map<String, TensorView> tensors) {
         this.path = path;
-        this.arena = arena;
+        this.shared = new dev.atelier.engine.core.SharedMapping(arena, path.toString());
         this.tensors = tensors;
     }
 
@@ -227,9 +227,18 @@ public final class TorchFile implements AutoCloseable {
     /** Unmaps the file; views handed out before are invalid afterwards. Closing twice is harmless. */
     @Override
     public void close() {
-        if (arena.scope().isAlive()) {
-            arena.close();
-        }
+        shared.close();
+    }
+
+    /** Keeps the mapping alive past {@link #close()} for a native object that borrows it. */
+    @Override
+    public void retain() {
+        shared.retain();
+    }
+
+    @Override
+    public void release() {
+        shared.release();
     }
 
     @Override

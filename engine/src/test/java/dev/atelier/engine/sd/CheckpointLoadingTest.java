@@ -149,6 +149,17 @@ class CheckpointLoadingTest {
     }
 
     @Test
+    void closingTheCheckpointBeforeItsNetworkKeepsTheMappingUntilTheNetworkCloses() {
+        StableDiffusionWeights model = StableDiffusionWeights.open(MODEL);
+        UNet unet = UNet.create(model.unet(), LdmConfig.load(YAML).unet());
+        model.close(); // the wrong order: the UNet still reads the mapped weights
+        TensorView eps = unet.forward(cases.view("unet.x"), cases.view("unet.t"), cases.view("unet.context"), arena);
+        assertTrue(relativeError(eps, cases.view("unet.eps")) <= TOLERANCE);
+        unet.close(); // the last holder: now the file is unmapped
+        assertThrows(IllegalStateException.class, () -> model.checkpoint().retain());
+    }
+
+    @Test
     void foreignFilesAreRefusedWithTheirName() throws IOException {
         Path text = dir.resolve("notes.safetensors");
         Files.writeString(text, "hello");

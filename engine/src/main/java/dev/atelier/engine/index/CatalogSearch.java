@@ -1,0 +1,42 @@
+package dev.atelier.engine.index;
+
+import dev.atelier.engine.catalog.CatalogItem;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * A searchable shop catalog, whichever backend holds it: the in-process FAISS
+ * {@link CatalogIndex} or an Elasticsearch cluster ({@code dev.atelier.engine.index.es}).
+ * {@link CatalogSearches#open} picks the backend from a location string.
+ *
+ * <p>Vectors given to {@link #add} and {@link #search} are raw features of
+ * {@link #inputDimension()} values: every backend applies the catalog's PCA and L2 normalisation
+ * inside Atelier, so scores are cosine similarities whichever backend answers.
+ */
+public interface CatalogSearch extends AutoCloseable {
+    /**
+     * A catalog item found by a search, with its cosine similarity to the query.
+     *
+     * @param id the item's position in the catalog build order (FAISS vector id; stored as
+     *           {@code ord} in Elasticsearch), so results of both backends compare directly
+     */
+    record Hit(CatalogItem item, long id, float score) {}
+
+    /** The k items closest to query (raw features), best first, optionally only of one category. */
+    List<Hit> search(float[] query, int k, Optional<String> category);
+
+    /** {@link #search} for several queries at once (one native call, or one multi-search request). */
+    List<List<Hit>> searchBatch(float[][] queries, int k, Optional<String> category);
+
+    /** Adds items with their raw feature vectors. */
+    void add(float[][] vectors, List<CatalogItem> items);
+
+    /** Number of items the catalog holds. */
+    long count();
+
+    /** Length of the raw vectors this catalog takes. */
+    int inputDimension();
+
+    @Override
+    void close();
+}

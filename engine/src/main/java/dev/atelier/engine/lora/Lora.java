@@ -1,0 +1,59 @@
+package dev.atelier.engine.lora;
+
+import static dev.atelier.bindings.atelier_h.*;
+
+import dev.atelier.engine.core.NativeHandle;
+import dev.atelier.engine.core.NativeLibrary;
+import dev.atelier.engine.core.Status;
+import dev.atelier.engine.core.Weights;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * One network's part of a LoRA file as native adapters ({@code atl_lora}), named by the network's
+ * layers. Applied with {@code UNet.applyLora} / {@code TextEncoder.applyLora}, which copy what they
+ * need: this handle may be closed afterwards.
+ */
+public final class Lora extends NativeHandle {
+    private final LoraKeys.Network network;
+    private final Weights weights;
+
+    private Lora(MemorySegment pointer, LoraKeys.Network network, Weights weights) {
+        super("atl_lora", pointer, p -> atl_lora_destroy(p));
+        this.network = network;
+        this.weights = weights;
+    }
+
+    /**
+     * Creates the adapters from weights named {@code <layer>.lora_down.weight}, {@code <layer>.lora_up.weight}
+     * and optionally {@code <layer>.alpha}; takes ownership of weights.
+     */
+    public static Lora create(LoraKeys.Network network, Weights weights) {
+        NativeLibrary.load();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
+            Status.check(atl_lora_create(weights.pointer(), out));
+            return new Lora(out.get(ValueLayout.ADDRESS, 0), network, weights);
+        } catch (RuntimeException e) {
+            weights.close();
+            throw e;
+        }
+    }
+
+    /** The network these adapters are for. */
+    public LoraKeys.Network network() {
+        return network;
+    }
+
+    /** Number of adapted layers. */
+    public long count() {
+        return atl_lora_count(pointer());
+    }
+
+    @Override
+    public void close() {
+        super.close();
+        weights.close();
+    }
+}

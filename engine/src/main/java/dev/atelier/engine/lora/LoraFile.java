@@ -1,0 +1,138 @@
+package dev.atelier.engine.lora;
+
+import dev.atelier.engine.core.AtelierException.FormatException;
+import dev.atelier.engine.core.TensorView;
+import dev.atelier.engine.core.Weights;
+import dev.atelier.engine.lora.LoraKeys.Network;
+import dev.atelier.engine.lora.LoraKeys.Part;
+import dev.atelier.engine.lora.LoraKeys.Target;
+import dev.atelier.engine.safetensors.SafeTensorsFile;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A LoRA file (kohya, diffusers or PEFT naming; LoRA or LoCon) read against one model: every
+ * tensor is mapped through {@link LoraKeys} to a network and layer and handed to native
+ * {@link Lora} adapters without a copy. Tensors that match no layer of the model are listed in
+ * {@link #unmatchedKeys()} and logged as a warning, never dropped silently. A file for another
+ * architecture (SDXL names, or nothing that fits this model) is a {@link FormatException};
+ * shapes that do not fit are refused when the LoRA is applied.
+ *
+ * <p>Ownership: the file stays mapped until {@link #close()}; close it after the LoRAs are
+ * applied or no longer needed (applying copies the adapters into the network).
+ */
+public final class LoraFile implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(LoraFile.class);
+
+    private final SafeTensorsFile file;
+    private final Map<Network, Lora> loras;
+    private final List<String> unmatched;
+
+    private LoraFile(SafeTensorsFile file, Map<Network, Lora> loras, List<String> unmatched) {
+        this.file = file;
+        this.loras = loras;
+        this.unmatched = List.copyOf(unmatched);
+    }
+
+    /**
+     * Opens and maps path against a model.
+     *
+     * @param path the LoRA {@code .safetensors}
+     * @param keys the model's key table ({@code new LoraKeys(NameConverter.sd15(), checkpoint tensor names)})
+     */
+    public static LoraFile open(Path path, LoraKeys keys) {
+        SafeTensorsFile file = SafeTensorsFile.open(path);
+        Map<Network, Lora> loras = new EnumMap<>(Network.class);
+        try {
+            List<String> unmatched = new ArrayList<>();
+            List<String> sdxl = new ArrayList<>();
+            Map<Network, Map<String, String>> names = new EnumMap<>(Network.class); // native name -> file key
+            for (String key : file.tensors().keySet()) {
+                if (LoraKeys.isSdxlKey(key)) {
+                    sdxl.add(key);
+                    continue;
+                }
+                Optional<Target> t = keys.map(key);
+                if (t.isEmpty()) {
+                    unmatched.add(key);
+                    continue;
+                }
+                String name = t.get().layer() + suffix(t.get().part());
+                String previous = names.computeIfAbsent(t.get().network(), n -> new HashMap<>()).put(name, key);
+                if (previous != null) {
+                    throw new FormatException(path + ": \"" + previous + "\" and \"" + key + "\" both map to " + name);
+                }
+            }
+            if (!sdxl.isEmpty()) {
+                throw new FormatException(path + ": a LoRA for SDXL (two text encoders: " + sdxl.getFirst()
+                        + ", ...), not for this SD1.x model");
+            }
+            if (names.isEmpty()) {
+                throw new FormatException(path + ": no tensor matches a layer of this model (another architecture?); "
+                        + unmatched.size() + " unmatched, e.g. " + (unmatched.isEmpty() ? "none" : unmatched.getFirst()));
+            }
+            if (!unmatched.isEmpty()) {
+                LOG.warn("{}: {} tensor(s) match no layer of the model and are not applied: {}", path,
+                        unmatched.size(), unmatched.size() > 10 ? unmatched.subList(0, 10) + " ..." : unmatched);
+            }
+            for (Map.Entry<Network, Map<String, String>> e : names.entrySet()) {
+                Weights w = new Weights();
+                try {
+                    for (Map.Entry<String, String> n : e.getValue().entrySet()) {
+                        TensorView v = file.view(n.getValue());
+                        w.add(n.getKey(), v, file);
+                    }
+                } catch (RuntimeException ex) {
+                    w.close();
+                    throw ex;
+                }
+                loras.put(e.getKey(), Lora.create(e.getKey(), w));
+            }
+            return new LoraFile(file, loras, unmatched);
+        } catch (RuntimeException e) {
+            loras.values().forEach(Lora::close);
+            file.close();
+            throw e;
+        }
+    }
+
+    private static String suffix(Part p) {
+        return switch (p) {
+            case DOWN -> ".lora_down.weight";
+            case UP -> ".lora_up.weight";
+            case ALPHA -> ".alpha";
+        };
+    }
+
+    public Path path() {
+        return file.path();
+    }
+
+    /** The file's {@code __metadata__} (kohya's {@code ss_*} entries). */
+    public Map<String, String> metadata() {
+        return file.metadata();
+    }
+
+    /** The adapters for network; empty when the file has none for it. Owned by this object. */
+    public Optional<Lora> lora(Network network) {
+        return Optional.ofNullable(loras.get(network));
+    }
+
+    /** Tensor names of the file that match no layer of the model (not applied). */
+    public List<String> unmatchedKeys() {
+        return unmatched;
+    }
+
+    @Override
+    public void close() {
+        loras.values().forEach(Lora::close);
+        file.close();
+    }
+}

@@ -1,0 +1,66 @@
+package dev.atelier.engine.sd;
+
+import dev.atelier.engine.core.AtelierException.InvalidInputException;
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.stream.Collectors;
+
+/**
+ * The samplers, named as A1111 users know them ({@link #displayName()}, written into the PNG
+ * {@code parameters} chunk) and as the CLI and the native library spell them ({@link #id()},
+ * {@code atl_sampler_name}). The order is {@code atl_sampler}'s.
+ */
+public enum Sampler {
+    DDIM("ddim", "DDIM"),
+    EULER("euler", "Euler"),
+    EULER_A("euler_a", "Euler a"),
+    HEUN("heun", "Heun"),
+    DPMPP_2M("dpmpp_2m", "DPM++ 2M"),
+    DPMPP_2M_KARRAS("dpmpp_2m_karras", "DPM++ 2M Karras"),
+    DPMPP_SDE_KARRAS("dpmpp_sde_karras", "DPM++ SDE Karras");
+
+    private final String id;
+    private final String displayName;
+
+    Sampler(String id, String displayName) {
+        this.id = id;
+        this.displayName = displayName;
+    }
+
+    /** The CLI / native name: {@code euler_a}. */
+    public String id() {
+        return id;
+    }
+
+    /** The A1111 name: {@code Euler a}. */
+    public String displayName() {
+        return displayName;
+    }
+
+    /** The {@code atl_sampler} value. */
+    public int nativeValue() {
+        return ordinal();
+    }
+
+    /**
+     * The sampler named name, by its id ({@code dpmpp_2m_karras}) or its A1111 name
+     * ({@code DPM++ 2M Karras}), ignoring case; anything else is an InvalidInputException that
+     * lists the known names.
+     */
+    public static Sampler fromName(String name) {
+        if (name != null) {
+            String n = name.trim();
+            for (Sampler s : values()) {
+                if (s.id.equalsIgnoreCase(n) || s.displayName.toLowerCase(Locale.ROOT).equals(n.toLowerCase(Locale.ROOT))) {
+                    return s;
+                }
+            }
+        }
+        throw new InvalidInputException("unknown sampler \"" + name + "\"; known: " + ids());
+    }
+
+    /** The ids, comma-separated, for help texts. */
+    public static String ids() {
+        return Arrays.stream(values()).map(Sampler::id).collect(Collectors.joining(", "));
+    }
+}

@@ -1,0 +1,88 @@
+// Fused low-rank (LoRA) linear kernels: y = x W^T + bias + s * (x A^T) B^T and its backward.
+// The dense GEMM goes to BLAS / oneDNN (libtorch); the low-rank part is hand-written and done
+// block by block right after the GEMM of that block, while its rows of y are still in cache:
+// no separate passes over x and y for A x, B t and the add.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "atelier.h"
+
+namespace atl::lora {
+
+// Which implementation runs (atl_lora_kernel in atelier.h).
+enum class Kernel : int32_t {
+    Auto = ATL_LORA_KERNEL_AUTO,
+    Reference = ATL_LORA_KERNEL_REFERENCE,
+    Avx2 = ATL_LORA_KERNEL_AVX2,
+    Avx512 = ATL_LORA_KERNEL_AVX512,
+    Avx512Bf16 = ATL_LORA_KERNEL_AVX512_BF16,
+    Unfused = ATL_LORA_KERNEL_UNFUSED,
+    Merged = ATL_LORA_KERNEL_MERGED,
+    TorchF64 = ATL_LORA_KERNEL_TORCH_F64,
+    Cuda = ATL_LORA_KERNEL_CUDA,
+};
+
+bool kernel_available(Kernel k);
+// Auto resolved for a dtype: the widest CPU variant the machine has.
+Kernel resolve(Kernel k, c10::ScalarType dtype);
+
+// One low-rank term: s * (x A^T) B^T. A [r, in], B [out, r].
+struct LowRank {
+    torch::Tensor a;
+    torch::Tensor b;
+    double scale = 1.0;
+};
+
+// Rows [begin, end) of x get the terms listed (may be none).
+struct RowSegment {
+    int64_t begin = 0, end = 0;
+    std::vector<LowRank> terms;
+};
+
+// x [n, in], weight [out, in], bias [out] or undefined; F32, or BF16 with the bf16 kernel.
+// Returns y [n, out] in x's dtype.
+torch::Tensor forward(Kernel k, const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
+                      const std::vector<RowSegment>& segments);
+
+struct Grads {
+    torch::Tensor dx, da, db;  // [n, in], [r, in], [out, r]
+};
+// Gradients of y = x W^T + bias + s (x A^T) B^T for the frozen W, given dy [n, out]. F32.
+Grads backward(Kernel k, const torch::Tensor& x, const torch::Tensor& weight, const LowRank& term,
+               const torch::Tensor& dy);
+
+// ---- the hand-written pieces (row-major, contiguous rows)
+// T[i, j] = sum_k X[i, k] P[j, k]      X [n, k] (row stride ldx), P [r, k], T [n, r]
+// Y[i, c] += sum_j T[i, j] Q[j, c]     T [n, r], Q [r, m], Y [n, m] (row stride ldy)
+namespace ref {
+void project(const float* x, int64_t ldx, int64_t n, int64_t k, const float* p, int64_t r, float* t);
+void expand_add(const float* t, int64_t n, int64_t r, const float* q, int64_t m, float* y, int64_t ldy);
+}  // namespace ref
+namespace avx2 {
+void project(const float* x, int64_t ldx, int64_t n, int64_t k, const float* p, int64_t r, float* t);
+void expand_add(const float* t, int64_t n, int64_t r, const float* q, int64_t m, float* y, int64_t ldy);
+}  // namespace avx2
+namespace avx512 {
+void project(const float* x, int64_t ldx, int64_t n, int64_t k, const float* p, int64_t r, float* t);
+void expand_add(const float* t, int64_t n, int64_t r, const float* q, int64_t m, float* y, int64_t ldy);
+// BF16 inputs (X, P) with F32 accumulation (avx512_bf16 dot products); Y BF16, Q F32.
+void project_bf16(const c10::BFloat16* x, int64_t ldx, int64_t n, int64_t k, const c10::BFloat16* p, int64_t r,
+                  float* t);
+void expand_add_bf16(const float* t, int64_t n, int64_t r, const float* q, int64_t m, c10::BFloat16* y,
+                     int64_t ldy);
+}  // namespace avx512
+
+#ifdef ATL_WITH_CUDA
+namespace cuda {
+// The same contract as forward/backward for CUDA tensors (one term, all rows).
+torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
+                      const LowRank& term);
+Grads backward(const torch::Tensor& x, const torch::Tensor& weight, const LowRank& term, const torch::Tensor& dy);
+}  // namespace cuda
+#endif
+
+}  // namespace atl::lora

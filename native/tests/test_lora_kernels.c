@@ -1,0 +1,207 @@
+/* The fused LoRA kernels (atl_lora_linear_forward / _backward) against libtorch autograd in
+ * float64 (ATL_LORA_KERNEL_TORCH_F64) on random shapes, with |got - ref| <= atol + rtol * |ref|
+ * (STYLE.md 9), a fixed seed, every kernel this CPU can run; and a batch whose samples use
+ * different adapters against the same samples run one by one. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "atelier.h"
+
+static int failures = 0;
+
+#define CHECK(cond)                                                                  \
+    do {                                                                             \
+        if (!(cond)) {                                                               \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+            ++failures;                                                              \
+        }                                                                            \
+    } while (0)
+
+static uint64_t state = 0x9E3779B97F4A7C15ull;
+static double uniform(void) { /* xorshift64*, in [-1, 1) */
+    state ^= state >> 12;
+    state ^= state << 25;
+    state ^= state >> 27;
+    return ((double)((state * 2685821657736338717ull) >> 11) / 9007199254740992.0) * 2.0 - 1.0;
+}
+/* Square root by Newton's method: keeps the test free of libm (the test targets link only libatelier). */
+static double root(double v) {
+    double r = v > 1 ? v : 1;
+    for (int i = 0; i < 60; ++i) r = 0.5 * (r + v / r);
+    return r;
+}
+static int between(int lo, int hi) { return lo + (int)((uniform() + 1.0) * 0.5 * (hi - lo + 1)) % (hi - lo + 1); }
+
+/* Rounds to the nearest BF16 value (ties to even) so the f64 reference sees the BF16 kernel's inputs. */
+static float round_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    u += 0x7fff + ((u >> 16) & 1);
+    u &= 0xffff0000u;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static atl_tensor_view view(void* data, int32_t dtype, int ndim, const int64_t* shape) {
+    atl_tensor_view v;
+    memset(&v, 0, sizeof v);
+    v.data = data;
+    v.dtype = dtype;
+    v.ndim = ndim;
+    int64_t stride = 1;
+    for (int d = ndim - 1; d >= 0; --d) {
+        v.shape[d] = shape[d];
+        v.strides[d] = stride;
+        stride *= shape[d];
+    }
+    return v;
+}
+
+static float* random_floats(int64_t n, int bf16) {
+    float* p = malloc(sizeof(float) * (size_t)(n ? n : 1));
+    for (int64_t i = 0; i < n; ++i) p[i] = bf16 ? round_bf16((float)uniform()) : (float)uniform();
+    return p;
+}
+
+/* Largest |got - ref| / (atol + rtol |ref|); <= 1 passes. */
+static double worst(const float* got, const double* ref, int64_t n, double atol, double rtol) {
+    double w = 0;
+    for (int64_t i = 0; i < n; ++i) {
+        double e = fabs((double)got[i] - ref[i]) / (atol + rtol * fabs(ref[i]));
+        if (isnan(e)) return INFINITY; /* NaN counts as a failure */
+        if (e > w) w = e;
+    }
+    return w;
+}
+
+static void check_status(atl_status* s, const char* what) {
+    if (s) {
+        fprintf(stderr, "%s: %s\n", what, atl_status_message(s));
+        ++failures;
+        atl_status_destroy(s);
+    }
+}
+
+static void forward_case(int kernel, int trial) {
+    const int bf16 = kernel == ATL_LORA_KERNEL_AVX512_BF16;
+    int64_t n = between(1, 70), in = between(1, 100), out = between(1, 90), r = between(1, 20);
+    if (trial == 0) { n = 300; in = 64; out = 48; r = 16; } /* more rows than one block */
+    const float scale = (float)(0.5 + uniform());
+    float *x = random_floats(n * in, bf16), *w = random_floats(out * in, bf16), *bias = random_floats(out, bf16);
+    float *a = random_floats(r * in, bf16), *b = random_floats(out * r, bf16);
+    float* y = malloc(sizeof(float) * (size_t)(n * out));
+    double* ref = malloc(sizeof(double) * (size_t)(n * out));
+    int64_t sx[2] = {n, in}, sw[2] = {out, in}, sb[1] = {out}, sa[2] = {r, in}, sbb[2] = {out, r}, sy[2] = {n, out};
+    atl_tensor_view vx = view(x, ATL_DTYPE_F32, 2, sx), vw = view(w, ATL_DTYPE_F32, 2, sw);
+    atl_tensor_view vbias = view(bias, ATL_DTYPE_F32, 1, sb), va = view(a, ATL_DTYPE_F32, 2, sa);
+    atl_tensor_view vb = view(b, ATL_DTYPE_F32, 2, sbb), vy = view(y, ATL_DTYPE_F32, 2, sy);
+    atl_tensor_view vref = view(ref, ATL_DTYPE_F64, 2, sy);
+    check_status(atl_lora_linear_forward(ATL_LORA_KERNEL_TORCH_F64, &vx, &vw, &vbias, &va, &vb, scale, NULL, &vref),
+                 "torch_f64 forward");
+    check_status(atl_lora_linear_forward(kernel, &vx, &vw, &vbias, &va, &vb, scale, NULL, &vy), "forward");
+    /* F32: error grows with the reduction length; BF16: the output is rounded to 8 bits. */
+    const double atol = bf16 ? 0.02 * root((double)in) : 2e-6 * (in + r), rtol = bf16 ? 1e-2 : 1e-5;
+    double e = worst(y, ref, n * out, atol, rtol);
+    if (e > 1) fprintf(stderr, "forward %s n=%lld in=%lld out=%lld r=%lld: error %.3g of tolerance\n",
+                       atl_lora_kernel_name(kernel), (long long)n, (long long)in, (long long)out, (long long)r, e);
+    CHECK(e <= 1);
+    free(x), free(w), free(bias), free(a), free(b), free(y), free(ref);
+}
+
+static void backward_case(int kernel) {
+    int64_t n = between(1, 70), in = between(1, 100), out = between(1, 90), r = between(1, 20);
+    const float scale = (float)(0.5 + uniform());
+    float *x = random_floats(n * in, 0), *w = random_floats(out * in, 0), *a = random_floats(r * in, 0);
+    float *b = random_floats(out * r, 0), *dy = random_floats(n * out, 0);
+    float *dx = malloc(sizeof(float) * (size_t)(n * in)), *da = malloc(sizeof(float) * (size_t)(r * in)),
+          *db = malloc(sizeof(float) * (size_t)(out * r));
+    double *rdx = malloc(sizeof(double) * (size_t)(n * in)), *rda = malloc(sizeof(double) * (size_t)(r * in)),
+           *rdb = malloc(sizeof(double) * (size_t)(out * r));
+    int64_t sx[2] = {n, in}, sw[2] = {out, in}, sa[2] = {r, in}, sbb[2] = {out, r}, sy[2] = {n, out};
+    atl_tensor_view vx = view(x, ATL_DTYPE_F32, 2, sx), vw = view(w, ATL_DTYPE_F32, 2, sw);
+    atl_tensor_view va = view(a, ATL_DTYPE_F32, 2, sa), vb = view(b, ATL_DTYPE_F32, 2, sbb);
+    atl_tensor_view vdy = view(dy, ATL_DTYPE_F32, 2, sy);
+    atl_tensor_view vdx = view(dx, ATL_DTYPE_F32, 2, sx), vda = view(da, ATL_DTYPE_F32, 2, sa),
+                    vdb = view(db, ATL_DTYPE_F32, 2, sbb);
+    atl_tensor_view rvdx = view(rdx, ATL_DTYPE_F64, 2, sx), rvda = view(rda, ATL_DTYPE_F64, 2, sa),
+                    rvdb = view(rdb, ATL_DTYPE_F64, 2, sbb);
+    check_status(atl_lora_linear_backward(ATL_LORA_KERNEL_TORCH_F64, &vx, &vw, &va, &vb, scale, &vdy, &rvdx, &rvda, &rvdb),
+                 "torch_f64 backward");
+    check_status(atl_lora_linear_backward(kernel, &vx, &vw, &va, &vb, scale, &vdy, &vdx, &vda, &vdb), "backward");
+    double e1 = worst(dx, rdx, n * in, 2e-6 * (out + r), 1e-5);
+    double e2 = worst(da, rda, r * in, 2e-6 * (n + out), 1e-5);
+    double e3 = worst(db, rdb, out * r, 2e-6 * (n + in), 1e-5);
+    if (e1 > 1 || e2 > 1 || e3 > 1)
+        fprintf(stderr, "backward %s n=%lld in=%lld out=%lld r=%lld: dx %.3g da %.3g db %.3g of tolerance\n",
+                atl_lora_kernel_name(kernel), (long long)n, (long long)in, (long long)out, (long long)r, e1, e2, e3);
+    CHECK(e1 <= 1 && e2 <= 1 && e3 <= 1);
+    free(x), free(w), free(a), free(b), free(dy), free(dx), free(da), free(db), free(rdx), free(rda), free(rdb);
+}
+
+/* A batch whose samples use adapters 2, 0, none, 1 equals each sample run alone. */
+static void per_sample_case(int kernel) {
+    const int64_t bsz = 4, L = 37, in = 40, out = 24, r = 8, m = 3;
+    const int64_t idx[4] = {2, 0, -1, 1};
+    float *x = random_floats(bsz * L * in, 0), *w = random_floats(out * in, 0);
+    float *a = random_floats(m * r * in, 0), *b = random_floats(m * out * r, 0);
+    float* y = malloc(sizeof(float) * (size_t)(bsz * L * out));
+    float* one = malloc(sizeof(float) * (size_t)(L * out));
+    int64_t sx[3] = {bsz, L, in}, sw[2] = {out, in}, sa[3] = {m, r, in}, sb[3] = {m, out, r}, sy[3] = {bsz, L, out};
+    int64_t si[1] = {bsz};
+    atl_tensor_view vx = view(x, ATL_DTYPE_F32, 3, sx), vw = view(w, ATL_DTYPE_F32, 2, sw);
+    atl_tensor_view va = view(a, ATL_DTYPE_F32, 3, sa), vb = view(b, ATL_DTYPE_F32, 3, sb);
+    atl_tensor_view vy = view(y, ATL_DTYPE_F32, 3, sy), vi = view((void*)idx, ATL_DTYPE_I64, 1, si);
+    check_status(atl_lora_linear_forward(kernel, &vx, &vw, NULL, &va, &vb, 0.7f, &vi, &vy), "per-sample forward");
+    for (int64_t s = 0; s < bsz; ++s) {
+        int64_t s2[2] = {L, in}, so[2] = {L, out}, sa2[2] = {r, in}, sb2[2] = {out, r};
+        atl_tensor_view xs = view(x + s * L * in, ATL_DTYPE_F32, 2, s2), ys = view(one, ATL_DTYPE_F32, 2, so);
+        const int64_t k = idx[s] < 0 ? 0 : idx[s];
+        atl_tensor_view as = view(a + k * r * in, ATL_DTYPE_F32, 2, sa2), bs = view(b + k * out * r, ATL_DTYPE_F32, 2, sb2);
+        check_status(atl_lora_linear_forward(kernel, &xs, &vw, NULL, &as, &bs, idx[s] < 0 ? 0.0f : 0.7f, NULL, &ys),
+                     "single forward");
+        double worst_diff = 0;
+        for (int64_t i = 0; i < L * out; ++i) {
+            double d = fabs((double)one[i] - y[s * L * out + i]);
+            if (d > worst_diff) worst_diff = d;
+        }
+        if (worst_diff > 1e-5) fprintf(stderr, "per-sample %s sample %lld: %.3g\n", atl_lora_kernel_name(kernel), (long long)s, worst_diff);
+        CHECK(worst_diff <= 1e-5);
+    }
+    free(x), free(w), free(a), free(b), free(y), free(one);
+}
+
+int main(void) {
+    CHECK(atl_lora_kernel_from_name("avx512") == ATL_LORA_KERNEL_AVX512);
+    CHECK(strcmp(atl_lora_kernel_name(ATL_LORA_KERNEL_REFERENCE), "reference") == 0);
+    CHECK(atl_lora_kernel_name(99) == NULL && atl_lora_kernel_from_name("nope") == -1);
+    CHECK(atl_lora_mode_from_name("unmerged") == ATL_LORA_UNMERGED);
+    const int forward_kernels[] = {ATL_LORA_KERNEL_REFERENCE, ATL_LORA_KERNEL_AVX2, ATL_LORA_KERNEL_AVX512,
+                                   ATL_LORA_KERNEL_AVX512_BF16, ATL_LORA_KERNEL_UNFUSED, ATL_LORA_KERNEL_MERGED,
+                                   ATL_LORA_KERNEL_AUTO};
+    for (size_t k = 0; k < sizeof forward_kernels / sizeof *forward_kernels; ++k) {
+        const int kernel = forward_kernels[k];
+        if (!atl_lora_kernel_available(kernel)) {
+            printf("kernel %s: not available on this CPU, not checked\n", atl_lora_kernel_name(kernel));
+            continue;
+        }
+        for (int trial = 0; trial < 25; ++trial) forward_case(kernel, trial);
+        if (kernel != ATL_LORA_KERNEL_MERGED) per_sample_case(kernel);
+        if (kernel != ATL_LORA_KERNEL_AVX512_BF16 && kernel != ATL_LORA_KERNEL_MERGED) {
+            for (int trial = 0; trial < 25; ++trial) backward_case(kernel);
+        }
+        printf("kernel %s: checked\n", atl_lora_kernel_name(kernel));
+    }
+    /* An unavailable kernel is refused with ATL_ERR_UNSUPPORTED, never run. */
+    if (!atl_lora_kernel_available(ATL_LORA_KERNEL_CUDA)) {
+        float v = 1;
+        int64_t s1[2] = {1, 1};
+        atl_tensor_view t = view(&v, ATL_DTYPE_F32, 2, s1);
+        atl_status* s = atl_lora_linear_forward(ATL_LORA_KERNEL_CUDA, &t, &t, NULL, &t, &t, 1.0f, NULL, &t);
+        CHECK(atl_status_code(s) == ATL_ERR_UNSUPPORTED);
+        atl_status_destroy(s);
+    }
+    if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
+    return failures ? 1 : 0;
+}

@@ -1,0 +1,41 @@
+package dev.atelier.tools;
+
+import dev.atelier.engine.embed.Backend;
+import dev.atelier.engine.embed.EmbedderOptions;
+import dev.atelier.engine.embed.Feature;
+import dev.atelier.engine.embed.ImageEmbedder;
+import dev.atelier.engine.embed.ImagenetWeights;
+import java.nio.file.Path;
+import picocli.CommandLine.Option;
+
+/** The embedding flags shared by embed, index, search and evaluate: one name for one meaning. */
+final class EmbedderOptionsMixin {
+    @Option(names = "--model", required = true, paramLabel = "PATH",
+            description = "MobileNetV3-Large weights (.safetensors or .pth as torchvision saves them), or an .onnx model with --backend onnx.")
+    Path model;
+
+    @Option(names = "--weights", defaultValue = "v1", paramLabel = "v1|v2",
+            description = "Which torchvision weights the file holds, for its preprocessing: v1 (resize 256) or v2 (resize 232). Default: ${DEFAULT-VALUE}.")
+    String weights;
+
+    @Option(names = "--backend", defaultValue = "torch", paramLabel = "torch|onnx",
+            description = "Run the network on libtorch or ONNX Runtime. Default: ${DEFAULT-VALUE}.")
+    String backend;
+
+    @Option(names = "--feature", defaultValue = "pooled", paramLabel = "pooled|prelogits",
+            description = "The 960-d pooled features or the 1280-d pre-logits. Default: ${DEFAULT-VALUE}.")
+    String feature;
+
+    @Option(names = "--batch-size", defaultValue = "32", description = "Images per batch. Default: ${DEFAULT-VALUE}.")
+    int batchSize;
+
+    ImageEmbedder open() {
+        EmbedderOptions options = EmbedderOptions.defaults().withWeights(ImagenetWeights.fromName(weights))
+                .withFeature(feature.equalsIgnoreCase("prelogits") ? Feature.PRELOGITS : Feature.POOLED)
+                .withBatchSize(batchSize);
+        if (!feature.equalsIgnoreCase("pooled") && !feature.equalsIgnoreCase("prelogits")) {
+            throw new IllegalArgumentException("unknown --feature \"" + feature + "\" (known: pooled, prelogits)");
+        }
+        return ImageEmbedder.open(model, Backend.fromName(backend), options);
+    }
+}

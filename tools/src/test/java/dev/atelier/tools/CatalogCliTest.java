@@ -1,0 +1,120 @@
+package dev.atelier.tools;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import dev.atelier.engine.safetensors.SafeTensorsFile;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** embed, index build/add/info, search, evaluate and export-onnx on the fixture MobileNetV3 and images. */
+class CatalogCliTest {
+    @TempDir
+    Path dir;
+
+    private record Result(int code, String out, String err) {}
+
+    private static Result run(String... args) {
+        PrintStream oldOut = System.out, oldErr = System.err;
+        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(out, true));
+        System.setErr(new PrintStream(err, true));
+        try {
+            return new Result(Main.run(args), out.toString(), err.toString());
+        } finally {
+            System.setOut(oldOut);
+            System.setErr(oldErr);
+        }
+    }
+
+    static Path mobilenet() {
+        for (Path d = Path.of("").toAbsolutePath(); d != null; d = d.getParent()) {
+            Path p = d.resolve("shared/fixtures/sd15-tiny/mobilenet_v3_large");
+            if (Files.isDirectory(p)) {
+                return p;
+            }
+        }
+        throw new IllegalStateException("fixtures not found: expected ../shared/fixtures beside the repository");
+    }
+
+    @Test
+    void theCatalogWorkflowFromTheCommandLine() throws IOException {
+        Path weights = mobilenet().resolve("mobilenet_v3_large.pth");
+        Path images = mobilenet().resolve("images");
+        Path catalog = dir.resolve("catalog");
+        Files.createDirectories(catalog.resolve("Jackets"));
+        Files.createDirectories(catalog.resolve("Dresses"));
+        try (Stream<Path> s = Files.list(images)) {
+            int i = 0;
+            for (Path p : s.sorted().toList()) {
+                Files.copy(p, catalog.resolve(i++ % 2 == 0 ? "Jackets" : "Dresses").resolve(p.getFileName()));
+            }
+        }
+
+        Result embed = run("embed", "--model", weights.toString(), "--images", images.toString(), "--out",
+                dir.resolve("e.safetensors").toString());
+        assertEquals(0, embed.code(), embed.err());
+        try (SafeTensorsFile f = SafeTensorsFile.open(dir.resolve("e.safetensors"))) {
+            assertArrayEquals(new long[] {4, 960}, f.info("embeddings").orElseThrow().shape());
+            assertTrue(f.metadata().get("paths").contains("img0_300x400_RGB.png"));
+        }
+
+        Path index = dir.resolve("catalog.idx");
+        Result build = run("index", "build", "--model", weights.toString(), "--catalog", catalog.toString(),
+                "--index", index.toString(), "--pca", "0");
+        assertEquals(0, build.code(), build.err());
+        Result info = run("index", "info", "--index", index.toString(), "--json");
+        assertEquals(0, info.code(), info.err());
+        assertTrue(info.out().contains("\"items\" : 4"), info.out());
+        assertTrue(info.out().contains("\"Jackets\" : 2"), info.out());
+
+        Path query = images.resolve("img2_640x480_RGB.png");
+        Result search = run("search", "--index", index.toString(), "--model", weights.toString(), "--image",
+                query.toString(), "-k", "2", "--json");
+        assertEquals(0, search.code(), search.err());
+        assertTrue(search.out().indexOf("img2_640x480_RGB.png") < search.out().indexOf("\"score\""),
+                "the image itself comes first: " + search.out());
+        Result filtered = run("search", "--index", index.toString(), "--model", weights.toString(), "--image",
+                query.toString(), "--category", "Dresses");
+        assertEquals(0, filtered.code(), filtered.err());
+        assertFalse(filtered.out().contains("Jackets"), filtered.out());
+
+        Path more = dir.resolve("more");
+        Files.createDirectories(more.resolve("Coats"));
+        Files.copy(query, more.resolve("Coats/again.png"));
+        Result add = run("index", "add", "--model", weights.toString(), "--catalog", more.toString(), "--index", index.toString());
+        assertEquals(0, add.code(), add.err());
+        assertTrue(run("index", "info", "--index", index.toString()).out().contains("Coats"));
+
+        Path report = dir.resolve("eval");
+        Result eval = run("evaluate", "--model", weights.toString(), "--generated", query.toString(), "--wardrobe",
+                images.toString(), "--index", index.toString(), "--out", report.toString());
+        assertEquals(0, eval.code(), eval.err());
+        assertTrue(eval.out().contains("mean best similarity 1.0000"), eval.out());
+        assertTrue(Files.readString(report.resolve("evaluation.html")).contains("data:image/png;base64,"));
+
+        Result onnx = run("export-onnx", "--model", weights.toString(), "--out", dir.resolve("m.onnx").toString());
+        assertEquals(0, onnx.code(), onnx.err());
+        Result viaOnnx = run("search", "--index", index.toString(), "--model", dir.resolve("m.onnx").toString(),
+                "--backend", "onnx", "--image", query.toString(), "-k", "1");
+        assertEquals(0, viaOnnx.code(), viaOnnx.err());
+        assertTrue(viaOnnx.out().contains("img2_640x480_RGB.png") || viaOnnx.out().contains("again.png"), viaOnnx.out());
+    }
+
+    @Test
+    void badInputExitsWithTwoAndNamesTheProblem() {
+        Result r = run("search", "--index", dir.resolve("none").toString(), "--model",
+                mobilenet().resolve("mobilenet_v3_large.pth").toString(), "--image", dir.resolve("missing.png").toString());
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().startsWith("atelier: "), r.err());
+        Result backend = run("embed", "--model", "x.safetensors", "--backend", "tpu", "--images",
+                mobilenet().resolve("images").toString(), "--out", dir.resolve("o").toString());
+        assertEquals(2, backend.code());
+        assertTrue(backend.err().contains("unknown backend \"tpu\""), backend.err());
+    }
+}

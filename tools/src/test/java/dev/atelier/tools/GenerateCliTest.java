@@ -1,0 +1,70 @@
+package dev.atelier.tools;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** atelier generate on the fixture model, with its YAML, through the launcher's code path. */
+class GenerateCliTest {
+    @TempDir
+    Path dir;
+
+    private record Result(int code, String out, String err) {}
+
+    private static Result run(String... args) {
+        PrintStream oldOut = System.out, oldErr = System.err;
+        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(out, true));
+        System.setErr(new PrintStream(err, true));
+        try {
+            return new Result(Main.run(args), out.toString(), err.toString());
+        } finally {
+            System.setOut(oldOut);
+            System.setErr(oldErr);
+        }
+    }
+
+    private static Path model() {
+        return CatalogCliTest.mobilenet().getParent().resolve("model");
+    }
+
+    @Test
+    void generatesPngsWithTheirSettingsAndLatents() throws IOException {
+        Path out = dir.resolve("out");
+        Result r = run("generate", "--model", model().resolve("model.safetensors").toString(), "--config",
+                model().resolve("model.yaml").toString(), "--prompt", "a denim jacket", "--negative", "blurry",
+                "--sampler", "euler", "--steps", "3", "--cfg", "5", "--seed", "7", "--width", "64", "--height", "64",
+                "--batch", "2", "--save-latents", dir.resolve("latents.safetensors").toString(), "--out", out.toString());
+        assertEquals(0, r.code(), r.err());
+        List<Path> pngs;
+        try (Stream<Path> s = Files.list(out)) {
+            pngs = s.sorted().toList();
+        }
+        assertEquals(2, pngs.size());
+        String bytes = new String(Files.readAllBytes(pngs.getFirst()), StandardCharsets.ISO_8859_1);
+        assertTrue(bytes.contains("parameters"), "A1111 parameters chunk");
+        assertTrue(bytes.contains("Steps: 3, Sampler: Euler, CFG scale: 5"), bytes.substring(0, Math.min(400, bytes.length())));
+        assertTrue(bytes.contains("Seed: 7") && bytes.contains("Size: 64x64"));
+        assertTrue(Files.exists(dir.resolve("latents.safetensors")));
+    }
+
+    @Test
+    void badSettingsAreBadInput() {
+        Path m = model().resolve("model.safetensors");
+        assertEquals(2, run("generate", "--model", m.toString(), "--prompt", "x", "--width", "60", "--out", dir.toString()).code());
+        assertEquals(2, run("generate", "--model", m.toString(), "--prompt", "x", "--precision", "fp8", "--out", dir.toString()).code());
+        assertEquals(2, run("generate", "--model", m.toString(), "--prompt", "x", "--sampler", "plms", "--out", dir.toString()).code());
+        Result foreign = run("generate", "--model", model().resolve("model.yaml").toString(), "--prompt", "x", "--out", dir.toString());
+        assertEquals(2, foreign.code(), foreign.err());
+        assertTrue(foreign.err().contains("model.yaml"), foreign.err());
+    }
+}
