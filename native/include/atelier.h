@@ -660,6 +660,107 @@ ATL_API atl_status* atl_lora_linear_backward(int32_t kernel, const atl_tensor_vi
                                              const atl_tensor_view* dy, atl_tensor_view* dx, atl_tensor_view* da,
                                              atl_tensor_view* db);
 
+/* ------------------------------------------------------------------------------------------
+ * LoRA training (native/src/train/)
+ *
+ * A trainer attaches trainable low-rank adapters (kohya networks/lora.py LoRAModule:
+ * y = W x + alpha/rank * up(down(x)), down Kaiming-uniform, up zero) to named layers of a UNet
+ * and optionally a text encoder, and runs the training step on libtorch autograd: noise and
+ * timesteps drawn from a generator seeded by (seed, sample_index), the noisy latents of the
+ * DDPM forward process, eps = UNet(noisy, t, context), loss = MSE(eps, noise) per sample with
+ * optional min-SNR-gamma weighting, backward. The optimizer is AdamW over all adapters of a
+ * network held in ONE flat buffer (a handful of large ops per update, not a few per tensor).
+ * Learning rates come with each update (the schedule lives with the caller).
+ *
+ * The trainer keeps references to the networks: destroy it before them. While it exists the
+ * networks compute WITH its adapters, also in atl_unet_forward / atl_text_encoder_forward
+ * (the trained model's outputs); atl_lora_trainer_destroy removes them. Adapters are F32; a
+ * BF16 network (weights cast once at create, norms in F32) casts them in each forward.
+ * One thread at a time.
+ * ---------------------------------------------------------------------------------------- */
+
+typedef struct atl_lora_trainer atl_lora_trainer;
+
+typedef enum atl_lora_network {
+    ATL_LORA_UNET = 0,
+    ATL_LORA_TEXT_ENCODER = 1
+} atl_lora_network;
+
+/* One trained layer. */
+typedef struct atl_lora_module_spec {
+    const char* name; /* the layer's checkpoint name without prefix or ".weight"
+                         ("input_blocks.1.1.proj_in", "encoder.layers.0.mlp.fc1");
+                         caller-owned; copied */
+    int32_t network;  /* atl_lora_network */
+    int32_t rank;     /* >= 1 */
+    float alpha;      /* the adapter scales its output by alpha / rank */
+} atl_lora_module_spec;
+
+typedef struct atl_lora_train_params {
+    uint64_t seed;           /* adapter initialisation, noise and timesteps */
+    float beta1;             /* AdamW; default 0.9 */
+    float beta2;             /* default 0.999 */
+    float eps;               /* default 1e-8 */
+    float weight_decay;      /* decoupled (Loshchilov & Hutter); default 0.01 */
+    float min_snr_gamma;     /* > 0: loss weight min(SNR, gamma) / SNR (Hang et al. 2023); 0 off */
+    float noise_offset;      /* > 0: noise += offset * N(0, 1) per sample and channel; 0 off */
+    int32_t clip_skip;       /* text encoder layer from the end (1 = last); default 1 */
+    int32_t gradient_checkpointing; /* 1: the UNet's transformer blocks keep no activations and are
+                                       recomputed in backward (less memory, slower); default 0 */
+} atl_lora_train_params;
+
+ATL_API void atl_lora_train_params_init(atl_lora_train_params* p);
+
+/* Attaches adapters for modules[0..count) and creates the optimizer state. unet is required,
+ * text_encoder may be NULL (then no module may name it). alphas_cumprod: F32 [T], the noise
+ * schedule (timesteps are drawn from 0..T-1). A name that matches no layer, a duplicate,
+ * rank < 1 or a non-finite alpha is ATL_ERR_INVALID_ARGUMENT naming the module. unet,
+ * text_encoder: caller-owned; kept by reference: destroy the trainer first. *out must be freed
+ * with atl_lora_trainer_destroy. */
+ATL_API atl_status* atl_lora_trainer_create(atl_unet* unet, atl_text_encoder* text_encoder,
+                                            const atl_lora_module_spec* modules, int64_t count,
+                                            const atl_tensor_view* alphas_cumprod,
+                                            const atl_lora_train_params* params, atl_lora_trainer** out);
+/* Removes the adapters from the networks and frees trainer. Accepts NULL. */
+ATL_API void atl_lora_trainer_destroy(atl_lora_trainer* trainer);
+
+/* Number of modules; shape of module i's tensors (down: [rank, in] or [rank, in, k, k];
+ * up: [out, rank] or [out, rank, 1, 1]); ndim 2 or 4. down_shape, up_shape: caller-owned
+ * int64_t[4], written. */
+ATL_API int64_t atl_lora_trainer_module_count(const atl_lora_trainer* trainer);
+ATL_API atl_status* atl_lora_trainer_module_shape(const atl_lora_trainer* trainer, int64_t i,
+                                                  int32_t* ndim, int64_t* down_shape, int64_t* up_shape);
+/* Copies module i's trained tensors into down_out and up_out (F32, shapes as above; caller-owned). */
+ATL_API atl_status* atl_lora_trainer_module_get(const atl_lora_trainer* trainer, int64_t i,
+                                                atl_tensor_view* down_out, atl_tensor_view* up_out);
+
+/* One forward and backward pass: adds loss_scale * d(loss)/d(adapters) to the gradients
+ * (loss_scale = 1 / accumulation steps) and writes the unscaled loss (mean over the batch).
+ * latents: F32 [b, c, h, w], already multiplied by the scale factor. Conditioning: context
+ * F32 [b, L, context_dim] (text encoder not trained: hidden states computed once), OR
+ * input_ids I64 [b, L] (the text encoder runs with its adapters); the other is NULL.
+ * sample_index seeds this pass's noise and timesteps together with params.seed, so that a
+ * resumed run draws the same numbers. A non-finite loss is ATL_ERR_BACKEND ("loss is NaN ...")
+ * and leaves the gradients unchanged. All views caller-owned; not freed. */
+ATL_API atl_status* atl_lora_trainer_accumulate(atl_lora_trainer* trainer, const atl_tensor_view* latents,
+                                                const atl_tensor_view* context,
+                                                const atl_tensor_view* input_ids, int64_t sample_index,
+                                                float loss_scale, float* out_loss);
+/* AdamW update with the accumulated gradients, then zeroes them. step: 1-based number of this
+ * update (bias correction). Learning rates per network (0 leaves that network unchanged).
+ * Non-finite parameters after the update are ATL_ERR_BACKEND; the update is then undone. */
+ATL_API atl_status* atl_lora_trainer_update(atl_lora_trainer* trainer, int64_t step, float unet_lr,
+                                            float text_lr);
+
+/* The flat training state of one network, for checkpoints: what = 0 parameters, 1 AdamW
+ * first moments, 2 second moments; F32 [n] with n = atl_lora_trainer_state_size. get copies
+ * into out (caller-owned); set copies from in (caller-owned; not kept). */
+ATL_API int64_t atl_lora_trainer_state_size(const atl_lora_trainer* trainer, int32_t network);
+ATL_API atl_status* atl_lora_trainer_state_get(const atl_lora_trainer* trainer, int32_t network,
+                                               int32_t what, atl_tensor_view* out);
+ATL_API atl_status* atl_lora_trainer_state_set(atl_lora_trainer* trainer, int32_t network, int32_t what,
+                                               const atl_tensor_view* in);
+
 #ifdef __cplusplus
 }
 #endif

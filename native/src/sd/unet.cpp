@@ -4,6 +4,7 @@
 
 #include "core/status.hpp"
 #include "core/tensor_view.hpp"
+#include "sd/checkpoint.hpp"
 
 namespace atl::sd {
 
@@ -51,6 +52,35 @@ torch::Tensor UNet::TransformerBlock::forward(const torch::Tensor& x, const torc
 }
 
 torch::Tensor UNet::SpatialTransformer::forward(const torch::Tensor& x, const torch::Tensor& context) const {
+    if (checkpoint && torch::GradMode::is_enabled()) {
+        std::vector<torch::Tensor> params = trainable();
+        if (!params.empty() || x.requires_grad() || context.requires_grad()) {
+            // As a TensorList: a std::vector argument would not be registered as autograd inputs.
+            return CheckpointFunction<SpatialTransformer>::apply(this, x, context, torch::TensorList(params))[0];
+        }
+    }
+    return run(x, context);
+}
+
+std::vector<torch::Tensor> UNet::SpatialTransformer::trainable() const {
+    std::vector<torch::Tensor> out;
+    auto add = [&](const lora::LoraState& lora) {
+        for (const lora::Adapter& a : lora.adapters) {
+            if (a.down.defined() && a.down.requires_grad()) out.push_back(a.down);
+            if (a.up.defined() && a.up.requires_grad()) out.push_back(a.up);
+        }
+    };
+    add(proj_in.lora);
+    for (const TransformerBlock& t : blocks) {
+        for (const Linear* l : {&t.q1, &t.k1, &t.v1, &t.out1, &t.q2, &t.k2, &t.v2, &t.out2, &t.ff_in, &t.ff_out}) {
+            add(l->lora);
+        }
+    }
+    add(proj_out.lora);
+    return out;
+}
+
+torch::Tensor UNet::SpatialTransformer::run(const torch::Tensor& x, const torch::Tensor& context) const {
     const int64_t b = x.size(0), hgt = x.size(2), wid = x.size(3);
     torch::Tensor h = proj_in.apply(norm.apply(x));
     const int64_t c = h.size(1);
@@ -251,6 +281,16 @@ UNet::UNet(std::shared_ptr<const TensorMap> weights, const atl_unet_params& para
     out_conv_ = load_conv(w, "out.2", ch, config_.out_channels, 3, 1, 1);
     w.finish();
     middle2_ = std::move(middle2);
+}
+
+void UNet::set_gradient_checkpointing(bool on) {
+    auto set = [&](Block& b) {
+        if (b.attn) b.attn->checkpoint = on;
+    };
+    for (Block& b : input_blocks_) set(b);
+    set(middle_);
+    set(middle2_);
+    for (Block& b : output_blocks_) set(b);
 }
 
 torch::Tensor UNet::forward(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& context) const {

@@ -5,6 +5,7 @@
 
 #include <torch/torch.h>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -31,6 +32,8 @@ public:
     void select_lora(std::vector<int32_t> slots) { lora_slots_ = std::move(slots); }
     int32_t next_lora_slot() { return lora_slot_count_++; }
     void reset_lora_slots() { lora_slots_.clear(); lora_slot_count_ = 0; }
+    // Gradient checkpointing of the transformer blocks (SpatialTransformer) when grad mode is on.
+    void set_gradient_checkpointing(bool on);
 
 private:
     struct ResBlock {
@@ -54,7 +57,12 @@ private:
         GroupNorm norm;
         Conv2d proj_in, proj_out;  // 1x1 convolutions in SD1.x
         std::vector<TransformerBlock> blocks;
+        bool checkpoint = false;  // recompute in backward instead of keeping activations
         torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& context) const;
+        // The computation itself (forward() may route it through CheckpointFunction).
+        torch::Tensor run(const torch::Tensor& x, const torch::Tensor& context) const;
+        // The LoRA tensors of its layers that require grad.
+        std::vector<torch::Tensor> trainable() const;
     };
     // One entry of input_blocks / middle_block / output_blocks: the layers it holds, in order.
     struct Block {

@@ -6979,5 +6979,710 @@ public class atelier_h extends atelier_h$shared {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+    private static final int ATL_LORA_UNET = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_lora_network.ATL_LORA_UNET = 0
+     * }
+     */
+    public static int ATL_LORA_UNET() {
+        return ATL_LORA_UNET;
+    }
+    private static final int ATL_LORA_TEXT_ENCODER = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_lora_network.ATL_LORA_TEXT_ENCODER = 1
+     * }
+     */
+    public static int ATL_LORA_TEXT_ENCODER() {
+        return ATL_LORA_TEXT_ENCODER;
+    }
+
+    private static class atl_lora_train_params_init {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_lora_train_params_init");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void atl_lora_train_params_init(atl_lora_train_params *p)
+     * }
+     */
+    public static FunctionDescriptor atl_lora_train_params_init$descriptor() {
+        return atl_lora_train_params_init.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void atl_lora_train_params_init(atl_lora_train_params *p)
+     * }
+     */
+    public static MethodHandle atl_lora_train_params_init$handle() {
+        return atl_lora_train_params_init.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void atl_lora_train_params_init(atl_lora_train_params *p)
+     * }
+     */
+    public static MemorySegment atl_lora_train_params_init$address() {
+        return atl_lora_train_params_init.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void atl_lora_train_params_init(atl_lora_train_params *p)
+     * }
+     */
+    public static void atl_lora_train_params_init(MemorySegment p) {
+        var mh$ = atl_lora_train_params_init.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_lora_train_params_init", p);
+            }
+            mh$.invokeExact(p);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_lora_trainer_create {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_LONG,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_lora_trainer_create");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_lora_trainer_create(atl_unet *unet, atl_text_encoder *text_encoder, const atl_lora_module_spec *modules, int64_t count, const atl_tensor_view *alphas_cumprod, const atl_lora_train_params *params, atl_lora_trainer **out)
+     * }
+     */
+    public static FunctionDescriptor atl_lora_trainer_create$descriptor() {
+        return atl_lora_trainer_create.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_lora_trainer_create(atl_unet *unet, atl_text_encoder *text_encoder, const atl_lora_module_spec *modules, int64_t count, const atl_tensor_view *alphas_cumprod, const atl_lora_train_params *params, atl_lora_trainer **out)
+     * }
+     */
+    public static MethodHandle atl_lora_trainer_create$handle() {
+        return atl_lora_trainer_create.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_lora_trainer_create(atl_unet *unet, atl_text_encoder *text_encoder, const atl_lora_module_spec *modules, int64_t count, const atl_tensor_view *alphas_cumprod, const atl_lora_train_params *params, atl_lora_trainer **out)
+     * }
+     */
+    public static MemorySegment atl_lora_trainer_create$address() {
+        return atl_lora_trainer_create.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_lora_trainer_create(atl_unet *unet, atl_text_encoder *text_encoder, const atl_lora_module_spec *modules, int64_t count, const atl_tensor_view *alphas_cumprod, const atl_lora_train_params *params, atl_lora_trainer **out)
+     * }
+     */
+    public static MemorySegment atl_lora_trainer_create(MemorySegment unet, MemorySegment text_encoder, MemorySegment modules, long count, MemorySegment alphas_cumprod, MemorySegment params, MemorySegment out) {
+        var mh$ = atl_lora_trainer_create.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_lora_trainer_create", unet, text_encoder, modules, count, alphas_cumprod, params, out);
+            }
+            return (MemorySegment)mh$.invokeExact(unet, text_encoder, modules, count, alphas_cumprod, params, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_lora_trainer_destroy {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_lora_trainer_destroy");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void atl_lora_trainer_destroy(atl_lora_trainer *trainer)
+     * }
+     */
+    public static FunctionDescriptor atl_lora_trainer_destroy$descriptor() {
+        return atl_lora_trainer_destroy.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void atl_lora_trainer_destroy(atl_lora_trainer *trainer)
+     * }
+     */
+    public static MethodHandle atl_lora_trainer_destroy$handle() {
+        return atl_lora_trainer_destroy.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void atl_lora_trainer_destroy(atl_lora_trainer *trainer)
+     * }
+     */
+    public static MemorySegment atl_lora_trainer_destroy$address() {
+        return atl_lora_trainer_destroy.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void atl_lora_trainer_destroy(atl_lora_trainer *trainer)
+     * }
+     */
+    public static void atl_lora_trainer_destroy(MemorySegment trainer) {
+        var mh$ = atl_lora_trainer_destroy.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_lora_trainer_destroy", trainer);
+            }
+            mh$.invokeExact(trainer);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_lora_trainer_module_count {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_LONG,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_lora_trainer_module_count");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int64_t atl_lora_trainer_module_count(const atl_lora_trainer *trainer)
+     * }
+     */
+    public static FunctionDescriptor atl_lora_trainer_module_count$descriptor() {
+        return atl_lora_trainer_module_count.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int64_t atl_lora_trainer_module_count(const atl_lora_trainer *trainer)
+     * }
+     */
+    public static MethodHandle atl_lora_trainer_module_count$handle() {
+        return atl_lora_trainer_module_count.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int64_t atl_lora_trainer_module_count(const atl_lora_trainer *trainer)
+     * }
+     */
+    public static MemorySegment atl_lora_trainer_module_count$address() {
+        return atl_lora_trainer_module_count.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int64_t atl_lora_trainer_module_count(const atl_lora_trainer *trainer)
+     * }
+     */
+    public static long atl_lora_trainer_module_count(MemorySegment trainer) {
+        var mh$ = atl_lora_trainer_module_count.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_lora_trainer_module_count", trainer);
+            }
+            return (long)mh$.invokeExact(trainer);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_lora_trainer_module_shape {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_LONG,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_lora_trainer_module_shape");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_lora_trainer_module_shape(const atl_lora_trainer *trainer, int64_t i, int32_t *ndim, int64_t *down_shape, int64_t *up_shape)
+     * }
+     */
+    public static FunctionDescriptor atl_lora_trainer_module_shape$descriptor() {
+        return atl_lora_trainer_module_shape.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_lora_trainer_module_shape(const atl_lora_trainer *trainer, int64_t i, int32_t *ndim, int64_t *down_shape, int64_t *up_shape)
+     * }
+     */
+    public static MethodHandle atl_lora_trainer_module_shape$handle() {
+        return atl_lora_trainer_module_shape.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_lora_trainer_module_shape(const atl_lora_trainer *trainer, int64_t i, int32_t *ndim, int64_t *down_shape, int64_t *up_shape)
+     * }
+     */
+    public static MemorySegment atl_lora_trainer_module_shape$address() {
+        return atl_lora_trainer_module_shape.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_lora_trainer_module_shape(const atl_lora_trainer *trainer, int64_t i, int32_t *ndim, int64_t *down_shape, int64_t *up_shape)
+     * }
+     */
+    public static MemorySegment atl_lora_trainer_module_shape(MemorySegment trainer, long i, MemorySegment ndim, MemorySegment down_shape, MemorySegment up_shape) {
+        var mh$ = atl_lora_trainer_module_shape.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_lora_trainer_module_shape", trainer, i, ndim, down_shape, up_shape);
+            }
+            return (MemorySegment)mh$.invokeExact(trainer, i, ndim, down_shape, up_shape);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_lora_trainer_module_get {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_LONG,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_lora_trainer_module_get");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_lora_trainer_module_get(const atl_lora_trainer *trainer, int64_t i, atl_tensor_view *down_out, atl_tensor_view *up_out)
+     * }
+     */
+    public static FunctionDescriptor atl_lora_trainer_module_get$descriptor() {
+        return atl_lora_trainer_module_get.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_lora_trainer_module_get(const atl_lora_trainer *trainer, int64_t i, atl_tensor_view *down_out, atl_tensor_view *up_out)
+     * }
+     */
+    public static MethodHandle atl_lora_trainer_module_get$handle() {
+        return atl_lora_trainer_module_get.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_lora_trainer_module_get(const atl_lora_trainer *trainer, int64_t i, atl_tensor_view *down_out, atl_tensor_view *up_out)
+     * }
+     */
+    public static MemorySegment atl_lora_trainer_module_get$address() {
+        return atl_lora_trainer_module_get.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_lora_trainer_module_get(const atl_lora_trainer *trainer, int64_t i, atl_tensor_view *down_out, atl_tensor_view *up_out)
+     * }
+     */
+    public static MemorySegment atl_lora_trainer_module_get(MemorySegment trainer, long i, MemorySegment down_out, MemorySegment up_out) {
+        var mh$ = atl_lora_trainer_module_get.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_lora_trainer_module_get", trainer, i, down_out, up_out);
+            }
+            return (MemorySegment)mh$.invokeExact(trainer, i, down_out, up_out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_lora_trainer_accumulate {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_LONG,
+            atelier_h.C_FLOAT,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_lora_trainer_accumulate");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_lora_trainer_accumulate(atl_lora_trainer *trainer, const atl_tensor_view *latents, const atl_tensor_view *context, const atl_tensor_view *input_ids, int64_t sample_index, float loss_scale, float *out_loss)
+     * }
+     */
+    public static FunctionDescriptor atl_lora_trainer_accumulate$descriptor() {
+        return atl_lora_trainer_accumulate.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_lora_trainer_accumulate(atl_lora_trainer *trainer, const atl_tensor_view *latents, const atl_tensor_view *context, const atl_tensor_view *input_ids, int64_t sample_index, float loss_scale, float *out_loss)
+     * }
+     */
+    public static MethodHandle atl_lora_trainer_accumulate$handle() {
+        return atl_lora_trainer_accumulate.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_lora_trainer_accumulate(atl_lora_trainer *trainer, const atl_tensor_view *latents, const atl_tensor_view *context, const atl_tensor_view *input_ids, int64_t sample_index, float loss_scale, float *out_loss)
+     * }
+     */
+    public static MemorySegment atl_lora_trainer_accumulate$address() {
+        return atl_lora_trainer_accumulate.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_lora_trainer_accumulate(atl_lora_trainer *trainer, const atl_tensor_view *latents, const atl_tensor_view *context, const atl_tensor_view *input_ids, int64_t sample_index, float loss_scale, float *out_loss)
+     * }
+     */
+    public static MemorySegment atl_lora_trainer_accumulate(MemorySegment trainer, MemorySegment latents, MemorySegment context, MemorySegment input_ids, long sample_index, float loss_scale, MemorySegment out_loss) {
+        var mh$ = atl_lora_trainer_accumulate.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_lora_trainer_accumulate", trainer, latents, context, input_ids, sample_index, loss_scale, out_loss);
+            }
+            return (MemorySegment)mh$.invokeExact(trainer, latents, context, input_ids, sample_index, loss_scale, out_loss);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_lora_trainer_update {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_LONG,
+            atelier_h.C_FLOAT,
+            atelier_h.C_FLOAT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_lora_trainer_update");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_lora_trainer_update(atl_lora_trainer *trainer, int64_t step, float unet_lr, float text_lr)
+     * }
+     */
+    public static FunctionDescriptor atl_lora_trainer_update$descriptor() {
+        return atl_lora_trainer_update.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_lora_trainer_update(atl_lora_trainer *trainer, int64_t step, float unet_lr, float text_lr)
+     * }
+     */
+    public static MethodHandle atl_lora_trainer_update$handle() {
+        return atl_lora_trainer_update.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_lora_trainer_update(atl_lora_trainer *trainer, int64_t step, float unet_lr, float text_lr)
+     * }
+     */
+    public static MemorySegment atl_lora_trainer_update$address() {
+        return atl_lora_trainer_update.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_lora_trainer_update(atl_lora_trainer *trainer, int64_t step, float unet_lr, float text_lr)
+     * }
+     */
+    public static MemorySegment atl_lora_trainer_update(MemorySegment trainer, long step, float unet_lr, float text_lr) {
+        var mh$ = atl_lora_trainer_update.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_lora_trainer_update", trainer, step, unet_lr, text_lr);
+            }
+            return (MemorySegment)mh$.invokeExact(trainer, step, unet_lr, text_lr);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_lora_trainer_state_size {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_LONG,
+            atelier_h.C_POINTER,
+            atelier_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_lora_trainer_state_size");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int64_t atl_lora_trainer_state_size(const atl_lora_trainer *trainer, int32_t network)
+     * }
+     */
+    public static FunctionDescriptor atl_lora_trainer_state_size$descriptor() {
+        return atl_lora_trainer_state_size.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int64_t atl_lora_trainer_state_size(const atl_lora_trainer *trainer, int32_t network)
+     * }
+     */
+    public static MethodHandle atl_lora_trainer_state_size$handle() {
+        return atl_lora_trainer_state_size.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int64_t atl_lora_trainer_state_size(const atl_lora_trainer *trainer, int32_t network)
+     * }
+     */
+    public static MemorySegment atl_lora_trainer_state_size$address() {
+        return atl_lora_trainer_state_size.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int64_t atl_lora_trainer_state_size(const atl_lora_trainer *trainer, int32_t network)
+     * }
+     */
+    public static long atl_lora_trainer_state_size(MemorySegment trainer, int network) {
+        var mh$ = atl_lora_trainer_state_size.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_lora_trainer_state_size", trainer, network);
+            }
+            return (long)mh$.invokeExact(trainer, network);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_lora_trainer_state_get {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_INT,
+            atelier_h.C_INT,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_lora_trainer_state_get");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_lora_trainer_state_get(const atl_lora_trainer *trainer, int32_t network, int32_t what, atl_tensor_view *out)
+     * }
+     */
+    public static FunctionDescriptor atl_lora_trainer_state_get$descriptor() {
+        return atl_lora_trainer_state_get.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_lora_trainer_state_get(const atl_lora_trainer *trainer, int32_t network, int32_t what, atl_tensor_view *out)
+     * }
+     */
+    public static MethodHandle atl_lora_trainer_state_get$handle() {
+        return atl_lora_trainer_state_get.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_lora_trainer_state_get(const atl_lora_trainer *trainer, int32_t network, int32_t what, atl_tensor_view *out)
+     * }
+     */
+    public static MemorySegment atl_lora_trainer_state_get$address() {
+        return atl_lora_trainer_state_get.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_lora_trainer_state_get(const atl_lora_trainer *trainer, int32_t network, int32_t what, atl_tensor_view *out)
+     * }
+     */
+    public static MemorySegment atl_lora_trainer_state_get(MemorySegment trainer, int network, int what, MemorySegment out) {
+        var mh$ = atl_lora_trainer_state_get.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_lora_trainer_state_get", trainer, network, what, out);
+            }
+            return (MemorySegment)mh$.invokeExact(trainer, network, what, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_lora_trainer_state_set {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_INT,
+            atelier_h.C_INT,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_lora_trainer_state_set");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_lora_trainer_state_set(atl_lora_trainer *trainer, int32_t network, int32_t what, const atl_tensor_view *in)
+     * }
+     */
+    public static FunctionDescriptor atl_lora_trainer_state_set$descriptor() {
+        return atl_lora_trainer_state_set.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_lora_trainer_state_set(atl_lora_trainer *trainer, int32_t network, int32_t what, const atl_tensor_view *in)
+     * }
+     */
+    public static MethodHandle atl_lora_trainer_state_set$handle() {
+        return atl_lora_trainer_state_set.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_lora_trainer_state_set(atl_lora_trainer *trainer, int32_t network, int32_t what, const atl_tensor_view *in)
+     * }
+     */
+    public static MemorySegment atl_lora_trainer_state_set$address() {
+        return atl_lora_trainer_state_set.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_lora_trainer_state_set(atl_lora_trainer *trainer, int32_t network, int32_t what, const atl_tensor_view *in)
+     * }
+     */
+    public static MemorySegment atl_lora_trainer_state_set(MemorySegment trainer, int network, int what, MemorySegment in) {
+        var mh$ = atl_lora_trainer_state_set.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_lora_trainer_state_set", trainer, network, what, in);
+            }
+            return (MemorySegment)mh$.invokeExact(trainer, network, what, in);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
 }
 

@@ -47,11 +47,20 @@ class MainTest {
 
     @Test
     void everySubcommandHasHelpWithExamples() {
-        for (String sub : new String[] {"info", "demo"}) {
+        for (String sub : new String[] {"info", "demo", "train-lora"}) {
             Result r = run(sub, "--help");
             assertEquals(0, r.code());
             assertTrue(r.out().contains("Examples:"), sub + ": " + r.out());
         }
+    }
+
+    @Test
+    void trainLoraRefusesAnEmptyImageFolderWithExitTwo() throws Exception {
+        Path images = Files.createDirectories(dir.resolve("photos"));
+        Result r = run("train-lora", "--model", "model.safetensors", "--images", images.toString(), "--out",
+                dir.resolve("x.safetensors").toString());
+        assertEquals(Main.EXIT_BAD_INPUT, r.code(), r.err());
+        assertTrue(r.err().contains("no training images"), r.err());
     }
 
     @Test

@@ -1,0 +1,154 @@
+package dev.atelier.engine.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.atelier.engine.core.DType;
+import dev.atelier.engine.core.NativeInfo;
+import dev.atelier.engine.core.TensorView;
+import dev.atelier.engine.core.Weights;
+import dev.atelier.engine.names.ModelLayout;
+import dev.atelier.engine.names.NameConverter;
+import dev.atelier.engine.safetensors.SafeTensorsFile;
+import dev.atelier.engine.sd.LdmConfig;
+import dev.atelier.engine.sd.StableDiffusionWeights;
+import dev.atelier.engine.sd.UNet;
+import dev.atelier.engine.testing.Fixtures;
+import java.lang.foreign.Arena;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The native step through its Java wrapper: a LoRA file written after training, loaded back
+ * through the kohya name table and merged into the base weights (W += alpha/rank * up @ down,
+ * kohya's merge), reproduces the trained model's UNet output; closing the trainer restores the
+ * base model.
+ */
+class LoraTrainerTest {
+    private static final double TOLERANCE = 1e-4; // issue 4: within 1e-4 of max|ref|
+
+    @TempDir
+    Path tmp;
+
+    // One thread: a tiny model's step is hundreds of small ops, which two OpenMP threads on a
+    // busy 2-core machine make many times slower (PERFORMANCE.md).
+    @BeforeAll
+    static void oneThread() {
+        NativeInfo.setThreads(1);
+    }
+
+    @AfterAll
+    static void allThreads() {
+        NativeInfo.setThreads(0);
+    }
+
+    private static TensorView random(Arena arena, Random rng, long... shape) {
+        float[] v = new float[(int) TensorView.numel(shape)];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = (float) rng.nextGaussian();
+        }
+        return TensorView.ofFloats(arena, v, shape);
+    }
+
+    private static double relativeError(float[] out, float[] ref) {
+        double err = 0, scale = 0;
+        for (int i = 0; i < ref.length; i++) {
+            err = Math.max(err, Math.abs(out[i] - ref[i]));
+            scale = Math.max(scale, Math.abs(ref[i]));
+        }
+        return err / scale;
+    }
+
+    @Test
+    void savedLoraMergedIntoTheBaseReproducesTheTrainedUNet() {
+        LdmConfig ldm = LdmConfig.load(Fixtures.sd15Tiny().resolve("model/model.yaml"));
+        Path file = tmp.resolve("trained.safetensors");
+        Random rng = new Random(5);
+        try (StableDiffusionWeights w = StableDiffusionWeights.open(Fixtures.sd15Tiny().resolve("model/model.safetensors"));
+                Arena arena = Arena.ofConfined();
+                UNet unet = UNet.create(w.unet(), ldm.unet())) {
+            TensorView x = random(arena, rng, 2, 4, 8, 8);
+            TensorView t = TensorView.ofFloats(arena, new float[] {10, 700}, 2);
+            TensorView ctx = random(arena, rng, 2, 77, 32);
+            float[] base = unet.forward(x, t, ctx, arena).toFloatArray();
+            ModelLayout layout = ModelLayout.fromLdmNames(w.checkpoint().tensors().keySet());
+            List<LoraModule> modules = LoraTargets.select(w.checkpoint().tensors(), layout, 1, 0, 4, 2f, 2, 1f);
+            float[] trained;
+            try (LoraTrainer trainer = LoraTrainer.create(unet, null, modules, LoraTraining.alphasCumprod(ldm),
+                    LoraTrainer.StepOptions.defaults(9))) {
+                for (int step = 1; step <= 3; step++) {
+                    float loss = trainer.accumulate(random(arena, rng, 2, 4, 8, 8), ctx, null, step, 1f);
+                    assertTrue(Float.isFinite(loss));
+                    trainer.update(step, 5e-3f, 0f);
+                }
+                trained = unet.forward(x, t, ctx, arena).toFloatArray();
+                KohyaLoraWriter.write(trainer, Map.of("ss_network_module", "networks.lora"), file);
+            }
+            double changed = relativeError(trained, base);
+            System.out.printf("trained vs base UNet output: %.3g of max|base|%n", changed);
+            assertTrue(changed > 1e-3, "training did not change the UNet output");
+            // Closing the trainer removed its adapters.
+            assertEquals(0.0, relativeError(unet.forward(x, t, ctx, arena).toFloatArray(), base), 0.0);
+
+            try (Weights merged = mergedUNet(w, file, layout, arena); UNet loaded = UNet.create(merged, ldm.unet())) {
+                double e = relativeError(loaded.forward(x, t, ctx, arena).toFloatArray(), trained);
+                System.out.printf("merged file vs trained UNet output: %.3g of max|ref| (tolerance %.0e)%n", e, TOLERANCE);
+                assertTrue(e <= TOLERANCE, "merged LoRA differs from the trained model: " + e);
+            }
+        }
+    }
+
+    /** The checkpoint's UNet tensors with the LoRA file merged in: W += alpha/rank * up @ down. */
+    private static Weights mergedUNet(StableDiffusionWeights w, Path file, ModelLayout layout, Arena arena) {
+        Map<String, TensorView> replaced = new HashMap<>();
+        try (SafeTensorsFile lora = SafeTensorsFile.open(file)) {
+            Map<String, String> index = new NameConverter(layout).kohyaIndex(w.checkpoint().tensors().keySet());
+            for (String name : lora.tensors().keySet()) {
+                if (!name.endsWith(".alpha")) {
+                    continue;
+                }
+                String kohya = name.substring(0, name.length() - ".alpha".length());
+                String ldm = index.get(kohya);
+                assertTrue(ldm != null, "file module " + kohya + " matches no model module");
+                TensorView base = w.checkpoint().tensors().get(ldm + ".weight");
+                TensorView down = lora.view(kohya + ".lora_down.weight"), up = lora.view(kohya + ".lora_up.weight");
+                float alpha = lora.view(name).toFloatArray()[0];
+                long rank = down.shape()[0];
+                long out = up.shape()[0];
+                long in = down.numel() / rank; // [r, in, k, k] flattened: in * k * k
+                float[] wv = base.toFloatArray(), d = down.toFloatArray(), u = up.toFloatArray();
+                assertEquals(out * in, wv.length, ldm);
+                float scale = alpha / rank;
+                for (int o = 0; o < out; o++) {
+                    for (int i = 0; i < in; i++) {
+                        double s = 0;
+                        for (int r = 0; r < rank; r++) {
+                            s += (double) u[(int) (o * rank + r)] * d[(int) (r * in + i)];
+                        }
+                        wv[(int) (o * in + i)] += (float) (scale * s);
+                    }
+                }
+                replaced.put(ldm.substring(StableDiffusionWeights.UNET_PREFIX.length()) + ".weight",
+                        TensorView.ofFloats(arena, wv, base.shape()));
+            }
+        }
+        assertTrue(replaced.size() > 100, "few modules merged: " + replaced.size());
+        Weights merged = new Weights();
+        w.checkpoint().tensors().forEach((name, view) -> {
+            if (name.startsWith(StableDiffusionWeights.UNET_PREFIX)) {
+                String n = name.substring(StableDiffusionWeights.UNET_PREFIX.length());
+                TensorView v = replaced.getOrDefault(n, view);
+                assertEquals(DType.F32, v.dtype());
+                merged.add(n, v, arena);
+            }
+        });
+        return merged;
+    }
+}

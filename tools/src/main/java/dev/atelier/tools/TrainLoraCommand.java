@@ -1,0 +1,115 @@
+package dev.atelier.tools;
+
+import dev.atelier.engine.sd.LdmConfig;
+import dev.atelier.engine.train.ConsoleProgress;
+import dev.atelier.engine.train.LoraTrainer;
+import dev.atelier.engine.train.LoraTraining;
+import dev.atelier.engine.train.LoraTrainingConfig;
+import dev.atelier.engine.train.LrSchedule;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code atelier train-lora}: fine-tune a kohya-format LoRA on a folder of photos. */
+@Command(name = "train-lora", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Train a LoRA on a folder of photos (JPEG/PNG) and write it as a kohya-format "
+                + ".safetensors that A1111, ComfyUI and kohya read. Captions come from same-name .txt files "
+                + "or --caption.",
+        footer = {"", "Examples:",
+                "  atelier train-lora --model sd15.safetensors --images photos/ --out jacket.safetensors \\",
+                "      --caption \"photo of sks jacket\" --repeats 10 --max-steps 1000",
+                "  atelier train-lora --model sd15.safetensors --images photos/ --out jacket.safetensors \\",
+                "      --rank 16 --alpha 8 --conv-rank 8 --conv-alpha 4 --train-text-encoder --buckets --flip \\",
+                "      --schedule cosine --warmup-steps 50 --min-snr-gamma 5 --bf16 --save-every 200",
+                "  atelier train-lora ... --resume jacket-step000200.state.safetensors"})
+final class TrainLoraCommand implements Callable<Integer> {
+    @Option(names = "--model", required = true, description = "SD1.x checkpoint (.safetensors, .ckpt or diffusers folder).")
+    Path model;
+    @Option(names = "--config", description = "LDM YAML of the model (default: SD1.5's v1-inference settings).")
+    Path config;
+    @Option(names = "--tokenizer", description = "Folder with CLIP vocab.json and merges.txt (default: MODEL_DIR/tokenizer).")
+    Path tokenizer;
+    @Option(names = "--images", required = true, description = "Folder of training photos.")
+    Path images;
+    @Option(names = "--out", required = true, description = "The LoRA file to write (.safetensors).")
+    Path out;
+    @Option(names = "--caption", description = "Caption of photos without a .txt file, e.g. \"photo of sks jacket\".")
+    String caption;
+    @Option(names = "--repeats", defaultValue = "1", description = "Times each photo counts per epoch (default ${DEFAULT-VALUE}).")
+    int repeats;
+    @Option(names = "--resolution", defaultValue = "512", description = "Training resolution, a multiple of 64 (default ${DEFAULT-VALUE}).")
+    int resolution;
+    @Option(names = "--buckets", description = "Aspect-ratio buckets of about resolution² pixels instead of square crops.")
+    boolean buckets;
+    @Option(names = "--flip", description = "Random horizontal flips.")
+    boolean flip;
+    @Option(names = "--rank", defaultValue = "4", description = "LoRA rank (default ${DEFAULT-VALUE}).")
+    int rank;
+    @Option(names = "--alpha", defaultValue = "1", description = "LoRA alpha; scale = alpha / rank (default ${DEFAULT-VALUE}).")
+    float alpha;
+    @Option(names = "--conv-rank", defaultValue = "0", description = "Rank of the res blocks' 3x3 convs (LoCon); 0 = off.")
+    int convRank;
+    @Option(names = "--conv-alpha", defaultValue = "1", description = "Alpha of the conv LoRA (default ${DEFAULT-VALUE}).")
+    float convAlpha;
+    @Option(names = "--train-text-encoder", description = "Also train the text encoder's attention and MLP layers.")
+    boolean trainTextEncoder;
+    @Option(names = {"--lr", "--unet-lr"}, defaultValue = "1e-4", description = "UNet learning rate (default ${DEFAULT-VALUE}).")
+    float unetLr;
+    @Option(names = "--text-lr", defaultValue = "5e-5", description = "Text-encoder learning rate (default ${DEFAULT-VALUE}).")
+    float textLr;
+    @Option(names = "--schedule", defaultValue = "constant", description = "constant, cosine or linear (default ${DEFAULT-VALUE}).")
+    String schedule;
+    @Option(names = "--warmup-steps", defaultValue = "0", description = "Linear learning-rate warm-up updates.")
+    int warmup;
+    @Option(names = "--epochs", defaultValue = "1", description = "Passes over the photos (when --max-steps is 0).")
+    int epochs;
+    @Option(names = "--max-steps", defaultValue = "0", description = "Optimizer updates; 0 = from --epochs.")
+    int maxSteps;
+    @Option(names = "--batch-size", defaultValue = "1", description = "Photos per forward pass (default ${DEFAULT-VALUE}).")
+    int batchSize;
+    @Option(names = "--grad-accum", defaultValue = "1", description = "Forward passes per update (default ${DEFAULT-VALUE}).")
+    int gradAccum;
+    @Option(names = "--beta1", defaultValue = "0.9", description = "AdamW beta1.")
+    float beta1;
+    @Option(names = "--beta2", defaultValue = "0.999", description = "AdamW beta2.")
+    float beta2;
+    @Option(names = "--weight-decay", defaultValue = "0.01", description = "AdamW weight decay.")
+    float weightDecay;
+    @Option(names = "--min-snr-gamma", defaultValue = "0", description = "Min-SNR-gamma loss weighting (e.g. 5); 0 = off.")
+    float minSnrGamma;
+    @Option(names = "--noise-offset", defaultValue = "0", description = "Offset-noise strength (e.g. 0.05); 0 = off.")
+    float noiseOffset;
+    @Option(names = "--clip-skip", defaultValue = "1", description = "Text encoder layer from the end (default ${DEFAULT-VALUE}).")
+    int clipSkip;
+    @Option(names = "--seed", defaultValue = "0", description = "Seed of initialisation, order, noise and timesteps.")
+    long seed;
+    @Option(names = "--gradient-checkpointing", description = "Recompute transformer blocks in backward (less memory, slower).")
+    boolean gradientCheckpointing;
+    @Option(names = "--bf16", description = "Compute in bfloat16 (weights cast once, norms in F32).")
+    boolean bf16;
+    @Option(names = "--save-every", defaultValue = "0", description = "Checkpoint (LoRA + optimizer state) every N updates.")
+    int saveEvery;
+    @Option(names = "--resume", description = "Continue from a NAME-stepNNNNNN.state.safetensors checkpoint.")
+    Path resume;
+
+    @Override
+    public Integer call() {
+        LoraTrainingConfig.Builder b = LoraTrainingConfig.builder(model, images, out)
+                .ldm(config != null ? LdmConfig.load(config) : LdmConfig.sd15())
+                .caption(caption).repeats(repeats).resolution(resolution).buckets(buckets).flip(flip)
+                .rank(rank).alpha(alpha).convRank(convRank).convAlpha(convAlpha).trainTextEncoder(trainTextEncoder)
+                .unetLr(unetLr).textLr(textLr).schedule(LrSchedule.fromName(schedule)).warmupSteps(warmup)
+                .epochs(epochs).maxSteps(maxSteps).batchSize(batchSize).gradAccum(gradAccum)
+                .step(new LoraTrainer.StepOptions(seed, beta1, beta2, 1e-8f, weightDecay, minSnrGamma, noiseOffset,
+                        clipSkip, gradientCheckpointing))
+                .bf16(bf16).saveEvery(saveEvery).resume(resume);
+        if (tokenizer != null) {
+            b.tokenizer(tokenizer);
+        }
+        LoraTraining.Result r = LoraTraining.run(b.build(), new ConsoleProgress(System.out));
+        System.out.printf("wrote %s (%d steps, final loss %.4f)%n", r.output(), r.steps(),
+                r.losses().isEmpty() ? Float.NaN : r.losses().get(r.losses().size() - 1));
+        return 0;
+    }
+}
