@@ -3,9 +3,7 @@ package dev.atelier.tools;
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.atelier.engine.safetensors.SafeTensorsFile;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.stream.Stream;
@@ -17,19 +15,8 @@ class CatalogCliTest {
     @TempDir
     Path dir;
 
-    private record Result(int code, String out, String err) {}
-
-    private static Result run(String... args) {
-        PrintStream oldOut = System.out, oldErr = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(out, true));
-        System.setErr(new PrintStream(err, true));
-        try {
-            return new Result(Main.run(args), out.toString(), err.toString());
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
+    private static CliRun run(String... args) {
+        return CliRun.of(args);
     }
 
     static Path mobilenet() {
@@ -56,7 +43,7 @@ class CatalogCliTest {
             }
         }
 
-        Result embed = run("embed", "--model", weights.toString(), "--images", images.toString(), "--out",
+        CliRun embed = run("embed", "--model", weights.toString(), "--images", images.toString(), "--out",
                 dir.resolve("e.safetensors").toString());
         assertEquals(0, embed.code(), embed.err());
         try (SafeTensorsFile f = SafeTensorsFile.open(dir.resolve("e.safetensors"))) {
@@ -65,21 +52,21 @@ class CatalogCliTest {
         }
 
         Path index = dir.resolve("catalog.idx");
-        Result build = run("index", "build", "--model", weights.toString(), "--catalog", catalog.toString(),
+        CliRun build = run("index", "build", "--model", weights.toString(), "--catalog", catalog.toString(),
                 "--index", index.toString(), "--pca", "0");
         assertEquals(0, build.code(), build.err());
-        Result info = run("index", "info", "--index", index.toString(), "--json");
+        CliRun info = run("index", "info", "--index", index.toString(), "--json");
         assertEquals(0, info.code(), info.err());
         assertTrue(info.out().contains("\"items\" : 4"), info.out());
         assertTrue(info.out().contains("\"Jackets\" : 2"), info.out());
 
         Path query = images.resolve("img2_640x480_RGB.png");
-        Result search = run("search", "--index", index.toString(), "--model", weights.toString(), "--image",
+        CliRun search = run("search", "--index", index.toString(), "--model", weights.toString(), "--image",
                 query.toString(), "-k", "2", "--json");
         assertEquals(0, search.code(), search.err());
         assertTrue(search.out().indexOf("img2_640x480_RGB.png") < search.out().indexOf("\"score\""),
                 "the image itself comes first: " + search.out());
-        Result filtered = run("search", "--index", index.toString(), "--model", weights.toString(), "--image",
+        CliRun filtered = run("search", "--index", index.toString(), "--model", weights.toString(), "--image",
                 query.toString(), "--category", "Dresses");
         assertEquals(0, filtered.code(), filtered.err());
         assertFalse(filtered.out().contains("Jackets"), filtered.out());
@@ -87,20 +74,20 @@ class CatalogCliTest {
         Path more = dir.resolve("more");
         Files.createDirectories(more.resolve("Coats"));
         Files.copy(query, more.resolve("Coats/again.png"));
-        Result add = run("index", "add", "--model", weights.toString(), "--catalog", more.toString(), "--index", index.toString());
+        CliRun add = run("index", "add", "--model", weights.toString(), "--catalog", more.toString(), "--index", index.toString());
         assertEquals(0, add.code(), add.err());
         assertTrue(run("index", "info", "--index", index.toString()).out().contains("Coats"));
 
         Path report = dir.resolve("eval");
-        Result eval = run("evaluate", "--model", weights.toString(), "--generated", query.toString(), "--wardrobe",
+        CliRun eval = run("evaluate", "--model", weights.toString(), "--generated", query.toString(), "--wardrobe",
                 images.toString(), "--index", index.toString(), "--out", report.toString());
         assertEquals(0, eval.code(), eval.err());
         assertTrue(eval.out().contains("mean best similarity 1.0000"), eval.out());
         assertTrue(Files.readString(report.resolve("evaluation.html")).contains("data:image/png;base64,"));
 
-        Result onnx = run("export-onnx", "--model", weights.toString(), "--out", dir.resolve("m.onnx").toString());
+        CliRun onnx = run("export-onnx", "--model", weights.toString(), "--out", dir.resolve("m.onnx").toString());
         assertEquals(0, onnx.code(), onnx.err());
-        Result viaOnnx = run("search", "--index", index.toString(), "--model", dir.resolve("m.onnx").toString(),
+        CliRun viaOnnx = run("search", "--index", index.toString(), "--model", dir.resolve("m.onnx").toString(),
                 "--backend", "onnx", "--image", query.toString(), "-k", "1");
         assertEquals(0, viaOnnx.code(), viaOnnx.err());
         assertTrue(viaOnnx.out().contains("img2_640x480_RGB.png") || viaOnnx.out().contains("again.png"), viaOnnx.out());
@@ -108,11 +95,11 @@ class CatalogCliTest {
 
     @Test
     void badInputExitsWithTwoAndNamesTheProblem() {
-        Result r = run("search", "--index", dir.resolve("none").toString(), "--model",
+        CliRun r = run("search", "--index", dir.resolve("none").toString(), "--model",
                 mobilenet().resolve("mobilenet_v3_large.pth").toString(), "--image", dir.resolve("missing.png").toString());
         assertEquals(2, r.code(), r.err());
         assertTrue(r.err().startsWith("atelier: "), r.err());
-        Result backend = run("embed", "--model", "x.safetensors", "--backend", "tpu", "--images",
+        CliRun backend = run("embed", "--model", "x.safetensors", "--backend", "tpu", "--images",
                 mobilenet().resolve("images").toString(), "--out", dir.resolve("o").toString());
         assertEquals(2, backend.code());
         assertTrue(backend.err().contains("unknown backend \"tpu\""), backend.err());

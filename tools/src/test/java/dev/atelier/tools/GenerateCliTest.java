@@ -2,9 +2,7 @@ package dev.atelier.tools;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,19 +16,8 @@ class GenerateCliTest {
     @TempDir
     Path dir;
 
-    private record Result(int code, String out, String err) {}
-
-    private static Result run(String... args) {
-        PrintStream oldOut = System.out, oldErr = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(out, true));
-        System.setErr(new PrintStream(err, true));
-        try {
-            return new Result(Main.run(args), out.toString(), err.toString());
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
+    private static CliRun run(String... args) {
+        return CliRun.of(args);
     }
 
     private static Path model() {
@@ -40,7 +27,7 @@ class GenerateCliTest {
     @Test
     void generatesPngsWithTheirSettingsAndLatents() throws IOException {
         Path out = dir.resolve("out");
-        Result r = run("generate", "--model", model().resolve("model.safetensors").toString(), "--config",
+        CliRun r = run("generate", "--model", model().resolve("model.safetensors").toString(), "--config",
                 model().resolve("model.yaml").toString(), "--prompt", "a denim jacket", "--negative", "blurry",
                 "--sampler", "euler", "--steps", "3", "--cfg", "5", "--seed", "7", "--width", "64", "--height", "64",
                 "--batch", "2", "--save-latents", dir.resolve("latents.safetensors").toString(), "--out", out.toString());
@@ -63,7 +50,7 @@ class GenerateCliTest {
         assertEquals(2, run("generate", "--model", m.toString(), "--prompt", "x", "--width", "60", "--out", dir.toString()).code());
         assertEquals(2, run("generate", "--model", m.toString(), "--prompt", "x", "--precision", "fp8", "--out", dir.toString()).code());
         assertEquals(2, run("generate", "--model", m.toString(), "--prompt", "x", "--sampler", "plms", "--out", dir.toString()).code());
-        Result foreign = run("generate", "--model", model().resolve("model.yaml").toString(), "--prompt", "x", "--out", dir.toString());
+        CliRun foreign = run("generate", "--model", model().resolve("model.yaml").toString(), "--prompt", "x", "--out", dir.toString());
         assertEquals(2, foreign.code(), foreign.err());
         assertTrue(foreign.err().contains("model.yaml"), foreign.err());
     }
