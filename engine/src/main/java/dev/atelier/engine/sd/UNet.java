@@ -97,11 +97,8 @@ public final class UNet extends NativeHandle {
         if (lora.network() != LoraKeys.Network.UNET) {
             throw new InvalidInputException("unet: these adapters are for the " + lora.network());
         }
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment slot = arena.allocate(ValueLayout.JAVA_INT);
-            Status.check(atl_unet_apply_lora(pointer(), lora.pointer(), multiplier, mode.code(), slot));
-            return slot.get(ValueLayout.JAVA_INT, 0);
-        }
+        return LoraCalls.apply((n, l, m, c, s) -> atl_unet_apply_lora(n, l, m, c, s), pointer(), lora.pointer(),
+                multiplier, mode.code());
     }
 
     /** Removes every LoRA: the network computes exactly what it did when created (merged weights are swapped back). */
@@ -115,13 +112,6 @@ public final class UNet extends NativeHandle {
      * every sample.
      */
     public void selectLora(int... slots) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment view = MemorySegment.NULL;
-            if (slots != null && slots.length > 0) {
-                MemorySegment data = arena.allocateFrom(ValueLayout.JAVA_INT, slots);
-                view = TensorView.of(data, DType.I32, slots.length).toNative(arena);
-            }
-            Status.check(atl_unet_select_lora(pointer(), view));
-        }
+        LoraCalls.select((n, v) -> atl_unet_select_lora(n, v), pointer(), slots);
     }
 }
