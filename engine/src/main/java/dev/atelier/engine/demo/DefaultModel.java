@@ -1,0 +1,43 @@
+package dev.atelier.engine.demo;
+
+import dev.atelier.engine.core.AtelierException.InvalidInputException;
+import dev.atelier.engine.core.Settings;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * The embedded default: a small SD1.x-architecture checkpoint the project trained itself on its own
+ * generated garments ({@code scripts/default-model/}), committed under {@code models/default/}
+ * with its LDM config and its own BPE vocabulary.
+ *
+ * @param checkpoint model.safetensors (LDM single-file layout, fp16 weights)
+ * @param config     model.yaml (v1-inference.yaml keys)
+ * @param tokenizer  folder with vocab.json and merges.txt
+ */
+public record DefaultModel(Path checkpoint, Path config, Path tokenizer) {
+    static final String FOLDER = "models/default";
+
+    /** In {@code dir}, checking that every file is there. */
+    public static DefaultModel in(Path dir) {
+        DefaultModel m = new DefaultModel(dir.resolve("model.safetensors"), dir.resolve("model.yaml"), dir.resolve("tokenizer"));
+        for (Path p : new Path[] {m.checkpoint, m.config, m.tokenizer.resolve("vocab.json"), m.tokenizer.resolve("merges.txt")}) {
+            if (!Files.isRegularFile(p)) {
+                throw new InvalidInputException(p + ": missing file of the default model (" + FOLDER + " in the repository)");
+            }
+        }
+        return m;
+    }
+
+    /** {@code models/default} under {@code atelier.root}, or under the working directory or one of its parents. */
+    public static DefaultModel locate() {
+        Path start = Settings.fromSystemProperties().root().orElse(Path.of("").toAbsolutePath());
+        for (Path dir = start.toAbsolutePath(); dir != null; dir = dir.getParent()) {
+            Path candidate = dir.resolve(FOLDER);
+            if (Files.isRegularFile(candidate.resolve("model.safetensors"))) {
+                return in(candidate);
+            }
+        }
+        throw new InvalidInputException("the default model (" + FOLDER + "/model.safetensors) was not found from " + start
+                + "; run from the repository or set -Datelier.root");
+    }
+}

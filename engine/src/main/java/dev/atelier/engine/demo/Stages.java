@@ -1,0 +1,140 @@
+package dev.atelier.engine.demo;
+
+import dev.atelier.engine.core.AtelierException;
+import dev.atelier.engine.util.AtomicFiles;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.FileVisitResult;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+
+/**
+ * Runs the demo's stages so that a second run reuses what the first one built and an interrupted
+ * run leaves nothing half-written: a stage writes into {@code WORK/.NAME.partial/}, which is
+ * renamed to {@code WORK/NAME/} only once complete, with a {@code stage.done} file holding the
+ * stage's fingerprint (a digest of its settings and of its inputs' fingerprints). A folder whose
+ * fingerprint differs (other settings, or an input rebuilt) is built again; a leftover partial
+ * folder (Ctrl-C, crash) is deleted first.
+ */
+final class Stages {
+    static final String DONE = "stage.done";
+
+    /** The work of one stage, writing into {@code dir}. */
+    @FunctionalInterface
+    interface Body {
+        void run(Path dir) throws Exception;
+    }
+
+    /** A finished stage: its folder and fingerprint, for the stages that read it. */
+    record Built(String name, Path dir, String fingerprint, Duration time, boolean reused) {}
+
+    private final Path work;
+    private final DemoListener listener;
+    private final List<Built> built = new ArrayList<>();
+
+    Stages(Path work, DemoListener listener) {
+        this.work = work;
+        this.listener = listener;
+    }
+
+    List<Built> built() {
+        return List.copyOf(built);
+    }
+
+    /** Runs (or reuses) a stage; settings and inputs decide whether an existing result is still valid. */
+    Built run(String name, String description, String settings, List<Built> inputs, Body body) {
+        StringBuilder key = new StringBuilder(name).append('\n').append(settings);
+        for (Built in : inputs) {
+            key.append('\n').append(in.name()).append('=').append(in.fingerprint());
+        }
+        String fingerprint = sha256(key.toString());
+        Path dir = work.resolve(name);
+        Path partial = work.resolve("." + name + ".partial");
+        Path doneFile = dir.resolve(DONE);
+        try {
+            if (Files.isRegularFile(doneFile) && Files.readString(doneFile, StandardCharsets.UTF_8).strip().equals(fingerprint)) {
+                Built b = new Built(name, dir, fingerprint, Duration.ZERO, true);
+                listener.stageReused(name, description, dir);
+                built.add(b);
+                return b;
+            }
+            deleteTree(partial);
+            Files.createDirectories(partial);
+            listener.stageStarted(name, description);
+            long start = System.nanoTime();
+            try {
+                body.run(partial);
+            } catch (RuntimeException e) {
+                throw e;
+            } catch (Exception e) {
+                throw new AtelierException(AtelierException.INTERNAL, "demo stage " + name + " failed: " + e.getMessage(), e);
+            }
+            AtomicFiles.write(partial.resolve(DONE), ch -> ch.write(java.nio.ByteBuffer.wrap(
+                    (fingerprint + "\n").getBytes(StandardCharsets.UTF_8))));
+            // Swap in: the old result (if any) goes only once the new one is complete.
+            Path old = work.resolve("." + name + ".old");
+            deleteTree(old);
+            if (Files.exists(dir)) {
+                Files.move(dir, old, StandardCopyOption.ATOMIC_MOVE);
+            }
+            move(partial, dir);
+            deleteTree(old);
+            Duration time = Duration.ofNanos(System.nanoTime() - start);
+            Built b = new Built(name, dir, fingerprint, time, false);
+            listener.stageFinished(name, time);
+            built.add(b);
+            return b;
+        } catch (IOException e) {
+            throw new AtelierException.FormatException(AtelierException.IO, dir + ": " + e.getMessage());
+        }
+    }
+
+    private static void move(Path from, Path to) throws IOException {
+        try {
+            Files.move(from, to, StandardCopyOption.ATOMIC_MOVE);
+        } catch (AtomicMoveNotSupportedException e) {
+            Files.move(from, to);
+        }
+    }
+
+    static void deleteTree(Path root) throws IOException {
+        if (!Files.exists(root)) {
+            return;
+        }
+        Files.walkFileTree(root, new SimpleFileVisitor<>() {
+            @Override
+            public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
+                Files.delete(file);
+                return FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public FileVisitResult postVisitDirectory(Path d, IOException e) throws IOException {
+                if (e != null) {
+                    throw e;
+                }
+                Files.delete(d);
+                return FileVisitResult.CONTINUE;
+            }
+        });
+    }
+
+    static String sha256(String s) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
+        } catch (NoSuchAlgorithmException e) {
+            throw new UncheckedIOException(new IOException(e));
+        }
+    }
+}
