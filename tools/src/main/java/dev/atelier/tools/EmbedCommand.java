@@ -9,8 +9,9 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.concurrent.Callable;
+import java.util.Map;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -20,9 +21,12 @@ import picocli.CommandLine.Option;
         description = "Embed images with MobileNetV3-Large into a safetensors file: tensor \"embeddings\" [n, d], "
                 + "metadata \"paths\" (JSON list, row order).",
         footer = {"", "Examples:",
-                "  atelier embed --model mobilenet_v3_large.pth --images wardrobe/ --out wardrobe.safetensors",
-                "  atelier embed --model mnv3.safetensors --weights v2 --backend onnx --images a.jpg b.png --out e.safetensors"})
-final class EmbedCommand implements Callable<Integer> {
+                "  atelier embed --model mnv3.pth --images wardrobe/ --out wardrobe.safetensors",
+                "  atelier embed --model mnv3.onnx --backend onnx --weights v2 \\",
+                "      --images a.jpg b.png --out e.safetensors",
+                "  atelier embed --model mnv3.pth --images wardrobe/ --out e.safetensors \\",
+                "      --batch-size 64 --threads 4 --json"})
+final class EmbedCommand extends CliCommand {
     @Mixin
     EmbedderOptionsMixin embedder;
 
@@ -30,18 +34,15 @@ final class EmbedCommand implements Callable<Integer> {
             description = "Image files, or folders searched recursively.")
     List<Path> images;
 
-    @Option(names = "--out", required = true, paramLabel = "FILE.safetensors", description = "Where to write the embeddings.")
+    @Option(names = "--out", required = true, paramLabel = "FILE.safetensors", description = "Where to write the embeddings (atomically).")
     Path out;
-
-    @Option(names = "--json", description = "Print a JSON summary instead of text.")
-    boolean json;
 
     @Override
     public Integer call() throws Exception {
         List<Path> files = ImageArgs.expand(images);
         float[][] rows;
         try (ImageEmbedder e = embedder.open()) {
-            rows = e.embedPaths(files, new ProgressBar("embed", "img", json));
+            rows = e.embedPaths(files, new ProgressBar("embed", "img"));
         }
         int d = rows[0].length;
         try (Arena arena = Arena.ofConfined()) {
@@ -56,11 +57,15 @@ final class EmbedCommand implements Callable<Integer> {
                     .metadata("backend", embedder.backend).metadata("feature", embedder.feature)
                     .write(out);
         }
-        if (json) {
-            System.out.println("{\"images\": " + rows.length + ", \"dim\": " + d + ", \"out\": "
-                    + new ObjectMapper().writeValueAsString(out.toString()) + "}");
+        if (json()) {
+            Map<String, Object> result = new LinkedHashMap<>();
+            result.put("images", rows.length);
+            result.put("dim", d);
+            result.put("out", out.toString());
+            result.put("paths", files.stream().map(Path::toString).toList());
+            printJson(result);
         } else {
-            System.out.println("embedded " + rows.length + " images (" + d + "-d) into " + out);
+            out().println("embedded " + rows.length + " images (" + d + "-d) into " + out);
         }
         return 0;
     }

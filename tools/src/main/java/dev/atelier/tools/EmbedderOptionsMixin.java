@@ -1,11 +1,13 @@
 package dev.atelier.tools;
 
+import dev.atelier.engine.core.AtelierException.InvalidInputException;
 import dev.atelier.engine.embed.Backend;
 import dev.atelier.engine.embed.EmbedderOptions;
 import dev.atelier.engine.embed.Feature;
 import dev.atelier.engine.embed.ImageEmbedder;
 import dev.atelier.engine.embed.ImagenetWeights;
 import java.nio.file.Path;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** The embedding flags shared by embed, index, search and evaluate: one name for one meaning. */
@@ -26,15 +28,22 @@ final class EmbedderOptionsMixin {
             description = "The 960-d pooled features or the 1280-d pre-logits. Default: ${DEFAULT-VALUE}.")
     String feature;
 
-    @Option(names = "--batch-size", defaultValue = "32", description = "Images per batch. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--batch-size", defaultValue = "32", paramLabel = "N", description = "Images per batch. Default: ${DEFAULT-VALUE}.")
     int batchSize;
 
+    @Mixin
+    ThreadsOption threads;
+
     ImageEmbedder open() {
+        if (!feature.equalsIgnoreCase("pooled") && !feature.equalsIgnoreCase("prelogits")) {
+            throw new InvalidInputException("unknown --feature \"" + feature + "\" (known: pooled, prelogits)");
+        }
+        threads.apply();
         EmbedderOptions options = EmbedderOptions.defaults().withWeights(ImagenetWeights.fromName(weights))
                 .withFeature(feature.equalsIgnoreCase("prelogits") ? Feature.PRELOGITS : Feature.POOLED)
                 .withBatchSize(batchSize);
-        if (!feature.equalsIgnoreCase("pooled") && !feature.equalsIgnoreCase("prelogits")) {
-            throw new IllegalArgumentException("unknown --feature \"" + feature + "\" (known: pooled, prelogits)");
+        if (threads.threads > 0) {
+            options = options.withThreads(threads.threads);
         }
         return ImageEmbedder.open(model, Backend.fromName(backend), options);
     }

@@ -5,10 +5,12 @@ import dev.atelier.engine.eval.ReportFiles;
 import dev.atelier.engine.eval.StyleEvaluation;
 import dev.atelier.engine.index.CatalogIndex;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -18,8 +20,11 @@ import picocli.CommandLine.Option;
         description = "Compare generated images with a wardrobe (cosine similarity, best match) and find their nearest "
                 + "catalog items; writes evaluation.json, similarity.csv, catalog.csv and evaluation.html.",
         footer = {"", "Examples:",
-                "  atelier evaluate --generated out/ --wardrobe photos/ --index catalog.idx --model mnv3.pth --out eval/"})
-final class EvaluateCommand implements Callable<Integer> {
+                "  atelier evaluate --model mnv3.pth --index catalog.idx --generated out/ \\",
+                "      --wardrobe photos/ --out eval/",
+                "  atelier evaluate --model mnv3.pth --index catalog.idx --generated a.png \\",
+                "      b.png --wardrobe photos/ --out eval/ -k 3 --json"})
+final class EvaluateCommand extends CliCommand {
     @Mixin
     EmbedderOptionsMixin embedder;
 
@@ -35,7 +40,7 @@ final class EvaluateCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, paramLabel = "DIR", description = "Folder for the report files.")
     Path out;
 
-    @Option(names = {"-k", "--top"}, defaultValue = "5", description = "Catalog items per generated image. Default: ${DEFAULT-VALUE}.")
+    @Option(names = {"-k", "--top"}, defaultValue = "5", paramLabel = "N", description = "Catalog items per generated image. Default: ${DEFAULT-VALUE}.")
     int k;
 
     @Option(names = "--category", paramLabel = "NAME", description = "Only catalog items of this category.")
@@ -47,12 +52,46 @@ final class EvaluateCommand implements Callable<Integer> {
         List<Path> ward = ImageArgs.expand(wardrobe);
         try (ImageEmbedder e = embedder.open(); CatalogIndex i = CatalogIndex.load(index)) {
             StyleEvaluation.Report report = StyleEvaluation.evaluate(e, i, gen, ward, k, Optional.ofNullable(category),
-                    new ProgressBar("embed", "img", false));
+                    new ProgressBar("embed", "img"));
             ReportFiles.write(report, out);
-            System.out.printf(Locale.ROOT, "%d generated vs %d wardrobe photos: mean best similarity %.4f, mean %.4f%n",
-                    gen.size(), ward.size(), report.meanBest(), report.meanSimilarity());
-            System.out.println("report: " + out.resolve("evaluation.html"));
+            if (json()) {
+                printJson(toJson(report));
+            } else {
+                out().printf(Locale.ROOT, "%d generated vs %d wardrobe photos: mean best similarity %.4f, mean %.4f%n",
+                        gen.size(), ward.size(), report.meanBest(), report.meanSimilarity());
+                out().println("report: " + out.resolve("evaluation.html"));
+            }
         }
         return 0;
+    }
+
+    private Map<String, Object> toJson(StyleEvaluation.Report report) {
+        List<Map<String, Object>> results = new ArrayList<>();
+        for (StyleEvaluation.GeneratedResult r : report.results()) {
+            Map<String, Object> one = new LinkedHashMap<>();
+            one.put("image", r.image().toString());
+            one.put("best_wardrobe", report.wardrobe().get(r.bestWardrobe()).toString());
+            one.put("best_similarity", r.bestSimilarity());
+            List<Map<String, Object>> catalog = new ArrayList<>();
+            for (StyleEvaluation.CatalogMatch m : r.catalog()) {
+                Map<String, Object> c = new LinkedHashMap<>();
+                c.put("path", m.item().path());
+                c.put("item_id", m.item().itemId());
+                c.put("category", m.item().category());
+                c.put("score", m.score());
+                catalog.add(c);
+            }
+            one.put("catalog", catalog);
+            results.add(one);
+        }
+        Map<String, Object> result = new LinkedHashMap<>();
+        result.put("generated", report.results().size());
+        result.put("wardrobe", report.wardrobe().size());
+        result.put("mean_best_similarity", report.meanBest());
+        result.put("mean_similarity", report.meanSimilarity());
+        result.put("out", out.toString());
+        result.put("report", out.resolve("evaluation.html").toString());
+        result.put("results", results);
+        return result;
     }
 }

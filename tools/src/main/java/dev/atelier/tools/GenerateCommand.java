@@ -1,124 +1,174 @@
 package dev.atelier.tools;
 
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
-import dev.atelier.engine.sd.GenerationRequest;
 import dev.atelier.engine.core.DType;
+import dev.atelier.engine.sd.GenerationRequest;
 import dev.atelier.engine.sd.Pipeline;
-import dev.atelier.engine.text.LongPromptMode;
 import dev.atelier.engine.sd.Sampler;
+import dev.atelier.engine.text.LongPromptMode;
 import java.nio.file.Path;
-import java.util.concurrent.Callable;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ThreadLocalRandom;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code atelier generate}: text to image with an SD1.x checkpoint. */
-@Command(name = "generate", mixinStandardHelpOptions = true,
+@Command(name = "generate", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Text to image with a Stable Diffusion 1.x checkpoint; PNGs carry A1111's parameters chunk.",
         footer = {"", "Examples:",
-            "  atelier generate --model rv6.safetensors --prompt \"a denim jacket\" --sampler dpmpp_sde_karras --out out/",
-            "  atelier generate --model tiny.safetensors --config tiny.yaml --prompt jacket --steps 8 --width 256 --height 256 --out out/",
-            "  atelier generate --model rv6.safetensors --vae vae-ft-mse.safetensors --precision bf16 --seed 42 --batch 2 --out out/"})
-final class GenerateCommand implements Callable<Integer> {
-    @Option(names = "--model", required = true, description = "Checkpoint: a single .safetensors or .ckpt in the LDM layout, or a diffusers folder.")
+            "  atelier generate --model rv6.safetensors --prompt \"a denim jacket\" \\",
+            "      --sampler dpmpp_sde_karras --out out/",
+            "  atelier generate --model tiny.safetensors --config tiny.yaml \\",
+            "      --prompt jacket --steps 8 --width 256 --height 256 --out out/",
+            "  atelier generate --model rv6.safetensors --vae vae-ft-mse.safetensors \\",
+            "      --precision bf16 --seed 42 --batch-size 2 --prompt jacket --out out/",
+            "  atelier generate --model rv6.safetensors --prompt jacket --out out/ \\",
+            "      --save-config run.yaml",
+            "  atelier generate --config-file run.yaml --seed 43 --json   # again, new seed"})
+final class GenerateCommand extends CliCommand {
+    @Option(names = "--model", required = true, paramLabel = "PATH",
+            description = "Checkpoint: a single .safetensors or .ckpt in the LDM layout, or a diffusers folder.")
     Path model;
 
-    @Option(names = "--tokenizer", description = "Folder with vocab.json and merges.txt (default: MODEL_DIR/tokenizer).")
-    Path tokenizer;
-
-    @Option(names = "--prompt", required = true, description = "The prompt.")
-    String prompt;
-
-    @Option(names = "--negative", defaultValue = "", description = "The negative prompt.")
-    String negative;
-
-    @Option(names = "--sampler", defaultValue = "euler_a", description = "One of: ${COMPLETION-CANDIDATES}.",
-            converter = SamplerConverter.class, completionCandidates = SamplerNames.class)
-    Sampler sampler;
-
-    @Option(names = "--steps", defaultValue = "20", description = "Sampling steps (default ${DEFAULT-VALUE}).")
-    int steps;
-
-    @Option(names = "--cfg", defaultValue = "7", description = "CFG scale (default ${DEFAULT-VALUE}).")
-    double cfg;
-
-    @Option(names = "--seed", defaultValue = "-1", description = "Seed; -1 picks one at random.")
-    long seed;
-
-    @Option(names = "--width", defaultValue = "512", description = "Multiple of 8 (default ${DEFAULT-VALUE}).")
-    int width;
-
-    @Option(names = "--height", defaultValue = "512", description = "Multiple of 8 (default ${DEFAULT-VALUE}).")
-    int height;
-
-    @Option(names = "--batch", defaultValue = "1", description = "Images per batch (default ${DEFAULT-VALUE}).")
-    int batch;
-
-    @Option(names = "--batch-count", defaultValue = "1", description = "Batches, seeds continuing (default ${DEFAULT-VALUE}).")
-    int batchCount;
-
-    @Option(names = "--clip-skip", defaultValue = "1", description = "1 = last text layer (default ${DEFAULT-VALUE}).")
-    int clipSkip;
-
-    @Option(names = "--eta", defaultValue = "-1", description = "Noise multiplier; -1 = the sampler's default.")
-    double eta;
-
-    @Option(names = "--init-latents", description = "Safetensors with tensor `noise` [batch, 4, H/8, W/8] to start from.")
-    Path initLatents;
-
-    @Option(names = "--save-latents", description = "Write the final latents (tensor `latents`) to this safetensors file.")
-    Path saveLatents;
-
-    @Option(names = "--config", paramLabel = "YAML", description = "LDM-style YAML with the architecture (v1-inference.yaml keys); default: SD1.5 sizes, the rest read from the weights.")
+    @Option(names = "--config", paramLabel = "YAML",
+            description = "LDM-style YAML with the architecture (v1-inference.yaml keys); default: SD1.5 sizes, the rest read from the weights.")
     Path config;
+
+    @Option(names = "--tokenizer", paramLabel = "DIR", description = "Folder with vocab.json and merges.txt (default: MODEL_DIR/tokenizer).")
+    Path tokenizer;
 
     @Option(names = "--vae", paramLabel = "PATH", description = "A separate VAE file (with or without the first_stage_model. prefix).")
     Path vae;
 
-    @Option(names = "--precision", defaultValue = "fp32", paramLabel = "fp32|bf16", description = "Compute precision (default ${DEFAULT-VALUE}).")
+    @Option(names = "--prompt", required = true, paramLabel = "TEXT", description = "The prompt.")
+    String prompt;
+
+    @Option(names = "--negative", defaultValue = "", paramLabel = "TEXT", description = "The negative prompt.")
+    String negative;
+
+    @Option(names = "--sampler", defaultValue = "euler_a", paramLabel = "NAME",
+            description = "One of: ${COMPLETION-CANDIDATES}. Default: ${DEFAULT-VALUE}.", completionCandidates = SamplerNames.class)
+    String sampler;
+
+    @Option(names = "--steps", defaultValue = "20", paramLabel = "N", description = "Sampling steps. Default: ${DEFAULT-VALUE}.")
+    int steps;
+
+    @Option(names = "--cfg", defaultValue = "7", paramLabel = "SCALE", description = "CFG scale. Default: ${DEFAULT-VALUE}.")
+    double cfg;
+
+    @Option(names = "--seed", defaultValue = "-1", paramLabel = "N", description = "Seed; -1 picks one at random (and --save-config records it).")
+    long seed;
+
+    @Option(names = "--width", defaultValue = "512", paramLabel = "PIXELS", description = "Multiple of 8. Default: ${DEFAULT-VALUE}.")
+    int width;
+
+    @Option(names = "--height", defaultValue = "512", paramLabel = "PIXELS", description = "Multiple of 8. Default: ${DEFAULT-VALUE}.")
+    int height;
+
+    @Option(names = {"--batch-size", "--batch"}, defaultValue = "1", paramLabel = "N", description = "Images per batch. Default: ${DEFAULT-VALUE}.")
+    int batchSize;
+
+    @Option(names = "--batch-count", defaultValue = "1", paramLabel = "N", description = "Batches, seeds continuing. Default: ${DEFAULT-VALUE}.")
+    int batchCount;
+
+    @Option(names = "--clip-skip", defaultValue = "1", paramLabel = "N", description = "1 = last text layer. Default: ${DEFAULT-VALUE}.")
+    int clipSkip;
+
+    @Option(names = "--eta", defaultValue = "-1", paramLabel = "X", description = "Noise multiplier; -1 = the sampler's default.")
+    double eta;
+
+    @Option(names = "--precision", defaultValue = "fp32", paramLabel = "fp32|bf16", description = "Compute precision. Default: ${DEFAULT-VALUE}.")
     String precision;
 
-    @Option(names = "--long-prompt", defaultValue = "chunked", paramLabel = "chunked|truncate", description = "Prompts over 75 tokens: encode in chunks of 75 (A1111) or truncate (default ${DEFAULT-VALUE}).")
+    @Option(names = "--long-prompt", defaultValue = "chunked", paramLabel = "chunked|truncate",
+            description = "Prompts over 75 tokens: encode in chunks of 75 (A1111) or truncate. Default: ${DEFAULT-VALUE}.")
     String longPrompt;
 
-    @Option(names = "--out", required = true, description = "Output folder.")
+    @Option(names = "--init-latents", paramLabel = "FILE", description = "Safetensors with tensor `noise` [batch, 4, H/8, W/8] to start from.")
+    Path initLatents;
+
+    @Option(names = "--save-latents", paramLabel = "FILE", description = "Write the final latents (tensor `latents`) to this safetensors file.")
+    Path saveLatents;
+
+    @Option(names = "--out", required = true, paramLabel = "DIR", description = "Output folder.")
     Path out;
+
+    @Mixin
+    ThreadsOption threads;
+
+    @Mixin
+    ConfigOptions configFile;
 
     @Override
     public Integer call() {
-        long s = seed >= 0 ? seed : (long) (Math.random() * 4294967295L);
-        GenerationRequest request = new GenerationRequest(prompt, negative, sampler, steps, cfg, s, width, height, batch,
+        if (seed < 0) {
+            seed = ThreadLocalRandom.current().nextLong(4294967295L);
+        }
+        Sampler s = Sampler.fromName(sampler);
+        GenerationRequest request = new GenerationRequest(prompt, negative, s, steps, cfg, seed, width, height, batchSize,
                 batchCount, clipSkip, eta, initLatents);
-        DType dtype = switch (precision.toLowerCase(java.util.Locale.ROOT)) {
+        DType dtype = switch (precision.toLowerCase(Locale.ROOT)) {
             case "fp32" -> DType.F32;
             case "bf16" -> DType.BF16;
             default -> throw new InvalidInputException("unknown --precision \"" + precision + "\" (known: fp32, bf16)");
         };
-        Pipeline.Options options = new Pipeline.Options(java.util.Optional.ofNullable(tokenizer),
-                java.util.Optional.ofNullable(config), java.util.Optional.ofNullable(vae), dtype,
-                LongPromptMode.fromName(longPrompt));
+        Pipeline.Options options = new Pipeline.Options(Optional.ofNullable(tokenizer), Optional.ofNullable(config),
+                Optional.ofNullable(vae), dtype, LongPromptMode.fromName(longPrompt));
+        configFile.saveIfAsked(spec);
+        threads.apply();
         try (Pipeline pipeline = Pipeline.load(model, options)) {
-            Pipeline.Generation g = pipeline.generate(request, new ProgressBar("generate", "step", false));
+            Pipeline.Generation g = pipeline.generate(request, progress());
             if (saveLatents != null) {
                 g.saveLatents(saveLatents);
             }
-            for (Path p : g.writePngs(out, "atelier")) {
-                System.out.println(p);
+            List<Path> pngs = g.writePngs(out, "atelier");
+            if (json()) {
+                List<Map<String, Object>> images = new ArrayList<>();
+                for (int i = 0; i < pngs.size(); i++) {
+                    Map<String, Object> image = new LinkedHashMap<>();
+                    image.put("path", pngs.get(i).toString());
+                    image.put("seed", g.images().get(i).seed());
+                    images.add(image);
+                }
+                Map<String, Object> result = new LinkedHashMap<>();
+                result.put("images", images);
+                result.put("seed", seed);
+                result.put("sampler", s.id());
+                result.put("steps", steps);
+                result.put("width", width);
+                result.put("height", height);
+                result.put("latents", saveLatents == null ? null : saveLatents.toString());
+                printJson(result);
+            } else {
+                pngs.forEach(out()::println);
             }
         }
         return 0;
+    }
+
+    /** Steps over all batches, and which images the current batch makes. */
+    private dev.atelier.engine.core.Progress progress() {
+        ProgressBar bar = new ProgressBar("generate", "step");
+        long images = (long) batchSize * batchCount;
+        return (done, total) -> {
+            long batch = Math.min(batchCount - 1, Math.max(0, done - 1) / Math.max(1, steps));
+            long first = batch * batchSize + 1, last = first + batchSize - 1;
+            bar.update(done, total, first == last ? "image " + first + "/" + images
+                    : "images " + first + "-" + last + "/" + images);
+            return true;
+        };
     }
 
     static final class SamplerNames implements Iterable<String> {
         @Override
         public java.util.Iterator<String> iterator() {
             return java.util.Arrays.stream(Sampler.values()).map(Sampler::id).iterator();
-        }
-    }
-
-    static final class SamplerConverter implements picocli.CommandLine.ITypeConverter<Sampler> {
-        @Override
-        public Sampler convert(String value) {
-            return Sampler.fromName(value);
         }
     }
 }

@@ -1,7 +1,5 @@
 package dev.atelier.tools;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.atelier.engine.catalog.Catalog;
 import dev.atelier.engine.catalog.CatalogImage;
 import dev.atelier.engine.catalog.CatalogItem;
@@ -32,10 +30,11 @@ import picocli.CommandLine.Option;
         description = "Build, extend or describe a catalog index (MobileNetV3 features, PCA to 128-d, FAISS).",
         subcommands = {IndexCommand.Build.class, IndexCommand.Add.class, IndexCommand.Info.class},
         footer = {"", "Examples:",
-                "  atelier index build --model mnv3.pth --catalog DeepFashion/ --index catalog.idx",
-                "  atelier index build --model mnv3.pth --catalog shop/ --factory HNSW32 --index catalog.idx",
-                "  atelier index add --model mnv3.pth --catalog new-arrivals/ --index catalog.idx",
-                "  atelier index info --index catalog.idx"})
+                "  atelier index build --model mnv3.pth --catalog DeepFashion/ --index cat.idx",
+                "  atelier index build --model mnv3.pth --catalog shop/ --factory HNSW32 \\",
+                "      --index cat.idx",
+                "  atelier index add --model mnv3.pth --catalog new-arrivals/ --index cat.idx",
+                "  atelier index info --index cat.idx --json"})
 final class IndexCommand implements Callable<Integer> {
     private static final Logger LOG = LoggerFactory.getLogger(IndexCommand.class);
 
@@ -55,7 +54,7 @@ final class IndexCommand implements Callable<Integer> {
         };
         c.problems().forEach(p -> LOG.warn("{}", p));
         if (!c.problems().isEmpty()) {
-            System.err.println("atelier: skipped " + c.problems().size() + " catalog image(s); see the warnings above");
+            LOG.warn("skipped {} catalog image(s); see the warnings above", c.problems().size());
         }
         if (c.images().isEmpty()) {
             throw new InvalidInputException(dir + ": the catalog has no readable images");
@@ -74,7 +73,7 @@ final class IndexCommand implements Callable<Integer> {
     }
 
     /** Embeds the catalog's images (bounding boxes applied) and returns items with absolute paths. */
-    static float[][] embed(ImageEmbedder embedder, Catalog catalog, List<CatalogItem> itemsOut, boolean quiet) {
+    static float[][] embed(ImageEmbedder embedder, Catalog catalog, List<CatalogItem> itemsOut) {
         List<ImageInput> inputs = new ArrayList<>();
         for (CatalogImage image : catalog.images()) {
             Path file = catalog.resolve(image.item()).toAbsolutePath();
@@ -82,12 +81,14 @@ final class IndexCommand implements Callable<Integer> {
                     .orElse(ImageInput.of(file)));
             itemsOut.add(new CatalogItem(file.toString(), image.item().itemId(), image.item().category()));
         }
-        return embedder.embed(inputs, new ProgressBar("embed", "img", quiet));
+        return embedder.embed(inputs, new ProgressBar("embed", "img"));
     }
 
     @Command(name = "build", mixinStandardHelpOptions = true, description = "Build a new index from a catalog.",
-            footer = {"", "Examples:", "  atelier index build --model mnv3.pth --catalog DeepFashion/ --index catalog.idx"})
-    static final class Build implements Callable<Integer> {
+            footer = {"", "Examples:", "  atelier index build --model mnv3.pth --catalog DeepFashion/ --index cat.idx",
+                    "  atelier index build --model mnv3.pth --catalog shop/ --layout folder \\",
+                    "      --factory HNSW32 --pca 64 --index shop.idx --json"})
+    static final class Build extends CliCommand {
         @Mixin
         EmbedderOptionsMixin embedder;
 
@@ -103,7 +104,7 @@ final class IndexCommand implements Callable<Integer> {
         @Option(names = "--factory", defaultValue = "Flat", description = "FAISS factory string: Flat (exact, the paper's), HNSW32, IVF1024,PQ32 ... Default: ${DEFAULT-VALUE}.")
         String factory;
 
-        @Option(names = "--pca", defaultValue = "128", description = "PCA output dimensions (0: none). Default: ${DEFAULT-VALUE}.")
+        @Option(names = "--pca", defaultValue = "128", paramLabel = "N", description = "PCA output dimensions (0: none). Default: ${DEFAULT-VALUE}.")
         int pca;
 
         @Override
@@ -112,7 +113,7 @@ final class IndexCommand implements Callable<Integer> {
             List<CatalogItem> items = new ArrayList<>();
             float[][] features;
             try (ImageEmbedder e = embedder.open()) {
-                features = embed(e, c, items, false);
+                features = embed(e, c, items);
             }
             int dims = pca > 0 && pca < features[0].length ? pca : 0;
             if (dims > 0 && features.length < dims) {
@@ -122,15 +123,27 @@ final class IndexCommand implements Callable<Integer> {
             CatalogIndex.Options options = CatalogIndex.Options.of(IndexSpec.of(factory)).withPca(dims);
             try (CatalogIndex built = CatalogIndex.build(features, items, options)) {
                 built.save(index);
-                System.out.println("indexed " + built.size() + " images (" + built.description() + ") into " + index);
+                if (json()) {
+                    Map<String, Object> result = new LinkedHashMap<>();
+                    result.put("index", index.toString());
+                    result.put("items", built.size());
+                    result.put("input_dimension", built.inputDimension());
+                    result.put("dimension", built.dimension());
+                    result.put("faiss", built.description());
+                    printJson(result);
+                } else {
+                    out().println("indexed " + built.size() + " images (" + built.description() + ") into " + index);
+                }
             }
             return 0;
         }
     }
 
     @Command(name = "add", mixinStandardHelpOptions = true, description = "Add a catalog's images to an existing index.",
-            footer = {"", "Examples:", "  atelier index add --model mnv3.pth --catalog new-arrivals/ --index catalog.idx"})
-    static final class Add implements Callable<Integer> {
+            footer = {"", "Examples:", "  atelier index add --model mnv3.pth --catalog new-arrivals/ --index cat.idx",
+                    "  atelier index add --model mnv3.pth --catalog new-arrivals/ --index cat.idx \\",
+                    "      --batch-size 64 --json"})
+    static final class Add extends CliCommand {
         @Mixin
         EmbedderOptionsMixin embedder;
 
@@ -150,27 +163,32 @@ final class IndexCommand implements Callable<Integer> {
                 List<CatalogItem> items = new ArrayList<>();
                 float[][] features;
                 try (ImageEmbedder e = embedder.open()) {
-                    features = embed(e, c, items, false);
+                    features = embed(e, c, items);
                 }
                 existing.add(features, items);
                 existing.save(index);
-                System.out.println("added " + items.size() + " images; " + index + " now holds " + existing.size());
+                if (json()) {
+                    Map<String, Object> result = new LinkedHashMap<>();
+                    result.put("index", index.toString());
+                    result.put("added", items.size());
+                    result.put("items", existing.size());
+                    printJson(result);
+                } else {
+                    out().println("added " + items.size() + " images; " + index + " now holds " + existing.size());
+                }
             }
             return 0;
         }
     }
 
     @Command(name = "info", mixinStandardHelpOptions = true, description = "Describe an index: size, dimensions, FAISS index, categories.",
-            footer = {"", "Examples:", "  atelier index info --index catalog.idx", "  atelier index info --index catalog.idx --json"})
-    static final class Info implements Callable<Integer> {
+            footer = {"", "Examples:", "  atelier index info --index cat.idx", "  atelier index info --index cat.idx --json"})
+    static final class Info extends CliCommand {
         @Option(names = "--index", required = true, paramLabel = "DIR", description = "The index folder.")
         Path index;
 
-        @Option(names = "--json", description = "Print one JSON object.")
-        boolean json;
-
         @Override
-        public Integer call() throws Exception {
+        public Integer call() {
             try (CatalogIndex i = CatalogIndex.load(index)) {
                 Map<String, Integer> categories = new TreeMap<>();
                 i.items().forEach(item -> categories.merge(item.category(), 1, Integer::sum));
@@ -181,10 +199,10 @@ final class IndexCommand implements Callable<Integer> {
                 info.put("dimension", i.dimension());
                 info.put("faiss", i.description());
                 info.put("categories", categories);
-                if (json) {
-                    System.out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(info));
+                if (json()) {
+                    printJson(info);
                 } else {
-                    info.forEach((k, v) -> System.out.printf("%-16s %s%n", k, v));
+                    info.forEach((k, v) -> out().printf("%-16s %s%n", k, v));
                 }
             }
             return 0;

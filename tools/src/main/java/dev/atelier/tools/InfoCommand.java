@@ -1,30 +1,23 @@
 package dev.atelier.tools;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.atelier.engine.core.NativeInfo;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
 
 /** {@code atelier info}: versions, native library, threads, CPU features, CUDA. */
 @Command(name = "info", mixinStandardHelpOptions = true,
         description = "Print versions (Atelier, Java, libtorch, FAISS, ONNX Runtime), the native library, "
                 + "threads, CPU features and CUDA availability.",
         footer = {"", "Examples:", "  atelier info", "  atelier info --json"})
-final class InfoCommand implements Callable<Integer> {
-    @Option(names = "--json", description = "Print one JSON object instead of text.")
-    boolean json;
-
+final class InfoCommand extends CliCommand {
     @Override
-    public Integer call() throws Exception {
+    public Integer call() {
         Map<String, Object> info = describe();
-        if (json) {
-            System.out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(info));
+        if (json()) {
+            printJson(info);
         } else {
-            info.forEach((k, v) -> System.out.printf("%-16s %s%n", k, v));
+            info.forEach((k, v) -> out().printf("%-16s %s%n", k, v));
         }
         return 0;
     }

@@ -1,7 +1,5 @@
 package dev.atelier.tools;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.atelier.engine.core.Progress;
 import dev.atelier.engine.embed.ImageEmbedder;
 import dev.atelier.engine.index.CatalogIndex;
@@ -12,7 +10,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -21,8 +18,9 @@ import picocli.CommandLine.Option;
 @Command(name = "search", mixinStandardHelpOptions = true,
         description = "Find the catalog items most similar to an image (cosine on 128-d PCA features).",
         footer = {"", "Examples:", "  atelier search --index catalog.idx --model mnv3.pth --image jacket.png -k 5",
-                "  atelier search --index catalog.idx --model mnv3.pth --image jacket.png --category WOMEN/Jackets_Coats --json"})
-final class SearchCommand implements Callable<Integer> {
+                "  atelier search --index catalog.idx --model mnv3.pth --image jacket.png \\",
+                "      --category WOMEN/Jackets_Coats --json"})
+final class SearchCommand extends CliCommand {
     @Mixin
     EmbedderOptionsMixin embedder;
 
@@ -32,38 +30,40 @@ final class SearchCommand implements Callable<Integer> {
     @Option(names = "--image", required = true, paramLabel = "PATH", description = "The query image.")
     Path image;
 
-    @Option(names = {"-k", "--top"}, defaultValue = "5", description = "How many items. Default: ${DEFAULT-VALUE}.")
+    @Option(names = {"-k", "--top"}, defaultValue = "5", paramLabel = "N", description = "How many items. Default: ${DEFAULT-VALUE}.")
     int k;
 
     @Option(names = "--category", paramLabel = "NAME", description = "Only items of this category.")
     String category;
 
-    @Option(names = "--json", description = "Print JSON.")
-    boolean json;
-
     @Override
-    public Integer call() throws Exception {
+    public Integer call() {
         float[] query;
         try (ImageEmbedder e = embedder.open()) {
             query = e.embedPaths(List.of(image), Progress.NONE)[0];
         }
         try (CatalogIndex i = CatalogIndex.load(index)) {
             List<CatalogIndex.Hit> hits = i.search(query, k, Optional.ofNullable(category));
-            if (json) {
+            if (json()) {
                 List<Map<String, Object>> rows = new ArrayList<>();
                 for (CatalogIndex.Hit h : hits) {
                     Map<String, Object> row = new LinkedHashMap<>();
+                    row.put("rank", rows.size() + 1);
                     row.put("path", h.item().path());
                     row.put("item_id", h.item().itemId());
                     row.put("category", h.item().category());
                     row.put("score", h.score());
                     rows.add(row);
                 }
-                System.out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(rows));
+                Map<String, Object> result = new LinkedHashMap<>();
+                result.put("image", image.toString());
+                result.put("index", index.toString());
+                result.put("hits", rows);
+                printJson(result);
             } else {
                 int rank = 1;
                 for (CatalogIndex.Hit h : hits) {
-                    System.out.printf(Locale.ROOT, "%d. %.4f  %-24s %-14s %s%n", rank++, h.score(), h.item().category(),
+                    out().printf(Locale.ROOT, "%d. %.4f  %-24s %-14s %s%n", rank++, h.score(), h.item().category(),
                             h.item().itemId(), h.item().path());
                 }
             }

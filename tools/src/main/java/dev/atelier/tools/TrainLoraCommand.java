@@ -1,14 +1,17 @@
 package dev.atelier.tools;
 
+import dev.atelier.engine.core.AtelierException.InvalidInputException;
 import dev.atelier.engine.sd.LdmConfig;
-import dev.atelier.engine.train.ConsoleProgress;
 import dev.atelier.engine.train.LoraTrainer;
 import dev.atelier.engine.train.LoraTraining;
 import dev.atelier.engine.train.LoraTrainingConfig;
 import dev.atelier.engine.train.LrSchedule;
 import java.nio.file.Path;
-import java.util.concurrent.Callable;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code atelier train-lora}: fine-tune a kohya-format LoRA on a folder of photos. */
@@ -17,24 +20,29 @@ import picocli.CommandLine.Option;
                 + ".safetensors that A1111, ComfyUI and kohya read. Captions come from same-name .txt files "
                 + "or --caption.",
         footer = {"", "Examples:",
-                "  atelier train-lora --model sd15.safetensors --images photos/ --out jacket.safetensors \\",
-                "      --caption \"photo of sks jacket\" --repeats 10 --max-steps 1000",
-                "  atelier train-lora --model sd15.safetensors --images photos/ --out jacket.safetensors \\",
-                "      --rank 16 --alpha 8 --conv-rank 8 --conv-alpha 4 --train-text-encoder --buckets --flip \\",
-                "      --schedule cosine --warmup-steps 50 --min-snr-gamma 5 --bf16 --save-every 200",
-                "  atelier train-lora ... --resume jacket-step000200.state.safetensors"})
-final class TrainLoraCommand implements Callable<Integer> {
-    @Option(names = "--model", required = true, description = "SD1.x checkpoint (.safetensors, .ckpt or diffusers folder).")
+                "  atelier train-lora --model sd15.safetensors --images photos/ \\",
+                "      --out jacket.safetensors --caption \"photo of sks jacket\" \\",
+                "      --repeats 10 --max-steps 1000",
+                "  atelier train-lora --model sd15.safetensors --images photos/ \\",
+                "      --out jacket.safetensors --rank 16 --alpha 8 --conv-rank 8 \\",
+                "      --conv-alpha 4 --train-text-encoder --buckets --flip --schedule cosine \\",
+                "      --warmup-steps 50 --min-snr-gamma 5 --precision bf16 --save-every 200",
+                "  atelier train-lora ... --resume jacket-step000200.state.safetensors",
+                "  atelier train-lora --model sd15.safetensors --images photos/ \\",
+                "      --out jacket.safetensors --save-config jacket.yaml",
+                "  atelier train-lora --config-file jacket.yaml --max-steps 2000 --json"})
+final class TrainLoraCommand extends CliCommand {
+    @Option(names = "--model", required = true, paramLabel = "PATH", description = "SD1.x checkpoint (.safetensors, .ckpt or diffusers folder).")
     Path model;
-    @Option(names = "--config", description = "LDM YAML of the model (default: SD1.5's v1-inference settings).")
+    @Option(names = "--config", paramLabel = "YAML", description = "LDM YAML of the model (default: SD1.5's v1-inference settings).")
     Path config;
-    @Option(names = "--tokenizer", description = "Folder with CLIP vocab.json and merges.txt (default: MODEL_DIR/tokenizer).")
+    @Option(names = "--tokenizer", paramLabel = "DIR", description = "Folder with CLIP vocab.json and merges.txt (default: MODEL_DIR/tokenizer).")
     Path tokenizer;
-    @Option(names = "--images", required = true, description = "Folder of training photos.")
+    @Option(names = "--images", required = true, paramLabel = "DIR", description = "Folder of training photos.")
     Path images;
-    @Option(names = "--out", required = true, description = "The LoRA file to write (.safetensors).")
+    @Option(names = "--out", required = true, paramLabel = "FILE.safetensors", description = "The LoRA file to write (.safetensors).")
     Path out;
-    @Option(names = "--caption", description = "Caption of photos without a .txt file, e.g. \"photo of sks jacket\".")
+    @Option(names = "--caption", paramLabel = "TEXT", description = "Caption of photos without a .txt file, e.g. \"photo of sks jacket\".")
     String caption;
     @Option(names = "--repeats", defaultValue = "1", description = "Times each photo counts per epoch (default ${DEFAULT-VALUE}).")
     int repeats;
@@ -66,7 +74,7 @@ final class TrainLoraCommand implements Callable<Integer> {
     int epochs;
     @Option(names = "--max-steps", defaultValue = "0", description = "Optimizer updates; 0 = from --epochs.")
     int maxSteps;
-    @Option(names = "--batch-size", defaultValue = "1", description = "Photos per forward pass (default ${DEFAULT-VALUE}).")
+    @Option(names = "--batch-size", defaultValue = "1", paramLabel = "N", description = "Photos per forward pass (default ${DEFAULT-VALUE}).")
     int batchSize;
     @Option(names = "--grad-accum", defaultValue = "1", description = "Forward passes per update (default ${DEFAULT-VALUE}).")
     int gradAccum;
@@ -82,34 +90,67 @@ final class TrainLoraCommand implements Callable<Integer> {
     float noiseOffset;
     @Option(names = "--clip-skip", defaultValue = "1", description = "Text encoder layer from the end (default ${DEFAULT-VALUE}).")
     int clipSkip;
-    @Option(names = "--seed", defaultValue = "0", description = "Seed of initialisation, order, noise and timesteps.")
+    @Option(names = "--seed", defaultValue = "0", paramLabel = "N", description = "Seed of initialisation, order, noise and timesteps.")
     long seed;
     @Option(names = "--gradient-checkpointing", description = "Recompute transformer blocks in backward (less memory, slower).")
     boolean gradientCheckpointing;
-    @Option(names = "--bf16", description = "Compute in bfloat16 (weights cast once, norms in F32).")
+    @Option(names = "--precision", defaultValue = "fp32", paramLabel = "fp32|bf16",
+            description = "Compute precision; bf16 casts the weights once and keeps norms in F32. Default: ${DEFAULT-VALUE}.")
+    String precision;
+    /** The old spelling of --precision bf16, kept working. */
+    @Option(names = "--bf16", hidden = true)
     boolean bf16;
     @Option(names = "--save-every", defaultValue = "0", description = "Checkpoint (LoRA + optimizer state) every N updates.")
     int saveEvery;
-    @Option(names = "--resume", description = "Continue from a NAME-stepNNNNNN.state.safetensors checkpoint.")
+    @Option(names = "--resume", paramLabel = "FILE", description = "Continue from a NAME-stepNNNNNN.state.safetensors checkpoint.")
     Path resume;
+
+    @Mixin
+    ThreadsOption threads;
+    @Mixin
+    ConfigOptions configFile;
 
     @Override
     public Integer call() {
+        if (bf16) {
+            precision = "bf16";
+            bf16 = false;
+        }
+        boolean useBf16 = switch (precision.toLowerCase(Locale.ROOT)) {
+            case "fp32" -> false;
+            case "bf16" -> true;
+            default -> throw new InvalidInputException("unknown --precision \"" + precision + "\" (known: fp32, bf16)");
+        };
+        LrSchedule lrSchedule = LrSchedule.fromName(schedule);
+        configFile.saveIfAsked(spec);
+        threads.apply();
         LoraTrainingConfig.Builder b = LoraTrainingConfig.builder(model, images, out)
                 .ldm(config != null ? LdmConfig.load(config) : LdmConfig.sd15())
                 .caption(caption).repeats(repeats).resolution(resolution).buckets(buckets).flip(flip)
                 .rank(rank).alpha(alpha).convRank(convRank).convAlpha(convAlpha).trainTextEncoder(trainTextEncoder)
-                .unetLr(unetLr).textLr(textLr).schedule(LrSchedule.fromName(schedule)).warmupSteps(warmup)
+                .unetLr(unetLr).textLr(textLr).schedule(lrSchedule).warmupSteps(warmup)
                 .epochs(epochs).maxSteps(maxSteps).batchSize(batchSize).gradAccum(gradAccum)
                 .step(new LoraTrainer.StepOptions(seed, beta1, beta2, 1e-8f, weightDecay, minSnrGamma, noiseOffset,
                         clipSkip, gradientCheckpointing))
-                .bf16(bf16).saveEvery(saveEvery).resume(resume);
+                .bf16(useBf16).saveEvery(saveEvery).resume(resume);
         if (tokenizer != null) {
             b.tokenizer(tokenizer);
         }
-        LoraTraining.Result r = LoraTraining.run(b.build(), new ConsoleProgress(System.out));
-        System.out.printf("wrote %s (%d steps, final loss %.4f)%n", r.output(), r.steps(),
-                r.losses().isEmpty() ? Float.NaN : r.losses().get(r.losses().size() - 1));
+        TrainingProgress progress = new TrainingProgress();
+        LoraTraining.Result r = LoraTraining.run(b.build(), progress);
+        Float last = r.losses().isEmpty() ? null : r.losses().get(r.losses().size() - 1);
+        if (json()) {
+            Map<String, Object> result = new LinkedHashMap<>();
+            result.put("out", r.output().toString());
+            result.put("steps", r.steps());
+            result.put("final_loss", last);
+            result.put("losses", r.losses());
+            result.put("checkpoints", progress.checkpoints().stream().map(Path::toString).toList());
+            printJson(result);
+        } else {
+            out().printf(Locale.ROOT, "wrote %s (%d steps, final loss %.4f)%n", r.output(), r.steps(),
+                    last == null ? Float.NaN : last);
+        }
         return 0;
     }
 }

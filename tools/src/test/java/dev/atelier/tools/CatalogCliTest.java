@@ -44,8 +44,11 @@ class CatalogCliTest {
         }
 
         CliRun embed = run("embed", "--model", weights.toString(), "--images", images.toString(), "--out",
-                dir.resolve("e.safetensors").toString());
+                dir.resolve("e.safetensors").toString(), "--json", "--threads", "1", "--batch-size", "3");
         assertEquals(0, embed.code(), embed.err());
+        assertEquals(4, embed.json().get("images").asInt());
+        assertEquals(960, embed.json().get("dim").asInt());
+        assertTrue(embed.err().contains("embed: 4/4 img (100%)"), "progress on stderr: " + embed.err());
         try (SafeTensorsFile f = SafeTensorsFile.open(dir.resolve("e.safetensors"))) {
             assertArrayEquals(new long[] {4, 960}, f.info("embeddings").orElseThrow().shape());
             assertTrue(f.metadata().get("paths").contains("img0_300x400_RGB.png"));
@@ -53,18 +56,21 @@ class CatalogCliTest {
 
         Path index = dir.resolve("catalog.idx");
         CliRun build = run("index", "build", "--model", weights.toString(), "--catalog", catalog.toString(),
-                "--index", index.toString(), "--pca", "0");
+                "--index", index.toString(), "--pca", "0", "--json");
         assertEquals(0, build.code(), build.err());
+        assertEquals(4, build.json().get("items").asInt());
+        assertTrue(build.err().contains("embed: 4/4 img"), build.err());
         CliRun info = run("index", "info", "--index", index.toString(), "--json");
         assertEquals(0, info.code(), info.err());
-        assertTrue(info.out().contains("\"items\" : 4"), info.out());
-        assertTrue(info.out().contains("\"Jackets\" : 2"), info.out());
+        assertEquals(4, info.json().get("items").asInt());
+        assertEquals(2, info.json().get("categories").get("Jackets").asInt());
 
         Path query = images.resolve("img2_640x480_RGB.png");
         CliRun search = run("search", "--index", index.toString(), "--model", weights.toString(), "--image",
                 query.toString(), "-k", "2", "--json");
         assertEquals(0, search.code(), search.err());
-        assertTrue(search.out().indexOf("img2_640x480_RGB.png") < search.out().indexOf("\"score\""),
+        assertEquals(2, search.json().get("hits").size());
+        assertTrue(search.json().get("hits").get(0).get("path").asText().endsWith("img2_640x480_RGB.png"),
                 "the image itself comes first: " + search.out());
         CliRun filtered = run("search", "--index", index.toString(), "--model", weights.toString(), "--image",
                 query.toString(), "--category", "Dresses");
@@ -74,8 +80,11 @@ class CatalogCliTest {
         Path more = dir.resolve("more");
         Files.createDirectories(more.resolve("Coats"));
         Files.copy(query, more.resolve("Coats/again.png"));
-        CliRun add = run("index", "add", "--model", weights.toString(), "--catalog", more.toString(), "--index", index.toString());
+        CliRun add = run("--json", "index", "add", "--model", weights.toString(), "--catalog", more.toString(), "--index",
+                index.toString());
         assertEquals(0, add.code(), add.err());
+        assertEquals(1, add.json().get("added").asInt());
+        assertEquals(5, add.json().get("items").asInt());
         assertTrue(run("index", "info", "--index", index.toString()).out().contains("Coats"));
 
         Path report = dir.resolve("eval");
@@ -83,10 +92,17 @@ class CatalogCliTest {
                 images.toString(), "--index", index.toString(), "--out", report.toString());
         assertEquals(0, eval.code(), eval.err());
         assertTrue(eval.out().contains("mean best similarity 1.0000"), eval.out());
+        assertTrue(eval.err().contains("embed: 5/5 img"), eval.err());
         assertTrue(Files.readString(report.resolve("evaluation.html")).contains("data:image/png;base64,"));
+        CliRun evalJson = run("evaluate", "--model", weights.toString(), "--generated", query.toString(), "--wardrobe",
+                images.toString(), "--index", index.toString(), "--out", report.toString(), "-k", "2", "--json");
+        assertEquals(0, evalJson.code(), evalJson.err());
+        assertEquals(1.0, evalJson.json().get("mean_best_similarity").asDouble(), 1e-4);
+        assertEquals(2, evalJson.json().get("results").get(0).get("catalog").size());
 
-        CliRun onnx = run("export-onnx", "--model", weights.toString(), "--out", dir.resolve("m.onnx").toString());
+        CliRun onnx = run("export-onnx", "--model", weights.toString(), "--out", dir.resolve("m.onnx").toString(), "--json");
         assertEquals(0, onnx.code(), onnx.err());
+        assertEquals(dir.resolve("m.onnx").toString(), onnx.json().get("out").asText());
         CliRun viaOnnx = run("search", "--index", index.toString(), "--model", dir.resolve("m.onnx").toString(),
                 "--backend", "onnx", "--image", query.toString(), "-k", "1");
         assertEquals(0, viaOnnx.code(), viaOnnx.err());

@@ -30,8 +30,12 @@ class GenerateCliTest {
         CliRun r = run("generate", "--model", model().resolve("model.safetensors").toString(), "--config",
                 model().resolve("model.yaml").toString(), "--prompt", "a denim jacket", "--negative", "blurry",
                 "--sampler", "euler", "--steps", "3", "--cfg", "5", "--seed", "7", "--width", "64", "--height", "64",
-                "--batch", "2", "--save-latents", dir.resolve("latents.safetensors").toString(), "--out", out.toString());
+                "--batch", "2", "--save-latents", dir.resolve("latents.safetensors").toString(), "--out", out.toString(),
+                "--json", "--threads", "1");
         assertEquals(0, r.code(), r.err());
+        assertEquals(2, r.json().get("images").size());
+        assertEquals(8, r.json().get("images").get(1).get("seed").asLong());
+        assertTrue(r.err().contains("generate: 3/3 step (100%)") && r.err().contains("images 1-2/2"), r.err());
         List<Path> pngs;
         try (Stream<Path> s = Files.list(out)) {
             pngs = s.sorted().toList();
@@ -53,5 +57,25 @@ class GenerateCliTest {
         CliRun foreign = run("generate", "--model", model().resolve("model.yaml").toString(), "--prompt", "x", "--out", dir.toString());
         assertEquals(2, foreign.code(), foreign.err());
         assertTrue(foreign.err().contains("model.yaml"), foreign.err());
+    }
+
+    @Test
+    void aSavedConfigRepeatsTheRunExactly() throws IOException {
+        Path saved = dir.resolve("run.yaml");
+        CliRun first = run("generate", "--model", model().resolve("model.safetensors").toString(), "--config",
+                model().resolve("model.yaml").toString(), "--prompt", "a denim jacket", "--sampler", "euler", "--steps",
+                "2", "--width", "64", "--height", "64", "--out", dir.resolve("a").toString(), "--save-config",
+                saved.toString(), "--json", "--threads", "1");
+        assertEquals(0, first.code(), first.err());
+        long seed = first.json().get("seed").asLong();
+        assertTrue(seed >= 0, "a random seed was drawn and recorded");
+        assertTrue(Files.readString(saved).contains("seed: " + seed), Files.readString(saved));
+        CliRun again = run("generate", "--config-file", saved.toString(), "--out", dir.resolve("b").toString(), "--json");
+        assertEquals(0, again.code(), again.err());
+        assertEquals(seed, again.json().get("seed").asLong());
+        Path a = Path.of(first.json().get("images").get(0).get("path").asText());
+        Path b = Path.of(again.json().get("images").get(0).get("path").asText());
+        assertEquals(a.getFileName(), b.getFileName());
+        assertArrayEquals(Files.readAllBytes(a), Files.readAllBytes(b), "the same settings make the same image");
     }
 }

@@ -32,15 +32,6 @@ class MainTest {
     }
 
     @Test
-    void everySubcommandHasHelpWithExamples() {
-        for (String sub : new String[] {"info", "demo", "train-lora"}) {
-            CliRun r = run(sub, "--help");
-            assertEquals(0, r.code());
-            assertTrue(r.out().contains("Examples:"), sub + ": " + r.out());
-        }
-    }
-
-    @Test
     void trainLoraRefusesAnEmptyImageFolderWithExitTwo() throws Exception {
         Path images = Files.createDirectories(dir.resolve("photos"));
         CliRun r = run("train-lora", "--model", "model.safetensors", "--images", images.toString(), "--out",
