@@ -40,7 +40,7 @@ final class HeadlessChromium {
             }
         }
         return fail("chromium not found on PATH nor as /usr/bin/chromium: the report's browser test needs Debian's "
-                + "chromium package; run scripts/setup.sh (as root it installs it)");
+                + "chromium package; run scripts/setup.sh --tests (as root it installs it; scripts/test.sh does)");
     }
 
     /** The DOM of the page once loaded and its scripts ran (up to 5 s of virtual time). */
