@@ -100,8 +100,8 @@ public final class ReportWriter {
             int generated = r.variants().stream().mapToInt(v -> v.images().size()).sum();
             h.append("<header class=\"top\"><p class=\"eyebrow\">Atelier demo report</p><h1>").append(esc(r.title())).append("</h1>")
                     .append("<p class=\"sub\">").append(esc(WHEN.format(r.created()))).append(" · ")
-                    .append(r.wardrobe().size()).append(" wardrobe photos · ").append(generated).append(" generated images in ")
-                    .append(r.variants().size()).append(" variants · total time <span class=\"num\">")
+                    .append(plural(r.wardrobe().size(), "wardrobe photo")).append(" · ").append(plural(generated, "generated image"))
+                    .append(" in ").append(plural(r.variants().size(), "variant")).append(" · total time <span class=\"num\">")
                     .append(esc(Html.duration(r.totalTime()))).append("</span></p>");
             if (!r.facts().isEmpty()) {
                 h.append("<dl class=\"facts\">");
@@ -128,7 +128,7 @@ public final class ReportWriter {
             long top = Verdict.highest(figures).map(Verdict::shown).orElseThrow();
             h.append("<div class=\"bars\">");
             for (SimilarityFigure f : figures) {
-                boolean best = Verdict.shown(f) == top;
+                boolean best = figures.size() > 1 && Verdict.shown(f) == top;
                 double len = Math.max(0, Math.min(1, f.meanWardrobeSimilarity()));
                 h.append("<div class=\"label").append(best ? " row-best" : "").append("\">").append(esc(f.description()));
                 if (best) {
@@ -147,7 +147,7 @@ public final class ReportWriter {
 
         private void wardrobe() {
             h.append("<section id=\"wardrobe\"><div class=\"section-head\"><h2>The wardrobe</h2><p>")
-                    .append(r.wardrobe().size()).append(" photos the LoRA was trained on</p></div><div class=\"card gallery\">");
+                    .append(plural(r.wardrobe().size(), "photo")).append(" the LoRA was trained on</p></div><div class=\"card gallery\">");
             for (Photo p : r.wardrobe()) {
                 h.append("<figure>").append(thumb(p.image(), "wardrobe", p.label())).append("<figcaption>").append(esc(p.label()))
                         .append("</figcaption></figure>");
@@ -183,10 +183,11 @@ public final class ReportWriter {
                     .append("<figcaption><strong>").append(esc(name)).append("</strong><br>").append(esc(e.image().getFileName().toString()))
                     .append("</figcaption></figure><figure>")
                     .append(thumb(e.bestMatch().image(), "best-match", "closest wardrobe photo: " + e.bestMatch().label()))
-                    .append("<figcaption>Closest wardrobe photo<br><strong>").append(esc(e.bestMatch().label())).append("</strong> · ")
-                    .append("<span class=\"score\" data-hook=\"best-score\"").append(at).append(">").append(Html.score(e.bestScore()))
+                    .append("<figcaption>Closest wardrobe photo: <strong>").append(esc(e.bestMatch().label())).append("</strong><br>")
+                    .append("similarity <span class=\"score\" data-hook=\"best-score\"").append(at).append(">").append(Html.score(e.bestScore()))
                     .append("</span></figcaption></figure></div>");
-            h.append("<div class=\"catalog\"><h3>Top ").append(e.top().size()).append(" catalog items</h3>");
+            h.append("<div class=\"catalog\"><h3>").append(e.top().isEmpty() ? "Catalog" : "Top " + plural(e.top().size(), "catalog item"))
+                    .append("</h3>");
             if (e.top().isEmpty()) {
                 h.append("<p class=\"empty\">No catalog items found.</p>");
             } else {
@@ -248,6 +249,10 @@ public final class ReportWriter {
             return "<div class=\"thumb\"><img data-role=\"" + role + "\" data-file=\"" + esc(image.getFileName().toString()) + "\" alt=\""
                     + esc(alt) + "\" src=\"" + images.uri(image) + "\"></div>";
         }
+    }
+
+    private static String plural(int n, String noun) {
+        return n + " " + noun + (n == 1 ? "" : "s");
     }
 
     /** A CSP source expression for an inline script: 'sha256-' and the base64 digest of its text. */
