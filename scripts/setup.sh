@@ -2,11 +2,20 @@
 # Sets Atelier up on Debian 12: system packages (installed when run as root, otherwise the
 # exact apt-get line is printed), a JDK 25, the native library (CMake) and the Java modules
 # (Maven). Safe to run again: each step does only what is missing or stale.
+# --tests also installs what only the tests need: chromium (the report's browser test opens
+# report.html in headless Chromium).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 packages=(cmake g++ make maven libtorch-dev libfaiss-dev libopenblas-dev)
+test_packages=(chromium)
+for arg in "$@"; do
+  case "$arg" in
+    --tests) packages+=("${test_packages[@]}") ;;
+    *) echo "setup: unknown option $arg (known: --tests)" >&2; exit 2 ;;
+  esac
+done
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Command two: sets everything up, then runs every test: native tests through ctest and Java
-# tests through Maven Surefire. Tests tagged gpu or heavy are excluded (-Dgroups=gpu to run them).
-# Tests tagged es need the 2-node Elasticsearch cluster (about 10 minutes on 2 cores): with
-# ATELIER_ES_TESTS=1 they run in a step of their own that starts it (scripts/es-cluster.sh) and
-# stops it again. They are opt-in until that step has a CI record of its own.
+# Command two: sets everything up (with the test-only packages: setup.sh --tests), then runs every
+# test: native tests through ctest and Java tests through Maven Surefire. Tests tagged gpu or
+# heavy are excluded (-Dgroups=gpu to run them). Tests tagged es need the 2-node Elasticsearch
+# cluster (about 10 minutes on 2 cores): with ATELIER_ES_TESTS=1 they run in a step of their own
+# that starts it (scripts/es-cluster.sh) and stops it again. They are opt-in until that step has
+# a CI record of its own.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-"$root/scripts/setup.sh"
+"$root/scripts/setup.sh" --tests
 source "$root/scripts/java-home.sh"
 cd "$root"
 echo "test: native tests (ctest)"
