@@ -49,7 +49,7 @@ public final class DemoReportBuilder {
         facts.put("Person", s.person() + " (the LoRA's wardrobe); control: " + s.otherPerson());
         facts.put("Prompt", "\"" + s.prompt() + "\"" + (s.negative().isEmpty() ? "" : ", negative \"" + s.negative() + "\""));
         facts.put("Generation", String.format(Locale.ROOT, "%s, %d steps, CFG %.1f, 64x64, seeds %d..%d, LoRA weight %.2f",
-                s.sampler().label(), s.steps(), s.cfg(), s.seed(), s.seed() + s.images() - 1, s.loraWeight()));
+                s.sampler().displayName(), s.steps(), s.cfg(), s.seed(), s.seed() + s.images() - 1, s.loraWeight()));
         facts.put("LoRA training", String.format(Locale.ROOT, "%d steps, rank %d (attention, MLP and 3x3 convs), lr %s, batch 4",
                 s.loraSteps(), s.loraRank(), s.loraLr()));
         facts.put("Base model", "Atelier's embedded default: SD1.5 architecture at a small size, trained by the project on "

@@ -1,0 +1,118 @@
+package dev.atelier.engine.demo;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.atelier.engine.core.AtelierException;
+import dev.atelier.engine.core.Progress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The demo workflow end to end on the embedded default, at a small size: every stage runs, the
+ * report is written, a second run reuses every stage, and a run interrupted in the middle of a
+ * stage leaves no half-written result and resumes there.
+ */
+class DemoWorkflowTest {
+
+    /** Records what the workflow reports; can interrupt one step after a number of units. */
+    private static final class Recorder implements DemoListener {
+        final List<String> started = new ArrayList<>();
+        final List<String> reused = new ArrayList<>();
+        final List<String> notes = new ArrayList<>();
+        final String interruptStep;
+        final long interruptAfter;
+
+        Recorder(String interruptStep, long interruptAfter) {
+            this.interruptStep = interruptStep;
+            this.interruptAfter = interruptAfter;
+        }
+
+        @Override
+        public void stageStarted(String stage, String description) {
+            started.add(stage);
+        }
+
+        @Override
+        public void stageReused(String stage, String description, Path dir) {
+            reused.add(stage);
+        }
+
+        @Override
+        public void note(String message) {
+            notes.add(message);
+        }
+
+        @Override
+        public Progress progress(String step, String unit) {
+            return (done, total) -> !(step.equals(interruptStep) && done >= interruptAfter);
+        }
+    }
+
+    private static final List<String> STAGES = List.of("wardrobes", "catalog", "embedder", "lora-ana", "lora-ben",
+            "generate", "index", "evaluate");
+
+    @Test
+    void runsEveryStageThenReusesThemAndResumesAfterAnInterruption(@TempDir Path work) throws Exception {
+        DemoSettings settings = DemoSettings.defaults(work).small();
+        DefaultModel model = DefaultModel.locate();
+
+        // 1. Interrupted while training the second LoRA (as Ctrl-C would, between steps).
+        Recorder first = new Recorder("train ben", 3);
+        assertThrows(AtelierException.CancelledException.class, () -> new DemoWorkflow(settings, model, first).run());
+        assertEquals(List.of("wardrobes", "catalog", "embedder", "lora-ana", "lora-ben"), first.started);
+        assertTrue(Files.isRegularFile(work.resolve("lora-ana/lora.safetensors")), "finished stage kept");
+        assertFalse(Files.exists(work.resolve("lora-ben")), "no half-trained LoRA where a finished one belongs");
+
+        // 2. Resumed: the finished stages are reused, the interrupted one runs again, the leftover is gone.
+        Recorder second = new Recorder("", 0);
+        DemoWorkflow.Result result = new DemoWorkflow(settings, model, second).run();
+        assertEquals(List.of("wardrobes", "catalog", "embedder", "lora-ana"), second.reused);
+        assertEquals(List.of("lora-ben", "generate", "index", "evaluate"), second.started);
+        try (Stream<Path> s = Files.list(work)) {
+            assertTrue(s.noneMatch(p -> p.getFileName().toString().endsWith(".partial")), "partial folders left behind");
+        }
+
+        // The result: three variants of `images` each, evaluated against the person's 10 photos, 5 catalog hits each.
+        Evaluation e = result.evaluation();
+        assertEquals(List.of("base", "lora", "other-lora"), e.variants().stream().map(Evaluation.VariantResult::name).toList());
+        assertEquals(settings.wardrobeSize(), e.wardrobe().size());
+        for (Evaluation.VariantResult v : e.variants()) {
+            assertEquals(settings.images(), v.images().size());
+            assertTrue(v.meanBest() >= v.meanSimilarity() && v.meanBest() <= 1.0001, v.name() + ": " + v.meanBest());
+            for (Evaluation.ImageResult img : v.images()) {
+                assertTrue(Files.isRegularFile(work.resolve(img.image())), img.image());
+                assertEquals(5, img.catalog().size());
+                assertTrue(img.settings().contains("Seed: "), img.settings());
+                assertTrue(Files.isRegularFile(work.resolve(img.catalog().get(0).image())), img.catalog().get(0).image());
+            }
+        }
+        assertEquals(settings.loraSteps(), result.loraLoss().size());
+        assertEquals(3, second.notes.size());
+
+        Path html = DemoReportBuilder.write(result, Duration.ofSeconds(1));
+        String page = Files.readString(html);
+        assertTrue(page.contains("data-variant=\"lora\""), "figure of the LoRA variant");
+        assertTrue(page.contains(String.format(java.util.Locale.ROOT, "%.3f", e.variant("lora").meanBest())), "LoRA figure value");
+
+        // 3. A third run builds nothing.
+        Recorder third = new Recorder("", 0);
+        new DemoWorkflow(settings, model, third).run();
+        assertEquals(STAGES, third.reused);
+        assertTrue(third.started.isEmpty());
+
+        // 4. A changed setting rebuilds that stage and everything after it, nothing before.
+        DemoSettings moreSteps = settings.with(settings.images(), settings.steps() + 1, settings.loraSteps(), settings.catalogItems());
+        Recorder fourth = new Recorder("", 0);
+        new DemoWorkflow(moreSteps, model, fourth).run();
+        assertEquals(List.of("generate", "evaluate"), fourth.started);
+    }
+}
