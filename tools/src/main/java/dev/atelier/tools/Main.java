@@ -13,7 +13,7 @@ import picocli.CommandLine.Option;
         description = "Personalised fashion image generation: LoRA on Stable Diffusion 1.5, "
                 + "style similarity and catalog search.",
         subcommands = {InfoCommand.class, DemoCommand.class, EmbedCommand.class, IndexCommand.class,
-                SearchCommand.class, EvaluateCommand.class, ExportOnnxCommand.class, GenerateCommand.class, TrainLoraCommand.class, CommandLine.HelpCommand.class},
+                SearchCommand.class, EvaluateCommand.class, ExportOnnxCommand.class, GenerateCommand.class, TrainLoraCommand.class, SynthCommand.class, CommandLine.HelpCommand.class},
         footer = {"", "Examples:", "  atelier info", "  atelier info --json", "  atelier help info"})
 public final class Main {
     public static final int EXIT_BAD_INPUT = 2;
