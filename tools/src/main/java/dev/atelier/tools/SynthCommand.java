@@ -19,7 +19,7 @@ import picocli.CommandLine.Option;
         footer = {"", "Examples:",
                 "  atelier synth wardrobe --person ana --out work/ana",
                 "  atelier synth catalog --out work/shop --items 3000",
-                "  atelier synth training-set --out work/base-train --count 20000 --size 64 --seed 7"})
+                "  atelier synth training-set --out work/base-train --count 20000 --seed 7"})
 final class SynthCommand implements Callable<Integer> {
     @Override
     public Integer call() {
@@ -40,7 +40,7 @@ final class SynthCommand implements Callable<Integer> {
             footer = {"", "People: ana (burgundy, cream, striped), ben (navy, mustard, checked), cleo (green, pink, dotted), "
                     + "dan (black, red, colorblock).", "", "Examples:",
                     "  atelier synth wardrobe --person ana --out work/ana",
-                    "  atelier synth wardrobe --person ben --out work/ben --count 20 --size 256 --seed 3"})
+                    "  atelier synth wardrobe --person ben --out work/ben --count 20 --size 256"})
     static final class WardrobeCommand implements Callable<Integer> {
         @Option(names = "--person", required = true, paramLabel = "NAME", description = "Whose wardrobe: ana, ben, cleo or dan.")
         String person;
@@ -69,7 +69,7 @@ final class SynthCommand implements Callable<Integer> {
     @Command(name = "catalog", mixinStandardHelpOptions = true, sortOptions = false,
             description = "A shop catalog in DeepFashion In-shop layout (img/, Eval/list_eval_partition.txt, "
                     + "Anno/list_bbox_inshop.txt, Anno/list_item_inshop.txt): JPEG front views, and side views for "
-                    + "about 60% of the items, spread evenly over every garment, colour and pattern.",
+                    + "about 60%% of the items, spread evenly over every garment, colour and pattern.",
             footer = {"", "Examples:",
                     "  atelier synth catalog --out work/shop",
                     "  atelier synth catalog --out work/shop --items 500 --size 256 --force",
