@@ -1,0 +1,126 @@
+package dev.atelier.tools;
+
+import dev.atelier.engine.core.AtelierException.InvalidInputException;
+import dev.atelier.engine.synth.Person;
+import dev.atelier.engine.synth.SyntheticCatalog;
+import dev.atelier.engine.synth.TrainingSet;
+import dev.atelier.engine.synth.Wardrobe;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code atelier synth wardrobe|catalog|training-set}: the demo's generated data sets. */
+@Command(name = "synth", mixinStandardHelpOptions = true,
+        description = "Write generated garment photos: a person's wardrobe, a shop catalog (DeepFashion In-shop "
+                + "layout) or the base model's captioned training set. Deterministic: the same seed writes the same "
+                + "pixels. Each folder is written beside its target and renamed into place when complete.",
+        subcommands = {SynthCommand.WardrobeCommand.class, SynthCommand.CatalogCommand.class, SynthCommand.TrainingSetCommand.class},
+        footer = {"", "Examples:",
+                "  atelier synth wardrobe --person ana --out work/ana",
+                "  atelier synth catalog --out work/shop --items 3000",
+                "  atelier synth training-set --out work/base-train --count 20000 --seed 7"})
+final class SynthCommand implements Callable<Integer> {
+    @Override
+    public Integer call() {
+        throw new InvalidInputException("choose one of: synth wardrobe, synth catalog, synth training-set (see atelier synth --help)");
+    }
+
+    private static long started() {
+        return System.nanoTime();
+    }
+
+    private static String seconds(long start) {
+        return String.format("%.1f s", (System.nanoTime() - start) / 1e9);
+    }
+
+    @Command(name = "wardrobe", mixinStandardHelpOptions = true, sortOptions = false,
+            description = "A person's wardrobe: PNG photos of garments of different types in their signature style, "
+                    + "each with a caption file (NAME.txt holding the garment word, e.g. jacket), ready for train-lora.",
+            footer = {"", "People: ana (burgundy, cream, striped), ben (navy, mustard, checked), cleo (green, pink, dotted), "
+                    + "dan (black, red, colorblock).", "", "Examples:",
+                    "  atelier synth wardrobe --person ana --out work/ana",
+                    "  atelier synth wardrobe --person ben --out work/ben --count 20 --size 256"})
+    static final class WardrobeCommand implements Callable<Integer> {
+        @Option(names = "--person", required = true, paramLabel = "NAME", description = "Whose wardrobe: ana, ben, cleo or dan.")
+        String person;
+        @Option(names = "--out", required = true, paramLabel = "DIR", description = "Folder to write (must be missing or empty).")
+        Path out;
+        @Option(names = "--count", defaultValue = "10", description = "Garments (default ${DEFAULT-VALUE}).")
+        int count;
+        @Option(names = "--size", defaultValue = "128", description = "Image side in pixels (default ${DEFAULT-VALUE}).")
+        int size;
+        @Option(names = "--seed", defaultValue = "0", description = "Seed (default ${DEFAULT-VALUE}).")
+        long seed;
+        @Option(names = "--force", description = "Replace DIR if it exists.")
+        boolean force;
+
+        @Override
+        public Integer call() {
+            Person p = Person.named(person);
+            long start = started();
+            int n = Wardrobe.write(p, out, count, size, seed, force).size();
+            System.out.println("wrote " + n + " garments of " + p.name() + "'s wardrobe (" + p.colour().word() + ", "
+                    + p.secondary().word() + ", " + p.pattern().word() + ") to " + out + " in " + seconds(start));
+            return 0;
+        }
+    }
+
+    @Command(name = "catalog", mixinStandardHelpOptions = true, sortOptions = false,
+            description = "A shop catalog in DeepFashion In-shop layout (img/, Eval/list_eval_partition.txt, "
+                    + "Anno/list_bbox_inshop.txt, Anno/list_item_inshop.txt): JPEG front views, and side views for "
+                    + "about 60%% of the items, spread evenly over every garment, colour and pattern.",
+            footer = {"", "Examples:",
+                    "  atelier synth catalog --out work/shop",
+                    "  atelier synth catalog --out work/shop --items 500 --size 256 --force",
+                    "  atelier index build --model mnv3.pth --catalog work/shop --index work/shop.idx"})
+    static final class CatalogCommand implements Callable<Integer> {
+        @Option(names = "--out", required = true, paramLabel = "DIR", description = "Catalog folder to write (must be missing or empty).")
+        Path out;
+        @Option(names = "--items", defaultValue = "3000", description = "Catalog items (default ${DEFAULT-VALUE}).")
+        int items;
+        @Option(names = "--size", defaultValue = "128", description = "Image side in pixels (default ${DEFAULT-VALUE}).")
+        int size;
+        @Option(names = "--seed", defaultValue = "0", description = "Seed (default ${DEFAULT-VALUE}).")
+        long seed;
+        @Option(names = "--force", description = "Replace DIR if it exists.")
+        boolean force;
+
+        @Override
+        public Integer call() {
+            long start = started();
+            int images = SyntheticCatalog.write(out, items, size, seed, force);
+            System.out.println("wrote " + items + " items (" + images + " images) in DeepFashion In-shop layout to " + out
+                    + " in " + seconds(start));
+            return 0;
+        }
+    }
+
+    @Command(name = "training-set", mixinStandardHelpOptions = true, sortOptions = false,
+            description = "The base model's training set: PNG garments spread evenly over every garment, colour and "
+                    + "pattern, and metadata.jsonl with one line per image: {\"file\", \"category\", \"color\", "
+                    + "\"secondary\", \"pattern\", \"caption\": \"<color> <pattern> <category>\"}.",
+            footer = {"", "Examples:",
+                    "  atelier synth training-set --out work/base-train",
+                    "  atelier synth training-set --out work/base-train --count 50000 --seed 1 --force"})
+    static final class TrainingSetCommand implements Callable<Integer> {
+        @Option(names = "--out", required = true, paramLabel = "DIR", description = "Folder to write (must be missing or empty).")
+        Path out;
+        @Option(names = "--count", defaultValue = "20000", description = "Images (default ${DEFAULT-VALUE}).")
+        int count;
+        @Option(names = "--size", defaultValue = "64", description = "Image side in pixels (default ${DEFAULT-VALUE}).")
+        int size;
+        @Option(names = "--seed", defaultValue = "0", description = "Seed (default ${DEFAULT-VALUE}).")
+        long seed;
+        @Option(names = "--force", description = "Replace DIR if it exists.")
+        boolean force;
+
+        @Override
+        public Integer call() {
+            long start = started();
+            int n = TrainingSet.write(out, count, size, seed, force);
+            System.out.println("wrote " + n + " images and " + TrainingSet.METADATA + " to " + out + " in " + seconds(start));
+            return 0;
+        }
+    }
+}
