@@ -40,7 +40,7 @@ public record NativeInfo(String atelierVersion, int abiVersion, String torchVers
     /** Changes the intra-op thread count (0: all cores). */
     public static void setThreads(int threads) {
         NativeLibrary.load();
-        Status.check(atl_set_num_threads(threads));
+        NativeLibrary.setThreads(threads);
     }
 
     private static String string(MemorySegment s) {

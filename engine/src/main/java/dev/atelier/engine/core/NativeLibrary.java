@@ -25,6 +25,7 @@ public final class NativeLibrary {
     private static final String FILE_NAME = System.mapLibraryName("atelier");
 
     private static volatile String loadedFrom;
+    private static volatile int threads; // the last count given to atl_set_num_threads (0: all cores)
 
     private NativeLibrary() {}
 
@@ -65,7 +66,7 @@ public final class NativeLibrary {
             from = "java.library.path";
         }
         checkAbi(from);
-        Status.check(atl_set_num_threads(settings.threads()));
+        setThreads(settings.threads());
         LOG.info("loaded libatelier {} from {} ({} threads)", versionString(), from, atl_num_threads());
         return from;
     }
@@ -105,6 +106,31 @@ public final class NativeLibrary {
             dirs.add(dir);
         }
         return dirs;
+    }
+
+    /** atl_set_num_threads, remembered for {@link #useLibraryThreads()}. */
+    static synchronized void setThreads(int n) {
+        Status.check(atl_set_num_threads(n));
+        threads = n;
+    }
+
+    /**
+     * Gives the calling thread the library-wide intra-op thread count again (the one set at load
+     * from {@code atelier.threads}, or by {@link NativeInfo#setThreads}). libtorch keeps the count
+     * per thread, taken when the thread first enters it from the count in force at that moment;
+     * an {@code atl_embedder_forward} call lowers that count while it runs (its num_threads), so a
+     * thread that first enters libtorch during one keeps the lower count for good. The SD
+     * networks' results depend on the count (sums are split differently), so code that must give
+     * the same bits on any thread calls this first.
+     */
+    public static void useLibraryThreads() {
+        load();
+        // at::get_num_threads first: it makes libtorch take this thread's count from the global one
+        // now, if it has not yet, so that its first parallel op cannot undo the count set next.
+        atl_num_threads();
+        synchronized (NativeLibrary.class) {
+            Status.check(atl_set_num_threads(threads));
+        }
     }
 
     public static String version() {

@@ -19,7 +19,12 @@ import java.util.Locale;
 
 /**
  * Image files to feature vectors on either backend, with the same preprocessing (torchvision's
- * transforms for the chosen weights). Safe to call from several threads.
+ * transforms for the chosen weights).
+ *
+ * <p>Threads: {@link #embed} may be called from any number of threads at once on one instance,
+ * without a lock: the torch backend's {@code atl_embedder_forward} only reads its weights
+ * ({@code atelier.h} allows concurrent calls) and ONNX Runtime's {@code OrtSession.run} is
+ * thread-safe; each call decodes and stages its own images. {@link #close} after the last call.
  */
 public interface ImageEmbedder extends AutoCloseable {
 

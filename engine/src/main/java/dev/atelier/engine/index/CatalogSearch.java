@@ -12,6 +12,14 @@ import java.util.Optional;
  * <p>Vectors given to {@link #add} and {@link #search} are raw features of
  * {@link #inputDimension()} values: every backend applies the catalog's PCA and L2 normalisation
  * inside Atelier, so scores are cosine similarities whichever backend answers.
+ *
+ * <p>Threads: every implementation takes {@link #search}, {@link #searchBatch} and
+ * {@link #count} from any number of threads at once, without a lock between searches (a service
+ * shares one instance). {@link #add} may be called from several threads too; adds run one at a
+ * time (new items are numbered from the current count) and searches may run beside them:
+ * {@link CatalogIndex} makes an add wait for running searches and holds new ones back while it
+ * runs; Elasticsearch shows the added items once the add's refresh is done. {@link #close} only
+ * after the last call.
  */
 public interface CatalogSearch extends AutoCloseable {
     /**

@@ -3,8 +3,15 @@ package dev.atelier.engine.sd;
 import dev.atelier.engine.core.AtelierException;
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
 import dev.atelier.engine.core.DType;
+import dev.atelier.engine.core.NativeLibrary;
 import dev.atelier.engine.core.Progress;
 import dev.atelier.engine.core.TensorView;
+import dev.atelier.engine.lora.Lora;
+import dev.atelier.engine.lora.LoraFile;
+import dev.atelier.engine.lora.LoraKeys;
+import dev.atelier.engine.lora.LoraMode;
+import dev.atelier.engine.lora.LoraRequest;
+import dev.atelier.engine.names.NameConverter;
 import dev.atelier.engine.safetensors.SafeTensorsFile;
 import dev.atelier.engine.safetensors.SafeTensorsWriter;
 import dev.atelier.engine.text.ClipTokenizer;
@@ -23,13 +30,23 @@ import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Text to image with an SD1.x checkpoint: loaded once, then any number of
  * {@link #generate(GenerationRequest, Progress) requests} without reloading. Tokenizer in Java,
  * text encoder, denoising loop ({@link Sampling}) and VAE in native code.
  *
- * <p>One request at a time (the networks are single-threaded); close after the last one.
+ * <p>Threads: one pipeline may be shared by any number of threads. {@link #generate} may be
+ * called concurrently; tokenizing runs in parallel, and the native part of each request (LoRA
+ * set-up, text encoder, denoising loop, VAE) runs under one fair lock, in arrival order, because
+ * the native networks may be used by one thread at a time ({@code atelier.h}) and hold the LoRA
+ * state. A request gives the same bits alone or among others, on any thread: it runs at the
+ * library-wide intra-op thread count ({@link NativeLibrary#useLibraryThreads()}). Each request sees
+ * exactly the LoRAs it names: a request naming other LoRAs than the one before removes those
+ * first. {@link #close} waits for the request that is running and refuses later ones. The
+ * progress callback runs on the caller's thread while the lock is held: keep it short.
  */
 public final class Pipeline implements AutoCloseable {
     private final Path checkpoint;
@@ -39,8 +56,13 @@ public final class Pipeline implements AutoCloseable {
     private final UNet unet;
     private final Vae vae;
     private final TensorView alphasCumprod;  // [T] from the checkpoint, or null: the SD1.5 schedule
-    private LongPromptMode longPrompt = LongPromptMode.CHUNKED;
-    private String modelHash;
+    private final LongPromptMode longPrompt;
+    private String modelHash; // guarded by this
+    // Fair: waiting requests run in arrival order, so none starves behind a stream of others.
+    private final ReentrantLock lock = new ReentrantLock(true);
+    private boolean closed; // guarded by lock
+    private List<LoraRequest> applied = List.of(); // guarded by lock: the LoRAs the networks carry now
+    private LoraKeys loraKeys; // guarded by lock; made on the first LoRA
 
     /**
      * How to load a checkpoint.
@@ -73,9 +95,8 @@ public final class Pipeline implements AutoCloseable {
         ClipTokenizer tokenizer = ClipTokenizer.load(tokenizerDir);
         StableDiffusionWeights weights = StableDiffusionWeights.open(checkpoint, options.vae());
         try {
-            Pipeline p = new Pipeline(checkpoint, weights, tokenizer, new Networks(config.text(), config.unet(), config.vae()));
-            p.longPrompt = options.longPrompt();
-            return p;
+            return new Pipeline(checkpoint, weights, tokenizer, new Networks(config.text(), config.unet(), config.vae()),
+                    options.longPrompt());
         } catch (RuntimeException e) {
             weights.close();
             throw e;
@@ -95,8 +116,10 @@ public final class Pipeline implements AutoCloseable {
         }
     }
 
-    private Pipeline(Path checkpoint, StableDiffusionWeights weights, ClipTokenizer tokenizer, Networks networks) {
+    private Pipeline(Path checkpoint, StableDiffusionWeights weights, ClipTokenizer tokenizer, Networks networks,
+            LongPromptMode longPrompt) {
         this.checkpoint = checkpoint;
+        this.longPrompt = Objects.requireNonNull(longPrompt, "longPrompt");
         this.weights = weights;
         this.tokenizer = tokenizer;
         List<AutoCloseable> made = new ArrayList<>();
@@ -124,7 +147,7 @@ public final class Pipeline implements AutoCloseable {
         ClipTokenizer tokenizer = ClipTokenizer.load(tokenizerDir);
         StableDiffusionWeights weights = StableDiffusionWeights.open(checkpoint);
         try {
-            return new Pipeline(checkpoint, weights, tokenizer, networks);
+            return new Pipeline(checkpoint, weights, tokenizer, networks, LongPromptMode.CHUNKED);
         } catch (RuntimeException e) {
             weights.close();
             throw e;
@@ -136,7 +159,10 @@ public final class Pipeline implements AutoCloseable {
         return load(checkpoint, tokenizerDir, Networks.sd15());
     }
 
-    /** The UNet, for direct {@link Sampling} calls. Owned by this pipeline. */
+    /**
+     * The UNet, for direct {@link Sampling} calls. Owned by this pipeline; not guarded by its lock:
+     * direct calls must not overlap {@link #generate} and see whatever LoRAs the last request left.
+     */
     public UNet unet() {
         return unet;
     }
@@ -169,9 +195,24 @@ public final class Pipeline implements AutoCloseable {
         }
     }
 
-    /** The text hidden states of the prompt and the negative prompt, [1, 77c, width] each, same c. */
+    /**
+     * The text hidden states of the prompt and the negative prompt, [1, 77c, width] each, same c,
+     * with the text-encoder LoRAs of the last request (none before the first). Serialised with
+     * {@link #generate}.
+     */
     public TensorView[] encodePrompts(String prompt, String negative, int clipSkip, Arena arena) {
         PromptPair pair = tokenizer.encode(prompt, negative, longPrompt);
+        lock.lock();
+        try {
+            checkOpen();
+            NativeLibrary.useLibraryThreads();
+            return encodePair(pair, clipSkip, arena);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private TensorView[] encodePair(PromptPair pair, int clipSkip, Arena arena) {
         return new TensorView[] {encode(pair.positive().flat(), clipSkip, arena),
             encode(pair.negative().flat(), clipSkip, arena)};
     }
@@ -183,16 +224,90 @@ public final class Pipeline implements AutoCloseable {
     }
 
     /**
-     * Runs the request: batchCount native calls of batchSize images each, the seeds of call i
-     * starting at seed + i * batchSize (A1111). progress sees (step, steps * batchCount) over all
-     * calls; returning false cancels with a CancelledException and nothing is returned.
+     * Runs the request without LoRAs: batchCount native calls of batchSize images each, the seeds
+     * of call i starting at seed + i * batchSize (A1111). progress sees (step, steps * batchCount)
+     * over all calls; returning false cancels with a CancelledException and nothing is returned.
+     * Thread-safe (see the class comment).
      */
     public Generation generate(GenerationRequest request, Progress progress) {
+        return generate(request, List.of(), progress);
+    }
+
+    /**
+     * {@link #generate(GenerationRequest, Progress)} with the given LoRAs on the UNet and the text
+     * encoder (kohya: W + multiplier * alpha/rank * up @ down, each LoRA at its own multipliers,
+     * in list order). They are applied {@link LoraMode#UNMERGED unmerged}: switching between
+     * requests that name different LoRAs costs no weight copies, and the networks' own weights are
+     * never written. Requests naming the same list (same files, multipliers and order) one after
+     * the other reuse it. Thread-safe (see the class comment).
+     *
+     * @throws dev.atelier.engine.core.AtelierException.FormatException for a LoRA file that does
+     *         not fit this model; the request then runs nothing and the next one starts clean
+     */
+    public Generation generate(GenerationRequest request, List<LoraRequest> loras, Progress progress) {
+        Objects.requireNonNull(request, "request");
+        List<LoraRequest> wanted = List.copyOf(loras);
+        PromptPair pair = tokenizer.encode(request.prompt(), request.negative(), longPrompt);
+        lock.lock();
+        try {
+            checkOpen();
+            NativeLibrary.useLibraryThreads(); // same count on every thread: same bits
+            useLoras(wanted);
+            return run(request, pair, progress);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("pipeline is closed");
+        }
+    }
+
+    /** Makes the networks carry exactly wanted; on failure they carry none. Under the lock. */
+    private void useLoras(List<LoraRequest> wanted) {
+        if (wanted.equals(applied)) {
+            return;
+        }
+        unet.clearLora();
+        textEncoder.clearLora();
+        applied = List.of();
+        if (wanted.isEmpty()) {
+            return;
+        }
+        if (loraKeys == null) {
+            loraKeys = new LoraKeys(NameConverter.sd15(), weights.checkpoint().tensors().keySet());
+        }
+        try {
+            for (LoraRequest r : wanted) {
+                // Applying copies the adapters into the networks, so the file is closed at once.
+                try (LoraFile file = LoraFile.open(r.path(), loraKeys)) {
+                    java.util.Optional<Lora> u = file.lora(LoraKeys.Network.UNET);
+                    java.util.Optional<Lora> t = file.lora(LoraKeys.Network.TEXT_ENCODER);
+                    if (u.isPresent()) {
+                        unet.applyLora(u.get(), r.unetMultiplier(), LoraMode.UNMERGED);
+                    }
+                    if (t.isPresent()) {
+                        textEncoder.applyLora(t.get(), r.textMultiplier(), LoraMode.UNMERGED);
+                    }
+                }
+            }
+        } catch (RuntimeException e) {
+            unet.clearLora();
+            textEncoder.clearLora();
+            throw e;
+        }
+        applied = wanted;
+    }
+
+    /** The request's native part. Under the lock. */
+    private Generation run(GenerationRequest request, PromptPair pair, Progress progress) {
         Progress listener = progress == null ? Progress.NONE : progress;
         int h = request.height() / 8, w = request.width() / 8;
         int channels = unet.config().inChannels();
         try (Arena arena = Arena.ofConfined(); SafeTensorsFile noiseFile = openNoise(request, channels, h, w)) {
-            TensorView[] ctx = encodePrompts(request.prompt(), request.negative(), request.clipSkip(), arena);
+            TensorView[] ctx = encodePair(pair, request.clipSkip(), arena);
             TensorView noiseAll = noiseFile == null ? null : noiseFile.view("noise");
             long perImage = (long) channels * h * w;
             float[] latents = new float[Math.toIntExact(request.images() * perImage)];
@@ -282,11 +397,21 @@ public final class Pipeline implements AutoCloseable {
         }
     }
 
+    /** Waits for the running request, then frees the networks; later requests throw IllegalStateException. */
     @Override
     public void close() {
-        vae.close();
-        unet.close();
-        textEncoder.close();
-        weights.close();
+        lock.lock();
+        try {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            vae.close();
+            unet.close();
+            textEncoder.close();
+            weights.close();
+        } finally {
+            lock.unlock();
+        }
     }
 }

@@ -483,7 +483,8 @@ public final class ElasticsearchCatalog implements CatalogSearch {
      * failed item throws. For large catalogs use {@link BulkIndexer}.
      */
     @Override
-    public void add(float[][] vectors, List<CatalogItem> items) {
+    public synchronized void add(float[][] vectors, List<CatalogItem> items) {
+        // synchronized: new ords start at count(), so two adds at once would number alike.
         if (vectors.length != items.size()) {
             throw new InvalidInputException(vectors.length + " vectors for " + items.size() + " items");
         }
