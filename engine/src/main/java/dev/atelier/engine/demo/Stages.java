@@ -27,7 +27,7 @@ import java.util.List;
  * fingerprint differs (other settings, or an input rebuilt) is built again; a leftover partial
  * folder (Ctrl-C, crash) is deleted first.
  */
-final class Stages {
+public final class Stages {
     static final String DONE = "stage.done";
 
     /** The work of one stage, writing into {@code dir}. */
@@ -37,7 +37,7 @@ final class Stages {
     }
 
     /** A finished stage: its folder and fingerprint, for the stages that read it. */
-    record Built(String name, Path dir, String fingerprint, Duration time, boolean reused) {}
+    public record Built(String name, Path dir, String fingerprint, Duration time, boolean reused) {}
 
     private final Path work;
     private final DemoListener listener;

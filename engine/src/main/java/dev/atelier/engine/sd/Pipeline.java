@@ -57,6 +57,7 @@ public final class Pipeline implements AutoCloseable {
     private final Vae vae;
     private final TensorView alphasCumprod;  // [T] from the checkpoint, or null: the SD1.5 schedule
     private final LongPromptMode longPrompt;
+    private final float scaleFactor; // the config's scale_factor: latents = scale_factor * VAE posterior
     private String modelHash; // guarded by this
     // Fair: waiting requests run in arrival order, so none starves behind a stream of others.
     private final ReentrantLock lock = new ReentrantLock(true);
@@ -96,7 +97,7 @@ public final class Pipeline implements AutoCloseable {
         StableDiffusionWeights weights = StableDiffusionWeights.open(checkpoint, options.vae());
         try {
             return new Pipeline(checkpoint, weights, tokenizer, new Networks(config.text(), config.unet(), config.vae()),
-                    options.longPrompt());
+                    options.longPrompt(), (float) config.scaleFactor());
         } catch (RuntimeException e) {
             weights.close();
             throw e;
@@ -117,8 +118,9 @@ public final class Pipeline implements AutoCloseable {
     }
 
     private Pipeline(Path checkpoint, StableDiffusionWeights weights, ClipTokenizer tokenizer, Networks networks,
-            LongPromptMode longPrompt) {
+            LongPromptMode longPrompt, float scaleFactor) {
         this.checkpoint = checkpoint;
+        this.scaleFactor = scaleFactor;
         this.longPrompt = Objects.requireNonNull(longPrompt, "longPrompt");
         this.weights = weights;
         this.tokenizer = tokenizer;
@@ -147,7 +149,7 @@ public final class Pipeline implements AutoCloseable {
         ClipTokenizer tokenizer = ClipTokenizer.load(tokenizerDir);
         StableDiffusionWeights weights = StableDiffusionWeights.open(checkpoint);
         try {
-            return new Pipeline(checkpoint, weights, tokenizer, networks, LongPromptMode.CHUNKED);
+            return new Pipeline(checkpoint, weights, tokenizer, networks, LongPromptMode.CHUNKED, Vae.SD1_SCALE_FACTOR);
         } catch (RuntimeException e) {
             weights.close();
             throw e;
@@ -322,7 +324,7 @@ public final class Pipeline implements AutoCloseable {
                         (done, steps) -> listener.onStep(call * steps + done, calls * steps), arena);
                 float[] batch = out.toFloatArray();
                 System.arraycopy(batch, 0, latents, Math.toIntExact(i * request.batchSize() * perImage), batch.length);
-                float[] decoded = vae.decode(out, Vae.SD1_SCALE_FACTOR, arena).toFloatArray();
+                float[] decoded = vae.decode(out, scaleFactor, arena).toFloatArray();
                 int plane = 3 * request.width() * request.height();
                 for (int j = 0; j < request.batchSize(); j++) {
                     float[] one = new float[plane];
