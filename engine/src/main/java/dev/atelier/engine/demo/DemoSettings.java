@@ -63,7 +63,7 @@ public record DemoSettings(Path work, String person, String otherPerson, int war
 
     /** A much smaller run for tests: few catalog items, images, steps. */
     public DemoSettings small() {
-        return new DemoSettings(work, person, otherPerson, wardrobeSize, 64, 60, prompt, negative, 2, seed, sampler, 6,
+        return new DemoSettings(work, person, otherPerson, wardrobeSize, 64, 120, prompt, negative, 2, seed, sampler, 6,
                 cfg, 20, loraRank, loraLr, loraWeight, dataSeed);
     }
 

@@ -45,7 +45,7 @@ public final class LoraFile implements AutoCloseable {
      * Opens and maps path against a model.
      *
      * @param path the LoRA {@code .safetensors}
-     * @param keys the model's key table ({@code new LoraKeys(NameConverter.sd15(), checkpoint tensor names)})
+     * @param keys the model's key table ({@code new LoraKeys(new NameConverter(layout), checkpoint tensor names)})
      */
     public static LoraFile open(Path path, LoraKeys keys) {
         SafeTensorsFile file = SafeTensorsFile.open(path);

@@ -279,7 +279,9 @@ public final class Pipeline implements AutoCloseable {
             return;
         }
         if (loraKeys == null) {
-            loraKeys = new LoraKeys(NameConverter.sd15(), weights.checkpoint().tensors().keySet());
+            // kohya names follow diffusers' blocks, whose numbering depends on the UNet's layout.
+            java.util.Set<String> names = weights.checkpoint().tensors().keySet();
+            loraKeys = new LoraKeys(new NameConverter(dev.atelier.engine.names.ModelLayout.fromLdmNames(names)), names);
         }
         try {
             for (LoraRequest r : wanted) {
