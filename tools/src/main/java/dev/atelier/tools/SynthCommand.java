@@ -41,7 +41,7 @@ final class SynthCommand implements Callable<Integer> {
                     + "dan (black, red, colorblock).", "", "Examples:",
                     "  atelier synth wardrobe --person ana --out work/ana",
                     "  atelier synth wardrobe --person ben --out work/ben --count 20 --size 256"})
-    static final class WardrobeCommand implements Callable<Integer> {
+    static final class WardrobeCommand extends CliCommand {
         @Option(names = "--person", required = true, paramLabel = "NAME", description = "Whose wardrobe: ana, ben, cleo or dan.")
         String person;
         @Option(names = "--out", required = true, paramLabel = "DIR", description = "Folder to write (must be missing or empty).")
@@ -60,7 +60,11 @@ final class SynthCommand implements Callable<Integer> {
             Person p = Person.named(person);
             long start = started();
             int n = Wardrobe.write(p, out, count, size, seed, force).size();
-            System.out.println("wrote " + n + " garments of " + p.name() + "'s wardrobe (" + p.colour().word() + ", "
+            if (json()) {
+                printJson(java.util.Map.of("out", out.toString(), "person", p.name(), "garments", n));
+                return 0;
+            }
+            out().println("wrote " + n + " garments of " + p.name() + "'s wardrobe (" + p.colour().word() + ", "
                     + p.secondary().word() + ", " + p.pattern().word() + ") to " + out + " in " + seconds(start));
             return 0;
         }
@@ -74,7 +78,7 @@ final class SynthCommand implements Callable<Integer> {
                     "  atelier synth catalog --out work/shop",
                     "  atelier synth catalog --out work/shop --items 500 --size 256 --force",
                     "  atelier index build --model mnv3.pth --catalog work/shop --index work/shop.idx"})
-    static final class CatalogCommand implements Callable<Integer> {
+    static final class CatalogCommand extends CliCommand {
         @Option(names = "--out", required = true, paramLabel = "DIR", description = "Catalog folder to write (must be missing or empty).")
         Path out;
         @Option(names = "--items", defaultValue = "3000", description = "Catalog items (default ${DEFAULT-VALUE}).")
@@ -89,8 +93,13 @@ final class SynthCommand implements Callable<Integer> {
         @Override
         public Integer call() {
             long start = started();
-            int images = SyntheticCatalog.write(out, items, size, seed, force);
-            System.out.println("wrote " + items + " items (" + images + " images) in DeepFashion In-shop layout to " + out
+            int images = SyntheticCatalog.write(out, items, size, seed, force,
+                    json() ? dev.atelier.engine.core.Progress.NONE : new ProgressBar("catalog", "item"));
+            if (json()) {
+                printJson(java.util.Map.of("out", out.toString(), "items", items, "images", images));
+                return 0;
+            }
+            out().println("wrote " + items + " items (" + images + " images) in DeepFashion In-shop layout to " + out
                     + " in " + seconds(start));
             return 0;
         }
@@ -103,7 +112,7 @@ final class SynthCommand implements Callable<Integer> {
             footer = {"", "Examples:",
                     "  atelier synth training-set --out work/base-train",
                     "  atelier synth training-set --out work/base-train --count 50000 --seed 1 --force"})
-    static final class TrainingSetCommand implements Callable<Integer> {
+    static final class TrainingSetCommand extends CliCommand {
         @Option(names = "--out", required = true, paramLabel = "DIR", description = "Folder to write (must be missing or empty).")
         Path out;
         @Option(names = "--count", defaultValue = "20000", description = "Images (default ${DEFAULT-VALUE}).")
@@ -119,7 +128,11 @@ final class SynthCommand implements Callable<Integer> {
         public Integer call() {
             long start = started();
             int n = TrainingSet.write(out, count, size, seed, force);
-            System.out.println("wrote " + n + " images and " + TrainingSet.METADATA + " to " + out + " in " + seconds(start));
+            if (json()) {
+                printJson(java.util.Map.of("out", out.toString(), "images", n, "metadata", TrainingSet.METADATA));
+                return 0;
+            }
+            out().println("wrote " + n + " images and " + TrainingSet.METADATA + " to " + out + " in " + seconds(start));
             return 0;
         }
     }

@@ -83,7 +83,8 @@ public final class DemoWorkflow {
         Stages.Built catalog = stages.run("catalog",
                 "Stock the catalog: " + s.catalogItems() + " items in DeepFashion's In-shop layout",
                 "items=" + s.catalogItems() + " px=" + s.photoPixels() + " seed=" + s.dataSeed(), List.of(),
-                dir -> SyntheticCatalog.write(dir.resolve("inshop"), s.catalogItems(), s.photoPixels(), s.dataSeed() + 2));
+                dir -> SyntheticCatalog.write(dir.resolve("inshop"), s.catalogItems(), s.photoPixels(), s.dataSeed() + 2, false,
+                        listener.progress("catalog", "item")));
         Stages.Built embedderStage = stages.run("embedder",
                 "Make MobileNetV3-Large weights (torchvision's initialisation, seeded: nothing downloaded)",
                 "seed=" + s.dataSeed(), List.of(),

@@ -33,6 +33,12 @@ public final class SyntheticCatalog {
 
     /** As {@link #write(Path, int, int, long)}; with `replace`, an existing root is replaced. */
     public static int write(Path root, int items, int size, long seed, boolean replace) {
+        return write(root, items, size, seed, replace, dev.atelier.engine.core.Progress.NONE);
+    }
+
+    /** As {@link #write(Path, int, int, long, boolean)}, reporting items done (from the rendering threads, one at a time). */
+    public static int write(Path root, int items, int size, long seed, boolean replace, dev.atelier.engine.core.Progress progress) {
+        java.util.concurrent.atomic.AtomicLong done = new java.util.concurrent.atomic.AtomicLong();
         StyleDeck.checkCount("items", items, MAX_ITEMS);
         GarmentRenderer.checkSize(size);
         GarmentSpec[] specs = StyleDeck.deal(items, seed);
@@ -62,6 +68,11 @@ public final class SyntheticCatalog {
                     BoundingBox b = g.box();
                     bbox[i][v] = name + " " + specs[i].type().clothesType() + " " + (v + 1) + " "
                             + b.x1() + " " + b.y1() + " " + b.x2() + " " + b.y2();
+                }
+                synchronized (done) {
+                    if (!progress.onStep(done.incrementAndGet(), items)) {
+                        throw new dev.atelier.engine.core.AtelierException.CancelledException("catalog writing cancelled");
+                    }
                 }
             });
             List<String> partitionRows = new ArrayList<>(), bboxRows = new ArrayList<>(), itemRows = new ArrayList<>();

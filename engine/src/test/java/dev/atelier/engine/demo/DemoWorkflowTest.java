@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.atelier.engine.core.AtelierException;
 import dev.atelier.engine.core.Progress;
+import dev.atelier.engine.report.Dom;
+import dev.atelier.engine.report.HeadlessChromium;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -98,10 +100,22 @@ class DemoWorkflowTest {
         assertEquals(settings.loraSteps(), result.loraLoss().size());
         assertEquals(3, second.notes.size());
 
+        // The report, as a reader's browser shows it: every image decoded, the three figures and the loss curve there.
         Path html = DemoReportBuilder.write(result, Duration.ofSeconds(1));
-        String page = Files.readString(html);
-        assertTrue(page.contains("data-variant=\"lora\""), "figure of the LoRA variant");
-        assertTrue(page.contains(String.format(java.util.Locale.ROOT, "%.3f", e.variant("lora").meanBest())), "LoRA figure value");
+        String dom = HeadlessChromium.find(work.resolve("chromium")).dumpDom(html);
+        List<Dom.Element> imgs = Dom.all(dom, "img");
+        int generatedImages = 3 * settings.images();
+        assertEquals(settings.wardrobeSize() + generatedImages * (1 + 1 + 5), imgs.size(), "wardrobe, generated, best match, 5 catalog items");
+        for (Dom.Element img : imgs) {
+            assertEquals("true", img.attr("data-loaded"), img.attr("data-file") + " did not render");
+        }
+        for (Evaluation.VariantResult v : e.variants()) {
+            Dom.Element figure = Dom.where(dom, "span", "class", "figure").stream().filter(f -> f.has("data-variant", v.name()))
+                    .findFirst().orElseThrow(() -> new AssertionError("no figure for " + v.name()));
+            assertEquals(String.format(java.util.Locale.ROOT, "%.3f", v.meanBest()), figure.text(), v.name() + " figure");
+        }
+        assertEquals(String.valueOf(settings.loraSteps()), Dom.one(dom, "svg", "data-role", "loss-chart").attr("data-points"));
+        assertEquals(generatedImages * 5, Dom.where(dom, "span", "data-hook", "catalog-score").size());
 
         // 3. A third run builds nothing.
         Recorder third = new Recorder("", 0);

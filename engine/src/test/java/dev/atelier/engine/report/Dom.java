@@ -11,16 +11,16 @@ import java.util.regex.Pattern;
  * Just enough reading of a serialised DOM (Chromium's --dump-dom, or the writer's own output) for
  * the tests: elements of one tag with their attributes and, for leaf elements, their text.
  */
-final class Dom {
+public final class Dom {
     private static final Pattern ATTR = Pattern.compile("([A-Za-z_:][-A-Za-z0-9_:.]*)(?:=\"([^\"]*)\")?");
 
     /** An element: its attributes (unescaped) and its text when it has no child elements, else null. */
-    record Element(Map<String, String> attrs, String text) {
-        String attr(String name) {
+    public record Element(Map<String, String> attrs, String text) {
+        public String attr(String name) {
             return attrs.get(name);
         }
 
-        boolean has(String name, String value) {
+        public boolean has(String name, String value) {
             return value.equals(attrs.get(name));
         }
     }
@@ -28,7 +28,7 @@ final class Dom {
     private Dom() {}
 
     /** Every element with this tag name, in document order. */
-    static List<Element> all(String dom, String tag) {
+    public static List<Element> all(String dom, String tag) {
         Pattern open = Pattern.compile("<" + tag + "((?:\\s+[^>]*?)?)\\s*/?>(?:([^<]*)</" + tag + ">)?");
         List<Element> out = new ArrayList<>();
         Matcher m = open.matcher(dom);
@@ -44,12 +44,12 @@ final class Dom {
     }
 
     /** Elements with this tag and attribute value. */
-    static List<Element> where(String dom, String tag, String attr, String value) {
+    public static List<Element> where(String dom, String tag, String attr, String value) {
         return all(dom, tag).stream().filter(e -> e.has(attr, value)).toList();
     }
 
     /** The one element with this tag and attribute value. */
-    static Element one(String dom, String tag, String attr, String value) {
+    public static Element one(String dom, String tag, String attr, String value) {
         List<Element> found = where(dom, tag, attr, value);
         if (found.size() != 1) {
             throw new AssertionError("expected one <" + tag + " " + attr + "=\"" + value + "\">, found " + found.size());

@@ -15,7 +15,7 @@ import java.util.concurrent.TimeUnit;
  * ran, or takes a screenshot. A missing browser fails the test (it is a test dependency that
  * scripts/setup.sh installs), it does not skip it.
  */
-final class HeadlessChromium {
+public final class HeadlessChromium {
     private static final long TIMEOUT_S = 60;
     private final Path binary;
     private final Path work;
@@ -26,7 +26,7 @@ final class HeadlessChromium {
     }
 
     /** Finds chromium on PATH or as /usr/bin/chromium; work holds its profile and logs. */
-    static HeadlessChromium find(Path work) {
+    public static HeadlessChromium find(Path work) {
         List<Path> candidates = new ArrayList<>();
         for (String dir : System.getenv().getOrDefault("PATH", "").split(java.io.File.pathSeparator)) {
             if (!dir.isEmpty()) {
@@ -44,12 +44,12 @@ final class HeadlessChromium {
     }
 
     /** The DOM of the page once loaded and its scripts ran (up to 5 s of virtual time). */
-    String dumpDom(Path html) throws IOException, InterruptedException {
+    public String dumpDom(Path html) throws IOException, InterruptedException {
         return new String(run(html, "--dump-dom"), StandardCharsets.UTF_8);
     }
 
     /** A PNG screenshot of the page at the given window size. */
-    void screenshot(Path html, Path png, int width, int height) throws IOException, InterruptedException {
+    public void screenshot(Path html, Path png, int width, int height) throws IOException, InterruptedException {
         Files.deleteIfExists(png);
         run(html, "--screenshot=" + png.toAbsolutePath(), "--window-size=" + width + "," + height, "--hide-scrollbars");
         if (!Files.isRegularFile(png)) {
