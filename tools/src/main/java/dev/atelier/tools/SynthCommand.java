@@ -46,11 +46,11 @@ final class SynthCommand implements Callable<Integer> {
         String person;
         @Option(names = "--out", required = true, paramLabel = "DIR", description = "Folder to write (must be missing or empty).")
         Path out;
-        @Option(names = "--count", defaultValue = "10", description = "Garments (default ${DEFAULT-VALUE}).")
+        @Option(names = "--count", paramLabel = "N", defaultValue = "10", description = "Garments (default ${DEFAULT-VALUE}).")
         int count;
-        @Option(names = "--size", defaultValue = "128", description = "Image side in pixels (default ${DEFAULT-VALUE}).")
+        @Option(names = "--size", paramLabel = "N", defaultValue = "128", description = "Image side in pixels (default ${DEFAULT-VALUE}).")
         int size;
-        @Option(names = "--seed", defaultValue = "0", description = "Seed (default ${DEFAULT-VALUE}).")
+        @Option(names = "--seed", paramLabel = "N", defaultValue = "0", description = "Seed (default ${DEFAULT-VALUE}).")
         long seed;
         @Option(names = "--force", description = "Replace DIR if it exists.")
         boolean force;
@@ -81,11 +81,11 @@ final class SynthCommand implements Callable<Integer> {
     static final class CatalogCommand extends CliCommand {
         @Option(names = "--out", required = true, paramLabel = "DIR", description = "Catalog folder to write (must be missing or empty).")
         Path out;
-        @Option(names = "--items", defaultValue = "3000", description = "Catalog items (default ${DEFAULT-VALUE}).")
+        @Option(names = "--items", paramLabel = "N", defaultValue = "3000", description = "Catalog items (default ${DEFAULT-VALUE}).")
         int items;
-        @Option(names = "--size", defaultValue = "128", description = "Image side in pixels (default ${DEFAULT-VALUE}).")
+        @Option(names = "--size", paramLabel = "N", defaultValue = "128", description = "Image side in pixels (default ${DEFAULT-VALUE}).")
         int size;
-        @Option(names = "--seed", defaultValue = "0", description = "Seed (default ${DEFAULT-VALUE}).")
+        @Option(names = "--seed", paramLabel = "N", defaultValue = "0", description = "Seed (default ${DEFAULT-VALUE}).")
         long seed;
         @Option(names = "--force", description = "Replace DIR if it exists.")
         boolean force;
@@ -115,11 +115,11 @@ final class SynthCommand implements Callable<Integer> {
     static final class TrainingSetCommand extends CliCommand {
         @Option(names = "--out", required = true, paramLabel = "DIR", description = "Folder to write (must be missing or empty).")
         Path out;
-        @Option(names = "--count", defaultValue = "20000", description = "Images (default ${DEFAULT-VALUE}).")
+        @Option(names = "--count", paramLabel = "N", defaultValue = "20000", description = "Images (default ${DEFAULT-VALUE}).")
         int count;
-        @Option(names = "--size", defaultValue = "64", description = "Image side in pixels (default ${DEFAULT-VALUE}).")
+        @Option(names = "--size", paramLabel = "N", defaultValue = "64", description = "Image side in pixels (default ${DEFAULT-VALUE}).")
         int size;
-        @Option(names = "--seed", defaultValue = "0", description = "Seed (default ${DEFAULT-VALUE}).")
+        @Option(names = "--seed", paramLabel = "N", defaultValue = "0", description = "Seed (default ${DEFAULT-VALUE}).")
         long seed;
         @Option(names = "--force", description = "Replace DIR if it exists.")
         boolean force;

@@ -41,10 +41,30 @@ class MainTest {
     }
 
     @Test
-    void demoRunsAnEndToEndNativeCall() {
-        CliRun r = run("demo", "--work", dir.toString());
+    void demoRunsTheWorkflowAndReportsTheThreeFiguresAsJson() throws Exception {
+        CliRun r = run("--json", "demo", "--work", dir.toString(), "--images", "1", "--steps", "4", "--lora-steps", "6",
+                "--catalog-items", "120");
         assertEquals(0, r.code(), r.err());
-        assertTrue(r.out().contains("handed to libtorch without a copy"), r.out());
-        assertTrue(Files.exists(dir.resolve("end-to-end.safetensors")));
+        com.fasterxml.jackson.databind.JsonNode json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.out());
+        assertTrue(Files.isRegularFile(Path.of(json.get("report").asText())), r.out());
+        for (String variant : new String[] {"base", "lora", "other-lora"}) {
+            double figure = json.get("similarity").get(variant).get("mean_best_wardrobe_similarity").asDouble();
+            assertTrue(figure >= -1 && figure <= 1, variant + ": " + figure);
+        }
+        assertEquals(8, json.get("stages").size(), r.out());
+        // A second run reuses every stage.
+        CliRun again = run("--json", "demo", "--work", dir.toString(), "--images", "1", "--steps", "4", "--lora-steps", "6",
+                "--catalog-items", "120");
+        assertEquals(0, again.code(), again.err());
+        for (com.fasterxml.jackson.databind.JsonNode stage : new com.fasterxml.jackson.databind.ObjectMapper().readTree(again.out()).get("stages")) {
+            assertTrue(stage.get("reused").asBoolean(), again.out());
+        }
+    }
+
+    @Test
+    void demoRejectsBadSettingsWithExitTwo() {
+        CliRun r = run("demo", "--work", dir.toString(), "--images", "0");
+        assertEquals(Main.EXIT_BAD_INPUT, r.code(), r.err());
+        assertTrue(r.err().contains("images per variant"), r.err());
     }
 }
