@@ -2,6 +2,7 @@ package dev.atelier.tools;
 
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
 import dev.atelier.engine.core.DType;
+import dev.atelier.engine.lora.LoraRequest;
 import dev.atelier.engine.sd.GenerationRequest;
 import dev.atelier.engine.sd.Pipeline;
 import dev.atelier.engine.sd.Sampler;
@@ -99,6 +100,15 @@ final class GenerateCommand extends CliCommand {
     @Option(names = "--out", required = true, paramLabel = "DIR", description = "Output folder.")
     Path out;
 
+    @Option(names = "--lora", paramLabel = "PATH[:MULT[:TE_MULT]]",
+            description = "A LoRA to apply (kohya/A1111 .safetensors), repeatable; MULT for the UNet (default 1), TE_MULT "
+                    + "for the text encoder (default MULT). <lora:NAME:MULT> tags in the prompt work too (A1111).")
+    List<String> loras = new ArrayList<>();
+
+    @Option(names = "--lora-dir", paramLabel = "DIR", defaultValue = ".",
+            description = "Where <lora:NAME> prompt tags find NAME.safetensors. Default: ${DEFAULT-VALUE}.")
+    Path loraDir;
+
     @Mixin
     ThreadsOption threads;
 
@@ -111,7 +121,16 @@ final class GenerateCommand extends CliCommand {
             seed = ThreadLocalRandom.current().nextLong(4294967295L);
         }
         Sampler s = Sampler.fromName(sampler);
-        GenerationRequest request = new GenerationRequest(prompt, negative, s, steps, cfg, seed, width, height, batchSize,
+        LoraRequest.FromPrompt tagged = LoraRequest.fromPrompt(prompt, loraDir);
+        List<LoraRequest> loraRequests = new ArrayList<>();
+        loras.forEach(spec -> loraRequests.add(LoraRequest.parseOption(spec)));
+        loraRequests.addAll(tagged.loras());
+        for (LoraRequest r : loraRequests) {
+            if (!java.nio.file.Files.isRegularFile(r.path())) {
+                throw new InvalidInputException(r.path() + ": LoRA file not found");
+            }
+        }
+        GenerationRequest request = new GenerationRequest(tagged.prompt(), negative, s, steps, cfg, seed, width, height, batchSize,
                 batchCount, clipSkip, eta, initLatents);
         DType dtype = switch (precision.toLowerCase(Locale.ROOT)) {
             case "fp32" -> DType.F32;
@@ -123,7 +142,7 @@ final class GenerateCommand extends CliCommand {
         configFile.saveIfAsked(spec);
         threads.apply();
         try (Pipeline pipeline = Pipeline.load(model, options)) {
-            Pipeline.Generation g = pipeline.generate(request, progress());
+            Pipeline.Generation g = pipeline.generate(request, loraRequests, progress());
             if (saveLatents != null) {
                 g.saveLatents(saveLatents);
             }
@@ -144,6 +163,8 @@ final class GenerateCommand extends CliCommand {
                 result.put("width", width);
                 result.put("height", height);
                 result.put("latents", saveLatents == null ? null : saveLatents.toString());
+                result.put("loras", loraRequests.stream().map(r -> Map.of("path", r.path().toString(), "unet", r.unetMultiplier(),
+                        "text_encoder", r.textMultiplier())).toList());
                 printJson(result);
             } else {
                 pngs.forEach(out()::println);

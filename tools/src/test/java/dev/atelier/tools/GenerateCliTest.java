@@ -1,5 +1,7 @@
 package dev.atelier.tools;
 
+import dev.atelier.engine.safetensors.SafeTensorsFile;
+import dev.atelier.engine.safetensors.SafeTensorsWriter;
 import static org.junit.jupiter.api.Assertions.*;
 
 import java.io.IOException;
@@ -77,5 +79,48 @@ class GenerateCliTest {
         Path b = Path.of(again.json().get("images").get(0).get("path").asText());
         assertEquals(a.getFileName(), b.getFileName());
         assertArrayEquals(Files.readAllBytes(a), Files.readAllBytes(b), "the same settings make the same image");
+    }
+
+    /**
+     * --lora and A1111's prompt tag apply the fixture's kohya LoRA (unmerged, multiplier 0.8 on both
+     * networks); the result matches the reference, computed by merging W += 0.8 * alpha/rank * up @ down
+     * into the weights and sampling DDIM from the same noise.
+     */
+    @Test
+    void loraOptionAndPromptTagMatchTheKohyaMergedReference() throws IOException {
+        Path fixtures = model().getParent();
+        Path noise = dir.resolve("noise.safetensors");
+        try (SafeTensorsFile cases = SafeTensorsFile.open(fixtures.resolve("cases.safetensors"))) {
+            new SafeTensorsWriter().add("noise", cases.view("lora.sample.noise")).write(noise);
+            float[] want = cases.view("lora.sample.latents").toFloatArray();
+            String[][] ways = {
+                {"--prompt", "jacket", "--lora", fixtures.resolve("lora_kohya.safetensors") + ":0.8"},
+                {"--prompt", "jacket <lora:lora_kohya:0.8>", "--lora-dir", fixtures.toString()}};
+            for (String[] way : ways) {
+                Path latents = dir.resolve("latents-" + way.length + ".safetensors");
+                List<String> args = new java.util.ArrayList<>(List.of("generate", "--model",
+                        model().resolve("model.safetensors").toString(), "--config", model().resolve("model.yaml").toString(),
+                        "--sampler", "ddim", "--steps", "4", "--cfg", "7.5", "--seed", "1", "--width", "64", "--height", "64",
+                        "--init-latents", noise.toString(), "--save-latents", latents.toString(), "--out",
+                        dir.resolve("out").toString(), "--json"));
+                args.addAll(List.of(way));
+                CliRun r = run(args.toArray(String[]::new));
+                assertEquals(0, r.code(), r.err());
+                assertEquals(1, r.json().get("loras").size(), r.out());
+                try (SafeTensorsFile got = SafeTensorsFile.open(latents)) {
+                    float[] g = got.view("latents").toFloatArray();
+                    double err = 0, scale = 0;
+                    for (int i = 0; i < want.length; i++) {
+                        err = Math.max(err, Math.abs(g[i] - want[i]));
+                        scale = Math.max(scale, Math.abs(want[i]));
+                    }
+                    assertTrue(err / scale < 1e-4, String.join(" ", way) + ": relative error " + err / scale);
+                }
+            }
+        }
+        CliRun missing = run("generate", "--model", model().resolve("model.safetensors").toString(), "--prompt", "x",
+                "--lora", dir.resolve("none.safetensors").toString(), "--out", dir.toString());
+        assertEquals(2, missing.code(), missing.err());
+        assertTrue(missing.err().contains("none.safetensors"), missing.err());
     }
 }
