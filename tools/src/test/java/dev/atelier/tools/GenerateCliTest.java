@@ -1,8 +1,9 @@
 package dev.atelier.tools;
 
+import static org.junit.jupiter.api.Assertions.*;
+
 import dev.atelier.engine.safetensors.SafeTensorsFile;
 import dev.atelier.engine.safetensors.SafeTensorsWriter;
-import static org.junit.jupiter.api.Assertions.*;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
