@@ -51,6 +51,9 @@ import java.util.stream.Stream;
  * evaluate. {@link DemoReportBuilder} turns the result into report.html.
  */
 public final class DemoWorkflow {
+    /** Catalog items shown per generated image (the paper's top 5), each a different item. */
+    static final int TOP_ITEMS = 5;
+
     /** What a run produced: where everything is, and what each stage took. */
     public record Result(Path work, DemoSettings settings, DefaultModel model, Evaluation evaluation,
             List<Float> loraLoss, List<Stages.Built> stages) {}
@@ -105,7 +108,7 @@ public final class DemoWorkflow {
 
         Stages.Built evaluated = stages.run("evaluate",
                 "Embed wardrobe and generated images; wardrobe similarity and top-5 catalog items of each",
-                "k=5", List.of(wardrobes, generated, index, embedderStage),
+                "items=" + TOP_ITEMS + " distinct", List.of(wardrobes, generated, index, embedderStage),
                 dir -> evaluate(dir, person, other, wardrobes, generated, index, embedderStage));
 
         return new Result(s.work(), s, model, Evaluation.read(evaluated.dir().resolve("evaluation.json")),
@@ -227,15 +230,19 @@ public final class DemoWorkflow {
                 List<Path> pngs = perWay.get(w);
                 float[][] g = java.util.Arrays.copyOfRange(features, offset, offset + pngs.size());
                 offset += pngs.size();
-                StyleEvaluation.Report r = StyleEvaluation.compare(index, pngs, g, wardrobe, wardrobeFeatures, 5, Optional.empty());
+                // Twice as many hits as shown: a catalog item has up to two views, a shopper wants 5 different items.
+                StyleEvaluation.Report r = StyleEvaluation.compare(index, pngs, g, wardrobe, wardrobeFeatures, 2 * TOP_ITEMS,
+                        Optional.empty());
                 List<String> settingsLines = Files.readAllLines(generated.dir().resolve(ways[w][0]).resolve("settings.tsv"));
                 List<Evaluation.ImageResult> results = new ArrayList<>();
                 for (StyleEvaluation.GeneratedResult gr : r.results()) {
                     String name = gr.image().getFileName().toString();
                     String infotext = settingsLines.stream().filter(l -> l.startsWith(name + "\t"))
                             .map(l -> l.substring(name.length() + 1).replace("\\n", "\n")).findFirst().orElse("");
-                    List<Evaluation.Hit> hits = gr.catalog().stream().map(m -> new Evaluation.Hit(m.item().path(),
-                            m.item().itemId(), m.item().category(), m.score())).toList();
+                    java.util.Set<String> seenItems = new java.util.HashSet<>();
+                    List<Evaluation.Hit> hits = gr.catalog().stream().filter(m -> seenItems.add(m.item().itemId()))
+                            .limit(TOP_ITEMS).map(m -> new Evaluation.Hit(m.item().path(), m.item().itemId(),
+                                    m.item().category(), m.score())).toList();
                     results.add(new Evaluation.ImageResult(work.relativize(gr.image().toAbsolutePath()).toString(), infotext,
                             gr.similarities(), gr.bestWardrobe(), gr.bestSimilarity(), hits));
                 }

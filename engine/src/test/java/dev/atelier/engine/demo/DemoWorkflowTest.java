@@ -93,6 +93,7 @@ class DemoWorkflowTest {
             for (Evaluation.ImageResult img : v.images()) {
                 assertTrue(Files.isRegularFile(work.resolve(img.image())), img.image());
                 assertEquals(5, img.catalog().size());
+                assertEquals(5, img.catalog().stream().map(Evaluation.Hit::itemId).distinct().count(), "5 different items");
                 assertTrue(img.settings().contains("Seed: "), img.settings());
                 assertTrue(Files.isRegularFile(work.resolve(img.catalog().get(0).image())), img.catalog().get(0).image());
             }
