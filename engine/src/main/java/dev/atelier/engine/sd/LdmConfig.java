@@ -70,8 +70,10 @@ public record LdmConfig(UNetParams unet, VaeParams vae, TextEncoderParams text, 
         private UNetParams unet(Map<?, ?> params) {
             String at = "model.params.unet_config.params";
             Map<?, ?> u = sub(sub(params, "unet_config"), "params");
-            int heads = (int) number(u, "num_heads", at, 8);
             int headChannels = (int) number(u, "num_head_channels", at, -1);
+            // openaimodel.py: num_head_channels, when set, wins (heads = channels / num_head_channels);
+            // only then is num_heads left at -1. SD1.5's v1-inference.yaml gives num_heads: 8.
+            int heads = headChannels != -1 ? -1 : (int) number(u, "num_heads", at, 8);
             int[] channelMult = ints(u, "channel_mult", at);
             boolean[] levels = new boolean[channelMult.length];
             int[] resolutions = ints(u, "attention_resolutions", at);

@@ -86,6 +86,23 @@ class CheckpointLoadingTest {
         }
     }
 
+    /** SD2-style num_head_channels (openaimodel.py: it wins over num_heads): 32 channels per head is 1 head at 32. */
+    @Test
+    void numHeadChannelsSetsTheHeadCount() throws IOException {
+        Path perChannel = dir.resolve("head-channels.yaml");
+        Files.writeString(perChannel, Files.readString(YAML).replace("num_heads: 4", "num_head_channels: 8"));
+        LdmConfig c = LdmConfig.load(perChannel);
+        assertEquals(-1, c.unet().numHeads());
+        assertEquals(8, c.unet().numHeadChannels());
+        // The fixture was made with 4 heads: 32 channels / 8 per head gives the same 4 at level 0,
+        // but 64 / 8 = 8 heads at the 64-channel levels, so eps must differ from the 4-head reference.
+        try (StableDiffusionWeights model = StableDiffusionWeights.open(MODEL); UNet unet = UNet.create(model.unet(), c.unet())) {
+            TensorView eps = unet.forward(cases.view("unet.x"), cases.view("unet.t"), cases.view("unet.context"), arena);
+            assertTrue(relativeError(eps, cases.view("unet.eps")) > 1e-3, "8 heads of 8 at 64 channels, not 4");
+        }
+        // The positive case (a model trained with num_head_channels) is DefaultModelTest's UNet parity.
+    }
+
     @Test
     void aYamlThatDisagreesWithTheWeightsIsOneClearError() throws IOException {
         Path wrong = dir.resolve("wrong.yaml");
