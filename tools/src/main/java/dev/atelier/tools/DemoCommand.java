@@ -47,6 +47,12 @@ final class DemoCommand extends CliCommand {
     @Option(names = "--lora-steps", paramLabel = "N", description = "LoRA training steps (default 300).")
     Integer loraSteps;
 
+    @Option(names = "--lora-lr", paramLabel = "LR", description = "LoRA learning rate (default 2e-4).")
+    Float loraLr;
+
+    @Option(names = "--lora-weight", paramLabel = "MULT", description = "LoRA multiplier when generating (default 1).")
+    Float loraWeight;
+
     @Option(names = "--catalog-items", paramLabel = "N", description = "Items in the generated catalog (default 3000).")
     Integer catalogItems;
 
@@ -59,6 +65,7 @@ final class DemoCommand extends CliCommand {
         DemoSettings d = DemoSettings.defaults(work);
         DemoSettings s = d.with(Optional.ofNullable(images).orElse(d.images()), Optional.ofNullable(steps).orElse(d.steps()),
                 Optional.ofNullable(loraSteps).orElse(d.loraSteps()), Optional.ofNullable(catalogItems).orElse(d.catalogItems()));
+        s = s.withLora(Optional.ofNullable(loraLr).orElse(s.loraLr()), Optional.ofNullable(loraWeight).orElse(s.loraWeight()));
         DefaultModel m = model == null ? DefaultModel.locate() : DefaultModel.in(model);
         long start = System.nanoTime();
         boolean quiet = json();

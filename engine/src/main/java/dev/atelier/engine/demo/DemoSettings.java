@@ -53,7 +53,7 @@ public record DemoSettings(Path work, String person, String otherPerson, int war
 
     public static DemoSettings defaults(Path work) {
         return new DemoSettings(work, "ana", "ben", 10, 128, 3000, "jacket", "", 8, 1, Sampler.DPMPP_2M_KARRAS, 20, 5.0,
-                300, 8, 1e-3f, 1.0f, 20261127L);
+                300, 8, 2e-4f, 1.0f, 20261127L);
     }
 
     public DemoSettings withWork(Path w) {
@@ -65,6 +65,11 @@ public record DemoSettings(Path work, String person, String otherPerson, int war
     public DemoSettings small() {
         return new DemoSettings(work, person, otherPerson, wardrobeSize, 64, 120, prompt, negative, 2, seed, sampler, 6,
                 cfg, 20, loraRank, loraLr, loraWeight, dataSeed);
+    }
+
+    public DemoSettings withLora(float lr, float weight) {
+        return new DemoSettings(work, person, otherPerson, wardrobeSize, photoPixels, catalogItems, prompt, negative, images,
+                seed, sampler, steps, cfg, loraSteps, loraRank, lr, weight, dataSeed);
     }
 
     public DemoSettings with(int images, int steps, int loraSteps, int catalogItems) {

@@ -29,6 +29,11 @@ import java.util.List;
  */
 public final class Stages {
     static final String DONE = "stage.done";
+    /**
+     * Part of every fingerprint: bumped when a change in Atelier changes what a stage computes, so
+     * results of an older version are rebuilt rather than reused.
+     */
+    static final String VERSION = "demo-2";
 
     /** The work of one stage, writing into {@code dir}. */
     @FunctionalInterface
@@ -54,7 +59,7 @@ public final class Stages {
 
     /** Runs (or reuses) a stage; settings and inputs decide whether an existing result is still valid. */
     Built run(String name, String description, String settings, List<Built> inputs, Body body) {
-        StringBuilder key = new StringBuilder(name).append('\n').append(settings);
+        StringBuilder key = new StringBuilder(VERSION).append('\n').append(name).append('\n').append(settings);
         for (Built in : inputs) {
             key.append('\n').append(in.name()).append('=').append(in.fingerprint());
         }
