@@ -33,10 +33,7 @@ ARCH = {
     "image_size": 64,
     "unet": dict(model_channels=64, channel_mult=[1, 2, 2], num_res_blocks=1, attention_resolutions=[2, 4],
                  num_head_channels=32, transformer_depth=1, context_dim=64),
-    # 64 channels at full resolution, not 32: with 32 channels every GroupNorm(32) group is one
-    # channel, normalised to zero mean over the image, so the decoder's last norm leaves every
-    # image with the same mean colour (the first model trained here came out grey).
-    "vae": dict(ch=64, ch_mult=[1, 1, 1, 1], num_res_blocks=1),
+    "vae": dict(ch=32, ch_mult=[1, 1, 2, 2], num_res_blocks=1),
     "text": dict(width=64, layers=3, heads=2, intermediate=256),
 }
 EXTRA_WORDS = ["a", "an", "the", "photo", "of", "in", "with", "and", "garment", "clothes"]
@@ -83,40 +80,34 @@ def lr_at(step, total, peak, warmup):
     return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * p)))
 
 
-def train_vae(vae, images, phases, seed, history):
-    """In phases of (crop size, steps, batch): mostly on small random crops (the networks are
-    convolutional; a 16x16 crop costs 1/16 of a whole image), then on whole images, so that the
-    middle attention sees the full 8x8 latent grid and colour does not lean on border effects."""
+def train_vae(vae, images, steps, crop_steps, batch, seed, history):
+    """Mostly on random 32x32 crops (the networks are convolutional; a quarter of the cost), then
+    on whole images so the middle attention sees the full 8x8 latent grid."""
     opt = torch.optim.Adam(vae.parameters(), lr=1e-3)
     gen = torch.Generator().manual_seed(seed)
     t0 = time.time()
-    total = sum(steps for _, steps, _ in phases)
-    step = 0
-    for crop, steps, batch in phases:
-        for _ in range(steps):
-            for g in opt.param_groups:
-                g["lr"] = lr_at(step, total, 1e-3, 100)
-            idx = torch.randint(0, images.shape[0], (batch,), generator=gen)
-            x = to_unit(images[idx])
-            if crop < x.shape[-1]:
-                oy, ox = (int(v) * 8 for v in torch.randint(0, (x.shape[-1] - crop) // 8 + 1, (2,), generator=gen))
-                x = x[:, :, oy:oy + crop, ox:ox + crop]
-            mean, logvar = vae.encode(x)
-            z = mean + torch.randn(mean.shape, generator=gen) * (0.5 * logvar).exp()
-            rec = vae.decode(z)
-            rec_loss = (rec - x).abs().mean() + F.mse_loss(rec, x)
-            kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).mean()
-            loss = rec_loss + 1e-4 * kl
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            colour = (rec.detach().mean((2, 3)) - x.mean((2, 3))).abs().mean().item()
-            history.append({"step": step, "crop": crop, "rec": round(rec_loss.item(), 5), "kl": round(kl.item(), 4),
-                            "mean_colour_error": round(colour, 5)})
-            if step % 50 == 0 or step == total - 1:
-                log(f"vae {step}/{total} crop {crop} rec {rec_loss.item():.4f} kl {kl.item():.2f} "
-                    f"mean-colour error {colour:.4f} ({time.time() - t0:.0f} s)")
-            step += 1
+    for step in range(steps):
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, steps, 1e-3, 100)
+        idx = torch.randint(0, images.shape[0], (batch,), generator=gen)
+        x = to_unit(images[idx])
+        if step < crop_steps:
+            size = images.shape[-1] // 2
+            oy, ox = (int(v) * 8 for v in torch.randint(0, size // 8 + 1, (2,), generator=gen))
+            x = x[:, :, oy:oy + size, ox:ox + size]
+        mean, logvar = vae.encode(x)
+        z = mean + torch.randn(mean.shape, generator=gen) * (0.5 * logvar).exp()
+        rec = vae.decode(z)
+        rec_loss = (rec - x).abs().mean() + F.mse_loss(rec, x)
+        kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).mean()
+        loss = rec_loss + 1e-4 * kl
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        history.append({"step": step, "rec": round(rec_loss.item(), 5), "kl": round(kl.item(), 4),
+                        "crop": step < crop_steps})
+        if step % 50 == 0 or step == steps - 1:
+            log(f"vae {step}/{steps} rec {rec_loss.item():.4f} kl {kl.item():.2f} ({time.time() - t0:.0f} s)")
 
 
 def encode_all(vae, images, batch=256):
@@ -267,10 +258,10 @@ def main():
     ap.add_argument("--data", required=True, help="folder written by `atelier synth training-set`")
     ap.add_argument("--out", required=True, help="output folder (models/default)")
     ap.add_argument("--work", default=None, help="folder for intermediate state (default OUT/../.default-model-work)")
-    ap.add_argument("--vae-phases", default="16:1000:16,32:300:16,64:150:8",
-                    help="VAE training phases, crop:steps:batch each")
-    ap.add_argument("--unet-images", type=int, default=8000, help="training images whose latents the UNet learns")
-    ap.add_argument("--unet-steps", type=int, default=2000)
+    ap.add_argument("--vae-steps", type=int, default=1400, help="VAE updates in all")
+    ap.add_argument("--vae-crop-steps", type=int, default=1200, help="of which on 32x32 crops")
+    ap.add_argument("--vae-batch", type=int, default=16)
+    ap.add_argument("--unet-steps", type=int, default=2400)
     ap.add_argument("--unet-batch", type=int, default=32)
     ap.add_argument("--seed", type=int, default=20261127)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
@@ -306,13 +297,12 @@ def main():
     acp = schedule()
     history = {"vae": [], "unet": []}
 
-    phases = [tuple(int(v) for v in p.split(":")) for p in args.vae_phases.split(",")]
-    vae_state = work / f"vae-{a['vae']['ch']}-{args.vae_phases.replace(':', '_').replace(',', '-')}-{args.seed}.pt"
+    vae_state = work / f"vae-{args.vae_steps}-{args.vae_crop_steps}-{args.seed}.pt"
     if vae_state.exists():
         vae.load_state_dict(torch.load(vae_state))
         log(f"reusing {vae_state}")
     else:
-        train_vae(vae, images, phases, args.seed, history["vae"])
+        train_vae(vae, images, args.vae_steps, args.vae_crop_steps, args.vae_batch, args.seed, history["vae"])
         torch.save(vae.state_dict(), str(vae_state) + ".tmp")
         os.replace(str(vae_state) + ".tmp", vae_state)
     vae.eval()
@@ -320,8 +310,6 @@ def main():
     vae.load_state_dict({k: v.half().float() for k, v in vae.state_dict().items()})
     for p in vae.parameters():
         p.requires_grad_(False)
-    # Latents of a subset: encoding is the VAE's most expensive inference.
-    rows, images = rows[:args.unet_images], images[:args.unet_images]
     means, stds = encode_all(vae, images)
     scale = 1.0 / means.std().item()
     log(f"latents: std {means.std().item():.4f} -> scale_factor {scale:.5f}")
@@ -339,7 +327,7 @@ def main():
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()
                            if k != "alphas_cumprod"})
     meta = {"made_by": "atelier scripts/default-model/train.py", "seed": args.seed,
-            "vae_phases": args.vae_phases, "unet_images": args.unet_images, "unet_steps": args.unet_steps, "training_images": len(rows)}
+            "vae_steps": args.vae_steps, "vae_crop_steps": args.vae_crop_steps, "unet_steps": args.unet_steps, "training_images": len(rows)}
     safetensors_io.save(state, str(out / "model.safetensors"), meta)
     write_text(out / "model.yaml", yaml_config(scale, len(vocab)))
 
