@@ -56,7 +56,9 @@ public final class DemoReportBuilder {
                 + "its own generated garments (" + work.relativize(r.model().checkpoint().toAbsolutePath()).toString()
                 .replace('\\', '/') + ")");
         facts.put("Embedder", "MobileNetV3-Large with torchvision's initialisation, seeded (no pretrained weights can be "
-                + "downloaded here): features are untrained, PCA to 128-d fitted on the catalog");
+                + "downloaded here): features are untrained, PCA to 128-d fitted on the catalog; run on "
+                + DemoWorkflow.EMBEDDER_BACKEND.name().toLowerCase(Locale.ROOT) + " (" + (DemoWorkflow.EMBEDDER_BACKEND
+                == dev.atelier.engine.embed.Backend.ONNX ? "ONNX Runtime" : "libtorch") + ")");
         facts.put("Wardrobe similarity", "per image, the best cosine similarity to a wardrobe photo; the figure is the mean "
                 + "over the variant's images");
         for (Evaluation.VariantResult v : e.variants()) {

@@ -104,11 +104,11 @@ public final class DemoWorkflow {
                 List.of(modelStage, loraPerson, loraOther), dir -> generate(dir, loraPerson, loraOther));
 
         Stages.Built index = stages.run("index", "Embed the catalog and index it (PCA to 128-d, exact inner-product search)",
-                "pca=128 factory=Flat", List.of(catalog, embedderStage), dir -> buildIndex(dir, catalog, embedderStage));
+                "pca=128 factory=Flat backend=" + EMBEDDER_BACKEND, List.of(catalog, embedderStage), dir -> buildIndex(dir, catalog, embedderStage));
 
         Stages.Built evaluated = stages.run("evaluate",
                 "Embed wardrobe and generated images; wardrobe similarity and top-5 catalog items of each",
-                "items=" + TOP_ITEMS + " distinct", List.of(wardrobes, generated, index, embedderStage),
+                "items=" + TOP_ITEMS + " distinct backend=" + EMBEDDER_BACKEND, List.of(wardrobes, generated, index, embedderStage),
                 dir -> evaluate(dir, person, other, wardrobes, generated, index, embedderStage));
 
         return new Result(s.work(), s, model, Evaluation.read(evaluated.dir().resolve("evaluation.json")),
@@ -175,8 +175,14 @@ public final class DemoWorkflow {
         }
     }
 
+    /**
+     * ONNX Runtime: on 2 cores it embeds the 4781 catalog images in 49 s where libtorch takes 168 s
+     * (same weights; the two backends agree within 1e-4, RandomMobileNetV3Test).
+     */
+    static final Backend EMBEDDER_BACKEND = Backend.ONNX;
+
     private ImageEmbedder openEmbedder(Stages.Built embedderStage) {
-        return ImageEmbedder.open(embedderStage.dir().resolve("mobilenet_v3_large.safetensors"), Backend.TORCH,
+        return ImageEmbedder.open(embedderStage.dir().resolve("mobilenet_v3_large.safetensors"), EMBEDDER_BACKEND,
                 EmbedderOptions.defaults());
     }
 
