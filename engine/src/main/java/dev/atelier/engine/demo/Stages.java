@@ -2,16 +2,12 @@ package dev.atelier.engine.demo;
 
 import dev.atelier.engine.core.AtelierException;
 import dev.atelier.engine.util.AtomicFiles;
+import dev.atelier.engine.util.StagedDirectory;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
@@ -65,7 +61,6 @@ public final class Stages {
         }
         String fingerprint = sha256(key.toString());
         Path dir = work.resolve(name);
-        Path partial = work.resolve("." + name + ".partial");
         Path doneFile = dir.resolve(DONE);
         try {
             if (Files.isRegularFile(doneFile) && Files.readString(doneFile, StandardCharsets.UTF_8).strip().equals(fingerprint)) {
@@ -74,65 +69,29 @@ public final class Stages {
                 built.add(b);
                 return b;
             }
-            deleteTree(partial);
-            Files.createDirectories(partial);
+        } catch (IOException e) {
+            throw new AtelierException.FormatException(AtelierException.IO, doneFile + ": " + e.getMessage());
+        }
+        // Written beside as .NAME.partial, renamed into place (replacing an older result) once complete.
+        try (StagedDirectory staged = StagedDirectory.begin(dir, true)) {
             listener.stageStarted(name, description);
             long start = System.nanoTime();
             try {
-                body.run(partial);
+                body.run(staged.path());
             } catch (RuntimeException e) {
                 throw e;
             } catch (Exception e) {
                 throw new AtelierException(AtelierException.INTERNAL, "demo stage " + name + " failed: " + e.getMessage(), e);
             }
-            AtomicFiles.write(partial.resolve(DONE), ch -> ch.write(java.nio.ByteBuffer.wrap(
+            AtomicFiles.write(staged.path().resolve(DONE), ch -> ch.write(java.nio.ByteBuffer.wrap(
                     (fingerprint + "\n").getBytes(StandardCharsets.UTF_8))));
-            // Swap in: the old result (if any) goes only once the new one is complete.
-            Path old = work.resolve("." + name + ".old");
-            deleteTree(old);
-            if (Files.exists(dir)) {
-                Files.move(dir, old, StandardCopyOption.ATOMIC_MOVE);
-            }
-            move(partial, dir);
-            deleteTree(old);
+            staged.commit();
             Duration time = Duration.ofNanos(System.nanoTime() - start);
             Built b = new Built(name, dir, fingerprint, time, false);
             listener.stageFinished(name, time);
             built.add(b);
             return b;
-        } catch (IOException e) {
-            throw new AtelierException.FormatException(AtelierException.IO, dir + ": " + e.getMessage());
         }
-    }
-
-    private static void move(Path from, Path to) throws IOException {
-        try {
-            Files.move(from, to, StandardCopyOption.ATOMIC_MOVE);
-        } catch (AtomicMoveNotSupportedException e) {
-            Files.move(from, to);
-        }
-    }
-
-    static void deleteTree(Path root) throws IOException {
-        if (!Files.exists(root)) {
-            return;
-        }
-        Files.walkFileTree(root, new SimpleFileVisitor<>() {
-            @Override
-            public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
-                Files.delete(file);
-                return FileVisitResult.CONTINUE;
-            }
-
-            @Override
-            public FileVisitResult postVisitDirectory(Path d, IOException e) throws IOException {
-                if (e != null) {
-                    throw e;
-                }
-                Files.delete(d);
-                return FileVisitResult.CONTINUE;
-            }
-        });
     }
 
     static String sha256(String s) {

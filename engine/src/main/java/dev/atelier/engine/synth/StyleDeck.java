@@ -1,6 +1,7 @@
 package dev.atelier.engine.synth;
 
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
+import dev.atelier.engine.util.StagedDirectory;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.SplittableRandom;

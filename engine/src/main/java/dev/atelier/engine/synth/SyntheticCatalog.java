@@ -1,6 +1,7 @@
 package dev.atelier.engine.synth;
 
 import dev.atelier.engine.catalog.BoundingBox;
+import dev.atelier.engine.util.StagedDirectory;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

@@ -1,5 +1,6 @@
 package dev.atelier.engine.synth;
 
+import dev.atelier.engine.util.StagedDirectory;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;

@@ -1,4 +1,4 @@
-package dev.atelier.engine.synth;
+package dev.atelier.engine.util;
 
 import dev.atelier.engine.core.AtelierException.FormatException;
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
@@ -17,7 +17,7 @@ import java.util.stream.Stream;
  * so that the target holds either nothing or a whole data set. A partial folder left by an
  * interrupted run is removed by the next one.
  */
-final class StagedDirectory implements AutoCloseable {
+public final class StagedDirectory implements AutoCloseable {
     private final Path target;
     private final Path staging;
     private final boolean replace;
@@ -30,7 +30,7 @@ final class StagedDirectory implements AutoCloseable {
     }
 
     /** Starts writing `target`; refuses a target that exists and is not empty unless `replace`. */
-    static StagedDirectory begin(Path target, boolean replace) {
+    public static StagedDirectory begin(Path target, boolean replace) {
         Path absolute = target.toAbsolutePath().normalize();
         if (absolute.getParent() == null) {
             throw new InvalidInputException(target + ": cannot write a data set at the file system root");
@@ -57,12 +57,12 @@ final class StagedDirectory implements AutoCloseable {
     }
 
     /** The folder to write into. */
-    Path path() {
+    public Path path() {
         return staging;
     }
 
     /** Renames the staging folder to the target (replacing an empty target, or any with `replace`). */
-    void commit() {
+    public void commit() {
         checkTarget(target, replace);
         Path old = target.resolveSibling("." + target.getFileName() + ".old");
         try {
@@ -108,7 +108,7 @@ final class StagedDirectory implements AutoCloseable {
         }
     }
 
-    static void deleteTree(Path dir) throws IOException {
+    public static void deleteTree(Path dir) throws IOException {
         if (!Files.exists(dir)) {
             return;
         }
@@ -119,7 +119,7 @@ final class StagedDirectory implements AutoCloseable {
         }
     }
 
-    static FormatException io(Path path, IOException e) {
+    public static FormatException io(Path path, IOException e) {
         return new FormatException(AtelierException.IO, path + ": cannot write: " + e.getMessage());
     }
 }
