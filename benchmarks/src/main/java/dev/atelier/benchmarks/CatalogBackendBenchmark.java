@@ -30,6 +30,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class CatalogBackendBenchmark {
     static final int DIM = 128, K = 5, CLIENTS = 8;
+    static final float RESCORE_OVERSAMPLE = 3f;
 
     public static void main(String[] args) throws Exception {
         String hosts = args.length > 0 ? args[0] : "127.0.0.1:9200,127.0.0.1:9201";
@@ -66,6 +67,13 @@ public final class CatalogBackendBenchmark {
                 Row row = measure(es, queries, truth);
                 if (type == VectorIndexType.HNSW) esHnswRecall = row.recall;
                 print("elasticsearch " + type.esName() + " nc" + options.numCandidates(), buildRate, row);
+            }
+            if (type == VectorIndexType.INT8_HNSW) {
+                // The same int8 index, its candidates rescored with the float vectors (rescore_vector).
+                ElasticsearchOptions rescored = options.withRescoreOversample(RESCORE_OVERSAMPLE);
+                try (ElasticsearchCatalog es = ElasticsearchCatalog.open(loc, rescored)) {
+                    print("  + rescore x" + RESCORE_OVERSAMPLE, buildRate, measure(es, queries, truth));
+                }
             }
         }
 

@@ -3,7 +3,7 @@ package dev.atelier.tools;
 import dev.atelier.engine.embed.ImageEmbedder;
 import dev.atelier.engine.eval.ReportFiles;
 import dev.atelier.engine.eval.StyleEvaluation;
-import dev.atelier.engine.index.CatalogIndex;
+import dev.atelier.engine.index.CatalogSearch;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -34,8 +34,9 @@ final class EvaluateCommand extends CliCommand {
     @Option(names = "--wardrobe", required = true, paramLabel = "DIR", description = "The person's photos (a folder or files).", arity = "1..*")
     List<Path> wardrobe;
 
-    @Option(names = "--index", required = true, paramLabel = "DIR", description = "The catalog index (its PCA is applied to every image).")
-    Path index;
+    /** The catalog; its PCA is applied to every image. */
+    @Mixin
+    CatalogLocationOptions catalog;
 
     @Option(names = "--out", required = true, paramLabel = "DIR", description = "Folder for the report files.")
     Path out;
@@ -50,7 +51,7 @@ final class EvaluateCommand extends CliCommand {
     public Integer call() {
         List<Path> gen = ImageArgs.expand(generated);
         List<Path> ward = ImageArgs.expand(wardrobe);
-        try (ImageEmbedder e = embedder.open(); CatalogIndex i = CatalogIndex.load(index)) {
+        try (ImageEmbedder e = embedder.open(); CatalogSearch i = catalog.open()) {
             StyleEvaluation.Report report = StyleEvaluation.evaluate(e, i, gen, ward, k, Optional.ofNullable(category),
                     new ProgressBar("embed", "img"));
             ReportFiles.write(report, out);

@@ -9,8 +9,15 @@ import dev.atelier.engine.catalog.ImageFolder;
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
 import dev.atelier.engine.embed.ImageEmbedder;
 import dev.atelier.engine.embed.ImageInput;
+import dev.atelier.engine.core.Progress;
 import dev.atelier.engine.index.CatalogIndex;
+import dev.atelier.engine.index.CatalogSearch;
+import dev.atelier.engine.index.CatalogSearches;
 import dev.atelier.engine.index.IndexSpec;
+import dev.atelier.engine.index.Pca;
+import dev.atelier.engine.index.es.BulkIndexer;
+import dev.atelier.engine.index.es.ElasticsearchCatalog;
+import dev.atelier.engine.index.es.ElasticsearchLocation;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -19,24 +26,29 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-/** {@code atelier index build|add|info}: the catalog index on FAISS. */
+/** {@code atelier index build|add|info}: the catalog index on FAISS or Elasticsearch. */
 @Command(name = "index", mixinStandardHelpOptions = true,
-        description = "Build, extend or describe a catalog index (MobileNetV3 features, PCA to 128-d, FAISS).",
+        description = "Build, extend or describe a catalog index (MobileNetV3 features, PCA to 128-d; FAISS or Elasticsearch).",
         subcommands = {IndexCommand.Build.class, IndexCommand.Add.class, IndexCommand.Info.class},
         footer = {"", "Examples:",
                 "  atelier index build --model mnv3.pth --catalog DeepFashion/ --index cat.idx",
                 "  atelier index build --model mnv3.pth --catalog shop/ --factory HNSW32 \\",
                 "      --index cat.idx",
                 "  atelier index add --model mnv3.pth --catalog new-arrivals/ --index cat.idx",
+                "  atelier index build --model mnv3.pth --catalog DeepFashion/ \\",
+                "      --index es://127.0.0.1:9200,127.0.0.1:9201/shop --replicas 1",
                 "  atelier index info --index cat.idx --json"})
 final class IndexCommand implements Callable<Integer> {
     private static final Logger LOG = LoggerFactory.getLogger(IndexCommand.class);
+    /** Items per bulk request when adding to an Elasticsearch catalog. */
+    private static final int ADD_CHUNK = 500;
 
     @Override
     public Integer call() {
@@ -75,19 +87,27 @@ final class IndexCommand implements Callable<Integer> {
     /** Embeds the catalog's images (bounding boxes applied) and returns items with absolute paths. */
     static float[][] embed(ImageEmbedder embedder, Catalog catalog, List<CatalogItem> itemsOut) {
         List<ImageInput> inputs = new ArrayList<>();
+        inputs(catalog, inputs, itemsOut);
+        return embedder.embed(inputs, new ProgressBar("embed", "img"));
+    }
+
+    /** The catalog's images as embedder inputs (bounding boxes applied) and as items with absolute paths. */
+    static void inputs(Catalog catalog, List<ImageInput> inputsOut, List<CatalogItem> itemsOut) {
         for (CatalogImage image : catalog.images()) {
             Path file = catalog.resolve(image.item()).toAbsolutePath();
-            inputs.add(image.bbox().map(b -> ImageInput.of(file, new dev.atelier.engine.embed.BoundingBox(b.x1(), b.y1(), b.x2(), b.y2())))
+            inputsOut.add(image.bbox().map(b -> ImageInput.of(file, new dev.atelier.engine.embed.BoundingBox(b.x1(), b.y1(), b.x2(), b.y2())))
                     .orElse(ImageInput.of(file)));
             itemsOut.add(new CatalogItem(file.toString(), image.item().itemId(), image.item().category()));
         }
-        return embedder.embed(inputs, new ProgressBar("embed", "img"));
     }
 
     @Command(name = "build", mixinStandardHelpOptions = true, description = "Build a new index from a catalog.",
             footer = {"", "Examples:", "  atelier index build --model mnv3.pth --catalog DeepFashion/ --index cat.idx",
                     "  atelier index build --model mnv3.pth --catalog shop/ --layout folder \\",
-                    "      --factory HNSW32 --pca 64 --index shop.idx --json"})
+                    "      --factory HNSW32 --pca 64 --index shop.idx --json",
+                    "  atelier index build --model mnv3.pth --catalog DeepFashion/ \\",
+                    "      --index es://127.0.0.1:9200/shop --es-type int8_hnsw --shards 2 --replicas 1",
+                    "  (an interrupted Elasticsearch build resumes when run again: see --checkpoint)"})
     static final class Build extends CliCommand {
         @Mixin
         EmbedderOptionsMixin embedder;
@@ -98,8 +118,10 @@ final class IndexCommand implements Callable<Integer> {
         @Option(names = "--layout", defaultValue = "auto", paramLabel = "auto|inshop|category|folder", description = "Catalog layout. Default: ${DEFAULT-VALUE}.")
         String layout;
 
-        @Option(names = "--index", required = true, paramLabel = "DIR", description = "Where to save the index (atomically).")
-        Path index;
+        @Option(names = "--index", required = true, paramLabel = "DIR|es://HOST:PORT/NAME",
+                description = "Where to put the index: a folder (FAISS, saved atomically) or an Elasticsearch catalog "
+                        + "(es://host:port[,host:port]/name: a new concrete index, published under the alias NAME when complete).")
+        String index;
 
         @Option(names = "--factory", defaultValue = "Flat", description = "FAISS factory string: Flat (exact, the paper's), HNSW32, IVF1024,PQ32 ... Default: ${DEFAULT-VALUE}.")
         String factory;
@@ -107,9 +129,17 @@ final class IndexCommand implements Callable<Integer> {
         @Option(names = "--pca", defaultValue = "128", paramLabel = "N", description = "PCA output dimensions (0: none). Default: ${DEFAULT-VALUE}.")
         int pca;
 
+        @Mixin
+        ElasticsearchBuildOptions es;
+
         @Override
         public Integer call() {
+            if (ElasticsearchLocation.isLocation(index)) {
+                es.options(); // bad settings fail before any work
+                return buildElasticsearch(readCatalog(catalog, layout));
+            }
             Catalog c = readCatalog(catalog, layout);
+            Path index = Path.of(this.index);
             List<CatalogItem> items = new ArrayList<>();
             float[][] features;
             try (ImageEmbedder e = embedder.open()) {
@@ -137,6 +167,91 @@ final class IndexCommand implements Callable<Integer> {
             }
             return 0;
         }
+
+        /**
+         * Streams the catalog into Elasticsearch: producers embed chunks of it while senders
+         * write them as bulk requests (BulkIndexer); the PCA is trained first, on a sample spread
+         * over the catalog, unless the checkpoint resumes a build (which keeps its stored PCA).
+         */
+        private int buildElasticsearch(Catalog c) {
+            ElasticsearchLocation location = ElasticsearchLocation.parse(index);
+            List<ImageInput> inputs = new ArrayList<>();
+            List<CatalogItem> items = new ArrayList<>();
+            inputs(c, inputs, items);
+            Path checkpoint = es.checkpoint(location);
+            List<Pca> made = new ArrayList<>();
+            try (ImageEmbedder e = embedder.open()) {
+                int dims = pca > 0 && pca < e.dim() ? pca : 0;
+                Supplier<Pca> pcaForNewIndex = () -> {
+                    if (dims == 0) {
+                        return null;
+                    }
+                    List<ImageInput> sample = spread(inputs, Math.max(dims, es.pcaSample));
+                    if (sample.size() < dims) {
+                        throw new InvalidInputException("PCA to " + dims + " dimensions needs at least " + dims
+                                + " catalog images; the catalog has " + sample.size() + " (use --pca 0)");
+                    }
+                    Pca p = Pca.fit(e.embed(sample, new ProgressBar("pca", "img")), dims);
+                    made.add(p);
+                    return p;
+                };
+                BulkIndexer.Source source = new BulkIndexer.Source() {
+                    @Override
+                    public long size() {
+                        return inputs.size();
+                    }
+
+                    @Override
+                    public BulkIndexer.Chunk read(long start, int count) {
+                        int s = Math.toIntExact(start);
+                        return new BulkIndexer.Chunk(e.embed(inputs.subList(s, s + count), Progress.NONE), items.subList(s, s + count));
+                    }
+                };
+                ProgressBar bar = new ProgressBar("index", "img");
+                BulkIndexer.Listener listener = new BulkIndexer.Listener() {
+                    @Override
+                    public void onProgress(BulkIndexer.Progress p) {
+                        bar.onStep(p.done(), p.total());
+                    }
+
+                    @Override
+                    public void onRetry(String reason, int attempt, java.time.Duration delay) {
+                        LOG.warn("retry {} in {} ms: {}", attempt, delay.toMillis(), reason);
+                    }
+                };
+                BulkIndexer.Result r = BulkIndexer.build(location, es.options(), pcaForNewIndex, e.dim(), source,
+                        es.bulkOptions(checkpoint), listener, () -> false);
+                if (json()) {
+                    Map<String, Object> result = new LinkedHashMap<>();
+                    result.put("index", index);
+                    result.put("concrete_index", r.index());
+                    result.put("items", r.documents());
+                    result.put("written_this_run", r.writtenThisRun());
+                    result.put("chunks_resumed", r.chunksSkipped());
+                    result.put("retried_items", r.retriedItems());
+                    result.put("seconds", r.elapsed().toMillis() / 1000.0);
+                    printJson(result);
+                } else {
+                    out().println("indexed " + r.documents() + " images into " + r.index() + ", published as " + location
+                            + (r.chunksSkipped() > 0 ? " (resumed: " + r.chunksSkipped() + " chunks were already there)" : ""));
+                }
+            } finally {
+                made.forEach(Pca::close);
+            }
+            return 0;
+        }
+    }
+
+    /** n inputs spread evenly over all of them (all when n >= their number). */
+    static List<ImageInput> spread(List<ImageInput> all, int n) {
+        if (n >= all.size()) {
+            return all;
+        }
+        List<ImageInput> out = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            out.add(all.get((int) ((long) i * all.size() / n)));
+        }
+        return out;
     }
 
     @Command(name = "add", mixinStandardHelpOptions = true, description = "Add a catalog's images to an existing index.",
@@ -153,28 +268,36 @@ final class IndexCommand implements Callable<Integer> {
         @Option(names = "--layout", defaultValue = "auto", paramLabel = "auto|inshop|category|folder", description = "Catalog layout. Default: ${DEFAULT-VALUE}.")
         String layout;
 
-        @Option(names = "--index", required = true, paramLabel = "DIR", description = "The index to extend (saved atomically).")
-        Path index;
+        @Option(names = "--index", required = true, paramLabel = "DIR|es://HOST:PORT/NAME",
+                description = "The index to extend: a FAISS folder (saved atomically) or an Elasticsearch catalog.")
+        String index;
 
         @Override
         public Integer call() {
             Catalog c = readCatalog(catalog, layout);
-            try (CatalogIndex existing = CatalogIndex.load(index)) {
+            try (CatalogSearch existing = CatalogSearches.open(index)) {
                 List<CatalogItem> items = new ArrayList<>();
                 float[][] features;
                 try (ImageEmbedder e = embedder.open()) {
                     features = embed(e, c, items);
                 }
-                existing.add(features, items);
-                existing.save(index);
+                // Elasticsearch takes the additions in bulk requests of ADD_CHUNK; FAISS in one go.
+                int step = existing instanceof CatalogIndex ? Math.max(1, features.length) : ADD_CHUNK;
+                for (int s = 0; s < features.length; s += step) {
+                    int e = Math.min(features.length, s + step);
+                    existing.add(java.util.Arrays.copyOfRange(features, s, e), items.subList(s, e));
+                }
+                if (existing instanceof CatalogIndex faiss) {
+                    faiss.save(Path.of(index));
+                }
                 if (json()) {
                     Map<String, Object> result = new LinkedHashMap<>();
                     result.put("index", index.toString());
                     result.put("added", items.size());
-                    result.put("items", existing.size());
+                    result.put("items", existing.count());
                     printJson(result);
                 } else {
-                    out().println("added " + items.size() + " images; " + index + " now holds " + existing.size());
+                    out().println("added " + items.size() + " images; " + index + " now holds " + existing.count());
                 }
             }
             return 0;
@@ -184,21 +307,27 @@ final class IndexCommand implements Callable<Integer> {
     @Command(name = "info", mixinStandardHelpOptions = true, description = "Describe an index: size, dimensions, FAISS index, categories.",
             footer = {"", "Examples:", "  atelier index info --index cat.idx", "  atelier index info --index cat.idx --json"})
     static final class Info extends CliCommand {
-        @Option(names = "--index", required = true, paramLabel = "DIR", description = "The index folder.")
-        Path index;
+        @Option(names = "--index", required = true, paramLabel = "DIR|es://HOST:PORT/NAME", description = "The index folder or Elasticsearch catalog.")
+        String index;
 
         @Override
         public Integer call() {
-            try (CatalogIndex i = CatalogIndex.load(index)) {
-                Map<String, Integer> categories = new TreeMap<>();
-                i.items().forEach(item -> categories.merge(item.category(), 1, Integer::sum));
+            try (CatalogSearch opened = CatalogSearches.open(index)) {
                 Map<String, Object> info = new LinkedHashMap<>();
-                info.put("index", index.toString());
-                info.put("items", i.size());
-                info.put("input_dimension", i.inputDimension());
-                info.put("dimension", i.dimension());
-                info.put("faiss", i.description());
-                info.put("categories", categories);
+                info.put("index", index);
+                info.put("items", opened.count());
+                info.put("input_dimension", opened.inputDimension());
+                if (opened instanceof CatalogIndex i) {
+                    Map<String, Integer> categories = new TreeMap<>();
+                    i.items().forEach(item -> categories.merge(item.category(), 1, Integer::sum));
+                    info.put("dimension", i.dimension());
+                    info.put("faiss", i.description());
+                    info.put("categories", categories);
+                } else if (opened instanceof ElasticsearchCatalog es) {
+                    info.put("dimension", es.projection().outputDimension());
+                    info.put("concrete_index", es.concreteIndex());
+                    info.put("categories", new TreeMap<>(es.categoryCounts()));
+                }
                 if (json()) {
                     printJson(info);
                 } else {

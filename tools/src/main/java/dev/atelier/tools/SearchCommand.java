@@ -2,7 +2,7 @@ package dev.atelier.tools;
 
 import dev.atelier.engine.core.Progress;
 import dev.atelier.engine.embed.ImageEmbedder;
-import dev.atelier.engine.index.CatalogIndex;
+import dev.atelier.engine.index.CatalogSearch;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -19,13 +19,14 @@ import picocli.CommandLine.Option;
         description = "Find the catalog items most similar to an image (cosine on 128-d PCA features).",
         footer = {"", "Examples:", "  atelier search --index catalog.idx --model mnv3.pth --image jacket.png -k 5",
                 "  atelier search --index catalog.idx --model mnv3.pth --image jacket.png \\",
-                "      --category WOMEN/Jackets_Coats --json"})
+                "      --category WOMEN/Jackets_Coats --json",
+                "  atelier search --index es://127.0.0.1:9200/shop --model mnv3.pth --image jacket.png"})
 final class SearchCommand extends CliCommand {
     @Mixin
     EmbedderOptionsMixin embedder;
 
-    @Option(names = "--index", required = true, paramLabel = "DIR", description = "The index folder.")
-    Path index;
+    @Mixin
+    CatalogLocationOptions catalog;
 
     @Option(names = "--image", required = true, paramLabel = "PATH", description = "The query image.")
     Path image;
@@ -42,11 +43,11 @@ final class SearchCommand extends CliCommand {
         try (ImageEmbedder e = embedder.open()) {
             query = e.embedPaths(List.of(image), Progress.NONE)[0];
         }
-        try (CatalogIndex i = CatalogIndex.load(index)) {
-            List<CatalogIndex.Hit> hits = i.search(query, k, Optional.ofNullable(category));
+        try (CatalogSearch i = catalog.open()) {
+            List<CatalogSearch.Hit> hits = i.search(query, k, Optional.ofNullable(category));
             if (json()) {
                 List<Map<String, Object>> rows = new ArrayList<>();
-                for (CatalogIndex.Hit h : hits) {
+                for (CatalogSearch.Hit h : hits) {
                     Map<String, Object> row = new LinkedHashMap<>();
                     row.put("rank", rows.size() + 1);
                     row.put("path", h.item().path());
@@ -57,12 +58,12 @@ final class SearchCommand extends CliCommand {
                 }
                 Map<String, Object> result = new LinkedHashMap<>();
                 result.put("image", image.toString());
-                result.put("index", index.toString());
+                result.put("index", catalog.index);
                 result.put("hits", rows);
                 printJson(result);
             } else {
                 int rank = 1;
-                for (CatalogIndex.Hit h : hits) {
+                for (CatalogSearch.Hit h : hits) {
                     out().printf(Locale.ROOT, "%d. %.4f  %-24s %-14s %s%n", rank++, h.score(), h.item().category(),
                             h.item().itemId(), h.item().path());
                 }

@@ -4,7 +4,7 @@ import dev.atelier.engine.catalog.CatalogItem;
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
 import dev.atelier.engine.core.Progress;
 import dev.atelier.engine.embed.ImageEmbedder;
-import dev.atelier.engine.index.CatalogIndex;
+import dev.atelier.engine.index.CatalogSearch;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -35,7 +35,7 @@ public final class StyleEvaluation {
     public record Report(List<Path> wardrobe, List<GeneratedResult> results, double meanBest, double meanSimilarity) {}
 
     /** Embeds both image sets, compares them and searches the catalog; progress covers the embedding. */
-    public static Report evaluate(ImageEmbedder embedder, CatalogIndex index, List<Path> generated, List<Path> wardrobe,
+    public static Report evaluate(ImageEmbedder embedder, CatalogSearch index, List<Path> generated, List<Path> wardrobe,
             int k, Optional<String> category, Progress progress) {
         if (generated.isEmpty()) {
             throw new InvalidInputException("no generated images to evaluate");
@@ -52,11 +52,11 @@ public final class StyleEvaluation {
     }
 
     /** The same from features already computed (raw, as the embedder returns them). */
-    public static Report compare(CatalogIndex index, List<Path> generated, float[][] generatedFeatures,
+    public static Report compare(CatalogSearch index, List<Path> generated, float[][] generatedFeatures,
             List<Path> wardrobe, float[][] wardrobeFeatures, int k, Optional<String> category) {
         float[][] g = index.project(generatedFeatures);
         float[][] w = index.project(wardrobeFeatures);
-        List<List<CatalogIndex.Hit>> hits = index.searchBatch(generatedFeatures, k, category);
+        List<List<CatalogSearch.Hit>> hits = index.searchBatch(generatedFeatures, k, category);
         List<GeneratedResult> results = new ArrayList<>();
         double sumBest = 0, sumAll = 0;
         for (int i = 0; i < g.length; i++) {

@@ -108,6 +108,7 @@ public final class CatalogIndex implements CatalogSearch {
      * Raw features as the index sees them: through its PCA (when it has one) and L2-normalised,
      * so that the dot product of two projected rows is their cosine similarity.
      */
+    @Override
     public float[][] project(float[][] features) {
         for (float[] f : features) {
             if (f.length != inputDimension) {

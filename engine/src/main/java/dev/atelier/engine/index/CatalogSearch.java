@@ -36,6 +36,12 @@ public interface CatalogSearch extends AutoCloseable {
     /** {@link #search} for several queries at once (one native call, or one multi-search request). */
     List<List<Hit>> searchBatch(float[][] queries, int k, Optional<String> category);
 
+    /**
+     * Raw features as the catalog compares them: through its PCA and L2-normalised, so the dot
+     * product of two projected rows is the cosine similarity a search reports.
+     */
+    float[][] project(float[][] features);
+
     /** Adds items with their raw feature vectors. */
     void add(float[][] vectors, List<CatalogItem> items);
 

@@ -29,6 +29,34 @@ public final class Pca extends NativeHandle {
         }
     }
 
+    /**
+     * A PCA to dOut dimensions without whitening (the paper's), trained on rows (at least dOut
+     * of them, all of one length). The caller owns the result and closes it.
+     */
+    public static Pca fit(float[][] rows, int dOut) {
+        if (rows.length < dOut) {
+            throw new dev.atelier.engine.core.AtelierException.InvalidInputException(
+                    "PCA to " + dOut + " dimensions needs at least " + dOut + " vectors, got " + rows.length);
+        }
+        int dIn = rows[0].length;
+        Pca pca = create(dIn, dOut, 0f);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment data = arena.allocate(ValueLayout.JAVA_FLOAT, (long) rows.length * dIn);
+            for (int i = 0; i < rows.length; i++) {
+                if (rows[i].length != dIn) {
+                    throw new dev.atelier.engine.core.AtelierException.InvalidInputException(
+                            "vector " + i + " has " + rows[i].length + " values, the first has " + dIn);
+                }
+                MemorySegment.copy(rows[i], 0, data, ValueLayout.JAVA_FLOAT, (long) i * dIn * Float.BYTES, dIn);
+            }
+            pca.train(TensorView.of(data, dev.atelier.engine.core.DType.F32, rows.length, dIn));
+            return pca;
+        } catch (RuntimeException e) {
+            pca.close();
+            throw e;
+        }
+    }
+
     /** Reads a PCA serialised by {@link #toBytes()}; malformed data throws FormatException. */
     public static Pca fromBytes(MemorySegment data) {
         NativeLibrary.load();

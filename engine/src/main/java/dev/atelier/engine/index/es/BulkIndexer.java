@@ -22,6 +22,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -160,6 +161,16 @@ public final class BulkIndexer {
      */
     public static Result build(ElasticsearchLocation location, ElasticsearchOptions esOptions, Pca pca, int inputDimension,
             Source source, Options options, Listener listener, BooleanSupplier cancelled) {
+        return build(location, esOptions, () -> pca, inputDimension, source, options, listener, cancelled);
+    }
+
+    /**
+     * The same, with the PCA made only when a new index is created (a resume uses the stored
+     * one, so a caller that trains its PCA on the catalog skips that work). The supplier's PCA
+     * stays the caller's to close; it may return null (vectors used as they are, normalised).
+     */
+    public static Result build(ElasticsearchLocation location, ElasticsearchOptions esOptions, Supplier<Pca> pca, int inputDimension,
+            Source source, Options options, Listener listener, BooleanSupplier cancelled) {
         long total = source.size();
         long startNanos = System.nanoTime();
         Optional<BuildCheckpoint.State> saved = BuildCheckpoint.read(options.checkpoint());
@@ -177,7 +188,7 @@ public final class BulkIndexer {
             }
         }
         if (target == null) {
-            target = ElasticsearchCatalog.create(location, esOptions, pca, inputDimension);
+            target = ElasticsearchCatalog.create(location, esOptions, pca.get(), inputDimension);
             checkpoint = new BuildCheckpoint(options.checkpoint(), target.concreteIndex(), total, options.chunkSize(), new BitSet());
             checkpoint.save();
         }

@@ -71,6 +71,8 @@ import org.elasticsearch.client.RestClient;
  * backend's do. Thread-safe: the client is.
  */
 public final class ElasticsearchCatalog implements CatalogSearch {
+    /** Most categories {@link #categoryCounts} lists (DeepFashion has 50 fine categories). */
+    private static final int MAX_CATEGORIES = 10_000;
     static final int FORMAT = 1;
     private static final String META_FORMAT = "atelier_format", META_INPUT = "input_dimension", META_PCA = "pca_sha256";
     private static final DateTimeFormatter STAMP = DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss-SSS");
@@ -462,6 +464,9 @@ public final class ElasticsearchCatalog implements CatalogSearch {
         }
         return KnnSearch.of(kn -> {
             kn.field(CatalogDocument.VECTOR).queryVector(vector).k(k).numCandidates(Math.max(k, options.numCandidates()));
+            if (options.rescoreOversample() > 0) {
+                kn.rescoreVector(r -> r.oversample(options.rescoreOversample()));
+            }
             category.ifPresent(c -> kn.filter(f -> f.term(t -> t.field(CatalogDocument.CATEGORY).value(c))));
             return kn;
         });
@@ -515,6 +520,22 @@ public final class ElasticsearchCatalog implements CatalogSearch {
     @Override
     public int inputDimension() {
         return projection.inputDimension();
+    }
+
+    /** Documents per category (a terms aggregation over the keyword field). */
+    public Map<String, Long> categoryCounts() {
+        SearchResponse<Void> response = call("category counts of " + searchTarget, () -> client.search(s -> s.index(searchTarget).size(0)
+                .aggregations("categories", a -> a.terms(t -> t.field(CatalogDocument.CATEGORY).size(MAX_CATEGORIES))), Void.class));
+        Map<String, Long> out = new LinkedHashMap<>();
+        for (var bucket : response.aggregations().get("categories").sterms().buckets().array()) {
+            out.put(bucket.key().stringValue(), bucket.docCount());
+        }
+        return out;
+    }
+
+    @Override
+    public float[][] project(float[][] features) {
+        return projection.apply(features);
     }
 
     /** The PCA and normalisation applied to every vector before it is sent. */
