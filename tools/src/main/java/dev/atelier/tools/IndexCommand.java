@@ -219,7 +219,7 @@ final class IndexCommand implements Callable<Integer> {
                         LOG.warn("retry {} in {} ms: {}", attempt, delay.toMillis(), reason);
                     }
                 };
-                BulkIndexer.Result r = BulkIndexer.build(location, es.options(), pcaForNewIndex, e.dim(), source,
+                BulkIndexer.Result r = BulkIndexer.buildWithLazyPca(location, es.options(), pcaForNewIndex, e.dim(), source,
                         es.bulkOptions(checkpoint), listener, () -> false);
                 if (json()) {
                     Map<String, Object> result = new LinkedHashMap<>();

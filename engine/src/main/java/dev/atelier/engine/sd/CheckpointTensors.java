@@ -68,6 +68,21 @@ public record CheckpointTensors(Path path, Map<String, TensorView> tensors, Auto
         return new CheckpointTensors(path, views, f);
     }
 
+    /**
+     * Drops the checkpoint's file pages from this process's resident memory (the JDK's
+     * {@code MemorySegment.unload}: madvise DONTNEED on the read-only mapping). For after the
+     * networks converted the weights into copies of another dtype: the pages read during the
+     * conversion would otherwise count in the RSS for as long as the file stays mapped. Views
+     * stay valid; a view read again faults its pages back in from the page cache.
+     */
+    public void dropResidentPages() {
+        for (TensorView v : tensors.values()) {
+            if (v.data().isMapped() && v.data().byteSize() > 0) {
+                v.data().unload();
+            }
+        }
+    }
+
     public boolean contains(String name) {
         return tensors.containsKey(name);
     }

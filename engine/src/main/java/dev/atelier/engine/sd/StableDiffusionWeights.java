@@ -139,6 +139,14 @@ public final class StableDiffusionWeights implements AutoCloseable {
         return vae;
     }
 
+    /** {@link CheckpointTensors#dropResidentPages()} on every file. */
+    public void dropResidentPages() {
+        checkpoint.dropResidentPages();
+        if (vaeFile != null) {
+            vaeFile.dropResidentPages();
+        }
+    }
+
     /** Frees the weight sets and unmaps the files; networks built from them must be closed first. */
     @Override
     public void close() {

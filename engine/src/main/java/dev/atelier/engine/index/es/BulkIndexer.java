@@ -161,7 +161,7 @@ public final class BulkIndexer {
      */
     public static Result build(ElasticsearchLocation location, ElasticsearchOptions esOptions, Pca pca, int inputDimension,
             Source source, Options options, Listener listener, BooleanSupplier cancelled) {
-        return build(location, esOptions, () -> pca, inputDimension, source, options, listener, cancelled);
+        return buildWithLazyPca(location, esOptions, () -> pca, inputDimension, source, options, listener, cancelled);
     }
 
     /**
@@ -169,7 +169,7 @@ public final class BulkIndexer {
      * one, so a caller that trains its PCA on the catalog skips that work). The supplier's PCA
      * stays the caller's to close; it may return null (vectors used as they are, normalised).
      */
-    public static Result build(ElasticsearchLocation location, ElasticsearchOptions esOptions, Supplier<Pca> pca, int inputDimension,
+    public static Result buildWithLazyPca(ElasticsearchLocation location, ElasticsearchOptions esOptions, Supplier<Pca> pca, int inputDimension,
             Source source, Options options, Listener listener, BooleanSupplier cancelled) {
         long total = source.size();
         long startNanos = System.nanoTime();
