@@ -67,6 +67,9 @@ public final class SdBenchmark {
                         TextEncoderParams.defaults().withComputeDtype(compute)) : null;
                 Vae vae = e2e ? Vae.create(w.vae(), VaeParams.defaults().withComputeDtype(compute)) : null;
                 Arena arena = Arena.ofConfined()) {
+            if (compute != DType.F32) {
+                w.dropResidentPages(); // as Pipeline.load does: the networks hold converted copies
+            }
             double loadS = seconds(t0);
             Map<String, Double> m = memory();
             report("load", "mode", mode, "dtype", dtype, "threads", threads, "load_s", loadS, "file_mib",
