@@ -2,7 +2,7 @@
 # Rebuilds Atelier's embedded default model (models/default/) from nothing but this repository:
 # the garments come from `atelier synth training-set`, the vocabulary and all weights from
 # train.py. Needs a built Atelier (scripts/setup.sh) and Debian's python3-torch, python3-numpy,
-# python3-pil. About 45 minutes on 2 cores. Every setting that shaped the committed model is
+# python3-pil. About 35 minutes on 2 cores. Every setting that shaped the committed model is
 # here or in train.py's defaults; the committed training-log.json records them too.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)

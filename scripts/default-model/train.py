@@ -336,22 +336,26 @@ def main():
     history = {"vae": [], "unet": []}
 
     vae_state = work / f"vae-{args.vae_steps}-{args.vae_crop_steps}-{args.vae_colour_power}-{args.seed}.pt"
+    vae_history = vae_state.with_suffix(".json")
     if vae_state.exists():
         vae.load_state_dict(torch.load(vae_state))
+        if vae_history.exists():
+            history["vae"] = json.loads(vae_history.read_text())
         log(f"reusing {vae_state}")
     else:
         colour = colour_transform(images, args.vae_colour_power) if args.vae_colour_power else None
         train_vae(vae, images, args.vae_steps, args.vae_crop_steps, args.vae_batch, args.seed, history["vae"], colour)
         if colour is not None:
             fold_colour_transform(vae, colour)
+        write_text(vae_history, json.dumps(history["vae"]))
         torch.save(vae.state_dict(), str(vae_state) + ".tmp")
         os.replace(str(vae_state) + ".tmp", vae_state)
     vae.eval()
     with torch.no_grad():
-        sample = to_unit(images[:64])
-        rec = vae.decode(vae.encode(sample)[0]).clamp(-1, 1)
+        originals = to_unit(images[:64])
+        rec = vae.decode(vae.encode(originals)[0]).clamp(-1, 1)
         chroma = lambda x: (((x + 1) / 2).amax(1) - ((x + 1) / 2).amin(1)).mean().item()
-        check = {"l1": round((rec - sample).abs().mean().item(), 4), "chroma_in": round(chroma(sample), 4),
+        check = {"l1": round((rec - originals).abs().mean().item(), 4), "chroma_in": round(chroma(originals), 4),
                  "chroma_out": round(chroma(rec), 4)}
     history["vae_check"] = check
     log(f"VAE on 64 training images: L1 {check['l1']}, chroma (max - min of RGB) {check['chroma_in']} in, "

@@ -47,7 +47,7 @@ final class DemoCommand extends CliCommand {
     @Option(names = "--lora-steps", paramLabel = "N", description = "LoRA training steps (default 300).")
     Integer loraSteps;
 
-    @Option(names = "--lora-lr", paramLabel = "LR", description = "LoRA learning rate (default 2e-4).")
+    @Option(names = "--lora-lr", paramLabel = "LR", description = "LoRA learning rate (default 3e-3: the default model is small and the LoRA gets 300 steps).")
     Float loraLr;
 
     @Option(names = "--lora-weight", paramLabel = "MULT", description = "LoRA multiplier when generating (default 1).")

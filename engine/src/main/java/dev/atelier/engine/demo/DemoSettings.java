@@ -53,7 +53,7 @@ public record DemoSettings(Path work, String person, String otherPerson, int war
 
     public static DemoSettings defaults(Path work) {
         return new DemoSettings(work, "ana", "ben", 10, 128, 3000, "jacket", "", 8, 1, Sampler.DPMPP_2M_KARRAS, 20, 5.0,
-                300, 8, 2e-4f, 1.0f, 20261127L);
+                300, 8, 3e-3f, 1.0f, 20261127L);
     }
 
     public DemoSettings withWork(Path w) {
