@@ -54,7 +54,7 @@ public final class CatalogBackendBenchmark {
         try (CatalogIndex flat = CatalogIndex.build(vectors, items, CatalogIndex.Options.of(IndexSpec.flat()))) {
             truth = flat.searchBatch(queries, K, Optional.empty());
         }
-        System.out.printf("%-28s %12s %9s %9s %9s %9s%n", "backend", "build v/s", "recall@5", "p50 ms", "p99 ms", "QPS");
+        System.out.printf("%-28s %12s %9s %9s %9s %9s %11s%n", "backend", "build v/s", "recall@5", "p50 ms", "p99 ms", "QPS", "1-client p50");
 
         double esHnswRecall = 0;
         for (VectorIndexType type : List.of(VectorIndexType.HNSW, VectorIndexType.INT8_HNSW)) {
@@ -95,21 +95,31 @@ public final class CatalogBackendBenchmark {
         }
     }
 
-    record Row(double recall, double p50, double p99, double qps) {}
+    /** p50/p99/QPS from CLIENTS concurrent clients; p50One from one client alone (no queueing: the cost of one request). */
+    record Row(double recall, double p50, double p99, double qps, double p50One) {}
 
     static void print(String name, double buildRate, Row row) {
-        System.out.printf("%-28s %,12.0f %9.4f %9.3f %9.3f %,9.0f%n", name, buildRate, row.recall, row.p50, row.p99, row.qps);
+        System.out.printf("%-28s %,12.0f %9.4f %9.3f %9.3f %,9.0f %11.3f%n", name, buildRate, row.recall, row.p50, row.p99, row.qps, row.p50One);
     }
 
-    /** Recall over every query, then single-query latency from CLIENTS threads sharing the queries. */
+    /** Recall over every query, then single-query latency from CLIENTS threads sharing the queries, then from one. */
     static Row measure(CatalogSearch index, float[][] queries, List<List<CatalogSearch.Hit>> truth) throws InterruptedException {
         double recall = recall(searchAll(index, queries), truth);
         for (int i = 0; i < Math.min(200, queries.length); i++) index.search(queries[i], K, Optional.empty()); // warm-up
+        long start = System.nanoTime();
+        long[] latency = latencies(index, queries, CLIENTS);
+        double seconds = (System.nanoTime() - start) / 1e9;
+        long[] alone = latencies(index, Arrays.copyOf(queries, Math.min(500, queries.length)), 1);
+        return new Row(recall, latency[latency.length / 2] / 1e6, latency[(int) (latency.length * 0.99)] / 1e6, queries.length / seconds,
+                alone[alone.length / 2] / 1e6);
+    }
+
+    /** Sorted per-query latencies (ns) of searching queries from clients threads. */
+    static long[] latencies(CatalogSearch index, float[][] queries, int clients) throws InterruptedException {
         long[] latency = new long[queries.length];
         AtomicInteger next = new AtomicInteger();
         List<Thread> threads = new ArrayList<>();
-        long start = System.nanoTime();
-        for (int t = 0; t < CLIENTS; t++) {
+        for (int t = 0; t < clients; t++) {
             threads.add(Thread.ofPlatform().start(() -> {
                 for (int q = next.getAndIncrement(); q < queries.length; q = next.getAndIncrement()) {
                     long s = System.nanoTime();
@@ -119,9 +129,8 @@ public final class CatalogBackendBenchmark {
             }));
         }
         for (Thread t : threads) t.join();
-        double seconds = (System.nanoTime() - start) / 1e9;
         Arrays.sort(latency);
-        return new Row(recall, latency[latency.length / 2] / 1e6, latency[(int) (latency.length * 0.99)] / 1e6, queries.length / seconds);
+        return latency;
     }
 
     static List<List<CatalogSearch.Hit>> searchAll(CatalogSearch index, float[][] queries) {
