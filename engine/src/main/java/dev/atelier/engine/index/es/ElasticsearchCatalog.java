@@ -71,6 +71,7 @@ import org.elasticsearch.client.RestClient;
  * backend's do. Thread-safe: the client is.
  */
 public final class ElasticsearchCatalog implements CatalogSearch {
+    private static final org.slf4j.Logger LOG_READS = org.slf4j.LoggerFactory.getLogger(ElasticsearchCatalog.class);
     /** Most categories {@link #categoryCounts} lists (DeepFashion has 50 fine categories). */
     private static final int MAX_CATEGORIES = 10_000;
     static final int FORMAT = 1;
@@ -423,13 +424,15 @@ public final class ElasticsearchCatalog implements CatalogSearch {
     public List<CatalogSearch.Hit> search(float[] query, int k, Optional<String> category) {
         checkK(k);
         float[] q = projection.apply(new float[][] {query})[0];
-        SearchResponse<CatalogDocument> response = call("kNN search of " + searchTarget,
-                () -> client.search(s -> s.index(searchTarget).knn(knn(q, k, category)).size(k)
-                        .source(src -> src.filter(f -> f.excludes(CatalogDocument.VECTOR))), CatalogDocument.class));
-        if (response.shards().failed().intValue() > 0) {
-            throw new BackendException(AtelierException.BACKEND, "kNN search of " + searchTarget + ": " + response.shards().failed()
-                    + " of " + response.shards().total() + " shards failed: " + response.shards().failures());
-        }
+        SearchResponse<CatalogDocument> response = read("kNN search of " + searchTarget, () -> {
+            SearchResponse<CatalogDocument> r = client.search(s -> s.index(searchTarget).knn(knn(q, k, category)).size(k)
+                    .source(src -> src.filter(f -> f.excludes(CatalogDocument.VECTOR))), CatalogDocument.class);
+            if (r.shards().failed().intValue() > 0) {
+                // Partial results: a shard copy was lost under the search (a node leaving); its replica answers a retry.
+                throw new TransientFailure(r.shards().failed() + " of " + r.shards().total() + " shards failed: " + r.shards().failures());
+            }
+            return r;
+        });
         return hits(response.hits().hits());
     }
 
@@ -440,13 +443,21 @@ public final class ElasticsearchCatalog implements CatalogSearch {
             return List.of();
         }
         float[][] projected = projection.apply(queries);
-        MsearchResponse<CatalogDocument> response = call("kNN multi-search of " + searchTarget, () -> client.msearch(m -> {
-            for (float[] q : projected) {
-                m.searches(s -> s.header(h -> h.index(searchTarget)).body(b -> b.knn(knn(q, k, category)).size(k)
-                        .source(src -> src.filter(f -> f.excludes(CatalogDocument.VECTOR)))));
+        MsearchResponse<CatalogDocument> response = read("kNN multi-search of " + searchTarget, () -> {
+            MsearchResponse<CatalogDocument> r = client.msearch(m -> {
+                for (float[] q : projected) {
+                    m.searches(s -> s.header(h -> h.index(searchTarget)).body(b -> b.knn(knn(q, k, category)).size(k)
+                            .source(src -> src.filter(f -> f.excludes(CatalogDocument.VECTOR)))));
+                }
+                return m;
+            }, CatalogDocument.class);
+            for (MultiSearchResponseItem<CatalogDocument> item : r.responses()) {
+                if (item.isFailure() && TRANSIENT_STATUS.contains(item.failure().status())) {
+                    throw new TransientFailure(item.failure().status() + " " + item.failure().error().reason());
+                }
             }
-            return m;
-        }, CatalogDocument.class));
+            return r;
+        });
         List<List<CatalogSearch.Hit>> out = new ArrayList<>(queries.length);
         for (MultiSearchResponseItem<CatalogDocument> item : response.responses()) {
             if (item.isFailure()) {
@@ -514,7 +525,7 @@ public final class ElasticsearchCatalog implements CatalogSearch {
     /** Documents searchable now (after the last refresh). */
     @Override
     public long count() {
-        return call("count " + searchTarget, () -> client.count(c -> c.index(searchTarget)).count());
+        return read("count " + searchTarget, () -> client.count(c -> c.index(searchTarget)).count());
     }
 
     @Override
@@ -524,7 +535,7 @@ public final class ElasticsearchCatalog implements CatalogSearch {
 
     /** Documents per category (a terms aggregation over the keyword field). */
     public Map<String, Long> categoryCounts() {
-        SearchResponse<Void> response = call("category counts of " + searchTarget, () -> client.search(s -> s.index(searchTarget).size(0)
+        SearchResponse<Void> response = read("category counts of " + searchTarget, () -> client.search(s -> s.index(searchTarget).size(0)
                 .aggregations("categories", a -> a.terms(t -> t.field(CatalogDocument.CATEGORY).size(MAX_CATEGORIES))), Void.class));
         Map<String, Long> out = new LinkedHashMap<>();
         for (var bucket : response.aggregations().get("categories").sterms().buckets().array()) {
@@ -587,13 +598,94 @@ public final class ElasticsearchCatalog implements CatalogSearch {
         return call(location, what, body);
     }
 
+    /** HTTP statuses of failures that pass: overload, or a node gone from under a request. */
+    static final java.util.Set<Integer> TRANSIENT_STATUS = java.util.Set.of(429, 502, 503, 504);
+    /** Tries of a read before its failure is reported (waits 50, 100, 200 ms between). */
+    static final int READ_ATTEMPTS = 4;
+
+    /** A read failed in a way that a retry on the cluster can mend (see {@link #read}). */
+    static final class TransientFailure extends IOException {
+        TransientFailure(String message) {
+            super(message);
+        }
+    }
+
+    /**
+     * An idempotent read (search, count): {@link #call} with retries. When a node leaves, the
+     * searches it was serving fail (502 "node_disconnected", lost shard copies, a closed
+     * connection) until the coordinating node routes to the replica; such failures, and
+     * overload (429), are retried up to READ_ATTEMPTS times with a short back-off, so that a
+     * search running across a node's failure still answers. Other failures are reported at once.
+     */
+    private <T> T read(String what, EsCall<T> body) {
+        for (int attempt = 1; ; attempt++) {
+            final int current = attempt;
+            try {
+                return call(what, () -> {
+                    try {
+                        return body.call();
+                    } catch (ElasticsearchException e) {
+                        if (current < READ_ATTEMPTS && (TRANSIENT_STATUS.contains(e.status()) || shardCopyLost(e))) {
+                            throw new TransientFailure(e.status() + " " + e.getMessage());
+                        }
+                        throw e;
+                    }
+                });
+            } catch (ClusterUnreachableException e) {
+                if (attempt >= READ_ATTEMPTS || !transientCause(e.getCause())) {
+                    throw e;
+                }
+                LOG_READS.debug("{} failed (attempt {} of {}), retrying: {}", what, attempt, READ_ATTEMPTS, e.getCause().getMessage());
+            }
+            try {
+                Thread.sleep(50L << (attempt - 1));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new AtelierException.CancelledException(what + " interrupted while retrying");
+            }
+        }
+    }
+
+    /**
+     * Root causes that mean a shard copy was not reachable for a moment (a node leaving or the
+     * replica being promoted), whatever status the search reports: 404 "all shards failed" when
+     * the copy's shard is gone from the node that was asked, or when the node holding a kNN
+     * search's context (made in its first phase) stopped before the second.
+     */
+    static final java.util.Set<String> SHARD_COPY_LOST = java.util.Set.of("node_disconnected_exception",
+            "node_not_connected_exception", "connect_transport_exception", "node_closed_exception",
+            "no_shard_available_action_exception", "shard_not_found_exception", "unavailable_shards_exception",
+            "search_context_missing_exception");
+
+    private static boolean shardCopyLost(ElasticsearchException e) {
+        if (e.error() == null) {
+            return false;
+        }
+        if (SHARD_COPY_LOST.contains(e.error().type())) {
+            return true;
+        }
+        return e.error().rootCause().stream().anyMatch(c -> SHARD_COPY_LOST.contains(c.type()));
+    }
+
+    private static boolean transientCause(Throwable cause) {
+        if (cause instanceof TransientFailure) {
+            return true;
+        }
+        if (cause instanceof org.elasticsearch.client.ResponseException r) {
+            return TRANSIENT_STATUS.contains(r.getResponse().getStatusLine().getStatusCode());
+        }
+        return cause instanceof IOException; // connection refused, reset or timed out: another node may answer
+    }
+
     /** Maps the client's failures to Atelier's: unreachable nodes and Elasticsearch errors, with what was being done. */
     static <T> T call(ElasticsearchLocation location, String what, EsCall<T> body) {
         try {
             return body.call();
         } catch (ElasticsearchException e) {
             throw new BackendException(AtelierException.BACKEND, "Elasticsearch at " + location + " refused to " + what + ": "
-                    + e.status() + " " + (e.error() == null ? e.getMessage() : e.error().type() + ": " + e.error().reason()));
+                    + e.status() + " " + (e.error() == null ? e.getMessage() : e.error().type() + ": " + e.error().reason()
+                    + (e.error().rootCause().isEmpty() ? "" : " (" + e.error().rootCause().getFirst().type() + ": "
+                    + e.error().rootCause().getFirst().reason() + ")")));
         } catch (IOException e) {
             throw new ClusterUnreachableException("cannot reach Elasticsearch at " + location + " to " + what + ": " + e, e);
         }
