@@ -18,6 +18,7 @@ import dev.atelier.engine.index.Pca;
 import dev.atelier.engine.index.es.BulkIndexer;
 import dev.atelier.engine.index.es.ElasticsearchCatalog;
 import dev.atelier.engine.index.es.ElasticsearchLocation;
+import dev.atelier.engine.index.es.ElasticsearchOptions;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -135,8 +136,8 @@ final class IndexCommand implements Callable<Integer> {
         @Override
         public Integer call() {
             if (ElasticsearchLocation.isLocation(index)) {
-                es.options(); // bad settings fail before any work
-                return buildElasticsearch(readCatalog(catalog, layout));
+                ElasticsearchOptions options = es.options(); // bad settings fail before any work
+                return buildElasticsearch(readCatalog(catalog, layout), options);
             }
             Catalog c = readCatalog(catalog, layout);
             Path index = Path.of(this.index);
@@ -173,7 +174,7 @@ final class IndexCommand implements Callable<Integer> {
          * write them as bulk requests (BulkIndexer); the PCA is trained first, on a sample spread
          * over the catalog, unless the checkpoint resumes a build (which keeps its stored PCA).
          */
-        private int buildElasticsearch(Catalog c) {
+        private int buildElasticsearch(Catalog c, ElasticsearchOptions options) {
             ElasticsearchLocation location = ElasticsearchLocation.parse(index);
             List<ImageInput> inputs = new ArrayList<>();
             List<CatalogItem> items = new ArrayList<>();
@@ -219,7 +220,7 @@ final class IndexCommand implements Callable<Integer> {
                         LOG.warn("retry {} in {} ms: {}", attempt, delay.toMillis(), reason);
                     }
                 };
-                BulkIndexer.Result r = BulkIndexer.buildWithLazyPca(location, es.options(), pcaForNewIndex, e.dim(), source,
+                BulkIndexer.Result r = BulkIndexer.buildWithLazyPca(location, options, pcaForNewIndex, e.dim(), source,
                         es.bulkOptions(checkpoint), listener, () -> false);
                 if (json()) {
                     Map<String, Object> result = new LinkedHashMap<>();

@@ -62,6 +62,18 @@ public record TensorView(MemorySegment data, DType dtype, long[] shape, long[] s
         return of(data, DType.F32, shape);
     }
 
+    /** A row-major F32 [rows.length, width] tensor holding a copy of rows, each of width values. */
+    public static TensorView ofRows(Arena arena, float[][] rows, int width) {
+        MemorySegment data = arena.allocate(ValueLayout.JAVA_FLOAT, Math.max(1L, (long) rows.length * width));
+        for (int i = 0; i < rows.length; i++) {
+            if (rows[i].length != width) {
+                throw new AtelierException.InvalidInputException("row " + i + " has " + rows[i].length + " values, expected " + width);
+            }
+            MemorySegment.copy(rows[i], 0, data, ValueLayout.JAVA_FLOAT, (long) i * width * Float.BYTES, width);
+        }
+        return of(data, DType.F32, rows.length, width);
+    }
+
     public static long[] contiguousStrides(long[] shape) {
         long[] strides = new long[shape.length];
         long stride = 1;

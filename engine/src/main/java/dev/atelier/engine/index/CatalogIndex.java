@@ -71,7 +71,7 @@ public final class CatalogIndex implements CatalogSearch {
         Pca pca = null;
         VectorIndex index = null;
         try (Arena arena = Arena.ofConfined()) {
-            TensorView raw = rows(arena, vectors, dIn);
+            TensorView raw = TensorView.ofRows(arena, vectors, dIn);
             if (options.pcaDimensions() > 0) {
                 pca = Pca.create(dIn, options.pcaDimensions(), options.pcaEigenPower());
                 pca.train(raw);
@@ -94,7 +94,7 @@ public final class CatalogIndex implements CatalogSearch {
         checkRows(vectors, newItems, inputDimension);
         lock.writeLock().lock();
         try (Arena arena = Arena.ofConfined()) {
-            index.add(prepare(arena, pca, rows(arena, vectors, inputDimension)));
+            index.add(prepare(arena, pca, TensorView.ofRows(arena, vectors, inputDimension)));
             items.addAll(newItems);
             // The filters were built for the old items; rebuild them on demand.
             categoryFilters.values().forEach(IdFilter::close);
@@ -120,7 +120,7 @@ public final class CatalogIndex implements CatalogSearch {
         }
         lock.readLock().lock();
         try (Arena arena = Arena.ofConfined()) {
-            TensorView projected = prepare(arena, pca, rows(arena, features, inputDimension));
+            TensorView projected = prepare(arena, pca, TensorView.ofRows(arena, features, inputDimension));
             int d = Math.toIntExact(projected.shape()[1]);
             float[] flat = projected.toFloatArray();
             float[][] out = new float[features.length][];
@@ -162,7 +162,7 @@ public final class CatalogIndex implements CatalogSearch {
                     return Collections.nCopies(queries.length, List.of());
                 }
             }
-            Neighbors found = index.search(prepare(arena, pca, rows(arena, queries, inputDimension)), k, filter);
+            Neighbors found = index.search(prepare(arena, pca, TensorView.ofRows(arena, queries, inputDimension)), k, filter);
             List<List<Hit>> result = new ArrayList<>(queries.length);
             for (int q = 0; q < queries.length; q++) {
                 List<Hit> hits = new ArrayList<>(k);
@@ -305,14 +305,6 @@ public final class CatalogIndex implements CatalogSearch {
     }
 
     /** Copies rows into native memory as F32 [n, d]. */
-    private static TensorView rows(Arena arena, float[][] rows, int d) {
-        MemorySegment data = arena.allocate(ValueLayout.JAVA_FLOAT, Math.max(1L, (long) rows.length * d));
-        for (int i = 0; i < rows.length; i++) {
-            MemorySegment.copy(rows[i], 0, data, ValueLayout.JAVA_FLOAT, (long) i * d * Float.BYTES, d);
-        }
-        return TensorView.of(data, DType.F32, rows.length, d);
-    }
-
     /** PCA (when present) then row L2 normalisation, so that inner product is cosine similarity. */
     private static TensorView prepare(Arena arena, Pca pca, TensorView raw) {
         if (pca == null) {

@@ -41,15 +41,7 @@ public final class Pca extends NativeHandle {
         int dIn = rows[0].length;
         Pca pca = create(dIn, dOut, 0f);
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment data = arena.allocate(ValueLayout.JAVA_FLOAT, (long) rows.length * dIn);
-            for (int i = 0; i < rows.length; i++) {
-                if (rows[i].length != dIn) {
-                    throw new dev.atelier.engine.core.AtelierException.InvalidInputException(
-                            "vector " + i + " has " + rows[i].length + " values, the first has " + dIn);
-                }
-                MemorySegment.copy(rows[i], 0, data, ValueLayout.JAVA_FLOAT, (long) i * dIn * Float.BYTES, dIn);
-            }
-            pca.train(TensorView.of(data, dev.atelier.engine.core.DType.F32, rows.length, dIn));
+            pca.train(TensorView.ofRows(arena, rows, dIn));
             return pca;
         } catch (RuntimeException e) {
             pca.close();

@@ -51,11 +51,7 @@ public final class VectorProjection {
         }
         int dOut = outputDimension();
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment in = arena.allocate(ValueLayout.JAVA_FLOAT, (long) raw.length * inputDimension);
-            for (int i = 0; i < raw.length; i++) {
-                MemorySegment.copy(raw[i], 0, in, ValueLayout.JAVA_FLOAT, (long) i * inputDimension * Float.BYTES, inputDimension);
-            }
-            TensorView inView = TensorView.of(in, DType.F32, raw.length, inputDimension);
+            TensorView inView = TensorView.ofRows(arena, raw, inputDimension);
             TensorView outView;
             if (pca == null) {
                 Pca.normalizeRows(inView);

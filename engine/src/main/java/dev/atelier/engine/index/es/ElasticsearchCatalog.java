@@ -71,7 +71,7 @@ import org.elasticsearch.client.RestClient;
  * backend's do. Thread-safe: the client is.
  */
 public final class ElasticsearchCatalog implements CatalogSearch {
-    private static final org.slf4j.Logger LOG_READS = org.slf4j.LoggerFactory.getLogger(ElasticsearchCatalog.class);
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ElasticsearchCatalog.class);
     /** Most categories {@link #categoryCounts} lists (DeepFashion has 50 fine categories). */
     private static final int MAX_CATEGORIES = 10_000;
     static final int FORMAT = 1;
@@ -619,24 +619,21 @@ public final class ElasticsearchCatalog implements CatalogSearch {
      */
     private <T> T read(String what, EsCall<T> body) {
         for (int attempt = 1; ; attempt++) {
-            final int current = attempt;
+            Exception failure;
+            boolean retry;
             try {
-                return call(what, () -> {
-                    try {
-                        return body.call();
-                    } catch (ElasticsearchException e) {
-                        if (current < READ_ATTEMPTS && (TRANSIENT_STATUS.contains(e.status()) || shardCopyLost(e))) {
-                            throw new TransientFailure(e.status() + " " + e.getMessage());
-                        }
-                        throw e;
-                    }
-                });
-            } catch (ClusterUnreachableException e) {
-                if (attempt >= READ_ATTEMPTS || !transientCause(e.getCause())) {
-                    throw e;
-                }
-                LOG_READS.debug("{} failed (attempt {} of {}), retrying: {}", what, attempt, READ_ATTEMPTS, e.getCause().getMessage());
+                return body.call();
+            } catch (ElasticsearchException e) {
+                failure = e;
+                retry = TRANSIENT_STATUS.contains(e.status()) || shardCopyLost(e);
+            } catch (IOException e) {
+                failure = e;
+                retry = transientCause(e);
             }
+            if (!retry || attempt >= READ_ATTEMPTS) {
+                throw failure(location, what, failure);
+            }
+            LOG.debug("{} failed (attempt {} of {}), retrying: {}", what, attempt, READ_ATTEMPTS, failure.getMessage());
             try {
                 Thread.sleep(50L << (attempt - 1));
             } catch (InterruptedException e) {
@@ -677,18 +674,24 @@ public final class ElasticsearchCatalog implements CatalogSearch {
         return cause instanceof IOException; // connection refused, reset or timed out: another node may answer
     }
 
-    /** Maps the client's failures to Atelier's: unreachable nodes and Elasticsearch errors, with what was being done. */
+    /** Runs body, with its failures as {@link #failure} maps them. */
     static <T> T call(ElasticsearchLocation location, String what, EsCall<T> body) {
         try {
             return body.call();
-        } catch (ElasticsearchException e) {
-            throw new BackendException(AtelierException.BACKEND, "Elasticsearch at " + location + " refused to " + what + ": "
-                    + e.status() + " " + (e.error() == null ? e.getMessage() : e.error().type() + ": " + e.error().reason()
-                    + (e.error().rootCause().isEmpty() ? "" : " (" + e.error().rootCause().getFirst().type() + ": "
-                    + e.error().rootCause().getFirst().reason() + ")")));
-        } catch (IOException e) {
-            throw new ClusterUnreachableException("cannot reach Elasticsearch at " + location + " to " + what + ": " + e, e);
+        } catch (ElasticsearchException | IOException e) {
+            throw failure(location, what, e);
         }
+    }
+
+    /** The client's failures as Atelier's: unreachable nodes and Elasticsearch errors, with what was being done. */
+    static AtelierException failure(ElasticsearchLocation location, String what, Exception e) {
+        if (e instanceof ElasticsearchException es) {
+            return new BackendException(AtelierException.BACKEND, "Elasticsearch at " + location + " refused to " + what + ": "
+                    + es.status() + " " + (es.error() == null ? es.getMessage() : es.error().type() + ": " + es.error().reason()
+                    + (es.error().rootCause().isEmpty() ? "" : " (" + es.error().rootCause().getFirst().type() + ": "
+                    + es.error().rootCause().getFirst().reason() + ")")));
+        }
+        return new ClusterUnreachableException("cannot reach Elasticsearch at " + location + " to " + what + ": " + e, e);
     }
 
     static RestClient connect(ElasticsearchLocation location, ElasticsearchOptions options) {
