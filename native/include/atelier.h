@@ -28,7 +28,7 @@
 extern "C" {
 #endif
 
-#define ATL_ABI_VERSION 1
+#define ATL_ABI_VERSION 2
 
 #define ATL_API __attribute__((visibility("default")))
 
@@ -255,6 +255,29 @@ ATL_API atl_status* atl_index_set_ef_search(atl_index* index, int32_t ef_search)
 ATL_API atl_status* atl_index_set_nprobe(atl_index* index, int32_t nprobe);
 ATL_API int32_t atl_index_ef_search(const atl_index* index); /* -1 when not HNSW */
 ATL_API int32_t atl_index_nprobe(const atl_index* index);    /* -1 when not IVF */
+
+/* Which code answers atl_index_search. Atelier's kernels (SIMD inner products with a vectorised
+ * top-k filter; exact search from BLAS tiles; its own walk of the HNSW graph with prefetching)
+ * serve Flat and HNSW-over-Flat indexes, id-mapped or not; other kinds always use FAISS.
+ * FAISS's own search is kept as the baseline the benchmarks and parity tests compare with. */
+typedef enum atl_search_kernel {
+    ATL_SEARCH_KERNEL_AUTO = 0,      /* Atelier's, with the best instruction set of this CPU (default) */
+    ATL_SEARCH_KERNEL_FAISS = 1,     /* FAISS 1.7.3's own search */
+    ATL_SEARCH_KERNEL_REFERENCE = 2, /* Atelier's, plain loops (the parity reference) */
+    ATL_SEARCH_KERNEL_AVX2 = 3,      /* Atelier's, AVX2 + FMA */
+    ATL_SEARCH_KERNEL_AVX512 = 4     /* Atelier's, AVX-512F */
+} atl_search_kernel;
+
+/* "auto", "faiss", "reference", "avx2", "avx512"; NULL for an unknown value. Borrowed; static. */
+ATL_API const char* atl_search_kernel_name(int32_t kernel);
+/* The atl_search_kernel named name, or -1. name is caller-owned; not freed. */
+ATL_API int32_t atl_search_kernel_from_name(const char* name);
+/* 1 when this CPU runs kernel, else 0. */
+ATL_API int32_t atl_search_kernel_available(int32_t kernel);
+/* Chooses the search code of index (not saved with it). ATL_ERR_UNSUPPORTED when the CPU lacks
+ * the instruction set. Same threading rule as efSearch: not while searches run. */
+ATL_API atl_status* atl_index_set_search_kernel(atl_index* index, int32_t kernel);
+ATL_API int32_t atl_index_search_kernel(const atl_index* index); /* -1 for NULL */
 
 /* A set of allowed ids, built once and reused by any number of searches. Held as a bitmap
  * when the largest id is small enough (at most 64 bits per allowed id), as a hash set

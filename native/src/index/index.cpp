@@ -20,6 +20,8 @@
 #include <vector>
 
 #include "core/status.hpp"
+#include "index/exact_search.hpp"
+#include "index/hnsw_search.hpp"
 #include "index/id_filter.hpp"
 #include "index/omp_threads.hpp"
 #include "index/serial.hpp"
@@ -30,6 +32,7 @@ using idx_t = faiss::Index::idx_t;
 struct atl_index {
     std::unique_ptr<faiss::Index> index;
     std::string description;  // refreshed after every change
+    int32_t search_kernel = ATL_SEARCH_KERNEL_AUTO;
 };
 
 namespace atl::index {
@@ -121,16 +124,56 @@ bool keep_members(idx_t n, idx_t found, const float* fd, const idx_t* fi, idx_t 
     return complete;
 }
 
+// Atelier's vector kernels for an atl_search_kernel, or NULL for FAISS's search (or a CPU
+// without the instruction set).
+const VectorKernels* kernels_of(int32_t kernel) {
+    switch (kernel) {
+        case ATL_SEARCH_KERNEL_AUTO: return &best_vector_kernels();
+        case ATL_SEARCH_KERNEL_REFERENCE: return vector_kernels(Isa::Reference);
+        case ATL_SEARCH_KERNEL_AVX2: return vector_kernels(Isa::Avx2);
+        case ATL_SEARCH_KERNEL_AVX512: return vector_kernels(Isa::Avx512);
+        default: return nullptr;
+    }
+}
+
+// Atelier's own search where the index kind allows it (flat storage: exact search, HNSW over
+// flat storage: the graph walk); returns false for the others.
+bool search_own(const VectorKernels& kern, const faiss::Index* index, idx_t n, const float* x, idx_t k, const faiss::IDSelector* sel,
+                float* distances, idx_t* labels) {
+    bool ip = index->metric_type == faiss::METRIC_INNER_PRODUCT;
+    if (!ip && index->metric_type != faiss::METRIC_L2) return false;
+    if (auto flat = dynamic_cast<const faiss::IndexFlat*>(index)) {
+        exact_search(kern, FlatVectors{flat->get_xb(), flat->ntotal, flat->d, ip}, x, n, k, sel, distances, labels);
+        return true;
+    }
+    if (auto h = dynamic_cast<const faiss::IndexHNSW*>(index); h != nullptr && hnsw_search_supports(*h)) {
+        hnsw_search(kern, *h, x, n, k, h->hnsw.efSearch, sel, distances, labels);
+        return true;
+    }
+    return false;
+}
+
 // Filtered search: inside FAISS where 1.7.3 supports a selector, else by over-fetching.
+// own: Atelier's kernels, used where the index kind allows; NULL: FAISS's search.
 void search_with(const faiss::Index* index, idx_t n, const float* x, idx_t k, const faiss::IDSelector* sel,
-                 float* distances, idx_t* labels) {
+                 const VectorKernels* own, float* distances, idx_t* labels) {
+    if (auto m = as_id_map(index); m != nullptr && own != nullptr) {
+        std::unique_ptr<TranslatedSelector> inner;
+        if (sel != nullptr) inner = std::make_unique<TranslatedSelector>(m->id_map, *sel);
+        search_with(m->index, n, x, k, inner.get(), own, distances, labels);
+        for (idx_t i = 0; i < n * k; ++i) {
+            if (labels[i] >= 0) labels[i] = m->id_map[labels[i]];
+        }
+        return;
+    }
+    if (own != nullptr && search_own(*own, index, n, x, k, sel, distances, labels)) return;
     if (sel == nullptr) {
         index->search(n, x, k, distances, labels);
         return;
     }
     if (auto m = as_id_map(index)) {
         TranslatedSelector inner(m->id_map, *sel);
-        search_with(m->index, n, x, k, &inner, distances, labels);
+        search_with(m->index, n, x, k, &inner, own, distances, labels);
         for (idx_t i = 0; i < n * k; ++i) {
             if (labels[i] >= 0) labels[i] = m->id_map[labels[i]];
         }
@@ -339,6 +382,42 @@ atl_status* atl_index_set_nprobe(atl_index* index, int32_t nprobe) {
     ATL_CATCH
 }
 
+const char* atl_search_kernel_name(int32_t kernel) {
+    switch (kernel) {
+        case ATL_SEARCH_KERNEL_AUTO: return "auto";
+        case ATL_SEARCH_KERNEL_FAISS: return "faiss";
+        case ATL_SEARCH_KERNEL_REFERENCE: return "reference";
+        case ATL_SEARCH_KERNEL_AVX2: return "avx2";
+        case ATL_SEARCH_KERNEL_AVX512: return "avx512";
+        default: return nullptr;
+    }
+}
+
+int32_t atl_search_kernel_from_name(const char* name) {
+    if (name == nullptr) return -1;
+    for (int32_t k = ATL_SEARCH_KERNEL_AUTO; k <= ATL_SEARCH_KERNEL_AVX512; ++k) {
+        if (std::strcmp(name, atl_search_kernel_name(k)) == 0) return k;
+    }
+    return -1;
+}
+
+int32_t atl_search_kernel_available(int32_t kernel) {
+    return kernel == ATL_SEARCH_KERNEL_FAISS || kernels_of(kernel) != nullptr ? 1 : 0;
+}
+
+atl_status* atl_index_set_search_kernel(atl_index* index, int32_t kernel) {
+    ATL_TRY
+    auto* ix = checked(index);
+    atl::require(atl_search_kernel_name(kernel) != nullptr, ATL_ERR_INVALID_ARGUMENT,
+                 "unknown search kernel " + std::to_string(kernel));
+    atl::require(atl_search_kernel_available(kernel) != 0, ATL_ERR_UNSUPPORTED,
+                 std::string("search kernel ") + atl_search_kernel_name(kernel) + ": this CPU lacks its instructions");
+    ix->search_kernel = kernel;
+    ATL_CATCH
+}
+
+int32_t atl_index_search_kernel(const atl_index* index) { return index ? index->search_kernel : -1; }
+
 int32_t atl_index_ef_search(const atl_index* index) {
     if (!index || !index->index) return -1;
     auto h = find_hnsw(index->index.get());
@@ -363,7 +442,7 @@ atl_status* atl_index_search(const atl_index* index, const atl_tensor_view* quer
     // PERFORMANCE.md: one query with several OpenMP threads takes 8-12 ms instead of 0.1-0.3 ms.
     OmpThreads threads(q.rows == 1 ? 1 : atl_num_threads());
     const faiss::IDSelector* sel = filter != nullptr ? filter->selector.get() : nullptr;
-    search_with(ix->index.get(), q.rows, q.data, k, sel, scores, ids);
+    search_with(ix->index.get(), q.rows, q.data, k, sel, kernels_of(ix->search_kernel), scores, ids);
     ATL_CATCH
 }
 

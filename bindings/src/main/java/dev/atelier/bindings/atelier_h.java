@@ -23,10 +23,10 @@ public class atelier_h extends atelier_h$shared {
     static final SymbolLookup SYMBOL_LOOKUP = SymbolLookup.loaderLookup()
             .or(Linker.nativeLinker().defaultLookup());
 
-    private static final int ATL_ABI_VERSION = (int)1L;
+    private static final int ATL_ABI_VERSION = (int)2L;
     /**
      * {@snippet lang=c :
-     * #define ATL_ABI_VERSION 1
+     * #define ATL_ABI_VERSION 2
      * }
      */
     public static int ATL_ABI_VERSION() {
@@ -2753,6 +2753,352 @@ public class atelier_h extends atelier_h$shared {
         try {
             if (TRACE_DOWNCALLS) {
                 traceDowncall("atl_index_nprobe", index);
+            }
+            return (int)mh$.invokeExact(index);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static final int ATL_SEARCH_KERNEL_AUTO = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_search_kernel.ATL_SEARCH_KERNEL_AUTO = 0
+     * }
+     */
+    public static int ATL_SEARCH_KERNEL_AUTO() {
+        return ATL_SEARCH_KERNEL_AUTO;
+    }
+    private static final int ATL_SEARCH_KERNEL_FAISS = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_search_kernel.ATL_SEARCH_KERNEL_FAISS = 1
+     * }
+     */
+    public static int ATL_SEARCH_KERNEL_FAISS() {
+        return ATL_SEARCH_KERNEL_FAISS;
+    }
+    private static final int ATL_SEARCH_KERNEL_REFERENCE = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_search_kernel.ATL_SEARCH_KERNEL_REFERENCE = 2
+     * }
+     */
+    public static int ATL_SEARCH_KERNEL_REFERENCE() {
+        return ATL_SEARCH_KERNEL_REFERENCE;
+    }
+    private static final int ATL_SEARCH_KERNEL_AVX2 = (int)3L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_search_kernel.ATL_SEARCH_KERNEL_AVX2 = 3
+     * }
+     */
+    public static int ATL_SEARCH_KERNEL_AVX2() {
+        return ATL_SEARCH_KERNEL_AVX2;
+    }
+    private static final int ATL_SEARCH_KERNEL_AVX512 = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_search_kernel.ATL_SEARCH_KERNEL_AVX512 = 4
+     * }
+     */
+    public static int ATL_SEARCH_KERNEL_AVX512() {
+        return ATL_SEARCH_KERNEL_AVX512;
+    }
+
+    private static class atl_search_kernel_name {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_search_kernel_name");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * const char *atl_search_kernel_name(int32_t kernel)
+     * }
+     */
+    public static FunctionDescriptor atl_search_kernel_name$descriptor() {
+        return atl_search_kernel_name.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * const char *atl_search_kernel_name(int32_t kernel)
+     * }
+     */
+    public static MethodHandle atl_search_kernel_name$handle() {
+        return atl_search_kernel_name.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * const char *atl_search_kernel_name(int32_t kernel)
+     * }
+     */
+    public static MemorySegment atl_search_kernel_name$address() {
+        return atl_search_kernel_name.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * const char *atl_search_kernel_name(int32_t kernel)
+     * }
+     */
+    public static MemorySegment atl_search_kernel_name(int kernel) {
+        var mh$ = atl_search_kernel_name.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_search_kernel_name", kernel);
+            }
+            return (MemorySegment)mh$.invokeExact(kernel);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_search_kernel_from_name {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_INT,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_search_kernel_from_name");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t atl_search_kernel_from_name(const char *name)
+     * }
+     */
+    public static FunctionDescriptor atl_search_kernel_from_name$descriptor() {
+        return atl_search_kernel_from_name.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t atl_search_kernel_from_name(const char *name)
+     * }
+     */
+    public static MethodHandle atl_search_kernel_from_name$handle() {
+        return atl_search_kernel_from_name.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t atl_search_kernel_from_name(const char *name)
+     * }
+     */
+    public static MemorySegment atl_search_kernel_from_name$address() {
+        return atl_search_kernel_from_name.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t atl_search_kernel_from_name(const char *name)
+     * }
+     */
+    public static int atl_search_kernel_from_name(MemorySegment name) {
+        var mh$ = atl_search_kernel_from_name.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_search_kernel_from_name", name);
+            }
+            return (int)mh$.invokeExact(name);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_search_kernel_available {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_INT,
+            atelier_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_search_kernel_available");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t atl_search_kernel_available(int32_t kernel)
+     * }
+     */
+    public static FunctionDescriptor atl_search_kernel_available$descriptor() {
+        return atl_search_kernel_available.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t atl_search_kernel_available(int32_t kernel)
+     * }
+     */
+    public static MethodHandle atl_search_kernel_available$handle() {
+        return atl_search_kernel_available.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t atl_search_kernel_available(int32_t kernel)
+     * }
+     */
+    public static MemorySegment atl_search_kernel_available$address() {
+        return atl_search_kernel_available.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t atl_search_kernel_available(int32_t kernel)
+     * }
+     */
+    public static int atl_search_kernel_available(int kernel) {
+        var mh$ = atl_search_kernel_available.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_search_kernel_available", kernel);
+            }
+            return (int)mh$.invokeExact(kernel);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_index_set_search_kernel {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_index_set_search_kernel");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_index_set_search_kernel(atl_index *index, int32_t kernel)
+     * }
+     */
+    public static FunctionDescriptor atl_index_set_search_kernel$descriptor() {
+        return atl_index_set_search_kernel.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_index_set_search_kernel(atl_index *index, int32_t kernel)
+     * }
+     */
+    public static MethodHandle atl_index_set_search_kernel$handle() {
+        return atl_index_set_search_kernel.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_index_set_search_kernel(atl_index *index, int32_t kernel)
+     * }
+     */
+    public static MemorySegment atl_index_set_search_kernel$address() {
+        return atl_index_set_search_kernel.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_index_set_search_kernel(atl_index *index, int32_t kernel)
+     * }
+     */
+    public static MemorySegment atl_index_set_search_kernel(MemorySegment index, int kernel) {
+        var mh$ = atl_index_set_search_kernel.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_index_set_search_kernel", index, kernel);
+            }
+            return (MemorySegment)mh$.invokeExact(index, kernel);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_index_search_kernel {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_INT,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_index_search_kernel");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t atl_index_search_kernel(const atl_index *index)
+     * }
+     */
+    public static FunctionDescriptor atl_index_search_kernel$descriptor() {
+        return atl_index_search_kernel.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t atl_index_search_kernel(const atl_index *index)
+     * }
+     */
+    public static MethodHandle atl_index_search_kernel$handle() {
+        return atl_index_search_kernel.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t atl_index_search_kernel(const atl_index *index)
+     * }
+     */
+    public static MemorySegment atl_index_search_kernel$address() {
+        return atl_index_search_kernel.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t atl_index_search_kernel(const atl_index *index)
+     * }
+     */
+    public static int atl_index_search_kernel(MemorySegment index) {
+        var mh$ = atl_index_search_kernel.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_index_search_kernel", index);
             }
             return (int)mh$.invokeExact(index);
         } catch (Error | RuntimeException ex) {

@@ -117,6 +117,19 @@ public final class VectorIndex extends NativeHandle {
         Status.check(atl_index_set_nprobe(pointer(), value));
     }
 
+    /** The code that answers {@link #search} (not saved with the index). */
+    public SearchKernel searchKernel() {
+        return SearchKernel.values()[atl_index_search_kernel(pointer())];
+    }
+
+    /**
+     * Chooses the code that answers {@link #search}; throws UnsupportedException when this CPU
+     * lacks its instructions. Like {@link #setEfSearch}, not while searches run.
+     */
+    public void setSearchKernel(SearchKernel kernel) {
+        Status.check(atl_index_set_search_kernel(pointer(), kernel.code()));
+    }
+
     /** The k best of queries F32 [nq, dimension], restricted to filter's ids when filter is not null. */
     public Neighbors search(TensorView queries, int k, IdFilter filter) {
         int nq = Math.toIntExact(queries.shape()[0]);

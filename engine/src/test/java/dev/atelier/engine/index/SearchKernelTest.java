@@ -1,0 +1,91 @@
+package dev.atelier.engine.index;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import dev.atelier.engine.core.TensorView;
+import java.lang.foreign.Arena;
+import java.util.Arrays;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Choosing the search code from Java: Atelier's kernels answer flat and HNSW indexes with
+ * FAISS's exact results and at least its HNSW recall (native/tests/test_search_kernels.c checks
+ * each instruction set in depth); the choice is per index and not saved.
+ */
+class SearchKernelTest {
+    static final int N = 4000, DIM = 32, NQ = 100, K = 5;
+
+    static float[][] unitRows(int n, long seed) {
+        Random r = new Random(seed);
+        float[][] rows = new float[n][DIM];
+        for (float[] row : rows) {
+            double norm = 0;
+            for (int j = 0; j < DIM; j++) {
+                row[j] = (float) r.nextGaussian();
+                norm += row[j] * row[j];
+            }
+            for (int j = 0; j < DIM; j++) {
+                row[j] /= (float) Math.sqrt(norm);
+            }
+        }
+        return rows;
+    }
+
+    static double recall(long[] found, long[] exact) {
+        int hits = 0;
+        for (int q = 0; q < NQ; q++) {
+            long[] want = Arrays.copyOfRange(exact, q * K, (q + 1) * K);
+            for (int j = 0; j < K; j++) {
+                long id = found[q * K + j];
+                if (Arrays.stream(want).anyMatch(w -> w == id)) {
+                    hits++;
+                }
+            }
+        }
+        return hits / (double) (NQ * K);
+    }
+
+    @Test
+    void atelierKernelsMatchFaiss() {
+        try (Arena arena = Arena.ofConfined();
+                VectorIndex flat = VectorIndex.create(IndexSpec.flat(), DIM);
+                VectorIndex hnsw = VectorIndex.create(IndexSpec.hnsw(), DIM)) {
+            TensorView base = TensorView.ofRows(arena, unitRows(N, 1), DIM);
+            TensorView queries = TensorView.ofRows(arena, unitRows(NQ, 2), DIM);
+            flat.add(base);
+            hnsw.add(base);
+            assertEquals(SearchKernel.AUTO, flat.searchKernel());
+
+            Neighbors ours = flat.search(queries, K, null);
+            flat.setSearchKernel(SearchKernel.FAISS);
+            assertEquals(SearchKernel.FAISS, flat.searchKernel());
+            Neighbors theirs = flat.search(queries, K, null);
+            assertArrayEquals(theirs.ids(), ours.ids());
+            assertArrayEquals(theirs.scores(), ours.scores(), 1e-5f);
+
+            hnsw.setEfSearch(16);
+            double atelier = recall(hnsw.search(queries, K, null).ids(), theirs.ids());
+            hnsw.setSearchKernel(SearchKernel.FAISS);
+            double faiss = recall(hnsw.search(queries, K, null).ids(), theirs.ids());
+            assertTrue(atelier >= faiss - 0.01, "HNSW recall@5: Atelier " + atelier + ", FAISS " + faiss);
+
+            // Not saved: an index read back searches with the default again.
+            try (VectorIndex back = VectorIndex.fromBytes(arena.allocateFrom(java.lang.foreign.ValueLayout.JAVA_BYTE, flat.toBytes()))) {
+                assertEquals(SearchKernel.AUTO, back.searchKernel());
+                assertArrayEquals(ours.ids(), back.search(queries, K, null).ids());
+            }
+        }
+    }
+
+    @Test
+    void namesAndAvailability() {
+        for (SearchKernel k : SearchKernel.values()) {
+            assertEquals(k, SearchKernel.fromName(k.nativeName()));
+        }
+        assertTrue(SearchKernel.REFERENCE.available());
+        assertTrue(SearchKernel.FAISS.available());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SearchKernel.fromName("sse"));
+        assertTrue(e.getMessage().contains("avx512"));
+    }
+}
