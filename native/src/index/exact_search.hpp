@@ -21,8 +21,7 @@ struct FlatVectors {
 
 // The k best rows of `base` for each of the nq queries [nq, d]: scores [nq, k] (inner product
 // larger first, L2 distance smaller first), ids [nq, k] row numbers, -1 past the rows found.
-// sel (may be NULL) limits the results to its members. Threads: OpenMP as set by the caller
-// for small batches; large batches also use OpenBLAS's own threads for the products.
+// sel (may be NULL) limits the results to its members. Threads: OpenMP, as set by the caller.
 void exact_search(const VectorKernels& kern, const FlatVectors& base, const float* queries, int64_t nq, int64_t k, const faiss::IDSelector* sel,
                   float* scores, int64_t* ids);
 

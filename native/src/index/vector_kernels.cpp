@@ -31,6 +31,16 @@ int64_t select_at_least_reference(const float* s, int64_t n, float threshold, in
     return count;
 }
 
+void panel_dot_reference(const float* q, int64_t ldq, const float* panel, int64_t d, float* out) {
+    for (int64_t i = 0; i < kPanelQueries; ++i) {
+        for (int64_t j = 0; j < kPanelRows; ++j) {
+            float s = 0.0f;
+            for (int64_t c = 0; c < d; ++c) s += q[i * ldq + c] * panel[c * kPanelRows + j];
+            out[i * kPanelRows + j] = s;
+        }
+    }
+}
+
 // AVX-512: four rows at a time share each query load; the d tail is a masked load.
 __attribute__((target("avx512f"))) inline __mmask16 tail16(int64_t left) {
     return left >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << left) - 1);
@@ -92,6 +102,36 @@ __attribute__((target("avx512f"))) int64_t select_at_least_avx512(const float* s
         }
     }
     return count;
+}
+
+__attribute__((target("avx512f"))) void panel_dot_avx512(const float* q, int64_t ldq, const float* panel, int64_t d,
+                                                           float* out) {
+    static_assert(kPanelRows == 32 && kPanelQueries == 6, "register blocking below is 6 x (2 x 16)");
+    const float *q0 = q, *q1 = q + ldq, *q2 = q + 2 * ldq, *q3 = q + 3 * ldq, *q4 = q + 4 * ldq, *q5 = q + 5 * ldq;
+    __m512 a00 = _mm512_setzero_ps(), a01 = _mm512_setzero_ps(), a10 = _mm512_setzero_ps(), a11 = _mm512_setzero_ps();
+    __m512 a20 = _mm512_setzero_ps(), a21 = _mm512_setzero_ps(), a30 = _mm512_setzero_ps(), a31 = _mm512_setzero_ps();
+    __m512 a40 = _mm512_setzero_ps(), a41 = _mm512_setzero_ps(), a50 = _mm512_setzero_ps(), a51 = _mm512_setzero_ps();
+    for (int64_t c = 0; c < d; ++c) {
+        const __m512 p0 = _mm512_load_ps(panel + c * 32), p1 = _mm512_load_ps(panel + c * 32 + 16);
+        __m512 b = _mm512_set1_ps(q0[c]);
+        a00 = _mm512_fmadd_ps(b, p0, a00), a01 = _mm512_fmadd_ps(b, p1, a01);
+        b = _mm512_set1_ps(q1[c]);
+        a10 = _mm512_fmadd_ps(b, p0, a10), a11 = _mm512_fmadd_ps(b, p1, a11);
+        b = _mm512_set1_ps(q2[c]);
+        a20 = _mm512_fmadd_ps(b, p0, a20), a21 = _mm512_fmadd_ps(b, p1, a21);
+        b = _mm512_set1_ps(q3[c]);
+        a30 = _mm512_fmadd_ps(b, p0, a30), a31 = _mm512_fmadd_ps(b, p1, a31);
+        b = _mm512_set1_ps(q4[c]);
+        a40 = _mm512_fmadd_ps(b, p0, a40), a41 = _mm512_fmadd_ps(b, p1, a41);
+        b = _mm512_set1_ps(q5[c]);
+        a50 = _mm512_fmadd_ps(b, p0, a50), a51 = _mm512_fmadd_ps(b, p1, a51);
+    }
+    _mm512_storeu_ps(out + 0, a00), _mm512_storeu_ps(out + 16, a01);
+    _mm512_storeu_ps(out + 32, a10), _mm512_storeu_ps(out + 48, a11);
+    _mm512_storeu_ps(out + 64, a20), _mm512_storeu_ps(out + 80, a21);
+    _mm512_storeu_ps(out + 96, a30), _mm512_storeu_ps(out + 112, a31);
+    _mm512_storeu_ps(out + 128, a40), _mm512_storeu_ps(out + 144, a41);
+    _mm512_storeu_ps(out + 160, a50), _mm512_storeu_ps(out + 176, a51);
 }
 
 // AVX2 + FMA: the same shape with 8 lanes; the tail (d % 8) is scalar.
@@ -169,9 +209,37 @@ __attribute__((target("avx2,fma"))) int64_t select_at_least_avx2(const float* s,
     return count;
 }
 
-const VectorKernels reference_kernels{"reference", dot_many_reference, dot_rows_reference, select_at_least_reference};
-const VectorKernels avx2_kernels{"avx2", dot_many_avx2, dot_rows_avx2, select_at_least_avx2};
-const VectorKernels avx512_kernels{"avx512", dot_many_avx512, dot_rows_avx512, select_at_least_avx512};
+// 3 queries x 32 rows per pass (12 ymm accumulators), two passes for the 6 queries.
+__attribute__((target("avx2,fma"))) void panel_dot_avx2(const float* q, int64_t ldq, const float* panel, int64_t d,
+                                                          float* out) {
+    for (int64_t half = 0; half < 2; ++half) {
+        const float* qs[3] = {q + (3 * half) * ldq, q + (3 * half + 1) * ldq, q + (3 * half + 2) * ldq};
+        __m256 acc[3][4];
+        for (auto& row : acc)
+            for (auto& a : row) a = _mm256_setzero_ps();
+        for (int64_t c = 0; c < d; ++c) {
+            const float* pc = panel + c * 32;
+            const __m256 p0 = _mm256_load_ps(pc), p1 = _mm256_load_ps(pc + 8), p2 = _mm256_load_ps(pc + 16),
+                         p3 = _mm256_load_ps(pc + 24);
+            for (int i = 0; i < 3; ++i) {
+                const __m256 b = _mm256_broadcast_ss(qs[i] + c);
+                acc[i][0] = _mm256_fmadd_ps(b, p0, acc[i][0]);
+                acc[i][1] = _mm256_fmadd_ps(b, p1, acc[i][1]);
+                acc[i][2] = _mm256_fmadd_ps(b, p2, acc[i][2]);
+                acc[i][3] = _mm256_fmadd_ps(b, p3, acc[i][3]);
+            }
+        }
+        for (int i = 0; i < 3; ++i) {
+            for (int v = 0; v < 4; ++v) _mm256_storeu_ps(out + (3 * half + i) * 32 + 8 * v, acc[i][v]);
+        }
+    }
+}
+
+const VectorKernels reference_kernels{"reference", dot_many_reference, dot_rows_reference, select_at_least_reference,
+                                     panel_dot_reference};
+const VectorKernels avx2_kernels{"avx2", dot_many_avx2, dot_rows_avx2, select_at_least_avx2, panel_dot_avx2};
+const VectorKernels avx512_kernels{"avx512", dot_many_avx512, dot_rows_avx512, select_at_least_avx512,
+                                   panel_dot_avx512};
 
 }  // namespace
 

@@ -17,11 +17,23 @@ using DotRowsFn = void (*)(const float* q, const float* x, int64_t n, int64_t d,
 // The filter in front of every top-k: most scores of a scan fall below the k-th best so far.
 using SelectAtLeastFn = int64_t (*)(const float* s, int64_t n, float threshold, int32_t* pos);
 
+// Stored rows packed for the batch kernel: panels of kPanelRows rows, transposed, so that
+// panel[c * kPanelRows + j] is element c of row j (zeros past the last row).
+constexpr int64_t kPanelRows = 32;
+// Queries per batch-kernel call.
+constexpr int64_t kPanelQueries = 6;
+// out[i * kPanelRows + j] = <q + i * ldq, row j of panel> for i < kPanelQueries, j < kPanelRows;
+// panel [d, kPanelRows] 64-byte aligned. A register-blocked product of 6 queries by 32 rows
+// (12 AVX-512 accumulators), the microkernel of a matrix multiply whose inner dimension d is
+// small enough (128 here) to finish in registers, so scores never travel through memory.
+using PanelDotFn = void (*)(const float* q, int64_t ldq, const float* panel, int64_t d, float* out);
+
 struct VectorKernels {
     const char* name;  // "avx512", "avx2" or "reference"
     DotManyFn dot_many;
     DotRowsFn dot_rows;
     SelectAtLeastFn select_at_least;
+    PanelDotFn panel_dot;
 };
 
 enum class Isa { Reference, Avx2, Avx512 };

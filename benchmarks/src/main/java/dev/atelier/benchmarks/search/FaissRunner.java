@@ -4,6 +4,7 @@ import dev.atelier.engine.core.DType;
 import dev.atelier.engine.core.TensorView;
 import dev.atelier.engine.index.IndexSpec;
 import dev.atelier.engine.index.Neighbors;
+import dev.atelier.engine.index.SearchKernel;
 import dev.atelier.engine.index.VectorIndex;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -75,15 +76,24 @@ final class FaissRunner {
         return index.search(rows(queries, i, 1), k, null).ids();
     }
 
-    /** Full measurements of index at its current settings against exact results. */
-    Row measure(String name, String setting, Built built, long[][] exact, int batchRounds) throws Exception {
+    /**
+     * Full measurements of index with its current settings and search kernel against exact results;
+     * single-query latency and throughput over the first singles queries.
+     */
+    Row measure(String name, String setting, Built built, long[][] exact, int batchRounds, int singles) throws Exception {
         VectorIndex index = built.index();
         double recall = Measurements.recall(batchSearch(index), exact, k);
         double qps = batchQps(index, batchRounds);
-        Measurements.Latency latency = Measurements.singles(data.nq(), i -> single(index, i));
-        double parallel = Measurements.parallelSingles(data.nq(), threads, 2, i -> single(index, i));
-        return new Row("atelier/faiss", name, setting, built.seconds(), built.sizeMiB(), built.rssDeltaMiB(), recall,
-                latency.p50Micros(), latency.p99Micros(), qps, parallel);
+        int m = Math.min(singles, data.nq());
+        Measurements.Latency latency = Measurements.singles(m, i -> single(index, i));
+        double parallel = Measurements.parallelSingles(m, threads, 2, i -> single(index, i));
+        return new Row(engine(index.searchKernel()), name, setting, built.seconds(), built.sizeMiB(), built.rssDeltaMiB(),
+                recall, latency.p50Micros(), latency.p99Micros(), qps, parallel);
+    }
+
+    /** The table's engine column: whose search code answered (the index itself is FAISS's either way). */
+    static String engine(SearchKernel kernel) {
+        return kernel == SearchKernel.FAISS ? "faiss 1.7.3" : "atelier (" + kernel.nativeName() + ")";
     }
 
     /**

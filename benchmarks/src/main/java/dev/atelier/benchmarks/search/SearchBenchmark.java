@@ -2,6 +2,7 @@ package dev.atelier.benchmarks.search;
 
 import dev.atelier.engine.core.NativeInfo;
 import dev.atelier.engine.index.IndexSpec;
+import dev.atelier.engine.index.SearchKernel;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.nio.file.Files;
@@ -16,15 +17,17 @@ import java.util.Set;
 
 /**
  * Issue 5's search benchmark: clustered unit vectors (n base, 1,000 held-out queries, 128-d),
- * exact results from FAISS's flat index, then FAISS flat, HNSW32 (efConstruction 200), IVF-Flat
+ * exact results from FAISS's own flat search, then flat, HNSW32 (efConstruction 200), IVF-Flat
  * and IVF-PQ through Atelier's {@code VectorIndex}, and Lucene's HNSW, each at the smallest
- * search breadth reaching the target recall@5. Prints a Markdown table with ratios against
- * Lucene and appends it to --out when given. benchmarks/search/run.sh runs it.
+ * search breadth reaching the target recall@5. Flat and HNSW are measured twice on the same
+ * index: answered by FAISS 1.7.3's own search and by Atelier's kernels ({@link SearchKernel});
+ * IVF indexes are always searched by FAISS. Prints a Markdown table with ratios against Lucene
+ * and appends it to --out when given. benchmarks/search/run.sh runs it.
  *
  * <pre>java --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -Xmx8g \
  *     -cp benchmarks/target/benchmarks.jar dev.atelier.benchmarks.search.SearchBenchmark \
  *     --n 800000 [--queries 1000] [--clusters N/200] [--spread 0.05] [--seed 42] [--threads 2] \
- *     [--only flat,hnsw,ivfflat,ivfpq,lucene] [--out results.md]</pre>
+ *     [--only flat,hnsw,ivfflat,ivfpq,lucene] [--kernels faiss,auto] [--flat-singles 200] [--out results.md]</pre>
  */
 public final class SearchBenchmark {
     private static final int K = 5;
@@ -45,6 +48,10 @@ public final class SearchBenchmark {
         long seed = Long.parseLong(opt.getOrDefault("seed", "42"));
         int threads = Integer.parseInt(opt.getOrDefault("threads", "2"));
         Set<String> only = Set.of(opt.getOrDefault("only", "flat,hnsw,ivfflat,ivfpq,lucene").split(","));
+        List<SearchKernel> kernels = java.util.Arrays.stream(opt.getOrDefault("kernels", "faiss,auto").split(","))
+                .map(SearchKernel::fromName).toList();
+        // FAISS answers a single flat query at 800,000 in a scalar loop (tens of ms): fewer singles there.
+        int flatSingles = Integer.parseInt(opt.getOrDefault("flat-singles", "200"));
         Path out = opt.containsKey("out") ? Path.of(opt.get("out")) : null;
 
         NativeInfo.setThreads(threads);
@@ -63,10 +70,14 @@ public final class SearchBenchmark {
             System.out.println("flat");
             FaissRunner.Built flat = faiss.build(IndexSpec.flat(), 0);
             try {
+                flat.index().setSearchKernel(SearchKernel.FAISS);
                 exact = faiss.batchSearch(flat.index());
                 if (only.contains("flat")) {
-                    rows.add(faiss.measure("Flat (exact)", "-", flat, exact, 2));
-                    print(rows.getLast());
+                    for (SearchKernel kernel : kernels) {
+                        flat.index().setSearchKernel(kernel);
+                        rows.add(faiss.measure("Flat (exact)", "-", flat, exact, 2, flatSingles));
+                        print(rows.getLast());
+                    }
                 }
             } finally {
                 flat.index().close();
@@ -75,14 +86,18 @@ public final class SearchBenchmark {
                 System.out.println("HNSW32 efConstruction=200");
                 FaissRunner.Built hnsw = faiss.build(IndexSpec.hnsw(), 0);
                 try {
-                    int ef = faiss.sweep("efSearch", hnsw.index(), EF, hnsw.index()::setEfSearch, exact, TARGET);
-                    hnsw.index().setEfSearch(ef);
-                    rows.add(faiss.measure("HNSW32 efC=200", "efSearch=" + ef, hnsw, exact, 3));
-                    print(rows.getLast());
-                    if (ef != 64) { // Atelier's default
-                        hnsw.index().setEfSearch(64);
-                        rows.add(faiss.measure("HNSW32 efC=200", "efSearch=64 (default)", hnsw, exact, 3));
+                    for (SearchKernel kernel : kernels) {
+                        hnsw.index().setSearchKernel(kernel);
+                        System.out.println("  search: " + FaissRunner.engine(kernel));
+                        int ef = faiss.sweep("efSearch", hnsw.index(), EF, hnsw.index()::setEfSearch, exact, TARGET);
+                        hnsw.index().setEfSearch(ef);
+                        rows.add(faiss.measure("HNSW32 efC=200", "efSearch=" + ef, hnsw, exact, 3, data.nq()));
                         print(rows.getLast());
+                        if (ef != 64) { // Atelier's default
+                            hnsw.index().setEfSearch(64);
+                            rows.add(faiss.measure("HNSW32 efC=200", "efSearch=64 (default)", hnsw, exact, 3, data.nq()));
+                            print(rows.getLast());
+                        }
                     }
                 } finally {
                     hnsw.index().close();
@@ -101,9 +116,10 @@ public final class SearchBenchmark {
                 System.out.println(factory + " (trained on " + trainRows + ")");
                 FaissRunner.Built ivf = faiss.build(IndexSpec.of(factory), trainRows);
                 try {
+                    ivf.index().setSearchKernel(SearchKernel.FAISS); // IVF is FAISS's search whatever the setting
                     int nprobe = faiss.sweep("nprobe", ivf.index(), NPROBE, ivf.index()::setNprobe, exact, TARGET);
                     ivf.index().setNprobe(nprobe);
-                    rows.add(faiss.measure(factory, "nprobe=" + nprobe, ivf, exact, 3));
+                    rows.add(faiss.measure(factory, "nprobe=" + nprobe, ivf, exact, 3, data.nq()));
                     print(rows.getLast());
                 } finally {
                     ivf.index().close();

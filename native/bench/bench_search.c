@@ -1,0 +1,96 @@
+/* Exact (flat) search throughput of FAISS's own code vs Atelier's kernels, in batches, and one
+ * query at a time: the inner loop of issue 5's target (>= 500 queries/s at 800,000 x 128 in
+ * batches of 1,000). Not a test: run by hand,
+ *   cmake --build build --target bench_search && build/native/bench_search [n] [batch] [threads] [kernels]
+ * kernels: comma-separated atl_search_kernel names (default "faiss,auto"). Random unit vectors. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "atelier.h"
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static atl_tensor_view view(void* data, int32_t dtype, int64_t rows, int64_t cols) {
+    atl_tensor_view v;
+    memset(&v, 0, sizeof v);
+    v.data = data;
+    v.dtype = dtype;
+    v.ndim = 2;
+    v.shape[0] = rows;
+    v.shape[1] = cols;
+    v.strides[0] = cols;
+    v.strides[1] = 1;
+    return v;
+}
+
+static void check(atl_status* s, const char* what) {
+    if (s != NULL) {
+        fprintf(stderr, "%s: %s\n", what, atl_status_message(s));
+        exit(1);
+    }
+}
+
+int main(int argc, char** argv) {
+    const int64_t n = argc > 1 ? atoll(argv[1]) : 800000, nq = argc > 2 ? atoll(argv[2]) : 1000, d = 128, k = 5;
+    const int threads = argc > 3 ? atoi(argv[3]) : 2;
+    char kernels[256];
+    snprintf(kernels, sizeof kernels, "%s", argc > 4 ? argv[4] : "faiss,auto");
+    check(atl_set_num_threads(threads), "threads");
+    float* x = malloc(sizeof(float) * (size_t)(n * d));
+    float* q = malloc(sizeof(float) * (size_t)(nq * d));
+    unsigned s = 1;
+    for (int64_t i = 0; i < n * d; ++i) x[i] = (float)((s = s * 1664525u + 1013904223u) >> 8) / 16777216.0f - 0.5f;
+    for (int64_t i = 0; i < nq * d; ++i) q[i] = (float)((s = s * 1664525u + 1013904223u) >> 8) / 16777216.0f - 0.5f;
+    atl_tensor_view xv = view(x, ATL_DTYPE_F32, n, d), qv = view(q, ATL_DTYPE_F32, nq, d);
+    check(atl_l2_normalize(&xv), "normalize");
+    check(atl_l2_normalize(&qv), "normalize");
+    atl_index_params p;
+    atl_index_params_init(&p);
+    p.dimension = (int32_t)d;
+    atl_index* index = NULL;
+    check(atl_index_create(&p, &index), "create");
+    check(atl_index_add(index, &xv, NULL), "add");
+    float* scores = malloc(sizeof(float) * (size_t)(nq * k));
+    int64_t* ids = malloc(sizeof(int64_t) * (size_t)(nq * k));
+    atl_tensor_view sv = view(scores, ATL_DTYPE_F32, nq, k), iv = view(ids, ATL_DTYPE_I64, nq, k);
+    int64_t* first_ids = NULL;  /* the first kernel's batch results: the others are compared with them */
+    printf("n=%lld d=%lld batch=%lld k=%lld threads=%d\n", (long long)n, (long long)d, (long long)nq, (long long)k, threads);
+    for (char* name = strtok(kernels, ","); name != NULL; name = strtok(NULL, ",")) {
+        int32_t kernel = atl_search_kernel_from_name(name);
+        check(atl_index_set_search_kernel(index, kernel), name);
+        double best = 1e30;
+        for (int rep = 0; rep < 3; ++rep) {
+            double t0 = now();
+            check(atl_index_search(index, &qv, k, NULL, &sv, &iv), "search");
+            double t = now() - t0;
+            best = t < best ? t : best;
+        }
+        int64_t differ = 0;
+        if (first_ids == NULL) {
+            first_ids = malloc(sizeof(int64_t) * (size_t)(nq * k));
+            memcpy(first_ids, ids, sizeof(int64_t) * (size_t)(nq * k));
+        } else {
+            for (int64_t i = 0; i < nq * k; ++i) differ += ids[i] != first_ids[i];
+        }
+        atl_tensor_view q1 = view(q, ATL_DTYPE_F32, 1, d), s1 = view(scores, ATL_DTYPE_F32, 1, k),
+                        i1 = view(ids, ATL_DTYPE_I64, 1, k);
+        double one = 1e30;
+        for (int rep = 0; rep < 5; ++rep) {
+            double t0 = now();
+            check(atl_index_search(index, &q1, k, NULL, &s1, &i1), "search");
+            double t = now() - t0;
+            one = t < one ? t : one;
+        }
+        printf("%-10s batch: %8.3f s = %7.0f queries/s (%.0f GFLOP/s); one query: %.2f ms; ids differing from the first "
+               "kernel's: %lld\n", name, best, nq / best, 2.0 * n * d * nq / best * 1e-9, one * 1e3, (long long)differ);
+    }
+    atl_index_destroy(index);
+    free(x), free(q), free(scores), free(ids), free(first_ids);
+    return 0;
+}
