@@ -6,8 +6,10 @@
 #include <cstdlib>
 #include <new>
 #include <limits>
+#include <memory>
 #include <vector>
 
+#include "index/omp_threads.hpp"
 #include "index/top_k.hpp"
 
 namespace atl::index {
@@ -26,8 +28,7 @@ float empty_score(bool inner_product) {
 // threshold every chunk so that a scan that starts with an empty heap soon skips most rows.
 void push_scores(const VectorKernels& kern, const float* s, int64_t n, int64_t row0, const faiss::IDSelector* sel,
                  TopK& top, std::vector<int32_t>& pos) {
-    constexpr int64_t kChunk = 512;
-    pos.resize(kChunk);
+    constexpr int64_t kChunk = 512;  // pos holds at least kChunk
     for (int64_t c = 0; c < n; c += kChunk) {
         int64_t len = std::min(kChunk, n - c);
         int64_t hits = kern.select_at_least(s + c, len, top.threshold(), pos.data());
@@ -66,13 +67,15 @@ void search_small(const VectorKernels& kern, const FlatVectors& base, const floa
     const int64_t nblocks = (base.n + kSmallBlockRows - 1) / kSmallBlockRows;
     int nthreads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(omp_get_max_threads(), nblocks)));
     std::vector<std::vector<TopK>> tops(nthreads, std::vector<TopK>(nq, TopK(k)));
+    ParallelErrors errors;
 #pragma omp parallel num_threads(nthreads)
     {
         auto& mine = tops[omp_get_thread_num()];
-        std::vector<float> s(kSmallBlockRows), norms(kSmallBlockRows);
+        std::vector<float> s, norms;
         std::vector<int32_t> pos;
+        errors.run([&] { s.resize(kSmallBlockRows), norms.resize(kSmallBlockRows), pos.resize(512); });
 #pragma omp for schedule(static)
-        for (int64_t b = 0; b < nblocks; ++b) {
+        for (int64_t b = 0; b < nblocks; ++b) errors.run([&] {
             int64_t row0 = b * kSmallBlockRows, rows = std::min(kSmallBlockRows, base.n - row0);
             const float* x = base.data + row0 * base.d;
             if (!base.inner_product) squared_norms(kern, x, rows, base.d, norms.data());
@@ -81,8 +84,9 @@ void search_small(const VectorKernels& kern, const FlatVectors& base, const floa
                 if (!base.inner_product) to_l2_scores(s.data(), rows, norms.data());
                 push_scores(kern, s.data(), rows, row0, sel, mine[q], pos);
             }
-        }
+        });
     }
+    errors.rethrow();
     for (int t = 1; t < nthreads; ++t) {
         for (int64_t q = 0; q < nq; ++q) tops[0][q].merge(tops[t][q]);
     }
@@ -128,15 +132,22 @@ void search_packed(const VectorKernels& kern, const FlatVectors& base, const flo
     const int64_t nblocks = (base.n + kBlockRows - 1) / kBlockRows;
     int nthreads = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(omp_get_max_threads(), nblocks)));
     std::vector<std::vector<TopK>> tops(nthreads, std::vector<TopK>(nq, TopK(k)));
+    ParallelErrors errors;
 #pragma omp parallel num_threads(nthreads)
     {
         auto& mine = tops[omp_get_thread_num()];
-        AlignedFloats packed(static_cast<size_t>(kBlockRows * d));
-        std::vector<float> norms(kBlockRows);
+        std::unique_ptr<AlignedFloats> buffer;
+        std::vector<float> norms;
         alignas(64) float out[kPanelQueries * kPanelRows];
-        std::vector<int32_t> pos(kPanelRows);
+        std::vector<int32_t> pos;
+        errors.run([&] {
+            buffer = std::make_unique<AlignedFloats>(static_cast<size_t>(kBlockRows * d));
+            norms.resize(kBlockRows), pos.resize(kPanelRows);
+        });
 #pragma omp for schedule(dynamic)
-        for (int64_t b = 0; b < nblocks; ++b) {
+        for (int64_t b = 0; b < nblocks; ++b) errors.run([&] {
+            if (!buffer) return;  // its allocation failed; the error is already kept
+            AlignedFloats& packed = *buffer;
             const int64_t row0 = b * kBlockRows, rows = std::min(kBlockRows, base.n - row0);
             pack_panels(base, row0, rows, packed.p);
             if (!base.inner_product) squared_norms(kern, base.data + row0 * d, rows, d, norms.data());
@@ -157,8 +168,9 @@ void search_packed(const VectorKernels& kern, const FlatVectors& base, const flo
                     }
                 }
             }
-        }
+        });
     }
+    errors.rethrow();
     for (int t = 1; t < nthreads; ++t) {
         for (int64_t i = 0; i < nq; ++i) tops[0][i].merge(tops[t][i]);
     }

@@ -8,6 +8,7 @@
 #include <queue>
 #include <vector>
 
+#include "index/omp_threads.hpp"
 #include "index/top_k.hpp"
 
 namespace atl::index {
@@ -168,19 +169,21 @@ void hnsw_search(const VectorKernels& kern, const faiss::IndexHNSW& index, const
     const int ef = std::max<int>(ef_search, static_cast<int>(std::min<int64_t>(k, std::numeric_limits<int>::max())));
     const int64_t d = index.d;
     const bool ip = index.metric_type == faiss::METRIC_INNER_PRODUCT;
+    ParallelErrors errors;
 #pragma omp parallel
     {
         // One per thread, kept between calls (2 bytes per stored vector: 1.6 MB at 800,000).
         thread_local VisitedSet visited;
 #pragma omp for schedule(dynamic, 4)
-        for (int64_t q = 0; q < nq; ++q) {
+        for (int64_t q = 0; q < nq; ++q) errors.run([&] {
             const float* x = queries + q * d;
             float qq = 0.0f;
             if (!ip) kern.dot_rows(x, x, 1, d, &qq);
             Scorer scorer{flat->get_xb(), d, ip, kern, x, qq};
             search_one(index, scorer, k, ef, sel, visited, scores + q * k, ids + q * k);
-        }
+        });
     }
+    errors.rethrow();
 }
 
 }  // namespace atl::index

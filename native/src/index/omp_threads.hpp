@@ -19,3 +19,33 @@ private:
 };
 
 }  // namespace atl::index
+
+#include <exception>
+#include <mutex>
+
+namespace atl::index {
+
+// An exception must not leave an OpenMP region (the runtime would terminate the process):
+// bodies run through run(), which keeps the first exception, and the caller rethrows it after
+// the region with rethrow().
+class ParallelErrors {
+public:
+    template <class Body>
+    void run(Body&& body) noexcept {
+        try {
+            body();
+        } catch (...) {
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (!first_) first_ = std::current_exception();
+        }
+    }
+    void rethrow() const {
+        if (first_) std::rethrow_exception(first_);
+    }
+
+private:
+    std::mutex mutex_;
+    std::exception_ptr first_;
+};
+
+}  // namespace atl::index
