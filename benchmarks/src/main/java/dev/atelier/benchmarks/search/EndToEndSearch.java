@@ -43,7 +43,7 @@ import javax.imageio.ImageIO;
  *
  * <pre>java --enable-native-access=ALL-UNNAMED -Xmx4g -cp benchmarks/target/benchmarks.jar \
  *     dev.atelier.benchmarks.search.EndToEndSearch --weights mobilenet_v3_large.safetensors \
- *     [--n 100000] [--requests 300] [--images 160] [--indexes flat,hnsw (or FAISS factory strings)] [--backends torch,onnx]</pre>
+ *     [--n 100000] [--requests 300] [--images 160] [--indexes "flat;hnsw" (';'-separated: FAISS factory strings hold commas)] [--backends torch,onnx]</pre>
  */
 public final class EndToEndSearch {
     private EndToEndSearch() {}
@@ -54,7 +54,7 @@ public final class EndToEndSearch {
         int n = Integer.parseInt(opt.getOrDefault("n", "100000"));
         int requests = Integer.parseInt(opt.getOrDefault("requests", "300"));
         int images = Integer.parseInt(opt.getOrDefault("images", "160"));
-        List<String> indexes = List.of(opt.getOrDefault("indexes", "flat,hnsw").split(","));
+        List<String> indexes = List.of(opt.getOrDefault("indexes", "flat;hnsw").split(";"));
         List<String> backends = List.of(opt.getOrDefault("backends", "torch,onnx").split(","));
         NativeInfo.setThreads(2); // builds; single searches run on one thread regardless
         System.out.printf("end to end: n=%d requests=%d images=%d; load at start: %s%n", n, requests, images,
@@ -95,6 +95,9 @@ public final class EndToEndSearch {
                 IndexSpec spec = name.equals("flat") ? IndexSpec.flat() : name.equals("hnsw") ? IndexSpec.hnsw() : IndexSpec.of(name);
                 try (VectorIndex index = VectorIndex.create(spec, 128)) {
                     long t0 = System.nanoTime();
+                    if (!index.isTrained()) { // IVF: k-means on a sample (rows are in random cluster order)
+                        index.train(TensorView.of(base, DType.F32, Math.min(n, 200_000), 128));
+                    }
                     index.add(TensorView.of(base, DType.F32, n, 128));
                     System.out.printf("  %s built in %.1f s%n", index.description(), (System.nanoTime() - t0) / 1e9);
                     for (String backend : backends) {
