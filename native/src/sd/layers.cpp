@@ -69,17 +69,22 @@ torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const to
     auto split = [&](const torch::Tensor& t) {
         return t.reshape({b, t.size(1), heads, d}).permute({0, 2, 1, 3}).reshape({b * heads, t.size(1), d});
     };
-    torch::Tensor qh = split(q), kt = split(k).transpose(1, 2), vh = split(v);
+    // The scale goes on q (L x d) rather than on the scores (L x L): one pass over the smaller
+    // tensor (PERFORMANCE.md: `sim * scale` was 8.4% of the fp32 step).
+    torch::Tensor qh = split(q * scale), kt = split(k).transpose(1, 2), vh = split(v);
     // Bound one chunk's scores to about 64M elements.
     const int64_t budget = int64_t{1} << 26;
     const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(lq, budget / std::max<int64_t>(1, b * heads * lk)));
     std::vector<torch::Tensor> outs;
     for (int64_t start = 0; start < lq; start += chunk) {
         int64_t len = std::min(chunk, lq - start);
-        torch::Tensor scores = torch::bmm(qh.narrow(1, start, len), kt).mul_(scale);
+        torch::Tensor scores = torch::bmm(qh.narrow(1, start, len), kt);
         if (mask.defined()) scores.add_(mask.narrow(0, start, len).to(scores.scalar_type()));
-        // Softmax in F32 also in BF16 mode: it sums many small terms.
-        torch::Tensor p = torch::softmax(scores, -1, torch::kFloat).to(q.scalar_type());
+        // BF16 scores go to ATen's BF16 softmax, which accumulates in F32 (libtorch 1.13: the
+        // same bits as softmax(..., kFloat).to(kBFloat16), benchmarks/sd/README.md) without the
+        // two conversions of the whole L x L matrix, which cost more than the softmax itself
+        // (7x slower on 16 x 1024 x 4096 scores, and most of the BF16 step at 512 x 512).
+        torch::Tensor p = torch::softmax(scores, -1);
         outs.push_back(torch::bmm(p, vh));
     }
     torch::Tensor out = outs.size() == 1 ? outs[0] : torch::cat(outs, 1);
