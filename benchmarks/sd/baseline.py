@@ -410,6 +410,81 @@ class ClipTextModel(nn.Module):
         return self.final_layer_norm(x)
 
 
+# ---------------- LoRA training step (issue 4 benchmark) ----------------
+
+class LoraWrapped(nn.Module):
+    """kohya's LoRAModule on a Linear or 1x1 conv: base(x) + up(down(x)) * alpha / rank; down
+    Kaiming-uniform, up zero; the base frozen."""
+
+    def __init__(self, base, rank, alpha):
+        super().__init__()
+        conv = isinstance(base, nn.Conv2d)
+        fin = base.in_channels if conv else base.in_features
+        fout = base.out_channels if conv else base.out_features
+        self.base = base
+        self.down = nn.Conv2d(fin, rank, 1, bias=False) if conv else nn.Linear(fin, rank, bias=False)
+        self.up = nn.Conv2d(rank, fout, 1, bias=False) if conv else nn.Linear(rank, fout, bias=False)
+        nn.init.kaiming_uniform_(self.down.weight, a=math.sqrt(5))
+        nn.init.zeros_(self.up.weight)
+        self.scale = alpha / rank
+
+    def forward(self, x):
+        return self.base(x) + self.up(self.down(x)) * self.scale
+
+
+def add_lora(unet, rank, alpha):
+    """kohya's default UNet targets: every Linear and 1x1 conv inside the SpatialTransformers
+    (192 modules in SD1.5). Returns the trainable parameters."""
+    for p in unet.parameters():
+        p.requires_grad_(False)
+    found = []
+    for st in [m for m in unet.modules() if isinstance(m, SpatialTransformer)]:
+        for parent in st.modules():
+            for name, child in parent.named_children():
+                if isinstance(child, nn.Linear) or (isinstance(child, nn.Conv2d) and child.kernel_size == (1, 1)):
+                    found.append((parent, name, child))
+    params = []
+    for parent, name, child in found:
+        wrapped = LoraWrapped(child, rank, alpha)
+        setattr(parent, name, wrapped)
+        params += [wrapped.down.weight, wrapped.up.weight]
+    return len(found), params
+
+
+def train_steps(a, unet):
+    """Batch-1 LoRA steps as kohya's train_network: noise at a random timestep of LDM's linear
+    schedule, eps MSE, backward through the frozen UNet, AdamW on the adapters."""
+    n_modules, params = add_lora(unet, a.rank, float(a.rank))
+    opt = torch.optim.AdamW(params, lr=1e-4)
+    betas = torch.linspace(0.00085 ** 0.5, 0.012 ** 0.5, 1000, dtype=torch.float64) ** 2
+    acp = torch.cumprod(1 - betas, 0).float()
+    lat = a.size // 8
+    latents = torch.randn(1, 4, lat, lat)
+    ctx_dim = unet.input_blocks[1][1].transformer_blocks[0].attn2.to_k.base.in_features
+    context = torch.randn(1, 77, ctx_dim)
+    torch.set_grad_enabled(True)
+    unet.train()
+    steps = a.steps or 3
+    times, losses = [], []
+    for i in range(steps + 1):  # the first step also builds oneDNN primitives: not counted
+        s = time.perf_counter()
+        t = torch.randint(0, 1000, (1,))
+        noise = torch.randn_like(latents)
+        noisy = acp[t].sqrt() * latents + (1 - acp[t]).sqrt() * noise
+        with autocast(a.dtype):
+            eps = unet(noisy, t.float(), context)
+        loss = F.mse_loss(eps.float(), noise)
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        times.append(time.perf_counter() - s)
+        losses.append(float(loss))
+    assert all(math.isfinite(v) for v in losses), "non-finite loss"
+    report("train", size=a.size, dtype=a.dtype, batch=1, rank=a.rank, modules=n_modules, threads=a.threads,
+           first_s=times[0], step_s=statistics.median(times[1:]), min_s=min(times[1:]), steps=steps,
+           peak_rss_mib=memory()["peak"])
+
+
 # ---------------- building from a checkpoint ----------------
 
 def unet_from(tensors, heads):
@@ -481,7 +556,7 @@ def autocast(dtype):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("model")
-    ap.add_argument("mode", choices=["unet", "e2e", "parity"])
+    ap.add_argument("mode", choices=["unet", "e2e", "parity", "train"])
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--dtype", choices=["fp32", "bf16"], default="fp32")
     ap.add_argument("--steps", type=int, default=None)
@@ -489,6 +564,7 @@ def main():
     ap.add_argument("--heads", type=int, default=8)
     ap.add_argument("--text-heads", type=int, default=12)
     ap.add_argument("--cases")
+    ap.add_argument("--rank", type=int, default=4, help="train mode: LoRA rank (alpha = rank)")
     ap.add_argument("--profile", help="unet mode: write a chrome trace of one extra step to this file")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -511,6 +587,9 @@ def main():
     report("load", mode=a.mode, dtype=a.dtype, threads=a.threads, load_s=load_s, file_mib=file_mib, rss_mib=m["VmRSS"],
            rss_file_mib=m["RssFile"], rss_anon_mib=m["RssAnon"])
 
+    if a.mode == "train":
+        train_steps(a, unet)
+        return
     lat = a.size // 8
     x = torch.randn(2, 4, lat, lat)
     context = torch.randn(2, 77, unet.input_blocks[1][1].transformer_blocks[0].attn2.to_k.in_features)

@@ -7,7 +7,10 @@
 #   benchmarks/sd/compare.sh MODEL.safetensors
 #   env: THREADS (2)  SIZES ("256 512")  DTYPES ("fp32 bf16")  STEPS (timed steps, 2)
 #        E2E=1 adds the 20-step 512x512 end-to-end proxy (text encode + 20 UNet steps + VAE decode)
+#        TRAIN=1 runs batch-1 LoRA training steps (issue 4) instead of UNet steps, at SIZES x DTYPES,
+#        rank RANK (4): forward, eps MSE, backward and AdamW, kohya's 192 default UNet targets
 #        ENGINES ("atelier torch")  PYTHON (/usr/bin/python3)
+#        BASELINE_ARGS: extra baseline.py options (the sd15-tiny fixture: "--heads 4 --text-heads 2")
 #        LOGS="a.log b.log": run nothing, print the table from the raw lines of earlier runs
 # Make the checkpoint first (about 4 GiB, 2 minutes):
 #   java -cp "$CP" dev.atelier.benchmarks.sd.RandomCheckpoint /tmp/sd15-random.safetensors --verify
@@ -50,12 +53,19 @@ run_atelier() {
     dev.atelier.benchmarks.sd.SdBenchmark "$model" "$@" 2>&1 | grep -v '^\[main\] INFO' | tee -a "$out"
 }
 run_torch() {
-  "$python" "$root/benchmarks/sd/baseline.py" "$model" "$@" --threads "$threads" 2>&1 | tee -a "$out"
+  # shellcheck disable=SC2086
+  "$python" "$root/benchmarks/sd/baseline.py" "$model" "$@" --threads "$threads" ${BASELINE_ARGS:-} 2>&1 | tee -a "$out"
 }
+mode=unet
+[ "${TRAIN:-0}" = 1 ] && mode=train
 for size in $sizes; do
   for dtype in $dtypes; do
     for engine in $engines; do
-      "run_$engine" unet --size "$size" --dtype "$dtype" --steps "$steps"
+      if [ "$mode" = train ]; then
+        "run_$engine" train --size "$size" --dtype "$dtype" --steps "$steps" --rank "${RANK:-4}"
+      else
+        "run_$engine" unet --size "$size" --dtype "$dtype" --steps "$steps"
+      fi
     done
   done
 done
@@ -76,6 +86,7 @@ awk '
   $2 == "load" { loads[++nl] = $1 " " (val($0, "dtype") == "" ? "fp32" : val($0, "dtype")) " " val($0, "mode") " " val($0, "load_s") " " val($0, "rss_mib") " " val($0, "rss_file_mib") " " val($0, "rss_anon_mib") " " val($0, "file_mib") }
   $2 == "mem_after_first_step" { first[$1, val($0, "size") " " val($0, "dtype")] = val($0, "rss_mib") " (file " val($0, "rss_file_mib") ", anon " val($0, "rss_anon_mib") ")" }
   $2 == "e2e" { e2e[++ne] = $0 }
+  $2 == "train" { k = val($0, "size") " " val($0, "dtype"); tstep[$1, k] = val($0, "step_s"); tpeak[$1, k] = val($0, "peak_rss_mib"); tkeys[k] = 1; tmods[$1, k] = val($0, "modules") }
   END {
     for (k in keys) {
       split(k, p, " "); a = step["atelier", k]; t = step["torch", k]
@@ -98,4 +109,14 @@ awk '
     print ""
     for (k in first) { split(k, p, SUBSEP); print "RSS after the first step (all weights touched), " p[1] " " p[2] ": " first[k] " MiB" }
     for (i = 1; i <= ne; i++) print "end-to-end proxy: " e2e[i]
+    if (length(tkeys) > 0) {
+      print ""
+      print "| LoRA training step, batch 1 | dtype | Atelier s/step | PyTorch s/step | Atelier/PyTorch | target | Atelier peak RSS MiB | PyTorch peak RSS MiB | modules |"
+      print "|---|---|---|---|---|---|---|---|---|"
+      for (k in tkeys) {
+        split(k, p, " "); a = tstep["atelier", k]; t = tstep["torch", k]
+        printf "| %s | %s | %s | %s | %s | <= 0.80x | %s | %s | %s / %s |\n", p[1], p[2], a, t,
+          (a != "" && t != "") ? sprintf("%.2fx", a / t) : "-", tpeak["atelier", k], tpeak["torch", k], tmods["atelier", k], tmods["torch", k]
+      }
+    }
   }' "$out"

@@ -11,6 +11,11 @@ import dev.atelier.engine.sd.UNet;
 import dev.atelier.engine.sd.UNetParams;
 import dev.atelier.engine.sd.Vae;
 import dev.atelier.engine.sd.VaeParams;
+import dev.atelier.engine.names.ModelLayout;
+import dev.atelier.engine.train.LoraModule;
+import dev.atelier.engine.train.LoraTargets;
+import dev.atelier.engine.train.LoraTrainer;
+import java.util.List;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.nio.file.Files;
@@ -28,7 +33,12 @@ import java.util.SplittableRandom;
  * <pre>
  *   java -Datelier.threads=N ... SdBenchmark MODEL unet [--size 512] [--dtype fp32|bf16] [--steps 3]
  *   java -Datelier.threads=N ... SdBenchmark MODEL e2e  [--size 512] [--dtype fp32|bf16] [--steps 20]
+ *   java -Datelier.threads=N ... SdBenchmark MODEL train [--size 512] [--dtype fp32|bf16] [--steps 3] [--rank 4]
  * </pre>
+ *
+ * {@code train}: batch-1 LoRA steps (issue 4) on kohya's default UNet targets (every Linear and
+ * 1x1 conv in the transformer blocks, alpha = rank), one {@code LoraTrainer.accumulate} (noise,
+ * forward, eps MSE, backward) and one AdamW {@code update} per step, as baseline.py's train mode.
  *
  * Memory comes from /proc/self/status: VmRSS split into RssFile (pages of the mapped checkpoint,
  * shared with the page cache) and RssAnon (private memory: converted weights, activations,
@@ -39,7 +49,7 @@ public final class SdBenchmark {
 
     public static void main(String[] args) throws IOException {
         if (args.length < 2) {
-            System.err.println("usage: SdBenchmark MODEL unet|e2e [--size 512] [--dtype fp32|bf16] [--steps N]");
+            System.err.println("usage: SdBenchmark MODEL unet|e2e|train [--size 512] [--dtype fp32|bf16] [--steps N] [--rank R]");
             System.exit(2);
         }
         Path model = Path.of(args[0]);
@@ -47,11 +57,13 @@ public final class SdBenchmark {
         int size = 512;
         String dtype = "fp32";
         int steps = -1;
+        int rank = 4;
         for (int i = 2; i < args.length; i++) {
             switch (args[i]) {
                 case "--size" -> size = Integer.parseInt(args[++i]);
                 case "--dtype" -> dtype = args[++i];
                 case "--steps" -> steps = Integer.parseInt(args[++i]);
+                case "--rank" -> rank = Integer.parseInt(args[++i]);
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
             }
         }
@@ -78,6 +90,10 @@ public final class SdBenchmark {
             int lat = size / 8;
             int ctxDim = unet.config().contextDim();
             SplittableRandom random = new SplittableRandom(0);
+            if (mode.equals("train")) {
+                trainSteps(w, unet, arena, random, size, dtype, threads, steps > 0 ? steps : 3, rank);
+                return;
+            }
             if (!e2e) {
                 int n = steps > 0 ? steps : 3;
                 TensorView x = gaussian(arena, random, 2, 4, lat, lat);
@@ -149,6 +165,46 @@ public final class SdBenchmark {
             report("e2e", "size", size, "dtype", dtype, "threads", threads, "steps", n, "text_s", textS, "unet_s",
                     unetS, "vae_s", vaeS, "total_s", textS + unetS + vaeS, "peak_rss_mib", memory().get("VmHWM"));
         }
+    }
+
+    private static void trainSteps(StableDiffusionWeights w, UNet unet, Arena arena, SplittableRandom random, int size,
+            String dtype, int threads, int n, int rank) throws IOException {
+        ModelLayout layout = ModelLayout.fromLdmNames(w.checkpoint().tensors().keySet());
+        List<LoraModule> modules = LoraTargets.select(w.checkpoint().tensors(), layout, unet.config().transformerDepth(),
+                0, rank, rank, 0, 0);
+        int lat = size / 8;
+        TensorView latents = gaussian(arena, random, 1, 4, lat, lat);
+        TensorView ctx = gaussian(arena, random, 1, 77, unet.config().contextDim());
+        try (LoraTrainer trainer = LoraTrainer.create(unet, null, modules, ldmLinearSchedule(),
+                LoraTrainer.StepOptions.defaults(0))) {
+            double[] times = new double[n + 1];
+            for (int i = 0; i <= n; i++) { // the first step also builds oneDNN primitives: not counted
+                long s = System.nanoTime();
+                float loss = trainer.accumulate(latents, ctx, null, i, 1f);
+                trainer.update(i + 1, 1e-4f, 0f);
+                times[i] = seconds(s);
+                if (!Float.isFinite(loss)) {
+                    throw new IllegalStateException("non-finite loss");
+                }
+            }
+            double[] timed = Arrays.copyOfRange(times, 1, times.length);
+            Arrays.sort(timed);
+            report("train", "size", size, "dtype", dtype, "batch", 1, "rank", rank, "modules", modules.size(), "threads",
+                    threads, "first_s", times[0], "step_s", median(timed), "min_s", timed[0], "steps", n,
+                    "peak_rss_mib", memory().get("VmHWM"));
+        }
+    }
+
+    /** LDM's linear schedule (v1-inference.yaml: 1000 steps, 0.00085 to 0.012): alphas_cumprod. */
+    private static float[] ldmLinearSchedule() {
+        float[] out = new float[1000];
+        double a = Math.sqrt(0.00085), b = Math.sqrt(0.012), acc = 1;
+        for (int i = 0; i < out.length; i++) {
+            double beta = Math.pow(a + (b - a) * i / (out.length - 1), 2);
+            acc *= 1 - beta;
+            out[i] = (float) acc;
+        }
+        return out;
     }
 
     private static TensorView gaussian(Arena arena, SplittableRandom random, long... shape) {
