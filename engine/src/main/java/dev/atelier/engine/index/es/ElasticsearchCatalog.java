@@ -455,6 +455,12 @@ public final class ElasticsearchCatalog implements CatalogSearch {
                 if (item.isFailure() && TRANSIENT_STATUS.contains(item.failure().status())) {
                     throw new TransientFailure(item.failure().status() + " " + item.failure().error().reason());
                 }
+                // Partial results, as in search(): an item answered by the surviving shards only
+                // (a shard copy lost under it) has k hits but misses a shard's; its replica answers a retry.
+                if (!item.isFailure() && item.result().shards().failed().intValue() > 0) {
+                    throw new TransientFailure("a multi-search item: " + item.result().shards().failed() + " of "
+                            + item.result().shards().total() + " shards failed: " + item.result().shards().failures());
+                }
             }
             return r;
         });
