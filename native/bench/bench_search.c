@@ -36,6 +36,19 @@ static void check(atl_status* s, const char* what) {
     }
 }
 
+/* Best wall time of reps searches of queries. */
+static double best_time(const atl_index* index, const atl_tensor_view* queries, int64_t k, atl_tensor_view* scores,
+                        atl_tensor_view* ids, int reps) {
+    double best = 1e30;
+    for (int rep = 0; rep < reps; ++rep) {
+        double t0 = now();
+        check(atl_index_search(index, queries, k, NULL, scores, ids), "search");
+        double t = now() - t0;
+        best = t < best ? t : best;
+    }
+    return best;
+}
+
 int main(int argc, char** argv) {
     const int64_t n = argc > 1 ? atoll(argv[1]) : 800000, nq = argc > 2 ? atoll(argv[2]) : 1000, d = 128, k = 5;
     const int threads = argc > 3 ? atoi(argv[3]) : 2;
@@ -64,13 +77,7 @@ int main(int argc, char** argv) {
     for (char* name = strtok(kernels, ","); name != NULL; name = strtok(NULL, ",")) {
         int32_t kernel = atl_search_kernel_from_name(name);
         check(atl_index_set_search_kernel(index, kernel), name);
-        double best = 1e30;
-        for (int rep = 0; rep < 3; ++rep) {
-            double t0 = now();
-            check(atl_index_search(index, &qv, k, NULL, &sv, &iv), "search");
-            double t = now() - t0;
-            best = t < best ? t : best;
-        }
+        double best = best_time(index, &qv, k, &sv, &iv, 3);
         int64_t differ = 0;
         if (first_ids == NULL) {
             first_ids = malloc(sizeof(int64_t) * (size_t)(nq * k));
@@ -80,13 +87,7 @@ int main(int argc, char** argv) {
         }
         atl_tensor_view q1 = view(q, ATL_DTYPE_F32, 1, d), s1 = view(scores, ATL_DTYPE_F32, 1, k),
                         i1 = view(ids, ATL_DTYPE_I64, 1, k);
-        double one = 1e30;
-        for (int rep = 0; rep < 5; ++rep) {
-            double t0 = now();
-            check(atl_index_search(index, &q1, k, NULL, &s1, &i1), "search");
-            double t = now() - t0;
-            one = t < one ? t : one;
-        }
+        double one = best_time(index, &q1, k, &s1, &i1, 5);
         printf("%-10s batch: %8.3f s = %7.0f queries/s (%.0f GFLOP/s); one query: %.2f ms; ids differing from the first "
                "kernel's: %lld\n", name, best, nq / best, 2.0 * n * d * nq / best * 1e-9, one * 1e3, (long long)differ);
     }

@@ -24,13 +24,15 @@ float empty_score(bool inner_product) {
     return inner_product ? -std::numeric_limits<float>::max() : std::numeric_limits<float>::max();
 }
 
+constexpr int64_t kPushChunk = 512;
+
 // Pushes the scores of rows [row0, row0 + n) that reach the heap's threshold, re-reading the
 // threshold every chunk so that a scan that starts with an empty heap soon skips most rows.
+// pos holds at least kPushChunk positions.
 void push_scores(const VectorKernels& kern, const float* s, int64_t n, int64_t row0, const faiss::IDSelector* sel,
                  TopK& top, std::vector<int32_t>& pos) {
-    constexpr int64_t kChunk = 512;  // pos holds at least kChunk
-    for (int64_t c = 0; c < n; c += kChunk) {
-        int64_t len = std::min(kChunk, n - c);
+    for (int64_t c = 0; c < n; c += kPushChunk) {
+        int64_t len = std::min(kPushChunk, n - c);
         int64_t hits = kern.select_at_least(s + c, len, top.threshold(), pos.data());
         for (int64_t h = 0; h < hits; ++h) {
             int64_t id = row0 + c + pos[h];
@@ -45,10 +47,10 @@ void to_l2_scores(float* s, int64_t n, const float* norms) {
     for (int64_t j = 0; j < n; ++j) s[j] = 2.0f * s[j] - norms[j];
 }
 
-void write_results(const VectorKernels& kern, const FlatVectors& base, const float* queries, int64_t q0, std::vector<TopK>& tops, int64_t k,
-                   float* scores, int64_t* ids) {
+void write_results(const VectorKernels& kern, const FlatVectors& base, const float* queries, const std::vector<TopK>& tops,
+                   int64_t k, float* scores, int64_t* ids) {
     for (size_t i = 0; i < tops.size(); ++i) {
-        int64_t q = q0 + static_cast<int64_t>(i);
+        int64_t q = static_cast<int64_t>(i);
         float* out = scores + q * k;
         tops[i].write(base.inner_product ? 1.0f : -1.0f, empty_score(base.inner_product), out, ids + q * k);
         if (!base.inner_product) {
@@ -73,7 +75,7 @@ void search_small(const VectorKernels& kern, const FlatVectors& base, const floa
         auto& mine = tops[omp_get_thread_num()];
         std::vector<float> s, norms;
         std::vector<int32_t> pos;
-        errors.run([&] { s.resize(kSmallBlockRows), norms.resize(kSmallBlockRows), pos.resize(512); });
+        errors.run([&] { s.resize(kSmallBlockRows), norms.resize(kSmallBlockRows), pos.resize(kPushChunk); });
 #pragma omp for schedule(static)
         for (int64_t b = 0; b < nblocks; ++b) errors.run([&] {
             int64_t row0 = b * kSmallBlockRows, rows = std::min(kSmallBlockRows, base.n - row0);
@@ -90,7 +92,7 @@ void search_small(const VectorKernels& kern, const FlatVectors& base, const floa
     for (int t = 1; t < nthreads; ++t) {
         for (int64_t q = 0; q < nq; ++q) tops[0][q].merge(tops[t][q]);
     }
-    write_results(kern, base, queries, 0, tops[0], k, scores, ids);
+    write_results(kern, base, queries, tops[0], k, scores, ids);
 }
 
 // A 64-byte aligned float buffer (the packed panels are read with aligned loads).
@@ -142,7 +144,7 @@ void search_packed(const VectorKernels& kern, const FlatVectors& base, const flo
         std::vector<int32_t> pos;
         errors.run([&] {
             buffer = std::make_unique<AlignedFloats>(static_cast<size_t>(kBlockRows * d));
-            norms.resize(kBlockRows), pos.resize(kPanelRows);
+            norms.resize(kBlockRows), pos.resize(kPushChunk);
         });
 #pragma omp for schedule(dynamic)
         for (int64_t b = 0; b < nblocks; ++b) errors.run([&] {
@@ -159,12 +161,7 @@ void search_packed(const VectorKernels& kern, const FlatVectors& base, const flo
                     for (int64_t i = 0; i < std::min(kPanelQueries, nq - q0); ++i) {
                         float* s = out + i * kPanelRows;
                         if (!base.inner_product) to_l2_scores(s, valid, norms.data() + p0);
-                        TopK& top = mine[q0 + i];
-                        int64_t hits = kern.select_at_least(s, valid, top.threshold(), pos.data());
-                        for (int64_t h = 0; h < hits; ++h) {
-                            int64_t id = row0 + p0 + pos[h];
-                            if (sel == nullptr || sel->is_member(id)) top.push(s[pos[h]], id);
-                        }
+                        push_scores(kern, s, valid, row0 + p0, sel, mine[q0 + i], pos);
                     }
                 }
             }
@@ -174,7 +171,7 @@ void search_packed(const VectorKernels& kern, const FlatVectors& base, const flo
     for (int t = 1; t < nthreads; ++t) {
         for (int64_t i = 0; i < nq; ++i) tops[0][i].merge(tops[t][i]);
     }
-    write_results(kern, base, queries, 0, tops[0], k, scores, ids);
+    write_results(kern, base, queries, tops[0], k, scores, ids);
 }
 
 }  // namespace

@@ -157,7 +157,9 @@ bool search_own(const VectorKernels& kern, const faiss::Index* index, idx_t n, c
 // own: Atelier's kernels, used where the index kind allows; NULL: FAISS's search.
 void search_with(const faiss::Index* index, idx_t n, const float* x, idx_t k, const faiss::IDSelector* sel,
                  const VectorKernels* own, float* distances, idx_t* labels) {
-    if (auto m = as_id_map(index); m != nullptr && own != nullptr) {
+    // Through an id map: search the inner index (with the filter translated to its positions),
+    // then map positions back to ids. FAISS's own IndexIDMap::search does this unfiltered.
+    if (auto m = as_id_map(index); m != nullptr && (own != nullptr || sel != nullptr)) {
         std::unique_ptr<TranslatedSelector> inner;
         if (sel != nullptr) inner = std::make_unique<TranslatedSelector>(m->id_map, *sel);
         search_with(m->index, n, x, k, inner.get(), own, distances, labels);
@@ -169,14 +171,6 @@ void search_with(const faiss::Index* index, idx_t n, const float* x, idx_t k, co
     if (own != nullptr && search_own(*own, index, n, x, k, sel, distances, labels)) return;
     if (sel == nullptr) {
         index->search(n, x, k, distances, labels);
-        return;
-    }
-    if (auto m = as_id_map(index)) {
-        TranslatedSelector inner(m->id_map, *sel);
-        search_with(m->index, n, x, k, &inner, own, distances, labels);
-        for (idx_t i = 0; i < n * k; ++i) {
-            if (labels[i] >= 0) labels[i] = m->id_map[labels[i]];
-        }
         return;
     }
     if (auto h = dynamic_cast<const faiss::IndexHNSW*>(index)) {

@@ -15,6 +15,8 @@ import dev.atelier.engine.names.ModelLayout;
 import dev.atelier.engine.train.LoraModule;
 import dev.atelier.engine.train.LoraTargets;
 import dev.atelier.engine.train.LoraTrainer;
+import dev.atelier.engine.train.LoraTraining;
+import dev.atelier.engine.sd.LdmConfig;
 import java.util.List;
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -175,7 +177,7 @@ public final class SdBenchmark {
         int lat = size / 8;
         TensorView latents = gaussian(arena, random, 1, 4, lat, lat);
         TensorView ctx = gaussian(arena, random, 1, 77, unet.config().contextDim());
-        try (LoraTrainer trainer = LoraTrainer.create(unet, null, modules, ldmLinearSchedule(),
+        try (LoraTrainer trainer = LoraTrainer.create(unet, null, modules, LoraTraining.alphasCumprod(LdmConfig.sd15()),
                 LoraTrainer.StepOptions.defaults(0))) {
             double[] times = new double[n + 1];
             for (int i = 0; i <= n; i++) { // the first step also builds oneDNN primitives: not counted
@@ -193,18 +195,6 @@ public final class SdBenchmark {
                     threads, "first_s", times[0], "step_s", median(timed), "min_s", timed[0], "steps", n,
                     "peak_rss_mib", memory().get("VmHWM"));
         }
-    }
-
-    /** LDM's linear schedule (v1-inference.yaml: 1000 steps, 0.00085 to 0.012): alphas_cumprod. */
-    private static float[] ldmLinearSchedule() {
-        float[] out = new float[1000];
-        double a = Math.sqrt(0.00085), b = Math.sqrt(0.012), acc = 1;
-        for (int i = 0; i < out.length; i++) {
-            double beta = Math.pow(a + (b - a) * i / (out.length - 1), 2);
-            acc *= 1 - beta;
-            out[i] = (float) acc;
-        }
-        return out;
     }
 
     private static TensorView gaussian(Arena arena, SplittableRandom random, long... shape) {

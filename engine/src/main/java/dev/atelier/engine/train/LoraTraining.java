@@ -162,7 +162,7 @@ public final class LoraTraining {
     }
 
     /** LDM's "linear" schedule: betas = linspace(sqrt(start), sqrt(end), T)^2; alphas_cumprod = cumprod(1 - betas). */
-    static float[] alphasCumprod(LdmConfig ldm) {
+    public static float[] alphasCumprod(LdmConfig ldm) {
         int t = ldm.timesteps();
         double a = Math.sqrt(ldm.linearStart()), b = Math.sqrt(ldm.linearEnd()), acc = 1;
         float[] out = new float[t];
