@@ -88,6 +88,11 @@ static void forward_case(int kernel, int trial) {
     const int bf16 = kernel == ATL_LORA_KERNEL_AVX512_BF16;
     int64_t n = between(1, 70), in = between(1, 100), out = between(1, 90), r = between(1, 20);
     if (trial == 0) { n = 300; in = 64; out = 48; r = 16; } /* more rows than one block */
+    /* The packed GEMM's edges: depth over one 256-row block, a partial 32-column panel, and both
+     * routes of the low-rank term (merged on the fly with many rows, extended depth with few). */
+    if (trial == 1) { n = 700; in = 300; out = 70; r = 5; }
+    if (trial == 2) { n = 20; in = 600; out = 100; r = 40; }
+    if (trial == 3) { n = 97; in = 257; out = 33; r = 129; }
     const float scale = (float)(0.5 + uniform());
     float *x = random_floats(n * in, bf16), *w = random_floats(out * in, bf16), *bias = random_floats(out, bf16);
     float *a = random_floats(r * in, bf16), *b = random_floats(out * r, bf16);

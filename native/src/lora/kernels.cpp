@@ -230,7 +230,11 @@ torch::Tensor forward(Kernel k, const torch::Tensor& x, const torch::Tensor& wei
         case Kernel::Merged: return forward_merged(x, weight, bias, segments);
         case Kernel::TorchF64: return forward_f64(x, weight, bias, segments);
         case Kernel::Avx512Bf16: return forward_fused(kk, x, weight, bias, segments);
-        case Kernel::Avx2: case Kernel::Avx512: {
+        case Kernel::Avx512: {
+            torch::Tensor y = avx512::forward_packed(x, weight, bias, segments);
+            return y.scalar_type() == x.scalar_type() ? y : y.to(x.scalar_type());
+        }
+        case Kernel::Avx2: {
             torch::Tensor y = forward_fused(kk, x, weight, bias, segments);
             return y.scalar_type() == x.scalar_type() ? y : y.to(x.scalar_type());
         }

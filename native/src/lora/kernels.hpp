@@ -1,7 +1,8 @@
 // Fused low-rank (LoRA) linear kernels: y = x W^T + bias + s * (x A^T) B^T and its backward.
-// The dense GEMM goes to BLAS / oneDNN (libtorch); the low-rank part is hand-written and done
-// block by block right after the GEMM of that block, while its rows of y are still in cache:
-// no separate passes over x and y for A x, B t and the add.
+// AVX-512 F32: Atelier's own packed GEMM carries the low-rank term inside the product
+// (packed_forward.cpp). AVX2 and BF16: the dense GEMM goes to BLAS / oneDNN (libtorch) and the
+// hand-written low-rank part runs block by block right after the GEMM of that block, while its
+// rows of y are still in cache: no separate passes over x and y for A x, B t and the add.
 #pragma once
 
 #include <torch/torch.h>
@@ -69,6 +70,9 @@ void expand_add(const float* t, int64_t n, int64_t r, const float* q, int64_t m,
 namespace avx512 {
 void project(const float* x, int64_t ldx, int64_t n, int64_t k, const float* p, int64_t r, float* t);
 void expand_add(const float* t, int64_t n, int64_t r, const float* q, int64_t m, float* y, int64_t ldy);
+// The fused forward on the packed GEMM (F32; rows of x outside every segment get no adapter).
+torch::Tensor forward_packed(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
+                             const std::vector<RowSegment>& segments);
 // BF16 inputs (X, P) with F32 accumulation (avx512_bf16 dot products); Y BF16, Q F32.
 void project_bf16(const c10::BFloat16* x, int64_t ldx, int64_t n, int64_t k, const c10::BFloat16* p, int64_t r,
                   float* t);

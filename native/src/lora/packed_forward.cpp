@@ -1,0 +1,112 @@
+// The fused LoRA forward on Atelier's packed GEMM (AVX-512, F32). Per run of rows that share the same
+// adapters, the low-rank term goes inside the GEMM (packed_gemm.hpp) by whichever route costs fewer
+// multiply-adds:
+//   merged on the fly   out * in * r           (packing (W + s B A)^T; wins with many rows)
+//   extended depth      rows * r * (in + out)  (t = x A^T, then [x | t] times [W^T ; s B^T])
+// so y is written once, by one GEMM, and W itself is never modified.
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <memory>
+
+#include "core/status.hpp"
+#include "core/tensor_view.hpp"
+#include "lora/kernels.hpp"
+#include "lora/packed_gemm.hpp"
+
+namespace atl::lora::avx512 {
+
+namespace {
+
+constexpr int64_t kProjectRows = 32;  // rows per parallel task of t = x A^T
+
+struct Span {
+    int64_t begin, end;
+    const std::vector<LowRank>* terms;  // null: the plain GEMM
+};
+
+// The segments in row order with the gaps between them as spans without adapters.
+std::vector<Span> cover(int64_t n, const std::vector<RowSegment>& segments) {
+    std::vector<const RowSegment*> order;
+    for (const RowSegment& s : segments) order.push_back(&s);
+    std::sort(order.begin(), order.end(), [](auto* a, auto* b) { return a->begin < b->begin; });
+    std::vector<Span> spans;
+    int64_t at = 0;
+    for (const RowSegment* s : order) {
+        require(s->begin >= at && s->end >= s->begin && s->end <= n, ATL_ERR_INTERNAL,
+                "lora kernel: row segments overlap or leave the input");
+        if (s->begin > at) spans.push_back({at, s->begin, nullptr});
+        spans.push_back({s->begin, s->end, s->terms.empty() ? nullptr : &s->terms});
+        at = s->end;
+    }
+    if (at < n) spans.push_back({at, n, nullptr});
+    return spans;
+}
+
+}  // namespace
+
+torch::Tensor forward_packed(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& bias,
+                             const std::vector<RowSegment>& segments) {
+    torch::Tensor xc = x.to(torch::kFloat).contiguous(), wc = w.to(torch::kFloat).contiguous();
+    torch::Tensor bc = bias.defined() ? bias.to(torch::kFloat).contiguous() : torch::Tensor();
+    const int64_t n = xc.size(0), in = xc.size(1), out = wc.size(0);
+    torch::Tensor y = torch::empty({n, out}, torch::kFloat);
+    const float* xp = xc.data_ptr<float>();
+    const float* bp = bc.defined() ? bc.data_ptr<float>() : nullptr;
+    float* yp = y.data_ptr<float>();
+
+    std::unique_ptr<PackedRight> base;  // W^T, packed the first time a span needs it
+    auto base_pack = [&]() -> const PackedRight* {
+        if (!base) {
+            base = std::make_unique<PackedRight>(in, out);
+            pack_transposed(wc.data_ptr<float>(), in, *base);
+        }
+        return base.get();
+    };
+    for (const Span& span : cover(n, segments)) {
+        const int64_t rows = span.end - span.begin;
+        if (rows == 0) continue;
+        const float* xs = xp + span.begin * in;
+        float* ys = yp + span.begin * out;
+        if (!span.terms) {
+            DepthPart part{xs, in, base_pack()};
+            gemm(&part, 1, rows, bp, ys, out);
+            continue;
+        }
+        // Every term of the span stacked: A [R, in] and Q = s B^T [R, out].
+        std::vector<torch::Tensor> as, qs;
+        for (const LowRank& term : *span.terms) {
+            require(term.a.dim() == 2 && term.a.size(1) == in && term.b.dim() == 2 && term.b.size(0) == out &&
+                        term.b.size(1) == term.a.size(0),
+                    ATL_ERR_SHAPE,
+                    "lora kernel: A " + shape_string(term.a.sizes()) + " and B " + shape_string(term.b.sizes()) +
+                        " do not fit W " + shape_string(w.sizes()));
+            as.push_back(term.a.to(torch::kFloat));
+            qs.push_back(term.b.to(torch::kFloat).t().mul(term.scale));
+        }
+        torch::Tensor a = torch::cat(as, 0).contiguous(), q = torch::cat(qs, 0).contiguous();
+        const int64_t r = a.size(0);
+        if (rows * (in + out) > in * out) {
+            PackedRight merged(in, out);
+            pack_transposed(wc.data_ptr<float>(), in, merged);
+            torch::Tensor at = a.t().contiguous();
+            add_product(at.data_ptr<float>(), r, q.data_ptr<float>(), merged);
+            DepthPart part{xs, in, &merged};
+            gemm(&part, 1, rows, bp, ys, out);
+        } else {
+            torch::Tensor t = torch::empty({rows, r}, torch::kFloat);
+            float* tp = t.data_ptr<float>();
+            const float* ap = a.data_ptr<float>();
+            at::parallel_for(0, rows, kProjectRows, [&](int64_t i0, int64_t i1) {
+                project(xs + i0 * in, in, i1 - i0, in, ap, r, tp + i0 * r);
+            });
+            PackedRight ext(r, out);
+            pack_rows(q.data_ptr<float>(), ext);
+            const DepthPart parts[2] = {{xs, in, base_pack()}, {tp, r, &ext}};
+            gemm(parts, 2, rows, bp, ys, out);
+        }
+    }
+    return y;
+}
+
+}  // namespace atl::lora::avx512

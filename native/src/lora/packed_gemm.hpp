@@ -1,0 +1,67 @@
+// An AVX-512 F32 GEMM, C[n, out] = sum over parts of A_part[n, depth_part] * P_part (+ bias), whose
+// right-hand operands P are packed once per call by the LoRA kernel. It exists so the fused LoRA
+// linear can put the low-rank term INSIDE the GEMM instead of after it:
+//   - "merged on the fly": P = (W + s B A)^T, formed while packing W (the packing pass a GEMM does
+//     anyway). Costs out*in*r extra multiply-adds, independent of the number of rows;
+//   - "extended depth": parts {x, W^T} and {t = x A^T, s B^T}: the same accumulators sum both, so
+//     y is written once. Costs rows*r*(in+out), cheaper when there are few rows.
+// The loaded weight W is never modified, so one base model serves requests with different LoRAs.
+//
+// Layout of P (depth rows x out columns): depth blocks of kDepthBlock rows; inside a block, panels of
+// kPanelCols columns stored row by row ([rows][32] floats); columns past out are zero. A 256 x 32
+// panel is 32 KiB: it stays in L1/L2 while the microkernel sweeps the packed rows of A over it.
+#pragma once
+
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+
+namespace atl::lora::avx512 {
+
+constexpr int64_t kPanelCols = 32;
+constexpr int64_t kDepthBlock = 256;
+
+// Owns a 64-byte aligned, zero-initialised packed operand.
+class PackedRight {
+public:
+    PackedRight(int64_t depth, int64_t out);
+    int64_t depth() const { return depth_; }
+    int64_t out() const { return out_; }
+    int64_t panels() const { return panels_; }
+    // Row k's 32 columns of panel p.
+    float* row(int64_t k, int64_t p) {
+        const int64_t k0 = k - k % kDepthBlock;
+        return block(k0, p) + (k - k0) * kPanelCols;
+    }
+    // The [block_rows(k0)][32] block of panel p starting at depth row k0 (a multiple of kDepthBlock).
+    float* block(int64_t k0, int64_t p) { return data_.get() + offset(k0, p); }
+    const float* block(int64_t k0, int64_t p) const { return data_.get() + offset(k0, p); }
+    int64_t block_rows(int64_t k0) const { return depth_ - k0 < kDepthBlock ? depth_ - k0 : kDepthBlock; }
+
+private:
+    int64_t offset(int64_t k0, int64_t p) const { return k0 * panels_ * kPanelCols + p * block_rows(k0) * kPanelCols; }
+    struct Free {
+        void operator()(float* p) const { std::free(p); }
+    };
+    int64_t depth_, out_, panels_;
+    std::unique_ptr<float, Free> data_;
+};
+
+// P = W^T for W [out, depth] (row stride ldw). Parallel over panels.
+void pack_transposed(const float* w, int64_t ldw, PackedRight& p);
+// P = Q for Q [depth, out] (row stride out).
+void pack_rows(const float* q, PackedRight& p);
+// P += AT Q: AT [depth, r] (A^T, row stride r), Q [r, out] (row stride out). Parallel over panels.
+void add_product(const float* at, int64_t r, const float* q, PackedRight& p);
+
+// One depth part: A [n, p.depth()] with row stride lda, times p.
+struct DepthPart {
+    const float* a;
+    int64_t lda;
+    const PackedRight* p;
+};
+// C [n, out] (row stride ldc) = sum of parts + bias (bias [out] or null). Every part has the same
+// out. Parallel over blocks of rows (and of columns when rows are few).
+void gemm(const DepthPart* parts, int nparts, int64_t n, const float* bias, float* c, int64_t ldc);
+
+}  // namespace atl::lora::avx512

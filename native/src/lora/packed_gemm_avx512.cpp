@@ -1,0 +1,209 @@
+// The AVX-512 packed GEMM of packed_gemm.hpp. Function-level target attributes keep the library
+// loadable on CPUs without AVX-512; kernels.cpp calls this only when atl_cpu_features() has it.
+//
+// Blocking: for each depth block of 256 rows, the task's 96 rows of A are packed into micro-panels of
+// kRows rows ([depth][kRows], one pointer, so the microkernel's broadcasts need no row pointers);
+// then each 32-column panel of P (32 KiB) is swept by all 8 micro-panels while it is in cache. P may
+// be larger than L2 (1280 x 1280 is 6.5 MiB), so it is read once per depth block and task; A's
+// 96 x 256 block (96 KiB) stays in L2. The microkernel keeps a 12 x 32 tile of C in 24 zmm
+// accumulators: per depth step two loads of P and 12 broadcasts feed 24 FMAs.
+#include "lora/packed_gemm.hpp"
+
+#include <ATen/Parallel.h>
+#include <immintrin.h>
+
+#include <algorithm>
+#include <array>
+#include <new>
+#include <utility>
+#include <vector>
+
+#include "core/status.hpp"
+
+namespace atl::lora::avx512 {
+
+namespace {
+
+constexpr int kRows = 12;          // rows of the microkernel tile
+constexpr int64_t kRowChunk = 96;  // rows of one parallel task (8 micro-panels)
+
+__attribute__((target("avx512f"))) inline __mmask16 mask_of(int64_t left) {
+    return left >= 16 ? static_cast<__mmask16>(0xffff)
+                      : left <= 0 ? static_cast<__mmask16>(0) : static_cast<__mmask16>((1u << left) - 1);
+}
+
+// C tile [MR, 32] (columns masked by m0/m1) = (accumulate ? C : bias or 0) + ap * bp over kb steps.
+// ap: [kb][MR] packed rows of A; bp: [kb][32] one panel of P.
+template <int MR>
+__attribute__((target("avx512f"))) void tile(const float* __restrict ap, const float* __restrict bp, int64_t kb,
+                                             float* c, int64_t ldc, __mmask16 m0, __mmask16 m1, const float* bias,
+                                             bool accumulate) {
+    __m512 c0[MR], c1[MR];
+    if (accumulate) {
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; ++i) {
+            c0[i] = _mm512_maskz_loadu_ps(m0, c + i * ldc);
+            c1[i] = _mm512_maskz_loadu_ps(m1, c + i * ldc + 16);
+        }
+    } else {
+        const __m512 b0 = bias ? _mm512_maskz_loadu_ps(m0, bias) : _mm512_setzero_ps();
+        const __m512 b1 = bias ? _mm512_maskz_loadu_ps(m1, bias + 16) : _mm512_setzero_ps();
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; ++i) c0[i] = b0, c1[i] = b1;
+    }
+    for (int64_t k = 0; k < kb; ++k) {
+        const __m512 w0 = _mm512_load_ps(bp + kPanelCols * k), w1 = _mm512_load_ps(bp + kPanelCols * k + 16);
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; ++i) {
+            const __m512 a = _mm512_set1_ps(ap[MR * k + i]);
+            c0[i] = _mm512_fmadd_ps(a, w0, c0[i]);
+            c1[i] = _mm512_fmadd_ps(a, w1, c1[i]);
+        }
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+        _mm512_mask_storeu_ps(c + i * ldc, m0, c0[i]);
+        _mm512_mask_storeu_ps(c + i * ldc + 16, m1, c1[i]);
+    }
+}
+
+using TileFn = void (*)(const float*, const float*, int64_t, float*, int64_t, __mmask16, __mmask16, const float*, bool);
+
+// kTiles[mr]: the tile of mr rows (the last micro-panel of a chunk may be short).
+template <int... R>
+constexpr std::array<TileFn, kRows + 1> tiles_of(std::integer_sequence<int, R...>) {
+    return {nullptr, tile<R + 1>...};
+}
+constexpr std::array<TileFn, kRows + 1> kTiles = tiles_of(std::make_integer_sequence<int, kRows>{});
+
+// Rows [i0, i1) x depth [k0, k0 + kb) of A into micro-panels of kRows rows: panel m at m*kRows*kb,
+// laid out [kb][rows in that panel].
+void pack_left(const float* a, int64_t lda, int64_t i0, int64_t i1, int64_t k0, int64_t kb, float* dst) {
+    for (int64_t m0 = i0; m0 < i1; m0 += kRows) {
+        const int64_t mr = std::min<int64_t>(kRows, i1 - m0);
+        float* d = dst + (m0 - i0) * kb;
+        for (int64_t i = 0; i < mr; ++i) {
+            const float* src = a + (m0 + i) * lda + k0;
+            for (int64_t k = 0; k < kb; ++k) d[k * mr + i] = src[k];
+        }
+    }
+}
+
+}  // namespace
+
+PackedRight::PackedRight(int64_t depth, int64_t out)
+    : depth_(depth), out_(out), panels_((out + kPanelCols - 1) / kPanelCols) {
+    const size_t bytes = static_cast<size_t>(std::max<int64_t>(1, depth * panels_ * kPanelCols)) * sizeof(float);
+    void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (!p) throw std::bad_alloc();
+    std::fill_n(static_cast<float*>(p), bytes / sizeof(float), 0.f);
+    data_.reset(static_cast<float*>(p));
+}
+
+void pack_transposed(const float* w, int64_t ldw, PackedRight& p) {
+    const int64_t depth = p.depth(), out = p.out();
+    at::parallel_for(0, p.panels(), 1, [&](int64_t p0, int64_t p1) {
+        for (int64_t pi = p0; pi < p1; ++pi) {
+            const int64_t cols = std::min<int64_t>(kPanelCols, out - pi * kPanelCols);
+            for (int64_t k0 = 0; k0 < depth; k0 += kDepthBlock) {
+                float* d = p.block(k0, pi);
+                const int64_t kb = p.block_rows(k0);
+                // Reads rows of W in order; the strided writes stay inside one 32 KiB block.
+                for (int64_t j = 0; j < cols; ++j) {
+                    const float* src = w + (pi * kPanelCols + j) * ldw + k0;
+                    for (int64_t k = 0; k < kb; ++k) d[k * kPanelCols + j] = src[k];
+                }
+            }
+        }
+    });
+}
+
+void pack_rows(const float* q, PackedRight& p) {
+    const int64_t out = p.out();
+    for (int64_t k = 0; k < p.depth(); ++k) {
+        for (int64_t pi = 0; pi < p.panels(); ++pi) {
+            const int64_t cols = std::min<int64_t>(kPanelCols, out - pi * kPanelCols);
+            std::copy_n(q + k * out + pi * kPanelCols, cols, p.row(k, pi));
+        }
+    }
+}
+
+namespace {
+
+// One task of gemm: rows [i0, i1) x panels [pa, pb), every part and depth block. c points at
+// row 0, column pa * 32 of C; bias (if any) at column 0. accumulate: add to C instead of overwriting.
+__attribute__((target("avx512f"))) void gemm_task(const DepthPart* parts, int nparts, int64_t i0, int64_t i1,
+                                                  int64_t pa, int64_t pb, const float* bias, float* c, int64_t ldc,
+                                                  bool accumulate, float* left) {
+    const int64_t out = parts[0].p->out();
+    bool first = !accumulate;
+    for (int q = 0; q < nparts; ++q) {
+        const PackedRight& p = *parts[q].p;
+        for (int64_t k0 = 0; k0 < p.depth(); k0 += kDepthBlock) {
+            const int64_t kb = p.block_rows(k0);
+            pack_left(parts[q].a, parts[q].lda, i0, i1, k0, kb, left);
+            for (int64_t pi = pa; pi < pb; ++pi) {
+                const int64_t col = pi * kPanelCols;
+                const __mmask16 m0 = mask_of(out - col), m1 = mask_of(out - col - 16);
+                const float* bp = p.block(k0, pi);
+                for (int64_t m = i0; m < i1; m += kRows) {
+                    const int mr = static_cast<int>(std::min<int64_t>(kRows, i1 - m));
+                    kTiles[mr](left + (m - i0) * kb, bp, kb, c + m * ldc + (pi - pa) * kPanelCols, ldc, m0, m1,
+                               bias ? bias + col : nullptr, !first);
+                }
+            }
+            first = false;
+        }
+    }
+    if (first) {  // every part had depth 0: C = bias
+        for (int64_t i = i0; i < i1; ++i) {
+            for (int64_t o = pa * kPanelCols; o < std::min(out, pb * kPanelCols); ++o) {
+                c[i * ldc + o - pa * kPanelCols] = bias ? bias[o] : 0.f;
+            }
+        }
+    }
+}
+
+}  // namespace
+
+// A packed panel block is itself a row-major matrix [rows][32]: P += AT Q is a GEMM into it, with Q
+// packed like any right operand.
+void add_product(const float* at, int64_t r, const float* q, PackedRight& p) {
+    if (r == 0) return;
+    PackedRight qp(r, p.out());
+    pack_rows(q, qp);
+    const int64_t blocks = (p.depth() + kDepthBlock - 1) / kDepthBlock;
+    at::parallel_for(0, blocks * p.panels(), 1, [&](int64_t t0, int64_t t1) {
+        std::vector<float> left(static_cast<size_t>(kDepthBlock * kDepthBlock));
+        for (int64_t task = t0; task < t1; ++task) {
+            const int64_t k0 = (task / p.panels()) * kDepthBlock, pi = task % p.panels();
+            const DepthPart part{at + k0 * r, r, &qp};
+            gemm_task(&part, 1, 0, p.block_rows(k0), pi, pi + 1, nullptr, p.block(k0, pi), kPanelCols, true,
+                      left.data());
+        }
+    });
+}
+
+void gemm(const DepthPart* parts, int nparts, int64_t n, const float* bias, float* c, int64_t ldc) {
+    if (n <= 0 || nparts <= 0) return;
+    const int64_t panels = parts[0].p->panels();
+    for (int q = 1; q < nparts; ++q) {
+        require(parts[q].p->out() == parts[0].p->out(), ATL_ERR_INTERNAL,
+                "packed gemm: parts disagree on the output width");
+    }
+    // Tasks: row chunks, times column groups when there are too few chunks to keep every thread busy.
+    const int64_t chunks = (n + kRowChunk - 1) / kRowChunk;
+    const int64_t want = 4 * static_cast<int64_t>(at::get_num_threads());
+    const int64_t groups = chunks >= want ? 1 : std::min<int64_t>(panels, (want + chunks - 1) / chunks);
+    const int64_t per_group = (panels + groups - 1) / groups;
+    at::parallel_for(0, chunks * groups, 1, [&](int64_t t0, int64_t t1) {
+        std::vector<float> left(static_cast<size_t>(kRowChunk * kDepthBlock));
+        for (int64_t task = t0; task < t1; ++task) {
+            const int64_t i0 = (task / groups) * kRowChunk, i1 = std::min(n, i0 + kRowChunk);
+            const int64_t pa = (task % groups) * per_group, pb = std::min(panels, pa + per_group);
+            if (pa < pb) gemm_task(parts, nparts, i0, i1, pa, pb, bias, c + pa * kPanelCols, ldc, false, left.data());
+        }
+    });
+}
+
+}  // namespace atl::lora::avx512
