@@ -652,7 +652,7 @@ typedef enum atl_lora_kernel {
     ATL_LORA_KERNEL_AUTO = 0,        /* the best available for the dtype */
     ATL_LORA_KERNEL_REFERENCE = 1,   /* plain scalar C++ */
     ATL_LORA_KERNEL_AVX2 = 2,        /* AVX2 + FMA low-rank part, BLAS GEMM */
-    ATL_LORA_KERNEL_AVX512 = 3,      /* AVX-512F low-rank part, BLAS GEMM */
+    ATL_LORA_KERNEL_AVX512 = 3,      /* AVX-512F: Atelier's GEMM with the low-rank term inside */
     ATL_LORA_KERNEL_AVX512_BF16 = 4, /* BF16 inputs, avx512_bf16 dot products (forward only) */
     ATL_LORA_KERNEL_UNFUSED = 5,     /* three libtorch ops: x W^T, x A^T, t B^T, then add */
     ATL_LORA_KERNEL_MERGED = 6,      /* W + s B A formed first, then one GEMM */
@@ -697,7 +697,9 @@ ATL_API atl_status* atl_lora_linear_backward(int32_t kernel, const atl_tensor_vi
  *
  * The trainer keeps references to the networks: destroy it before them. While it exists the
  * networks compute WITH its adapters, also in atl_unet_forward / atl_text_encoder_forward
- * (the trained model's outputs); atl_lora_trainer_destroy removes them. Adapters are F32; a
+ * (the trained model's outputs), for every sample whatever atl_unet_select_lora selects; a
+ * training step ignores that selection (it is for generation batches) and restores it after;
+ * atl_lora_trainer_destroy removes them. Adapters are F32; a
  * BF16 network (weights cast once at create, norms in F32) casts them in each forward.
  * One thread at a time.
  * ---------------------------------------------------------------------------------------- */

@@ -51,7 +51,7 @@ torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& weight, const 
         torch::Tensor y = torch::linear(x, weight, bias);
         for (const Adapter& a : state.adapters) {
             torch::Tensor d = torch::linear(torch::linear(x, a.down.to(x.scalar_type())), a.up.to(x.scalar_type()));
-            if (slots) d = d * sample_mask(*slots, a.slot, d.dim(), d.scalar_type());
+            if (slots && a.slot != kEverySample) d = d * sample_mask(*slots, a.slot, d.dim(), d.scalar_type());
             y = y + d * a.scale;
         }
         return y;
@@ -63,7 +63,7 @@ torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& weight, const 
     auto terms_for = [&](int32_t slot, bool all) {
         std::vector<LowRank> terms;
         for (const Adapter& a : state.adapters) {
-            if (all || a.slot == slot) terms.push_back({a.down, a.up, a.scale});
+            if (all || a.slot == slot || a.slot == kEverySample) terms.push_back({a.down, a.up, a.scale});
         }
         return terms;
     };
@@ -96,7 +96,7 @@ torch::Tensor conv2d(const torch::Tensor& x, const torch::Tensor& weight, const 
             torch::Tensor t = torch::conv2d(in, a.down.to(in.scalar_type()), {}, {stride, stride}, {padding, padding});
             return torch::conv2d(t, a.up.to(in.scalar_type())).mul(a.scale);
         };
-        if (!slots) {
+        if (!slots || a.slot == kEverySample) {
             y = y + delta(x);
             continue;
         }

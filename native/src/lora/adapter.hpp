@@ -10,6 +10,10 @@
 
 namespace atl::lora {
 
+// The slot of adapters that apply to every sample whatever the per-sample selection: a trainer's
+// adapters (its training steps and the previews it renders must see them).
+constexpr int32_t kEverySample = -2;
+
 // One low-rank adapter on one layer (kohya LoRA / LoCon): delta W = scale * up @ down.
 // Linear:  down [r, in],        up [out, r]
 // Conv2d:  down [r, in, kh, kw] (the base conv's stride and padding), up [out, r, 1, 1]
@@ -17,7 +21,7 @@ struct Adapter {
     torch::Tensor down;
     torch::Tensor up;
     double scale = 1.0;  // multiplier * alpha / rank (kohya networks/lora.py)
-    int32_t slot = 0;    // the LoRA it belongs to; a per-sample batch selects slots
+    int32_t slot = 0;    // the LoRA it belongs to; a per-sample batch selects slots (or kEverySample)
 };
 
 // The LoRA state of one Linear or Conv2d.
@@ -37,8 +41,8 @@ struct LayerRef {
 };
 
 // Per-sample LoRA selection for the forward calls made on this thread while a scope is alive:
-// sample i of the batch gets the unmerged adapters whose slot is slots[i] (-1: none). Without
-// a scope every unmerged adapter applies to every sample.
+// sample i of the batch gets the unmerged adapters whose slot is slots[i] (-1: none), and those
+// in kEverySample. Without a scope every unmerged adapter applies to every sample.
 class SampleSlotsScope {
 public:
     explicit SampleSlotsScope(std::vector<int32_t> slots);

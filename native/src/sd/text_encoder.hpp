@@ -27,6 +27,7 @@ public:
     std::vector<lora::LayerRef> lora_layers();
     // Per-sample (per input_ids row) LoRA slots for the following forward calls; empty: all.
     void select_lora(std::vector<int32_t> slots) { lora_slots_ = std::move(slots); }
+    const std::vector<int32_t>& lora_selection() const { return lora_slots_; }
     int32_t next_lora_slot() { return lora_slot_count_++; }
     void reset_lora_slots() { lora_slots_.clear(); lora_slot_count_ = 0; }
 

@@ -118,8 +118,10 @@ LoraTrainer::LoraTrainer(sd::UNet* unet, sd::TextEncoder* text, const std::vecto
         flat_[m.network].params.narrow(0, m.down_offset, numel(m.down_shape)).uniform_(-bound, bound, gen);
     }
     for (Flat& f : flat_) f.params.set_requires_grad(true);
-    // Slot 0: the trainer's forward passes select no per-sample slots, so every adapter applies.
-    for (Module& m : modules_) m.slot->push_back(lora::Adapter{torch::Tensor(), torch::Tensor(), m.scale, 0});
+    // Every sample, whatever per-sample selection is set for generation (previews included).
+    for (Module& m : modules_) {
+        m.slot->push_back(lora::Adapter{torch::Tensor(), torch::Tensor(), m.scale, lora::kEverySample});
+    }
     refresh_views();
     unet_->set_gradient_checkpointing(params.gradient_checkpointing != 0);
 }
@@ -200,6 +202,21 @@ float LoraTrainer::accumulate(const torch::Tensor& latents, const torch::Tensor&
     torch::Tensor noisy = acp.sqrt().view({b, 1, 1, 1}) * x0 + (1 - acp).sqrt().view({b, 1, 1, 1}) * noise;
 
     refresh_views();
+    // The per-sample selection belongs to generation batches, not to this training batch: while the
+    // step runs every adapter applies to every sample (the trainer's own ones always do).
+    struct SelectionPause {
+        sd::UNet* unet;
+        sd::TextEncoder* text;
+        std::vector<int32_t> unet_slots, text_slots;
+        SelectionPause(sd::UNet* u, sd::TextEncoder* t) : unet(u), text(t), unet_slots(u->lora_selection()) {
+            u->select_lora({});
+            if (t) text_slots = t->lora_selection(), t->select_lora({});
+        }
+        ~SelectionPause() {
+            unet->select_lora(std::move(unet_slots));
+            if (text) text->select_lora(std::move(text_slots));
+        }
+    } pause(unet_, text_);
     torch::Tensor ctx = ids.defined() ? text_->forward(ids, params_.clip_skip) : context.to(torch::kFloat);
     require(ctx.size(0) == b, ATL_ERR_SHAPE,
             "lora trainer: conditioning batch " + std::to_string(ctx.size(0)) + " != latents batch " + std::to_string(b));

@@ -105,6 +105,46 @@ class LoraTrainerTest {
         }
     }
 
+    /**
+     * A per-sample LoRA selection set for generation neither masks the trainer's adapters during
+     * its steps nor in what the network renders while the trainer exists: the loss curve and the
+     * trained output equal those of the same run without a selection.
+     */
+    @Test
+    void theTrainersAdaptersApplyWhateverTheSampleSelection() {
+        LdmConfig ldm = LdmConfig.load(Fixtures.sd15Tiny().resolve("model/model.yaml"));
+        float[][] losses = new float[2][];
+        float[][] outputs = new float[2][];
+        for (int run = 0; run < 2; run++) {
+            Random rng = new Random(11);
+            try (StableDiffusionWeights w = StableDiffusionWeights.open(Fixtures.sd15Tiny().resolve("model/model.safetensors"));
+                    Arena arena = Arena.ofConfined();
+                    UNet unet = UNet.create(w.unet(), ldm.unet())) {
+                if (run == 1) {
+                    unet.selectLora(-1, -1); // "no LoRA" for both samples of a generation batch
+                }
+                TensorView x = random(arena, rng, 2, 4, 8, 8);
+                TensorView t = TensorView.ofFloats(arena, new float[] {10, 700}, 2);
+                TensorView ctx = random(arena, rng, 2, 77, 32);
+                ModelLayout layout = ModelLayout.fromLdmNames(w.checkpoint().tensors().keySet());
+                List<LoraModule> modules = LoraTargets.select(w.checkpoint().tensors(), layout, 1, 0, 4, 2f, 2, 1f);
+                losses[run] = new float[4];
+                try (LoraTrainer trainer = LoraTrainer.create(unet, null, modules, LoraTraining.alphasCumprod(ldm),
+                        LoraTrainer.StepOptions.defaults(9))) {
+                    for (int step = 1; step <= 4; step++) {
+                        losses[run][step - 1] = trainer.accumulate(random(arena, rng, 2, 4, 8, 8), ctx, null, step, 1f);
+                        trainer.update(step, 5e-3f, 0f);
+                    }
+                    outputs[run] = unet.forward(x, t, ctx, arena).toFloatArray();
+                }
+            }
+        }
+        System.out.printf("without selection %s%nwith selection    %s%n", java.util.Arrays.toString(losses[0]),
+                java.util.Arrays.toString(losses[1]));
+        org.junit.jupiter.api.Assertions.assertArrayEquals(losses[0], losses[1], "loss curve changed by the selection");
+        assertEquals(0.0, relativeError(outputs[1], outputs[0]), 0.0, "the selection masked the trained adapters");
+    }
+
     /** The checkpoint's UNet tensors with the LoRA file merged in: W += alpha/rank * up @ down. */
     private static Weights mergedUNet(StableDiffusionWeights w, Path file, ModelLayout layout, Arena arena) {
         Map<String, TensorView> replaced = new HashMap<>();
