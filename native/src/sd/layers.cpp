@@ -1,11 +1,21 @@
 #include "sd/layers.hpp"
 
+#include "lora/kernels.hpp"
+
 #include <algorithm>
 
 namespace atl::sd {
 
 torch::Tensor Linear::apply(const torch::Tensor& x) const {
-    if (lora.adapters.empty()) return torch::linear(x, weight, bias);
+    if (lora.adapters.empty()) {
+        if (lora::packed_gemm_applies(x, weight)) {
+            torch::Tensor y = lora::avx512::forward_packed(x.reshape({-1, x.size(-1)}), weight, bias, {});
+            std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
+            shape.back() = weight.size(0);
+            return y.view(shape);
+        }
+        return torch::linear(x, weight, bias);
+    }
     return lora::linear(x, weight, bias, lora);
 }
 
