@@ -10,6 +10,7 @@
 #        TRAIN=1 runs batch-1 LoRA training steps (issue 4) instead of UNet steps, at SIZES x DTYPES,
 #        rank RANK (4): forward, eps MSE, backward and AdamW, kohya's 192 default UNet targets
 #        ENGINES ("atelier torch")  PYTHON (/usr/bin/python3)
+#        ATELIER_ARGS: extra SdBenchmark options (e.g. "--unfused" with TRAIN=1)
 #        BASELINE_ARGS: extra baseline.py options (the sd15-tiny fixture: "--heads 4 --text-heads 2")
 #        LOGS="a.log b.log": run nothing, print the table from the raw lines of earlier runs
 # Make the checkpoint first (about 4 GiB, 2 minutes):
@@ -50,7 +51,7 @@ echo "load at start: $(uptime)"
 echo "model: $model ($(du -h "$model" | cut -f1)); threads $threads; timed steps $steps (after one warm-up)"
 run_atelier() {
   "$JAVA_HOME/bin/java" -Xmx2g --enable-native-access=ALL-UNNAMED -Datelier.threads="$threads" -cp "$cp" \
-    dev.atelier.benchmarks.sd.SdBenchmark "$model" "$@" 2>&1 | grep -v '^\[main\] INFO' | tee -a "$out"
+    dev.atelier.benchmarks.sd.SdBenchmark "$model" "$@" ${ATELIER_ARGS:-} 2>&1 | grep -v '^\[main\] INFO' | tee -a "$out"
 }
 run_torch() {
   # shellcheck disable=SC2086

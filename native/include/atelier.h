@@ -28,7 +28,7 @@
 extern "C" {
 #endif
 
-#define ATL_ABI_VERSION 2
+#define ATL_ABI_VERSION 3
 
 #define ATL_API __attribute__((visibility("default")))
 
@@ -732,6 +732,9 @@ typedef struct atl_lora_train_params {
     int32_t clip_skip;       /* text encoder layer from the end (1 = last); default 1 */
     int32_t gradient_checkpointing; /* 1: the UNet's transformer blocks keep no activations and are
                                        recomputed in backward (less memory, slower); default 0 */
+    int32_t kernel;          /* the adapted Linears: ATL_LORA_KERNEL_AUTO (default: Atelier's fused
+                                forward and backward where they apply, F32 on AVX-512 CPUs) or
+                                ATL_LORA_KERNEL_UNFUSED (libtorch ops); others ATL_ERR_INVALID_ARGUMENT */
 } atl_lora_train_params;
 
 ATL_API void atl_lora_train_params_init(atl_lora_train_params* p);

@@ -115,8 +115,11 @@ static void forward_case(int kernel, int trial) {
     free(x), free(w), free(bias), free(a), free(b), free(y), free(ref);
 }
 
-static void backward_case(int kernel) {
+static void backward_case(int kernel, int trial) {
     int64_t n = between(1, 70), in = between(1, 100), out = between(1, 90), r = between(1, 20);
+    /* Packed-GEMM edges as in forward_case (dx: depth out, columns in). */
+    if (trial == 1) { n = 700; in = 70; out = 300; r = 5; }
+    if (trial == 2) { n = 20; in = 100; out = 600; r = 40; }
     const float scale = (float)(0.5 + uniform());
     float *x = random_floats(n * in, 0), *w = random_floats(out * in, 0), *a = random_floats(r * in, 0);
     float *b = random_floats(out * r, 0), *dy = random_floats(n * out, 0);
@@ -194,7 +197,7 @@ int main(void) {
         for (int trial = 0; trial < 25; ++trial) forward_case(kernel, trial);
         if (kernel != ATL_LORA_KERNEL_MERGED) per_sample_case(kernel);
         if (kernel != ATL_LORA_KERNEL_AVX512_BF16 && kernel != ATL_LORA_KERNEL_MERGED) {
-            for (int trial = 0; trial < 25; ++trial) backward_case(kernel);
+            for (int trial = 0; trial < 25; ++trial) backward_case(kernel, trial);
         }
         printf("kernel %s: checked\n", atl_lora_kernel_name(kernel));
     }

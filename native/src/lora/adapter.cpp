@@ -47,7 +47,14 @@ torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& weight, const 
     const std::vector<int32_t>* slots = current_sample_slots();
     if (slots) check_batch(*slots, x);
     if (needs_autograd(x, state.adapters)) {
-        // Training: differentiable libtorch ops (autograd gives dA, dB).
+        // Training with one adapter on every sample (the trainer's): the fused kernels as an
+        // autograd function. Otherwise differentiable libtorch ops (autograd gives dA, dB).
+        if (state.adapters.size() == 1) {
+            const Adapter& a = state.adapters[0];
+            if (a.fused && (!slots || a.slot == kEverySample) && fused_autograd_applies(x, weight, bias, a.down, a.up)) {
+                return fused_linear_autograd(x, weight, bias, a.down, a.up, a.scale);
+            }
+        }
         torch::Tensor y = torch::linear(x, weight, bias);
         for (const Adapter& a : state.adapters) {
             torch::Tensor d = torch::linear(torch::linear(x, a.down.to(x.scalar_type())), a.up.to(x.scalar_type()));

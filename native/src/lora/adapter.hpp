@@ -22,6 +22,7 @@ struct Adapter {
     torch::Tensor up;
     double scale = 1.0;  // multiplier * alpha / rank (kohya networks/lora.py)
     int32_t slot = 0;    // the LoRA it belongs to; a per-sample batch selects slots (or kEverySample)
+    bool fused = true;   // training: Atelier's fused forward and backward where they apply
 };
 
 // The LoRA state of one Linear or Conv2d.

@@ -310,6 +310,14 @@ Grads backward(Kernel k, const torch::Tensor& x, const torch::Tensor& weight, co
     torch::Tensor a = term.a.to(torch::kFloat).contiguous(), bt = term.b.to(torch::kFloat).t().contiguous();
     torch::Tensor sa = a.mul(term.scale);  // s A [r, in]: the "Q" of the dx update
     torch::Tensor t = torch::empty({n, r}), u = torch::empty({n, r});
+    if (kk == Kernel::Avx512) {
+        // dx on the packed GEMM with the low-rank term inside; dA and dB are reductions over all n
+        // rows into small outputs, which BLAS does well.
+        torch::Tensor xf = x.to(torch::kFloat), bf = term.b.to(torch::kFloat);
+        torch::Tensor t = torch::mm(xf, a.t()), u = torch::mm(g, bf);
+        return {avx512::input_grad_packed(g, weight, term), torch::mm(u.t(), xf).mul_(term.scale),
+                torch::mm(g.t(), t).mul_(term.scale)};
+    }
     torch::Tensor dx = kk == Kernel::Reference ? torch::zeros({n, in}) : torch::mm(g, weight.to(torch::kFloat));
     ProjectFn project = project_of(kk);
     ExpandFn expand = expand_of(kk);

@@ -52,6 +52,13 @@ struct RowSegment {
 torch::Tensor forward(Kernel k, const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
                       const std::vector<RowSegment>& segments);
 
+// The fused forward and its backward as a differentiable op (training): gradients for x, down [r, in]
+// and up [out, r]; weight and bias frozen. Applies to F32 CPU tensors on AVX-512 CPUs.
+bool fused_autograd_applies(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
+                            const torch::Tensor& down, const torch::Tensor& up);
+torch::Tensor fused_linear_autograd(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
+                                    const torch::Tensor& down, const torch::Tensor& up, double scale);
+
 struct Grads {
     torch::Tensor dx, da, db;  // [n, in], [r, in], [out, r]
 };
@@ -76,6 +83,8 @@ void expand_add(const float* t, int64_t n, int64_t r, const float* q, int64_t m,
 // The fused forward on the packed GEMM (F32; rows of x outside every segment get no adapter).
 torch::Tensor forward_packed(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
                              const std::vector<RowSegment>& segments);
+// dL/dx = dy W + s (dy B) A on the packed GEMM (F32): dy [n, out] -> [n, in].
+torch::Tensor input_grad_packed(const torch::Tensor& dy, const torch::Tensor& weight, const LowRank& term);
 // BF16 inputs (X, P) with F32 accumulation (avx512_bf16 dot products); Y BF16, Q F32.
 void project_bf16(const c10::BFloat16* x, int64_t ldx, int64_t n, int64_t k, const c10::BFloat16* p, int64_t r,
                   float* t);

@@ -43,6 +43,42 @@ std::vector<Span> cover(int64_t n, const std::vector<RowSegment>& segments) {
     return spans;
 }
 
+// y [rows, m] = x [rows, k] Wop + bias + (x D^T) Q, D [R, k], Q [R, m], by the cheaper route. The
+// operator Wop comes packed: `base` is the shared packing (made on first use), `pack` packs a
+// fresh copy to merge into.
+template <typename Base, typename Pack>
+void product_with_low_rank(const float* x, int64_t rows, int64_t k, int64_t m, Base&& base, Pack&& pack,
+                           const torch::Tensor& d, const torch::Tensor& q, const float* bias, float* y) {
+    const int64_t r = d.size(0);
+    if (rows * (k + m) > k * m) {
+        PackedRight merged(k, m);
+        pack(merged);
+        torch::Tensor dt = d.t().contiguous();
+        add_product(dt.data_ptr<float>(), r, q.data_ptr<float>(), merged);
+        DepthPart part{x, k, &merged};
+        gemm(&part, 1, rows, bias, y, m);
+        return;
+    }
+    torch::Tensor t = torch::empty({rows, r}, torch::kFloat);
+    float* tp = t.data_ptr<float>();
+    const float* dp = d.data_ptr<float>();
+    at::parallel_for(0, rows, kProjectRows, [&](int64_t i0, int64_t i1) {
+        project(x + i0 * k, k, i1 - i0, k, dp, r, tp + i0 * r);
+    });
+    PackedRight ext(r, m);
+    pack_rows(q.data_ptr<float>(), ext);
+    const DepthPart parts[2] = {{x, k, base()}, {tp, r, &ext}};
+    gemm(parts, 2, rows, bias, y, m);
+}
+
+void check_term(const LowRank& term, int64_t in, int64_t out, const torch::Tensor& w) {
+    require(term.a.dim() == 2 && term.a.size(1) == in && term.b.dim() == 2 && term.b.size(0) == out &&
+                term.b.size(1) == term.a.size(0),
+            ATL_ERR_SHAPE,
+            "lora kernel: A " + shape_string(term.a.sizes()) + " and B " + shape_string(term.b.sizes()) +
+                " do not fit W " + shape_string(w.sizes()));
+}
+
 }  // namespace
 
 torch::Tensor forward_packed(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& bias,
@@ -55,11 +91,12 @@ torch::Tensor forward_packed(const torch::Tensor& x, const torch::Tensor& w, con
     const float* bp = bc.defined() ? bc.data_ptr<float>() : nullptr;
     float* yp = y.data_ptr<float>();
 
+    auto pack = [&](PackedRight& p) { pack_transposed(wc.data_ptr<float>(), in, p); };
     std::unique_ptr<PackedRight> base;  // W^T, packed the first time a span needs it
     auto base_pack = [&]() -> const PackedRight* {
         if (!base) {
             base = std::make_unique<PackedRight>(in, out);
-            pack_transposed(wc.data_ptr<float>(), in, *base);
+            pack(*base);
         }
         return base.get();
     };
@@ -76,37 +113,33 @@ torch::Tensor forward_packed(const torch::Tensor& x, const torch::Tensor& w, con
         // Every term of the span stacked: A [R, in] and Q = s B^T [R, out].
         std::vector<torch::Tensor> as, qs;
         for (const LowRank& term : *span.terms) {
-            require(term.a.dim() == 2 && term.a.size(1) == in && term.b.dim() == 2 && term.b.size(0) == out &&
-                        term.b.size(1) == term.a.size(0),
-                    ATL_ERR_SHAPE,
-                    "lora kernel: A " + shape_string(term.a.sizes()) + " and B " + shape_string(term.b.sizes()) +
-                        " do not fit W " + shape_string(w.sizes()));
+            check_term(term, in, out, w);
             as.push_back(term.a.to(torch::kFloat));
             qs.push_back(term.b.to(torch::kFloat).t().mul(term.scale));
         }
-        torch::Tensor a = torch::cat(as, 0).contiguous(), q = torch::cat(qs, 0).contiguous();
-        const int64_t r = a.size(0);
-        if (rows * (in + out) > in * out) {
-            PackedRight merged(in, out);
-            pack_transposed(wc.data_ptr<float>(), in, merged);
-            torch::Tensor at = a.t().contiguous();
-            add_product(at.data_ptr<float>(), r, q.data_ptr<float>(), merged);
-            DepthPart part{xs, in, &merged};
-            gemm(&part, 1, rows, bp, ys, out);
-        } else {
-            torch::Tensor t = torch::empty({rows, r}, torch::kFloat);
-            float* tp = t.data_ptr<float>();
-            const float* ap = a.data_ptr<float>();
-            at::parallel_for(0, rows, kProjectRows, [&](int64_t i0, int64_t i1) {
-                project(xs + i0 * in, in, i1 - i0, in, ap, r, tp + i0 * r);
-            });
-            PackedRight ext(r, out);
-            pack_rows(q.data_ptr<float>(), ext);
-            const DepthPart parts[2] = {{xs, in, base_pack()}, {tp, r, &ext}};
-            gemm(parts, 2, rows, bp, ys, out);
-        }
+        product_with_low_rank(xs, rows, in, out, base_pack, pack, torch::cat(as, 0).contiguous(),
+                              torch::cat(qs, 0).contiguous(), bp, ys);
     }
     return y;
+}
+
+torch::Tensor input_grad_packed(const torch::Tensor& dy, const torch::Tensor& w, const LowRank& term) {
+    torch::Tensor g = dy.to(torch::kFloat).contiguous(), wc = w.to(torch::kFloat).contiguous();
+    const int64_t n = g.size(0), out = wc.size(0), in = wc.size(1);
+    check_term(term, in, out, w);
+    torch::Tensor dx = torch::empty({n, in}, torch::kFloat);
+    // dx = dy W + (dy B) (s A): the forward's product with W read as [out][in] rows, D = B^T, Q = s A.
+    auto pack = [&](PackedRight& p) { pack_rows(wc.data_ptr<float>(), p); };
+    std::unique_ptr<PackedRight> base;
+    auto base_pack = [&]() -> const PackedRight* {
+        base = std::make_unique<PackedRight>(out, in);
+        pack(*base);
+        return base.get();
+    };
+    product_with_low_rank(g.data_ptr<float>(), n, out, in, base_pack, pack,
+                          term.b.to(torch::kFloat).t().contiguous(), term.a.to(torch::kFloat).mul(term.scale).contiguous(),
+                          nullptr, dx.data_ptr<float>());
+    return dx;
 }
 
 }  // namespace atl::lora::avx512

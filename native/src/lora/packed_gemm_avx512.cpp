@@ -120,12 +120,13 @@ void pack_transposed(const float* w, int64_t ldw, PackedRight& p) {
 
 void pack_rows(const float* q, PackedRight& p) {
     const int64_t out = p.out();
-    for (int64_t k = 0; k < p.depth(); ++k) {
-        for (int64_t pi = 0; pi < p.panels(); ++pi) {
+    const int64_t grain = p.depth() * out >= (int64_t{1} << 16) ? 1 : p.panels();  // small: one thread
+    at::parallel_for(0, p.panels(), grain, [&](int64_t p0, int64_t p1) {
+        for (int64_t pi = p0; pi < p1; ++pi) {
             const int64_t cols = std::min<int64_t>(kPanelCols, out - pi * kPanelCols);
-            std::copy_n(q + k * out + pi * kPanelCols, cols, p.row(k, pi));
+            for (int64_t k = 0; k < p.depth(); ++k) std::copy_n(q + k * out + pi * kPanelCols, cols, p.row(k, pi));
         }
-    }
+    });
 }
 
 namespace {

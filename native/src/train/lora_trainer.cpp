@@ -49,6 +49,8 @@ LoraTrainer::LoraTrainer(sd::UNet* unet, sd::TextEncoder* text, const std::vecto
     require(std::isfinite(params.noise_offset) && params.noise_offset >= 0, ATL_ERR_INVALID_ARGUMENT,
             "lora trainer: noise_offset must be >= 0");
     require(params.clip_skip >= 1, ATL_ERR_INVALID_ARGUMENT, "lora trainer: clip_skip must be >= 1");
+    require(params.kernel == ATL_LORA_KERNEL_AUTO || params.kernel == ATL_LORA_KERNEL_UNFUSED, ATL_ERR_INVALID_ARGUMENT,
+            "lora trainer: kernel must be auto or unfused, got " + std::to_string(params.kernel));
     require(!specs.empty(), ATL_ERR_INVALID_ARGUMENT, "lora trainer: no modules to train");
 
     // Find the layers by name.
@@ -120,7 +122,8 @@ LoraTrainer::LoraTrainer(sd::UNet* unet, sd::TextEncoder* text, const std::vecto
     for (Flat& f : flat_) f.params.set_requires_grad(true);
     // Every sample, whatever per-sample selection is set for generation (previews included).
     for (Module& m : modules_) {
-        m.slot->push_back(lora::Adapter{torch::Tensor(), torch::Tensor(), m.scale, lora::kEverySample});
+        m.slot->push_back(lora::Adapter{torch::Tensor(), torch::Tensor(), m.scale, lora::kEverySample,
+                                        params.kernel == ATL_LORA_KERNEL_AUTO});
     }
     refresh_views();
     unet_->set_gradient_checkpointing(params.gradient_checkpointing != 0);

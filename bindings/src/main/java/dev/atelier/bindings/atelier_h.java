@@ -23,10 +23,10 @@ public class atelier_h extends atelier_h$shared {
     static final SymbolLookup SYMBOL_LOOKUP = SymbolLookup.loaderLookup()
             .or(Linker.nativeLinker().defaultLookup());
 
-    private static final int ATL_ABI_VERSION = (int)2L;
+    private static final int ATL_ABI_VERSION = (int)3L;
     /**
      * {@snippet lang=c :
-     * #define ATL_ABI_VERSION 2
+     * #define ATL_ABI_VERSION 3
      * }
      */
     public static int ATL_ABI_VERSION() {

@@ -24,6 +24,7 @@ import static java.lang.foreign.MemoryLayout.PathElement.*;
  *     float noise_offset;
  *     int32_t clip_skip;
  *     int32_t gradient_checkpointing;
+ *     int32_t kernel;
  * }
  * }
  */
@@ -42,7 +43,9 @@ public class atl_lora_train_params {
         atelier_h.C_FLOAT.withName("min_snr_gamma"),
         atelier_h.C_FLOAT.withName("noise_offset"),
         atelier_h.C_INT.withName("clip_skip"),
-        atelier_h.C_INT.withName("gradient_checkpointing")
+        atelier_h.C_INT.withName("gradient_checkpointing"),
+        atelier_h.C_INT.withName("kernel"),
+        MemoryLayout.paddingLayout(4)
     ).withName("atl_lora_train_params");
 
     /**
@@ -446,6 +449,50 @@ public class atl_lora_train_params {
      */
     public static void gradient_checkpointing(MemorySegment struct, int fieldValue) {
         struct.set(gradient_checkpointing$LAYOUT, gradient_checkpointing$OFFSET, fieldValue);
+    }
+
+    private static final OfInt kernel$LAYOUT = (OfInt)$LAYOUT.select(groupElement("kernel"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * int32_t kernel
+     * }
+     */
+    public static final OfInt kernel$layout() {
+        return kernel$LAYOUT;
+    }
+
+    private static final long kernel$OFFSET = $LAYOUT.byteOffset(groupElement("kernel"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * int32_t kernel
+     * }
+     */
+    public static final long kernel$offset() {
+        return kernel$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * int32_t kernel
+     * }
+     */
+    public static int kernel(MemorySegment struct) {
+        return struct.get(kernel$LAYOUT, kernel$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * int32_t kernel
+     * }
+     */
+    public static void kernel(MemorySegment struct, int fieldValue) {
+        struct.set(kernel$LAYOUT, kernel$OFFSET, fieldValue);
     }
 
     /**

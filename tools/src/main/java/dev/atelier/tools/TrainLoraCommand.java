@@ -94,6 +94,8 @@ final class TrainLoraCommand extends CliCommand {
     long seed;
     @Option(names = "--gradient-checkpointing", description = "Recompute transformer blocks in backward (less memory, slower).")
     boolean gradientCheckpointing;
+    @Option(names = "--unfused-kernels", description = "Adapted Linears on plain libtorch ops instead of Atelier's fused kernels.")
+    boolean unfusedKernels;
     @Option(names = "--precision", defaultValue = "fp32", paramLabel = "fp32|bf16",
             description = "Compute precision; bf16 casts the weights once and keeps norms in F32. Default: ${DEFAULT-VALUE}.")
     String precision;
@@ -131,7 +133,7 @@ final class TrainLoraCommand extends CliCommand {
                 .unetLr(unetLr).textLr(textLr).schedule(lrSchedule).warmupSteps(warmup)
                 .epochs(epochs).maxSteps(maxSteps).batchSize(batchSize).gradAccum(gradAccum)
                 .step(new LoraTrainer.StepOptions(seed, beta1, beta2, 1e-8f, weightDecay, minSnrGamma, noiseOffset,
-                        clipSkip, gradientCheckpointing))
+                        clipSkip, gradientCheckpointing, !unfusedKernels))
                 .bf16(useBf16).saveEvery(saveEvery).resume(resume);
         if (tokenizer != null) {
             b.tokenizer(tokenizer);

@@ -36,6 +36,7 @@ import java.util.SplittableRandom;
  *   java -Datelier.threads=N ... SdBenchmark MODEL unet [--size 512] [--dtype fp32|bf16] [--steps 3]
  *   java -Datelier.threads=N ... SdBenchmark MODEL e2e  [--size 512] [--dtype fp32|bf16] [--steps 20]
  *   java -Datelier.threads=N ... SdBenchmark MODEL train [--size 512] [--dtype fp32|bf16] [--steps 3] [--rank 4]
+ *       [--unfused]  (the adapted Linears on libtorch ops instead of Atelier's fused kernels)
  * </pre>
  *
  * {@code train}: batch-1 LoRA steps (issue 4) on kohya's default UNet targets (every Linear and
@@ -60,12 +61,14 @@ public final class SdBenchmark {
         String dtype = "fp32";
         int steps = -1;
         int rank = 4;
+        boolean fused = true;
         for (int i = 2; i < args.length; i++) {
             switch (args[i]) {
                 case "--size" -> size = Integer.parseInt(args[++i]);
                 case "--dtype" -> dtype = args[++i];
                 case "--steps" -> steps = Integer.parseInt(args[++i]);
                 case "--rank" -> rank = Integer.parseInt(args[++i]);
+                case "--unfused" -> fused = false;
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
             }
         }
@@ -93,7 +96,7 @@ public final class SdBenchmark {
             int ctxDim = unet.config().contextDim();
             SplittableRandom random = new SplittableRandom(0);
             if (mode.equals("train")) {
-                trainSteps(w, unet, arena, random, size, dtype, threads, steps > 0 ? steps : 3, rank);
+                trainSteps(w, unet, arena, random, size, dtype, threads, steps > 0 ? steps : 3, rank, fused);
                 return;
             }
             if (!e2e) {
@@ -170,7 +173,7 @@ public final class SdBenchmark {
     }
 
     private static void trainSteps(StableDiffusionWeights w, UNet unet, Arena arena, SplittableRandom random, int size,
-            String dtype, int threads, int n, int rank) throws IOException {
+            String dtype, int threads, int n, int rank, boolean fused) throws IOException {
         ModelLayout layout = ModelLayout.fromLdmNames(w.checkpoint().tensors().keySet());
         List<LoraModule> modules = LoraTargets.select(w.checkpoint().tensors(), layout, unet.config().transformerDepth(),
                 0, rank, rank, 0, 0);
@@ -178,7 +181,7 @@ public final class SdBenchmark {
         TensorView latents = gaussian(arena, random, 1, 4, lat, lat);
         TensorView ctx = gaussian(arena, random, 1, 77, unet.config().contextDim());
         try (LoraTrainer trainer = LoraTrainer.create(unet, null, modules, LoraTraining.alphasCumprod(LdmConfig.sd15()),
-                LoraTrainer.StepOptions.defaults(0))) {
+                LoraTrainer.StepOptions.defaults(0).withFusedKernels(fused))) {
             double[] times = new double[n + 1];
             for (int i = 0; i <= n; i++) { // the first step also builds oneDNN primitives: not counted
                 long s = System.nanoTime();

@@ -42,12 +42,20 @@ public final class LoraTrainer extends NativeHandle {
      * @param clipSkip      text encoder layer from the end when it is trained (1 = last)
      * @param gradientCheckpointing recompute the UNet's transformer blocks in backward instead of
      *                              keeping their activations (less memory, slower; same result)
+     * @param fusedKernels  run the adapted Linears on Atelier's fused forward and backward where
+     *                      they apply (F32 on AVX-512 CPUs); false: plain libtorch ops
      */
     public record StepOptions(long seed, float beta1, float beta2, float eps, float weightDecay, float minSnrGamma,
-            float noiseOffset, int clipSkip, boolean gradientCheckpointing) {
+            float noiseOffset, int clipSkip, boolean gradientCheckpointing, boolean fusedKernels) {
         /** torch.optim.AdamW's defaults (betas 0.9, 0.999; eps 1e-8; weight decay 0.01), no min-SNR, no offset. */
         public static StepOptions defaults(long seed) {
-            return new StepOptions(seed, 0.9f, 0.999f, 1e-8f, 0.01f, 0f, 0f, 1, false);
+            return new StepOptions(seed, 0.9f, 0.999f, 1e-8f, 0.01f, 0f, 0f, 1, false, true);
+        }
+
+        /** These options with the adapted Linears on fused kernels or on plain libtorch ops. */
+        public StepOptions withFusedKernels(boolean fused) {
+            return new StepOptions(seed, beta1, beta2, eps, weightDecay, minSnrGamma, noiseOffset, clipSkip,
+                    gradientCheckpointing, fused);
         }
     }
 
@@ -107,6 +115,7 @@ public final class LoraTrainer extends NativeHandle {
             atl_lora_train_params.noise_offset(p, options.noiseOffset());
             atl_lora_train_params.clip_skip(p, options.clipSkip());
             atl_lora_train_params.gradient_checkpointing(p, options.gradientCheckpointing() ? 1 : 0);
+            atl_lora_train_params.kernel(p, options.fusedKernels() ? ATL_LORA_KERNEL_AUTO() : ATL_LORA_KERNEL_UNFUSED());
             TensorView acp = TensorView.ofFloats(arena, alphasCumprod, alphasCumprod.length);
             MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
             Status.check(atl_lora_trainer_create(unet.pointer(),

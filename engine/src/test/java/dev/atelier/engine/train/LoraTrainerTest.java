@@ -145,6 +145,55 @@ class LoraTrainerTest {
         assertEquals(0.0, relativeError(outputs[1], outputs[0]), 0.0, "the selection masked the trained adapters");
     }
 
+    /**
+     * Atelier's fused LoRA forward and backward (the default where they apply) train the same
+     * adapters as plain libtorch ops: the same loss curve, the same gradients (AdamW's first
+     * moment, which unlike the update is not invariant to the gradient's scale) and the same trained
+     * UNet output, within F32 rounding carried through AdamW.
+     */
+    @Test
+    void fusedKernelsTrainLikeLibtorchOps() {
+        LdmConfig ldm = LdmConfig.load(Fixtures.sd15Tiny().resolve("model/model.yaml"));
+        float[][] losses = new float[2][];
+        float[][] outputs = new float[2][];
+        float[][] moments = new float[2][];
+        for (int run = 0; run < 2; run++) {
+            Random rng = new Random(17);
+            try (StableDiffusionWeights w = StableDiffusionWeights.open(Fixtures.sd15Tiny().resolve("model/model.safetensors"));
+                    Arena arena = Arena.ofConfined();
+                    UNet unet = UNet.create(w.unet(), ldm.unet())) {
+                TensorView x = random(arena, rng, 2, 4, 8, 8);
+                TensorView t = TensorView.ofFloats(arena, new float[] {10, 700}, 2);
+                TensorView ctx = random(arena, rng, 2, 77, 32);
+                ModelLayout layout = ModelLayout.fromLdmNames(w.checkpoint().tensors().keySet());
+                List<LoraModule> modules = LoraTargets.select(w.checkpoint().tensors(), layout, 1, 0, 4, 2f, 2, 1f);
+                losses[run] = new float[4];
+                try (LoraTrainer trainer = LoraTrainer.create(unet, null, modules, LoraTraining.alphasCumprod(ldm),
+                        LoraTrainer.StepOptions.defaults(9).withFusedKernels(run == 0))) {
+                    for (int step = 1; step <= 4; step++) {
+                        losses[run][step - 1] = trainer.accumulate(random(arena, rng, 2, 4, 8, 8), ctx, null, step, 1f);
+                        trainer.update(step, 5e-3f, 0f);
+                        if (step == 2) { // the first step with gradients for both down and up (up starts at 0)
+                            moments[run] = trainer.state(false, LoraTrainer.StateKind.EXP_AVG, arena).toFloatArray();
+                        }
+                    }
+                    outputs[run] = unet.forward(x, t, ctx, arena).toFloatArray();
+                }
+            }
+        }
+        double g = relativeError(moments[0], moments[1]);
+        System.out.printf("fused vs libtorch gradient moments: %.3g of max|ref|%n", g);
+        assertTrue(g <= 1e-3, "fused gradients differ from libtorch's: " + g);
+        System.out.printf("fused   %s%nlibtorch %s%n", java.util.Arrays.toString(losses[0]),
+                java.util.Arrays.toString(losses[1]));
+        for (int i = 0; i < losses[0].length; i++) {
+            assertEquals(losses[1][i], losses[0][i], 1e-4 * Math.abs(losses[1][i]), "loss of step " + (i + 1));
+        }
+        double e = relativeError(outputs[0], outputs[1]);
+        System.out.printf("fused vs libtorch trained UNet output: %.3g of max|ref| (tolerance %.0e)%n", e, TOLERANCE);
+        assertTrue(e <= TOLERANCE, "fused training differs from libtorch ops: " + e);
+    }
+
     /** The checkpoint's UNet tensors with the LoRA file merged in: W += alpha/rank * up @ down. */
     private static Weights mergedUNet(StableDiffusionWeights w, Path file, ModelLayout layout, Arena arena) {
         Map<String, TensorView> replaced = new HashMap<>();

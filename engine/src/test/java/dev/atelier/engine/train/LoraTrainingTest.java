@@ -179,7 +179,7 @@ class LoraTrainingTest {
         Path images = photos(2);
         LoraTrainer.StepOptions o = LoraTrainer.StepOptions.defaults(3);
         LoraTrainer.StepOptions snr = new LoraTrainer.StepOptions(3, o.beta1(), o.beta2(), o.eps(), o.weightDecay(), 5f,
-                0.05f, 1, false);
+                0.05f, 1, false, true);
         List<Float> plain = LoraTraining.run(config(images, "p.safetensors").maxSteps(3).step(o).build(), null).losses();
         LoraTraining.Result r = LoraTraining.run(config(images, "bf16.safetensors").maxSteps(3).bf16(true).step(snr).build(), null);
         System.out.println("f32 plain " + plain + "\nbf16, min-SNR 5, noise offset 0.05 " + r.losses());
@@ -252,7 +252,7 @@ class LoraTrainingTest {
     void gradientCheckpointingGivesTheSameLosses() throws IOException {
         Path images = photos(2);
         LoraTrainer.StepOptions o = LoraTrainer.StepOptions.defaults(1);
-        LoraTrainer.StepOptions gc = new LoraTrainer.StepOptions(1, o.beta1(), o.beta2(), o.eps(), o.weightDecay(), 0, 0, 1, true);
+        LoraTrainer.StepOptions gc = new LoraTrainer.StepOptions(1, o.beta1(), o.beta2(), o.eps(), o.weightDecay(), 0, 0, 1, true, true);
         List<Float> plain = LoraTraining.run(config(images, "a.safetensors").maxSteps(4).unetLr(1e-2f).step(o).build(), null).losses();
         List<Float> checkpointed = LoraTraining.run(config(images, "b.safetensors").maxSteps(4).unetLr(1e-2f).step(gc).build(), null).losses();
         System.out.println("plain " + plain + "\ncheckpointed " + checkpointed);
