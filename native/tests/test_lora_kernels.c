@@ -187,7 +187,7 @@ int main(void) {
     CHECK(atl_lora_mode_from_name("unmerged") == ATL_LORA_UNMERGED);
     const int forward_kernels[] = {ATL_LORA_KERNEL_REFERENCE, ATL_LORA_KERNEL_AVX2, ATL_LORA_KERNEL_AVX512,
                                    ATL_LORA_KERNEL_AVX512_BF16, ATL_LORA_KERNEL_UNFUSED, ATL_LORA_KERNEL_MERGED,
-                                   ATL_LORA_KERNEL_AUTO};
+                                   ATL_LORA_KERNEL_AUTO, ATL_LORA_KERNEL_CUDA};
     for (size_t k = 0; k < sizeof forward_kernels / sizeof *forward_kernels; ++k) {
         const int kernel = forward_kernels[k];
         if (!atl_lora_kernel_available(kernel)) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <thread>
 
+#include "lora/kernels_cuda.hpp"
 #include "status.hpp"
 #include "tensor_view.hpp"
 
@@ -103,6 +104,10 @@ uint32_t atl_cpu_features(void) {
 
 int32_t atl_cuda_device_count(void) {
     try {
+        // Atelier's own CUDA kernels see the devices through the CUDA runtime (0 in builds without
+        // them); a CUDA libtorch may see them too.
+        const int own = atl::lora::cuda::device_count();
+        if (own > 0) return own;
         return torch::cuda::is_available() ? static_cast<int32_t>(torch::cuda::device_count()) : 0;
     } catch (...) {
         return 0;

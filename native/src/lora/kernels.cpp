@@ -5,6 +5,7 @@
 
 #include "core/status.hpp"
 #include "core/tensor_view.hpp"
+#include "lora/kernels_cuda.hpp"
 
 namespace atl::lora {
 
@@ -172,6 +173,52 @@ torch::Tensor forward_f64(const torch::Tensor& x, const torch::Tensor& w, const 
     return y;
 }
 
+void check_cuda(const std::string& error) { require(error.empty(), ATL_ERR_BACKEND, "lora kernel " + error); }
+
+// Per run of rows: every term stacked (A [R, in], Q = s B^T [R, out]) and one fused launch on device 0.
+torch::Tensor forward_cuda(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& bias,
+                           const std::vector<RowSegment>& segments) {
+    require(kernel_available(Kernel::Cuda), ATL_ERR_UNSUPPORTED,
+            "lora kernel cuda: this build or machine has no CUDA device");
+    torch::Tensor xc = x.to(torch::kFloat).contiguous(), wc = w.to(torch::kFloat).contiguous();
+    torch::Tensor bc = bias.defined() ? bias.to(torch::kFloat).contiguous() : torch::Tensor();
+    const int64_t n = xc.size(0), in = xc.size(1), out = wc.size(0);
+    torch::Tensor y = torch::empty({n, out});
+    std::vector<bool> covered(static_cast<size_t>(n), false);
+    auto run = [&](int64_t begin, int64_t end, const std::vector<LowRank>& terms) {
+        std::vector<torch::Tensor> as, qs;
+        for (const LowRank& t : terms) {
+            require(t.a.dim() == 2 && t.a.size(1) == in && t.b.dim() == 2 && t.b.size(0) == out &&
+                        t.b.size(1) == t.a.size(0),
+                    ATL_ERR_SHAPE, "lora kernel: A " + shape_string(t.a.sizes()) + " and B " +
+                                       shape_string(t.b.sizes()) + " do not fit W " + shape_string(w.sizes()));
+            as.push_back(t.a.to(torch::kFloat));
+            qs.push_back(t.b.to(torch::kFloat).t().mul(t.scale));
+        }
+        torch::Tensor a = as.empty() ? torch::empty({0, in}) : torch::cat(as, 0).contiguous();
+        torch::Tensor q = qs.empty() ? torch::empty({0, out}) : torch::cat(qs, 0).contiguous();
+        check_cuda(cuda::forward(xc.data_ptr<float>() + begin * in, wc.data_ptr<float>(),
+                                 bc.defined() ? bc.data_ptr<float>() : nullptr, a.data_ptr<float>(),
+                                 q.data_ptr<float>(), end - begin, in, out, a.size(0),
+                                 y.data_ptr<float>() + begin * out));
+        for (int64_t i = begin; i < end; ++i) covered[static_cast<size_t>(i)] = true;
+    };
+    for (const RowSegment& s : segments) {
+        if (s.end > s.begin) run(s.begin, s.end, s.terms);
+    }
+    for (int64_t i = 0; i < n;) {  // rows without adapters: the plain GEMM
+        if (covered[static_cast<size_t>(i)]) {
+            ++i;
+            continue;
+        }
+        int64_t j = i;
+        while (j < n && !covered[static_cast<size_t>(j)]) ++j;
+        run(i, j, {});
+        i = j;
+    }
+    return y;
+}
+
 }  // namespace
 
 bool kernel_available(Kernel k) {
@@ -181,12 +228,10 @@ bool kernel_available(Kernel k) {
         case Kernel::Avx2: return has(ATL_CPU_AVX2 | ATL_CPU_FMA);
         case Kernel::Avx512: return has(ATL_CPU_AVX512F);
         case Kernel::Avx512Bf16: return has(ATL_CPU_AVX512F | ATL_CPU_AVX512_BF16);
-        case Kernel::Cuda:
-#ifdef ATL_WITH_CUDA
-            return atl_cuda_device_count() > 0;
-#else
-            return false;
-#endif
+        case Kernel::Cuda: {
+            static const bool present = cuda::device_count() > 0;
+            return present;
+        }
     }
     return false;
 }
@@ -215,20 +260,6 @@ torch::Tensor forward(Kernel k, const torch::Tensor& x, const torch::Tensor& wei
                       const std::vector<RowSegment>& segments) {
     require(x.dim() == 2 && weight.dim() == 2 && x.size(1) == weight.size(1), ATL_ERR_SHAPE,
             "lora kernel: x " + shape_string(x.sizes()) + " does not fit W " + shape_string(weight.sizes()));
-    if (x.is_cuda()) {
-#ifdef ATL_WITH_CUDA
-        torch::Tensor y = torch::linear(x, weight, bias);
-        for (const RowSegment& s : segments) {
-            for (const LowRank& term : s.terms) {
-                torch::Tensor ys = y.narrow(0, s.begin, s.end - s.begin);
-                ys.copy_(cuda::forward(x.narrow(0, s.begin, s.end - s.begin), weight, bias, term));
-            }
-        }
-        return y;
-#else
-        fail(ATL_ERR_UNSUPPORTED, "lora kernel: this build has no CUDA kernels");
-#endif
-    }
     Kernel kk = resolve(k, x.scalar_type());
     switch (kk) {
         case Kernel::Reference: return forward_reference(x, weight, bias, segments).to(x.scalar_type());
@@ -244,24 +275,7 @@ torch::Tensor forward(Kernel k, const torch::Tensor& x, const torch::Tensor& wei
             torch::Tensor y = forward_fused(kk, x, weight, bias, segments);
             return y.scalar_type() == x.scalar_type() ? y : y.to(x.scalar_type());
         }
-        case Kernel::Cuda: {
-#ifdef ATL_WITH_CUDA
-            std::vector<RowSegment> dev;
-            torch::Tensor xd = x.to(torch::kCUDA);
-            torch::Tensor y = torch::linear(xd, weight.to(torch::kCUDA), bias.defined() ? bias.to(torch::kCUDA) : bias);
-            for (const RowSegment& s : segments) {
-                for (const LowRank& term : s.terms) {
-                    LowRank t{term.a.to(torch::kCUDA), term.b.to(torch::kCUDA), term.scale};
-                    y.narrow(0, s.begin, s.end - s.begin)
-                        .copy_(cuda::forward(xd.narrow(0, s.begin, s.end - s.begin), weight.to(torch::kCUDA),
-                                             bias.defined() ? bias.to(torch::kCUDA) : bias, t));
-                }
-            }
-            return y.cpu();
-#else
-            break;
-#endif
-        }
+        case Kernel::Cuda: return forward_cuda(x, weight, bias, segments).to(x.scalar_type());
         default: break;
     }
     fail(ATL_ERR_INTERNAL, "lora kernel: unhandled kernel");
@@ -295,16 +309,18 @@ Grads backward(Kernel k, const torch::Tensor& x, const torch::Tensor& weight, co
         return {torch::mm(g, weight.to(torch::kFloat)) + torch::mm(u, a) * term.scale,
                 torch::mm(u.t(), xf) * term.scale, torch::mm(g.t(), t) * term.scale};
     }
-#ifdef ATL_WITH_CUDA
     if (k == Kernel::Cuda) {
-        require(kernel_available(k), ATL_ERR_UNSUPPORTED, "lora kernel cuda: no CUDA device");
-        LowRank t{term.a.to(torch::kCUDA), term.b.to(torch::kCUDA), term.scale};
-        Grads g = cuda::backward(x.to(torch::kCUDA), weight.to(torch::kCUDA), t, dy.to(torch::kCUDA));
-        return {g.dx.cpu(), g.da.cpu(), g.db.cpu()};
+        require(kernel_available(k), ATL_ERR_UNSUPPORTED, "lora kernel cuda: this build or machine has no CUDA device");
+        torch::Tensor xf = x.to(torch::kFloat).contiguous(), wf = weight.to(torch::kFloat).contiguous();
+        torch::Tensor a = term.a.to(torch::kFloat).contiguous(), b = term.b.to(torch::kFloat).contiguous();
+        torch::Tensor g = dy.to(torch::kFloat).contiguous();
+        Grads grads{torch::empty({n, in}), torch::empty({r, in}), torch::empty({out, r})};
+        check_cuda(cuda::backward(xf.data_ptr<float>(), wf.data_ptr<float>(), a.data_ptr<float>(), b.data_ptr<float>(),
+                                  static_cast<float>(term.scale), g.data_ptr<float>(), n, in, out, r,
+                                  grads.dx.data_ptr<float>(), grads.da.data_ptr<float>(), grads.db.data_ptr<float>()));
+        return grads;
     }
-#endif
     Kernel kk = resolve(k == Kernel::Avx512Bf16 ? Kernel::Avx512 : k, torch::kFloat);
-    if (kk == Kernel::Cuda) fail(ATL_ERR_UNSUPPORTED, "lora kernel cuda: this build has no CUDA kernels");
     // dL/dx = dy W + s (dy B) A;  dL/dA = s (dy B)^T x;  dL/dB = s dy^T (x A^T).
     torch::Tensor xc = x.to(torch::kFloat).contiguous(), g = dy.to(torch::kFloat).contiguous();
     torch::Tensor a = term.a.to(torch::kFloat).contiguous(), bt = term.b.to(torch::kFloat).t().contiguous();

@@ -92,13 +92,4 @@ void expand_add_bf16(const float* t, int64_t n, int64_t r, const float* q, int64
                      int64_t ldy);
 }  // namespace avx512
 
-#ifdef ATL_WITH_CUDA
-namespace cuda {
-// The same contract as forward/backward for CUDA tensors (one term, all rows).
-torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
-                      const LowRank& term);
-Grads backward(const torch::Tensor& x, const torch::Tensor& weight, const LowRank& term, const torch::Tensor& dy);
-}  // namespace cuda
-#endif
-
 }  // namespace atl::lora

@@ -1,94 +1,187 @@
-// CUDA versions of the fused LoRA linear (kernels.hpp, namespace cuda). Built only when CMake
-// finds CUDA and a CUDA libtorch (ATL_WITH_CUDA); checked against the CPU reference by the
-// tests tagged gpu. The dense GEMMs go to cuBLAS through libtorch; the low-rank projection and
-// expansion are the hand-written kernels below, F32.
-#include <ATen/cuda/CUDAContext.h>
+// CUDA kernels of the fused LoRA linear (kernels_cuda.hpp). One strided, shared-memory tiled GEMM
+// does every product: operands are read through (row, column) strides, so x W^T, dy W, the
+// low-rank projections and the reductions dA, dB need no transposed copies; and it sums up to two
+// depth parts into the same accumulators, so [x | t] times [W^T ; s B^T] writes y once (the
+// low-rank term is fused into the GEMM, as on the CPU). Checked against the CPU reference by the
+// tests tagged gpu and by test_lora_kernels when a GPU is present.
+#include <cuda_runtime.h>
 
-#include "core/status.hpp"
-#include "lora/kernels.hpp"
+#include <string>
+#include <vector>
+
+#include "lora/kernels_cuda.hpp"
 
 namespace atl::lora::cuda {
 
 namespace {
 
-constexpr int kThreads = 128;
+constexpr int kTile = 32;    // C tile kTile x kTile; depth step kTile
+constexpr int kThreadsY = 8; // block (32, 8): each thread computes kTile / kThreadsY rows of one column
 
-// T[i, j] = sum_c X[i, c] P[j, c]: one block per row i, the row staged in shared memory,
-// a warp per rank j with a shuffle reduction.
-__global__ void project_kernel(const float* __restrict__ x, int64_t k, const float* __restrict__ p, int64_t r,
-                               float* __restrict__ t) {
-    extern __shared__ float row[];
-    const int64_t i = blockIdx.x;
-    for (int64_t c = threadIdx.x; c < k; c += blockDim.x) row[c] = x[i * k + c];
-    __syncthreads();
-    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, warps = blockDim.x / 32;
-    for (int64_t j = warp; j < r; j += warps) {
-        float acc = 0.f;
-        for (int64_t c = lane; c < k; c += 32) acc += row[c] * p[j * k + c];
-        for (int off = 16; off > 0; off /= 2) acc += __shfl_down_sync(0xffffffffu, acc, off);
-        if (lane == 0) t[i * r + j] = acc;
+// Element (i, j) of a matrix at p[i * s0 + j * s1].
+struct Operand {
+    const float* p;
+    int64_t s0, s1;
+};
+// alpha * A(m, k) B(k, n) summed over k < depth.
+struct Part {
+    Operand a, b;
+    int64_t depth;
+    float alpha;
+};
+
+// C [m, n] (row stride ldc) = sum over parts + bias[n] (bias may be null). nparts 1 or 2.
+__global__ void gemm_kernel(Part p0, Part p1, int nparts, int64_t m, int64_t n, const float* __restrict__ bias,
+                            float* __restrict__ c, int64_t ldc) {
+    __shared__ float as[kTile][kTile + 1];  // [row][k]; +1: no bank conflicts on the column reads
+    __shared__ float bs[kTile][kTile + 1];  // [k][col]
+    const int tx = threadIdx.x, ty = threadIdx.y;
+    const int64_t row0 = static_cast<int64_t>(blockIdx.y) * kTile, col0 = static_cast<int64_t>(blockIdx.x) * kTile;
+    float acc[kTile / kThreadsY] = {};
+    for (int q = 0; q < nparts; ++q) {
+        const Part p = q == 0 ? p0 : p1;
+        for (int64_t k0 = 0; k0 < p.depth; k0 += kTile) {
+            for (int r = ty; r < kTile; r += kThreadsY) {
+                const int64_t mi = row0 + r, ka = k0 + tx, kb = k0 + r, nj = col0 + tx;
+                as[r][tx] = (mi < m && ka < p.depth) ? p.a.p[mi * p.a.s0 + ka * p.a.s1] : 0.f;
+                bs[r][tx] = (kb < p.depth && nj < n) ? p.alpha * p.b.p[kb * p.b.s0 + nj * p.b.s1] : 0.f;
+            }
+            __syncthreads();
+#pragma unroll 8
+            for (int kk = 0; kk < kTile; ++kk) {
+                const float bv = bs[kk][tx];
+#pragma unroll
+                for (int i = 0; i < kTile / kThreadsY; ++i) acc[i] += as[ty + kThreadsY * i][kk] * bv;
+            }
+            __syncthreads();
+        }
+    }
+    const int64_t col = col0 + tx;
+    if (col >= n) return;
+    for (int i = 0; i < kTile / kThreadsY; ++i) {
+        const int64_t row = row0 + ty + kThreadsY * i;
+        if (row < m) c[row * ldc + col] = acc[i] + (bias ? bias[col] : 0.f);
     }
 }
 
-// Y[i, c] += sum_j T[i, j] Q[j, c]: blocks over (row, column strip), T's row in shared memory.
-__global__ void expand_add_kernel(const float* __restrict__ t, int64_t r, const float* __restrict__ q, int64_t m,
-                                  float* __restrict__ y) {
-    extern __shared__ float ti[];
-    const int64_t i = blockIdx.x;
-    for (int64_t j = threadIdx.x; j < r; j += blockDim.x) ti[j] = t[i * r + j];
-    __syncthreads();
-    const int64_t c = static_cast<int64_t>(blockIdx.y) * blockDim.x + threadIdx.x;
-    if (c >= m) return;
-    float acc = 0.f;
-    for (int64_t j = 0; j < r; ++j) acc += ti[j] * q[j * m + c];
-    y[i * m + c] += acc;
+#define ATL_CU(call)                                                                             \
+    do {                                                                                         \
+        cudaError_t e_ = (call);                                                                 \
+        if (e_ != cudaSuccess) return std::string("cuda: " #call ": ") + cudaGetErrorString(e_); \
+    } while (0)
+
+// Device buffers freed when the call returns, whatever the path.
+class Buffers {
+public:
+    ~Buffers() {
+        for (float* p : owned_) cudaFree(p);
+    }
+    std::string alloc(float** out, int64_t count) {
+        *out = nullptr;
+        if (count <= 0) return {};
+        ATL_CU(cudaMalloc(reinterpret_cast<void**>(out), static_cast<size_t>(count) * sizeof(float)));
+        owned_.push_back(*out);
+        return {};
+    }
+    std::string upload(float** out, const float* host, int64_t count) {
+        std::string e = alloc(out, count);
+        if (!e.empty() || count <= 0) return e;
+        ATL_CU(cudaMemcpy(*out, host, static_cast<size_t>(count) * sizeof(float), cudaMemcpyHostToDevice));
+        return {};
+    }
+
+private:
+    std::vector<float*> owned_;
+};
+
+std::string download(float* host, const float* dev, int64_t count) {
+    if (count <= 0) return {};
+    ATL_CU(cudaMemcpy(host, dev, static_cast<size_t>(count) * sizeof(float), cudaMemcpyDeviceToHost));
+    return {};
 }
 
-void project(const torch::Tensor& x, const torch::Tensor& p, torch::Tensor& t) {
-    const int64_t n = x.size(0), k = x.size(1), r = p.size(0);
-    if (n == 0) return;
-    auto stream = at::cuda::getCurrentCUDAStream();
-    project_kernel<<<static_cast<unsigned>(n), kThreads, k * sizeof(float), stream>>>(
-        x.data_ptr<float>(), k, p.data_ptr<float>(), r, t.data_ptr<float>());
-    C10_CUDA_KERNEL_LAUNCH_CHECK();
+std::string gemm(const Part& p0, const Part* p1, int64_t m, int64_t n, const float* bias, float* c) {
+    if (m <= 0 || n <= 0) return {};
+    const dim3 block(kTile, kThreadsY);
+    const dim3 grid(static_cast<unsigned>((n + kTile - 1) / kTile), static_cast<unsigned>((m + kTile - 1) / kTile));
+    if (grid.y > 65535u) return "cuda: " + std::to_string(m) + " rows exceed one launch";
+    gemm_kernel<<<grid, block>>>(p0, p1 ? *p1 : p0, p1 ? 2 : 1, m, n, bias, c, n);
+    ATL_CU(cudaGetLastError());
+    return {};
 }
 
-void expand_add(const torch::Tensor& t, const torch::Tensor& q, torch::Tensor& y) {
-    const int64_t n = t.size(0), r = t.size(1), m = q.size(1);
-    if (n == 0) return;
-    dim3 grid(static_cast<unsigned>(n), static_cast<unsigned>((m + kThreads - 1) / kThreads));
-    auto stream = at::cuda::getCurrentCUDAStream();
-    expand_add_kernel<<<grid, kThreads, r * sizeof(float), stream>>>(t.data_ptr<float>(), r, q.data_ptr<float>(), m,
-                                                                    y.data_ptr<float>());
-    C10_CUDA_KERNEL_LAUNCH_CHECK();
-}
-
-torch::Tensor f32(const torch::Tensor& t) { return t.to(torch::kFloat).contiguous(); }
+#define ATL_TRY_CU(expr)             \
+    do {                             \
+        std::string e_ = (expr);     \
+        if (!e_.empty()) return e_;  \
+    } while (0)
 
 }  // namespace
 
-torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
-                      const LowRank& term) {
-    torch::Tensor xc = f32(x), a = f32(term.a);
-    torch::Tensor q = term.b.to(torch::kFloat).t().mul(term.scale).contiguous();  // s B^T [r, out]
-    torch::Tensor y = torch::linear(xc, f32(weight), bias.defined() ? f32(bias) : bias).contiguous();
-    torch::Tensor t = torch::empty({xc.size(0), a.size(0)}, xc.options());
-    project(xc, a, t);
-    expand_add(t, q, y);
-    return y;
+int device_count() {
+    int count = 0;
+    if (cudaGetDeviceCount(&count) != cudaSuccess) {
+        cudaGetLastError();  // clear the sticky "no driver" error
+        return 0;
+    }
+    return count;
 }
 
-Grads backward(const torch::Tensor& x, const torch::Tensor& weight, const LowRank& term, const torch::Tensor& dy) {
-    torch::Tensor xc = f32(x), g = f32(dy), a = f32(term.a);
-    torch::Tensor bt = term.b.to(torch::kFloat).t().contiguous();  // [r, out]
-    const int64_t n = xc.size(0), r = a.size(0);
-    torch::Tensor t = torch::empty({n, r}, xc.options()), u = torch::empty({n, r}, xc.options());
-    project(xc, a, t);   // t = x A^T
-    project(g, bt, u);   // u = dy B
-    torch::Tensor dx = torch::mm(g, f32(weight)).contiguous();
-    torch::Tensor sa = a.mul(term.scale).contiguous();
-    expand_add(u, sa, dx);  // dx += s u A
-    return {dx, torch::mm(u.t(), xc).mul_(term.scale), torch::mm(g.t(), t).mul_(term.scale)};
+std::string forward(const float* x, const float* w, const float* bias, const float* a, const float* q, int64_t n,
+                    int64_t in, int64_t out, int64_t r, float* y) {
+    ATL_CU(cudaSetDevice(0));
+    Buffers buf;
+    float *dx, *dw, *db = nullptr, *da, *dq, *dt, *dy;
+    ATL_TRY_CU(buf.upload(&dx, x, n * in));
+    ATL_TRY_CU(buf.upload(&dw, w, out * in));
+    if (bias) ATL_TRY_CU(buf.upload(&db, bias, out));
+    ATL_TRY_CU(buf.upload(&da, a, r * in));
+    ATL_TRY_CU(buf.upload(&dq, q, r * out));
+    ATL_TRY_CU(buf.alloc(&dt, n * r));
+    ATL_TRY_CU(buf.alloc(&dy, n * out));
+    const Part xw{{dx, in, 1}, {dw, 1, in}, in, 1.f};  // x [n, in] times W^T: B(k, o) = W[o, k]
+    if (r > 0) {
+        const Part xa{{dx, in, 1}, {da, 1, in}, in, 1.f};  // t = x A^T
+        ATL_TRY_CU(gemm(xa, nullptr, n, r, nullptr, dt));
+        const Part tq{{dt, r, 1}, {dq, out, 1}, r, 1.f};  // + t Q, same accumulators
+        ATL_TRY_CU(gemm(xw, &tq, n, out, db, dy));
+    } else {
+        ATL_TRY_CU(gemm(xw, nullptr, n, out, db, dy));
+    }
+    ATL_CU(cudaDeviceSynchronize());
+    return download(y, dy, n * out);
+}
+
+std::string backward(const float* x, const float* w, const float* a, const float* b, float scale, const float* dy,
+                     int64_t n, int64_t in, int64_t out, int64_t r, float* dx, float* da, float* db) {
+    ATL_CU(cudaSetDevice(0));
+    Buffers buf;
+    float *gx, *gw, *ga, *gb, *gdy, *gt, *gu, *gdx, *gda, *gdb;
+    ATL_TRY_CU(buf.upload(&gx, x, n * in));
+    ATL_TRY_CU(buf.upload(&gw, w, out * in));
+    ATL_TRY_CU(buf.upload(&ga, a, r * in));
+    ATL_TRY_CU(buf.upload(&gb, b, out * r));
+    ATL_TRY_CU(buf.upload(&gdy, dy, n * out));
+    ATL_TRY_CU(buf.alloc(&gt, n * r));
+    ATL_TRY_CU(buf.alloc(&gu, n * r));
+    ATL_TRY_CU(buf.alloc(&gdx, n * in));
+    ATL_TRY_CU(buf.alloc(&gda, r * in));
+    ATL_TRY_CU(buf.alloc(&gdb, out * r));
+    const Part xa{{gx, in, 1}, {ga, 1, in}, in, 1.f};    // t = x A^T         [n, r]
+    const Part gbm{{gdy, out, 1}, {gb, r, 1}, out, 1.f}; // u = dy B          [n, r]
+    ATL_TRY_CU(gemm(xa, nullptr, n, r, nullptr, gt));
+    ATL_TRY_CU(gemm(gbm, nullptr, n, r, nullptr, gu));
+    const Part gwp{{gdy, out, 1}, {gw, in, 1}, out, 1.f};  // dy W
+    const Part ua{{gu, r, 1}, {ga, in, 1}, r, scale};      // + s u A
+    ATL_TRY_CU(gemm(gwp, r > 0 ? &ua : nullptr, n, in, nullptr, gdx));
+    const Part utx{{gu, 1, r}, {gx, in, 1}, n, scale};      // dA = s u^T x
+    const Part gtt{{gdy, 1, out}, {gt, r, 1}, n, scale};    // dB = s dy^T t
+    ATL_TRY_CU(gemm(utx, nullptr, r, in, nullptr, gda));
+    ATL_TRY_CU(gemm(gtt, nullptr, out, r, nullptr, gdb));
+    ATL_CU(cudaDeviceSynchronize());
+    ATL_TRY_CU(download(dx, gdx, n * in));
+    ATL_TRY_CU(download(da, gda, r * in));
+    return download(db, gdb, out * r);
 }
 
 }  // namespace atl::lora::cuda
