@@ -80,6 +80,8 @@ int main(int argc, char** argv) {
         atl_tensor_view wt = vw; /* W^T as a strided view: merged = one GEMM x @ W'^T */
         wt.strides[0] = 1;
         wt.strides[1] = c;
+        /* Warm-up: the first GEMMs of a process start BLAS's and OpenMP's thread pools. */
+        for (int i = 0; i < 10; ++i) atl_status_destroy(atl_tensor_matmul(&vx, &wt, &vy));
         for (size_t k = 0; k < sizeof ranks / sizeof *ranks; ++k) {
             const int64_t r = ranks[k];
             float *a = randoms(r * c), *b = randoms(c * r);

@@ -1,7 +1,9 @@
 package dev.atelier.tools;
 
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
+import dev.atelier.engine.sd.GenerationRequest;
 import dev.atelier.engine.sd.LdmConfig;
+import dev.atelier.engine.sd.Sampler;
 import dev.atelier.engine.train.LoraTrainer;
 import dev.atelier.engine.train.LoraTraining;
 import dev.atelier.engine.train.LoraTrainingConfig;
@@ -104,6 +106,20 @@ final class TrainLoraCommand extends CliCommand {
     boolean bf16;
     @Option(names = "--save-every", defaultValue = "0", description = "Checkpoint (LoRA + optimizer state) every N updates.")
     int saveEvery;
+    @Option(names = "--sample-every", defaultValue = "0", paramLabel = "N",
+            description = "Render --sample-prompt every N updates with the LoRA so far: NAME-sample-stepNNNNNN.png beside --out.")
+    int sampleEvery;
+    @Option(names = "--sample-prompt", paramLabel = "TEXT", description = "Prompt of the samples. Default: --caption.")
+    String samplePrompt;
+    @Option(names = "--sample-negative", defaultValue = "", paramLabel = "TEXT", description = "Negative prompt of the samples.")
+    String sampleNegative;
+    @Option(names = "--sample-sampler", defaultValue = "euler_a", paramLabel = "NAME",
+            description = "Sampler of the samples. Default: ${DEFAULT-VALUE}.")
+    String sampleSampler;
+    @Option(names = "--sample-steps", defaultValue = "20", paramLabel = "N", description = "Steps of the samples. Default: ${DEFAULT-VALUE}.")
+    int sampleSteps;
+    @Option(names = "--sample-cfg", defaultValue = "7", paramLabel = "F", description = "CFG scale of the samples. Default: ${DEFAULT-VALUE}.")
+    double sampleCfg;
     @Option(names = "--resume", paramLabel = "FILE", description = "Continue from a NAME-stepNNNNNN.state.safetensors checkpoint.")
     Path resume;
 
@@ -134,7 +150,16 @@ final class TrainLoraCommand extends CliCommand {
                 .epochs(epochs).maxSteps(maxSteps).batchSize(batchSize).gradAccum(gradAccum)
                 .step(new LoraTrainer.StepOptions(seed, beta1, beta2, 1e-8f, weightDecay, minSnrGamma, noiseOffset,
                         clipSkip, gradientCheckpointing, !unfusedKernels))
-                .bf16(useBf16).saveEvery(saveEvery).resume(resume);
+                .bf16(useBf16).saveEvery(saveEvery).resume(resume).sampleEvery(sampleEvery);
+        if (sampleEvery > 0) {
+            String prompt = samplePrompt != null ? samplePrompt : caption;
+            if (prompt == null) {
+                throw new InvalidInputException("--sample-every needs --sample-prompt (or --caption)");
+            }
+            // The same seed at every sample, so they differ only by the training between them.
+            b.sample(GenerationRequest.of(prompt, sampleNegative, seed).withSampler(Sampler.fromName(sampleSampler), sampleSteps)
+                    .withCfg(sampleCfg).withSize(resolution, resolution).withClipSkip(clipSkip));
+        }
         if (tokenizer != null) {
             b.tokenizer(tokenizer);
         }
@@ -148,6 +173,7 @@ final class TrainLoraCommand extends CliCommand {
             result.put("final_loss", last);
             result.put("losses", r.losses());
             result.put("checkpoints", progress.checkpoints().stream().map(Path::toString).toList());
+            result.put("samples", progress.samples().stream().map(Path::toString).toList());
             printJson(result);
         } else {
             out().printf(Locale.ROOT, "wrote %s (%d steps, final loss %.4f)%n", r.output(), r.steps(),

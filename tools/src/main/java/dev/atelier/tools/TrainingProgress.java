@@ -13,6 +13,7 @@ final class TrainingProgress implements TrainingListener {
     private static final Logger LOG = LoggerFactory.getLogger(TrainingProgress.class);
     private ProgressBar bar;
     private final List<Path> checkpoints = new ArrayList<>();
+    private final List<Path> samples = new ArrayList<>();
 
     @Override
     public void onStep(Step s) {
@@ -32,7 +33,20 @@ final class TrainingProgress implements TrainingListener {
         LOG.info("checkpoint at step {}: {} (resume with --resume {})", step, lora, state);
     }
 
+    @Override
+    public void onSampleImage(long step, Path png) {
+        if (bar != null) {
+            bar.breakLine();
+        }
+        samples.add(png);
+        LOG.info("sample at step {}: {}", step, png);
+    }
+
     List<Path> checkpoints() {
         return List.copyOf(checkpoints);
+    }
+
+    List<Path> samples() {
+        return List.copyOf(samples);
     }
 }

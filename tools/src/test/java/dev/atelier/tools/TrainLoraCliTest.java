@@ -34,7 +34,8 @@ class TrainLoraCliTest {
                 model.resolve("model.yaml").toString(), "--tokenizer", model.resolve("tokenizer").toString(),
                 "--images", photos.toString(), "--out", dir.resolve("lora.safetensors").toString(), "--caption",
                 "photo of sks jacket", "--resolution", "64", "--max-steps", "2", "--save-every", "1", "--seed", "3",
-                "--threads", "1", "--bf16", "--save-config", saved.toString(), "--json");
+                "--threads", "1", "--bf16", "--sample-every", "2", "--sample-steps", "3", "--save-config", saved.toString(),
+                "--json");
         assertEquals(0, r.code(), r.err());
         JsonNode result = r.json();
         assertEquals(2, result.get("steps").asInt());
@@ -44,6 +45,15 @@ class TrainLoraCliTest {
         assertTrue(Files.exists(dir.resolve("lora.safetensors")));
         assertTrue(r.err().contains("train: 2/2 step (100%)") && r.err().contains("loss "), r.err());
         assertTrue(r.err().contains("checkpoint at step 1"), "checkpoints are logged: " + r.err());
+        // --sample-every 2: one sample, at step 2, rendered with the caption as prompt at the training size.
+        assertEquals(1, result.get("samples").size(), result.toString());
+        Path sample = Path.of(result.get("samples").get(0).asText());
+        assertEquals("lora-sample-step000002.png", sample.getFileName().toString());
+        java.awt.image.BufferedImage image = javax.imageio.ImageIO.read(sample.toFile());
+        assertEquals(64, image.getWidth());
+        assertEquals(64, image.getHeight());
+        assertTrue(new String(Files.readAllBytes(sample), java.nio.charset.StandardCharsets.ISO_8859_1)
+                .contains("photo of sks jacket\nSteps: 3, Sampler: Euler a"), "A1111 parameters in the sample");
 
         String yaml = Files.readString(saved);
         assertTrue(yaml.contains("precision: bf16") && !yaml.contains("bf16: "), "--bf16 folds into --precision: " + yaml);

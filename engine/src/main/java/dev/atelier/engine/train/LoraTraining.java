@@ -104,8 +104,12 @@ public final class LoraTraining {
                         unet.config().transformerDepth(), c.trainTextEncoder() ? te.config().layers() : 0, c.rank(),
                         c.alpha(), c.convRank(), c.convAlpha());
                 try (LoraTrainer trainer = LoraTrainer.create(unet, c.trainTextEncoder() ? te : null, modules,
-                        alphasCumprod(ldm), c.step())) {
-                    return train(trainer, hash, started);
+                        alphasCumprod(ldm), c.step());
+                        TrainingPreview preview = c.sampleEvery() > 0 && c.sample().isPresent()
+                                ? new TrainingPreview(c.sample().get(), weights, ldm, tokenizer, te, unet,
+                                        alphasCumprod(ldm), c.output(), hash, modelName())
+                                : null) {
+                    return train(trainer, preview, hash, started);
                 }
             }
         }
@@ -208,7 +212,11 @@ public final class LoraTraining {
 
     // ---- the loop
 
-    private Result train(LoraTrainer trainer, ModelHash hash, Instant started) {
+    private String modelName() {
+        return c.model().getFileName().toString().replaceFirst("\\.[^.]*$", "");
+    }
+
+    private Result train(LoraTrainer trainer, TrainingPreview preview, ModelHash hash, Instant started) {
         batchesPerEpoch = batches(0).size();
         long total = c.maxSteps() > 0 ? c.maxSteps()
                 : (long) c.epochs() * ((batchesPerEpoch + c.gradAccum() - 1) / c.gradAccum());
@@ -244,6 +252,9 @@ public final class LoraTraining {
             LOG.debug("step {}/{} loss {} lr {}", step, total, loss, unetLr);
             if (c.sampleEvery() > 0 && step % c.sampleEvery() == 0) {
                 listener.onSample(step, trainer);
+                if (preview != null) {
+                    listener.onSampleImage(step, preview.render(step));
+                }
             }
             if (c.saveEvery() > 0 && step % c.saveEvery() == 0 && step < total) {
                 lastCheckpoint = checkpoint(trainer, step, total, hash, started, fingerprint);

@@ -2,6 +2,7 @@ package dev.atelier.engine.train;
 
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
 import dev.atelier.engine.sd.LdmConfig;
+import dev.atelier.engine.sd.GenerationRequest;
 import java.nio.file.Path;
 import java.util.Optional;
 
@@ -37,13 +38,15 @@ import java.util.Optional;
  * @param bf16           compute the networks in BF16 (weights cast once, norms in F32)
  * @param saveEvery      write a checkpoint every this many updates; 0 = none
  * @param sampleEvery    call the listener's sample hook every this many updates; 0 = never
+ * @param sample         what to render then (a PNG beside the output, {@code NAME-sample-step000100.png}),
+ *                       with the networks as trained so far; empty: the hook only
  * @param resume         a training state file written by a checkpoint to continue from
  */
 public record LoraTrainingConfig(Path model, LdmConfig ldm, Path tokenizer, Path images, Path output,
         Optional<String> caption, int repeats, int resolution, boolean buckets, boolean flip, int rank, float alpha,
         int convRank, float convAlpha, boolean trainTextEncoder, float unetLr, float textLr, LrSchedule schedule,
         int warmupSteps, int epochs, int maxSteps, int batchSize, int gradAccum, LoraTrainer.StepOptions step,
-        boolean bf16, int saveEvery, int sampleEvery, Optional<Path> resume) {
+        boolean bf16, int saveEvery, int sampleEvery, Optional<GenerationRequest> sample, Optional<Path> resume) {
 
     public LoraTrainingConfig {
         check(repeats >= 1, "repeats must be at least 1, got " + repeats);
@@ -97,6 +100,7 @@ public record LoraTrainingConfig(Path model, LdmConfig ldm, Path tokenizer, Path
         b.bf16 = bf16;
         b.saveEvery = saveEvery;
         b.sampleEvery = sampleEvery;
+        b.sample = sample;
         b.resume = resume;
         return b;
     }
@@ -130,6 +134,7 @@ public record LoraTrainingConfig(Path model, LdmConfig ldm, Path tokenizer, Path
         private boolean bf16;
         private int saveEvery;
         private int sampleEvery;
+        private Optional<GenerationRequest> sample = Optional.empty();
         private Optional<Path> resume = Optional.empty();
 
         private Builder(Path model, Path images, Path output) {
@@ -165,12 +170,14 @@ public record LoraTrainingConfig(Path model, LdmConfig ldm, Path tokenizer, Path
         public Builder bf16(boolean v) { bf16 = v; return this; }
         public Builder saveEvery(int v) { saveEvery = v; return this; }
         public Builder sampleEvery(int v) { sampleEvery = v; return this; }
+        public Builder sample(GenerationRequest v) { sample = Optional.ofNullable(v); return this; }
         public Builder resume(Path v) { resume = Optional.ofNullable(v); return this; }
 
         public LoraTrainingConfig build() {
             return new LoraTrainingConfig(model, ldm, tokenizer, images, output, caption, repeats, resolution, buckets,
                     flip, rank, alpha, convRank, convAlpha, trainTextEncoder, unetLr, textLr, schedule, warmupSteps,
-                    epochs, maxSteps, batchSize, gradAccum, step, bf16, saveEvery, sampleEvery, resume);
+                    epochs, maxSteps, batchSize, gradAccum, step, bf16, saveEvery, sampleEvery, sample,
+                    resume);
         }
     }
 }

@@ -30,4 +30,7 @@ public interface TrainingListener {
      * run with them now shows the LoRA's effect (Atelier's generation pipeline plugs in here).
      */
     default void onSample(long step, LoraTrainer trainer) {}
+
+    /** The config's sample request was rendered after update step and written to png. */
+    default void onSampleImage(long step, Path png) {}
 }

@@ -87,6 +87,34 @@ class LoraTrainingTest {
         assertTrue(last < first, "loss did not go down: first 5 " + first + ", last 5 " + last);
     }
 
+    /**
+     * Samples during training render with the adapters trained so far: one PNG per sampleEvery
+     * updates, at the request's size, and they change as the LoRA trains (same seed each time).
+     */
+    @Test
+    void samplesShowTheLoraTrainedSoFar() throws IOException {
+        List<Path> samples = new java.util.ArrayList<>();
+        TrainingListener listener = new TrainingListener() {
+            @Override
+            public void onSampleImage(long step, Path png) {
+                samples.add(png);
+            }
+        };
+        dev.atelier.engine.sd.GenerationRequest request = dev.atelier.engine.sd.GenerationRequest
+                .of("photo of sks jacket", "", 5).withSampler(dev.atelier.engine.sd.Sampler.EULER, 4).withSize(64, 64);
+        LoraTraining.run(config(photos(2), "lora.safetensors").maxSteps(4).sampleEvery(2).sample(request).unetLr(1e-2f)
+                .build(), listener);
+        assertEquals(List.of(tmp.resolve("lora-sample-step000002.png"), tmp.resolve("lora-sample-step000004.png")), samples);
+        int[][] pixels = new int[2][];
+        for (int i = 0; i < 2; i++) {
+            java.awt.image.BufferedImage image = javax.imageio.ImageIO.read(samples.get(i).toFile());
+            assertEquals(64, image.getWidth());
+            assertEquals(64, image.getHeight());
+            pixels[i] = image.getRGB(0, 0, 64, 64, null, 0, 64);
+        }
+        assertFalse(java.util.Arrays.equals(pixels[0], pixels[1]), "the samples did not change while the LoRA trained");
+    }
+
     @Test
     void savedFileHoldsKohyaKeysAndTheTrainedTensors() throws IOException {
         LoraTrainingConfig c = config(photos(2), "lora.safetensors").maxSteps(3).rank(2).alpha(1).build();
