@@ -3,6 +3,8 @@
 
 #include <ATen/Parallel.h>
 
+#include <algorithm>
+
 #include "core/status.hpp"
 #include "core/tensor_view.hpp"
 #include "lora/kernels_cuda.hpp"
@@ -90,11 +92,7 @@ torch::Tensor forward_fused(Kernel k, const torch::Tensor& x, const torch::Tenso
     std::vector<Prepared> prep;
     for (const RowSegment& s : segments) {
         for (const LowRank& term : s.terms) {
-            require(term.a.dim() == 2 && term.a.size(1) == in && term.b.dim() == 2 && term.b.size(0) == out &&
-                        term.b.size(1) == term.a.size(0),
-                    ATL_ERR_SHAPE,
-                    "lora kernel: A " + shape_string(term.a.sizes()) + " and B " + shape_string(term.b.sizes()) +
-                        " do not fit W " + shape_string(w.sizes()));
+            check_term(term, w);
             prep.push_back({s.begin, s.end, term.a.to(dt).contiguous(), scaled_bt(term)});
         }
     }
@@ -184,14 +182,10 @@ torch::Tensor forward_cuda(const torch::Tensor& x, const torch::Tensor& w, const
     torch::Tensor bc = bias.defined() ? bias.to(torch::kFloat).contiguous() : torch::Tensor();
     const int64_t n = xc.size(0), in = xc.size(1), out = wc.size(0);
     torch::Tensor y = torch::empty({n, out});
-    std::vector<bool> covered(static_cast<size_t>(n), false);
     auto run = [&](int64_t begin, int64_t end, const std::vector<LowRank>& terms) {
         std::vector<torch::Tensor> as, qs;
         for (const LowRank& t : terms) {
-            require(t.a.dim() == 2 && t.a.size(1) == in && t.b.dim() == 2 && t.b.size(0) == out &&
-                        t.b.size(1) == t.a.size(0),
-                    ATL_ERR_SHAPE, "lora kernel: A " + shape_string(t.a.sizes()) + " and B " +
-                                       shape_string(t.b.sizes()) + " do not fit W " + shape_string(w.sizes()));
+            check_term(t, w);
             as.push_back(t.a.to(torch::kFloat));
             qs.push_back(t.b.to(torch::kFloat).t().mul(t.scale));
         }
@@ -201,25 +195,40 @@ torch::Tensor forward_cuda(const torch::Tensor& x, const torch::Tensor& w, const
                                  bc.defined() ? bc.data_ptr<float>() : nullptr, a.data_ptr<float>(),
                                  q.data_ptr<float>(), end - begin, in, out, a.size(0),
                                  y.data_ptr<float>() + begin * out));
-        for (int64_t i = begin; i < end; ++i) covered[static_cast<size_t>(i)] = true;
     };
-    for (const RowSegment& s : segments) {
-        if (s.end > s.begin) run(s.begin, s.end, s.terms);
-    }
-    for (int64_t i = 0; i < n;) {  // rows without adapters: the plain GEMM
-        if (covered[static_cast<size_t>(i)]) {
-            ++i;
-            continue;
-        }
-        int64_t j = i;
-        while (j < n && !covered[static_cast<size_t>(j)]) ++j;
-        run(i, j, {});
-        i = j;
+    static const std::vector<LowRank> none;
+    for (const Span& span : cover(n, segments)) {
+        if (span.end > span.begin) run(span.begin, span.end, span.terms ? *span.terms : none);
     }
     return y;
 }
 
 }  // namespace
+
+void check_term(const LowRank& term, const torch::Tensor& w) {
+    require(term.a.dim() == 2 && term.a.size(1) == w.size(1) && term.b.dim() == 2 && term.b.size(0) == w.size(0) &&
+                term.b.size(1) == term.a.size(0),
+            ATL_ERR_SHAPE,
+            "lora kernel: A " + shape_string(term.a.sizes()) + " and B " + shape_string(term.b.sizes()) +
+                " do not fit W " + shape_string(w.sizes()));
+}
+
+std::vector<Span> cover(int64_t n, const std::vector<RowSegment>& segments) {
+    std::vector<const RowSegment*> order;
+    for (const RowSegment& s : segments) order.push_back(&s);
+    std::sort(order.begin(), order.end(), [](auto* a, auto* b) { return a->begin < b->begin; });
+    std::vector<Span> spans;
+    int64_t at = 0;
+    for (const RowSegment* s : order) {
+        require(s->begin >= at && s->end >= s->begin && s->end <= n, ATL_ERR_INTERNAL,
+                "lora kernel: row segments overlap or leave the input");
+        if (s->begin > at) spans.push_back({at, s->begin, nullptr});
+        spans.push_back({s->begin, s->end, s->terms.empty() ? nullptr : &s->terms});
+        at = s->end;
+    }
+    if (at < n) spans.push_back({at, n, nullptr});
+    return spans;
+}
 
 bool kernel_available(Kernel k) {
     switch (k) {

@@ -47,6 +47,16 @@ struct RowSegment {
     std::vector<LowRank> terms;
 };
 
+// Throws ATL_ERR_SHAPE unless A [r, in] and B [out, r] fit W [out, in].
+void check_term(const LowRank& term, const torch::Tensor& weight);
+
+// The segments in row order with the gaps between them as spans without adapters (terms null).
+struct Span {
+    int64_t begin, end;
+    const std::vector<LowRank>* terms;
+};
+std::vector<Span> cover(int64_t n, const std::vector<RowSegment>& segments);
+
 // x [n, in], weight [out, in], bias [out] or undefined; F32, or BF16 with the bf16 kernel.
 // Returns y [n, out] in x's dtype.
 torch::Tensor forward(Kernel k, const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,

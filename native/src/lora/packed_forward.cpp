@@ -20,29 +20,6 @@ namespace {
 
 constexpr int64_t kProjectRows = 32;  // rows per parallel task of t = x A^T
 
-struct Span {
-    int64_t begin, end;
-    const std::vector<LowRank>* terms;  // null: the plain GEMM
-};
-
-// The segments in row order with the gaps between them as spans without adapters.
-std::vector<Span> cover(int64_t n, const std::vector<RowSegment>& segments) {
-    std::vector<const RowSegment*> order;
-    for (const RowSegment& s : segments) order.push_back(&s);
-    std::sort(order.begin(), order.end(), [](auto* a, auto* b) { return a->begin < b->begin; });
-    std::vector<Span> spans;
-    int64_t at = 0;
-    for (const RowSegment* s : order) {
-        require(s->begin >= at && s->end >= s->begin && s->end <= n, ATL_ERR_INTERNAL,
-                "lora kernel: row segments overlap or leave the input");
-        if (s->begin > at) spans.push_back({at, s->begin, nullptr});
-        spans.push_back({s->begin, s->end, s->terms.empty() ? nullptr : &s->terms});
-        at = s->end;
-    }
-    if (at < n) spans.push_back({at, n, nullptr});
-    return spans;
-}
-
 // y [rows, m] = x [rows, k] Wop + bias + (x D^T) Q, D [R, k], Q [R, m], by the cheaper route. The
 // operator Wop comes packed: `base` is the shared packing (made on first use), `pack` packs a
 // fresh copy to merge into.
@@ -69,14 +46,6 @@ void product_with_low_rank(const float* x, int64_t rows, int64_t k, int64_t m, B
     pack_rows(q.data_ptr<float>(), ext);
     const DepthPart parts[2] = {{x, k, base()}, {tp, r, &ext}};
     gemm(parts, 2, rows, bias, y, m);
-}
-
-void check_term(const LowRank& term, int64_t in, int64_t out, const torch::Tensor& w) {
-    require(term.a.dim() == 2 && term.a.size(1) == in && term.b.dim() == 2 && term.b.size(0) == out &&
-                term.b.size(1) == term.a.size(0),
-            ATL_ERR_SHAPE,
-            "lora kernel: A " + shape_string(term.a.sizes()) + " and B " + shape_string(term.b.sizes()) +
-                " do not fit W " + shape_string(w.sizes()));
 }
 
 }  // namespace
@@ -113,7 +82,7 @@ torch::Tensor forward_packed(const torch::Tensor& x, const torch::Tensor& w, con
         // Every term of the span stacked: A [R, in] and Q = s B^T [R, out].
         std::vector<torch::Tensor> as, qs;
         for (const LowRank& term : *span.terms) {
-            check_term(term, in, out, w);
+            check_term(term, w);
             as.push_back(term.a.to(torch::kFloat));
             qs.push_back(term.b.to(torch::kFloat).t().mul(term.scale));
         }
@@ -126,7 +95,7 @@ torch::Tensor forward_packed(const torch::Tensor& x, const torch::Tensor& w, con
 torch::Tensor input_grad_packed(const torch::Tensor& dy, const torch::Tensor& w, const LowRank& term) {
     torch::Tensor g = dy.to(torch::kFloat).contiguous(), wc = w.to(torch::kFloat).contiguous();
     const int64_t n = g.size(0), out = wc.size(0), in = wc.size(1);
-    check_term(term, in, out, w);
+    check_term(term, w);
     torch::Tensor dx = torch::empty({n, in}, torch::kFloat);
     // dx = dy W + (dy B) (s A): the forward's product with W read as [out][in] rows, D = B^T, Q = s A.
     auto pack = [&](PackedRight& p) { pack_rows(wc.data_ptr<float>(), p); };
