@@ -105,6 +105,39 @@ class LoraTrainerTest {
         }
     }
 
+    /** Losses of 4 updates, AdamW's first moment after update 2, and the trained UNet's output. */
+    private record TinyRun(float[] losses, float[] moment, float[] output) {}
+
+    /** Trains the tiny model's UNet LoRA for 4 updates; select: a "no LoRA" selection set first. */
+    private static TinyRun trainTiny(long seed, LoraTrainer.StepOptions options, boolean select) {
+        LdmConfig ldm = LdmConfig.load(Fixtures.sd15Tiny().resolve("model/model.yaml"));
+        Random rng = new Random(seed);
+        try (StableDiffusionWeights w = StableDiffusionWeights.open(Fixtures.sd15Tiny().resolve("model/model.safetensors"));
+                Arena arena = Arena.ofConfined();
+                UNet unet = UNet.create(w.unet(), ldm.unet())) {
+            if (select) {
+                unet.selectLora(-1, -1); // "no LoRA" for both samples of a generation batch
+            }
+            TensorView x = random(arena, rng, 2, 4, 8, 8);
+            TensorView t = TensorView.ofFloats(arena, new float[] {10, 700}, 2);
+            TensorView ctx = random(arena, rng, 2, 77, 32);
+            ModelLayout layout = ModelLayout.fromLdmNames(w.checkpoint().tensors().keySet());
+            List<LoraModule> modules = LoraTargets.select(w.checkpoint().tensors(), layout, 1, 0, 4, 2f, 2, 1f);
+            float[] losses = new float[4];
+            float[] moment = null;
+            try (LoraTrainer trainer = LoraTrainer.create(unet, null, modules, LoraTraining.alphasCumprod(ldm), options)) {
+                for (int step = 1; step <= 4; step++) {
+                    losses[step - 1] = trainer.accumulate(random(arena, rng, 2, 4, 8, 8), ctx, null, step, 1f);
+                    trainer.update(step, 5e-3f, 0f);
+                    if (step == 2) { // the first step with gradients for both down and up (up starts at 0)
+                        moment = trainer.state(false, LoraTrainer.StateKind.EXP_AVG, arena).toFloatArray();
+                    }
+                }
+                return new TinyRun(losses, moment, unet.forward(x, t, ctx, arena).toFloatArray());
+            }
+        }
+    }
+
     /**
      * A per-sample LoRA selection set for generation neither masks the trainer's adapters during
      * its steps nor in what the network renders while the trainer exists: the loss curve and the
@@ -112,37 +145,12 @@ class LoraTrainerTest {
      */
     @Test
     void theTrainersAdaptersApplyWhateverTheSampleSelection() {
-        LdmConfig ldm = LdmConfig.load(Fixtures.sd15Tiny().resolve("model/model.yaml"));
-        float[][] losses = new float[2][];
-        float[][] outputs = new float[2][];
-        for (int run = 0; run < 2; run++) {
-            Random rng = new Random(11);
-            try (StableDiffusionWeights w = StableDiffusionWeights.open(Fixtures.sd15Tiny().resolve("model/model.safetensors"));
-                    Arena arena = Arena.ofConfined();
-                    UNet unet = UNet.create(w.unet(), ldm.unet())) {
-                if (run == 1) {
-                    unet.selectLora(-1, -1); // "no LoRA" for both samples of a generation batch
-                }
-                TensorView x = random(arena, rng, 2, 4, 8, 8);
-                TensorView t = TensorView.ofFloats(arena, new float[] {10, 700}, 2);
-                TensorView ctx = random(arena, rng, 2, 77, 32);
-                ModelLayout layout = ModelLayout.fromLdmNames(w.checkpoint().tensors().keySet());
-                List<LoraModule> modules = LoraTargets.select(w.checkpoint().tensors(), layout, 1, 0, 4, 2f, 2, 1f);
-                losses[run] = new float[4];
-                try (LoraTrainer trainer = LoraTrainer.create(unet, null, modules, LoraTraining.alphasCumprod(ldm),
-                        LoraTrainer.StepOptions.defaults(9))) {
-                    for (int step = 1; step <= 4; step++) {
-                        losses[run][step - 1] = trainer.accumulate(random(arena, rng, 2, 4, 8, 8), ctx, null, step, 1f);
-                        trainer.update(step, 5e-3f, 0f);
-                    }
-                    outputs[run] = unet.forward(x, t, ctx, arena).toFloatArray();
-                }
-            }
-        }
-        System.out.printf("without selection %s%nwith selection    %s%n", java.util.Arrays.toString(losses[0]),
-                java.util.Arrays.toString(losses[1]));
-        org.junit.jupiter.api.Assertions.assertArrayEquals(losses[0], losses[1], "loss curve changed by the selection");
-        assertEquals(0.0, relativeError(outputs[1], outputs[0]), 0.0, "the selection masked the trained adapters");
+        TinyRun plain = trainTiny(11, LoraTrainer.StepOptions.defaults(9), false);
+        TinyRun selected = trainTiny(11, LoraTrainer.StepOptions.defaults(9), true);
+        System.out.printf("without selection %s%nwith selection    %s%n", java.util.Arrays.toString(plain.losses()),
+                java.util.Arrays.toString(selected.losses()));
+        org.junit.jupiter.api.Assertions.assertArrayEquals(plain.losses(), selected.losses(), "loss curve changed by the selection");
+        assertEquals(0.0, relativeError(selected.output(), plain.output()), 0.0, "the selection masked the trained adapters");
     }
 
     /**
@@ -153,43 +161,17 @@ class LoraTrainerTest {
      */
     @Test
     void fusedKernelsTrainLikeLibtorchOps() {
-        LdmConfig ldm = LdmConfig.load(Fixtures.sd15Tiny().resolve("model/model.yaml"));
-        float[][] losses = new float[2][];
-        float[][] outputs = new float[2][];
-        float[][] moments = new float[2][];
-        for (int run = 0; run < 2; run++) {
-            Random rng = new Random(17);
-            try (StableDiffusionWeights w = StableDiffusionWeights.open(Fixtures.sd15Tiny().resolve("model/model.safetensors"));
-                    Arena arena = Arena.ofConfined();
-                    UNet unet = UNet.create(w.unet(), ldm.unet())) {
-                TensorView x = random(arena, rng, 2, 4, 8, 8);
-                TensorView t = TensorView.ofFloats(arena, new float[] {10, 700}, 2);
-                TensorView ctx = random(arena, rng, 2, 77, 32);
-                ModelLayout layout = ModelLayout.fromLdmNames(w.checkpoint().tensors().keySet());
-                List<LoraModule> modules = LoraTargets.select(w.checkpoint().tensors(), layout, 1, 0, 4, 2f, 2, 1f);
-                losses[run] = new float[4];
-                try (LoraTrainer trainer = LoraTrainer.create(unet, null, modules, LoraTraining.alphasCumprod(ldm),
-                        LoraTrainer.StepOptions.defaults(9).withFusedKernels(run == 0))) {
-                    for (int step = 1; step <= 4; step++) {
-                        losses[run][step - 1] = trainer.accumulate(random(arena, rng, 2, 4, 8, 8), ctx, null, step, 1f);
-                        trainer.update(step, 5e-3f, 0f);
-                        if (step == 2) { // the first step with gradients for both down and up (up starts at 0)
-                            moments[run] = trainer.state(false, LoraTrainer.StateKind.EXP_AVG, arena).toFloatArray();
-                        }
-                    }
-                    outputs[run] = unet.forward(x, t, ctx, arena).toFloatArray();
-                }
-            }
-        }
-        double g = relativeError(moments[0], moments[1]);
+        TinyRun fused = trainTiny(17, LoraTrainer.StepOptions.defaults(9).withFusedKernels(true), false);
+        TinyRun ops = trainTiny(17, LoraTrainer.StepOptions.defaults(9).withFusedKernels(false), false);
+        double g = relativeError(fused.moment(), ops.moment());
         System.out.printf("fused vs libtorch gradient moments: %.3g of max|ref|%n", g);
         assertTrue(g <= 1e-3, "fused gradients differ from libtorch's: " + g);
-        System.out.printf("fused   %s%nlibtorch %s%n", java.util.Arrays.toString(losses[0]),
-                java.util.Arrays.toString(losses[1]));
-        for (int i = 0; i < losses[0].length; i++) {
-            assertEquals(losses[1][i], losses[0][i], 1e-4 * Math.abs(losses[1][i]), "loss of step " + (i + 1));
+        System.out.printf("fused   %s%nlibtorch %s%n", java.util.Arrays.toString(fused.losses()),
+                java.util.Arrays.toString(ops.losses()));
+        for (int i = 0; i < fused.losses().length; i++) {
+            assertEquals(ops.losses()[i], fused.losses()[i], 1e-4 * Math.abs(ops.losses()[i]), "loss of step " + (i + 1));
         }
-        double e = relativeError(outputs[0], outputs[1]);
+        double e = relativeError(fused.output(), ops.output());
         System.out.printf("fused vs libtorch trained UNet output: %.3g of max|ref| (tolerance %.0e)%n", e, TOLERANCE);
         assertTrue(e <= TOLERANCE, "fused training differs from libtorch ops: " + e);
     }
