@@ -28,7 +28,7 @@
 extern "C" {
 #endif
 
-#define ATL_ABI_VERSION 3
+#define ATL_ABI_VERSION 4
 
 #define ATL_API __attribute__((visibility("default")))
 
@@ -335,6 +335,88 @@ ATL_API atl_status* atl_pca_read(const void* data, int64_t size, atl_pca** out);
 ATL_API atl_status* atl_l2_normalize(atl_tensor_view* vectors);
 
 /* ------------------------------------------------------------------------------------------
+ * Operations of the SD networks on Atelier's own kernels (native/src/ops/)
+ *
+ * The networks run their attention, convolutions, Linear layers and normalisations on Atelier's
+ * kernels in inference (ATL_OP_KERNEL_AUTO on an AVX-512 CPU), and on libtorch ops wherever a
+ * gradient flows (training) or the CPU lacks AVX-512. The kernels field of the network params
+ * picks one for the whole network (benchmarks compare them in one process); the functions below
+ * run one operation with a chosen kernel (tests against libtorch and the reference).
+ * ---------------------------------------------------------------------------------------- */
+
+typedef enum atl_op_kernel {
+    ATL_OP_KERNEL_AUTO = 0,      /* AVX512 where the CPU has it, else TORCH */
+    ATL_OP_KERNEL_REFERENCE = 1, /* plain scalar C++, double accumulation: slow, for checking */
+    ATL_OP_KERNEL_AVX512 = 2,    /* Atelier's AVX-512 kernels */
+    ATL_OP_KERNEL_TORCH = 3      /* libtorch ops (oneDNN, OpenBLAS) */
+} atl_op_kernel;
+
+/* "auto", "reference", "avx512", "torch"; NULL for an unknown value. Borrowed; static. */
+ATL_API const char* atl_op_kernel_name(int32_t kernel);
+/* The atl_op_kernel named name, or -1. name is caller-owned; not freed. */
+ATL_API int32_t atl_op_kernel_from_name(const char* name);
+/* 1 when kernel can run on this CPU, else 0. */
+ATL_API int32_t atl_op_kernel_available(int32_t kernel);
+
+/* out = softmax(q k^T / sqrt(d)) v for each of heads heads (d = channels / heads).
+ * q: [b, lq, channels], k and v: [b, lk, channels], out: [b, lq, channels]; F32 or BF16 (the
+ * kernels compute in F32), lk >= 1. All caller-owned; out is written. */
+ATL_API atl_status* atl_op_attention(int32_t kernel, const atl_tensor_view* q, const atl_tensor_view* k,
+                                     const atl_tensor_view* v, int32_t heads, atl_tensor_view* out);
+
+/* Profiles: time and floating-point operations of the networks per operation class, recorded on
+ * the thread that started the profile (forward calls, the native sampling loop). */
+typedef enum atl_profile_network {
+    ATL_PROFILE_TEXT_ENCODER = 0,
+    ATL_PROFILE_UNET = 1,
+    ATL_PROFILE_VAE = 2
+} atl_profile_network;
+#define ATL_PROFILE_NETWORKS 3
+
+typedef enum atl_op_class {
+    ATL_OP_CONVOLUTION = 0,
+    ATL_OP_LINEAR = 1,
+    ATL_OP_ATTENTION = 2,   /* q k^T, softmax, P v */
+    ATL_OP_NORMALISATION = 3, /* GroupNorm, LayerNorm (with a fused activation) */
+    ATL_OP_ELEMENTWISE = 4, /* activations, residual adds, GEGLU, embeddings */
+    ATL_OP_LAYOUT = 5,      /* copies that only move data: permutes, concatenation, upsampling */
+    ATL_OP_OTHER = 6        /* the rest of the network's time (read-only: derived) */
+} atl_op_class;
+#define ATL_OP_CLASSES 7
+
+/* "text_encoder", "unet", "vae" / "convolution", "linear", ...; NULL when unknown. Borrowed; static. */
+ATL_API const char* atl_profile_network_name(int32_t network);
+ATL_API const char* atl_op_class_name(int32_t op_class);
+
+typedef struct atl_profile atl_profile;
+
+typedef struct atl_profile_entry {
+    int32_t network;  /* atl_profile_network */
+    int32_t op_class; /* atl_op_class */
+    int64_t calls;    /* operations (for ATL_OP_OTHER: forward calls of the network) */
+    double seconds;
+    double flops;     /* counted for convolutions, Linear layers and attention; 0 otherwise */
+} atl_profile_entry;
+
+/* *out must be freed with atl_profile_destroy. */
+ATL_API atl_status* atl_profile_create(atl_profile** out);
+/* Frees p; stops it first if it is recording on the calling thread. Accepts NULL. */
+ATL_API void atl_profile_destroy(atl_profile* p);
+/* Records the networks' work on the calling thread into p until atl_profile_stop on this thread
+ * (a profile records on one thread at a time; starting another one replaces it). p: borrowed;
+ * must outlive the recording. */
+ATL_API atl_status* atl_profile_start(atl_profile* p);
+ATL_API void atl_profile_stop(void);
+/* Writes up to capacity entries (one per network and class with any time, networks in order;
+ * ATL_OP_OTHER is the network's forward time not in any class) and returns how many there are.
+ * out is caller-owned; may be NULL when capacity is 0. */
+ATL_API int32_t atl_profile_read(const atl_profile* p, atl_profile_entry* out, int32_t capacity);
+/* The floating-point operations per second that Atelier's GEMM reaches on this machine now, with
+ * the current thread count: a product of 2048 x 1024 x 1024 in dtype (F32 or BF16) repeated for
+ * about seconds; the peak that profiles report a share of. */
+ATL_API atl_status* atl_measure_peak_flops(int32_t dtype, double seconds, double* out_flops);
+
+/* ------------------------------------------------------------------------------------------
  * Stable Diffusion 1.x networks: CLIP text encoder, UNet, VAE
  *
  * Each network is created from an atl_weights holding ONLY its own tensors, named without the
@@ -365,6 +447,7 @@ typedef struct atl_text_encoder_params {
     int32_t layers;
     int32_t intermediate;   /* MLP size */
     int32_t max_positions;  /* tokens per chunk, 77 */
+    int32_t kernels;        /* atl_op_kernel: ATL_OP_KERNEL_AUTO (default) */
 } atl_text_encoder_params;
 
 ATL_API void atl_text_encoder_params_init(atl_text_encoder_params* p);
@@ -399,6 +482,7 @@ typedef struct atl_unet_params {
     int32_t channel_mult[ATL_SD_MAX_LEVELS];      /* SD1.5: 1, 2, 4, 4 */
     int32_t attention_levels[ATL_SD_MAX_LEVELS];  /* 1 where the level has attention; SD1.5: 1, 1, 1, 0
                                                    * (LDM attention_resolutions 4,2,1 = levels 0,1,2) */
+    int32_t kernels;                              /* atl_op_kernel: ATL_OP_KERNEL_AUTO (default) */
 } atl_unet_params;
 
 ATL_API void atl_unet_params_init(atl_unet_params* p);
@@ -425,6 +509,7 @@ typedef struct atl_vae_params {
     int32_t num_res_blocks;
     int32_t num_levels;                    /* 0: infer ch_mult too */
     int32_t ch_mult[ATL_SD_MAX_LEVELS];    /* SD1.5: 1, 2, 4, 4 */
+    int32_t kernels;                       /* atl_op_kernel: ATL_OP_KERNEL_AUTO (default) */
 } atl_vae_params;
 
 ATL_API void atl_vae_params_init(atl_vae_params* p);

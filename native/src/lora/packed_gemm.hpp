@@ -54,14 +54,28 @@ void pack_rows(const float* q, PackedRight& p);
 // P += AT Q: AT [depth, r] (A^T, row stride r), Q [r, out] (row stride out). Parallel over panels.
 void add_product(const float* at, int64_t r, const float* q, PackedRight& p);
 
-// One depth part: A [n, p.depth()] with row stride lda, times p.
+// The rows of an implicit-GEMM convolution: row i of A is output pixel i (sample, y, x in that
+// order) and its depth is the receptive field, (ky, kx, channel) in that order, read straight
+// from the NHWC input x [batch, height, width, channels] (zero outside it). Nothing the size of
+// an im2col matrix is formed: each task gathers its rows for one depth block into cache.
+struct ConvRows {
+    const float* x;
+    int64_t height, width, channels;
+    int64_t kernel, stride, padding;
+    int64_t out_height, out_width;
+};
+
+// One depth part: A [n, p.depth()] with row stride lda (or gathered by conv when set), times p.
 struct DepthPart {
     const float* a;
     int64_t lda;
     const PackedRight* p;
+    const ConvRows* conv = nullptr;
 };
-// C [n, out] (row stride ldc) = sum of parts + bias (bias [out] or null). Every part has the same
-// out. Parallel over blocks of rows (and of columns when rows are few).
-void gemm(const DepthPart* parts, int nparts, int64_t n, const float* bias, float* c, int64_t ldc);
+// C [n, out] (row stride ldc) = sum of parts + bias (bias [out] or null), or C += that when
+// accumulate (C holds a residual to add). Every part has the same out. Parallel over blocks of
+// rows (and of columns when rows are few).
+void gemm(const DepthPart* parts, int nparts, int64_t n, const float* bias, float* c, int64_t ldc,
+          bool accumulate = false);
 
 }  // namespace atl::lora::avx512

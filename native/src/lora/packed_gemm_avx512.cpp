@@ -32,7 +32,7 @@ __attribute__((target("avx512f"))) inline __mmask16 mask_of(int64_t left) {
                       : left <= 0 ? static_cast<__mmask16>(0) : static_cast<__mmask16>((1u << left) - 1);
 }
 
-// C tile [MR, 32] (columns masked by m0/m1) = (accumulate ? C : bias or 0) + ap * bp over kb steps.
+// C tile [MR, 32] (columns masked by m0/m1) = (accumulate ? C : 0) + (bias or 0) + ap * bp over kb steps.
 // ap: [kb][MR] packed rows of A; bp: [kb][32] one panel of P.
 template <int MR>
 __attribute__((target("avx512f"))) void tile(const float* __restrict ap, const float* __restrict bp, int64_t kb,
@@ -44,6 +44,11 @@ __attribute__((target("avx512f"))) void tile(const float* __restrict ap, const f
         for (int i = 0; i < MR; ++i) {
             c0[i] = _mm512_maskz_loadu_ps(m0, c + i * ldc);
             c1[i] = _mm512_maskz_loadu_ps(m1, c + i * ldc + 16);
+        }
+        if (bias) {
+            const __m512 b0 = _mm512_maskz_loadu_ps(m0, bias), b1 = _mm512_maskz_loadu_ps(m1, bias + 16);
+#pragma GCC unroll 16
+            for (int i = 0; i < MR; ++i) c0[i] = _mm512_add_ps(c0[i], b0), c1[i] = _mm512_add_ps(c1[i], b1);
         }
     } else {
         const __m512 b0 = bias ? _mm512_maskz_loadu_ps(m0, bias) : _mm512_setzero_ps();
@@ -76,14 +81,38 @@ constexpr std::array<TileFn, kRows + 1> tiles_of(std::integer_sequence<int, R...
 }
 constexpr std::array<TileFn, kRows + 1> kTiles = tiles_of(std::make_integer_sequence<int, kRows>{});
 
-// Rows [i0, i1) x depth [k0, k0 + kb) of A into micro-panels of kRows rows: panel m at m*kRows*kb,
-// laid out [kb][rows in that panel].
-void pack_left(const float* a, int64_t lda, int64_t i0, int64_t i1, int64_t k0, int64_t kb, float* dst) {
+// Depth [k0, k0 + kb) of convolution row `row` into d[k * mr] (the row's column of a micro-panel):
+// runs of channels of one tap at a time, zeros where the tap falls outside the input.
+void gather_conv_row(const ConvRows& g, int64_t row, int64_t k0, int64_t kb, float* d, int64_t mr) {
+    const int64_t pixels = g.out_height * g.out_width;
+    const int64_t n = row / pixels, oy = (row % pixels) / g.out_width, ox = row % g.out_width;
+    for (int64_t k = k0; k < k0 + kb;) {
+        const int64_t tap = k / g.channels, c = k % g.channels;
+        const int64_t run = std::min(k0 + kb - k, g.channels - c);
+        const int64_t iy = oy * g.stride - g.padding + tap / g.kernel, ix = ox * g.stride - g.padding + tap % g.kernel;
+        float* out = d + (k - k0) * mr;
+        if (iy < 0 || iy >= g.height || ix < 0 || ix >= g.width) {
+            for (int64_t j = 0; j < run; ++j) out[j * mr] = 0.f;
+        } else {
+            const float* src = g.x + ((n * g.height + iy) * g.width + ix) * g.channels + c;
+            for (int64_t j = 0; j < run; ++j) out[j * mr] = src[j];
+        }
+        k += run;
+    }
+}
+
+// Rows [i0, i1) x depth [k0, k0 + kb) of the part's A into micro-panels of kRows rows: panel m at
+// m*kRows*kb, laid out [kb][rows in that panel].
+void pack_left(const DepthPart& part, int64_t i0, int64_t i1, int64_t k0, int64_t kb, float* dst) {
     for (int64_t m0 = i0; m0 < i1; m0 += kRows) {
         const int64_t mr = std::min<int64_t>(kRows, i1 - m0);
         float* d = dst + (m0 - i0) * kb;
         for (int64_t i = 0; i < mr; ++i) {
-            const float* src = a + (m0 + i) * lda + k0;
+            if (part.conv) {
+                gather_conv_row(*part.conv, m0 + i, k0, kb, d + i, mr);
+                continue;
+            }
+            const float* src = part.a + (m0 + i) * part.lda + k0;
             for (int64_t k = 0; k < kb; ++k) d[k * mr + i] = src[k];
         }
     }
@@ -132,17 +161,18 @@ void pack_rows(const float* q, PackedRight& p) {
 namespace {
 
 // One task of gemm: rows [i0, i1) x panels [pa, pb), every part and depth block. c points at
-// row 0, column pa * 32 of C; bias (if any) at column 0. accumulate: add to C instead of overwriting.
+// row 0, column pa * 32 of C; bias (if any) at column 0, added with the first depth block.
+// accumulate: add to C instead of overwriting.
 __attribute__((target("avx512f"))) void gemm_task(const DepthPart* parts, int nparts, int64_t i0, int64_t i1,
                                                   int64_t pa, int64_t pb, const float* bias, float* c, int64_t ldc,
                                                   bool accumulate, float* left) {
     const int64_t out = parts[0].p->out();
-    bool first = !accumulate;
+    bool first = true;
     for (int q = 0; q < nparts; ++q) {
         const PackedRight& p = *parts[q].p;
         for (int64_t k0 = 0; k0 < p.depth(); k0 += kDepthBlock) {
             const int64_t kb = p.block_rows(k0);
-            pack_left(parts[q].a, parts[q].lda, i0, i1, k0, kb, left);
+            pack_left(parts[q], i0, i1, k0, kb, left);
             for (int64_t pi = pa; pi < pb; ++pi) {
                 const int64_t col = pi * kPanelCols;
                 const __mmask16 m0 = mask_of(out - col), m1 = mask_of(out - col - 16);
@@ -150,16 +180,17 @@ __attribute__((target("avx512f"))) void gemm_task(const DepthPart* parts, int np
                 for (int64_t m = i0; m < i1; m += kRows) {
                     const int mr = static_cast<int>(std::min<int64_t>(kRows, i1 - m));
                     kTiles[mr](left + (m - i0) * kb, bp, kb, c + m * ldc + (pi - pa) * kPanelCols, ldc, m0, m1,
-                               bias ? bias + col : nullptr, !first);
+                               first && bias ? bias + col : nullptr, accumulate || !first);
                 }
             }
             first = false;
         }
     }
-    if (first) {  // every part had depth 0: C = bias
+    if (first) {  // every part had depth 0: C = (accumulate ? C : 0) + bias
         for (int64_t i = i0; i < i1; ++i) {
             for (int64_t o = pa * kPanelCols; o < std::min(out, pb * kPanelCols); ++o) {
-                c[i * ldc + o - pa * kPanelCols] = bias ? bias[o] : 0.f;
+                float& y = c[i * ldc + o - pa * kPanelCols];
+                y = (accumulate ? y : 0.f) + (bias ? bias[o] : 0.f);
             }
         }
     }
@@ -185,7 +216,7 @@ void add_product(const float* at, int64_t r, const float* q, PackedRight& p) {
     });
 }
 
-void gemm(const DepthPart* parts, int nparts, int64_t n, const float* bias, float* c, int64_t ldc) {
+void gemm(const DepthPart* parts, int nparts, int64_t n, const float* bias, float* c, int64_t ldc, bool accumulate) {
     if (n <= 0 || nparts <= 0) return;
     const int64_t panels = parts[0].p->panels();
     for (int q = 1; q < nparts; ++q) {
@@ -202,7 +233,9 @@ void gemm(const DepthPart* parts, int nparts, int64_t n, const float* bias, floa
         for (int64_t task = t0; task < t1; ++task) {
             const int64_t i0 = (task / groups) * kRowChunk, i1 = std::min(n, i0 + kRowChunk);
             const int64_t pa = (task % groups) * per_group, pb = std::min(panels, pa + per_group);
-            if (pa < pb) gemm_task(parts, nparts, i0, i1, pa, pb, bias, c + pa * kPanelCols, ldc, false, left.data());
+            if (pa < pb) {
+                gemm_task(parts, nparts, i0, i1, pa, pb, bias, c + pa * kPanelCols, ldc, accumulate, left.data());
+            }
         }
     });
 }

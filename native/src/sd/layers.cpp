@@ -1,35 +1,87 @@
 #include "sd/layers.hpp"
 
 #include "lora/kernels.hpp"
+#include "ops/attention.hpp"
+#include "ops/conv.hpp"
+#include "ops/norm.hpp"
+#include "ops/kernel.hpp"
+#include "ops/profile.hpp"
 
 #include <algorithm>
 
 namespace atl::sd {
 
-torch::Tensor Linear::apply(const torch::Tensor& x) const {
-    if (lora.adapters.empty()) {
-        if (lora::packed_gemm_applies(x, weight)) {
-            torch::Tensor y = lora::avx512::forward_packed(x.reshape({-1, x.size(-1)}), weight, bias, {});
-            std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
-            shape.back() = weight.size(0);
-            return y.view(shape);
-        }
-        return torch::linear(x, weight, bias);
+namespace {
+
+// Atelier's kernels when they apply to every input given, else libtorch's.
+ops::Kernel kernel_for(std::initializer_list<const torch::Tensor*> inputs) {
+    for (const torch::Tensor* t : inputs) {
+        if (t->defined() && !ops::own_kernels_apply(*t)) return ops::Kernel::Torch;
     }
-    return lora::linear(x, weight, bias, lora);
+    return ops::current_kernel();
 }
 
-torch::Tensor Conv2d::apply(const torch::Tensor& x) const {
-    if (lora.adapters.empty()) return torch::conv2d(x, weight, bias, {stride, stride}, {padding, padding});
-    return lora::conv2d(x, weight, bias, stride, padding, lora);
+}  // namespace
+
+torch::Tensor Linear::apply(const torch::Tensor& x, const torch::Tensor& residual) const {
+    ops::OpScope scope(ops::OpClass::Linear, 2.0 * x.numel() * weight.size(0));
+    const int64_t in = weight.size(1), out = weight.size(0);
+    if (lora.adapters.empty() && x.scalar_type() == torch::kFloat && weight.scalar_type() == torch::kFloat &&
+        ops::resolve(kernel_for({&x, &residual})) == ops::Kernel::Avx512) {
+        torch::Tensor xc = x.contiguous();
+        std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
+        shape.back() = out;
+        torch::Tensor y = residual.defined() ? residual.to(torch::kFloat).clone(at::MemoryFormat::Contiguous)
+                                             : torch::empty(shape, torch::kFloat);
+        torch::Tensor b = bias.defined() ? bias.to(torch::kFloat).contiguous() : bias;
+        const lora::avx512::DepthPart part{xc.data_ptr<float>(), in, &pack.get(weight)};
+        lora::avx512::gemm(&part, 1, xc.numel() / in, b.defined() ? b.data_ptr<float>() : nullptr, y.data_ptr<float>(),
+                           out, residual.defined());
+        return y;
+    }
+    torch::Tensor y = lora.adapters.empty() ? torch::linear(x, weight, bias) : lora::linear(x, weight, bias, lora);
+    return residual.defined() ? y + residual : y;
 }
 
-torch::Tensor GroupNorm::apply(const torch::Tensor& x) const {
-    return torch::group_norm(x.to(torch::kFloat), groups, weight, bias, eps).to(x.scalar_type());
+torch::Tensor Conv2d::apply(const torch::Tensor& x, const torch::Tensor& sample_bias, const torch::Tensor& residual) const {
+    const int64_t k = weight.size(2), oh = (x.size(1) + 2 * padding - k) / stride + 1,
+                  ow = (x.size(2) + 2 * padding - weight.size(3)) / stride + 1;
+    ops::OpScope scope(ops::OpClass::Convolution, 2.0 * x.size(0) * oh * ow * weight.numel());
+    if (lora.adapters.empty()) {
+        return ops::conv2d_nhwc(kernel_for({&x, &sample_bias, &residual}), x, weight, bias, {stride, padding},
+                                sample_bias, residual, &pack);
+    }
+    // LoCon adapters: libtorch's convolutions on the channels-first view.
+    torch::Tensor y = lora::conv2d(x.permute({0, 3, 1, 2}), weight, bias, stride, padding, lora).permute({0, 2, 3, 1});
+    if (sample_bias.defined()) y = y + sample_bias.view({x.size(0), 1, 1, weight.size(0)}).to(y.scalar_type());
+    if (residual.defined()) y = y + residual;
+    return y.contiguous();
+}
+
+torch::Tensor GroupNorm::apply(const torch::Tensor& x, bool silu) const {
+    ops::OpScope scope(ops::OpClass::Normalisation, 0);
+    return ops::group_norm_nhwc(kernel_for({&x}), x, groups, weight, bias, eps, silu);
 }
 
 torch::Tensor LayerNorm::apply(const torch::Tensor& x) const {
-    return torch::layer_norm(x.to(torch::kFloat), {weight.size(0)}, weight, bias, eps).to(x.scalar_type());
+    ops::OpScope scope(ops::OpClass::Normalisation, 0);
+    return ops::layer_norm(kernel_for({&x}), x, weight, bias, eps);
+}
+
+torch::Tensor to_channels_last(const torch::Tensor& x) {
+    ops::OpScope scope(ops::OpClass::Layout, 0);
+    return x.permute({0, 2, 3, 1}).contiguous();
+}
+
+torch::Tensor to_channels_first(const torch::Tensor& x) {
+    ops::OpScope scope(ops::OpClass::Layout, 0);
+    return x.permute({0, 3, 1, 2}).contiguous();
+}
+
+torch::Tensor upsample_nearest2x(const torch::Tensor& x) {
+    ops::OpScope scope(ops::OpClass::Layout, 0);
+    const int64_t b = x.size(0), h = x.size(1), w = x.size(2), c = x.size(3);
+    return x.view({b, h, 1, w, 1, c}).expand({b, h, 2, w, 2, c}).reshape({b, 2 * h, 2 * w, c});
 }
 
 Linear load_linear(WeightLoader& w, const std::string& name, int64_t in, int64_t out, bool bias) {
@@ -72,33 +124,7 @@ LayerNorm load_layer_norm(WeightLoader& w, const std::string& name, int64_t chan
 
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, int64_t heads,
                         const torch::Tensor& mask) {
-    const int64_t b = q.size(0), lq = q.size(1), lk = k.size(1), inner = q.size(2);
-    const int64_t d = inner / heads;
-    const double scale = 1.0 / std::sqrt(static_cast<double>(d));
-    // [B, L, H*d] -> [B*H, L, d]
-    auto split = [&](const torch::Tensor& t) {
-        return t.reshape({b, t.size(1), heads, d}).permute({0, 2, 1, 3}).reshape({b * heads, t.size(1), d});
-    };
-    // The scale goes on q (L x d) rather than on the scores (L x L): one pass over the smaller
-    // tensor (PERFORMANCE.md: `sim * scale` was 8.4% of the fp32 step).
-    torch::Tensor qh = split(q * scale), kt = split(k).transpose(1, 2), vh = split(v);
-    // Bound one chunk's scores to about 64M elements.
-    const int64_t budget = int64_t{1} << 26;
-    const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(lq, budget / std::max<int64_t>(1, b * heads * lk)));
-    std::vector<torch::Tensor> outs;
-    for (int64_t start = 0; start < lq; start += chunk) {
-        int64_t len = std::min(chunk, lq - start);
-        torch::Tensor scores = torch::bmm(qh.narrow(1, start, len), kt);
-        if (mask.defined()) scores.add_(mask.narrow(0, start, len).to(scores.scalar_type()));
-        // BF16 scores go to ATen's BF16 softmax, which accumulates in F32 (libtorch 1.13: the
-        // same bits as softmax(..., kFloat).to(kBFloat16), benchmarks/sd/README.md) without the
-        // two conversions of the whole L x L matrix, which cost more than the softmax itself
-        // (7x slower on 16 x 1024 x 4096 scores, and most of the BF16 step at 512 x 512).
-        torch::Tensor p = torch::softmax(scores, -1);
-        outs.push_back(torch::bmm(p, vh));
-    }
-    torch::Tensor out = outs.size() == 1 ? outs[0] : torch::cat(outs, 1);
-    return out.reshape({b, heads, lq, d}).permute({0, 2, 1, 3}).reshape({b, lq, inner});
+    return ops::attention(kernel_for({&q, &k, &v}), q, k, v, heads, mask);
 }
 
 }  // namespace atl::sd

@@ -1,6 +1,9 @@
 // The building blocks shared by the SD networks, in functional style over loaded weights.
 // Every Linear and every convolution goes through Linear::apply / Conv2d::apply: the one place
 // where LoRA adapters are added (lora/adapter.hpp; the layer keeps its checkpoint name for that).
+// Images are channels-last (NHWC) throughout the networks: convolutions gather their rows from
+// that layout (ops/conv.hpp), 1x1 convolutions and the transformer's Linears need no permutes.
+// Each layer runs on Atelier's kernels (ops/) where they apply, else on libtorch ops.
 #pragma once
 
 #include <torch/torch.h>
@@ -8,6 +11,7 @@
 #include <string>
 
 #include "lora/adapter.hpp"
+#include "ops/weight_pack.hpp"
 #include "sd/weight_loader.hpp"
 
 namespace atl::sd {
@@ -17,7 +21,9 @@ struct Linear {
     torch::Tensor weight;  // [out, in]
     torch::Tensor bias;    // [out], or undefined
     lora::LoraState lora;  // unmerged adapters; the loaded weight while a merged copy is in `weight`
-    torch::Tensor apply(const torch::Tensor& x) const;
+    ops::WeightPack pack;  // weight packed for Atelier's GEMM (F32)
+    // x [..., in] -> [..., out]; plus residual [..., out] when defined (added by the GEMM).
+    torch::Tensor apply(const torch::Tensor& x, const torch::Tensor& residual = {}) const;
     lora::LayerRef ref() { return {name, &weight, &lora, false, 1, 0}; }
 };
 
@@ -28,7 +34,11 @@ struct Conv2d {
     int64_t stride = 1;
     int64_t padding = 0;
     lora::LoraState lora;
-    torch::Tensor apply(const torch::Tensor& x) const;
+    ops::WeightPack pack;
+    // x [n, h, w, in] -> [n, oh, ow, out]; plus sample_bias [n, out] and residual [n, oh, ow, out]
+    // when defined (the GEMM adds both).
+    torch::Tensor apply(const torch::Tensor& x, const torch::Tensor& sample_bias = {},
+                        const torch::Tensor& residual = {}) const;
     lora::LayerRef ref() { return {name, &weight, &lora, true, stride, padding}; }
 };
 
@@ -37,7 +47,8 @@ struct GroupNorm {
     torch::Tensor weight, bias;  // [C], F32
     int64_t groups = 32;
     double eps = 1e-5;
-    torch::Tensor apply(const torch::Tensor& x) const;
+    // x [n, ..., c] channels last; SiLU after the affine when silu.
+    torch::Tensor apply(const torch::Tensor& x, bool silu = false) const;
 };
 
 struct LayerNorm {
@@ -45,6 +56,12 @@ struct LayerNorm {
     double eps = 1e-5;
     torch::Tensor apply(const torch::Tensor& x) const;
 };
+
+// [n, c, h, w] <-> [n, h, w, c], contiguous (counted as layout copies in profiles).
+torch::Tensor to_channels_last(const torch::Tensor& x);
+torch::Tensor to_channels_first(const torch::Tensor& x);
+// Nearest-neighbour upsampling by 2 (torch upsample_nearest2d) of x [n, h, w, c].
+torch::Tensor upsample_nearest2x(const torch::Tensor& x);
 
 Linear load_linear(WeightLoader& w, const std::string& name, int64_t in, int64_t out, bool bias = true);
 Conv2d load_conv(WeightLoader& w, const std::string& name, int64_t in, int64_t out, int64_t kernel,
@@ -55,7 +72,7 @@ LayerNorm load_layer_norm(WeightLoader& w, const std::string& name, int64_t chan
 // softmax(q k^T / sqrt(d) + mask) v over `heads` heads (the formula of "Attention Is All You Need",
 // as in LDM attention.py CrossAttention and HF CLIPAttention).
 // q: [B, Lq, heads*d], k and v: [B, Lk, heads*d]; mask: additive [Lq, Lk] or undefined.
-// Queries are processed in chunks so the score matrix stays bounded in memory.
+// Atelier's fused kernel where it applies (ops/attention.hpp), else libtorch ops.
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, int64_t heads,
                         const torch::Tensor& mask = {});
 

@@ -1,5 +1,7 @@
 #include "sd/text_encoder.hpp"
 
+#include "ops/profile.hpp"
+
 #include "core/status.hpp"
 #include "core/tensor_view.hpp"
 
@@ -22,6 +24,7 @@ void agree(WeightLoader& w, const char* field, int32_t configured, int64_t infer
 TextEncoder::TextEncoder(std::shared_ptr<const TensorMap> weights, const atl_text_encoder_params& params)
     : weights_(weights), config_(params) {
     compute_ = params.compute_dtype == ATL_DTYPE_BF16 ? torch::kBFloat16 : torch::kFloat;
+    kernels_ = ops::kernel_param(params.kernels, "text encoder");
     require(params.compute_dtype == ATL_DTYPE_F32 || params.compute_dtype == ATL_DTYPE_BF16,
             ATL_ERR_INVALID_ARGUMENT, "text encoder: compute_dtype must be F32 or BF16");
     WeightLoader w(weights, "text encoder", compute_);
@@ -116,6 +119,8 @@ torch::Tensor TextEncoder::forward(const torch::Tensor& ids, int64_t clip_skip) 
         for (int32_t s : lora_slots_) rows.insert(rows.end(), chunks, s);
         slots.emplace(std::move(rows));
     }
+    ops::KernelScope kernels(kernels_);
+    ops::NetworkScope network(ops::Network::TextEncoder);
     torch::Tensor h = encode_chunks(ids.reshape({n * chunks, positions}), clip_skip);
     return h.reshape({n, len, config_.width}).to(torch::kFloat);
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "atelier.h"
+#include "ops/kernel.hpp"
 #include "sd/layers.hpp"
 
 namespace atl::sd {
@@ -42,6 +43,7 @@ private:
     std::shared_ptr<const TensorMap> weights_;  // keeps the mapped memory alive
     atl_text_encoder_params config_;
     c10::ScalarType compute_;
+    ops::Kernel kernels_ = ops::Kernel::Auto;
     torch::Tensor token_embedding_;     // [vocab, width]
     torch::Tensor position_embedding_;  // [max_positions, width]
     std::vector<Layer> layers_;

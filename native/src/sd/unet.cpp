@@ -5,6 +5,7 @@
 #include "core/status.hpp"
 #include "core/tensor_view.hpp"
 #include "sd/checkpoint.hpp"
+#include "ops/profile.hpp"
 
 namespace atl::sd {
 
@@ -34,21 +35,26 @@ torch::Tensor timestep_embedding(const torch::Tensor& t, int64_t dim) {
 
 // ---- blocks (openaimodel.py ResBlock, attention.py SpatialTransformer / BasicTransformerBlock)
 
+// x [b, h, w, c] channels last throughout.
 torch::Tensor UNet::ResBlock::forward(const torch::Tensor& x, const torch::Tensor& emb) const {
-    torch::Tensor h = in_conv.apply(torch::silu(in_norm.apply(x)));
-    h = h + emb.unsqueeze(-1).unsqueeze(-1);  // emb is already emb_layers(emb) for this block
-    h = out_conv.apply(torch::silu(out_norm.apply(h)));
-    return (skip ? skip->apply(x) : x) + h;
+    // emb is already emb_layers(emb) for this block: added per sample by the convolution.
+    torch::Tensor h = in_conv.apply(in_norm.apply(x, true), emb);
+    return out_conv.apply(out_norm.apply(h, true), {}, skip ? skip->apply(x) : x);
 }
 
 torch::Tensor UNet::TransformerBlock::forward(const torch::Tensor& x, const torch::Tensor& context) const {
     torch::Tensor n = norm1.apply(x);
-    torch::Tensor h = x + out1.apply(attention(q1.apply(n), k1.apply(n), v1.apply(n), heads));
+    torch::Tensor h = out1.apply(attention(q1.apply(n), k1.apply(n), v1.apply(n), heads), x);
     n = norm2.apply(h);
-    h = h + out2.apply(attention(q2.apply(n), k2.apply(context), v2.apply(context), heads));
+    h = out2.apply(attention(q2.apply(n), k2.apply(context), v2.apply(context), heads), h);
     // GEGLU (attention.py): proj to 2*inner, value * gelu(gate).
     std::vector<torch::Tensor> parts = ff_in.apply(norm3.apply(h)).chunk(2, -1);
-    return h + ff_out.apply(parts[0] * torch::gelu(parts[1]));
+    torch::Tensor gated;
+    {
+        ops::OpScope scope(ops::OpClass::Elementwise, 0);
+        gated = parts[0] * torch::gelu(parts[1]);
+    }
+    return ff_out.apply(gated, h);
 }
 
 torch::Tensor UNet::SpatialTransformer::forward(const torch::Tensor& x, const torch::Tensor& context) const {
@@ -81,21 +87,20 @@ std::vector<torch::Tensor> UNet::SpatialTransformer::trainable() const {
 }
 
 torch::Tensor UNet::SpatialTransformer::run(const torch::Tensor& x, const torch::Tensor& context) const {
-    const int64_t b = x.size(0), hgt = x.size(2), wid = x.size(3);
+    const int64_t b = x.size(0), hgt = x.size(1), wid = x.size(2);
     torch::Tensor h = proj_in.apply(norm.apply(x));
-    const int64_t c = h.size(1);
-    h = h.permute({0, 2, 3, 1}).reshape({b, hgt * wid, c});  // b c h w -> b (h w) c
+    const int64_t c = h.size(3);
+    h = h.reshape({b, hgt * wid, c});  // b h w c -> b (h w) c: a view
     for (const TransformerBlock& blk : blocks) h = blk.forward(h, context);
-    h = h.reshape({b, hgt, wid, c}).permute({0, 3, 1, 2});
-    return proj_out.apply(h) + x;
+    return proj_out.apply(h.reshape({b, hgt, wid, c}), {}, x);
 }
 
 torch::Tensor UNet::Block::forward(torch::Tensor x, const torch::Tensor& emb, const torch::Tensor& context) const {
     if (conv) x = conv->apply(x);
-    if (res) x = res->forward(x, res->emb.apply(torch::silu(emb)));
+    if (res) x = res->forward(x, res->emb.apply(emb));
     if (attn) x = attn->forward(x, context);
     if (downsample) x = downsample->apply(x);
-    if (upsample) x = upsample->apply(torch::upsample_nearest2d(x, {}, std::vector<double>{2.0, 2.0}));
+    if (upsample) x = upsample->apply(upsample_nearest2x(x));
     return x;
 }
 
@@ -223,6 +228,7 @@ UNet::UNet(std::shared_ptr<const TensorMap> weights, const atl_unet_params& para
     require(params.compute_dtype == ATL_DTYPE_F32 || params.compute_dtype == ATL_DTYPE_BF16,
             ATL_ERR_INVALID_ARGUMENT, "unet: compute_dtype must be F32 or BF16");
     compute_ = params.compute_dtype == ATL_DTYPE_BF16 ? torch::kBFloat16 : torch::kFloat;
+    kernels_ = ops::kernel_param(params.kernels, "unet");
     WeightLoader w(weights, "unet", compute_);
     infer(w, params);
 
@@ -309,24 +315,31 @@ torch::Tensor UNet::forward(const torch::Tensor& x, const torch::Tensor& t, cons
 
     std::optional<lora::SampleSlotsScope> slots;
     if (!lora_slots_.empty()) slots.emplace(lora_slots_);
+    ops::KernelScope kernels(kernels_);
+    ops::NetworkScope network(ops::Network::UNet);
     torch::Tensor emb = timestep_embedding(t, config_.model_channels).to(compute_);
     emb = time_embed2_.apply(torch::silu(time_embed0_.apply(emb)));
+    // Every ResBlock's emb_layers start with SiLU (openaimodel.py): applied once here.
+    torch::Tensor emb_silu = torch::silu(emb);
     torch::Tensor ctx = context.to(compute_);
-    torch::Tensor h = x.to(compute_);
+    torch::Tensor h = to_channels_last(x.to(compute_));  // channels last until the end
     std::vector<torch::Tensor> skips;
     for (const Block& blk : input_blocks_) {
-        h = blk.forward(h, emb, ctx);
+        h = blk.forward(h, emb_silu, ctx);
         skips.push_back(h);
     }
-    h = middle_.forward(h, emb, ctx);
-    h = middle2_.forward(h, emb, ctx);
+    h = middle_.forward(h, emb_silu, ctx);
+    h = middle2_.forward(h, emb_silu, ctx);
     for (const Block& blk : output_blocks_) {
-        h = torch::cat({h, skips.back()}, 1);
+        {
+            ops::OpScope scope(ops::OpClass::Layout, 0);
+            h = torch::cat({h, skips.back()}, 3);
+        }
         skips.pop_back();
-        h = blk.forward(h, emb, ctx);
+        h = blk.forward(h, emb_silu, ctx);
     }
-    h = out_conv_.apply(torch::silu(out_norm_.apply(h)));
-    return h.to(torch::kFloat);
+    h = out_conv_.apply(out_norm_.apply(h, true));
+    return to_channels_first(h).to(torch::kFloat);
 }
 
 std::vector<lora::LayerRef> UNet::lora_layers() {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "atelier.h"
+#include "ops/kernel.hpp"
 #include "sd/layers.hpp"
 
 namespace atl::sd {
@@ -20,7 +21,7 @@ public:
     UNet(std::shared_ptr<const TensorMap> weights, const atl_unet_params& params);
 
     // x: [b, in, h, w], t: [b] continuous timesteps, context: [b, L, context_dim]; any float
-    // dtype. Returns eps [b, out, h, w] in F32.
+    // dtype. Returns eps [b, out, h, w] in F32. Inside, activations are channels last.
     torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& context) const;
 
     const atl_unet_params& config() const { return config_; }
@@ -82,6 +83,7 @@ private:
     std::shared_ptr<const TensorMap> weights_;
     atl_unet_params config_;
     c10::ScalarType compute_;
+    ops::Kernel kernels_ = ops::Kernel::Auto;
     int64_t time_embed_dim_ = 0;
     Linear time_embed0_, time_embed2_;
     std::vector<Block> input_blocks_;

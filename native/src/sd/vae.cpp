@@ -1,5 +1,7 @@
 #include "sd/vae.hpp"
 
+#include "ops/profile.hpp"
+
 #include "core/status.hpp"
 #include "core/tensor_view.hpp"
 
@@ -20,19 +22,18 @@ constexpr double kEps = 1e-6;  // model.py Normalize: GroupNorm(32, eps=1e-6)
 
 }  // namespace
 
+// x [b, h, w, c] channels last throughout.
 torch::Tensor Vae::ResBlock::forward(const torch::Tensor& x) const {
-    torch::Tensor h = conv1.apply(torch::silu(norm1.apply(x)));
-    h = conv2.apply(torch::silu(norm2.apply(h)));
-    return (shortcut ? shortcut->apply(x) : x) + h;
+    torch::Tensor h = conv1.apply(norm1.apply(x, true));
+    return conv2.apply(norm2.apply(h, true), {}, shortcut ? shortcut->apply(x) : x);
 }
 
 torch::Tensor Vae::AttnBlock::forward(const torch::Tensor& x) const {
-    const int64_t b = x.size(0), c = x.size(1), hgt = x.size(2), wid = x.size(3);
+    const int64_t b = x.size(0), hgt = x.size(1), wid = x.size(2), c = x.size(3);
     torch::Tensor n = norm.apply(x);
-    auto tokens = [&](const torch::Tensor& t) { return t.reshape({b, c, hgt * wid}).transpose(1, 2); };
+    auto tokens = [&](const torch::Tensor& t) { return t.reshape({b, hgt * wid, c}); };
     torch::Tensor h = attention(tokens(q.apply(n)), tokens(k.apply(n)), tokens(v.apply(n)), 1);
-    h = h.transpose(1, 2).reshape({b, c, hgt, wid});
-    return x + proj_out.apply(h);
+    return proj_out.apply(h.reshape({b, hgt, wid, c}), {}, x);
 }
 
 torch::Tensor Vae::Mid::forward(const torch::Tensor& x) const { return block2.forward(attn.forward(block1.forward(x))); }
@@ -65,6 +66,7 @@ Vae::Vae(std::shared_ptr<const TensorMap> weights, const atl_vae_params& params)
     require(params.compute_dtype == ATL_DTYPE_F32 || params.compute_dtype == ATL_DTYPE_BF16,
             ATL_ERR_INVALID_ARGUMENT, "vae: compute_dtype must be F32 or BF16");
     compute_ = params.compute_dtype == ATL_DTYPE_BF16 ? torch::kBFloat16 : torch::kFloat;
+    kernels_ = ops::kernel_param(params.kernels, "vae");
     WeightLoader w(weights, "vae", compute_);
 
     // Architecture from the shapes.
@@ -146,16 +148,16 @@ torch::Tensor Vae::decode(const torch::Tensor& z) const {
     require(z.dim() == 4 && z.size(1) == config_.embed_dim, ATL_ERR_SHAPE,
             "vae: latents must be [b, " + std::to_string(config_.embed_dim) + ", h, w], got " +
                 shape_string(z.sizes()));
-    torch::Tensor h = dec_conv_in_.apply(post_quant_conv_.apply(z.to(compute_)));
+    ops::KernelScope kernels(kernels_);
+    ops::NetworkScope network(ops::Network::Vae);
+    torch::Tensor h = dec_conv_in_.apply(post_quant_conv_.apply(to_channels_last(z.to(compute_))));
     h = dec_mid_.forward(h);
     for (int64_t l = config_.num_levels - 1; l >= 0; --l) {
         for (const ResBlock& r : up_[l].blocks) h = r.forward(h);
-        if (up_[l].resample) {
-            h = up_[l].resample->apply(torch::upsample_nearest2d(h, {}, std::vector<double>{2.0, 2.0}));
-        }
+        if (up_[l].resample) h = up_[l].resample->apply(upsample_nearest2x(h));
     }
-    h = dec_conv_out_.apply(torch::silu(dec_norm_out_.apply(h)));
-    return h.to(torch::kFloat);
+    h = dec_conv_out_.apply(dec_norm_out_.apply(h, true));
+    return to_channels_first(h).to(torch::kFloat);
 }
 
 std::pair<torch::Tensor, torch::Tensor> Vae::encode(const torch::Tensor& image) const {
@@ -165,15 +167,24 @@ std::pair<torch::Tensor, torch::Tensor> Vae::encode(const torch::Tensor& image) 
     require(image.size(2) % factor() == 0 && image.size(3) % factor() == 0, ATL_ERR_SHAPE,
             "vae: image height and width must be multiples of " + std::to_string(factor()) + ", got " +
                 shape_string(image.sizes()));
-    torch::Tensor h = enc_conv_in_.apply(image.to(compute_));
+    ops::KernelScope kernels(kernels_);
+    ops::NetworkScope network(ops::Network::Vae);
+    torch::Tensor h = enc_conv_in_.apply(to_channels_last(image.to(compute_)));
     for (const Level& lv : down_) {
         for (const ResBlock& r : lv.blocks) h = r.forward(h);
         // model.py Downsample: asymmetric zero pad (right 1, bottom 1), then stride-2 conv.
-        if (lv.resample) h = lv.resample->apply(torch::constant_pad_nd(h, {0, 1, 0, 1}, 0));
+        if (lv.resample) {
+            torch::Tensor padded;
+            {
+                ops::OpScope scope(ops::OpClass::Layout, 0);
+                padded = torch::constant_pad_nd(h, {0, 0, 0, 1, 0, 1}, 0);
+            }
+            h = lv.resample->apply(padded);
+        }
     }
     h = enc_mid_.forward(h);
-    h = enc_conv_out_.apply(torch::silu(enc_norm_out_.apply(h)));
-    torch::Tensor moments = quant_conv_.apply(h).to(torch::kFloat);
+    h = enc_conv_out_.apply(enc_norm_out_.apply(h, true));
+    torch::Tensor moments = to_channels_first(quant_conv_.apply(h)).to(torch::kFloat);
     std::vector<torch::Tensor> parts = moments.chunk(2, 1);
     // distributions.py DiagonalGaussianDistribution: logvar clamped to [-30, 20].
     return {parts[0].contiguous(), parts[1].clamp(-30.0, 20.0).contiguous()};

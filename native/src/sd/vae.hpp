@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "atelier.h"
+#include "ops/kernel.hpp"
 #include "sd/layers.hpp"
 
 namespace atl::sd {
@@ -58,6 +59,7 @@ private:
     std::shared_ptr<const TensorMap> weights_;
     atl_vae_params config_;
     c10::ScalarType compute_;
+    ops::Kernel kernels_ = ops::Kernel::Auto;
     // Encoder
     Conv2d enc_conv_in_;
     std::vector<Level> down_;  // by level, 0 = full resolution

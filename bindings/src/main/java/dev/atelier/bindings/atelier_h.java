@@ -23,10 +23,10 @@ public class atelier_h extends atelier_h$shared {
     static final SymbolLookup SYMBOL_LOOKUP = SymbolLookup.loaderLookup()
             .or(Linker.nativeLinker().defaultLookup());
 
-    private static final int ATL_ABI_VERSION = (int)3L;
+    private static final int ATL_ABI_VERSION = (int)4L;
     /**
      * {@snippet lang=c :
-     * #define ATL_ABI_VERSION 3
+     * #define ATL_ABI_VERSION 4
      * }
      */
     public static int ATL_ABI_VERSION() {
@@ -40,6 +40,24 @@ public class atelier_h extends atelier_h$shared {
      */
     public static int ATL_MAX_DIMS() {
         return ATL_MAX_DIMS;
+    }
+    private static final int ATL_PROFILE_NETWORKS = (int)3L;
+    /**
+     * {@snippet lang=c :
+     * #define ATL_PROFILE_NETWORKS 3
+     * }
+     */
+    public static int ATL_PROFILE_NETWORKS() {
+        return ATL_PROFILE_NETWORKS;
+    }
+    private static final int ATL_OP_CLASSES = (int)7L;
+    /**
+     * {@snippet lang=c :
+     * #define ATL_OP_CLASSES 7
+     * }
+     */
+    public static int ATL_OP_CLASSES() {
+        return ATL_OP_CLASSES;
     }
     private static final int ATL_SD_MAX_LEVELS = (int)8L;
     /**
@@ -4257,6 +4275,857 @@ public class atelier_h extends atelier_h$shared {
                 traceDowncall("atl_l2_normalize", vectors);
             }
             return (MemorySegment)mh$.invokeExact(vectors);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static final int ATL_OP_KERNEL_AUTO = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_op_kernel.ATL_OP_KERNEL_AUTO = 0
+     * }
+     */
+    public static int ATL_OP_KERNEL_AUTO() {
+        return ATL_OP_KERNEL_AUTO;
+    }
+    private static final int ATL_OP_KERNEL_REFERENCE = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_op_kernel.ATL_OP_KERNEL_REFERENCE = 1
+     * }
+     */
+    public static int ATL_OP_KERNEL_REFERENCE() {
+        return ATL_OP_KERNEL_REFERENCE;
+    }
+    private static final int ATL_OP_KERNEL_AVX512 = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_op_kernel.ATL_OP_KERNEL_AVX512 = 2
+     * }
+     */
+    public static int ATL_OP_KERNEL_AVX512() {
+        return ATL_OP_KERNEL_AVX512;
+    }
+    private static final int ATL_OP_KERNEL_TORCH = (int)3L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_op_kernel.ATL_OP_KERNEL_TORCH = 3
+     * }
+     */
+    public static int ATL_OP_KERNEL_TORCH() {
+        return ATL_OP_KERNEL_TORCH;
+    }
+
+    private static class atl_op_kernel_name {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_op_kernel_name");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * const char *atl_op_kernel_name(int32_t kernel)
+     * }
+     */
+    public static FunctionDescriptor atl_op_kernel_name$descriptor() {
+        return atl_op_kernel_name.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * const char *atl_op_kernel_name(int32_t kernel)
+     * }
+     */
+    public static MethodHandle atl_op_kernel_name$handle() {
+        return atl_op_kernel_name.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * const char *atl_op_kernel_name(int32_t kernel)
+     * }
+     */
+    public static MemorySegment atl_op_kernel_name$address() {
+        return atl_op_kernel_name.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * const char *atl_op_kernel_name(int32_t kernel)
+     * }
+     */
+    public static MemorySegment atl_op_kernel_name(int kernel) {
+        var mh$ = atl_op_kernel_name.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_op_kernel_name", kernel);
+            }
+            return (MemorySegment)mh$.invokeExact(kernel);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_op_kernel_from_name {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_INT,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_op_kernel_from_name");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t atl_op_kernel_from_name(const char *name)
+     * }
+     */
+    public static FunctionDescriptor atl_op_kernel_from_name$descriptor() {
+        return atl_op_kernel_from_name.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t atl_op_kernel_from_name(const char *name)
+     * }
+     */
+    public static MethodHandle atl_op_kernel_from_name$handle() {
+        return atl_op_kernel_from_name.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t atl_op_kernel_from_name(const char *name)
+     * }
+     */
+    public static MemorySegment atl_op_kernel_from_name$address() {
+        return atl_op_kernel_from_name.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t atl_op_kernel_from_name(const char *name)
+     * }
+     */
+    public static int atl_op_kernel_from_name(MemorySegment name) {
+        var mh$ = atl_op_kernel_from_name.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_op_kernel_from_name", name);
+            }
+            return (int)mh$.invokeExact(name);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_op_kernel_available {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_INT,
+            atelier_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_op_kernel_available");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t atl_op_kernel_available(int32_t kernel)
+     * }
+     */
+    public static FunctionDescriptor atl_op_kernel_available$descriptor() {
+        return atl_op_kernel_available.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t atl_op_kernel_available(int32_t kernel)
+     * }
+     */
+    public static MethodHandle atl_op_kernel_available$handle() {
+        return atl_op_kernel_available.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t atl_op_kernel_available(int32_t kernel)
+     * }
+     */
+    public static MemorySegment atl_op_kernel_available$address() {
+        return atl_op_kernel_available.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t atl_op_kernel_available(int32_t kernel)
+     * }
+     */
+    public static int atl_op_kernel_available(int kernel) {
+        var mh$ = atl_op_kernel_available.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_op_kernel_available", kernel);
+            }
+            return (int)mh$.invokeExact(kernel);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_op_attention {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_INT,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_INT,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_op_attention");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_op_attention(int32_t kernel, const atl_tensor_view *q, const atl_tensor_view *k, const atl_tensor_view *v, int32_t heads, atl_tensor_view *out)
+     * }
+     */
+    public static FunctionDescriptor atl_op_attention$descriptor() {
+        return atl_op_attention.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_op_attention(int32_t kernel, const atl_tensor_view *q, const atl_tensor_view *k, const atl_tensor_view *v, int32_t heads, atl_tensor_view *out)
+     * }
+     */
+    public static MethodHandle atl_op_attention$handle() {
+        return atl_op_attention.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_op_attention(int32_t kernel, const atl_tensor_view *q, const atl_tensor_view *k, const atl_tensor_view *v, int32_t heads, atl_tensor_view *out)
+     * }
+     */
+    public static MemorySegment atl_op_attention$address() {
+        return atl_op_attention.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_op_attention(int32_t kernel, const atl_tensor_view *q, const atl_tensor_view *k, const atl_tensor_view *v, int32_t heads, atl_tensor_view *out)
+     * }
+     */
+    public static MemorySegment atl_op_attention(int kernel, MemorySegment q, MemorySegment k, MemorySegment v, int heads, MemorySegment out) {
+        var mh$ = atl_op_attention.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_op_attention", kernel, q, k, v, heads, out);
+            }
+            return (MemorySegment)mh$.invokeExact(kernel, q, k, v, heads, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static final int ATL_PROFILE_TEXT_ENCODER = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_profile_network.ATL_PROFILE_TEXT_ENCODER = 0
+     * }
+     */
+    public static int ATL_PROFILE_TEXT_ENCODER() {
+        return ATL_PROFILE_TEXT_ENCODER;
+    }
+    private static final int ATL_PROFILE_UNET = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_profile_network.ATL_PROFILE_UNET = 1
+     * }
+     */
+    public static int ATL_PROFILE_UNET() {
+        return ATL_PROFILE_UNET;
+    }
+    private static final int ATL_PROFILE_VAE = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_profile_network.ATL_PROFILE_VAE = 2
+     * }
+     */
+    public static int ATL_PROFILE_VAE() {
+        return ATL_PROFILE_VAE;
+    }
+    private static final int ATL_OP_CONVOLUTION = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_op_class.ATL_OP_CONVOLUTION = 0
+     * }
+     */
+    public static int ATL_OP_CONVOLUTION() {
+        return ATL_OP_CONVOLUTION;
+    }
+    private static final int ATL_OP_LINEAR = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_op_class.ATL_OP_LINEAR = 1
+     * }
+     */
+    public static int ATL_OP_LINEAR() {
+        return ATL_OP_LINEAR;
+    }
+    private static final int ATL_OP_ATTENTION = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_op_class.ATL_OP_ATTENTION = 2
+     * }
+     */
+    public static int ATL_OP_ATTENTION() {
+        return ATL_OP_ATTENTION;
+    }
+    private static final int ATL_OP_NORMALISATION = (int)3L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_op_class.ATL_OP_NORMALISATION = 3
+     * }
+     */
+    public static int ATL_OP_NORMALISATION() {
+        return ATL_OP_NORMALISATION;
+    }
+    private static final int ATL_OP_ELEMENTWISE = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_op_class.ATL_OP_ELEMENTWISE = 4
+     * }
+     */
+    public static int ATL_OP_ELEMENTWISE() {
+        return ATL_OP_ELEMENTWISE;
+    }
+    private static final int ATL_OP_LAYOUT = (int)5L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_op_class.ATL_OP_LAYOUT = 5
+     * }
+     */
+    public static int ATL_OP_LAYOUT() {
+        return ATL_OP_LAYOUT;
+    }
+    private static final int ATL_OP_OTHER = (int)6L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_op_class.ATL_OP_OTHER = 6
+     * }
+     */
+    public static int ATL_OP_OTHER() {
+        return ATL_OP_OTHER;
+    }
+
+    private static class atl_profile_network_name {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_profile_network_name");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * const char *atl_profile_network_name(int32_t network)
+     * }
+     */
+    public static FunctionDescriptor atl_profile_network_name$descriptor() {
+        return atl_profile_network_name.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * const char *atl_profile_network_name(int32_t network)
+     * }
+     */
+    public static MethodHandle atl_profile_network_name$handle() {
+        return atl_profile_network_name.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * const char *atl_profile_network_name(int32_t network)
+     * }
+     */
+    public static MemorySegment atl_profile_network_name$address() {
+        return atl_profile_network_name.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * const char *atl_profile_network_name(int32_t network)
+     * }
+     */
+    public static MemorySegment atl_profile_network_name(int network) {
+        var mh$ = atl_profile_network_name.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_profile_network_name", network);
+            }
+            return (MemorySegment)mh$.invokeExact(network);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_op_class_name {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_op_class_name");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * const char *atl_op_class_name(int32_t op_class)
+     * }
+     */
+    public static FunctionDescriptor atl_op_class_name$descriptor() {
+        return atl_op_class_name.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * const char *atl_op_class_name(int32_t op_class)
+     * }
+     */
+    public static MethodHandle atl_op_class_name$handle() {
+        return atl_op_class_name.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * const char *atl_op_class_name(int32_t op_class)
+     * }
+     */
+    public static MemorySegment atl_op_class_name$address() {
+        return atl_op_class_name.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * const char *atl_op_class_name(int32_t op_class)
+     * }
+     */
+    public static MemorySegment atl_op_class_name(int op_class) {
+        var mh$ = atl_op_class_name.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_op_class_name", op_class);
+            }
+            return (MemorySegment)mh$.invokeExact(op_class);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_profile_create {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_profile_create");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_profile_create(atl_profile **out)
+     * }
+     */
+    public static FunctionDescriptor atl_profile_create$descriptor() {
+        return atl_profile_create.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_profile_create(atl_profile **out)
+     * }
+     */
+    public static MethodHandle atl_profile_create$handle() {
+        return atl_profile_create.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_profile_create(atl_profile **out)
+     * }
+     */
+    public static MemorySegment atl_profile_create$address() {
+        return atl_profile_create.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_profile_create(atl_profile **out)
+     * }
+     */
+    public static MemorySegment atl_profile_create(MemorySegment out) {
+        var mh$ = atl_profile_create.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_profile_create", out);
+            }
+            return (MemorySegment)mh$.invokeExact(out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_profile_destroy {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_profile_destroy");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void atl_profile_destroy(atl_profile *p)
+     * }
+     */
+    public static FunctionDescriptor atl_profile_destroy$descriptor() {
+        return atl_profile_destroy.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void atl_profile_destroy(atl_profile *p)
+     * }
+     */
+    public static MethodHandle atl_profile_destroy$handle() {
+        return atl_profile_destroy.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void atl_profile_destroy(atl_profile *p)
+     * }
+     */
+    public static MemorySegment atl_profile_destroy$address() {
+        return atl_profile_destroy.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void atl_profile_destroy(atl_profile *p)
+     * }
+     */
+    public static void atl_profile_destroy(MemorySegment p) {
+        var mh$ = atl_profile_destroy.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_profile_destroy", p);
+            }
+            mh$.invokeExact(p);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_profile_start {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_profile_start");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_profile_start(atl_profile *p)
+     * }
+     */
+    public static FunctionDescriptor atl_profile_start$descriptor() {
+        return atl_profile_start.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_profile_start(atl_profile *p)
+     * }
+     */
+    public static MethodHandle atl_profile_start$handle() {
+        return atl_profile_start.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_profile_start(atl_profile *p)
+     * }
+     */
+    public static MemorySegment atl_profile_start$address() {
+        return atl_profile_start.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_profile_start(atl_profile *p)
+     * }
+     */
+    public static MemorySegment atl_profile_start(MemorySegment p) {
+        var mh$ = atl_profile_start.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_profile_start", p);
+            }
+            return (MemorySegment)mh$.invokeExact(p);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_profile_stop {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(    );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_profile_stop");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void atl_profile_stop(void)
+     * }
+     */
+    public static FunctionDescriptor atl_profile_stop$descriptor() {
+        return atl_profile_stop.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void atl_profile_stop(void)
+     * }
+     */
+    public static MethodHandle atl_profile_stop$handle() {
+        return atl_profile_stop.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void atl_profile_stop(void)
+     * }
+     */
+    public static MemorySegment atl_profile_stop$address() {
+        return atl_profile_stop.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void atl_profile_stop(void)
+     * }
+     */
+    public static void atl_profile_stop() {
+        var mh$ = atl_profile_stop.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_profile_stop");
+            }
+            mh$.invokeExact();
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_profile_read {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_INT,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_profile_read");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t atl_profile_read(const atl_profile *p, atl_profile_entry *out, int32_t capacity)
+     * }
+     */
+    public static FunctionDescriptor atl_profile_read$descriptor() {
+        return atl_profile_read.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t atl_profile_read(const atl_profile *p, atl_profile_entry *out, int32_t capacity)
+     * }
+     */
+    public static MethodHandle atl_profile_read$handle() {
+        return atl_profile_read.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t atl_profile_read(const atl_profile *p, atl_profile_entry *out, int32_t capacity)
+     * }
+     */
+    public static MemorySegment atl_profile_read$address() {
+        return atl_profile_read.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t atl_profile_read(const atl_profile *p, atl_profile_entry *out, int32_t capacity)
+     * }
+     */
+    public static int atl_profile_read(MemorySegment p, MemorySegment out, int capacity) {
+        var mh$ = atl_profile_read.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_profile_read", p, out, capacity);
+            }
+            return (int)mh$.invokeExact(p, out, capacity);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_measure_peak_flops {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_INT,
+            atelier_h.C_DOUBLE,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_measure_peak_flops");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_measure_peak_flops(int32_t dtype, double seconds, double *out_flops)
+     * }
+     */
+    public static FunctionDescriptor atl_measure_peak_flops$descriptor() {
+        return atl_measure_peak_flops.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_measure_peak_flops(int32_t dtype, double seconds, double *out_flops)
+     * }
+     */
+    public static MethodHandle atl_measure_peak_flops$handle() {
+        return atl_measure_peak_flops.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_measure_peak_flops(int32_t dtype, double seconds, double *out_flops)
+     * }
+     */
+    public static MemorySegment atl_measure_peak_flops$address() {
+        return atl_measure_peak_flops.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_measure_peak_flops(int32_t dtype, double seconds, double *out_flops)
+     * }
+     */
+    public static MemorySegment atl_measure_peak_flops(int dtype, double seconds, MemorySegment out_flops) {
+        var mh$ = atl_measure_peak_flops.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_measure_peak_flops", dtype, seconds, out_flops);
+            }
+            return (MemorySegment)mh$.invokeExact(dtype, seconds, out_flops);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {

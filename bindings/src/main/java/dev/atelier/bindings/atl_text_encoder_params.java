@@ -22,6 +22,7 @@ import static java.lang.foreign.MemoryLayout.PathElement.*;
  *     int32_t layers;
  *     int32_t intermediate;
  *     int32_t max_positions;
+ *     int32_t kernels;
  * }
  * }
  */
@@ -38,7 +39,8 @@ public class atl_text_encoder_params {
         atelier_h.C_INT.withName("width"),
         atelier_h.C_INT.withName("layers"),
         atelier_h.C_INT.withName("intermediate"),
-        atelier_h.C_INT.withName("max_positions")
+        atelier_h.C_INT.withName("max_positions"),
+        atelier_h.C_INT.withName("kernels")
     ).withName("atl_text_encoder_params");
 
     /**
@@ -354,6 +356,50 @@ public class atl_text_encoder_params {
      */
     public static void max_positions(MemorySegment struct, int fieldValue) {
         struct.set(max_positions$LAYOUT, max_positions$OFFSET, fieldValue);
+    }
+
+    private static final OfInt kernels$LAYOUT = (OfInt)$LAYOUT.select(groupElement("kernels"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * int32_t kernels
+     * }
+     */
+    public static final OfInt kernels$layout() {
+        return kernels$LAYOUT;
+    }
+
+    private static final long kernels$OFFSET = $LAYOUT.byteOffset(groupElement("kernels"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * int32_t kernels
+     * }
+     */
+    public static final long kernels$offset() {
+        return kernels$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * int32_t kernels
+     * }
+     */
+    public static int kernels(MemorySegment struct) {
+        return struct.get(kernels$LAYOUT, kernels$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * int32_t kernels
+     * }
+     */
+    public static void kernels(MemorySegment struct, int fieldValue) {
+        struct.set(kernels$LAYOUT, kernels$OFFSET, fieldValue);
     }
 
     /**

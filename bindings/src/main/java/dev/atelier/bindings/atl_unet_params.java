@@ -27,6 +27,7 @@ import static java.lang.foreign.MemoryLayout.PathElement.*;
  *     int32_t num_levels;
  *     int32_t channel_mult[8];
  *     int32_t attention_levels[8];
+ *     int32_t kernels;
  * }
  * }
  */
@@ -48,7 +49,8 @@ public class atl_unet_params {
         atelier_h.C_INT.withName("transformer_depth"),
         atelier_h.C_INT.withName("num_levels"),
         MemoryLayout.sequenceLayout(8, atelier_h.C_INT).withName("channel_mult"),
-        MemoryLayout.sequenceLayout(8, atelier_h.C_INT).withName("attention_levels")
+        MemoryLayout.sequenceLayout(8, atelier_h.C_INT).withName("attention_levels"),
+        atelier_h.C_INT.withName("kernels")
     ).withName("atl_unet_params");
 
     /**
@@ -650,6 +652,50 @@ public class atl_unet_params {
      */
     public static void attention_levels(MemorySegment struct, long index0, int fieldValue) {
         attention_levels$ELEM_HANDLE.set(struct, attention_levels$OFFSET, index0, fieldValue);
+    }
+
+    private static final OfInt kernels$LAYOUT = (OfInt)$LAYOUT.select(groupElement("kernels"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * int32_t kernels
+     * }
+     */
+    public static final OfInt kernels$layout() {
+        return kernels$LAYOUT;
+    }
+
+    private static final long kernels$OFFSET = $LAYOUT.byteOffset(groupElement("kernels"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * int32_t kernels
+     * }
+     */
+    public static final long kernels$offset() {
+        return kernels$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * int32_t kernels
+     * }
+     */
+    public static int kernels(MemorySegment struct) {
+        return struct.get(kernels$LAYOUT, kernels$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * int32_t kernels
+     * }
+     */
+    public static void kernels(MemorySegment struct, int fieldValue) {
+        struct.set(kernels$LAYOUT, kernels$OFFSET, fieldValue);
     }
 
     /**

@@ -24,6 +24,7 @@ import static java.lang.foreign.MemoryLayout.PathElement.*;
  *     int32_t num_res_blocks;
  *     int32_t num_levels;
  *     int32_t ch_mult[8];
+ *     int32_t kernels;
  * }
  * }
  */
@@ -42,7 +43,8 @@ public class atl_vae_params {
         atelier_h.C_INT.withName("embed_dim"),
         atelier_h.C_INT.withName("num_res_blocks"),
         atelier_h.C_INT.withName("num_levels"),
-        MemoryLayout.sequenceLayout(8, atelier_h.C_INT).withName("ch_mult")
+        MemoryLayout.sequenceLayout(8, atelier_h.C_INT).withName("ch_mult"),
+        atelier_h.C_INT.withName("kernels")
     ).withName("atl_vae_params");
 
     /**
@@ -479,6 +481,50 @@ public class atl_vae_params {
      */
     public static void ch_mult(MemorySegment struct, long index0, int fieldValue) {
         ch_mult$ELEM_HANDLE.set(struct, ch_mult$OFFSET, index0, fieldValue);
+    }
+
+    private static final OfInt kernels$LAYOUT = (OfInt)$LAYOUT.select(groupElement("kernels"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * int32_t kernels
+     * }
+     */
+    public static final OfInt kernels$layout() {
+        return kernels$LAYOUT;
+    }
+
+    private static final long kernels$OFFSET = $LAYOUT.byteOffset(groupElement("kernels"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * int32_t kernels
+     * }
+     */
+    public static final long kernels$offset() {
+        return kernels$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * int32_t kernels
+     * }
+     */
+    public static int kernels(MemorySegment struct) {
+        return struct.get(kernels$LAYOUT, kernels$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * int32_t kernels
+     * }
+     */
+    public static void kernels(MemorySegment struct, int fieldValue) {
+        struct.set(kernels$LAYOUT, kernels$OFFSET, fieldValue);
     }
 
     /**

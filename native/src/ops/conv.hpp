@@ -1,0 +1,27 @@
+// 2-D convolution on channels-last (NHWC) activations: Atelier's implicit GEMM (the packed GEMM
+// with rows gathered per depth block, lora/packed_gemm.hpp ConvRows), the plain reference, or
+// libtorch's conv2d (oneDNN) on the same layout.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+
+#include "ops/kernel.hpp"
+#include "ops/weight_pack.hpp"
+
+namespace atl::ops {
+
+struct ConvSpec {
+    int64_t stride = 1, padding = 0;
+};
+
+// y [n, oh, ow, out] = conv2d(x [n, h, w, in], weight [out, in, k, k], stride, padding) + bias [out]
+// + sample_bias [n, out] (per sample; undefined: none) + residual [n, oh, ow, out] (undefined:
+// none). x F32 or BF16; y in x's dtype. pack: the weight's pack for the Avx512 kernel (may be null:
+// packed for this call only).
+torch::Tensor conv2d_nhwc(Kernel kernel, const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
+                          ConvSpec spec, const torch::Tensor& sample_bias = {}, const torch::Tensor& residual = {},
+                          const WeightPack* pack = nullptr);
+
+}  // namespace atl::ops

@@ -1,0 +1,61 @@
+// Small AVX-512 helpers shared by the kernels of ops/: masks, exp, BF16 <-> F32 conversion.
+// Everything carries the target attribute, so including this file keeps a library loadable on
+// CPUs without AVX-512 (callers check atl_cpu_features() before running any of it).
+#pragma once
+
+#include <c10/util/BFloat16.h>
+#include <immintrin.h>
+
+#include <cstdint>
+
+// The instruction sets of every AVX-512 CPU but the Xeon Phi line: the kernels of ops/ use F, BW
+// (16-bit lanes: BF16), VL and DQ.
+#define ATL_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
+
+namespace atl::ops::simd {
+
+// The first `left` lanes of 16 (all when left >= 16, none when left <= 0).
+ATL_AVX512 inline __mmask16 mask_of(int64_t left) {
+    return left >= 16 ? static_cast<__mmask16>(0xffff)
+                      : left <= 0 ? static_cast<__mmask16>(0) : static_cast<__mmask16>((1u << left) - 1);
+}
+
+// exp(x) as 2^n e^r, n = round(x / ln 2), |r| <= ln 2 / 2 (Cephes expf: ln 2 split in two
+// constants, degree-5 polynomial for (e^r - 1 - r) / r^2); about 1 ulp. Inputs are clamped to
+// [-104, 88.7]: below, the result underflows to 0 either way (and -inf would give NaN in r).
+ATL_AVX512 inline __m512 exp_ps(__m512 x) {
+    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-104.f)), _mm512_set1_ps(88.7f));
+    const __m512 n =
+        _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.f)));
+    return _mm512_scalef_ps(p, n);
+}
+
+// x * sigmoid(x) = x / (1 + exp(-x)).
+ATL_AVX512 inline __m512 silu_ps(__m512 x) {
+    return _mm512_div_ps(x, _mm512_add_ps(_mm512_set1_ps(1.f), exp_ps(_mm512_sub_ps(_mm512_setzero_ps(), x))));
+}
+
+// Masked loads and stores of F32 or BF16 elements as F32 lanes (BF16 rounded to nearest even).
+ATL_AVX512 inline __m512 load(const float* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
+ATL_AVX512 inline __m512 load(const c10::BFloat16* p, __mmask16 m) {
+    const __m256i h = _mm256_maskz_loadu_epi16(m, p);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+ATL_AVX512 inline void store(float* p, __mmask16 m, __m512 v) { _mm512_mask_storeu_ps(p, m, v); }
+ATL_AVX512 inline void store(c10::BFloat16* p, __mmask16 m, __m512 v) {
+    const __m512i u = _mm512_castps_si512(v);
+    const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+    const __m512i rounded = _mm512_add_epi32(u, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7fff)));
+    _mm256_mask_storeu_epi16(p, m, _mm512_cvtepi32_epi16(_mm512_srli_epi32(rounded, 16)));
+}
+
+}  // namespace atl::ops::simd
