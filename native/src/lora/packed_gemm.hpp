@@ -21,34 +21,52 @@ namespace atl::lora::avx512 {
 constexpr int64_t kPanelCols = 32;
 constexpr int64_t kDepthBlock = 256;
 
-// Owns a 64-byte aligned, zero-initialised packed operand.
+// How a packed operand stores its elements: F32, or BF16 in pairs of consecutive depth rows
+// ([rows / 2][32][2] per block, odd row counts padded with a zero row), the operand layout of
+// avx512_bf16's vdpbf16ps, which multiplies and adds two products per F32 lane.
+enum class Format { F32, Bf16Pairs };
+
+// Owns a 64-byte aligned packed operand (its contents undefined until packed).
 class PackedRight {
 public:
-    PackedRight(int64_t depth, int64_t out);
+    PackedRight(int64_t depth, int64_t out, Format format = Format::F32);
+    Format format() const { return format_; }
     int64_t depth() const { return depth_; }
     int64_t out() const { return out_; }
     int64_t panels() const { return panels_; }
-    // Row k's 32 columns of panel p.
+    // Row k's 32 columns of panel p (F32).
     float* row(int64_t k, int64_t p) {
         const int64_t k0 = k - k % kDepthBlock;
         return block(k0, p) + (k - k0) * kPanelCols;
     }
-    // The [block_rows(k0)][32] block of panel p starting at depth row k0 (a multiple of kDepthBlock).
-    float* block(int64_t k0, int64_t p) { return data_.get() + offset(k0, p); }
-    const float* block(int64_t k0, int64_t p) const { return data_.get() + offset(k0, p); }
+    // The [block_rows(k0)][32] block of panel p starting at depth row k0 (a multiple of kDepthBlock), F32.
+    float* block(int64_t k0, int64_t p) { return static_cast<float*>(data_.get()) + offset(k0, p); }
+    const float* block(int64_t k0, int64_t p) const { return static_cast<const float*>(data_.get()) + offset(k0, p); }
+    // The same block as BF16 pairs: [stored_rows(k0) / 2][32][2].
+    uint16_t* pairs(int64_t k0, int64_t p) { return static_cast<uint16_t*>(data_.get()) + offset(k0, p); }
+    const uint16_t* pairs(int64_t k0, int64_t p) const {
+        return static_cast<const uint16_t*>(data_.get()) + offset(k0, p);
+    }
     int64_t block_rows(int64_t k0) const { return depth_ - k0 < kDepthBlock ? depth_ - k0 : kDepthBlock; }
+    // Rows stored for the block: block_rows, rounded up to even for Bf16Pairs.
+    int64_t stored_rows(int64_t k0) const {
+        return format_ == Format::Bf16Pairs ? (block_rows(k0) + 1) / 2 * 2 : block_rows(k0);
+    }
 
 private:
-    int64_t offset(int64_t k0, int64_t p) const { return k0 * panels_ * kPanelCols + p * block_rows(k0) * kPanelCols; }
+    int64_t offset(int64_t k0, int64_t p) const { return k0 * panels_ * kPanelCols + p * stored_rows(k0) * kPanelCols; }
     struct Free {
-        void operator()(float* p) const { std::free(p); }
+        void operator()(void* p) const { std::free(p); }
     };
+    Format format_;
     int64_t depth_, out_, panels_;
-    std::unique_ptr<float, Free> data_;
+    std::unique_ptr<void, Free> data_;
 };
 
-// P = W^T for W [out, depth] (row stride ldw). Parallel over panels.
+// P = W^T for W [out, depth] (row stride ldw). Parallel over panels. p: F32.
 void pack_transposed(const float* w, int64_t ldw, PackedRight& p);
+// The same from BF16 bits into a Bf16Pairs operand (no rounding: the values are copied).
+void pack_transposed_bf16(const uint16_t* w, int64_t ldw, PackedRight& p);
 // P = Q for Q [depth, out] (row stride out).
 void pack_rows(const float* q, PackedRight& p);
 // P += AT Q: AT [depth, r] (A^T, row stride r), Q [r, out] (row stride out). Parallel over panels.
@@ -66,6 +84,7 @@ struct ConvRows {
 };
 
 // One depth part: A [n, p.depth()] with row stride lda (or gathered by conv when set), times p.
+// With a Bf16Pairs p, A is rounded to BF16 (nearest even) while it is packed; sums stay F32.
 struct DepthPart {
     const float* a;
     int64_t lda;

@@ -11,9 +11,11 @@
 
 #include <ATen/Parallel.h>
 #include <immintrin.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <new>
 #include <utility>
 #include <vector>
@@ -118,18 +120,117 @@ void pack_left(const DepthPart& part, int64_t i0, int64_t i1, int64_t k0, int64_
     }
 }
 
-}  // namespace
 
-PackedRight::PackedRight(int64_t depth, int64_t out)
-    : depth_(depth), out_(out), panels_((out + kPanelCols - 1) / kPanelCols) {
-    const size_t bytes = static_cast<size_t>(std::max<int64_t>(1, depth * panels_ * kPanelCols)) * sizeof(float);
-    void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
-    if (!p) throw std::bad_alloc();
-    std::fill_n(static_cast<float*>(p), bytes / sizeof(float), 0.f);
-    data_.reset(static_cast<float*>(p));
+// ---- BF16 pairs (avx512_bf16)
+
+#define ATL_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+
+// C tile [MR, 32] as tile() does, from ap [kb2 / 2][MR] (each a pair of BF16 of one row) and bp
+// [kb2 / 2][32][2]: per pair step two loads of P and MR broadcasts feed 2 * MR vdpbf16ps, each
+// two products per lane.
+template <int MR>
+ATL_BF16_TARGET void tile_bf16(const uint32_t* __restrict ap, const uint16_t* __restrict bp, int64_t kb2, float* c,
+                               int64_t ldc, __mmask16 m0, __mmask16 m1, const float* bias, bool accumulate) {
+    __m512 c0[MR], c1[MR];
+    const __m512 b0 = bias ? _mm512_maskz_loadu_ps(m0, bias) : _mm512_setzero_ps();
+    const __m512 b1 = bias ? _mm512_maskz_loadu_ps(m1, bias + 16) : _mm512_setzero_ps();
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+        c0[i] = accumulate ? _mm512_add_ps(_mm512_maskz_loadu_ps(m0, c + i * ldc), b0) : b0;
+        c1[i] = accumulate ? _mm512_add_ps(_mm512_maskz_loadu_ps(m1, c + i * ldc + 16), b1) : b1;
+    }
+    for (int64_t k = 0; k < kb2 / 2; ++k) {
+        const __m512bh w0 = (__m512bh)_mm512_load_si512(bp + 2 * kPanelCols * k);
+        const __m512bh w1 = (__m512bh)_mm512_load_si512(bp + 2 * kPanelCols * k + kPanelCols);
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; ++i) {
+            const __m512bh a = (__m512bh)_mm512_set1_epi32(static_cast<int>(ap[MR * k + i]));
+            c0[i] = _mm512_dpbf16_ps(c0[i], a, w0);
+            c1[i] = _mm512_dpbf16_ps(c1[i], a, w1);
+        }
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+        _mm512_mask_storeu_ps(c + i * ldc, m0, c0[i]);
+        _mm512_mask_storeu_ps(c + i * ldc + 16, m1, c1[i]);
+    }
 }
 
+using TileBf16Fn = void (*)(const uint32_t*, const uint16_t*, int64_t, float*, int64_t, __mmask16, __mmask16,
+                            const float*, bool);
+template <int... R>
+constexpr std::array<TileBf16Fn, kRows + 1> tiles_bf16_of(std::integer_sequence<int, R...>) {
+    return {nullptr, tile_bf16<R + 1>...};
+}
+constexpr std::array<TileBf16Fn, kRows + 1> kTilesBf16 = tiles_bf16_of(std::make_integer_sequence<int, kRows>{});
+
+// F32 to BF16, rounded to nearest even (NaN stays NaN).
+inline uint16_t to_bf16(float f) {
+    uint32_t u;
+    std::memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40);
+    return static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+// Rows [i0, i1) x depth [k0, k0 + kb) of A as BF16 pairs: micro-panel m at m * kRows * kb2 / 2
+// uint32, laid out [kb2 / 2][rows in that panel]; kb2 = kb rounded up to even (zero padding).
+void pack_left_bf16(const DepthPart& part, int64_t i0, int64_t i1, int64_t k0, int64_t kb, uint32_t* dst) {
+    const int64_t kb2 = (kb + 1) / 2 * 2;
+    float row[kDepthBlock + 1];
+    for (int64_t m0 = i0; m0 < i1; m0 += kRows) {
+        const int64_t mr = std::min<int64_t>(kRows, i1 - m0);
+        uint32_t* d = dst + (m0 - i0) * kb2 / 2;
+        for (int64_t i = 0; i < mr; ++i) {
+            const float* src = row;
+            if (part.conv) {
+                gather_conv_row(*part.conv, m0 + i, k0, kb, row, 1);
+            } else {
+                src = part.a + (m0 + i) * part.lda + k0;
+            }
+            for (int64_t k = 0; k + 1 < kb; k += 2) {
+                d[(k / 2) * mr + i] = to_bf16(src[k]) | static_cast<uint32_t>(to_bf16(src[k + 1])) << 16;
+            }
+            if (kb % 2) d[(kb / 2) * mr + i] = to_bf16(src[kb - 1]);
+        }
+    }
+}
+
+}  // namespace
+
+PackedRight::PackedRight(int64_t depth, int64_t out, Format format)
+    : format_(format), depth_(depth), out_(out), panels_((out + kPanelCols - 1) / kPanelCols) {
+    const int64_t rows = depth + (format == Format::Bf16Pairs ? 1 : 0);  // room for a padding row
+    const size_t element = format == Format::Bf16Pairs ? 2 : sizeof(float);
+    const size_t bytes = static_cast<size_t>(std::max<int64_t>(1, rows * panels_ * kPanelCols)) * element;
+    // Large packs (the networks' weights, kept for the process) on transparent huge pages: fewer
+    // page faults while packing and fewer TLB misses while the GEMM streams them. Not zeroed: the
+    // pack functions write every element, padding included.
+    constexpr size_t kHuge = size_t{2} << 20;
+    const size_t align = bytes >= 2 * kHuge ? kHuge : 64;
+    const size_t size = (bytes + align - 1) / align * align;
+    void* p = std::aligned_alloc(align, size);
+    if (!p) throw std::bad_alloc();
+    if (align == kHuge) {
+        madvise(p, size, MADV_HUGEPAGE);
+        // One call faults every page in (Linux 5.14+; ignored before): page faults one by one
+        // cost more than the packing itself on virtual machines.
+        madvise(p, size, 23 /* MADV_POPULATE_WRITE */);
+    }
+    data_.reset(p);
+}
+
+namespace {
+
+// Zeroes columns [cols, 32) of rows [0, rows) of a [rows][32] block (the last panel's padding).
+void zero_padding(float* block, int64_t rows, int64_t cols) {
+    if (cols >= kPanelCols) return;
+    for (int64_t k = 0; k < rows; ++k) std::fill(block + k * kPanelCols + cols, block + (k + 1) * kPanelCols, 0.f);
+}
+
+}  // namespace
+
 void pack_transposed(const float* w, int64_t ldw, PackedRight& p) {
+    require(p.format() == Format::F32, ATL_ERR_INTERNAL, "packed gemm: F32 packing into a BF16 operand");
     const int64_t depth = p.depth(), out = p.out();
     at::parallel_for(0, p.panels(), 1, [&](int64_t p0, int64_t p1) {
         for (int64_t pi = p0; pi < p1; ++pi) {
@@ -137,6 +238,7 @@ void pack_transposed(const float* w, int64_t ldw, PackedRight& p) {
             for (int64_t k0 = 0; k0 < depth; k0 += kDepthBlock) {
                 float* d = p.block(k0, pi);
                 const int64_t kb = p.block_rows(k0);
+                zero_padding(d, kb, cols);
                 // Reads rows of W in order; the strided writes stay inside one 32 KiB block.
                 for (int64_t j = 0; j < cols; ++j) {
                     const float* src = w + (pi * kPanelCols + j) * ldw + k0;
@@ -147,12 +249,34 @@ void pack_transposed(const float* w, int64_t ldw, PackedRight& p) {
     });
 }
 
+void pack_transposed_bf16(const uint16_t* w, int64_t ldw, PackedRight& p) {
+    require(p.format() == Format::Bf16Pairs, ATL_ERR_INTERNAL, "packed gemm: BF16 packing into an F32 operand");
+    const int64_t depth = p.depth(), out = p.out();
+    at::parallel_for(0, p.panels(), 1, [&](int64_t p0, int64_t p1) {
+        for (int64_t pi = p0; pi < p1; ++pi) {
+            const int64_t cols = std::min<int64_t>(kPanelCols, out - pi * kPanelCols);
+            for (int64_t k0 = 0; k0 < depth; k0 += kDepthBlock) {
+                uint16_t* d = p.pairs(k0, pi);
+                const int64_t kb = p.block_rows(k0), stored = p.stored_rows(k0);
+                std::fill(d, d + stored * kPanelCols, uint16_t{0});
+                // Element (k, j) at [k / 2][j][k % 2].
+                for (int64_t j = 0; j < cols; ++j) {
+                    const uint16_t* src = w + (pi * kPanelCols + j) * ldw + k0;
+                    for (int64_t k = 0; k < kb; ++k) d[(k / 2) * 2 * kPanelCols + 2 * j + (k % 2)] = src[k];
+                }
+            }
+        }
+    });
+}
+
 void pack_rows(const float* q, PackedRight& p) {
+    require(p.format() == Format::F32, ATL_ERR_INTERNAL, "packed gemm: F32 packing into a BF16 operand");
     const int64_t out = p.out();
     const int64_t grain = p.depth() * out >= (int64_t{1} << 16) ? 1 : p.panels();  // small: one thread
     at::parallel_for(0, p.panels(), grain, [&](int64_t p0, int64_t p1) {
         for (int64_t pi = p0; pi < p1; ++pi) {
             const int64_t cols = std::min<int64_t>(kPanelCols, out - pi * kPanelCols);
+            for (int64_t k0 = 0; k0 < p.depth(); k0 += kDepthBlock) zero_padding(p.block(k0, pi), p.block_rows(k0), cols);
             for (int64_t k = 0; k < p.depth(); ++k) std::copy_n(q + k * out + pi * kPanelCols, cols, p.row(k, pi));
         }
     });
@@ -172,6 +296,23 @@ __attribute__((target("avx512f"))) void gemm_task(const DepthPart* parts, int np
         const PackedRight& p = *parts[q].p;
         for (int64_t k0 = 0; k0 < p.depth(); k0 += kDepthBlock) {
             const int64_t kb = p.block_rows(k0);
+            if (p.format() == Format::Bf16Pairs) {
+                const int64_t kb2 = (kb + 1) / 2 * 2;
+                auto* pairs = reinterpret_cast<uint32_t*>(left);
+                pack_left_bf16(parts[q], i0, i1, k0, kb, pairs);
+                for (int64_t pi = pa; pi < pb; ++pi) {
+                    const int64_t col = pi * kPanelCols;
+                    const __mmask16 m0 = mask_of(out - col), m1 = mask_of(out - col - 16);
+                    for (int64_t m = i0; m < i1; m += kRows) {
+                        const int mr = static_cast<int>(std::min<int64_t>(kRows, i1 - m));
+                        kTilesBf16[mr](pairs + (m - i0) * kb2 / 2, p.pairs(k0, pi), kb2,
+                                       c + m * ldc + (pi - pa) * kPanelCols, ldc, m0, m1,
+                                       first && bias ? bias + col : nullptr, accumulate || !first);
+                    }
+                }
+                first = false;
+                continue;
+            }
             pack_left(parts[q], i0, i1, k0, kb, left);
             for (int64_t pi = pa; pi < pb; ++pi) {
                 const int64_t col = pi * kPanelCols;

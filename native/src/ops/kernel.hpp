@@ -42,4 +42,9 @@ Kernel current_kernel();
 // flows; the frozen layers before the first adapter run on Atelier's kernels).
 bool own_kernels_apply(const torch::Tensor& x);
 
+// The dtype of the activations between layers for a network computing in `compute`: F32 when
+// Atelier's kernels run (BF16 weights feed the GEMM as BF16; norms, attention and everything
+// between stay in F32), else `compute` (libtorch ops, training).
+c10::ScalarType activation_dtype(c10::ScalarType compute);
+
 }  // namespace atl::ops

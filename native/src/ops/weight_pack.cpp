@@ -1,17 +1,46 @@
 #include "ops/weight_pack.hpp"
 
+#include "atelier.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdint>
+
 namespace atl::ops {
+
+namespace {
+
+// Reads a mapped weight's pages in with one call (Linux 5.14+; a no-op before, and for memory
+// that is not a file mapping): faulting them in one by one dominates the first forward otherwise.
+void populate(const torch::Tensor& weight) {
+    const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+    const auto begin = reinterpret_cast<uintptr_t>(weight.data_ptr()) / page * page;
+    const auto end = reinterpret_cast<uintptr_t>(weight.data_ptr()) + weight.nbytes();
+    madvise(reinterpret_cast<void*>(begin), end - begin, 22 /* MADV_POPULATE_READ */);
+}
+
+}  // namespace
 
 const lora::avx512::PackedRight& WeightPack::get(const torch::Tensor& weight) const {
     std::lock_guard<std::mutex> lock(state_->mutex);
     State& s = *state_;
     if (s.packed && s.source.is_same(weight) && s.version == weight._version()) return *s.packed;
     const int64_t out = weight.size(0);
+    populate(weight);
     // [out, in, k, k] -> [out, k, k, in]: depth in the (ky, kx, channel) order of the gathered rows.
-    torch::Tensor rows = (weight.dim() == 4 ? weight.permute({0, 2, 3, 1}) : weight).to(torch::kFloat).contiguous();
+    torch::Tensor rows = weight.dim() == 4 ? weight.permute({0, 2, 3, 1}) : weight;
     const int64_t depth = rows.numel() / out;
-    auto packed = std::make_unique<lora::avx512::PackedRight>(depth, out);
-    lora::avx512::pack_transposed(rows.data_ptr<float>(), depth, *packed);
+    std::unique_ptr<lora::avx512::PackedRight> packed;
+    if (weight.scalar_type() == torch::kBFloat16 && (atl_cpu_features() & ATL_CPU_AVX512_BF16)) {
+        rows = rows.contiguous();
+        packed = std::make_unique<lora::avx512::PackedRight>(depth, out, lora::avx512::Format::Bf16Pairs);
+        lora::avx512::pack_transposed_bf16(reinterpret_cast<const uint16_t*>(rows.data_ptr()), depth, *packed);
+    } else {
+        rows = rows.to(torch::kFloat).contiguous();
+        packed = std::make_unique<lora::avx512::PackedRight>(depth, out);
+        lora::avx512::pack_transposed(rows.data_ptr<float>(), depth, *packed);
+    }
     s.packed = std::move(packed);
     s.source = weight;
     s.version = weight._version();

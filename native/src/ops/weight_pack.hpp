@@ -16,7 +16,8 @@ namespace atl::ops {
 class WeightPack {
 public:
     // weight [out, in] (Linear) or [out, in, k, k] (convolution, depth ordered (ky, kx, in) to
-    // match ConvRows). F32.
+    // match ConvRows). F32, or BF16: packed as BF16 pairs on CPUs with avx512_bf16 (the GEMM
+    // then rounds its other operand to BF16 too), else widened to F32.
     const lora::avx512::PackedRight& get(const torch::Tensor& weight) const;
 
 private:

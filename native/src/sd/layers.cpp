@@ -26,7 +26,7 @@ ops::Kernel kernel_for(std::initializer_list<const torch::Tensor*> inputs) {
 torch::Tensor Linear::apply(const torch::Tensor& x, const torch::Tensor& residual) const {
     ops::OpScope scope(ops::OpClass::Linear, 2.0 * x.numel() * weight.size(0));
     const int64_t in = weight.size(1), out = weight.size(0);
-    if (lora.adapters.empty() && x.scalar_type() == torch::kFloat && weight.scalar_type() == torch::kFloat &&
+    if (lora.adapters.empty() && x.scalar_type() == torch::kFloat &&
         ops::resolve(kernel_for({&x, &residual})) == ops::Kernel::Avx512) {
         torch::Tensor xc = x.contiguous();
         std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
@@ -39,7 +39,11 @@ torch::Tensor Linear::apply(const torch::Tensor& x, const torch::Tensor& residua
                            out, residual.defined());
         return y;
     }
-    torch::Tensor y = lora.adapters.empty() ? torch::linear(x, weight, bias) : lora::linear(x, weight, bias, lora);
+    // libtorch's ops take activations in the weight's dtype (F32 activations meet BF16 weights
+    // when a layer with adapters runs inside an inference on Atelier's kernels).
+    const torch::Tensor xw = x.to(weight.scalar_type());
+    torch::Tensor y = lora.adapters.empty() ? torch::linear(xw, weight, bias) : lora::linear(xw, weight, bias, lora);
+    y = y.to(x.scalar_type());
     return residual.defined() ? y + residual : y;
 }
 
@@ -52,7 +56,9 @@ torch::Tensor Conv2d::apply(const torch::Tensor& x, const torch::Tensor& sample_
                                 sample_bias, residual, &pack);
     }
     // LoCon adapters: libtorch's convolutions on the channels-first view.
-    torch::Tensor y = lora::conv2d(x.permute({0, 3, 1, 2}), weight, bias, stride, padding, lora).permute({0, 2, 3, 1});
+    torch::Tensor y = lora::conv2d(x.to(weight.scalar_type()).permute({0, 3, 1, 2}), weight, bias, stride, padding, lora)
+                          .permute({0, 2, 3, 1})
+                          .to(x.scalar_type());
     if (sample_bias.defined()) y = y + sample_bias.view({x.size(0), 1, 1, weight.size(0)}).to(y.scalar_type());
     if (residual.defined()) y = y + residual;
     return y.contiguous();

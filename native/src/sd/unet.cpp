@@ -317,12 +317,13 @@ torch::Tensor UNet::forward(const torch::Tensor& x, const torch::Tensor& t, cons
     if (!lora_slots_.empty()) slots.emplace(lora_slots_);
     ops::KernelScope kernels(kernels_);
     ops::NetworkScope network(ops::Network::UNet);
-    torch::Tensor emb = timestep_embedding(t, config_.model_channels).to(compute_);
+    const c10::ScalarType act = ops::activation_dtype(compute_);
+    torch::Tensor emb = timestep_embedding(t, config_.model_channels).to(act);
     emb = time_embed2_.apply(torch::silu(time_embed0_.apply(emb)));
     // Every ResBlock's emb_layers start with SiLU (openaimodel.py): applied once here.
     torch::Tensor emb_silu = torch::silu(emb);
-    torch::Tensor ctx = context.to(compute_);
-    torch::Tensor h = to_channels_last(x.to(compute_));  // channels last until the end
+    torch::Tensor ctx = context.to(act);
+    torch::Tensor h = to_channels_last(x.to(act));  // channels last until the end
     std::vector<torch::Tensor> skips;
     for (const Block& blk : input_blocks_) {
         h = blk.forward(h, emb_silu, ctx);

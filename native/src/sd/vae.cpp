@@ -150,7 +150,7 @@ torch::Tensor Vae::decode(const torch::Tensor& z) const {
                 shape_string(z.sizes()));
     ops::KernelScope kernels(kernels_);
     ops::NetworkScope network(ops::Network::Vae);
-    torch::Tensor h = dec_conv_in_.apply(post_quant_conv_.apply(to_channels_last(z.to(compute_))));
+    torch::Tensor h = dec_conv_in_.apply(post_quant_conv_.apply(to_channels_last(z.to(ops::activation_dtype(compute_)))));
     h = dec_mid_.forward(h);
     for (int64_t l = config_.num_levels - 1; l >= 0; --l) {
         for (const ResBlock& r : up_[l].blocks) h = r.forward(h);
@@ -169,7 +169,7 @@ std::pair<torch::Tensor, torch::Tensor> Vae::encode(const torch::Tensor& image) 
                 shape_string(image.sizes()));
     ops::KernelScope kernels(kernels_);
     ops::NetworkScope network(ops::Network::Vae);
-    torch::Tensor h = enc_conv_in_.apply(to_channels_last(image.to(compute_)));
+    torch::Tensor h = enc_conv_in_.apply(to_channels_last(image.to(ops::activation_dtype(compute_))));
     for (const Level& lv : down_) {
         for (const ResBlock& r : lv.blocks) h = r.forward(h);
         // model.py Downsample: asymmetric zero pad (right 1, bottom 1), then stride-2 conv.
