@@ -17,6 +17,7 @@ import dev.atelier.engine.index.IndexSpec;
 import dev.atelier.engine.lora.LoraRequest;
 import dev.atelier.engine.sd.GeneratedImage;
 import dev.atelier.engine.sd.GenerationRequest;
+import dev.atelier.engine.sd.OpKernel;
 import dev.atelier.engine.sd.Pipeline;
 import dev.atelier.engine.sd.Sampler;
 import dev.atelier.engine.testing.Fixtures;
@@ -54,7 +55,7 @@ class EmbeddedServiceTest {
 
         StyleService(Path model, Path yaml, Path mobilenet, String index) {
             sd = Pipeline.load(model, new Pipeline.Options(Optional.empty(), Optional.of(yaml), Optional.empty(),
-                    DType.F32, LongPromptMode.CHUNKED));
+                    DType.F32, LongPromptMode.CHUNKED, OpKernel.AUTO));
             embedder = ImageEmbedder.open(mobilenet, Backend.TORCH, EmbedderOptions.defaults());
             catalog = CatalogSearches.open(index);
         }
@@ -179,7 +180,8 @@ class EmbeddedServiceTest {
     void closeWaitsForTheRunningRequestAndRefusesLaterOnes() throws Exception {
         Path root = Fixtures.sd15Tiny();
         Pipeline sd = Pipeline.load(root.resolve("model/model.safetensors"), new Pipeline.Options(Optional.empty(),
-                Optional.of(root.resolve("model/model.yaml")), Optional.empty(), DType.F32, LongPromptMode.CHUNKED));
+                Optional.of(root.resolve("model/model.yaml")), Optional.empty(), DType.F32, LongPromptMode.CHUNKED,
+                OpKernel.AUTO));
         GenerationRequest r = GenerationRequest.of("jacket", "", 1).withSize(64, 64).withSampler(Sampler.EULER, 4);
         CountDownLatch started = new CountDownLatch(1);
         ExecutorService pool = Executors.newSingleThreadExecutor();

@@ -41,6 +41,12 @@ public record LdmConfig(UNetParams unet, VaeParams vae, TextEncoderParams text, 
                 linearStart, linearEnd, timesteps, scaleFactor);
     }
 
+    /** The same with every network on the given kernels. */
+    public LdmConfig withKernels(OpKernel kernels) {
+        return new LdmConfig(unet.withKernels(kernels), vae.withKernels(kernels), text.withKernels(kernels), linearStart,
+                linearEnd, timesteps, scaleFactor);
+    }
+
     /** Reads an LDM YAML; a missing file, bad YAML or a wrongly typed key is a FormatException naming the file. */
     public static LdmConfig load(Path yaml) {
         Object root;
@@ -86,7 +92,7 @@ public record LdmConfig(UNetParams unet, VaeParams vae, TextEncoderParams text, 
             return new UNetParams(DType.F32, heads, heads == -1 ? headChannels : -1, (int) number(u, "in_channels", at, 0),
                     (int) number(u, "out_channels", at, 0), (int) number(u, "model_channels", at, 0),
                     (int) number(u, "num_res_blocks", at, 0), (int) number(u, "context_dim", at, 0),
-                    (int) number(u, "transformer_depth", at, 0), channelMult, levels);
+                    (int) number(u, "transformer_depth", at, 0), channelMult, levels, OpKernel.AUTO);
         }
 
         private VaeParams vae(Map<?, ?> params) {
@@ -97,7 +103,7 @@ public record LdmConfig(UNetParams unet, VaeParams vae, TextEncoderParams text, 
             return new VaeParams(DType.F32, (int) number(dd, "in_channels", ddAt, 0), (int) number(dd, "out_ch", ddAt, 0),
                     (int) number(dd, "ch", ddAt, 0), (int) number(dd, "z_channels", ddAt, 0),
                     (int) number(v, "embed_dim", at, 0), (int) number(dd, "num_res_blocks", ddAt, 0),
-                    ints(dd, "ch_mult", ddAt));
+                    ints(dd, "ch_mult", ddAt), OpKernel.AUTO);
         }
 
         private TextEncoderParams text(Map<?, ?> params) {
@@ -106,7 +112,7 @@ public record LdmConfig(UNetParams unet, VaeParams vae, TextEncoderParams text, 
             return new TextEncoderParams(DType.F32, (int) number(t, "num_attention_heads", at, 12),
                     (int) number(t, "vocab_size", at, 0), (int) number(t, "hidden_size", at, 0),
                     (int) number(t, "num_hidden_layers", at, 0), (int) number(t, "intermediate_size", at, 0),
-                    (int) number(t, "max_position_embeddings", at, 0));
+                    (int) number(t, "max_position_embeddings", at, 0), OpKernel.AUTO);
         }
 
         private Map<?, ?> map(Object node, String at) {

@@ -46,7 +46,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * library-wide intra-op thread count ({@link NativeLibrary#useLibraryThreads()}). Each request sees
  * exactly the LoRAs it names: a request naming other LoRAs than the one before removes those
  * first. {@link #close} waits for the request that is running and refuses later ones. The
- * progress callback runs on the caller's thread while the lock is held: keep it short.
+ * progress callback runs on the caller's thread while the lock is held: keep it short. The native
+ * part runs on the caller's thread too, so a {@link Profile} started there records it.
  */
 public final class Pipeline implements AutoCloseable {
     private final Path checkpoint;
@@ -74,19 +75,28 @@ public final class Pipeline implements AutoCloseable {
      * @param vae        a separate VAE file replacing the checkpoint's
      * @param precision  F32, or BF16 (weights converted once, norms in F32)
      * @param longPrompt prompts over 75 tokens: CHUNKED (A1111) or TRUNCATE
+     * @param kernels    which kernels run the three networks' operations ({@link OpKernel#AUTO})
      */
     public record Options(java.util.Optional<Path> tokenizer, java.util.Optional<Path> config,
-            java.util.Optional<Path> vae, DType precision, LongPromptMode longPrompt) {
+            java.util.Optional<Path> vae, DType precision, LongPromptMode longPrompt, OpKernel kernels) {
+        public Options {
+            Objects.requireNonNull(kernels, "kernels");
+        }
+
         public static Options defaults() {
             return new Options(java.util.Optional.empty(), java.util.Optional.empty(), java.util.Optional.empty(),
-                    DType.F32, LongPromptMode.CHUNKED);
+                    DType.F32, LongPromptMode.CHUNKED, OpKernel.AUTO);
+        }
+
+        public Options withKernels(OpKernel k) {
+            return new Options(tokenizer, config, vae, precision, longPrompt, k);
         }
     }
 
     /** Loads a checkpoint (single file or diffusers folder) as options say. */
     public static Pipeline load(Path checkpoint, Options options) {
         LdmConfig config = options.config().map(LdmConfig::load).orElse(LdmConfig.sd15())
-                .withComputeDtype(options.precision());
+                .withComputeDtype(options.precision()).withKernels(options.kernels());
         Path tokenizerDir = options.tokenizer().orElseGet(() -> java.nio.file.Files.isDirectory(checkpoint)
                 ? checkpoint.resolve("tokenizer") : checkpoint.toAbsolutePath().getParent().resolve("tokenizer"));
         if (!java.nio.file.Files.isRegularFile(tokenizerDir.resolve("vocab.json"))) {

@@ -19,27 +19,33 @@ import java.lang.foreign.MemorySegment;
  * @param layers        transformer layers (12), 0 = infer
  * @param intermediate  MLP size (3072), 0 = infer
  * @param maxPositions  tokens per chunk (77), 0 = infer
+ * @param kernels       which kernels run the network's operations ({@link OpKernel#AUTO})
  */
 public record TextEncoderParams(DType computeDtype, int numHeads, int vocabSize, int width, int layers,
-        int intermediate, int maxPositions) {
+        int intermediate, int maxPositions, OpKernel kernels) {
 
     public TextEncoderParams {
         if (computeDtype != DType.F32 && computeDtype != DType.BF16) {
             throw new InvalidInputException("text encoder: compute dtype must be F32 or BF16, got " + computeDtype);
         }
+        java.util.Objects.requireNonNull(kernels, "kernels");
     }
 
-    /** SD1.x defaults: F32, 12 heads, the rest inferred from the weights. */
+    /** SD1.x defaults: F32, 12 heads, the rest inferred from the weights, {@link OpKernel#AUTO}. */
     public static TextEncoderParams defaults() {
-        return new TextEncoderParams(DType.F32, 12, 0, 0, 0, 0, 0);
+        return new TextEncoderParams(DType.F32, 12, 0, 0, 0, 0, 0, OpKernel.AUTO);
     }
 
     public TextEncoderParams withComputeDtype(DType dtype) {
-        return new TextEncoderParams(dtype, numHeads, vocabSize, width, layers, intermediate, maxPositions);
+        return new TextEncoderParams(dtype, numHeads, vocabSize, width, layers, intermediate, maxPositions, kernels);
     }
 
     public TextEncoderParams withNumHeads(int heads) {
-        return new TextEncoderParams(computeDtype, heads, vocabSize, width, layers, intermediate, maxPositions);
+        return new TextEncoderParams(computeDtype, heads, vocabSize, width, layers, intermediate, maxPositions, kernels);
+    }
+
+    public TextEncoderParams withKernels(OpKernel k) {
+        return new TextEncoderParams(computeDtype, numHeads, vocabSize, width, layers, intermediate, maxPositions, k);
     }
 
     MemorySegment toNative(Arena arena) {
@@ -51,6 +57,7 @@ public record TextEncoderParams(DType computeDtype, int numHeads, int vocabSize,
         atl_text_encoder_params.layers(p, layers);
         atl_text_encoder_params.intermediate(p, intermediate);
         atl_text_encoder_params.max_positions(p, maxPositions);
+        atl_text_encoder_params.kernels(p, kernels.code());
         return p;
     }
 
@@ -58,6 +65,7 @@ public record TextEncoderParams(DType computeDtype, int numHeads, int vocabSize,
         return new TextEncoderParams(DType.fromCode(atl_text_encoder_params.compute_dtype(p)),
                 atl_text_encoder_params.num_heads(p), atl_text_encoder_params.vocab_size(p),
                 atl_text_encoder_params.width(p), atl_text_encoder_params.layers(p),
-                atl_text_encoder_params.intermediate(p), atl_text_encoder_params.max_positions(p));
+                atl_text_encoder_params.intermediate(p), atl_text_encoder_params.max_positions(p),
+                OpKernel.fromCode(atl_text_encoder_params.kernels(p)));
     }
 }

@@ -26,10 +26,11 @@ import java.util.Arrays;
  * @param channelMult      width multiplier per level ({1, 2, 4, 4}); empty = infer this and attentionLevels
  * @param attentionLevels  per level, whether it has attention ({true, true, true, false}); LDM's
  *                         attention_resolutions 4, 2, 1 are the levels with downsampling factor 4, 2, 1
+ * @param kernels          which kernels run the network's operations ({@link OpKernel#AUTO})
  */
 public record UNetParams(DType computeDtype, int numHeads, int numHeadChannels, int inChannels, int outChannels,
         int modelChannels, int numResBlocks, int contextDim, int transformerDepth, int[] channelMult,
-        boolean[] attentionLevels) {
+        boolean[] attentionLevels, OpKernel kernels) {
 
     public UNetParams {
         if (computeDtype != DType.F32 && computeDtype != DType.BF16) {
@@ -42,22 +43,28 @@ public record UNetParams(DType computeDtype, int numHeads, int numHeadChannels, 
         }
         channelMult = channelMult.clone();
         attentionLevels = attentionLevels.clone();
+        java.util.Objects.requireNonNull(kernels, "kernels");
     }
 
-    /** SD1.x defaults: F32, 8 heads, the architecture inferred from the weights. */
+    /** SD1.x defaults: F32, 8 heads, the architecture inferred from the weights, {@link OpKernel#AUTO}. */
     public static UNetParams defaults() {
-        return new UNetParams(DType.F32, 8, -1, 0, 0, 0, 0, 0, 0, new int[0], new boolean[0]);
+        return new UNetParams(DType.F32, 8, -1, 0, 0, 0, 0, 0, 0, new int[0], new boolean[0], OpKernel.AUTO);
     }
 
     public UNetParams withComputeDtype(DType dtype) {
         return new UNetParams(dtype, numHeads, numHeadChannels, inChannels, outChannels, modelChannels, numResBlocks,
-                contextDim, transformerDepth, channelMult, attentionLevels);
+                contextDim, transformerDepth, channelMult, attentionLevels, kernels);
     }
 
     /** Heads as in LDM: a fixed count (numHeadChannels -1), or channels per head (numHeads ignored). */
     public UNetParams withHeads(int heads, int headChannels) {
         return new UNetParams(computeDtype, heads, headChannels, inChannels, outChannels, modelChannels, numResBlocks,
-                contextDim, transformerDepth, channelMult, attentionLevels);
+                contextDim, transformerDepth, channelMult, attentionLevels, kernels);
+    }
+
+    public UNetParams withKernels(OpKernel k) {
+        return new UNetParams(computeDtype, numHeads, numHeadChannels, inChannels, outChannels, modelChannels,
+                numResBlocks, contextDim, transformerDepth, channelMult, attentionLevels, k);
     }
 
     /** Number of resolution levels; 0 when left to inference. */
@@ -91,6 +98,7 @@ public record UNetParams(DType computeDtype, int numHeads, int numHeadChannels, 
             atl_unet_params.channel_mult(p, i, channelMult[i]);
             atl_unet_params.attention_levels(p, i, attentionLevels[i] ? 1 : 0);
         }
+        atl_unet_params.kernels(p, kernels.code());
         return p;
     }
 
@@ -105,7 +113,7 @@ public record UNetParams(DType computeDtype, int numHeads, int numHeadChannels, 
         return new UNetParams(DType.fromCode(atl_unet_params.compute_dtype(p)), atl_unet_params.num_heads(p),
                 atl_unet_params.num_head_channels(p), atl_unet_params.in_channels(p), atl_unet_params.out_channels(p),
                 atl_unet_params.model_channels(p), atl_unet_params.num_res_blocks(p), atl_unet_params.context_dim(p),
-                atl_unet_params.transformer_depth(p), mult, attn);
+                atl_unet_params.transformer_depth(p), mult, attn, OpKernel.fromCode(atl_unet_params.kernels(p)));
     }
 
     @Override
@@ -114,7 +122,7 @@ public record UNetParams(DType computeDtype, int numHeads, int numHeadChannels, 
                 && numHeadChannels == u.numHeadChannels && inChannels == u.inChannels && outChannels == u.outChannels
                 && modelChannels == u.modelChannels && numResBlocks == u.numResBlocks && contextDim == u.contextDim
                 && transformerDepth == u.transformerDepth && Arrays.equals(channelMult, u.channelMult)
-                && Arrays.equals(attentionLevels, u.attentionLevels);
+                && Arrays.equals(attentionLevels, u.attentionLevels) && kernels == u.kernels;
     }
 
     @Override
@@ -127,6 +135,7 @@ public record UNetParams(DType computeDtype, int numHeads, int numHeadChannels, 
         return "UNetParams[" + computeDtype + ", heads " + numHeads + "/" + numHeadChannels + ", in " + inChannels
                 + ", out " + outChannels + ", model_channels " + modelChannels + ", num_res_blocks " + numResBlocks
                 + ", context_dim " + contextDim + ", depth " + transformerDepth + ", channel_mult "
-                + Arrays.toString(channelMult) + ", attention " + Arrays.toString(attentionLevels) + "]";
+                + Arrays.toString(channelMult) + ", attention " + Arrays.toString(attentionLevels) + ", kernels "
+                + kernels.nativeName() + "]";
     }
 }

@@ -21,9 +21,10 @@ import java.util.Arrays;
  * @param embedDim     latent channels (4), 0 = infer
  * @param numResBlocks ResnetBlocks per encoder level (2), 0 = infer
  * @param chMult       width multiplier per level ({1, 2, 4, 4}); empty = infer
+ * @param kernels      which kernels run the network's operations ({@link OpKernel#AUTO})
  */
 public record VaeParams(DType computeDtype, int inChannels, int outChannels, int ch, int zChannels, int embedDim,
-        int numResBlocks, int[] chMult) {
+        int numResBlocks, int[] chMult, OpKernel kernels) {
 
     public VaeParams {
         if (computeDtype != DType.F32 && computeDtype != DType.BF16) {
@@ -33,15 +34,20 @@ public record VaeParams(DType computeDtype, int inChannels, int outChannels, int
             throw new InvalidInputException("vae: at most " + atelier_h.ATL_SD_MAX_LEVELS() + " levels");
         }
         chMult = chMult.clone();
+        java.util.Objects.requireNonNull(kernels, "kernels");
     }
 
-    /** F32, the architecture inferred from the weights. */
+    /** F32, the architecture inferred from the weights, {@link OpKernel#AUTO}. */
     public static VaeParams defaults() {
-        return new VaeParams(DType.F32, 0, 0, 0, 0, 0, 0, new int[0]);
+        return new VaeParams(DType.F32, 0, 0, 0, 0, 0, 0, new int[0], OpKernel.AUTO);
     }
 
     public VaeParams withComputeDtype(DType dtype) {
-        return new VaeParams(dtype, inChannels, outChannels, ch, zChannels, embedDim, numResBlocks, chMult);
+        return new VaeParams(dtype, inChannels, outChannels, ch, zChannels, embedDim, numResBlocks, chMult, kernels);
+    }
+
+    public VaeParams withKernels(OpKernel k) {
+        return new VaeParams(computeDtype, inChannels, outChannels, ch, zChannels, embedDim, numResBlocks, chMult, k);
     }
 
     /** Spatial factor between images and latents: 2^(levels-1) (8 for SD1.x). */
@@ -67,6 +73,7 @@ public record VaeParams(DType computeDtype, int inChannels, int outChannels, int
         for (int i = 0; i < chMult.length; i++) {
             atl_vae_params.ch_mult(p, i, chMult[i]);
         }
+        atl_vae_params.kernels(p, kernels.code());
         return p;
     }
 
@@ -77,14 +84,16 @@ public record VaeParams(DType computeDtype, int inChannels, int outChannels, int
         }
         return new VaeParams(DType.fromCode(atl_vae_params.compute_dtype(p)), atl_vae_params.in_channels(p),
                 atl_vae_params.out_channels(p), atl_vae_params.ch(p), atl_vae_params.z_channels(p),
-                atl_vae_params.embed_dim(p), atl_vae_params.num_res_blocks(p), mult);
+                atl_vae_params.embed_dim(p), atl_vae_params.num_res_blocks(p), mult,
+                OpKernel.fromCode(atl_vae_params.kernels(p)));
     }
 
     @Override
     public boolean equals(Object o) {
         return o instanceof VaeParams v && computeDtype == v.computeDtype && inChannels == v.inChannels
                 && outChannels == v.outChannels && ch == v.ch && zChannels == v.zChannels && embedDim == v.embedDim
-                && numResBlocks == v.numResBlocks && Arrays.equals(chMult, v.chMult);
+                && numResBlocks == v.numResBlocks && Arrays.equals(chMult, v.chMult)
+                && kernels == v.kernels;
     }
 
     @Override
@@ -96,6 +105,6 @@ public record VaeParams(DType computeDtype, int inChannels, int outChannels, int
     public String toString() {
         return "VaeParams[" + computeDtype + ", in " + inChannels + ", out " + outChannels + ", ch " + ch + ", z "
                 + zChannels + ", embed " + embedDim + ", num_res_blocks " + numResBlocks + ", ch_mult "
-                + Arrays.toString(chMult) + "]";
+                + Arrays.toString(chMult) + ", kernels " + kernels.nativeName() + "]";
     }
 }

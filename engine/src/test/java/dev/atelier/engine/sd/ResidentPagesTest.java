@@ -40,7 +40,8 @@ class ResidentPagesTest {
     void aBf16PipelineDoesNotKeepTheFileResident() throws IOException {
         Path root = Fixtures.sd15Tiny();
         Pipeline.Options options = new Pipeline.Options(Optional.of(root.resolve("model/tokenizer")),
-                Optional.of(root.resolve("model/model.yaml")), Optional.empty(), DType.BF16, LongPromptMode.CHUNKED);
+                Optional.of(root.resolve("model/model.yaml")), Optional.empty(), DType.BF16, LongPromptMode.CHUNKED,
+                OpKernel.AUTO);
         try (Pipeline sd = Pipeline.load(MODEL, options)) {
             long resident = residentKb(MODEL);
             assertTrue(resident < Files.size(MODEL) / 1024 / 10, "resident after a bf16 load: " + resident + " kB");

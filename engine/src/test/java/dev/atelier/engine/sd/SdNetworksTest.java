@@ -158,6 +158,53 @@ class SdNetworksTest {
         }
     }
 
+    /** max|a - b| / max|ref|. */
+    private static double relativeDifference(TensorView a, TensorView b, TensorView ref) {
+        assertArrayEquals(a.shape(), b.shape());
+        float[] x = a.toFloatArray(), y = b.toFloatArray(), r = ref.toFloatArray();
+        double diff = 0, scale = 0;
+        for (int i = 0; i < x.length; i++) {
+            diff = Math.max(diff, Math.abs(x[i] - y[i]));
+            scale = Math.max(scale, Math.abs(r[i]));
+        }
+        return diff / scale;
+    }
+
+    /**
+     * The kernels choice changes how, not what: Atelier's kernels (AUTO: AVX-512 where the CPU has
+     * it; without AVX-512 it is libtorch's on both sides) give libtorch's outputs within 1e-4 of
+     * max|ref|.
+     */
+    @Test
+    void atelierKernelsAgreeWithLibtorch() {
+        OpKernel kernels = OpKernel.AUTO;
+        try (UNet torch = UNet.create(model.unet(), unetParams().withKernels(OpKernel.TORCH));
+                UNet other = UNet.create(model.unet(), unetParams().withKernels(kernels));
+                TextEncoder torchText = TextEncoder.create(model.textEncoder(), textParams().withKernels(OpKernel.TORCH));
+                TextEncoder otherText = TextEncoder.create(model.textEncoder(), textParams().withKernels(kernels));
+                Vae torchVae = Vae.create(model.vae(), VaeParams.defaults().withKernels(OpKernel.TORCH));
+                Vae otherVae = Vae.create(model.vae(), VaeParams.defaults().withKernels(kernels))) {
+            assertEquals(OpKernel.TORCH, torch.config().kernels());
+            assertEquals(kernels, other.config().kernels());
+            assertEquals(kernels, otherText.config().kernels());
+            assertEquals(kernels, otherVae.config().kernels());
+            TensorView x = cases.view("unet.x"), context = cases.view("unet.context");
+            double eps = relativeDifference(other.forward(x, timesteps(), context, arena),
+                    torch.forward(x, timesteps(), context, arena), cases.view("unet.eps"));
+            TensorView ids = cases.view("text.input_ids");
+            double text = relativeDifference(otherText.forward(ids, 1, arena), torchText.forward(ids, 1, arena),
+                    cases.view("text.hidden"));
+            TensorView latents = cases.view("vae.latents");
+            double decoded = relativeDifference(otherVae.decode(latents, Vae.SD1_SCALE_FACTOR, arena),
+                    torchVae.decode(latents, Vae.SD1_SCALE_FACTOR, arena), cases.view("vae.decoded"));
+            System.out.printf("%s vs torch kernels: max difference / max|ref| unet.eps %.3g, text.hidden %.3g, "
+                    + "vae.decoded %.3g (tolerance %.0e)%n", kernels.nativeName(), eps, text, decoded, TOLERANCE);
+            assertTrue(eps <= TOLERANCE, "unet.eps: " + eps);
+            assertTrue(text <= TOLERANCE, "text.hidden: " + text);
+            assertTrue(decoded <= TOLERANCE, "vae.decoded: " + decoded);
+        }
+    }
+
     @Test
     void f32WeightsAreUsedWithoutACopy() {
         // The native side holds the mapped address itself: nothing was copied on the way in.
@@ -242,7 +289,7 @@ class SdNetworksTest {
     @Test
     void configThatDisagreesWithTheWeightsIsRefused() {
         UNetParams p = new UNetParams(DType.F32, 4, -1, 4, 4, 320, 2, 768, 1, new int[] {1, 2, 4, 4},
-                new boolean[] {true, true, true, false});
+                new boolean[] {true, true, true, false}, OpKernel.AUTO);
         FormatException e = assertThrows(FormatException.class, () -> UNet.create(model.unet(), p));
         assertTrue(e.getMessage().contains("model_channels=320"), e.getMessage());
     }

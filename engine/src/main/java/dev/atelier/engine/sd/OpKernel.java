@@ -1,0 +1,75 @@
+package dev.atelier.engine.sd;
+
+import static dev.atelier.bindings.atelier_h.*;
+
+import dev.atelier.engine.core.AtelierException.InvalidInputException;
+import dev.atelier.engine.core.NativeLibrary;
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.stream.Collectors;
+
+/**
+ * Which kernels run the SD networks' attention, convolutions, Linear layers and normalisations
+ * ({@code atl_op_kernel}), one choice per network ({@code kernels} in {@link UNetParams},
+ * {@link VaeParams}, {@link TextEncoderParams}). Training (where a gradient flows) always uses
+ * libtorch's ops.
+ */
+public enum OpKernel {
+    /** Atelier's AVX-512 kernels where this CPU has AVX-512, else libtorch's (the default). */
+    AUTO(ATL_OP_KERNEL_AUTO()),
+    /** Plain scalar C++ with double accumulation: slow, for checking. */
+    REFERENCE(ATL_OP_KERNEL_REFERENCE()),
+    /** Atelier's AVX-512 kernels. */
+    AVX512(ATL_OP_KERNEL_AVX512()),
+    /** libtorch's ops (oneDNN, OpenBLAS). */
+    TORCH(ATL_OP_KERNEL_TORCH());
+
+    private final int code;
+
+    OpKernel(int code) {
+        this.code = code;
+    }
+
+    /** The {@code atl_op_kernel} value. */
+    public int code() {
+        return code;
+    }
+
+    /** The library's name for it ({@code atl_op_kernel_name}): "auto", "reference", "avx512", "torch". */
+    public String nativeName() {
+        return name().toLowerCase(Locale.ROOT);
+    }
+
+    /** Whether this CPU runs it ({@code atl_op_kernel_available}). */
+    public boolean available() {
+        NativeLibrary.load();
+        return atl_op_kernel_available(code) != 0;
+    }
+
+    /** The kernels with the given {@link #nativeName()}, ignoring case; anything else lists the names. */
+    public static OpKernel fromName(String name) {
+        if (name != null) {
+            for (OpKernel k : values()) {
+                if (k.nativeName().equalsIgnoreCase(name.trim())) {
+                    return k;
+                }
+            }
+        }
+        throw new InvalidInputException("unknown op kernels \"" + name + "\"; known: " + names());
+    }
+
+    /** The kernels with the given {@link #code()}. */
+    public static OpKernel fromCode(int code) {
+        for (OpKernel k : values()) {
+            if (k.code == code) {
+                return k;
+            }
+        }
+        throw new IllegalArgumentException("unknown atl_op_kernel " + code);
+    }
+
+    /** The names, comma-separated, for help texts. */
+    public static String names() {
+        return Arrays.stream(values()).map(OpKernel::nativeName).collect(Collectors.joining(", "));
+    }
+}
