@@ -4,7 +4,10 @@ import dev.atelier.engine.core.AtelierException.InvalidInputException;
 import dev.atelier.engine.core.DType;
 import dev.atelier.engine.lora.LoraRequest;
 import dev.atelier.engine.sd.GenerationRequest;
+import dev.atelier.engine.sd.OpKernel;
+import dev.atelier.engine.sd.PeakFlops;
 import dev.atelier.engine.sd.Pipeline;
+import dev.atelier.engine.sd.Profile;
 import dev.atelier.engine.sd.Sampler;
 import dev.atelier.engine.text.LongPromptMode;
 import java.nio.file.Path;
@@ -15,6 +18,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ThreadLocalRandom;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -31,8 +36,12 @@ import picocli.CommandLine.Option;
             "      --precision bf16 --seed 42 --batch-size 2 --prompt jacket --out out/",
             "  atelier generate --model rv6.safetensors --prompt jacket --out out/ \\",
             "      --save-config run.yaml",
-            "  atelier generate --config-file run.yaml --seed 43 --json   # again, new seed"})
+            "  atelier generate --config-file run.yaml --seed 43 --json   # again, new seed",
+            "  atelier generate --model rv6.safetensors --prompt jacket --out out/ \\",
+            "      --profile --kernels torch   # time per network and op class"})
 final class GenerateCommand extends CliCommand {
+    private static final Logger LOG = LoggerFactory.getLogger(GenerateCommand.class);
+
     @Option(names = "--model", required = true, paramLabel = "PATH",
             description = "Checkpoint: a single .safetensors or .ckpt in the LDM layout, or a diffusers folder.")
     Path model;
@@ -87,6 +96,16 @@ final class GenerateCommand extends CliCommand {
     @Option(names = "--precision", defaultValue = "fp32", paramLabel = "fp32|bf16", description = "Compute precision. Default: ${DEFAULT-VALUE}.")
     String precision;
 
+    @Option(names = "--kernels", defaultValue = "auto", paramLabel = "NAME", completionCandidates = KernelNames.class,
+            description = "Kernels of the networks' operations, one of: ${COMPLETION-CANDIDATES} (auto: Atelier's "
+                    + "AVX-512 kernels where the CPU has them, else libtorch's). Default: ${DEFAULT-VALUE}.")
+    String kernels;
+
+    @Option(names = "--profile",
+            description = "Measure the GEMM peak (about 1 s), then print time, GFLOP and share of the peak per network "
+                    + "and operation class to stderr after the run (with --json also in the JSON object).")
+    boolean profile;
+
     @Option(names = "--long-prompt", defaultValue = "chunked", paramLabel = "chunked|truncate",
             description = "Prompts over 75 tokens: encode in chunks of 75 (A1111) or truncate. Default: ${DEFAULT-VALUE}.")
     String longPrompt;
@@ -137,12 +156,37 @@ final class GenerateCommand extends CliCommand {
             case "bf16" -> DType.BF16;
             default -> throw new InvalidInputException("unknown --precision \"" + precision + "\" (known: fp32, bf16)");
         };
+        OpKernel opKernels = OpKernel.fromName(kernels);
+        if (!opKernels.available()) {
+            throw new InvalidInputException("--kernels " + opKernels.nativeName() + " cannot run on this CPU; it runs: "
+                    + java.util.Arrays.stream(OpKernel.values()).filter(OpKernel::available).map(OpKernel::nativeName)
+                            .collect(java.util.stream.Collectors.joining(", ")));
+        }
         Pipeline.Options options = new Pipeline.Options(Optional.ofNullable(tokenizer), Optional.ofNullable(config),
-                Optional.ofNullable(vae), dtype, LongPromptMode.fromName(longPrompt));
+                Optional.ofNullable(vae), dtype, LongPromptMode.fromName(longPrompt), opKernels);
         configFile.saveIfAsked(spec);
         threads.apply();
         try (Pipeline pipeline = Pipeline.load(model, options)) {
-            Pipeline.Generation g = pipeline.generate(request, loraRequests, progress());
+            PeakFlops peak = null;
+            List<Profile.Entry> entries = List.of();
+            Pipeline.Generation g;
+            if (profile) {
+                LOG.info("measuring the {} GEMM peak (about 1 s)", dtype);
+                peak = PeakFlops.measure(dtype, 1.0);
+            }
+            // Pipeline.generate runs the networks on this thread: the profile started here records them.
+            try (Profile recording = profile ? Profile.start() : null) {
+                g = pipeline.generate(request, loraRequests, progress());
+                if (recording != null) {
+                    recording.stop();
+                    entries = recording.entries();
+                }
+            }
+            if (peak != null) {
+                System.err.printf(Locale.ROOT, "%nprofile (%s kernels, %s; peak %.1f GFLOP/s):%n%s", opKernels.nativeName(),
+                        precision, peak.gflops(), Profile.table(entries, peak.gflops()));
+                System.err.flush();
+            }
             if (saveLatents != null) {
                 g.saveLatents(saveLatents);
             }
@@ -165,6 +209,13 @@ final class GenerateCommand extends CliCommand {
                 result.put("latents", saveLatents == null ? null : saveLatents.toString());
                 result.put("loras", loraRequests.stream().map(r -> Map.of("path", r.path().toString(), "unet", r.unetMultiplier(),
                         "text_encoder", r.textMultiplier())).toList());
+                result.put("kernels", opKernels.nativeName());
+                if (peak != null) {
+                    Map<String, Object> p = new LinkedHashMap<>();
+                    p.put("peak_gflops", peak.gflops());
+                    p.put("entries", entries.stream().map(GenerateCommand::json).toList());
+                    result.put("profile", p);
+                }
                 printJson(result);
             } else {
                 pngs.forEach(out()::println);
@@ -184,6 +235,23 @@ final class GenerateCommand extends CliCommand {
                     : "images " + first + "-" + last + "/" + images);
             return true;
         };
+    }
+
+    private static Map<String, Object> json(Profile.Entry e) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("network", e.network());
+        m.put("op_class", e.opClass());
+        m.put("calls", e.calls());
+        m.put("seconds", e.seconds());
+        m.put("flops", e.flops());
+        return m;
+    }
+
+    static final class KernelNames implements Iterable<String> {
+        @Override
+        public java.util.Iterator<String> iterator() {
+            return java.util.Arrays.stream(OpKernel.values()).map(OpKernel::nativeName).iterator();
+        }
     }
 
     static final class SamplerNames implements Iterable<String> {

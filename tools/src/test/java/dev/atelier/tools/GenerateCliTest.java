@@ -2,6 +2,7 @@ package dev.atelier.tools;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.atelier.engine.safetensors.SafeTensorsFile;
 import dev.atelier.engine.safetensors.SafeTensorsWriter;
 
@@ -60,6 +61,48 @@ class GenerateCliTest {
         CliRun foreign = run("generate", "--model", model().resolve("model.yaml").toString(), "--prompt", "x", "--out", dir.toString());
         assertEquals(2, foreign.code(), foreign.err());
         assertTrue(foreign.err().contains("model.yaml"), foreign.err());
+    }
+
+    @Test
+    void profileGoesToStderrAsATableAndIntoTheJson() {
+        CliRun r = run("generate", "--model", model().resolve("model.safetensors").toString(), "--config",
+                model().resolve("model.yaml").toString(), "--prompt", "a denim jacket", "--sampler", "euler", "--steps",
+                "2", "--seed", "3", "--width", "64", "--height", "64", "--out", dir.toString(), "--profile", "--kernels",
+                "torch", "--json", "--threads", "1");
+        assertEquals(0, r.code(), r.err());
+        assertEquals("torch", r.json().get("kernels").asText());
+        JsonNode profile = r.json().get("profile");
+        assertTrue(profile.get("peak_gflops").asDouble() > 0, profile.toString());
+        java.util.Set<String> networks = new java.util.LinkedHashSet<>();
+        for (JsonNode e : profile.get("entries")) {
+            networks.add(e.get("network").asText());
+            for (String field : List.of("op_class", "calls", "seconds", "flops")) {
+                assertTrue(e.has(field), field + " in " + e);
+            }
+            if (e.get("network").asText().equals("unet") && e.get("op_class").asText().equals("other")) {
+                assertEquals(2, e.get("calls").asLong(), "one UNet call per Euler step");
+            }
+            if (e.get("network").asText().equals("unet") && e.get("op_class").asText().equals("convolution")) {
+                assertTrue(e.get("flops").asDouble() > 0, e.toString());
+            }
+        }
+        assertEquals(List.of("text_encoder", "unet", "vae"), List.copyOf(networks));
+        for (String network : networks) {
+            assertTrue(r.err().contains("| " + network + " | **total** |"), r.err());
+        }
+    }
+
+    @Test
+    void kernelsAreChosenByName() {
+        Path m = model().resolve("model.safetensors");
+        CliRun bad = run("generate", "--model", m.toString(), "--prompt", "x", "--kernels", "fast", "--out", dir.toString());
+        assertEquals(2, bad.code(), bad.err());
+        assertTrue(bad.err().contains("\"fast\"") && bad.err().contains("auto, reference, avx512, torch"), bad.err());
+        CliRun help = run("generate", "--help");
+        assertEquals(0, help.code());
+        String text = help.out().replaceAll("\\s+", " "); // the help wraps its lines
+        assertTrue(text.contains("--kernels=NAME") && text.contains("auto, reference, avx512, torch"), help.out());
+        assertTrue(help.out().contains("--profile"), help.out());
     }
 
     @Test
