@@ -7,8 +7,9 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 source "$root/scripts/java-home.sh"
+source "$root/benchmarks/classpath.sh"
 cd "$root"
-mvn -B -q -o -pl benchmarks -am package -DskipTests
+bench_classpath "$root"
 started=0
 if [[ $(scripts/es-cluster.sh status) == stopped ]]; then
   scripts/es-cluster.sh start
@@ -16,4 +17,4 @@ if [[ $(scripts/es-cluster.sh status) == stopped ]]; then
 fi
 trap '[[ $started == 1 ]] && scripts/es-cluster.sh stop' EXIT
 OMP_NUM_THREADS=1 java --enable-native-access=ALL-UNNAMED -Datelier.root="$root" -Xmx4g \
-  -cp benchmarks/target/benchmarks.jar dev.atelier.benchmarks.CatalogBackendBenchmark "$@"
+  -cp "$BENCH_CP" dev.atelier.benchmarks.CatalogBackendBenchmark "$@"

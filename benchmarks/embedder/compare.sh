@@ -6,13 +6,16 @@
 # and cost as the trained network. The two alternate for ROUNDS rounds and the best round of
 # each counts: on a shared machine the load of other processes swings from run to run.
 #   benchmarks/embedder/compare.sh [SECONDS per setting] [ROUNDS]   (defaults 5 and 3)
-# Needs: the Java modules built (mvn -q -DskipTests package), /usr/bin/python3 with torch and torchvision.
+# Needs: the native library built (build/native/libatelier.so), /usr/bin/python3 with torch and
+# torchvision; the Java side is compiled here (benchmarks/classpath.sh).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 seconds=${1:-5}
 rounds=${2:-3}
 # shellcheck source=../../scripts/java-home.sh
 source "$root/scripts/java-home.sh"
+# shellcheck source=../classpath.sh
+source "$root/benchmarks/classpath.sh"
 # The fixtures: $ATELIER_FIXTURES, else the first shared/fixtures above the repository (as the tests find them).
 fixtures=${ATELIER_FIXTURES:-}
 dir=$root
@@ -22,18 +25,18 @@ while [ -z "$fixtures" ] && [ "$dir" != / ]; do
 done
 [ -n "$fixtures" ] || { echo "compare.sh: shared/fixtures not found above $root; set ATELIER_FIXTURES" >&2; exit 2; }
 fixture=$fixtures/sd15-tiny/mobilenet_v3_large
-jar=$root/benchmarks/target/benchmarks.jar
-[ -f "$jar" ] || { echo "compare.sh: $jar missing; build with: mvn -q -DskipTests package" >&2; exit 2; }
 python=${PYTHON:-/usr/bin/python3}
+bench_classpath "$root"
 
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 for round in $(seq "$rounds"); do
   echo "round $round"
-  java --enable-native-access=ALL-UNNAMED -cp "$jar" dev.atelier.benchmarks.TorchEmbedderThroughput \
+  java --enable-native-access=ALL-UNNAMED -Datelier.root="$root" -cp "$BENCH_CP" \
+    dev.atelier.benchmarks.TorchEmbedderThroughput \
     "$fixture/mobilenet_v3_large.safetensors" "$seconds" | grep '^libtorch ' | tee -a "$out"
-  java --enable-native-access=ALL-UNNAMED -cp "$jar" dev.atelier.benchmarks.OnnxEmbedderThroughput \
+  java --enable-native-access=ALL-UNNAMED -cp "$BENCH_CP" dev.atelier.benchmarks.OnnxEmbedderThroughput \
     "$fixture/mobilenet_v3_large.safetensors" "$seconds" | tee -a "$out"
   "$python" "$root/benchmarks/embedder/torchvision_eager.py" "$fixture/mobilenet_v3_large.pth" "$seconds" | tee -a "$out"
 done

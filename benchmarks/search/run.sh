@@ -4,8 +4,8 @@
 # queries (SearchBenchmark's Javadoc has the details). Appends the table to OUT.
 #   benchmarks/search/run.sh [N] [OUT] [extra SearchBenchmark options...]
 #   defaults: N=800000, OUT=benchmarks/search/results-$(date +%F).md
-# Needs: build/native/libatelier.so (cmake) and benchmarks/target/benchmarks.jar
-# (mvn -q -DskipTests package). Run on a quiet machine: the timings follow the load.
+# Needs: build/native/libatelier.so (cmake); the Java side is compiled here (benchmarks/classpath.sh).
+# Run on a quiet machine: the timings follow the load.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 n=${1:-800000}
@@ -13,11 +13,12 @@ out=${2:-$root/benchmarks/search/results-$(date +%F).md}
 shift $(( $# > 2 ? 2 : $# ))
 # shellcheck source=../../scripts/java-home.sh
 source "$root/scripts/java-home.sh"
-jar=$root/benchmarks/target/benchmarks.jar
+# shellcheck source=../classpath.sh
+source "$root/benchmarks/classpath.sh"
 # ATELIER_NATIVE: another libatelier.so to load (else build/native/libatelier.so, as the engine finds it).
 lib=${ATELIER_NATIVE:-$root/build/native/libatelier.so}
-[ -f "$jar" ] || { echo "run.sh: $jar missing; build with: mvn -q -DskipTests package" >&2; exit 2; }
 [ -f "$lib" ] || { echo "run.sh: $lib missing; build it with cmake (see BRIEF/README)" >&2; exit 2; }
+bench_classpath "$root"
 
 {
   echo
@@ -35,6 +36,6 @@ lib=${ATELIER_NATIVE:-$root/build/native/libatelier.so}
 heap=$(( n / 200000 + 2 ))  # GiB: vectors on the Java heap and Lucene's indexing buffer
 # jdk.incubator.vector: Lucene's SIMD distance functions (it falls back to scalar code without it).
 java --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -Xmx${heap}g -Datelier.native.path="$lib" \
-  -cp "${EXTRA_CP:+$EXTRA_CP:}$jar" dev.atelier.benchmarks.search.SearchBenchmark --n "$n" --out "$out" "$@" 2>&1 \
+  -cp "${EXTRA_CP:+$EXTRA_CP:}$BENCH_CP" dev.atelier.benchmarks.search.SearchBenchmark --n "$n" --out "$out" "$@" 2>&1 \
   | grep --line-buffered -v "WARNING: Using incubator modules"
 echo "appended to $out"
