@@ -3,13 +3,14 @@
 # exact apt-get line is printed), a JDK 25, the native library (CMake) and the Java modules
 # (Maven). Safe to run again: each step does only what is missing or stale.
 # --tests also installs what only the tests need: chromium (the report's browser test opens
-# report.html in headless Chromium).
+# report.html in headless Chromium) and python3-torch (the SD benchmark's test runs the PyTorch
+# baseline and exports it to ONNX for ONNX Runtime).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 packages=(cmake g++ make maven libtorch-dev libfaiss-dev libopenblas-dev)
-test_packages=(chromium)
+test_packages=(chromium python3-torch)
 for arg in "$@"; do
   case "$arg" in
     --tests) packages+=("${test_packages[@]}") ;;

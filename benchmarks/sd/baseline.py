@@ -9,6 +9,7 @@ Loads a single-file LDM-layout .safetensors under the LDM names, parsing the hea
 
   baseline.py MODEL unet  [--size 512] [--dtype fp32|bf16] [--steps 3] [--threads N]
   baseline.py MODEL e2e   [--size 512] [--dtype fp32|bf16] [--steps 20] [--threads N]
+  baseline.py MODEL vae   [--size 512] [--dtype fp32|bf16] [--steps 3] [--threads N]   (VAE decode of one latent)
   baseline.py MODEL unet --profile TRACE.json ...   (one extra profiled step; see profile_summary.py)
   baseline.py MODEL parity --cases CASES.safetensors --heads 4 --text-heads 2
 """
@@ -556,7 +557,7 @@ def autocast(dtype):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("model")
-    ap.add_argument("mode", choices=["unet", "e2e", "parity", "train"])
+    ap.add_argument("mode", choices=["unet", "vae", "e2e", "parity", "train"])
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--dtype", choices=["fp32", "bf16"], default="fp32")
     ap.add_argument("--steps", type=int, default=None)
@@ -573,13 +574,15 @@ def main():
 
     t0 = time.perf_counter()
     tensors = read_safetensors(a.model)
-    unet = unet_from(tensors, a.heads)
+    unet = unet_from(tensors, a.heads) if a.mode != "vae" else None
     if a.mode == "parity":
         parity(a, tensors, unet)
         return
     text = vae = None
     if a.mode == "e2e":
-        text, vae = text_from(tensors, a.text_heads), vae_from(tensors)
+        text = text_from(tensors, a.text_heads)
+    if a.mode in ("e2e", "vae"):
+        vae = vae_from(tensors)
     del tensors  # the modules own copies; the mapping is released with the last view
     load_s = time.perf_counter() - t0
     m = memory()
@@ -591,6 +594,9 @@ def main():
         train_steps(a, unet)
         return
     lat = a.size // 8
+    if a.mode == "vae":
+        vae_decodes(a, vae, lat)
+        return
     x = torch.randn(2, 4, lat, lat)
     context = torch.randn(2, 77, unet.input_blocks[1][1].transformer_blocks[0].attn2.to_k.in_features)
     if a.mode == "unet":
@@ -638,6 +644,21 @@ def main():
     assert torch.isfinite(image.float()).all(), "non-finite image"
     report("e2e", size=a.size, dtype=a.dtype, threads=a.threads, steps=steps, text_s=text_s, unet_s=unet_s,
            vae_s=vae_s, total_s=text_s + unet_s + vae_s, peak_rss_mib=memory()["peak"])
+
+
+def vae_decodes(a, vae, lat):
+    """VAE decodes of one [1, 4, lat, lat] latent: one warm-up, then N timed (SdBenchmark's vae mode)."""
+    steps = a.steps or 3
+    latents = torch.randn(1, 4, lat, lat)
+    times = []
+    with autocast(a.dtype):
+        for _ in range(steps + 1):  # the first call also builds oneDNN primitives: not counted
+            s = time.perf_counter()
+            image = vae(latents)
+            times.append(time.perf_counter() - s)
+    assert torch.isfinite(image.float()).all(), "non-finite image"
+    report("vae", size=a.size, dtype=a.dtype, batch=1, threads=a.threads, first_s=times[0],
+           decode_s=statistics.median(times[1:]), min_s=min(times[1:]), runs=steps, peak_rss_mib=memory()["peak"])
 
 
 def parity(a, tensors, unet):

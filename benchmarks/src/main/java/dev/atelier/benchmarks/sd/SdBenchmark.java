@@ -17,27 +17,40 @@ import dev.atelier.engine.train.LoraTargets;
 import dev.atelier.engine.train.LoraTrainer;
 import dev.atelier.engine.train.LoraTraining;
 import dev.atelier.engine.sd.LdmConfig;
-import java.util.List;
 import java.io.IOException;
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 
+import static dev.atelier.benchmarks.sd.SdMeasure.checkFinite;
+import static dev.atelier.benchmarks.sd.SdMeasure.median;
+import static dev.atelier.benchmarks.sd.SdMeasure.memory;
+import static dev.atelier.benchmarks.sd.SdMeasure.report;
+import static dev.atelier.benchmarks.sd.SdMeasure.seconds;
+
 /**
  * Atelier's side of benchmarks/sd/compare.sh: SD1.5 UNet seconds per step (batch 2, as with
- * classifier-free guidance), or an end-to-end proxy (text encode, N UNet steps, VAE decode), with
- * load time and memory. Prints {@code atelier ...} lines of key=value, the same keys as baseline.py.
+ * classifier-free guidance), VAE decode seconds, or an end-to-end proxy (text encode, N UNet steps,
+ * VAE decode), with load time and memory. Prints {@code atelier ...} lines of key=value, the same
+ * keys as baseline.py.
  *
  * <pre>
  *   java -Datelier.threads=N ... SdBenchmark MODEL unet [--size 512] [--dtype fp32|bf16] [--steps 3]
  *   java -Datelier.threads=N ... SdBenchmark MODEL e2e  [--size 512] [--dtype fp32|bf16] [--steps 20]
+ *   java -Datelier.threads=N ... SdBenchmark MODEL vae  [--size 512] [--dtype fp32|bf16] [--steps 3]
  *   java -Datelier.threads=N ... SdBenchmark MODEL train [--size 512] [--dtype fp32|bf16] [--steps 3] [--rank 4]
  *       [--unfused]  (the adapted Linears on libtorch ops instead of Atelier's fused kernels)
+ *   any mode: [--heads 8] [--text-heads 12]  (attention heads of the UNet and the text model, as
+ *       baseline.py takes them; SD1.x's by default, the sd15-tiny fixture has 4 and 2)
  * </pre>
+ *
+ * {@code vae}: VAE decodes of one [1, 4, size/8, size/8] latent, one warm-up then N timed ({@code
+ * decode_s}, the median), as baseline.py's vae mode.
  *
  * {@code train}: batch-1 LoRA steps (issue 4) on kohya's default UNet targets (every Linear and
  * 1x1 conv in the transformer blocks, alpha = rank), one {@code LoraTrainer.accumulate} (noise,
@@ -48,11 +61,14 @@ import java.util.SplittableRandom;
  * the JVM), and VmHWM, the peak RSS.
  */
 public final class SdBenchmark {
+    private static final String ENGINE = "atelier";
+
     private SdBenchmark() {}
 
     public static void main(String[] args) throws IOException {
         if (args.length < 2) {
-            System.err.println("usage: SdBenchmark MODEL unet|e2e|train [--size 512] [--dtype fp32|bf16] [--steps N] [--rank R]");
+            System.err.println("usage: SdBenchmark MODEL unet|vae|e2e|train [--size 512] [--dtype fp32|bf16] [--steps N]"
+                    + " [--rank R] [--heads 8] [--text-heads 12]");
             System.exit(2);
         }
         Path model = Path.of(args[0]);
@@ -62,9 +78,13 @@ public final class SdBenchmark {
         int steps = -1;
         int rank = 4;
         boolean fused = true;
+        int heads = 8;
+        int textHeads = 12;
         for (int i = 2; i < args.length; i++) {
             switch (args[i]) {
                 case "--size" -> size = Integer.parseInt(args[++i]);
+                case "--heads" -> heads = Integer.parseInt(args[++i]);
+                case "--text-heads" -> textHeads = Integer.parseInt(args[++i]);
                 case "--dtype" -> dtype = args[++i];
                 case "--steps" -> steps = Integer.parseInt(args[++i]);
                 case "--rank" -> rank = Integer.parseInt(args[++i]);
@@ -72,104 +92,116 @@ public final class SdBenchmark {
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
             }
         }
+        if (!List.of("unet", "vae", "e2e", "train").contains(mode)) {
+            throw new IllegalArgumentException("unknown mode " + mode + " (unet, vae, e2e, train)");
+        }
         DType compute = dtype.equals("bf16") ? DType.BF16 : DType.F32;
         NativeLibrary.load();
         int threads = Settings.fromSystemProperties().threads();
         boolean e2e = mode.equals("e2e");
+        boolean withUnet = !mode.equals("vae");
+        boolean withVae = e2e || mode.equals("vae");
 
         long t0 = System.nanoTime();
         try (StableDiffusionWeights w = StableDiffusionWeights.open(model);
-                UNet unet = UNet.create(w.unet(), UNetParams.defaults().withComputeDtype(compute));
+                UNet unet = withUnet ? UNet.create(w.unet(),
+                        UNetParams.defaults().withComputeDtype(compute).withHeads(heads, -1)) : null;
                 TextEncoder text = e2e ? TextEncoder.create(w.textEncoder(),
-                        TextEncoderParams.defaults().withComputeDtype(compute)) : null;
-                Vae vae = e2e ? Vae.create(w.vae(), VaeParams.defaults().withComputeDtype(compute)) : null;
+                        TextEncoderParams.defaults().withComputeDtype(compute).withNumHeads(textHeads)) : null;
+                Vae vae = withVae ? Vae.create(w.vae(), VaeParams.defaults().withComputeDtype(compute)) : null;
                 Arena arena = Arena.ofConfined()) {
             if (compute != DType.F32) {
                 w.dropResidentPages(); // as Pipeline.load does: the networks hold converted copies
             }
             double loadS = seconds(t0);
             Map<String, Double> m = memory();
-            report("load", "mode", mode, "dtype", dtype, "threads", threads, "load_s", loadS, "file_mib",
+            report(ENGINE, "load", "mode", mode, "dtype", dtype, "threads", threads, "load_s", loadS, "file_mib",
                     Files.size(model) / 1048576.0, "rss_mib", m.get("VmRSS"), "rss_file_mib", m.get("RssFile"),
                     "rss_anon_mib", m.get("RssAnon"));
-            int lat = size / 8;
-            int ctxDim = unet.config().contextDim();
             SplittableRandom random = new SplittableRandom(0);
-            if (mode.equals("train")) {
-                trainSteps(w, unet, arena, random, size, dtype, threads, steps > 0 ? steps : 3, rank, fused);
-                return;
+            switch (mode) {
+                case "train" -> trainSteps(w, unet, arena, random, size, dtype, threads, steps > 0 ? steps : 3, rank,
+                        fused);
+                case "unet" -> unetSteps(unet, arena, random, size, dtype, threads, steps > 0 ? steps : 3);
+                case "vae" -> vaeDecodes(vae, arena, random, size, dtype, threads, steps > 0 ? steps : 3);
+                default -> endToEnd(unet, text, vae, arena, random, size, dtype, threads, steps > 0 ? steps : 20);
             }
-            if (!e2e) {
-                int n = steps > 0 ? steps : 3;
-                TensorView x = gaussian(arena, random, 2, 4, lat, lat);
-                TensorView t = TensorView.ofFloats(arena, new float[] {500f, 500f}, 2);
-                TensorView ctx = gaussian(arena, random, 2, 77, ctxDim);
-                double[] times = new double[n + 1];
-                TensorView eps = null;
-                for (int i = 0; i <= n; i++) { // the first call also builds oneDNN primitives: not counted
-                    long s = System.nanoTime();
-                    try (Arena step = Arena.ofConfined()) {
-                        eps = unet.forward(x, t, ctx, step);
-                        checkFinite(eps.toFloatArray());
-                    }
-                    times[i] = seconds(s);
-                    if (i == 0) {
-                        Map<String, Double> after = memory();
-                        report("mem_after_first_step", "size", size, "dtype", dtype, "rss_mib", after.get("VmRSS"),
-                                "rss_file_mib", after.get("RssFile"), "rss_anon_mib", after.get("RssAnon"));
-                    }
-                }
-                double[] timed = Arrays.copyOfRange(times, 1, times.length);
-                Arrays.sort(timed);
-                report("unet", "size", size, "dtype", dtype, "batch", 2, "threads", threads, "first_s", times[0],
-                        "step_s", median(timed), "min_s", timed[0], "steps", n, "peak_rss_mib",
-                        memory().get("VmHWM"));
-                return;
-            }
-            // e2e proxy, as baseline.py: text encode (cond + uncond), N UNet steps of batch 2 with CFG
-            // and an Euler update on a fixed descending sigma ramp (the cost is the networks'), VAE decode
-            int n = steps > 0 ? steps : 20;
-            long[] ids = new long[2 * 77];
-            for (int i = 0; i < ids.length; i++) {
-                ids[i] = random.nextInt(49406);
-            }
-            TensorView idView = TensorView.allocate(arena, DType.I64, 2, 77);
-            idView.data().copyFrom(java.lang.foreign.MemorySegment.ofArray(ids));
-            long s = System.nanoTime();
-            TensorView ctx = text.forward(idView, 1, arena);
-            double textS = seconds(s);
-            int per = 4 * lat * lat;
-            float[] latents = gaussian(arena, random, 1, 4, lat, lat).toFloatArray();
-            s = System.nanoTime();
-            for (int i = 0; i < n; i++) {
-                double sigma = 14.6 + (0.03 - 14.6) * i / n;
-                double next = i + 1 < n ? 14.6 + (0.03 - 14.6) * (i + 1) / n : 0;
-                float[] in = new float[2 * per];
-                float scale = (float) (1 / Math.sqrt(sigma * sigma + 1));
-                for (int j = 0; j < per; j++) {
-                    in[j] = latents[j] * scale;
-                    in[per + j] = latents[j] * scale;
-                }
-                float tt = (float) (999.0 * (1 - (double) i / n));
-                try (Arena step = Arena.ofConfined()) {
-                    float[] eps = unet.forward(TensorView.ofFloats(step, in, 2, 4, lat, lat),
-                            TensorView.ofFloats(step, new float[] {tt, tt}, 2), ctx, step).toFloatArray();
-                    for (int j = 0; j < per; j++) {
-                        float uncond = eps[j];
-                        float cond = eps[per + j];
-                        latents[j] += (float) ((uncond + 7.5f * (cond - uncond)) * (next - sigma));
-                    }
-                }
-            }
-            double unetS = seconds(s);
-            s = System.nanoTime();
-            float[] image = vae.decode(TensorView.ofFloats(arena, latents, 1, 4, lat, lat), Vae.SD1_SCALE_FACTOR, arena)
-                    .toFloatArray();
-            double vaeS = seconds(s);
-            checkFinite(image);
-            report("e2e", "size", size, "dtype", dtype, "threads", threads, "steps", n, "text_s", textS, "unet_s",
-                    unetS, "vae_s", vaeS, "total_s", textS + unetS + vaeS, "peak_rss_mib", memory().get("VmHWM"));
         }
+    }
+
+    private static void unetSteps(UNet unet, Arena arena, SplittableRandom random, int size, String dtype, int threads,
+            int n) throws IOException {
+        int lat = size / 8;
+        TensorView x = gaussian(arena, random, 2, 4, lat, lat);
+        TensorView t = TensorView.ofFloats(arena, new float[] {500f, 500f}, 2);
+        TensorView ctx = gaussian(arena, random, 2, SdMeasure.CONTEXT_LENGTH, unet.config().contextDim());
+        double[] times = new double[n + 1];
+        for (int i = 0; i <= n; i++) { // the first call also builds oneDNN primitives: not counted
+            long s = System.nanoTime();
+            try (Arena step = Arena.ofConfined()) {
+                checkFinite(unet.forward(x, t, ctx, step).toFloatArray());
+            }
+            times[i] = seconds(s);
+            if (i == 0) {
+                Map<String, Double> after = memory();
+                report(ENGINE, "mem_after_first_step", "size", size, "dtype", dtype, "rss_mib", after.get("VmRSS"),
+                        "rss_file_mib", after.get("RssFile"), "rss_anon_mib", after.get("RssAnon"));
+            }
+        }
+        double[] timed = Arrays.copyOfRange(times, 1, times.length);
+        Arrays.sort(timed);
+        report(ENGINE, "unet", "size", size, "dtype", dtype, "batch", 2, "threads", threads, "first_s", times[0],
+                "step_s", median(timed), "min_s", timed[0], "steps", n, "peak_rss_mib", memory().get("VmHWM"));
+    }
+
+    private static void vaeDecodes(Vae vae, Arena arena, SplittableRandom random, int size, String dtype, int threads,
+            int n) throws IOException {
+        int lat = size / 8;
+        TensorView latents = gaussian(arena, random, 1, 4, lat, lat);
+        double[] times = new double[n + 1];
+        for (int i = 0; i <= n; i++) { // the first call also builds oneDNN primitives: not counted
+            long s = System.nanoTime();
+            try (Arena step = Arena.ofConfined()) {
+                checkFinite(vae.decode(latents, Vae.SD1_SCALE_FACTOR, step).toFloatArray());
+            }
+            times[i] = seconds(s);
+        }
+        double[] timed = Arrays.copyOfRange(times, 1, times.length);
+        Arrays.sort(timed);
+        report(ENGINE, "vae", "size", size, "dtype", dtype, "batch", 1, "threads", threads, "first_s", times[0],
+                "decode_s", median(timed), "min_s", timed[0], "runs", n, "peak_rss_mib", memory().get("VmHWM"));
+    }
+
+    /**
+     * The end-to-end proxy, as baseline.py: text encode (cond + uncond), N UNet steps of batch 2 with
+     * CFG and the proxy's Euler update ({@link SdMeasure#eulerUpdate}), VAE decode.
+     */
+    private static void endToEnd(UNet unet, TextEncoder text, Vae vae, Arena arena, SplittableRandom random, int size,
+            String dtype, int threads, int n) throws IOException {
+        int lat = size / 8;
+        TensorView idView = TensorView.allocate(arena, DType.I64, 2, SdMeasure.CONTEXT_LENGTH);
+        idView.data().copyFrom(MemorySegment.ofArray(SdMeasure.tokenIds(random)));
+        long s = System.nanoTime();
+        TensorView ctx = text.forward(idView, 1, arena);
+        double textS = seconds(s);
+        float[] latents = SdMeasure.gaussian(random, 4L * lat * lat);
+        s = System.nanoTime();
+        for (int i = 0; i < n; i++) {
+            float tt = SdMeasure.timestep(i, n);
+            try (Arena step = Arena.ofConfined()) {
+                float[] eps = unet.forward(TensorView.ofFloats(step, SdMeasure.cfgInput(latents, i, n), 2, 4, lat, lat),
+                        TensorView.ofFloats(step, new float[] {tt, tt}, 2), ctx, step).toFloatArray();
+                SdMeasure.eulerUpdate(latents, eps, i, n);
+            }
+        }
+        double unetS = seconds(s);
+        s = System.nanoTime();
+        float[] image = vae.decode(TensorView.ofFloats(arena, latents, 1, 4, lat, lat), Vae.SD1_SCALE_FACTOR, arena)
+                .toFloatArray();
+        double vaeS = seconds(s);
+        checkFinite(image);
+        report(ENGINE, "e2e", "size", size, "dtype", dtype, "threads", threads, "steps", n, "text_s", textS, "unet_s",
+                unetS, "vae_s", vaeS, "total_s", textS + unetS + vaeS, "peak_rss_mib", memory().get("VmHWM"));
     }
 
     private static void trainSteps(StableDiffusionWeights w, UNet unet, Arena arena, SplittableRandom random, int size,
@@ -179,7 +211,7 @@ public final class SdBenchmark {
                 0, rank, rank, 0, 0);
         int lat = size / 8;
         TensorView latents = gaussian(arena, random, 1, 4, lat, lat);
-        TensorView ctx = gaussian(arena, random, 1, 77, unet.config().contextDim());
+        TensorView ctx = gaussian(arena, random, 1, SdMeasure.CONTEXT_LENGTH, unet.config().contextDim());
         try (LoraTrainer trainer = LoraTrainer.create(unet, null, modules, LoraTraining.alphasCumprod(LdmConfig.sd15()),
                 LoraTrainer.StepOptions.defaults(0).withFusedKernels(fused))) {
             double[] times = new double[n + 1];
@@ -194,59 +226,13 @@ public final class SdBenchmark {
             }
             double[] timed = Arrays.copyOfRange(times, 1, times.length);
             Arrays.sort(timed);
-            report("train", "size", size, "dtype", dtype, "batch", 1, "rank", rank, "modules", modules.size(), "threads",
-                    threads, "first_s", times[0], "step_s", median(timed), "min_s", timed[0], "steps", n,
+            report(ENGINE, "train", "size", size, "dtype", dtype, "batch", 1, "rank", rank, "modules", modules.size(),
+                    "threads", threads, "first_s", times[0], "step_s", median(timed), "min_s", timed[0], "steps", n,
                     "peak_rss_mib", memory().get("VmHWM"));
         }
     }
 
     private static TensorView gaussian(Arena arena, SplittableRandom random, long... shape) {
-        float[] v = new float[(int) TensorView.numel(shape)];
-        for (int i = 0; i < v.length; i++) {
-            v[i] = (float) random.nextGaussian();
-        }
-        return TensorView.ofFloats(arena, v, shape);
-    }
-
-    private static void checkFinite(float[] v) {
-        for (float f : v) {
-            if (!Float.isFinite(f)) {
-                throw new IllegalStateException("non-finite output");
-            }
-        }
-    }
-
-    private static double median(double[] sorted) {
-        int n = sorted.length;
-        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
-    }
-
-    private static double seconds(long start) {
-        return (System.nanoTime() - start) / 1e9;
-    }
-
-    /** MiB from /proc/self/status: VmRSS, RssFile, RssAnon, VmHWM. */
-    static Map<String, Double> memory() throws IOException {
-        Map<String, Double> out = new LinkedHashMap<>();
-        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-            int colon = line.indexOf(':');
-            if (colon > 0) {
-                String key = line.substring(0, colon);
-                if (key.equals("VmRSS") || key.equals("RssFile") || key.equals("RssAnon") || key.equals("VmHWM")) {
-                    out.put(key, Long.parseLong(line.substring(colon + 1).trim().split("\\s+")[0]) / 1024.0);
-                }
-            }
-        }
-        return out;
-    }
-
-    private static void report(String kind, Object... kv) {
-        StringBuilder b = new StringBuilder("atelier ").append(kind);
-        for (int i = 0; i < kv.length; i += 2) {
-            Object v = kv[i + 1];
-            b.append(' ').append(kv[i]).append('=')
-                    .append(v instanceof Double d ? String.format(java.util.Locale.ROOT, "%.3f", d) : v);
-        }
-        System.out.println(b);
+        return TensorView.ofFloats(arena, SdMeasure.gaussian(random, TensorView.numel(shape)), shape);
     }
 }
