@@ -363,6 +363,27 @@ ATL_API int32_t atl_op_kernel_available(int32_t kernel);
  * kernels compute in F32), lk >= 1. All caller-owned; out is written. */
 ATL_API atl_status* atl_op_attention(int32_t kernel, const atl_tensor_view* q, const atl_tensor_view* k,
                                      const atl_tensor_view* v, int32_t heads, atl_tensor_view* out);
+/* y = x W^T + bias. x: [n, in], weight: [out, in], bias: [out] or NULL, y: [n, out]. x F32;
+ * weight F32 or BF16 (a BF16 weight on an avx512_bf16 CPU makes the AVX512 kernel round x to
+ * BF16 and sum in F32). All caller-owned; y is written. */
+ATL_API atl_status* atl_op_linear(int32_t kernel, const atl_tensor_view* x, const atl_tensor_view* weight,
+                                  const atl_tensor_view* bias, atl_tensor_view* y);
+/* y = conv2d(x, weight, stride, padding) + bias on channels-last activations: x [n, h, w, in],
+ * weight [out, in, k, k], bias [out] or NULL, y [n, oh, ow, out] with oh = (h + 2 padding - k) /
+ * stride + 1 (likewise ow). x F32; weight F32 or BF16 (as for atl_op_linear). All caller-owned;
+ * y is written. */
+ATL_API atl_status* atl_op_conv2d(int32_t kernel, const atl_tensor_view* x, const atl_tensor_view* weight,
+                                  const atl_tensor_view* bias, int32_t stride, int32_t padding, atl_tensor_view* y);
+/* GroupNorm of channels-last x [n, ..., c] over groups of c / groups channels (torch.nn.GroupNorm
+ * on the channels-first view), then y = norm * weight + bias, then SiLU when silu != 0.
+ * weight, bias F32 [c]; x and y F32 or BF16, same shape. All caller-owned; y is written. */
+ATL_API atl_status* atl_op_group_norm(int32_t kernel, const atl_tensor_view* x, int32_t groups,
+                                      const atl_tensor_view* weight, const atl_tensor_view* bias, float eps,
+                                      int32_t silu, atl_tensor_view* y);
+/* LayerNorm of x [..., c] over c (torch.nn.LayerNorm). weight, bias F32 [c]; x and y F32 or BF16.
+ * All caller-owned; y is written. */
+ATL_API atl_status* atl_op_layer_norm(int32_t kernel, const atl_tensor_view* x, const atl_tensor_view* weight,
+                                      const atl_tensor_view* bias, float eps, atl_tensor_view* y);
 
 /* Profiles: time and floating-point operations of the networks per operation class, recorded on
  * the thread that started the profile (forward calls, the native sampling loop). */

@@ -10,6 +10,9 @@
 #include "core/tensor_view.hpp"
 #include "lora/packed_gemm.hpp"
 #include "ops/attention.hpp"
+#include "ops/conv.hpp"
+#include "ops/linear.hpp"
+#include "ops/norm.hpp"
 #include "ops/kernel.hpp"
 #include "ops/profile.hpp"
 
@@ -62,6 +65,49 @@ atl_status* atl_op_attention(int32_t kernel, const atl_tensor_view* q, const atl
     torch::InferenceMode guard;
     torch::Tensor o = atl::ops::attention(kind, atl::wrap(q, "q"), atl::wrap(k, "k"), atl::wrap(v, "v"), heads);
     atl::write_into(out, o, "attention output");
+    ATL_CATCH
+}
+
+atl_status* atl_op_linear(int32_t kernel, const atl_tensor_view* x, const atl_tensor_view* weight,
+                          const atl_tensor_view* bias, atl_tensor_view* y) {
+    ATL_TRY
+    const atl::ops::Kernel kind = kernel_arg(kernel);
+    torch::InferenceMode guard;
+    torch::Tensor b = bias ? atl::wrap(bias, "bias") : torch::Tensor();
+    atl::write_into(y, atl::ops::linear(kind, atl::wrap(x, "x"), atl::wrap(weight, "weight"), b), "linear output");
+    ATL_CATCH
+}
+
+atl_status* atl_op_conv2d(int32_t kernel, const atl_tensor_view* x, const atl_tensor_view* weight,
+                          const atl_tensor_view* bias, int32_t stride, int32_t padding, atl_tensor_view* y) {
+    ATL_TRY
+    const atl::ops::Kernel kind = kernel_arg(kernel);
+    torch::InferenceMode guard;
+    torch::Tensor b = bias ? atl::wrap(bias, "bias") : torch::Tensor();
+    atl::write_into(y, atl::ops::conv2d_nhwc(kind, atl::wrap(x, "x"), atl::wrap(weight, "weight"), b, {stride, padding}),
+                    "conv2d output");
+    ATL_CATCH
+}
+
+atl_status* atl_op_group_norm(int32_t kernel, const atl_tensor_view* x, int32_t groups, const atl_tensor_view* weight,
+                              const atl_tensor_view* bias, float eps, int32_t silu, atl_tensor_view* y) {
+    ATL_TRY
+    const atl::ops::Kernel kind = kernel_arg(kernel);
+    torch::InferenceMode guard;
+    atl::write_into(y,
+                    atl::ops::group_norm_nhwc(kind, atl::wrap(x, "x"), groups, atl::wrap(weight, "weight"),
+                                              atl::wrap(bias, "bias"), eps, silu != 0),
+                    "group norm output");
+    ATL_CATCH
+}
+
+atl_status* atl_op_layer_norm(int32_t kernel, const atl_tensor_view* x, const atl_tensor_view* weight,
+                              const atl_tensor_view* bias, float eps, atl_tensor_view* y) {
+    ATL_TRY
+    const atl::ops::Kernel kind = kernel_arg(kernel);
+    torch::InferenceMode guard;
+    atl::write_into(y, atl::ops::layer_norm(kind, atl::wrap(x, "x"), atl::wrap(weight, "weight"), atl::wrap(bias, "bias"), eps),
+                    "layer norm output");
     ATL_CATCH
 }
 

@@ -5,6 +5,7 @@
 #include "ops/conv.hpp"
 #include "ops/norm.hpp"
 #include "ops/kernel.hpp"
+#include "ops/linear.hpp"
 #include "ops/profile.hpp"
 
 #include <algorithm>
@@ -25,25 +26,14 @@ ops::Kernel kernel_for(std::initializer_list<const torch::Tensor*> inputs) {
 
 torch::Tensor Linear::apply(const torch::Tensor& x, const torch::Tensor& residual) const {
     ops::OpScope scope(ops::OpClass::Linear, 2.0 * x.numel() * weight.size(0));
-    const int64_t in = weight.size(1), out = weight.size(0);
-    if (lora.adapters.empty() && x.scalar_type() == torch::kFloat &&
-        ops::resolve(kernel_for({&x, &residual})) == ops::Kernel::Avx512) {
-        torch::Tensor xc = x.contiguous();
-        std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
-        shape.back() = out;
-        torch::Tensor y = residual.defined() ? residual.to(torch::kFloat).clone(at::MemoryFormat::Contiguous)
-                                             : torch::empty(shape, torch::kFloat);
-        torch::Tensor b = bias.defined() ? bias.to(torch::kFloat).contiguous() : bias;
-        const lora::avx512::DepthPart part{xc.data_ptr<float>(), in, &pack.get(weight)};
-        lora::avx512::gemm(&part, 1, xc.numel() / in, b.defined() ? b.data_ptr<float>() : nullptr, y.data_ptr<float>(),
-                           out, residual.defined());
-        return y;
+    if (lora.adapters.empty()) {
+        // Atelier's GEMM takes F32 activations (BF16 activations are training's: libtorch).
+        const ops::Kernel k = x.scalar_type() == torch::kFloat ? kernel_for({&x, &residual}) : ops::Kernel::Torch;
+        return ops::linear(k, x, weight, bias, residual, &pack);
     }
     // libtorch's ops take activations in the weight's dtype (F32 activations meet BF16 weights
     // when a layer with adapters runs inside an inference on Atelier's kernels).
-    const torch::Tensor xw = x.to(weight.scalar_type());
-    torch::Tensor y = lora.adapters.empty() ? torch::linear(xw, weight, bias) : lora::linear(xw, weight, bias, lora);
-    y = y.to(x.scalar_type());
+    torch::Tensor y = lora::linear(x.to(weight.scalar_type()), weight, bias, lora).to(x.scalar_type());
     return residual.defined() ? y + residual : y;
 }
 

@@ -4562,6 +4562,268 @@ public class atelier_h extends atelier_h$shared {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+
+    private static class atl_op_linear {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_INT,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_op_linear");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_op_linear(int32_t kernel, const atl_tensor_view *x, const atl_tensor_view *weight, const atl_tensor_view *bias, atl_tensor_view *y)
+     * }
+     */
+    public static FunctionDescriptor atl_op_linear$descriptor() {
+        return atl_op_linear.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_op_linear(int32_t kernel, const atl_tensor_view *x, const atl_tensor_view *weight, const atl_tensor_view *bias, atl_tensor_view *y)
+     * }
+     */
+    public static MethodHandle atl_op_linear$handle() {
+        return atl_op_linear.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_op_linear(int32_t kernel, const atl_tensor_view *x, const atl_tensor_view *weight, const atl_tensor_view *bias, atl_tensor_view *y)
+     * }
+     */
+    public static MemorySegment atl_op_linear$address() {
+        return atl_op_linear.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_op_linear(int32_t kernel, const atl_tensor_view *x, const atl_tensor_view *weight, const atl_tensor_view *bias, atl_tensor_view *y)
+     * }
+     */
+    public static MemorySegment atl_op_linear(int kernel, MemorySegment x, MemorySegment weight, MemorySegment bias, MemorySegment y) {
+        var mh$ = atl_op_linear.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_op_linear", kernel, x, weight, bias, y);
+            }
+            return (MemorySegment)mh$.invokeExact(kernel, x, weight, bias, y);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_op_conv2d {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_INT,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_INT,
+            atelier_h.C_INT,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_op_conv2d");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_op_conv2d(int32_t kernel, const atl_tensor_view *x, const atl_tensor_view *weight, const atl_tensor_view *bias, int32_t stride, int32_t padding, atl_tensor_view *y)
+     * }
+     */
+    public static FunctionDescriptor atl_op_conv2d$descriptor() {
+        return atl_op_conv2d.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_op_conv2d(int32_t kernel, const atl_tensor_view *x, const atl_tensor_view *weight, const atl_tensor_view *bias, int32_t stride, int32_t padding, atl_tensor_view *y)
+     * }
+     */
+    public static MethodHandle atl_op_conv2d$handle() {
+        return atl_op_conv2d.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_op_conv2d(int32_t kernel, const atl_tensor_view *x, const atl_tensor_view *weight, const atl_tensor_view *bias, int32_t stride, int32_t padding, atl_tensor_view *y)
+     * }
+     */
+    public static MemorySegment atl_op_conv2d$address() {
+        return atl_op_conv2d.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_op_conv2d(int32_t kernel, const atl_tensor_view *x, const atl_tensor_view *weight, const atl_tensor_view *bias, int32_t stride, int32_t padding, atl_tensor_view *y)
+     * }
+     */
+    public static MemorySegment atl_op_conv2d(int kernel, MemorySegment x, MemorySegment weight, MemorySegment bias, int stride, int padding, MemorySegment y) {
+        var mh$ = atl_op_conv2d.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_op_conv2d", kernel, x, weight, bias, stride, padding, y);
+            }
+            return (MemorySegment)mh$.invokeExact(kernel, x, weight, bias, stride, padding, y);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_op_group_norm {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_INT,
+            atelier_h.C_POINTER,
+            atelier_h.C_INT,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_FLOAT,
+            atelier_h.C_INT,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_op_group_norm");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_op_group_norm(int32_t kernel, const atl_tensor_view *x, int32_t groups, const atl_tensor_view *weight, const atl_tensor_view *bias, float eps, int32_t silu, atl_tensor_view *y)
+     * }
+     */
+    public static FunctionDescriptor atl_op_group_norm$descriptor() {
+        return atl_op_group_norm.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_op_group_norm(int32_t kernel, const atl_tensor_view *x, int32_t groups, const atl_tensor_view *weight, const atl_tensor_view *bias, float eps, int32_t silu, atl_tensor_view *y)
+     * }
+     */
+    public static MethodHandle atl_op_group_norm$handle() {
+        return atl_op_group_norm.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_op_group_norm(int32_t kernel, const atl_tensor_view *x, int32_t groups, const atl_tensor_view *weight, const atl_tensor_view *bias, float eps, int32_t silu, atl_tensor_view *y)
+     * }
+     */
+    public static MemorySegment atl_op_group_norm$address() {
+        return atl_op_group_norm.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_op_group_norm(int32_t kernel, const atl_tensor_view *x, int32_t groups, const atl_tensor_view *weight, const atl_tensor_view *bias, float eps, int32_t silu, atl_tensor_view *y)
+     * }
+     */
+    public static MemorySegment atl_op_group_norm(int kernel, MemorySegment x, int groups, MemorySegment weight, MemorySegment bias, float eps, int silu, MemorySegment y) {
+        var mh$ = atl_op_group_norm.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_op_group_norm", kernel, x, groups, weight, bias, eps, silu, y);
+            }
+            return (MemorySegment)mh$.invokeExact(kernel, x, groups, weight, bias, eps, silu, y);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_op_layer_norm {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_INT,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_FLOAT,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_op_layer_norm");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_op_layer_norm(int32_t kernel, const atl_tensor_view *x, const atl_tensor_view *weight, const atl_tensor_view *bias, float eps, atl_tensor_view *y)
+     * }
+     */
+    public static FunctionDescriptor atl_op_layer_norm$descriptor() {
+        return atl_op_layer_norm.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_op_layer_norm(int32_t kernel, const atl_tensor_view *x, const atl_tensor_view *weight, const atl_tensor_view *bias, float eps, atl_tensor_view *y)
+     * }
+     */
+    public static MethodHandle atl_op_layer_norm$handle() {
+        return atl_op_layer_norm.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_op_layer_norm(int32_t kernel, const atl_tensor_view *x, const atl_tensor_view *weight, const atl_tensor_view *bias, float eps, atl_tensor_view *y)
+     * }
+     */
+    public static MemorySegment atl_op_layer_norm$address() {
+        return atl_op_layer_norm.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_op_layer_norm(int32_t kernel, const atl_tensor_view *x, const atl_tensor_view *weight, const atl_tensor_view *bias, float eps, atl_tensor_view *y)
+     * }
+     */
+    public static MemorySegment atl_op_layer_norm(int kernel, MemorySegment x, MemorySegment weight, MemorySegment bias, float eps, MemorySegment y) {
+        var mh$ = atl_op_layer_norm.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_op_layer_norm", kernel, x, weight, bias, eps, y);
+            }
+            return (MemorySegment)mh$.invokeExact(kernel, x, weight, bias, eps, y);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
     private static final int ATL_PROFILE_TEXT_ENCODER = (int)0L;
     /**
      * {@snippet lang=c :
