@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/parallel.hpp"
 #include "core/status.hpp"
 
 namespace atl::lora::avx512 {
@@ -369,16 +370,15 @@ void gemm(const DepthPart* parts, int nparts, int64_t n, const float* bias, floa
     const int64_t want = 4 * static_cast<int64_t>(at::get_num_threads());
     const int64_t groups = chunks >= want ? 1 : std::min<int64_t>(panels, (want + chunks - 1) / chunks);
     const int64_t per_group = (panels + groups - 1) / groups;
-    at::parallel_for(0, chunks * groups, 1, [&](int64_t t0, int64_t t1) {
-        std::vector<float> left(static_cast<size_t>(kRowChunk * kDepthBlock));
-        for (int64_t task = t0; task < t1; ++task) {
+    for_each_task(
+        chunks * groups, [] { return std::vector<float>(static_cast<size_t>(kRowChunk * kDepthBlock)); },
+        [&](int64_t task, std::vector<float>& left) {
             const int64_t i0 = (task / groups) * kRowChunk, i1 = std::min(n, i0 + kRowChunk);
             const int64_t pa = (task % groups) * per_group, pb = std::min(panels, pa + per_group);
             if (pa < pb) {
                 gemm_task(parts, nparts, i0, i1, pa, pb, bias, c + pa * kPanelCols, ldc, accumulate, left.data());
             }
-        }
-    });
+        });
 }
 
 }  // namespace atl::lora::avx512

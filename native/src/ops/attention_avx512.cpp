@@ -18,6 +18,7 @@
 #include <new>
 #include <vector>
 
+#include "core/parallel.hpp"
 #include "ops/attention.hpp"
 #include "ops/simd.hpp"
 
@@ -179,10 +180,21 @@ void attention(const AttentionShape& s, const float* q, const float* k, const fl
     const std::vector<Chunk> chunks = chunks_of(dim);
     const int64_t ldo = (dim + 15) / 16 * 16;
     const int64_t qblocks = (s.lq + kQBlock - 1) / kQBlock;
-    at::parallel_for(0, bh * qblocks, 1, [&](int64_t t0, int64_t t1) {
-        Floats qp = zeros(kQBlock * dim), scores = zeros(kQBlock * kKeyBlock), o = zeros(kQBlock * ldo);
+    struct Scratch {
+        Floats qp, scores, o;
         float m[kQBlock], l[kQBlock], corr[kQBlock];
-        for (int64_t t = t0; t < t1; ++t) {
+    };
+    auto make = [&] {
+        return std::make_unique<Scratch>(Scratch{zeros(kQBlock * dim), zeros(kQBlock * kKeyBlock), zeros(kQBlock * ldo), {}, {}, {}});
+    };
+    for_each_task(bh * qblocks, make, [&](int64_t t, std::unique_ptr<Scratch>& scratch) {
+        Floats& qp = scratch->qp;
+        Floats& scores = scratch->scores;
+        Floats& o = scratch->o;
+        float* m = scratch->m;
+        float* l = scratch->l;
+        float* corr = scratch->corr;
+        {
             const int64_t b = t / (s.heads * qblocks), h = (t / qblocks) % s.heads, i0 = (t % qblocks) * kQBlock;
             const int64_t rows = std::min(kQBlock, s.lq - i0);
             const int64_t padded = (rows + kRowStep - 1) / kRowStep * kRowStep;

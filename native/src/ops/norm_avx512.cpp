@@ -7,6 +7,7 @@
 #include <cmath>
 #include <vector>
 
+#include "core/parallel.hpp"
 #include "ops/norm.hpp"
 #include "ops/simd.hpp"
 
@@ -64,11 +65,9 @@ void group_norm(const T* x, int64_t n, int64_t positions, int64_t c, int64_t gro
         const T* xs = x + s * positions * c;
         std::fill(sums.begin(), sums.end(), 0.0);
         std::fill(squares.begin(), squares.end(), 0.0);
-        at::parallel_for(0, blocks, 1, [&](int64_t b0, int64_t b1) {
-            for (int64_t blk = b0; blk < b1; ++blk) {
-                channel_sums(xs, blk * kPositionBlock, std::min(positions, (blk + 1) * kPositionBlock), c,
-                             sums.data() + blk * c, squares.data() + blk * c);
-            }
+        for_each_task(blocks, [&](int64_t blk) {
+            channel_sums(xs, blk * kPositionBlock, std::min(positions, (blk + 1) * kPositionBlock), c,
+                         sums.data() + blk * c, squares.data() + blk * c);
         });
         const double count = static_cast<double>(positions * per_group);
         for (int64_t g = 0; g < groups; ++g) {
@@ -86,9 +85,9 @@ void group_norm(const T* x, int64_t n, int64_t positions, int64_t c, int64_t gro
                 b[j] = static_cast<float>(bias[j] - mean * weight[j] * rstd);
             }
         }
-        at::parallel_for(0, blocks, 1, [&](int64_t b0, int64_t b1) {
-            scale_shift(xs, b0 * kPositionBlock, std::min(positions, b1 * kPositionBlock), c, a.data(), b.data(), silu,
-                        y + s * positions * c);
+        for_each_task(blocks, [&](int64_t blk) {
+            scale_shift(xs, blk * kPositionBlock, std::min(positions, (blk + 1) * kPositionBlock), c, a.data(), b.data(),
+                        silu, y + s * positions * c);
         });
     }
 }
