@@ -72,9 +72,12 @@ atl_status* atl_op_linear(int32_t kernel, const atl_tensor_view* x, const atl_te
                           const atl_tensor_view* bias, atl_tensor_view* y) {
     ATL_TRY
     const atl::ops::Kernel kind = kernel_arg(kernel);
+    // The weight is wrapped outside inference mode, as the networks' weights are made: the AVX512
+    // kernel's WeightPack reads its version counter, which inference tensors do not have.
+    const torch::Tensor w = atl::wrap(weight, "weight");
     torch::InferenceMode guard;
     torch::Tensor b = bias ? atl::wrap(bias, "bias") : torch::Tensor();
-    atl::write_into(y, atl::ops::linear(kind, atl::wrap(x, "x"), atl::wrap(weight, "weight"), b), "linear output");
+    atl::write_into(y, atl::ops::linear(kind, atl::wrap(x, "x"), w, b), "linear output");
     ATL_CATCH
 }
 
@@ -82,10 +85,10 @@ atl_status* atl_op_conv2d(int32_t kernel, const atl_tensor_view* x, const atl_te
                           const atl_tensor_view* bias, int32_t stride, int32_t padding, atl_tensor_view* y) {
     ATL_TRY
     const atl::ops::Kernel kind = kernel_arg(kernel);
+    const torch::Tensor w = atl::wrap(weight, "weight");  // outside inference mode, as in atl_op_linear
     torch::InferenceMode guard;
     torch::Tensor b = bias ? atl::wrap(bias, "bias") : torch::Tensor();
-    atl::write_into(y, atl::ops::conv2d_nhwc(kind, atl::wrap(x, "x"), atl::wrap(weight, "weight"), b, {stride, padding}),
-                    "conv2d output");
+    atl::write_into(y, atl::ops::conv2d_nhwc(kind, atl::wrap(x, "x"), w, b, {stride, padding}), "conv2d output");
     ATL_CATCH
 }
 
