@@ -35,8 +35,9 @@ struct LoraState {
 // A Linear or Conv2d of a network, by checkpoint name, for attaching adapters.
 struct LayerRef {
     std::string name;       // e.g. "input_blocks.1.1.proj_in", "encoder.layers.0.mlp.fc1"
-    torch::Tensor* weight;  // [out, in] or [out, in, k, k]
+    torch::Tensor* weight;  // [out, in] or [out, in, k, k], as stored (the file's dtype)
     LoraState* lora;
+    c10::ScalarType compute = torch::kFloat;  // the dtype the layer computes in
     bool conv = false;
     int64_t stride = 1, padding = 0;
 };

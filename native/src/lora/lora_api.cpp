@@ -87,8 +87,8 @@ int32_t apply_lora(std::vector<atl::lora::LayerRef> layers, const atl_lora* lora
         }
         atl::lora::Adapter a;
         // Own copies in the compute dtype: the network must not depend on the file staying mapped.
-        a.down = down.to(w.scalar_type(), false, true).contiguous();
-        a.up = up.to(w.scalar_type(), false, true).contiguous();
+        a.down = down.to(layer.compute, false, true).contiguous();
+        a.up = up.to(layer.compute, false, true).contiguous();
         a.scale = static_cast<double>(multiplier) * e.alpha / static_cast<double>(r);
         plan.push_back({layer, a});
     }

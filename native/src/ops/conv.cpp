@@ -48,12 +48,10 @@ void conv_reference(const torch::Tensor& x, const torch::Tensor& w, const torch:
 }
 
 void conv_avx512(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
-                 const torch::Tensor& sample_bias, ConvSpec spec, const WeightPack* pack, bool accumulate,
+                 const torch::Tensor& sample_bias, ConvSpec spec, const PackedRight& p, bool accumulate,
                  torch::Tensor& y) {
     const int64_t n = x.size(0), h = x.size(1), wd = x.size(2), in = x.size(3);
     const int64_t out = weight.size(0), k = weight.size(2), oh = y.size(1), ow = y.size(2);
-    WeightPack local;
-    const PackedRight& p = (pack ? pack : &local)->get(weight);
     const ConvRows rows{x.data_ptr<float>(), h, wd, in, k, spec.stride, spec.padding, oh, ow};
     const bool dense = k == 1 && spec.stride == 1 && spec.padding == 0;  // a 1x1 convolution is a plain GEMM
     const float* bp = bias.defined() ? bias.data_ptr<float>() : nullptr;
@@ -78,8 +76,10 @@ void conv_avx512(const torch::Tensor& x, const torch::Tensor& weight, const torc
 }  // namespace
 
 torch::Tensor conv2d_nhwc(Kernel kernel, const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
-                          ConvSpec spec, const torch::Tensor& sample_bias, const torch::Tensor& residual,
-                          const WeightPack* pack) {
+                          ConvSpec spec, c10::ScalarType compute, const torch::Tensor& sample_bias,
+                          const torch::Tensor& residual, const WeightPack* forms) {
+    WeightPack local;
+    if (!forms) forms = &local;
     require(x.dim() == 4 && weight.dim() == 4 && x.size(3) == weight.size(1) && weight.size(2) == weight.size(3) &&
                 spec.stride >= 1 && spec.padding >= 0,
             ATL_ERR_SHAPE,
@@ -96,9 +96,11 @@ torch::Tensor conv2d_nhwc(Kernel kernel, const torch::Tensor& x, const torch::Te
     kernel = resolve(kernel);
     if (kernel == Kernel::Torch) {
         const auto type = x.scalar_type();
-        torch::Tensor y = torch::conv2d(x.permute({0, 3, 1, 2}), weight.to(type), bias.defined() ? bias.to(type) : bias,
-                                        {spec.stride, spec.stride}, {spec.padding, spec.padding})
-                              .permute({0, 2, 3, 1});
+        torch::Tensor y = torch::conv2d(x.to(compute).permute({0, 3, 1, 2}), forms->dense(weight, compute),
+                                        bias.defined() ? bias.to(compute) : bias, {spec.stride, spec.stride},
+                                        {spec.padding, spec.padding})
+                              .permute({0, 2, 3, 1})
+                              .to(type);
         if (sample_bias.defined()) y = y + sample_bias.to(type).view({n, 1, 1, out});
         if (residual.defined()) y = y + residual.to(type);
         return y.contiguous();
@@ -111,7 +113,7 @@ torch::Tensor conv2d_nhwc(Kernel kernel, const torch::Tensor& x, const torch::Te
                       : kernel == Kernel::Reference ? torch::zeros({n, oh, ow, out}, torch::kFloat)
                                                     : torch::empty({n, oh, ow, out}, torch::kFloat);
     if (kernel == Kernel::Avx512) {
-        conv_avx512(xf, weight, bf, sf, spec, pack, residual.defined(), y);
+        conv_avx512(xf, weight, bf, sf, spec, forms->packed(weight, compute), residual.defined(), y);
     } else {
         conv_reference(xf, weight.to(torch::kFloat).contiguous(), bf, sf, spec, y);
     }

@@ -18,10 +18,10 @@ struct ConvSpec {
 
 // y [n, oh, ow, out] = conv2d(x [n, h, w, in], weight [out, in, k, k], stride, padding) + bias [out]
 // + sample_bias [n, out] (per sample; undefined: none) + residual [n, oh, ow, out] (undefined:
-// none). x F32 or BF16; y in x's dtype. pack: the weight's pack for the Avx512 kernel (may be null:
-// packed for this call only).
+// none). x F32 or BF16; weight in any float dtype, computing in `compute` (F32 or BF16); y in x's
+// dtype. forms: the weight's cached forms (may be null: made for this call only).
 torch::Tensor conv2d_nhwc(Kernel kernel, const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
-                          ConvSpec spec, const torch::Tensor& sample_bias = {}, const torch::Tensor& residual = {},
-                          const WeightPack* pack = nullptr);
+                          ConvSpec spec, c10::ScalarType compute, const torch::Tensor& sample_bias = {},
+                          const torch::Tensor& residual = {}, const WeightPack* forms = nullptr);
 
 }  // namespace atl::ops

@@ -34,11 +34,11 @@ KernelScope::~KernelScope() { tl_kernel = previous_; }
 Kernel current_kernel() { return tl_kernel; }
 
 c10::ScalarType activation_dtype(c10::ScalarType compute) {
-    return resolve(tl_kernel) == Kernel::Avx512 && !torch::GradMode::is_enabled() ? torch::kFloat : compute;
+    return resolve(tl_kernel) != Kernel::Torch && !torch::GradMode::is_enabled() ? torch::kFloat : compute;
 }
 
 bool own_kernels_apply(const torch::Tensor& x) {
-    if (resolve(tl_kernel) != Kernel::Avx512) return false;
+    if (resolve(tl_kernel) == Kernel::Torch) return false;
     if (torch::GradMode::is_enabled() && x.requires_grad()) return false;
     return x.device().is_cpu() && (x.scalar_type() == torch::kFloat || x.scalar_type() == torch::kBFloat16);
 }

@@ -37,7 +37,8 @@ private:
 };
 Kernel current_kernel();
 
-// True when the current kernels are Atelier's own and apply to the input x: an F32 or BF16 CPU
+// True when the current kernels are Atelier's own (AVX-512, or the plain reference chosen for a
+// whole network to check it) and apply to the input x: an F32 or BF16 CPU
 // tensor that needs no gradient (training differentiates through libtorch ops wherever a gradient
 // flows; the frozen layers before the first adapter run on Atelier's kernels).
 bool own_kernels_apply(const torch::Tensor& x);

@@ -8,7 +8,9 @@
 namespace atl::ops {
 
 torch::Tensor linear(Kernel kernel, const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
-                     const torch::Tensor& residual, const WeightPack* pack) {
+                     c10::ScalarType compute, const torch::Tensor& residual, const WeightPack* forms) {
+    WeightPack local;
+    if (!forms) forms = &local;
     require(x.dim() >= 1 && weight.dim() == 2 && x.size(-1) == weight.size(1) &&
                 (!bias.defined() || (bias.dim() == 1 && bias.size(0) == weight.size(0))),
             ATL_ERR_SHAPE,
@@ -21,8 +23,8 @@ torch::Tensor linear(Kernel kernel, const torch::Tensor& x, const torch::Tensor&
             "linear: residual must be " + shape_string(shape) + ", got " + shape_string(residual.sizes()));
     kernel = resolve(kernel);
     if (kernel == Kernel::Torch) {
-        // libtorch takes the activations in the weight's dtype.
-        torch::Tensor y = torch::linear(x.to(weight.scalar_type()), weight, bias).to(x.scalar_type());
+        torch::Tensor w = forms->dense(weight, compute);
+        torch::Tensor y = torch::linear(x.to(compute), w, bias.defined() ? bias.to(compute) : bias).to(x.scalar_type());
         return residual.defined() ? y + residual.to(y.scalar_type()) : y;
     }
     require(kernel_available(kernel), ATL_ERR_UNSUPPORTED, "linear: this CPU cannot run the AVX-512 kernel");
@@ -44,8 +46,7 @@ torch::Tensor linear(Kernel kernel, const torch::Tensor& x, const torch::Tensor&
         }
         return y.to(x.scalar_type());
     }
-    WeightPack local;
-    const lora::avx512::DepthPart part{xc.data_ptr<float>(), in, &(pack ? pack : &local)->get(weight)};
+    const lora::avx512::DepthPart part{xc.data_ptr<float>(), in, &forms->packed(weight, compute)};
     lora::avx512::gemm(&part, 1, rows, b.defined() ? b.data_ptr<float>() : nullptr, y.data_ptr<float>(), out,
                        residual.defined());
     return y.to(x.scalar_type());

@@ -9,10 +9,10 @@
 
 namespace atl::ops {
 
-// x [..., in] F32 or BF16, weight [out, in], bias [out] or undefined, residual [..., out] or
-// undefined (added by the GEMM). Returns [..., out] in x's dtype. pack: the weight's pack for the
-// Avx512 kernel (may be null: packed for this call only).
+// x [..., in] F32 or BF16, weight [out, in] in any float dtype, computing in `compute` (F32 or
+// BF16); bias [out] or undefined, residual [..., out] or undefined (added by the GEMM). Returns
+// [..., out] in x's dtype. forms: the weight's cached forms (may be null: made for this call only).
 torch::Tensor linear(Kernel kernel, const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
-                     const torch::Tensor& residual = {}, const WeightPack* pack = nullptr);
+                     c10::ScalarType compute, const torch::Tensor& residual = {}, const WeightPack* forms = nullptr);
 
 }  // namespace atl::ops

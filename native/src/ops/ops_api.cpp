@@ -77,7 +77,7 @@ atl_status* atl_op_linear(int32_t kernel, const atl_tensor_view* x, const atl_te
     const torch::Tensor w = atl::wrap(weight, "weight");
     torch::InferenceMode guard;
     torch::Tensor b = bias ? atl::wrap(bias, "bias") : torch::Tensor();
-    atl::write_into(y, atl::ops::linear(kind, atl::wrap(x, "x"), w, b), "linear output");
+    atl::write_into(y, atl::ops::linear(kind, atl::wrap(x, "x"), w, b, w.scalar_type()), "linear output");
     ATL_CATCH
 }
 
@@ -88,7 +88,7 @@ atl_status* atl_op_conv2d(int32_t kernel, const atl_tensor_view* x, const atl_te
     const torch::Tensor w = atl::wrap(weight, "weight");  // outside inference mode, as in atl_op_linear
     torch::InferenceMode guard;
     torch::Tensor b = bias ? atl::wrap(bias, "bias") : torch::Tensor();
-    atl::write_into(y, atl::ops::conv2d_nhwc(kind, atl::wrap(x, "x"), w, b, {stride, padding}), "conv2d output");
+    atl::write_into(y, atl::ops::conv2d_nhwc(kind, atl::wrap(x, "x"), w, b, {stride, padding}, w.scalar_type()), "conv2d output");
     ATL_CATCH
 }
 

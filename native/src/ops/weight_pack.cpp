@@ -11,29 +11,49 @@ namespace atl::ops {
 
 namespace {
 
-// Reads a mapped weight's pages in with one call (Linux 5.14+; a no-op before, and for memory
-// that is not a file mapping): faulting them in one by one dominates the first forward otherwise.
-void populate(const torch::Tensor& weight) {
+// madvise over the pages that hold the weight (page-aligned outward); errors are ignored: the
+// advice only saves time or memory.
+void advise(const torch::Tensor& weight, int advice) {
     const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
     const auto begin = reinterpret_cast<uintptr_t>(weight.data_ptr()) / page * page;
     const auto end = reinterpret_cast<uintptr_t>(weight.data_ptr()) + weight.nbytes();
-    madvise(reinterpret_cast<void*>(begin), end - begin, 22 /* MADV_POPULATE_READ */);
+    madvise(reinterpret_cast<void*>(begin), end - begin, advice);
 }
+
+// Reads a mapped weight's pages in with one call (Linux 5.14+; a no-op before, and for memory
+// that is not a file mapping): faulting them in one by one dominates the first forward otherwise.
+void populate(const torch::Tensor& weight) { advise(weight, 22 /* MADV_POPULATE_READ */); }
+
+// Once packed, the weight's pages of a file mapping leave the process's resident set (they stay
+// in the page cache, and come back if a libtorch path reads them). MADV_PAGEOUT (Linux 5.4+)
+// never discards data: private anonymous memory without swap is left as it is.
+void release(const torch::Tensor& weight) { advise(weight, 21 /* MADV_PAGEOUT */); }
 
 }  // namespace
 
-const lora::avx512::PackedRight& WeightPack::get(const torch::Tensor& weight) const {
+torch::Tensor WeightPack::dense(const torch::Tensor& weight, c10::ScalarType compute) const {
+    if (weight.scalar_type() == compute) return weight;
     std::lock_guard<std::mutex> lock(state_->mutex);
     State& s = *state_;
-    if (s.packed && s.source.is_same(weight) && s.version == weight._version()) return *s.packed;
+    if (!s.dense.defined() || !s.dense_from.fits(weight)) {
+        s.dense = weight.to(compute).contiguous();
+        s.dense_from = Form{weight, version_of(weight)};
+    }
+    return s.dense;
+}
+
+const lora::avx512::PackedRight& WeightPack::packed(const torch::Tensor& weight, c10::ScalarType compute) const {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    State& s = *state_;
+    if (s.packed && s.packed_from.fits(weight)) return *s.packed;
     const int64_t out = weight.size(0);
     populate(weight);
     // [out, in, k, k] -> [out, k, k, in]: depth in the (ky, kx, channel) order of the gathered rows.
     torch::Tensor rows = weight.dim() == 4 ? weight.permute({0, 2, 3, 1}) : weight;
     const int64_t depth = rows.numel() / out;
     std::unique_ptr<lora::avx512::PackedRight> packed;
-    if (weight.scalar_type() == torch::kBFloat16 && (atl_cpu_features() & ATL_CPU_AVX512_BF16)) {
-        rows = rows.contiguous();
+    if (compute == torch::kBFloat16 && (atl_cpu_features() & ATL_CPU_AVX512_BF16)) {
+        rows = rows.to(torch::kBFloat16).contiguous();
         packed = std::make_unique<lora::avx512::PackedRight>(depth, out, lora::avx512::Format::Bf16Pairs);
         lora::avx512::pack_transposed_bf16(reinterpret_cast<const uint16_t*>(rows.data_ptr()), depth, *packed);
     } else {
@@ -41,9 +61,9 @@ const lora::avx512::PackedRight& WeightPack::get(const torch::Tensor& weight) co
         packed = std::make_unique<lora::avx512::PackedRight>(depth, out);
         lora::avx512::pack_transposed(rows.data_ptr<float>(), depth, *packed);
     }
+    release(weight);
     s.packed = std::move(packed);
-    s.source = weight;
-    s.version = weight._version();
+    s.packed_from = Form{weight, version_of(weight)};
     return *s.packed;
 }
 

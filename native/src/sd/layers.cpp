@@ -29,11 +29,11 @@ torch::Tensor Linear::apply(const torch::Tensor& x, const torch::Tensor& residua
     if (lora.adapters.empty()) {
         // Atelier's GEMM takes F32 activations (BF16 activations are training's: libtorch).
         const ops::Kernel k = x.scalar_type() == torch::kFloat ? kernel_for({&x, &residual}) : ops::Kernel::Torch;
-        return ops::linear(k, x, weight, bias, residual, &pack);
+        return ops::linear(k, x, weight, bias, compute, residual, &forms);
     }
-    // libtorch's ops take activations in the weight's dtype (F32 activations meet BF16 weights
-    // when a layer with adapters runs inside an inference on Atelier's kernels).
-    torch::Tensor y = lora::linear(x.to(weight.scalar_type()), weight, bias, lora).to(x.scalar_type());
+    // libtorch's ops in the compute dtype (F32 activations meet BF16 weights when a layer with
+    // adapters runs inside an inference on Atelier's kernels).
+    torch::Tensor y = lora::linear(x.to(compute), forms.dense(weight, compute), bias, lora).to(x.scalar_type());
     return residual.defined() ? y + residual : y;
 }
 
@@ -42,11 +42,12 @@ torch::Tensor Conv2d::apply(const torch::Tensor& x, const torch::Tensor& sample_
                   ow = (x.size(2) + 2 * padding - weight.size(3)) / stride + 1;
     ops::OpScope scope(ops::OpClass::Convolution, 2.0 * x.size(0) * oh * ow * weight.numel());
     if (lora.adapters.empty()) {
-        return ops::conv2d_nhwc(kernel_for({&x, &sample_bias, &residual}), x, weight, bias, {stride, padding},
-                                sample_bias, residual, &pack);
+        return ops::conv2d_nhwc(kernel_for({&x, &sample_bias, &residual}), x, weight, bias, {stride, padding}, compute,
+                                sample_bias, residual, &forms);
     }
     // LoCon adapters: libtorch's convolutions on the channels-first view.
-    torch::Tensor y = lora::conv2d(x.to(weight.scalar_type()).permute({0, 3, 1, 2}), weight, bias, stride, padding, lora)
+    torch::Tensor y = lora::conv2d(x.to(compute).permute({0, 3, 1, 2}), forms.dense(weight, compute), bias, stride, padding,
+                                   lora)
                           .permute({0, 2, 3, 1})
                           .to(x.scalar_type());
     if (sample_bias.defined()) y = y + sample_bias.view({x.size(0), 1, 1, weight.size(0)}).to(y.scalar_type());
@@ -83,7 +84,8 @@ torch::Tensor upsample_nearest2x(const torch::Tensor& x) {
 Linear load_linear(WeightLoader& w, const std::string& name, int64_t in, int64_t out, bool bias) {
     Linear l;
     l.name = name;
-    l.weight = w.take(name + ".weight", {out, in});
+    l.compute = w.compute();
+    l.weight = w.take_stored(name + ".weight", {out, in});
     if (bias) l.bias = w.take(name + ".bias", {out});
     return l;
 }
@@ -92,7 +94,8 @@ Conv2d load_conv(WeightLoader& w, const std::string& name, int64_t in, int64_t o
                  int64_t padding) {
     Conv2d c;
     c.name = name;
-    c.weight = w.take(name + ".weight", {out, in, kernel, kernel});
+    c.compute = w.compute();
+    c.weight = w.take_stored(name + ".weight", {out, in, kernel, kernel});
     c.bias = w.take(name + ".bias", {out});
     c.stride = stride;
     c.padding = padding;

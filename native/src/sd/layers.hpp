@@ -18,28 +18,30 @@ namespace atl::sd {
 
 struct Linear {
     std::string name;      // checkpoint name without ".weight", e.g. "time_embed.0"
-    torch::Tensor weight;  // [out, in]
-    torch::Tensor bias;    // [out], or undefined
+    torch::Tensor weight;  // [out, in] as stored (the file's dtype; usually the mapped bytes)
+    torch::Tensor bias;    // [out] in the compute dtype, or undefined
+    c10::ScalarType compute = torch::kFloat;  // F32 or BF16
     lora::LoraState lora;  // unmerged adapters; the loaded weight while a merged copy is in `weight`
-    ops::WeightPack pack;  // weight packed for Atelier's GEMM (F32)
+    ops::WeightPack forms; // weight packed for Atelier's GEMM, or in the compute dtype for libtorch
     // x [..., in] -> [..., out]; plus residual [..., out] when defined (added by the GEMM).
     torch::Tensor apply(const torch::Tensor& x, const torch::Tensor& residual = {}) const;
-    lora::LayerRef ref() { return {name, &weight, &lora, false, 1, 0}; }
+    lora::LayerRef ref() { return {name, &weight, &lora, compute, false, 1, 0}; }
 };
 
 struct Conv2d {
     std::string name;
-    torch::Tensor weight;  // [out, in, k, k]
-    torch::Tensor bias;    // [out]
+    torch::Tensor weight;  // [out, in, k, k] as stored
+    torch::Tensor bias;    // [out] in the compute dtype
+    c10::ScalarType compute = torch::kFloat;
     int64_t stride = 1;
     int64_t padding = 0;
     lora::LoraState lora;
-    ops::WeightPack pack;
+    ops::WeightPack forms;
     // x [n, h, w, in] -> [n, oh, ow, out]; plus sample_bias [n, out] and residual [n, oh, ow, out]
     // when defined (the GEMM adds both).
     torch::Tensor apply(const torch::Tensor& x, const torch::Tensor& sample_bias = {},
                         const torch::Tensor& residual = {}) const;
-    lora::LayerRef ref() { return {name, &weight, &lora, true, stride, padding}; }
+    lora::LayerRef ref() { return {name, &weight, &lora, compute, true, stride, padding}; }
 };
 
 // Computed in F32 whatever the compute dtype, as LDM's GroupNorm32 does (x.float(), then back).

@@ -39,8 +39,17 @@ int64_t WeightLoader::dim(const std::string& name, int64_t d) {
     return it->second.size(d);
 }
 
+torch::Tensor WeightLoader::take_stored(const std::string& name, std::vector<int64_t> shape) {
+    auto it = tensors_->find(name);
+    const bool stored = it != tensors_->end() && c10::isFloatingType(it->second.scalar_type());
+    return take_as(name, std::move(shape), stored ? it->second.scalar_type() : compute_);
+}
+
 torch::Tensor WeightLoader::take(const std::string& name, std::vector<int64_t> shape, bool keep_f32) {
-    c10::ScalarType target = keep_f32 ? torch::kFloat : compute_;
+    return take_as(name, std::move(shape), keep_f32 ? torch::kFloat : compute_);
+}
+
+torch::Tensor WeightLoader::take_as(const std::string& name, std::vector<int64_t> shape, c10::ScalarType target) {
     consumed_.insert(name);
     auto it = tensors_->find(name);
     if (it == tensors_->end()) {

@@ -32,6 +32,10 @@ public:
     // returned as is, without a copy. A missing or mis-shaped tensor is recorded and zeros of
     // the expected shape come back, so that construction can go on and report everything.
     torch::Tensor take(const std::string& name, std::vector<int64_t> shape, bool keep_f32 = false);
+    // The same checks, but the tensor comes back in the dtype it is stored in (no conversion;
+    // a copy only when it is not contiguous): Linear and convolution weights, which derive the
+    // forms they compute in themselves (ops/weight_pack.hpp).
+    torch::Tensor take_stored(const std::string& name, std::vector<int64_t> shape);
     // name may be present and is then ignored (buffers such as CLIP's position_ids).
     void allow(const std::string& name) { consumed_.insert(name); }
 
@@ -42,6 +46,8 @@ public:
     void finish();
 
 private:
+    torch::Tensor take_as(const std::string& name, std::vector<int64_t> shape, c10::ScalarType target);
+
     std::shared_ptr<const TensorMap> tensors_;
     std::string component_;
     c10::ScalarType compute_;
