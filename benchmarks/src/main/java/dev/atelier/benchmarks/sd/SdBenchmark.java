@@ -6,6 +6,9 @@ import dev.atelier.engine.core.Settings;
 import dev.atelier.engine.core.TensorView;
 import dev.atelier.engine.sd.StableDiffusionWeights;
 import dev.atelier.engine.sd.TextEncoder;
+import dev.atelier.engine.sd.OpKernel;
+import dev.atelier.engine.sd.PeakFlops;
+import dev.atelier.engine.sd.Profile;
 import dev.atelier.engine.sd.TextEncoderParams;
 import dev.atelier.engine.sd.UNet;
 import dev.atelier.engine.sd.UNetParams;
@@ -62,13 +65,17 @@ import static dev.atelier.benchmarks.sd.SdMeasure.seconds;
  */
 public final class SdBenchmark {
     private static final String ENGINE = "atelier";
+    // --profile: the last timed run (UNet step, VAE decode, or the whole end-to-end run) is
+    // recorded and its table printed, with the share of the GEMM's peak measured first.
+    private static boolean profile;
+    private static double peakGflops;
 
     private SdBenchmark() {}
 
     public static void main(String[] args) throws IOException {
         if (args.length < 2) {
             System.err.println("usage: SdBenchmark MODEL unet|vae|e2e|train [--size 512] [--dtype fp32|bf16] [--steps N]"
-                    + " [--rank R] [--heads 8] [--text-heads 12]");
+                    + " [--rank R] [--heads 8] [--text-heads 12] [--kernels auto|avx512|torch|reference] [--profile]");
             System.exit(2);
         }
         Path model = Path.of(args[0]);
@@ -80,6 +87,7 @@ public final class SdBenchmark {
         boolean fused = true;
         int heads = 8;
         int textHeads = 12;
+        OpKernel kernels = OpKernel.AUTO;
         for (int i = 2; i < args.length; i++) {
             switch (args[i]) {
                 case "--size" -> size = Integer.parseInt(args[++i]);
@@ -89,6 +97,8 @@ public final class SdBenchmark {
                 case "--steps" -> steps = Integer.parseInt(args[++i]);
                 case "--rank" -> rank = Integer.parseInt(args[++i]);
                 case "--unfused" -> fused = false;
+                case "--kernels" -> kernels = OpKernel.fromName(args[++i]);
+                case "--profile" -> profile = true;
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
             }
         }
@@ -102,20 +112,26 @@ public final class SdBenchmark {
         boolean withUnet = !mode.equals("vae");
         boolean withVae = e2e || mode.equals("vae");
 
+        if (profile) {
+            peakGflops = PeakFlops.measure(compute, 1.0).gflops();
+        }
         long t0 = System.nanoTime();
         try (StableDiffusionWeights w = StableDiffusionWeights.open(model);
                 UNet unet = withUnet ? UNet.create(w.unet(),
-                        UNetParams.defaults().withComputeDtype(compute).withHeads(heads, -1)) : null;
+                        UNetParams.defaults().withComputeDtype(compute).withHeads(heads, -1).withKernels(kernels)) : null;
                 TextEncoder text = e2e ? TextEncoder.create(w.textEncoder(),
-                        TextEncoderParams.defaults().withComputeDtype(compute).withNumHeads(textHeads)) : null;
-                Vae vae = withVae ? Vae.create(w.vae(), VaeParams.defaults().withComputeDtype(compute)) : null;
+                        TextEncoderParams.defaults().withComputeDtype(compute).withNumHeads(textHeads)
+                                .withKernels(kernels)) : null;
+                Vae vae = withVae ? Vae.create(w.vae(), VaeParams.defaults().withComputeDtype(compute)
+                        .withKernels(kernels)) : null;
                 Arena arena = Arena.ofConfined()) {
             if (compute != DType.F32) {
                 w.dropResidentPages(); // as Pipeline.load does: the networks hold converted copies
             }
             double loadS = seconds(t0);
             Map<String, Double> m = memory();
-            report(ENGINE, "load", "mode", mode, "dtype", dtype, "threads", threads, "load_s", loadS, "file_mib",
+            report(ENGINE, "load", "mode", mode, "dtype", dtype, "kernels", kernels.nativeName(), "threads", threads,
+                    "load_s", loadS, "file_mib",
                     Files.size(model) / 1048576.0, "rss_mib", m.get("VmRSS"), "rss_file_mib", m.get("RssFile"),
                     "rss_anon_mib", m.get("RssAnon"));
             SplittableRandom random = new SplittableRandom(0);
@@ -129,6 +145,18 @@ public final class SdBenchmark {
         }
     }
 
+    /** Stops the recording (if any) and prints its table; the peak was measured before the networks ran. */
+    private static void printProfile(Profile recording, String what) {
+        if (recording == null) {
+            return;
+        }
+        try (recording) {
+            recording.stop();
+            System.out.println("profile of " + what + " (peak " + String.format("%.1f", peakGflops) + " GFLOP/s):");
+            System.out.print(Profile.table(recording.entries(), peakGflops));
+        }
+    }
+
     private static void unetSteps(UNet unet, Arena arena, SplittableRandom random, int size, String dtype, int threads,
             int n) throws IOException {
         int lat = size / 8;
@@ -137,11 +165,13 @@ public final class SdBenchmark {
         TensorView ctx = gaussian(arena, random, 2, SdMeasure.CONTEXT_LENGTH, unet.config().contextDim());
         double[] times = new double[n + 1];
         for (int i = 0; i <= n; i++) { // the first call also builds oneDNN primitives: not counted
+            Profile recording = profile && i == n ? Profile.start() : null;
             long s = System.nanoTime();
             try (Arena step = Arena.ofConfined()) {
                 checkFinite(unet.forward(x, t, ctx, step).toFloatArray());
             }
             times[i] = seconds(s);
+            printProfile(recording, "unet size=" + size + " dtype=" + dtype);
             if (i == 0) {
                 Map<String, Double> after = memory();
                 report(ENGINE, "mem_after_first_step", "size", size, "dtype", dtype, "rss_mib", after.get("VmRSS"),
@@ -160,11 +190,13 @@ public final class SdBenchmark {
         TensorView latents = gaussian(arena, random, 1, 4, lat, lat);
         double[] times = new double[n + 1];
         for (int i = 0; i <= n; i++) { // the first call also builds oneDNN primitives: not counted
+            Profile recording = profile && i == n ? Profile.start() : null;
             long s = System.nanoTime();
             try (Arena step = Arena.ofConfined()) {
                 checkFinite(vae.decode(latents, Vae.SD1_SCALE_FACTOR, step).toFloatArray());
             }
             times[i] = seconds(s);
+            printProfile(recording, "vae size=" + size + " dtype=" + dtype);
         }
         double[] timed = Arrays.copyOfRange(times, 1, times.length);
         Arrays.sort(timed);
@@ -179,6 +211,7 @@ public final class SdBenchmark {
     private static void endToEnd(UNet unet, TextEncoder text, Vae vae, Arena arena, SplittableRandom random, int size,
             String dtype, int threads, int n) throws IOException {
         int lat = size / 8;
+        Profile recording = profile ? Profile.start() : null;
         TensorView idView = TensorView.allocate(arena, DType.I64, 2, SdMeasure.CONTEXT_LENGTH);
         idView.data().copyFrom(MemorySegment.ofArray(SdMeasure.tokenIds(random)));
         long s = System.nanoTime();
@@ -200,6 +233,7 @@ public final class SdBenchmark {
                 .toFloatArray();
         double vaeS = seconds(s);
         checkFinite(image);
+        printProfile(recording, "e2e size=" + size + " dtype=" + dtype + " steps=" + n);
         report(ENGINE, "e2e", "size", size, "dtype", dtype, "threads", threads, "steps", n, "text_s", textS, "unet_s",
                 unetS, "vae_s", vaeS, "total_s", textS + unetS + vaeS, "peak_rss_mib", memory().get("VmHWM"));
     }
