@@ -3,6 +3,7 @@
 #include "lora/kernels.hpp"
 #include "ops/attention.hpp"
 #include "ops/conv.hpp"
+#include "ops/geglu.hpp"
 #include "ops/norm.hpp"
 #include "ops/kernel.hpp"
 #include "ops/linear.hpp"
@@ -63,6 +64,11 @@ torch::Tensor GroupNorm::apply(const torch::Tensor& x, bool silu) const {
 torch::Tensor LayerNorm::apply(const torch::Tensor& x) const {
     ops::OpScope scope(ops::OpClass::Normalisation, 0);
     return ops::layer_norm(kernel_for({&x}), x, weight, bias, eps);
+}
+
+torch::Tensor geglu(const torch::Tensor& h) {
+    ops::OpScope scope(ops::OpClass::Elementwise, 0);
+    return ops::geglu(kernel_for({&h}), h);
 }
 
 torch::Tensor to_channels_last(const torch::Tensor& x) {

@@ -62,6 +62,8 @@ struct LayerNorm {
 // [n, c, h, w] <-> [n, h, w, c], contiguous (counted as layout copies in profiles).
 torch::Tensor to_channels_last(const torch::Tensor& x);
 torch::Tensor to_channels_first(const torch::Tensor& x);
+// GEGLU of h = [value | gate] (last dimension): value * gelu(gate) (LDM attention.py).
+torch::Tensor geglu(const torch::Tensor& h);
 // Nearest-neighbour upsampling by 2 (torch upsample_nearest2d) of x [n, h, w, c].
 torch::Tensor upsample_nearest2x(const torch::Tensor& x);
 

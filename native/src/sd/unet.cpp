@@ -5,6 +5,7 @@
 #include "core/status.hpp"
 #include "core/tensor_view.hpp"
 #include "sd/checkpoint.hpp"
+#include "core/cpu_allocator.hpp"
 #include "ops/profile.hpp"
 
 namespace atl::sd {
@@ -48,13 +49,7 @@ torch::Tensor UNet::TransformerBlock::forward(const torch::Tensor& x, const torc
     n = norm2.apply(h);
     h = out2.apply(attention(q2.apply(n), k2.apply(context), v2.apply(context), heads), h);
     // GEGLU (attention.py): proj to 2*inner, value * gelu(gate).
-    std::vector<torch::Tensor> parts = ff_in.apply(norm3.apply(h)).chunk(2, -1);
-    torch::Tensor gated;
-    {
-        ops::OpScope scope(ops::OpClass::Elementwise, 0);
-        gated = parts[0] * torch::gelu(parts[1]);
-    }
-    return ff_out.apply(gated, h);
+    return ff_out.apply(geglu(ff_in.apply(norm3.apply(h))), h);
 }
 
 torch::Tensor UNet::SpatialTransformer::forward(const torch::Tensor& x, const torch::Tensor& context) const {
@@ -229,6 +224,7 @@ UNet::UNet(std::shared_ptr<const TensorMap> weights, const atl_unet_params& para
             ATL_ERR_INVALID_ARGUMENT, "unet: compute_dtype must be F32 or BF16");
     compute_ = params.compute_dtype == ATL_DTYPE_BF16 ? torch::kBFloat16 : torch::kFloat;
     kernels_ = ops::kernel_param(params.kernels, "unet");
+    use_caching_cpu_allocator();
     WeightLoader w(weights, "unet", compute_);
     infer(w, params);
 

@@ -1,5 +1,6 @@
 #include "sd/vae.hpp"
 
+#include "core/cpu_allocator.hpp"
 #include "ops/profile.hpp"
 
 #include "core/status.hpp"
@@ -67,6 +68,7 @@ Vae::Vae(std::shared_ptr<const TensorMap> weights, const atl_vae_params& params)
             ATL_ERR_INVALID_ARGUMENT, "vae: compute_dtype must be F32 or BF16");
     compute_ = params.compute_dtype == ATL_DTYPE_BF16 ? torch::kBFloat16 : torch::kFloat;
     kernels_ = ops::kernel_param(params.kernels, "vae");
+    use_caching_cpu_allocator();
     WeightLoader w(weights, "vae", compute_);
 
     // Architecture from the shapes.

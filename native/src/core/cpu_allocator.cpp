@@ -1,0 +1,106 @@
+#include "core/cpu_allocator.hpp"
+
+#include <c10/core/CPUAllocator.h>
+#include <sys/mman.h>
+
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <new>
+#include <unordered_map>
+
+namespace atl {
+
+namespace {
+
+constexpr size_t kSmallest = size_t{1} << 20;  // smaller allocations go to libtorch's allocator
+constexpr size_t kGranule = size_t{2} << 20;   // sizes round up to whole huge pages
+constexpr size_t kCacheLimit = size_t{4} << 30; // free bytes kept at most
+
+// The context of a DataPtr is its data pointer (libtorch's raw_allocate requires that); the sizes
+// of the blocks handed out are kept beside them.
+class CachingAllocator final : public c10::Allocator {
+public:
+    explicit CachingAllocator(c10::Allocator* fallback) : fallback_(fallback) {}
+
+    c10::DataPtr allocate(size_t n) const override {
+        if (n < kSmallest) return fallback_->allocate(n);
+        const size_t size = (n + kGranule - 1) / kGranule * kGranule;
+        void* p = take(size);
+        if (!p) {
+            p = std::aligned_alloc(kGranule, size);
+            if (!p) throw std::bad_alloc();
+            madvise(p, size, MADV_HUGEPAGE);
+            std::lock_guard<std::mutex> lock(state().mutex);
+            state().live.emplace(p, size);
+        }
+        return {p, p, &release, c10::Device(c10::DeviceType::CPU)};
+    }
+
+    c10::DeleterFnPtr raw_deleter() const override { return &release; }
+
+    struct State {
+        std::mutex mutex;
+        std::unordered_map<void*, size_t> live;  // blocks handed out (and cached), by address
+        std::multimap<size_t, void*> free;       // cached blocks by size
+        size_t cached = 0;
+        c10::DeleterFnPtr fallback_deleter = nullptr;
+    };
+    // Never destroyed: tensors may be freed during static destruction.
+    static State& state() {
+        static auto* s = new State();
+        return *s;
+    }
+
+private:
+    // A free block of at least size bytes and at most a quarter more, or null.
+    static void* take(size_t size) {
+        State& s = state();
+        std::lock_guard<std::mutex> lock(s.mutex);
+        auto it = s.free.lower_bound(size);
+        if (it == s.free.end() || it->first > size + size / 4) return nullptr;
+        void* p = it->second;
+        s.cached -= it->first;
+        s.free.erase(it);
+        return p;
+    }
+
+    static void release(void* p) {
+        State& s = state();
+        c10::DeleterFnPtr other = nullptr;
+        {
+            std::lock_guard<std::mutex> lock(s.mutex);
+            auto it = s.live.find(p);
+            if (it == s.live.end()) {
+                other = s.fallback_deleter;  // a small block (raw_deallocate)
+            } else if (s.cached + it->second <= kCacheLimit) {
+                s.free.emplace(it->second, p);
+                s.cached += it->second;
+                return;
+            } else {
+                s.live.erase(it);
+            }
+        }
+        if (other) {
+            other(p);
+        } else {
+            std::free(p);
+        }
+    }
+
+    c10::Allocator* fallback_;
+};
+
+}  // namespace
+
+void use_caching_cpu_allocator() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+        c10::Allocator* fallback = c10::GetCPUAllocator();
+        static auto* allocator = new CachingAllocator(fallback);
+        CachingAllocator::state().fallback_deleter = fallback->raw_deleter();
+        c10::SetCPUAllocator(allocator, /*priority=*/1);
+    });
+}
+
+}  // namespace atl

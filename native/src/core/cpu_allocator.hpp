@@ -1,0 +1,16 @@
+// libtorch's CPU allocations of 1 MiB and more kept for reuse. glibc serves allocations over
+// 32 MiB (its largest mmap threshold) with fresh pages and unmaps them when they are freed, so
+// every large activation of every denoising step faults its pages in again; on virtual machines
+// a page fault costs microseconds, and a 512 x 512 UNet step spent over a second in them. Freed
+// blocks go to a cache (up to a limit) and serve the next allocation of about the same size, as
+// the steps of a generation allocate the same sizes again; new blocks are 2 MiB aligned and
+// advised onto transparent huge pages.
+#pragma once
+
+namespace atl {
+
+// Installs the caching allocator as libtorch's CPU allocator (once per process; later calls do
+// nothing). Called by the networks' constructors.
+void use_caching_cpu_allocator();
+
+}  // namespace atl
