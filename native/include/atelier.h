@@ -432,9 +432,10 @@ ATL_API void atl_profile_stop(void);
  * ATL_OP_OTHER is the network's forward time not in any class) and returns how many there are.
  * out is caller-owned; may be NULL when capacity is 0. */
 ATL_API int32_t atl_profile_read(const atl_profile* p, atl_profile_entry* out, int32_t capacity);
-/* The floating-point operations per second that Atelier's GEMM reaches on this machine now, with
- * the current thread count: a product of 2048 x 1024 x 1024 in dtype (F32 or BF16) repeated for
- * about seconds; the peak that profiles report a share of. */
+/* The floating-point operations per second that a GEMM reaches on this machine now, with the
+ * current thread count: the fastest of Atelier's GEMM and libtorch's matmul (OpenBLAS; oneDNN in
+ * BF16) on a product of 2048 x 1024 x 1024 in dtype (F32 or BF16), each repeated for about
+ * seconds / 2; the peak that profiles report a share of. */
 ATL_API atl_status* atl_measure_peak_flops(int32_t dtype, double seconds, double* out_flops);
 
 /* ------------------------------------------------------------------------------------------

@@ -52,6 +52,18 @@ public:
         return *s;
     }
 
+    static void trim() {
+        State& s = state();
+        std::multimap<size_t, void*> freed;
+        {
+            std::lock_guard<std::mutex> lock(s.mutex);
+            freed.swap(s.free);
+            for (const auto& [size, p] : freed) s.live.erase(p);
+            s.cached = 0;
+        }
+        for (const auto& [size, p] : freed) std::free(p);
+    }
+
 private:
     // A free block of at least size bytes and at most a quarter more, or null.
     static void* take(size_t size) {
@@ -102,5 +114,7 @@ void use_caching_cpu_allocator() {
         c10::SetCPUAllocator(allocator, /*priority=*/1);
     });
 }
+
+void trim_cpu_cache() { CachingAllocator::trim(); }
 
 }  // namespace atl

@@ -13,4 +13,9 @@ namespace atl {
 // nothing). Called by the networks' constructors.
 void use_caching_cpu_allocator();
 
+// Frees every cached block (those in use stay). A network whose activations have other sizes
+// than the one before it (the VAE after the UNet) calls it first, so that the peak resident
+// memory is one network's working set, not two.
+void trim_cpu_cache();
+
 }  // namespace atl

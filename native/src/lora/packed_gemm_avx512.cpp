@@ -165,12 +165,15 @@ constexpr std::array<TileBf16Fn, kRows + 1> tiles_bf16_of(std::integer_sequence<
 }
 constexpr std::array<TileBf16Fn, kRows + 1> kTilesBf16 = tiles_bf16_of(std::make_integer_sequence<int, kRows>{});
 
-// F32 to BF16, rounded to nearest even (NaN stays NaN).
-inline uint16_t to_bf16(float f) {
-    uint32_t u;
-    std::memcpy(&u, &f, 4);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40);
-    return static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+// src [n] F32 as BF16 pairs (rounded to nearest even by vcvtne2ps2bf16): pairs[p] holds
+// src[2p] in its low and src[2p + 1] in its high half; an odd n pairs the last with a zero.
+ATL_BF16_TARGET void pairs_of(const float* src, int64_t n, uint32_t* pairs) {
+    for (int64_t k = 0; k < n; k += 32) {
+        const __m512 lo = _mm512_maskz_loadu_ps(mask_of(n - k), src + k);
+        const __m512 hi = _mm512_maskz_loadu_ps(mask_of(n - k - 16), src + k + 16);
+        const __m512i both = (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
+        _mm512_mask_storeu_epi32(pairs + k / 2, mask_of((n - k + 1) / 2), both);
+    }
 }
 
 // Rows [i0, i1) x depth [k0, k0 + kb) of A as BF16 pairs: micro-panel m at m * kRows * kb2 / 2
@@ -178,6 +181,7 @@ inline uint16_t to_bf16(float f) {
 void pack_left_bf16(const DepthPart& part, int64_t i0, int64_t i1, int64_t k0, int64_t kb, uint32_t* dst) {
     const int64_t kb2 = (kb + 1) / 2 * 2;
     float row[kDepthBlock + 1];
+    uint32_t pairs[kDepthBlock / 2 + 1];
     for (int64_t m0 = i0; m0 < i1; m0 += kRows) {
         const int64_t mr = std::min<int64_t>(kRows, i1 - m0);
         uint32_t* d = dst + (m0 - i0) * kb2 / 2;
@@ -188,10 +192,8 @@ void pack_left_bf16(const DepthPart& part, int64_t i0, int64_t i1, int64_t k0, i
             } else {
                 src = part.a + (m0 + i) * part.lda + k0;
             }
-            for (int64_t k = 0; k + 1 < kb; k += 2) {
-                d[(k / 2) * mr + i] = to_bf16(src[k]) | static_cast<uint32_t>(to_bf16(src[k + 1])) << 16;
-            }
-            if (kb % 2) d[(kb / 2) * mr + i] = to_bf16(src[kb - 1]);
+            pairs_of(src, kb, pairs);
+            for (int64_t p = 0; p < kb2 / 2; ++p) d[p * mr + i] = pairs[p];
         }
     }
 }

@@ -4,6 +4,7 @@
 
 #include "core/status.hpp"
 #include "core/tensor_view.hpp"
+#include "ops/winograd.hpp"
 
 namespace atl::ops {
 
@@ -113,7 +114,13 @@ torch::Tensor conv2d_nhwc(Kernel kernel, const torch::Tensor& x, const torch::Te
                       : kernel == Kernel::Reference ? torch::zeros({n, oh, ow, out}, torch::kFloat)
                                                     : torch::empty({n, oh, ow, out}, torch::kFloat);
     if (kernel == Kernel::Avx512) {
-        conv_avx512(xf, weight, bf, sf, spec, forms->packed(weight, compute), residual.defined(), y);
+        if (compute == torch::kFloat && winograd_applies(weight.size(2), spec.stride, spec.padding, x.size(1), x.size(2))) {
+            conv_winograd(xf.data_ptr<float>(), n, x.size(1), x.size(2), x.size(3), forms->winograd(weight),
+                          bf.defined() ? bf.data_ptr<float>() : nullptr, sf.defined() ? sf.data_ptr<float>() : nullptr,
+                          residual.defined(), y.data_ptr<float>());
+        } else {
+            conv_avx512(xf, weight, bf, sf, spec, forms->packed(weight, compute), residual.defined(), y);
+        }
     } else {
         conv_reference(xf, weight.to(torch::kFloat).contiguous(), bf, sf, spec, y);
     }

@@ -42,6 +42,17 @@ torch::Tensor WeightPack::dense(const torch::Tensor& weight, c10::ScalarType com
     return s.dense;
 }
 
+const WinogradWeights& WeightPack::winograd(const torch::Tensor& weight) const {
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    State& s = *state_;
+    if (s.winograd && s.winograd_from.fits(weight)) return *s.winograd;
+    populate(weight);
+    s.winograd = winograd_weights(weight, lora::avx512::Format::F32);
+    release(weight);
+    s.winograd_from = Form{weight, version_of(weight)};
+    return *s.winograd;
+}
+
 const lora::avx512::PackedRight& WeightPack::packed(const torch::Tensor& weight, c10::ScalarType compute) const {
     std::lock_guard<std::mutex> lock(state_->mutex);
     State& s = *state_;

@@ -1,6 +1,7 @@
 // The forms a layer's weight is computed in, derived from the weight as loaded (the file's dtype,
 // usually the mapped bytes themselves) on first use and kept:
 //   - packed: the panel layout of Atelier's GEMM (lora/packed_gemm.hpp), F32 or BF16 pairs;
+//   - winograd: a 3x3 convolution's 16 transformed matrices, packed (ops/winograd.hpp);
 //   - dense: a plain tensor in the compute dtype, for libtorch's ops (training, LoRA paths).
 // Inference on Atelier's kernels makes only the packed form, so a BF16 network holds its weights
 // once, in BF16, and the file's pages leave the resident set after packing.
@@ -15,6 +16,7 @@
 #include <mutex>
 
 #include "lora/packed_gemm.hpp"
+#include "ops/winograd.hpp"
 
 namespace atl::ops {
 
@@ -30,6 +32,8 @@ public:
     const lora::avx512::PackedRight& packed(const torch::Tensor& weight, c10::ScalarType compute) const;
     // weight in the compute dtype: weight itself when it already is, else a converted copy.
     torch::Tensor dense(const torch::Tensor& weight, c10::ScalarType compute) const;
+    // A 3x3 convolution's 16 Winograd matrices, packed F32 (ops/winograd.hpp).
+    const WinogradWeights& winograd(const torch::Tensor& weight) const;
 
 private:
     struct Form {
@@ -39,8 +43,9 @@ private:
     };
     struct State {
         std::mutex mutex;
-        Form packed_from, dense_from;
+        Form packed_from, dense_from, winograd_from;
         std::unique_ptr<lora::avx512::PackedRight> packed;
+        std::unique_ptr<WinogradWeights> winograd;
         torch::Tensor dense;
     };
     // Shared by copies of the layer (layers are moved into the network's vectors while loading).

@@ -150,6 +150,7 @@ torch::Tensor Vae::decode(const torch::Tensor& z) const {
     require(z.dim() == 4 && z.size(1) == config_.embed_dim, ATL_ERR_SHAPE,
             "vae: latents must be [b, " + std::to_string(config_.embed_dim) + ", h, w], got " +
                 shape_string(z.sizes()));
+    trim_cpu_cache();
     ops::KernelScope kernels(kernels_);
     ops::NetworkScope network(ops::Network::Vae);
     torch::Tensor h = dec_conv_in_.apply(post_quant_conv_.apply(to_channels_last(z.to(ops::activation_dtype(compute_)))));
