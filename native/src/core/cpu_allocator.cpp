@@ -15,7 +15,7 @@ namespace {
 
 constexpr size_t kSmallest = size_t{1} << 20;  // smaller allocations go to libtorch's allocator
 constexpr size_t kGranule = size_t{2} << 20;   // sizes round up to whole huge pages
-constexpr size_t kCacheLimit = size_t{4} << 30; // free bytes kept at most
+constexpr size_t kCacheLimit = size_t{2} << 30; // free bytes kept at most
 
 // The context of a DataPtr is its data pointer (libtorch's raw_allocate requires that); the sizes
 // of the blocks handed out are kept beside them.

@@ -1,6 +1,7 @@
 #include "ops/weight_pack.hpp"
 
 #include "atelier.h"
+#include "core/cpu_allocator.hpp"
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -50,6 +51,7 @@ const WinogradWeights& WeightPack::winograd(const torch::Tensor& weight) const {
     s.winograd = winograd_weights(weight, lora::avx512::Format::F32);
     release(weight);
     s.winograd_from = Form{weight, version_of(weight)};
+    trim_cpu_cache();  // the transform's temporaries have sizes no activation reuses
     return *s.winograd;
 }
 
@@ -75,6 +77,7 @@ const lora::avx512::PackedRight& WeightPack::packed(const torch::Tensor& weight,
     release(weight);
     s.packed = std::move(packed);
     s.packed_from = Form{weight, version_of(weight)};
+    trim_cpu_cache();  // the packing's temporaries have sizes no activation reuses
     return *s.packed;
 }
 

@@ -98,10 +98,10 @@ bool winograd_applies(int64_t kernel, int64_t stride, int64_t padding, int64_t h
 }
 
 std::unique_ptr<WinogradWeights> winograd_weights(const torch::Tensor& weight, Format format) {
-    // G = [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]]; G g G^T in double.
-    const torch::Tensor g = torch::tensor({1.0, 0.0, 0.0, 0.5, 0.5, 0.5, 0.5, -0.5, 0.5, 0.0, 0.0, 1.0},
-                                          torch::kDouble).reshape({4, 3});
-    torch::Tensor u = torch::matmul(torch::matmul(g, weight.to(torch::kDouble)), g.t());  // [out, in, 4, 4]
+    // G = [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]]; G g G^T in F32 (halves and
+    // sums of three terms: at most a rounding or two per element).
+    const torch::Tensor g = torch::tensor({1.f, 0.f, 0.f, 0.5f, 0.5f, 0.5f, 0.5f, -0.5f, 0.5f, 0.f, 0.f, 1.f}).reshape({4, 3});
+    torch::Tensor u = torch::matmul(torch::matmul(g, weight.to(torch::kFloat)), g.t());  // [out, in, 4, 4]
     const int64_t out = weight.size(0), in = weight.size(1);
     auto result = std::make_unique<WinogradWeights>();
     for (int64_t p = 0; p < 16; ++p) {
