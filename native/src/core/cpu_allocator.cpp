@@ -13,6 +13,8 @@ namespace atl {
 
 namespace {
 
+thread_local bool tl_bypass = false;
+
 constexpr size_t kSmallest = size_t{1} << 20;  // smaller allocations go to libtorch's allocator
 constexpr size_t kGranule = size_t{2} << 20;   // sizes round up to whole huge pages
 constexpr size_t kCacheLimit = size_t{2} << 30; // free bytes kept at most
@@ -32,16 +34,23 @@ public:
             if (!p) throw std::bad_alloc();
             madvise(p, size, MADV_HUGEPAGE);
             std::lock_guard<std::mutex> lock(state().mutex);
-            state().live.emplace(p, size);
+            state().live.emplace(p, Live{size, !tl_bypass});
+        } else if (tl_bypass) {
+            std::lock_guard<std::mutex> lock(state().mutex);
+            state().live[p].cache = false;
         }
         return {p, p, &release, c10::Device(c10::DeviceType::CPU)};
     }
 
     c10::DeleterFnPtr raw_deleter() const override { return &release; }
 
+    struct Live {
+        size_t size;
+        bool cache;  // false: freed when released (allocated under a CpuCacheBypass)
+    };
     struct State {
         std::mutex mutex;
-        std::unordered_map<void*, size_t> live;  // blocks handed out (and cached), by address
+        std::unordered_map<void*, Live> live;  // blocks handed out (and cached), by address
         std::multimap<size_t, void*> free;       // cached blocks by size
         size_t cached = 0;
         c10::DeleterFnPtr fallback_deleter = nullptr;
@@ -85,9 +94,9 @@ private:
             auto it = s.live.find(p);
             if (it == s.live.end()) {
                 other = s.fallback_deleter;  // a small block (raw_deallocate)
-            } else if (s.cached + it->second <= kCacheLimit) {
-                s.free.emplace(it->second, p);
-                s.cached += it->second;
+            } else if (it->second.cache && s.cached + it->second.size <= kCacheLimit) {
+                s.free.emplace(it->second.size, p);
+                s.cached += it->second.size;
                 return;
             } else {
                 s.live.erase(it);
@@ -116,5 +125,8 @@ void use_caching_cpu_allocator() {
 }
 
 void trim_cpu_cache() { CachingAllocator::trim(); }
+
+CpuCacheBypass::CpuCacheBypass() : previous_(tl_bypass) { tl_bypass = true; }
+CpuCacheBypass::~CpuCacheBypass() { tl_bypass = previous_; }
 
 }  // namespace atl

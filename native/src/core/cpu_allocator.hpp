@@ -13,6 +13,19 @@ namespace atl {
 // nothing). Called by the networks' constructors.
 void use_caching_cpu_allocator();
 
+// While alive, blocks allocated on this thread are freed when released instead of cached: the
+// temporaries of packing weights have sizes that no activation reuses.
+class CpuCacheBypass {
+public:
+    CpuCacheBypass();
+    ~CpuCacheBypass();
+    CpuCacheBypass(const CpuCacheBypass&) = delete;
+    CpuCacheBypass& operator=(const CpuCacheBypass&) = delete;
+
+private:
+    bool previous_;
+};
+
 // Frees every cached block (those in use stay). A network whose activations have other sizes
 // than the one before it (the VAE after the UNet) calls it first, so that the peak resident
 // memory is one network's working set, not two.

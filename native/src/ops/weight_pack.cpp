@@ -47,11 +47,11 @@ const WinogradWeights& WeightPack::winograd(const torch::Tensor& weight) const {
     std::lock_guard<std::mutex> lock(state_->mutex);
     State& s = *state_;
     if (s.winograd && s.winograd_from.fits(weight)) return *s.winograd;
+    CpuCacheBypass bypass;  // the transform's temporaries have sizes no activation reuses
     populate(weight);
     s.winograd = winograd_weights(weight, lora::avx512::Format::F32);
     release(weight);
     s.winograd_from = Form{weight, version_of(weight)};
-    trim_cpu_cache();  // the transform's temporaries have sizes no activation reuses
     return *s.winograd;
 }
 
@@ -60,6 +60,7 @@ const lora::avx512::PackedRight& WeightPack::packed(const torch::Tensor& weight,
     State& s = *state_;
     if (s.packed && s.packed_from.fits(weight)) return *s.packed;
     const int64_t out = weight.size(0);
+    CpuCacheBypass bypass;  // the packing's temporaries have sizes no activation reuses
     populate(weight);
     // [out, in, k, k] -> [out, k, k, in]: depth in the (ky, kx, channel) order of the gathered rows.
     torch::Tensor rows = weight.dim() == 4 ? weight.permute({0, 2, 3, 1}) : weight;
@@ -77,7 +78,6 @@ const lora::avx512::PackedRight& WeightPack::packed(const torch::Tensor& weight,
     release(weight);
     s.packed = std::move(packed);
     s.packed_from = Form{weight, version_of(weight)};
-    trim_cpu_cache();  // the packing's temporaries have sizes no activation reuses
     return *s.packed;
 }
 
