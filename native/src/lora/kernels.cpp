@@ -245,12 +245,6 @@ bool kernel_available(Kernel k) {
     return false;
 }
 
-bool packed_gemm_applies(const torch::Tensor& x, const torch::Tensor& weight) {
-    static const bool avx512 = kernel_available(Kernel::Avx512);
-    return avx512 && x.scalar_type() == torch::kFloat && weight.scalar_type() == torch::kFloat && !x.is_cuda() &&
-           !(torch::GradMode::is_enabled() && (x.requires_grad() || weight.requires_grad()));
-}
-
 Kernel resolve(Kernel k, c10::ScalarType dtype) {
     if (k != Kernel::Auto) {
         require(kernel_available(k), ATL_ERR_UNSUPPORTED,

@@ -28,9 +28,6 @@ enum class Kernel : int32_t {
 };
 
 bool kernel_available(Kernel k);
-// True when y = x W^T (+ bias) is better done by Atelier's packed GEMM than by libtorch: F32 CPU
-// tensors, no autograd, an AVX-512 CPU.
-bool packed_gemm_applies(const torch::Tensor& x, const torch::Tensor& weight);
 // Auto resolved for a dtype: the widest CPU variant the machine has.
 Kernel resolve(Kernel k, c10::ScalarType dtype);
 

@@ -194,42 +194,40 @@ void attention(const AttentionShape& s, const float* q, const float* k, const fl
         float* m = scratch->m;
         float* l = scratch->l;
         float* corr = scratch->corr;
-        {
-            const int64_t b = t / (s.heads * qblocks), h = (t / qblocks) % s.heads, i0 = (t % qblocks) * kQBlock;
-            const int64_t rows = std::min(kQBlock, s.lq - i0);
-            const int64_t padded = (rows + kRowStep - 1) / kRowStep * kRowStep;
-            for (int64_t i = 0; i < padded; ++i) {
-                float* dst = qp.get() + (i / kQkRows) * kQkRows * dim + i % kQkRows;
-                const float* src = q + (b * s.lq + i0 + i) * s.ldq + h * dim;
-                for (int64_t c = 0; c < dim; ++c) dst[c * kQkRows] = i < rows ? src[c] * scale : 0.f;
-                m[i] = -INFINITY;
-                l[i] = 0.f;
-            }
-            std::fill_n(o.get(), padded * ldo, 0.f);
-            const float* kbh = kp.get() + (b * s.heads + h) * panels * panel_size;
-            for (int64_t k0 = 0; k0 < s.lk; k0 += kKeyBlock) {
-                const int64_t nk = std::min(kKeyBlock, s.lk - k0);
-                for (int64_t i = 0; i < padded; i += kQkRows) {
-                    for (int64_t j = 0; j < nk; j += kPanel) {
-                        score_tile(qp.get() + i * dim, kbh + (k0 + j) / kPanel * panel_size, dim,
-                                   scores.get() + i * kKeyBlock + j);
-                    }
-                }
-                for (int64_t i = 0; i < padded; ++i) corr[i] = softmax_step(scores.get() + i * kKeyBlock, nk, m[i], l[i]);
-                const float* vb = v + (b * s.lk + k0) * s.ldv + h * dim;
-                for (const Chunk& c : chunks) {
-                    for (int64_t i = 0; i < padded; i += c.rows) {
-                        c.fn(scores.get() + i * kKeyBlock, nk, vb + c.first, s.ldv, o.get() + i * ldo + c.first, ldo,
-                             corr + i, c.last);
-                    }
+        const int64_t b = t / (s.heads * qblocks), h = (t / qblocks) % s.heads, i0 = (t % qblocks) * kQBlock;
+        const int64_t rows = std::min(kQBlock, s.lq - i0);
+        const int64_t padded = (rows + kRowStep - 1) / kRowStep * kRowStep;
+        for (int64_t i = 0; i < padded; ++i) {
+            float* dst = qp.get() + (i / kQkRows) * kQkRows * dim + i % kQkRows;
+            const float* src = q + (b * s.lq + i0 + i) * s.ldq + h * dim;
+            for (int64_t c = 0; c < dim; ++c) dst[c * kQkRows] = i < rows ? src[c] * scale : 0.f;
+            m[i] = -INFINITY;
+            l[i] = 0.f;
+        }
+        std::fill_n(o.get(), padded * ldo, 0.f);
+        const float* kbh = kp.get() + (b * s.heads + h) * panels * panel_size;
+        for (int64_t k0 = 0; k0 < s.lk; k0 += kKeyBlock) {
+            const int64_t nk = std::min(kKeyBlock, s.lk - k0);
+            for (int64_t i = 0; i < padded; i += kQkRows) {
+                for (int64_t j = 0; j < nk; j += kPanel) {
+                    score_tile(qp.get() + i * dim, kbh + (k0 + j) / kPanel * panel_size, dim,
+                               scores.get() + i * kKeyBlock + j);
                 }
             }
-            for (int64_t i = 0; i < rows; ++i) {
-                const float inv = 1.f / l[i];
-                float* dst = out + (b * s.lq + i0 + i) * s.ldo + h * dim;
-                const float* src = o.get() + i * ldo;
-                for (int64_t c = 0; c < dim; ++c) dst[c] = src[c] * inv;
+            for (int64_t i = 0; i < padded; ++i) corr[i] = softmax_step(scores.get() + i * kKeyBlock, nk, m[i], l[i]);
+            const float* vb = v + (b * s.lk + k0) * s.ldv + h * dim;
+            for (const Chunk& c : chunks) {
+                for (int64_t i = 0; i < padded; i += c.rows) {
+                    c.fn(scores.get() + i * kKeyBlock, nk, vb + c.first, s.ldv, o.get() + i * ldo + c.first, ldo,
+                         corr + i, c.last);
+                }
             }
+        }
+        for (int64_t i = 0; i < rows; ++i) {
+            const float inv = 1.f / l[i];
+            float* dst = out + (b * s.lq + i0 + i) * s.ldo + h * dim;
+            const float* src = o.get() + i * ldo;
+            for (int64_t c = 0; c < dim; ++c) dst[c] = src[c] * inv;
         }
     });
 }

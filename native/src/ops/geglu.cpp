@@ -1,9 +1,5 @@
 #include "ops/geglu.hpp"
 
-#include <ATen/Parallel.h>
-
-#include <cmath>
-
 #include "core/parallel.hpp"
 #include "core/status.hpp"
 #include "core/tensor_view.hpp"
@@ -27,7 +23,7 @@ ATL_AVX512 inline __m512 erf_ps(__m512 x) {
     p = _mm512_mul_ps(p, t);
     const __m512 e = simd::exp_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), ax), ax));
     const __m512 r = _mm512_fnmadd_ps(p, e, _mm512_set1_ps(1.f));
-    // copy x's sign onto r
+    // x's sign onto r
     const __m512i sign = _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32(static_cast<int>(0x80000000u)));
     return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(r), sign));
 }
