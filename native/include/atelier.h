@@ -28,7 +28,7 @@
 extern "C" {
 #endif
 
-#define ATL_ABI_VERSION 4
+#define ATL_ABI_VERSION 5
 
 #define ATL_API __attribute__((visibility("default")))
 
@@ -611,9 +611,17 @@ typedef struct atl_sample_params {
 /* Fills p with the defaults above. */
 ATL_API void atl_sample_params_init(atl_sample_params* p);
 
+/* The noise schedule of an LDM config's "linear" beta schedule (LDM ddpm.py make_beta_schedule):
+ * betas = linspace(sqrt(linear_start), sqrt(linear_end), timesteps)^2 and alphas_cumprod =
+ * cumprod(1 - betas), both in F64. 0 < linear_start <= linear_end < 1 and timesteps >= 2, else
+ * ATL_ERR_INVALID_ARGUMENT. out: F64 (or F32, rounded once at the end) [timesteps], caller-owned. */
+ATL_API atl_status* atl_noise_schedule(double linear_start, double linear_end, int32_t timesteps,
+                                       atl_tensor_view* out);
+
 /* The sigmas a k-sampler runs through: out F32 [steps + 1], last 0, caller-owned.
- * alphas_cumprod: F32 or F64 [T] (the checkpoint's tensor), or NULL for the SD1.x schedule
- * (scaled-linear betas 0.00085..0.012 over 1000 steps). caller-owned; not freed. */
+ * alphas_cumprod: F32 or F64 [T] (atl_noise_schedule's or a checkpoint's), or NULL for the SD1.x
+ * schedule (atl_noise_schedule(0.00085, 0.012, 1000)). Used in F32, as LDM registers it.
+ * caller-owned; not freed. */
 ATL_API atl_status* atl_sample_sigmas(const atl_tensor_view* alphas_cumprod, int32_t schedule, int32_t steps,
                                       atl_tensor_view* out);
 
@@ -802,7 +810,8 @@ ATL_API atl_status* atl_lora_linear_backward(int32_t kernel, const atl_tensor_vi
  * network held in ONE flat buffer (a handful of large ops per update, not a few per tensor).
  * Learning rates come with each update (the schedule lives with the caller).
  *
- * The trainer keeps references to the networks: destroy it before them. While it exists the
+ * The trainer shares ownership of the networks: their handles and the trainer may be destroyed
+ * in any order (a network destroyed first lives on until the trainer is). While it exists the
  * networks compute WITH its adapters, also in atl_unet_forward / atl_text_encoder_forward
  * (the trained model's outputs), for every sample whatever atl_unet_select_lora selects; a
  * training step ignores that selection (it is for generation batches) and restores it after;
@@ -847,11 +856,11 @@ typedef struct atl_lora_train_params {
 ATL_API void atl_lora_train_params_init(atl_lora_train_params* p);
 
 /* Attaches adapters for modules[0..count) and creates the optimizer state. unet is required,
- * text_encoder may be NULL (then no module may name it). alphas_cumprod: F32 [T], the noise
+ * text_encoder may be NULL (then no module may name it). alphas_cumprod: F32 or F64 [T], the noise
  * schedule (timesteps are drawn from 0..T-1). A name that matches no layer, a duplicate,
  * rank < 1 or a non-finite alpha is ATL_ERR_INVALID_ARGUMENT naming the module. unet,
- * text_encoder: caller-owned; kept by reference: destroy the trainer first. *out must be freed
- * with atl_lora_trainer_destroy. */
+ * text_encoder: caller-owned; the trainer shares their ownership, so they may be destroyed
+ * before it. *out must be freed with atl_lora_trainer_destroy. */
 ATL_API atl_status* atl_lora_trainer_create(atl_unet* unet, atl_text_encoder* text_encoder,
                                             const atl_lora_module_spec* modules, int64_t count,
                                             const atl_tensor_view* alphas_cumprod,
@@ -887,9 +896,16 @@ ATL_API atl_status* atl_lora_trainer_accumulate(atl_lora_trainer* trainer, const
 ATL_API atl_status* atl_lora_trainer_update(atl_lora_trainer* trainer, int64_t step, float unet_lr,
                                             float text_lr);
 
-/* The flat training state of one network, for checkpoints: what = 0 parameters, 1 AdamW
- * first moments, 2 second moments; F32 [n] with n = atl_lora_trainer_state_size. get copies
- * into out (caller-owned); set copies from in (caller-owned; not kept). */
+/* The kinds of flat training state. */
+typedef enum atl_lora_state {
+    ATL_LORA_STATE_PARAMETERS = 0, /* the adapters' weights */
+    ATL_LORA_STATE_EXP_AVG = 1,    /* AdamW first moments */
+    ATL_LORA_STATE_EXP_AVG_SQ = 2  /* AdamW second moments */
+} atl_lora_state;
+
+/* The flat training state of one network, for checkpoints: what is an atl_lora_state;
+ * F32 [n] with n = atl_lora_trainer_state_size. get copies into out (caller-owned); set copies
+ * from in (caller-owned; not kept). */
 ATL_API int64_t atl_lora_trainer_state_size(const atl_lora_trainer* trainer, int32_t network);
 ATL_API atl_status* atl_lora_trainer_state_get(const atl_lora_trainer* trainer, int32_t network,
                                                int32_t what, atl_tensor_view* out);

@@ -26,13 +26,21 @@ NoiseSchedule::NoiseSchedule(const torch::Tensor& alphas_cumprod) {
     sigma_max_ = sigmas_[-1].item<float>();
 }
 
-NoiseSchedule NoiseSchedule::sd15() {
+torch::Tensor NoiseSchedule::linear_alphas_cumprod(double start, double end, int64_t timesteps) {
+    require(std::isfinite(start) && std::isfinite(end) && start > 0 && start <= end && end < 1,
+            ATL_ERR_INVALID_ARGUMENT,
+            "noise schedule: betas must satisfy 0 < linear_start <= linear_end < 1, got " + std::to_string(start) +
+                " and " + std::to_string(end));
+    require(timesteps >= 2, ATL_ERR_INVALID_ARGUMENT,
+            "noise schedule: timesteps must be >= 2, got " + std::to_string(timesteps));
     // LDM ddpm.py make_beta_schedule("linear"): torch.linspace(start**0.5, end**0.5, n, float64) ** 2
     torch::Tensor betas =
-        torch::linspace(std::sqrt(0.00085), std::sqrt(0.012), 1000, torch::TensorOptions().dtype(torch::kFloat64)).pow(2);
-    torch::Tensor alphas_cumprod = torch::cumprod(1 - betas, 0);
-    return NoiseSchedule(alphas_cumprod.to(torch::kFloat32));
+        torch::linspace(std::sqrt(start), std::sqrt(end), timesteps, torch::TensorOptions().dtype(torch::kFloat64)).pow(2);
+    // LDM ddpm.py register_schedule: alphas_cumprod = np.cumprod(1 - betas) in float64
+    return torch::cumprod(1 - betas, 0);
 }
+
+NoiseSchedule NoiseSchedule::sd15() { return NoiseSchedule(linear_alphas_cumprod(0.00085, 0.012, 1000)); }
 
 double NoiseSchedule::sigma_to_t(double sigma) const {
     // k-diffusion DiscreteSchedule.sigma_to_t: low_idx = last index with log_sigmas <= log(sigma),

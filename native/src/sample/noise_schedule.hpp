@@ -13,8 +13,12 @@ public:
     // alphas_cumprod: [T], any float dtype; converted to F32 as LDM registers it.
     explicit NoiseSchedule(const torch::Tensor& alphas_cumprod);
 
-    // LDM ddpm.py register_schedule with v1-inference.yaml: scaled-linear betas
-    // linspace(sqrt(0.00085), sqrt(0.012), 1000)^2, cumulative product in F64, stored as F32.
+    // LDM ddpm.py make_beta_schedule("linear") and register_schedule: betas =
+    // linspace(sqrt(start), sqrt(end), timesteps, F64)^2, alphas_cumprod = cumprod(1 - betas) in
+    // F64 [timesteps]. The one computation of the schedule from a config's betas.
+    static torch::Tensor linear_alphas_cumprod(double start, double end, int64_t timesteps);
+
+    // v1-inference.yaml's schedule: linear_alphas_cumprod(0.00085, 0.012, 1000), stored as F32.
     static NoiseSchedule sd15();
 
     int64_t size() const { return alphas_cumprod_.size(0); }

@@ -111,6 +111,13 @@ void run_loop(const EpsModel& model, const atl_tensor_view* alphas_cumprod, cons
 
 extern "C" {
 
+atl_status* atl_noise_schedule(double linear_start, double linear_end, int32_t timesteps, atl_tensor_view* out) {
+    ATL_TRY
+    require(out != nullptr, ATL_ERR_INVALID_ARGUMENT, "noise schedule: out must not be NULL");
+    atl::write_into(out, NoiseSchedule::linear_alphas_cumprod(linear_start, linear_end, timesteps), "alphas_cumprod");
+    ATL_CATCH
+}
+
 const char* atl_sampler_name(int32_t sampler) {
     return sampler >= 0 && sampler < kSamplerCount ? kSamplerNames[sampler] : nullptr;
 }

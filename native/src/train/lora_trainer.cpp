@@ -29,9 +29,10 @@ int64_t numel(const std::vector<int64_t>& shape) {
 
 }  // namespace
 
-LoraTrainer::LoraTrainer(sd::UNet* unet, sd::TextEncoder* text, const std::vector<atl_lora_module_spec>& specs,
-                         torch::Tensor alphas_cumprod, const atl_lora_train_params& params)
-    : unet_(unet), text_(text), params_(params), alphas_cumprod_(alphas_cumprod.to(torch::kFloat).contiguous().clone()) {
+LoraTrainer::LoraTrainer(std::shared_ptr<sd::UNet> unet, std::shared_ptr<sd::TextEncoder> text,
+                         const std::vector<atl_lora_module_spec>& specs, torch::Tensor alphas_cumprod,
+                         const atl_lora_train_params& params)
+    : unet_(std::move(unet)), text_(std::move(text)), params_(params), alphas_cumprod_(alphas_cumprod.to(torch::kFloat).contiguous().clone()) {
     require(alphas_cumprod_.dim() == 1 && alphas_cumprod_.size(0) >= 1, ATL_ERR_SHAPE,
             "lora trainer: alphas_cumprod must be F32 [T], got " + shape_string(alphas_cumprod_.sizes()));
     {
@@ -219,7 +220,7 @@ float LoraTrainer::accumulate(const torch::Tensor& latents, const torch::Tensor&
             unet->select_lora(std::move(unet_slots));
             if (text) text->select_lora(std::move(text_slots));
         }
-    } pause(unet_, text_);
+    } pause(unet_.get(), text_.get());
     torch::Tensor ctx = ids.defined() ? text_->forward(ids, params_.clip_skip) : context.to(torch::kFloat);
     require(ctx.size(0) == b, ATL_ERR_SHAPE,
             "lora trainer: conditioning batch " + std::to_string(ctx.size(0)) + " != latents batch " + std::to_string(b));
@@ -281,10 +282,10 @@ int64_t LoraTrainer::state_size(int32_t network) const { return flat(network).pa
 torch::Tensor LoraTrainer::state(int32_t network, int32_t what) const {
     const Flat& f = flat(network);
     switch (what) {
-        case 0: return f.params.detach();
-        case 1: return f.exp_avg;
-        case 2: return f.exp_avg_sq;
-        default: fail(ATL_ERR_INVALID_ARGUMENT, "lora trainer: state kind must be 0, 1 or 2");
+        case ATL_LORA_STATE_PARAMETERS: return f.params.detach();
+        case ATL_LORA_STATE_EXP_AVG: return f.exp_avg;
+        case ATL_LORA_STATE_EXP_AVG_SQ: return f.exp_avg_sq;
+        default: fail(ATL_ERR_INVALID_ARGUMENT, "lora trainer: unknown state kind " + std::to_string(what));
     }
 }
 

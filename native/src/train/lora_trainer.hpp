@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <array>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -18,7 +19,10 @@ namespace atl::train {
 
 class LoraTrainer {
 public:
-    LoraTrainer(sd::UNet* unet, sd::TextEncoder* text, const std::vector<atl_lora_module_spec>& modules,
+    // Shares ownership of the networks: it attaches adapters to their layers and removes them in
+    // its destructor, so they must outlive it whatever order their handles are destroyed in.
+    LoraTrainer(std::shared_ptr<sd::UNet> unet, std::shared_ptr<sd::TextEncoder> text,
+                const std::vector<atl_lora_module_spec>& modules,
                 torch::Tensor alphas_cumprod, const atl_lora_train_params& params);
     ~LoraTrainer();
     LoraTrainer(const LoraTrainer&) = delete;
@@ -60,8 +64,8 @@ private:
     Flat& flat(int32_t network);
     const Flat& flat(int32_t network) const;
 
-    sd::UNet* unet_;
-    sd::TextEncoder* text_;
+    std::shared_ptr<sd::UNet> unet_;
+    std::shared_ptr<sd::TextEncoder> text_;  // null when not given
     atl_lora_train_params params_;
     torch::Tensor alphas_cumprod_;  // [T] F32
     std::vector<Module> modules_;

@@ -47,8 +47,8 @@ atl_status* atl_lora_trainer_create(atl_unet* unet, atl_text_encoder* text_encod
     *out = nullptr;
     std::vector<atl_lora_module_spec> specs(modules, modules + count);
     auto h = std::make_unique<atl_lora_trainer>();
-    h->impl = std::make_unique<atl::train::LoraTrainer>(unet->impl.get(), text_encoder ? text_encoder->impl.get() : nullptr,
-                                                        specs, atl::wrap(alphas_cumprod, "alphas_cumprod"), *params);
+    h->impl = std::make_unique<atl::train::LoraTrainer>(unet->impl, text_encoder ? text_encoder->impl : nullptr, specs,
+                                                        atl::wrap(alphas_cumprod, "alphas_cumprod"), *params);
     *out = h.release();
     ATL_CATCH
 }

@@ -23,10 +23,10 @@ public class atelier_h extends atelier_h$shared {
     static final SymbolLookup SYMBOL_LOOKUP = SymbolLookup.loaderLookup()
             .or(Linker.nativeLinker().defaultLookup());
 
-    private static final int ATL_ABI_VERSION = (int)4L;
+    private static final int ATL_ABI_VERSION = (int)5L;
     /**
      * {@snippet lang=c :
-     * #define ATL_ABI_VERSION 4
+     * #define ATL_ABI_VERSION 5
      * }
      */
     public static int ATL_ABI_VERSION() {
@@ -6751,6 +6751,69 @@ public class atelier_h extends atelier_h$shared {
         }
     }
 
+    private static class atl_noise_schedule {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_DOUBLE,
+            atelier_h.C_DOUBLE,
+            atelier_h.C_INT,
+            atelier_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_noise_schedule");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_noise_schedule(double linear_start, double linear_end, int32_t timesteps, atl_tensor_view *out)
+     * }
+     */
+    public static FunctionDescriptor atl_noise_schedule$descriptor() {
+        return atl_noise_schedule.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_noise_schedule(double linear_start, double linear_end, int32_t timesteps, atl_tensor_view *out)
+     * }
+     */
+    public static MethodHandle atl_noise_schedule$handle() {
+        return atl_noise_schedule.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_noise_schedule(double linear_start, double linear_end, int32_t timesteps, atl_tensor_view *out)
+     * }
+     */
+    public static MemorySegment atl_noise_schedule$address() {
+        return atl_noise_schedule.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_noise_schedule(double linear_start, double linear_end, int32_t timesteps, atl_tensor_view *out)
+     * }
+     */
+    public static MemorySegment atl_noise_schedule(double linear_start, double linear_end, int timesteps, MemorySegment out) {
+        var mh$ = atl_noise_schedule.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_noise_schedule", linear_start, linear_end, timesteps, out);
+            }
+            return (MemorySegment)mh$.invokeExact(linear_start, linear_end, timesteps, out);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class atl_sample_sigmas {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             atelier_h.C_POINTER,
@@ -8973,6 +9036,33 @@ public class atelier_h extends atelier_h$shared {
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }
+    }
+    private static final int ATL_LORA_STATE_PARAMETERS = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_lora_state.ATL_LORA_STATE_PARAMETERS = 0
+     * }
+     */
+    public static int ATL_LORA_STATE_PARAMETERS() {
+        return ATL_LORA_STATE_PARAMETERS;
+    }
+    private static final int ATL_LORA_STATE_EXP_AVG = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_lora_state.ATL_LORA_STATE_EXP_AVG = 1
+     * }
+     */
+    public static int ATL_LORA_STATE_EXP_AVG() {
+        return ATL_LORA_STATE_EXP_AVG;
+    }
+    private static final int ATL_LORA_STATE_EXP_AVG_SQ = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_lora_state.ATL_LORA_STATE_EXP_AVG_SQ = 2
+     * }
+     */
+    public static int ATL_LORA_STATE_EXP_AVG_SQ() {
+        return ATL_LORA_STATE_EXP_AVG_SQ;
     }
 
     private static class atl_lora_trainer_state_size {
