@@ -2,22 +2,31 @@ package dev.atelier.engine.core;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.ref.Cleaner;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One owner of one native object. {@link #close()} frees it and may be called any number of
- * times; any use after that throws {@link IllegalStateException}. A handle that becomes
- * unreachable without being closed is freed by a {@link Cleaner}, which logs the leak.
+ * One owner of one native object. {@link #close()} ends the owner's use and may be called any
+ * number of times; any use after that throws {@link IllegalStateException}. A handle that becomes
+ * unreachable without being closed is closed by a {@link Cleaner}, which logs the leak.
+ *
+ * <p>Lifetime: a handle is {@link Retainable} through one {@link KeepAlive}. An object that uses
+ * another past the call that received it (a network reading a weight set's mapped memory, a
+ * trainer attached to networks) declares it with {@link #dependOn}; the native object is
+ * destroyed once its owner has closed it and every dependent is destroyed, and only then
+ * releases what it depends on. So owners may close in any order, and the Cleaner may collect
+ * handles in any order.
  *
  * <p>Not for sharing across a close: closing a handle while another thread is using it is a
  * bug in the caller. Subclasses say whether concurrent use (without close) is safe.
  */
-public abstract class NativeHandle implements AutoCloseable {
+public abstract class NativeHandle implements AutoCloseable, Retainable {
     private static final Logger LOG = LoggerFactory.getLogger(NativeHandle.class);
     private static final Cleaner CLEANER = Cleaner.create();
-    private static final java.util.concurrent.atomic.AtomicLong LEAKED = new java.util.concurrent.atomic.AtomicLong();
+    private static final AtomicLong LEAKED = new AtomicLong();
+    private static final AtomicLong LIVE = new AtomicLong();
 
     private final Resource resource;
     private final Cleaner.Cleanable cleanable;
@@ -36,34 +45,51 @@ public abstract class NativeHandle implements AutoCloseable {
     }
 
     /**
-     * Keeps the memory of owners (those that are {@link Retainable}) alive until this handle is
-     * freed: for native objects that read borrowed memory (mapped weights) on every call.
+     * Keeps dependency alive until this handle's native object is destroyed: for native objects
+     * that read another's memory or call into another object after their create call returned.
+     * A handle passed here is retained through its {@link KeepAlive}, not kept reachable, so
+     * that the Cleaner can still close it when its owner drops it.
      */
-    protected final void retainAll(Iterable<?> owners) {
-        for (Object o : owners) {
-            if (o instanceof Retainable r) {
-                r.retain();
-                resource.retained.add(r);
-            }
-        }
+    protected final void dependOn(Retainable dependency) {
+        resource.keepAlive.dependOn(dependency instanceof NativeHandle h ? h.open().keepAlive : dependency);
     }
 
     /** The native pointer; throws if this handle has been closed. */
     public final MemorySegment pointer() {
-        MemorySegment p = resource.pointer;
-        if (p == null) {
-            throw new IllegalStateException(resource.kind + " handle is closed");
-        }
-        return p;
+        return open().pointer;
     }
 
-    /** How many handles the cleaner has freed because their owner never closed them. */
+    private Resource open() {
+        if (resource.keepAlive.ownerReleased()) {
+            throw new IllegalStateException(resource.kind + " handle is closed");
+        }
+        return resource;
+    }
+
+    /** Keeps the native object alive past {@link #close()}; throws if this handle has been closed. */
+    @Override
+    public final void retain() {
+        open().keepAlive.retain();
+    }
+
+    @Override
+    public final void release() {
+        resource.keepAlive.release();
+    }
+
+    /** How many handles the cleaner has closed because their owner never closed them. */
     public static long leakedCount() {
         return LEAKED.get();
     }
 
+    /** How many native objects made through handles are not destroyed yet (for leak checks). */
+    public static long liveCount() {
+        return LIVE.get();
+    }
+
+    /** Whether the owner has closed this handle (its native object may live on for dependents). */
     public final boolean isClosed() {
-        return resource.pointer == null;
+        return resource.keepAlive.ownerReleased();
     }
 
     @Override
@@ -75,31 +101,27 @@ public abstract class NativeHandle implements AutoCloseable {
     /** The cleaning action; it must not refer to the handle, or the handle would never be collected. */
     private static final class Resource implements Runnable {
         final String kind;
-        final Consumer<MemorySegment> destroy;
-        volatile MemorySegment pointer;
+        final MemorySegment pointer;
+        final KeepAlive keepAlive;
         volatile boolean closedByOwner;
-        final java.util.List<Retainable> retained = new java.util.concurrent.CopyOnWriteArrayList<>();
 
         Resource(String kind, MemorySegment pointer, Consumer<MemorySegment> destroy) {
             this.kind = kind;
             this.pointer = pointer;
-            this.destroy = destroy;
+            this.keepAlive = new KeepAlive(kind, () -> {
+                destroy.accept(pointer);
+                LIVE.decrementAndGet();
+            });
+            LIVE.incrementAndGet();
         }
 
         @Override
-        public synchronized void run() {
-            MemorySegment p = pointer;
-            if (p == null) {
-                return;
-            }
-            pointer = null;
+        public void run() {
             if (!closedByOwner) {
                 LEAKED.incrementAndGet();
                 LOG.warn("leaked {} handle was not closed; freed by the cleaner", kind);
             }
-            destroy.accept(p);
-            retained.forEach(Retainable::release);
-            retained.clear();
+            keepAlive.releaseOwner();
         }
     }
 }

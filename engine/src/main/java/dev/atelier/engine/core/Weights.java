@@ -5,19 +5,21 @@ import static dev.atelier.bindings.atelier_h.*;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.util.ArrayList;
-import java.util.List;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.Set;
 
 /**
  * A native set of named tensors ({@code atl_weights}) that borrows its tensors' memory.
  *
- * <p>Ownership: the memory behind every added view is NOT copied. This object keeps a
- * reference to each added view's owner ({@code keepAlive}, typically the open
- * {@link dev.atelier.engine.safetensors.SafeTensorsFile}) and the caller must not close
- * that owner while this handle, or a model built from it, is open.
+ * <p>Ownership: the memory behind every added view is NOT copied. This object retains each
+ * added view's owner (typically the open {@link dev.atelier.engine.safetensors.SafeTensorsFile})
+ * until its native object is destroyed, and objects built from it retain it in turn
+ * ({@link NativeHandle#dependOn}): the owner may be closed at any time, the memory stays mapped
+ * for as long as something reads it.
  */
 public final class Weights extends NativeHandle {
-    private final List<Object> keepAlive = new ArrayList<>();
+    private final Set<Retainable> owners = Collections.newSetFromMap(new IdentityHashMap<>());
 
     public Weights() {
         super("atl_weights", create(), p -> atl_weights_destroy(p));
@@ -32,19 +34,18 @@ public final class Weights extends NativeHandle {
         }
     }
 
-    /** Adds view under name without copying; owner is kept reachable for as long as this handle. */
-    public void add(String name, TensorView view, Object owner) {
+    /**
+     * Adds view under name without copying. owner holds the view's memory and is retained until
+     * these weights and everything built from them are destroyed; null when the caller keeps the
+     * memory valid for that long itself (an arena it closes after them).
+     */
+    public synchronized void add(String name, TensorView view, Retainable owner) {
         try (Arena arena = Arena.ofConfined()) {
             Status.check(atl_weights_add(pointer(), arena.allocateFrom(name), view.toNative(arena)));
         }
-        if (owner != null && (keepAlive.isEmpty() || keepAlive.getLast() != owner)) {
-            keepAlive.add(owner);
+        if (owner != null && owners.add(owner)) {
+            dependOn(owner);
         }
-    }
-
-    /** The owners of the borrowed memory, for objects built from these weights to retain. */
-    public List<Object> owners() {
-        return List.copyOf(keepAlive);
     }
 
     public long count() {

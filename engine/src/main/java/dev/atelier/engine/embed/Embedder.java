@@ -8,6 +8,7 @@ import dev.atelier.engine.core.AtelierException.InvalidInputException;
 import dev.atelier.engine.core.DType;
 import dev.atelier.engine.core.NativeHandle;
 import dev.atelier.engine.core.NativeLibrary;
+import dev.atelier.engine.core.Retainable;
 import dev.atelier.engine.core.Progress;
 import dev.atelier.engine.core.Status;
 import dev.atelier.engine.core.TensorView;
@@ -34,74 +35,44 @@ import java.util.Map;
  */
 public final class Embedder extends NativeHandle {
     private final EmbedderOptions options;
-    private final Object owner;
-    private final AutoCloseable ownedSource;
     private final Preprocessor preprocessor;
     private final int pooledDim;
     private final int prelogitsDim;
     private final int numClasses;
 
     /**
-     * Builds the network from tensors named as torchvision's state_dict. Nothing is copied: the
-     * views' memory must stay valid until this embedder is closed, which owner (kept reachable
-     * here, not closed) guarantees, e.g. the open weights file.
+     * Builds the network from tensors named as torchvision's state_dict. Nothing is copied: owner
+     * (the open weights file) is retained until this embedder is destroyed, so the caller may
+     * close its own reference to it at once.
      *
      * @throws AtelierException.FormatException listing every missing or misshapen tensor
      */
-    public Embedder(Map<String, TensorView> tensors, Object owner, EmbedderOptions options) {
-        this(tensors, owner, null, options);
-    }
-
-    /**
-     * As the public constructor, but this embedder takes ownership of source (the open weights
-     * file, e.g. a {@code .pth} reader) and closes it in {@link #close()}, or at once if
-     * building the network fails.
-     */
-    public static Embedder owning(Map<String, TensorView> tensors, AutoCloseable source, EmbedderOptions options) {
-        try {
-            return new Embedder(tensors, source, source, options);
-        } catch (RuntimeException e) {
-            try {
-                source.close();
-            } catch (Exception suppressed) {
-                e.addSuppressed(suppressed);
-            }
-            throw e;
-        }
-    }
-
-    private Embedder(Map<String, TensorView> tensors, Object owner, AutoCloseable ownedSource, EmbedderOptions options) {
+    public Embedder(Map<String, TensorView> tensors, Retainable owner, EmbedderOptions options) {
         super("atl_embedder", create(tensors, owner, options), p -> atl_embedder_destroy(p));
         this.options = options;
-        this.owner = owner;
-        this.ownedSource = ownedSource;
-        retainAll(java.util.Collections.singletonList(owner));
+        dependOn(owner);
         this.pooledDim = Math.toIntExact(atl_embedder_pooled_dim(pointer()));
         this.prelogitsDim = Math.toIntExact(atl_embedder_prelogits_dim(pointer()));
         this.numClasses = Math.toIntExact(atl_embedder_num_classes(pointer()));
         this.preprocessor = new Preprocessor(options.weights().transform(), options.decodeThreads());
     }
 
-    /** Opens a {@code .safetensors} file of torchvision MobileNetV3-Large weights; the embedder owns the file. */
+    /** Opens a {@code .safetensors} file of torchvision MobileNetV3-Large weights; it stays mapped while the embedder lives. */
     public static Embedder open(Path weightsFile, EmbedderOptions options) {
-        SafeTensorsFile file = SafeTensorsFile.open(weightsFile);
-        Map<String, TensorView> tensors = new java.util.LinkedHashMap<>();
-        try {
+        try (SafeTensorsFile file = SafeTensorsFile.open(weightsFile)) {
+            Map<String, TensorView> tensors = new java.util.LinkedHashMap<>();
             for (String name : file.tensors().keySet()) {
                 tensors.put(name, file.view(name));
             }
-        } catch (RuntimeException e) {
-            file.close();
-            throw e;
-        }
-        try {
-            return owning(tensors, file, options);
-        } catch (AtelierException.FormatException e) {
-            throw new AtelierException.FormatException(weightsFile + ": " + e.getMessage(), e);
+            try {
+                return new Embedder(tensors, file, options);
+            } catch (AtelierException.FormatException e) {
+                throw new AtelierException.FormatException(weightsFile + ": " + e.getMessage(), e);
+            }
         }
     }
 
-    private static MemorySegment create(Map<String, TensorView> tensors, Object owner, EmbedderOptions options) {
+    private static MemorySegment create(Map<String, TensorView> tensors, Retainable owner, EmbedderOptions options) {
         NativeLibrary.load();
         // The weight set only lives for the creation: the embedder keeps the tensors it uses.
         try (Weights weights = new Weights(); Arena arena = Arena.ofConfined()) {
@@ -233,7 +204,7 @@ public final class Embedder extends NativeHandle {
         }
     }
 
-    /** Frees the network, stops the decoding threads and closes the weights file if this embedder opened it. */
+    /** Frees the network (and so releases its weights file) and stops the decoding threads. */
     @Override
     public void close() {
         if (isClosed()) {
@@ -241,17 +212,5 @@ public final class Embedder extends NativeHandle {
         }
         super.close();
         preprocessor.close();
-        if (ownedSource != null) {
-            try {
-                ownedSource.close();
-            } catch (Exception e) {
-                throw new AtelierException(AtelierException.IO, "closing the weights: " + e.getMessage(), e);
-            }
-        }
-    }
-
-    /** Keeps the weights' owner reachable while this embedder lives. */
-    Object owner() {
-        return owner;
     }
 }

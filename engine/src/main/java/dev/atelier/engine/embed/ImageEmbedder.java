@@ -81,12 +81,8 @@ public interface ImageEmbedder extends AutoCloseable {
     private static Embedder openTorch(Path model, EmbedderOptions options) {
         String name = model.getFileName().toString().toLowerCase(Locale.ROOT);
         if (name.endsWith(".pth") || name.endsWith(".pt")) {
-            TorchFile file = TorchFile.open(model);
-            try {
-                return Embedder.owning(file.stateDict(), file, options);
-            } catch (RuntimeException e) {
-                file.close();
-                throw e;
+            try (TorchFile file = TorchFile.open(model)) {
+                return new Embedder(file.stateDict(), file, options); // the embedder retains the file
             }
         }
         return Embedder.open(model, options);

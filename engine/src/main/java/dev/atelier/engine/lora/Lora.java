@@ -13,21 +13,21 @@ import java.lang.foreign.ValueLayout;
 /**
  * One network's part of a LoRA file as native adapters ({@code atl_lora}), named by the network's
  * layers. Applied with {@code UNet.applyLora} / {@code TextEncoder.applyLora}, which copy what they
- * need: this handle may be closed afterwards.
+ * need: this handle may be closed afterwards. It reads the mapped tensors of the weights it was
+ * made from and retains them.
  */
 public final class Lora extends NativeHandle {
     private final LoraKeys.Network network;
-    private final Weights weights;
 
     private Lora(MemorySegment pointer, LoraKeys.Network network, Weights weights) {
         super("atl_lora", pointer, p -> atl_lora_destroy(p));
         this.network = network;
-        this.weights = weights;
+        dependOn(weights);
     }
 
     /**
      * Creates the adapters from weights named {@code <layer>.lora_down.weight}, {@code <layer>.lora_up.weight}
-     * and optionally {@code <layer>.alpha}; takes ownership of weights.
+     * and optionally {@code <layer>.alpha}. The caller still closes weights.
      */
     public static Lora create(LoraKeys.Network network, Weights weights) {
         NativeLibrary.load();
@@ -35,9 +35,6 @@ public final class Lora extends NativeHandle {
             MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
             Status.check(atl_lora_create(weights.pointer(), out));
             return new Lora(out.get(ValueLayout.ADDRESS, 0), network, weights);
-        } catch (RuntimeException e) {
-            weights.close();
-            throw e;
         }
     }
 
@@ -49,11 +46,5 @@ public final class Lora extends NativeHandle {
     /** Number of adapted layers. */
     public long count() {
         return atl_lora_count(pointer());
-    }
-
-    @Override
-    public void close() {
-        super.close();
-        weights.close();
     }
 }

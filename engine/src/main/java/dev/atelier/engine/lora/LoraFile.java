@@ -1,7 +1,6 @@
 package dev.atelier.engine.lora;
 
 import dev.atelier.engine.core.AtelierException.FormatException;
-import dev.atelier.engine.core.TensorView;
 import dev.atelier.engine.core.Weights;
 import dev.atelier.engine.lora.LoraKeys.Network;
 import dev.atelier.engine.lora.LoraKeys.Part;
@@ -25,8 +24,9 @@ import org.slf4j.LoggerFactory;
  * architecture (SDXL names, or nothing that fits this model) is a {@link FormatException};
  * shapes that do not fit are refused when the LoRA is applied.
  *
- * <p>Ownership: the file stays mapped until {@link #close()}; close it after the LoRAs are
- * applied or no longer needed (applying copies the adapters into the network).
+ * <p>Ownership: the file stays mapped until {@link #close()} and its LoRAs are closed (each
+ * retains the mapping); close it after the LoRAs are applied or no longer needed (applying copies
+ * the adapters into the network).
  */
 public final class LoraFile implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(LoraFile.class);
@@ -83,17 +83,12 @@ public final class LoraFile implements AutoCloseable {
                         unmatched.size(), unmatched.size() > 10 ? unmatched.subList(0, 10) + " ..." : unmatched);
             }
             for (Map.Entry<Network, Map<String, String>> e : names.entrySet()) {
-                Weights w = new Weights();
-                try {
+                try (Weights w = new Weights()) {
                     for (Map.Entry<String, String> n : e.getValue().entrySet()) {
-                        TensorView v = file.view(n.getValue());
-                        w.add(n.getKey(), v, file);
+                        w.add(n.getKey(), file.view(n.getValue()), file);
                     }
-                } catch (RuntimeException ex) {
-                    w.close();
-                    throw ex;
+                    loras.put(e.getKey(), Lora.create(e.getKey(), w));
                 }
-                loras.put(e.getKey(), Lora.create(e.getKey(), w));
             }
             return new LoraFile(file, loras, unmatched);
         } catch (RuntimeException e) {

@@ -50,7 +50,7 @@ public final class SafeTensorsFile implements AutoCloseable, dev.atelier.engine.
             .build();
 
     private final Path path;
-    private final dev.atelier.engine.core.SharedMapping shared;
+    private final dev.atelier.engine.core.KeepAlive shared; // frees the mapping's arena
     private final MemorySegment mapping;
     private final long dataStart;
     private final Map<String, TensorInfo> tensors;
@@ -59,7 +59,7 @@ public final class SafeTensorsFile implements AutoCloseable, dev.atelier.engine.
     private SafeTensorsFile(Path path, Arena arena, MemorySegment mapping, long dataStart,
             Map<String, TensorInfo> tensors, Map<String, String> metadata) {
         this.path = path;
-        this.shared = new dev.atelier.engine.core.SharedMapping(arena, path.toString());
+        this.shared = new dev.atelier.engine.core.KeepAlive(path.toString(), arena::close);
         this.mapping = mapping;
         this.dataStart = dataStart;
         this.tensors = tensors;
@@ -268,7 +268,7 @@ public final class SafeTensorsFile implements AutoCloseable, dev.atelier.engine.
      */
     @Override
     public void close() {
-        shared.close();
+        shared.releaseOwner();
     }
 
     /** Keeps the mapping alive past {@link #close()} for a native object that borrows it. */

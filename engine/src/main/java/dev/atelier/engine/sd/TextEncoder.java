@@ -21,17 +21,15 @@ import java.lang.foreign.ValueLayout;
  * The CLIP text encoder of SD1.x ({@code atl_text_encoder}): token ids to hidden states.
  *
  * <p>Built from {@link Weights} holding the text model's tensors without their checkpoint prefix
- * (see {@link StableDiffusionWeights}); it keeps a reference to them, so their memory stays
- * mapped while this encoder lives. One thread at a time.
+ * (see {@link StableDiffusionWeights}); it retains them, so their memory stays mapped while this
+ * encoder lives. One thread at a time.
  */
 public final class TextEncoder extends NativeHandle {
-    private final Weights weights;
     private final TextEncoderParams config;
 
     private TextEncoder(MemorySegment pointer, Weights weights) {
         super("atl_text_encoder", pointer, p -> atl_text_encoder_destroy(p));
-        this.weights = weights;
-        retainAll(weights.owners()); // the networks read the mapped weights on every call
+        dependOn(weights); // the networks read the weights' mapped memory on every call
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment out = atl_text_encoder_params.allocate(arena);
             Status.check(atl_text_encoder_config(pointer, out));
@@ -80,9 +78,6 @@ public final class TextEncoder extends NativeHandle {
         return forward(inputIds, clipSkip, Arena.ofAuto());
     }
 
-    Weights weights() {
-        return weights;
-    }
 
     /**
      * Applies the LoRA adapters to this network at multiplier (kohya: multiplier * alpha / rank * up @ down).

@@ -22,16 +22,14 @@ import java.lang.foreign.ValueLayout;
  * eps of latents x at continuous timesteps t given the text context.
  *
  * <p>Built from {@link Weights} holding the UNet's tensors without their checkpoint prefix; it
- * keeps a reference to them. One thread at a time.
+ * retains them, so their memory stays mapped while this UNet lives. One thread at a time.
  */
 public final class UNet extends NativeHandle {
-    private final Weights weights;
     private final UNetParams config;
 
     private UNet(MemorySegment pointer, Weights weights) {
         super("atl_unet", pointer, p -> atl_unet_destroy(p));
-        this.weights = weights;
-        retainAll(weights.owners()); // the networks read the mapped weights on every call
+        dependOn(weights); // the networks read the weights' mapped memory on every call
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment out = atl_unet_params.allocate(arena);
             Status.check(atl_unet_config(pointer, out));
@@ -81,9 +79,6 @@ public final class UNet extends NativeHandle {
         return forward(x, t, context, Arena.ofAuto());
     }
 
-    Weights weights() {
-        return weights;
-    }
 
     /**
      * Applies the LoRA adapters to this network at multiplier (kohya: multiplier * alpha / rank * up @ down).

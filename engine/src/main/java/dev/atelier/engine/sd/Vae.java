@@ -20,8 +20,8 @@ import java.lang.foreign.ValueLayout;
  * <p>Diffusion latents are the first-stage latents times the model's scale factor
  * ({@link #SD1_SCALE_FACTOR}, {@code scale_factor} in the LDM YAML): {@link #decode} divides by
  * the factor it is given, and {@link #encode} returns the unscaled posterior.
- * Built from {@link Weights} holding the VAE's tensors without their checkpoint prefix; it keeps
- * a reference to them. One thread at a time.
+ * Built from {@link Weights} holding the VAE's tensors without their checkpoint prefix; it
+ * retains them, so their memory stays mapped while this VAE lives. One thread at a time.
  */
 public final class Vae extends NativeHandle {
     /** LDM v1-inference.yaml {@code scale_factor}. */
@@ -35,13 +35,11 @@ public final class Vae extends NativeHandle {
      */
     public record Posterior(TensorView mean, TensorView logvar) {}
 
-    private final Weights weights;
     private final VaeParams config;
 
     private Vae(MemorySegment pointer, Weights weights) {
         super("atl_vae", pointer, p -> atl_vae_destroy(p));
-        this.weights = weights;
-        retainAll(weights.owners()); // the networks read the mapped weights on every call
+        dependOn(weights); // the networks read the weights' mapped memory on every call
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment out = atl_vae_params.allocate(arena);
             Status.check(atl_vae_config(pointer, out));
@@ -113,9 +111,5 @@ public final class Vae extends NativeHandle {
 
     public Posterior encode(TensorView image) {
         return encode(image, Arena.ofAuto());
-    }
-
-    Weights weights() {
-        return weights;
     }
 }

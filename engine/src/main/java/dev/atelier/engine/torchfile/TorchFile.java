@@ -37,12 +37,12 @@ import java.util.Map;
  */
 public final class TorchFile implements AutoCloseable, dev.atelier.engine.core.Retainable {
     private final Path path;
-    private final dev.atelier.engine.core.SharedMapping shared;
+    private final dev.atelier.engine.core.KeepAlive shared; // frees the mapping's arena
     private final Map<String, TensorView> tensors;
 
     private TorchFile(Path path, Arena arena, Map<String, TensorView> tensors) {
         this.path = path;
-        this.shared = new dev.atelier.engine.core.SharedMapping(arena, path.toString());
+        this.shared = new dev.atelier.engine.core.KeepAlive(path.toString(), arena::close);
         this.tensors = tensors;
     }
 
@@ -224,10 +224,13 @@ public final class TorchFile implements AutoCloseable, dev.atelier.engine.core.R
         return v;
     }
 
-    /** Unmaps the file; views handed out before are invalid afterwards. Closing twice is harmless. */
+    /**
+     * Unmaps the file, once no native object retains it (see {@link #retain()}); views handed out
+     * are invalid afterwards. Closing twice is harmless.
+     */
     @Override
     public void close() {
-        shared.close();
+        shared.releaseOwner();
     }
 
     /** Keeps the mapping alive past {@link #close()} for a native object that borrows it. */

@@ -22,8 +22,9 @@ import java.util.List;
  * call and a fused AdamW update per {@link #update} call.
  *
  * <p>While it is open the networks compute with its adapters (also in their own forward calls:
- * the trained model); {@link #close()} removes them. Close it before the networks. One thread
- * at a time.
+ * the trained model); {@link #close()} removes them. It retains the networks (and the native
+ * trainer shares their ownership), so the networks and the trainer may be closed in any order.
+ * One thread at a time.
  */
 public final class LoraTrainer extends NativeHandle {
     /** The flat state kinds of {@link #state}. */
@@ -63,8 +64,13 @@ public final class LoraTrainer extends NativeHandle {
     private final long[][] downShapes;
     private final long[][] upShapes;
 
-    private LoraTrainer(MemorySegment pointer, List<LoraModule> modules) {
+    private LoraTrainer(MemorySegment pointer, UNet unet, TextEncoder textEncoder, List<LoraModule> modules) {
         super("atl_lora_trainer", pointer, p -> atl_lora_trainer_destroy(p));
+        // The trainer runs the networks and removes its adapters from them when destroyed.
+        dependOn(unet);
+        if (textEncoder != null) {
+            dependOn(textEncoder);
+        }
         this.modules = List.copyOf(modules);
         int n = modules.size();
         downShapes = new long[n][];
@@ -85,8 +91,8 @@ public final class LoraTrainer extends NativeHandle {
     /**
      * Attaches fresh adapters (down Kaiming-uniform, up zero, as kohya) to the listed layers.
      *
-     * @param unet          the UNet; must stay open while this trainer is
-     * @param textEncoder   the text encoder, or null when no module names it
+     * @param unet          the UNet; retained until this trainer is destroyed
+     * @param textEncoder   the text encoder, or null when no module names it; retained too
      * @param modules       the layers to train
      * @param alphasCumprod the noise schedule, [T] values in (0, 1)
      * @param options       step options
@@ -121,7 +127,7 @@ public final class LoraTrainer extends NativeHandle {
             Status.check(atl_lora_trainer_create(unet.pointer(),
                     textEncoder == null ? MemorySegment.NULL : textEncoder.pointer(), specs, modules.size(),
                     acp.toNative(arena), p, out));
-            return new LoraTrainer(out.get(ValueLayout.ADDRESS, 0), modules);
+            return new LoraTrainer(out.get(ValueLayout.ADDRESS, 0), unet, textEncoder, modules);
         }
     }
 

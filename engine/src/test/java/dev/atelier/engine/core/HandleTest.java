@@ -35,10 +35,10 @@ class HandleTest {
     void weightsBorrowMemoryWithoutCopying() {
         try (Arena arena = Arena.ofConfined(); Weights weights = new Weights()) {
             TensorView a = TensorView.allocate(arena, DType.BF16, 3, 5);
-            weights.add("a", a, arena);
+            weights.add("a", a, null);
             assertEquals(1, weights.count());
             assertEquals(a.data().address(), weights.address("a"));
-            var e = assertThrows(AtelierException.InvalidInputException.class, () -> weights.add("a", a, arena));
+            var e = assertThrows(AtelierException.InvalidInputException.class, () -> weights.add("a", a, null));
             assertTrue(e.getMessage().contains("duplicate tensor name: a"), e.getMessage());
             assertThrows(AtelierException.InvalidInputException.class, () -> weights.address("missing"));
         }

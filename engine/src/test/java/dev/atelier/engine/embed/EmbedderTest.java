@@ -154,22 +154,25 @@ class EmbedderTest {
     }
 
     @Test
-    void owningEmbedderClosesItsSource() {
-        SafeTensorsFile file = SafeTensorsFile.open(FIXTURE.weights);
-        Map<String, TensorView> tensors = new LinkedHashMap<>();
-        for (String name : file.tensors().keySet()) {
-            tensors.put(name, file.view(name));
-        }
-        int[] closed = {0};
-        Embedder e = Embedder.owning(tensors, () -> {
-            closed[0]++;
-            file.close();
-        }, EmbedderOptions.defaults());
+    void theEmbedderKeepsItsWeightsFileMappedUntilItCloses() {
+        Embedder e;
+        TensorView firstWeight;
+        try (SafeTensorsFile file = SafeTensorsFile.open(FIXTURE.weights)) {
+            Map<String, TensorView> tensors = new LinkedHashMap<>();
+            for (String name : file.tensors().keySet()) {
+                tensors.put(name, file.view(name));
+            }
+            e = new Embedder(tensors, file, EmbedderOptions.defaults());
+            firstWeight = file.view("features.0.0.weight");
+        } // the opener's close: the embedder still reads the mapping
+        float before = firstWeight.data().get(java.lang.foreign.ValueLayout.JAVA_FLOAT, 0);
         assertEquals(960, e.embed(FIXTURE.images.get(0)).length);
         e.close();
         e.close();
-        assertEquals(1, closed[0]);
         assertTrue(e.isClosed());
+        // The embedder was the last holder: the file is unmapped now.
+        assertThrows(IllegalStateException.class, () -> firstWeight.data().get(java.lang.foreign.ValueLayout.JAVA_FLOAT, 0),
+                "mapping still readable after " + before);
     }
 
     @Test

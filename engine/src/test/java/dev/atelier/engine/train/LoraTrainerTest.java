@@ -217,7 +217,7 @@ class LoraTrainerTest {
                 String n = name.substring(StableDiffusionWeights.UNET_PREFIX.length());
                 TensorView v = replaced.getOrDefault(n, view);
                 assertEquals(DType.F32, v.dtype());
-                merged.add(n, v, arena);
+                merged.add(n, v, replaced.containsKey(n) ? null : w.checkpoint()); // arena: closed after merged
             }
         });
         return merged;
