@@ -1,13 +1,17 @@
 package dev.atelier.engine.core;
 
+import static dev.atelier.bindings.atelier_h.*;
+
 /**
  * Base of every error Atelier raises. Native status codes map onto the subclasses in
  * {@link #fromStatus(int, String)}, the one place where that mapping lives.
  */
 public class AtelierException extends RuntimeException {
-    /** Status codes of {@code atl_code} in atelier.h. */
-    public static final int OK = 0, INVALID_ARGUMENT = 1, IO = 2, FORMAT = 3, SHAPE = 4, BACKEND = 5,
-            CANCELLED = 6, OUT_OF_MEMORY = 7, UNSUPPORTED = 8, INTERNAL = 9;
+    /** Status codes of {@code atl_code} in atelier.h, from the bindings. */
+    public static final int OK = ATL_OK(), INVALID_ARGUMENT = ATL_ERR_INVALID_ARGUMENT(), IO = ATL_ERR_IO(),
+            FORMAT = ATL_ERR_FORMAT(), SHAPE = ATL_ERR_SHAPE(), BACKEND = ATL_ERR_BACKEND(),
+            CANCELLED = ATL_ERR_CANCELLED(), OUT_OF_MEMORY = ATL_ERR_OUT_OF_MEMORY(),
+            UNSUPPORTED = ATL_ERR_UNSUPPORTED(), INTERNAL = ATL_ERR_INTERNAL();
 
     private final int code;
 
@@ -28,14 +32,23 @@ public class AtelierException extends RuntimeException {
 
     /** Maps a native status code and message onto the exception hierarchy. */
     public static AtelierException fromStatus(int code, String message) {
-        return switch (code) {
-            case INVALID_ARGUMENT, SHAPE -> new InvalidInputException(code, message);
-            case IO, FORMAT -> new FormatException(code, message);
-            case CANCELLED -> new CancelledException(message);
-            case UNSUPPORTED -> new UnavailableException(message);
-            case BACKEND, OUT_OF_MEMORY -> new BackendException(code, message);
-            default -> new AtelierException(code == OK ? INTERNAL : code, message);
-        };
+        // The codes come from the bindings, so they are not compile-time constants for a switch.
+        if (code == INVALID_ARGUMENT || code == SHAPE) {
+            return new InvalidInputException(code, message);
+        }
+        if (code == IO || code == FORMAT) {
+            return new FormatException(code, message);
+        }
+        if (code == CANCELLED) {
+            return new CancelledException(message);
+        }
+        if (code == UNSUPPORTED) {
+            return new UnavailableException(message);
+        }
+        if (code == BACKEND || code == OUT_OF_MEMORY) {
+            return new BackendException(code, message);
+        }
+        return new AtelierException(code == OK ? INTERNAL : code, message);
     }
 
     /** Bad input from the user: arguments, shapes, files. The CLI exits with 2. */

@@ -1,10 +1,17 @@
 package dev.atelier.engine.core;
 
+import static dev.atelier.bindings.atelier_h.*;
+
 import java.util.Optional;
 
-/** Element types, with the codes of {@code atl_dtype} and the names safetensors uses. */
+/**
+ * Element types, with the codes of {@code atl_dtype} (from the bindings) and the names
+ * safetensors and {@code atl_dtype_name} use (the constant's name).
+ */
 public enum DType {
-    F64(0, 8), F32(1, 4), F16(2, 2), BF16(3, 2), I64(4, 8), I32(5, 4), I16(6, 2), I8(7, 1), U8(8, 1), BOOL(9, 1);
+    F64(ATL_DTYPE_F64(), 8), F32(ATL_DTYPE_F32(), 4), F16(ATL_DTYPE_F16(), 2), BF16(ATL_DTYPE_BF16(), 2),
+    I64(ATL_DTYPE_I64(), 8), I32(ATL_DTYPE_I32(), 4), I16(ATL_DTYPE_I16(), 2), I8(ATL_DTYPE_I8(), 1),
+    U8(ATL_DTYPE_U8(), 1), BOOL(ATL_DTYPE_BOOL(), 1);
 
     private final int code;
     private final int byteSize;

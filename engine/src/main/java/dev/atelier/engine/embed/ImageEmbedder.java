@@ -66,7 +66,7 @@ public interface ImageEmbedder extends AutoCloseable {
             OnnxOptions onnxOptions = new OnnxOptions(Math.max(1, options.threads()), false, true);
             return new OnnxEmbedder(OnnxImageModel.open(onnx, onnxOptions), options);
         } catch (IOException e) {
-            throw new FormatException(2, model + ": cannot export to ONNX: " + e.getMessage());
+            throw new FormatException(AtelierException.IO, model + ": cannot export to ONNX: " + e.getMessage());
         } finally {
             if (temp != null) {
                 try {

@@ -2,30 +2,40 @@ package dev.atelier.engine.index;
 
 import static dev.atelier.bindings.atelier_h.*;
 
+import dev.atelier.engine.core.AtelierException.InvalidInputException;
 import dev.atelier.engine.core.NativeLibrary;
+import java.util.Arrays;
 import java.util.Locale;
+import java.util.stream.Collectors;
 
 /**
- * Which code answers {@link VectorIndex#search} ({@code atl_search_kernel}). Atelier's kernels
+ * Which code answers {@link VectorIndex#search} ({@code atl_search_kernel}, codes from the
+ * bindings). Atelier's kernels
  * serve flat and HNSW-over-flat indexes (SIMD inner products with a vectorised top-k filter,
  * exact search from BLAS tiles, its own HNSW walk with prefetching); other index kinds always
  * use FAISS. {@link #FAISS} keeps FAISS 1.7.3's own search as the baseline.
  */
 public enum SearchKernel {
     /** Atelier's, with the best instruction set of this CPU (the default). */
-    AUTO,
+    AUTO(ATL_SEARCH_KERNEL_AUTO()),
     /** FAISS's own search. */
-    FAISS,
+    FAISS(ATL_SEARCH_KERNEL_FAISS()),
     /** Atelier's, plain loops (the parity reference). */
-    REFERENCE,
+    REFERENCE(ATL_SEARCH_KERNEL_REFERENCE()),
     /** Atelier's, AVX2 + FMA. */
-    AVX2,
+    AVX2(ATL_SEARCH_KERNEL_AVX2()),
     /** Atelier's, AVX-512F. */
-    AVX512;
+    AVX512(ATL_SEARCH_KERNEL_AVX512());
 
-    /** The atl_search_kernel value (declaration order matches the header's). */
+    private final int code;
+
+    SearchKernel(int code) {
+        this.code = code;
+    }
+
+    /** The atl_search_kernel value. */
     public int code() {
-        return ordinal();
+        return code;
     }
 
     /** The library's name for it: "auto", "faiss", "reference", "avx2", "avx512". */
@@ -39,13 +49,24 @@ public enum SearchKernel {
         return atl_search_kernel_available(code()) != 0;
     }
 
-    /** The kernel with the given {@link #nativeName()}. */
+    /** The kernel with the given {@link #nativeName()}; anything else is bad input that lists the names. */
     public static SearchKernel fromName(String name) {
         for (SearchKernel k : values()) {
             if (k.nativeName().equals(name)) {
                 return k;
             }
         }
-        throw new IllegalArgumentException("unknown search kernel \"" + name + "\"; expected one of auto, faiss, reference, avx2, avx512");
+        throw new InvalidInputException("unknown search kernel \"" + name + "\"; known: "
+                + Arrays.stream(values()).map(SearchKernel::nativeName).collect(Collectors.joining(", ")));
+    }
+
+    /** The kernel with the given {@link #code()}. */
+    public static SearchKernel fromCode(int code) {
+        for (SearchKernel k : values()) {
+            if (k.code == code) {
+                return k;
+            }
+        }
+        throw new IllegalArgumentException("unknown atl_search_kernel " + code);
     }
 }

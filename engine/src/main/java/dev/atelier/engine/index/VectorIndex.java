@@ -119,7 +119,7 @@ public final class VectorIndex extends NativeHandle {
 
     /** The code that answers {@link #search} (not saved with the index). */
     public SearchKernel searchKernel() {
-        return SearchKernel.values()[atl_index_search_kernel(pointer())];
+        return SearchKernel.fromCode(atl_index_search_kernel(pointer()));
     }
 
     /**

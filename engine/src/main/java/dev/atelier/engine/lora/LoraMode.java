@@ -1,14 +1,39 @@
 package dev.atelier.engine.lora;
 
-/** How a LoRA is applied to a network ({@code atl_lora_mode}). */
+import static dev.atelier.bindings.atelier_h.*;
+
+import java.util.Locale;
+
+/** How a LoRA is applied to a network ({@code atl_lora_mode}, codes from the bindings). */
 public enum LoraMode {
     /** W' = W + m * alpha/rank * up @ down in a working copy of the weights; fastest per step, one LoRA set per network. */
-    MERGED,
+    MERGED(ATL_LORA_MERGED()),
     /** Computed at run time by the fused kernel: one loaded network serves requests (and batch samples) with different LoRAs. */
-    UNMERGED;
+    UNMERGED(ATL_LORA_UNMERGED());
+
+    private final int code;
+
+    LoraMode(int code) {
+        this.code = code;
+    }
 
     /** The atl_lora_mode value. */
     public int code() {
-        return ordinal(); // ATL_LORA_MERGED = 0, ATL_LORA_UNMERGED = 1
+        return code;
+    }
+
+    /** The library's name for it ({@code atl_lora_mode_name}): "merged", "unmerged". */
+    public String nativeName() {
+        return name().toLowerCase(Locale.ROOT);
+    }
+
+    /** The mode with the given {@link #code()}. */
+    public static LoraMode fromCode(int code) {
+        for (LoraMode m : values()) {
+            if (m.code == code) {
+                return m;
+            }
+        }
+        throw new IllegalArgumentException("unknown atl_lora_mode " + code);
     }
 }

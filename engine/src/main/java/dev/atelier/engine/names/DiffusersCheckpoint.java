@@ -1,5 +1,6 @@
 package dev.atelier.engine.names;
 
+import dev.atelier.engine.core.AtelierException;
 import dev.atelier.engine.core.AtelierException.FormatException;
 import dev.atelier.engine.core.TensorView;
 import dev.atelier.engine.safetensors.SafeTensorsFile;
@@ -55,7 +56,7 @@ public final class DiffusersCheckpoint implements AutoCloseable, dev.atelier.eng
     /** Opens (maps) the safetensors files of dir; errors name the folder or file and the problem. */
     public static DiffusersCheckpoint open(Path dir) {
         if (!Files.isDirectory(dir)) {
-            throw new FormatException(2, dir + ": not a folder");
+            throw new FormatException(AtelierException.IO, dir + ": not a folder");
         }
         List<SafeTensorsFile> files = new ArrayList<>();
         try {
@@ -65,7 +66,7 @@ public final class DiffusersCheckpoint implements AutoCloseable, dev.atelier.eng
                 Optional<Path> file = weightsFile(dir.resolve(part[0]), part[1]);
                 if (file.isEmpty()) {
                     if (part[0].equals("unet")) {
-                        throw new FormatException(2, dir + ": not a diffusers folder: no unet/" + part[1]
+                        throw new FormatException(AtelierException.IO, dir + ": not a diffusers folder: no unet/" + part[1]
                                 + ".safetensors (a .bin folder must be converted to safetensors first)");
                     }
                     continue;

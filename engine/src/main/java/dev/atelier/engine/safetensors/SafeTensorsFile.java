@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import dev.atelier.engine.core.AtelierException;
 import dev.atelier.engine.core.AtelierException.FormatException;
 import dev.atelier.engine.core.DType;
 import dev.atelier.engine.core.TensorView;
@@ -75,9 +76,9 @@ public final class SafeTensorsFile implements AutoCloseable, dev.atelier.engine.
                 mapping = channel.size() == 0 ? MemorySegment.NULL
                         : channel.map(FileChannel.MapMode.READ_ONLY, 0, channel.size(), arena);
             } catch (NoSuchFileException e) {
-                throw new FormatException(2, path + ": no such file");
+                throw new FormatException(AtelierException.IO, path + ": no such file");
             } catch (IOException e) {
-                throw new FormatException(2, path + ": cannot read: " + e.getMessage());
+                throw new FormatException(AtelierException.IO, path + ": cannot read: " + e.getMessage());
             }
             SafeTensorsFile file = parse(path, arena, mapping);
             arena = null; // now owned by file

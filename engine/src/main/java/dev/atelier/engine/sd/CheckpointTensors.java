@@ -1,5 +1,6 @@
 package dev.atelier.engine.sd;
 
+import dev.atelier.engine.core.AtelierException;
 import dev.atelier.engine.core.AtelierException.FormatException;
 import dev.atelier.engine.core.TensorView;
 import dev.atelier.engine.names.DiffusersCheckpoint;
@@ -48,7 +49,7 @@ public record CheckpointTensors(Path path, Map<String, TensorView> tensors, Auto
             }
         }
         if (!Files.isRegularFile(path)) {
-            throw new FormatException(2, path + ": no such file or folder");
+            throw new FormatException(AtelierException.IO, path + ": no such file or folder");
         }
         String name = path.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
         if (name.endsWith(".ckpt") || name.endsWith(".pt") || name.endsWith(".pth") || name.endsWith(".bin")) {

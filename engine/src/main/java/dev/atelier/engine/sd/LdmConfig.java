@@ -1,5 +1,6 @@
 package dev.atelier.engine.sd;
 
+import dev.atelier.engine.core.AtelierException;
 import dev.atelier.engine.core.AtelierException.FormatException;
 import dev.atelier.engine.core.DType;
 import java.io.IOException;
@@ -53,7 +54,7 @@ public record LdmConfig(UNetParams unet, VaeParams vae, TextEncoderParams text, 
         try (Reader r = Files.newBufferedReader(yaml)) {
             root = new Yaml(new SafeConstructor(new LoaderOptions())).load(r);
         } catch (IOException e) {
-            throw new FormatException(2, yaml + ": cannot read: " + e.getMessage());
+            throw new FormatException(AtelierException.IO, yaml + ": cannot read: " + e.getMessage());
         } catch (YAMLException e) {
             throw new FormatException(yaml + ": not valid YAML: " + e.getMessage().lines().findFirst().orElse(""));
         }

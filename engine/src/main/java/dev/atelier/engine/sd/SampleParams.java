@@ -32,7 +32,7 @@ public record SampleParams(Sampler sampler, boolean karras, int steps, double cf
     MemorySegment toNative(Arena arena) {
         MemorySegment p = atl_sample_params.allocate(arena);
         atl_sample_params_init(p);
-        atl_sample_params.sampler(p, sampler.nativeValue());
+        atl_sample_params.sampler(p, sampler.code());
         atl_sample_params.schedule(p, karras ? ATL_SCHEDULE_KARRAS() : ATL_SCHEDULE_DEFAULT());
         atl_sample_params.steps(p, steps);
         atl_sample_params.cfg(p, (float) cfg);

@@ -1,28 +1,32 @@
 package dev.atelier.engine.sd;
 
+import static dev.atelier.bindings.atelier_h.*;
+
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.stream.Collectors;
 
 /**
- * The samplers, named as A1111 users know them ({@link #displayName()}, written into the PNG
- * {@code parameters} chunk) and as the CLI and the native library spell them ({@link #id()},
- * {@code atl_sampler_name}). The order is {@code atl_sampler}'s.
+ * The samplers ({@code atl_sampler}, codes from the bindings), named as A1111 users know them
+ * ({@link #displayName()}, written into the PNG {@code parameters} chunk) and as the CLI and the
+ * native library spell them ({@link #id()}, {@code atl_sampler_name}).
  */
 public enum Sampler {
-    DDIM("ddim", "DDIM"),
-    EULER("euler", "Euler"),
-    EULER_A("euler_a", "Euler a"),
-    HEUN("heun", "Heun"),
-    DPMPP_2M("dpmpp_2m", "DPM++ 2M"),
-    DPMPP_2M_KARRAS("dpmpp_2m_karras", "DPM++ 2M Karras"),
-    DPMPP_SDE_KARRAS("dpmpp_sde_karras", "DPM++ SDE Karras");
+    DDIM(ATL_SAMPLER_DDIM(), "ddim", "DDIM"),
+    EULER(ATL_SAMPLER_EULER(), "euler", "Euler"),
+    EULER_A(ATL_SAMPLER_EULER_A(), "euler_a", "Euler a"),
+    HEUN(ATL_SAMPLER_HEUN(), "heun", "Heun"),
+    DPMPP_2M(ATL_SAMPLER_DPMPP_2M(), "dpmpp_2m", "DPM++ 2M"),
+    DPMPP_2M_KARRAS(ATL_SAMPLER_DPMPP_2M_KARRAS(), "dpmpp_2m_karras", "DPM++ 2M Karras"),
+    DPMPP_SDE_KARRAS(ATL_SAMPLER_DPMPP_SDE_KARRAS(), "dpmpp_sde_karras", "DPM++ SDE Karras");
 
+    private final int code;
     private final String id;
     private final String displayName;
 
-    Sampler(String id, String displayName) {
+    Sampler(int code, String id, String displayName) {
+        this.code = code;
         this.id = id;
         this.displayName = displayName;
     }
@@ -38,8 +42,18 @@ public enum Sampler {
     }
 
     /** The {@code atl_sampler} value. */
-    public int nativeValue() {
-        return ordinal();
+    public int code() {
+        return code;
+    }
+
+    /** The sampler with the given {@link #code()}. */
+    public static Sampler fromCode(int code) {
+        for (Sampler s : values()) {
+            if (s.code == code) {
+                return s;
+            }
+        }
+        throw new IllegalArgumentException("unknown atl_sampler " + code);
     }
 
     /**

@@ -3,6 +3,7 @@ package dev.atelier.engine.text;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.atelier.engine.core.AtelierException;
 import dev.atelier.engine.core.AtelierException.FormatException;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -103,7 +104,7 @@ public final class ClipTokenizer {
                 throw new FormatException(file + ": unexpected content after the token -> id object");
             }
         } catch (NoSuchFileException | java.io.FileNotFoundException e) {
-            throw new FormatException(2, file + ": no such file");
+            throw new FormatException(AtelierException.IO, file + ": no such file");
         } catch (IOException e) {
             throw new FormatException(file + ": cannot read the vocabulary: " + e.getMessage(), e);
         }
@@ -131,7 +132,7 @@ public final class ClipTokenizer {
                 ranks.putIfAbsent(pair[0] + " " + pair[1], ranks.size());
             }
         } catch (NoSuchFileException e) {
-            throw new FormatException(2, file + ": no such file");
+            throw new FormatException(AtelierException.IO, file + ": no such file");
         } catch (java.nio.charset.MalformedInputException e) {
             throw new FormatException(file + ": not UTF-8 text");
         } catch (IOException e) {

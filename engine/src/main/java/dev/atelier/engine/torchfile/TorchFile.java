@@ -1,5 +1,6 @@
 package dev.atelier.engine.torchfile;
 
+import dev.atelier.engine.core.AtelierException;
 import dev.atelier.engine.core.AtelierException.FormatException;
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
 import dev.atelier.engine.core.TensorView;
@@ -66,9 +67,9 @@ public final class TorchFile implements AutoCloseable, dev.atelier.engine.core.R
                 }
                 mapping = channel.map(FileChannel.MapMode.READ_ONLY, 0, channel.size(), arena);
             } catch (NoSuchFileException e) {
-                throw new FormatException(2, path + ": no such file");
+                throw new FormatException(AtelierException.IO, path + ": no such file");
             } catch (IOException e) {
-                throw new FormatException(2, path + ": cannot read: " + e.getMessage());
+                throw new FormatException(AtelierException.IO, path + ": cannot read: " + e.getMessage());
             }
             TorchFile file = new TorchFile(path, arena, read(path, mapping, arena, allowForeignObjects));
             arena = null; // owned by file

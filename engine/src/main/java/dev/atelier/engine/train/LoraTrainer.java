@@ -27,8 +27,21 @@ import java.util.List;
  * One thread at a time.
  */
 public final class LoraTrainer extends NativeHandle {
-    /** The flat state kinds of {@link #state}. */
-    public enum StateKind { PARAMETERS, EXP_AVG, EXP_AVG_SQ }
+    /** The flat state kinds of {@link #state} ({@code atl_lora_state}, codes from the bindings). */
+    public enum StateKind {
+        PARAMETERS(ATL_LORA_STATE_PARAMETERS()), EXP_AVG(ATL_LORA_STATE_EXP_AVG()), EXP_AVG_SQ(ATL_LORA_STATE_EXP_AVG_SQ());
+
+        private final int code;
+
+        StateKind(int code) {
+            this.code = code;
+        }
+
+        /** The {@code atl_lora_state} value. */
+        public int code() {
+            return code;
+        }
+    }
 
     /**
      * Options of the step itself.
@@ -190,7 +203,7 @@ public final class LoraTrainer extends NativeHandle {
         TensorView out = TensorView.allocate(arena, DType.F32, stateSize(textEncoder));
         try (Arena call = Arena.ofConfined()) {
             Status.check(atl_lora_trainer_state_get(pointer(), textEncoder ? ATL_LORA_TEXT_ENCODER() : ATL_LORA_UNET(),
-                    kind.ordinal(), out.toNative(call)));
+                    kind.code(), out.toNative(call)));
         }
         return out;
     }
@@ -199,7 +212,7 @@ public final class LoraTrainer extends NativeHandle {
     public void setState(boolean textEncoder, StateKind kind, TensorView value) {
         try (Arena call = Arena.ofConfined()) {
             Status.check(atl_lora_trainer_state_set(pointer(), textEncoder ? ATL_LORA_TEXT_ENCODER() : ATL_LORA_UNET(),
-                    kind.ordinal(), value.toNative(call)));
+                    kind.code(), value.toNative(call)));
         }
     }
 }

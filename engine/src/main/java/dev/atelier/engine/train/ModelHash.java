@@ -1,5 +1,6 @@
 package dev.atelier.engine.train;
 
+import dev.atelier.engine.core.AtelierException;
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
 import java.io.IOException;
 import java.io.InputStream;
@@ -47,7 +48,7 @@ record ModelHash(String sha256, String legacy) {
             return new ModelHash(HexFormat.of().formatHex(full.digest()),
                     HexFormat.of().formatHex(part.digest()).substring(0, 8));
         } catch (IOException e) {
-            throw new InvalidInputException(2, "cannot read " + model + " to hash it: " + e.getMessage());
+            throw new InvalidInputException(AtelierException.IO, "cannot read " + model + " to hash it: " + e.getMessage());
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }

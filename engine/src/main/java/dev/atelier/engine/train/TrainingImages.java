@@ -1,5 +1,6 @@
 package dev.atelier.engine.train;
 
+import dev.atelier.engine.core.AtelierException;
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
 import dev.atelier.engine.core.AtelierException.UnavailableException;
 import java.awt.image.BufferedImage;
@@ -81,7 +82,7 @@ public final class TrainingImages {
         try (Stream<Path> s = Files.list(dir)) {
             files = s.filter(Files::isRegularFile).filter(TrainingImages::isImage).sorted().toList();
         } catch (IOException e) {
-            throw new InvalidInputException(2, "cannot list " + dir + ": " + e.getMessage());
+            throw new InvalidInputException(AtelierException.IO, "cannot list " + dir + ": " + e.getMessage());
         }
         if (files.isEmpty()) {
             throw new InvalidInputException("no training images in " + dir + " (looked for " + EXTENSIONS + ")");
@@ -116,10 +117,10 @@ public final class TrainingImages {
         try {
             img = ImageIO.read(f.toFile());
         } catch (IOException | RuntimeException e) {
-            throw new InvalidInputException(3, "training image " + f + " does not decode: " + e.getMessage(), e);
+            throw new InvalidInputException(AtelierException.FORMAT, "training image " + f + " does not decode: " + e.getMessage(), e);
         }
         if (img == null || img.getWidth() <= 0 || img.getHeight() <= 0) {
-            throw new InvalidInputException(3, "training image " + f + " does not decode: not a JPEG/PNG image");
+            throw new InvalidInputException(AtelierException.FORMAT, "training image " + f + " does not decode: not a JPEG/PNG image");
         }
         return img;
     }
@@ -131,7 +132,7 @@ public final class TrainingImages {
             try {
                 return Files.readString(txt, StandardCharsets.UTF_8).strip();
             } catch (IOException e) {
-                throw new InvalidInputException(2, "cannot read caption " + txt + ": " + e.getMessage());
+                throw new InvalidInputException(AtelierException.IO, "cannot read caption " + txt + ": " + e.getMessage());
             }
         }
         if (defaultCaption.isPresent()) {

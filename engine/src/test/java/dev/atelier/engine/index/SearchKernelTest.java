@@ -2,6 +2,7 @@ package dev.atelier.engine.index;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import dev.atelier.engine.core.AtelierException.InvalidInputException;
 import dev.atelier.engine.core.TensorView;
 import java.lang.foreign.Arena;
 import java.util.Arrays;
@@ -85,7 +86,8 @@ class SearchKernelTest {
         }
         assertTrue(SearchKernel.REFERENCE.available());
         assertTrue(SearchKernel.FAISS.available());
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> SearchKernel.fromName("sse"));
-        assertTrue(e.getMessage().contains("avx512"));
+        InvalidInputException e = assertThrows(InvalidInputException.class, () -> SearchKernel.fromName("sse"));
+        assertTrue(e.getMessage().contains("\"sse\"") && e.getMessage().contains("auto, faiss, reference, avx2, avx512"),
+                e.getMessage());
     }
 }
