@@ -20,6 +20,7 @@ import dev.atelier.engine.sd.GenerationRequest;
 import dev.atelier.engine.sd.OpKernel;
 import dev.atelier.engine.sd.Pipeline;
 import dev.atelier.engine.sd.Sampler;
+import dev.atelier.engine.sd.ScheduleSource;
 import dev.atelier.engine.testing.Fixtures;
 import dev.atelier.engine.text.LongPromptMode;
 import java.nio.file.Files;
@@ -55,7 +56,7 @@ class EmbeddedServiceTest {
 
         StyleService(Path model, Path yaml, Path mobilenet, String index) {
             sd = Pipeline.load(model, new Pipeline.Options(Optional.empty(), Optional.of(yaml), Optional.empty(),
-                    DType.F32, LongPromptMode.CHUNKED, OpKernel.AUTO));
+                    DType.F32, LongPromptMode.CHUNKED, OpKernel.AUTO, ScheduleSource.CONFIG));
             embedder = ImageEmbedder.open(mobilenet, Backend.TORCH, EmbedderOptions.defaults());
             catalog = CatalogSearches.open(index);
         }
@@ -181,7 +182,7 @@ class EmbeddedServiceTest {
         Path root = Fixtures.sd15Tiny();
         Pipeline sd = Pipeline.load(root.resolve("model/model.safetensors"), new Pipeline.Options(Optional.empty(),
                 Optional.of(root.resolve("model/model.yaml")), Optional.empty(), DType.F32, LongPromptMode.CHUNKED,
-                OpKernel.AUTO));
+                OpKernel.AUTO, ScheduleSource.CONFIG));
         GenerationRequest r = GenerationRequest.of("jacket", "", 1).withSize(64, 64).withSampler(Sampler.EULER, 4);
         CountDownLatch started = new CountDownLatch(1);
         ExecutorService pool = Executors.newSingleThreadExecutor();

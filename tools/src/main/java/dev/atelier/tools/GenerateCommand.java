@@ -9,6 +9,7 @@ import dev.atelier.engine.sd.PeakFlops;
 import dev.atelier.engine.sd.Pipeline;
 import dev.atelier.engine.sd.Profile;
 import dev.atelier.engine.sd.Sampler;
+import dev.atelier.engine.sd.ScheduleSource;
 import dev.atelier.engine.text.LongPromptMode;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -106,6 +107,12 @@ final class GenerateCommand extends CliCommand {
                     + "and operation class to stderr after the run (with --json also in the JSON object).")
     boolean profile;
 
+    @Option(names = "--schedule-source", defaultValue = "config", paramLabel = "config|checkpoint",
+            description = "Noise schedule: computed from the config's betas in double precision (config), or the "
+                    + "checkpoint's stored alphas_cumprod as A1111 uses it (checkpoint; fp16 in pruned checkpoints; "
+                    + "recorded in the PNG parameters). Default: ${DEFAULT-VALUE}.")
+    String scheduleSource;
+
     @Option(names = "--long-prompt", defaultValue = "chunked", paramLabel = "chunked|truncate",
             description = "Prompts over 75 tokens: encode in chunks of 75 (A1111) or truncate. Default: ${DEFAULT-VALUE}.")
     String longPrompt;
@@ -163,7 +170,8 @@ final class GenerateCommand extends CliCommand {
                             .collect(java.util.stream.Collectors.joining(", ")));
         }
         Pipeline.Options options = new Pipeline.Options(Optional.ofNullable(tokenizer), Optional.ofNullable(config),
-                Optional.ofNullable(vae), dtype, LongPromptMode.fromName(longPrompt), opKernels);
+                Optional.ofNullable(vae), dtype, LongPromptMode.fromName(longPrompt), opKernels,
+                ScheduleSource.fromName(scheduleSource));
         configFile.saveIfAsked(spec);
         threads.apply();
         try (Pipeline pipeline = Pipeline.load(model, options)) {

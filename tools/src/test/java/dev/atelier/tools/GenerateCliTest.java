@@ -93,6 +93,26 @@ class GenerateCliTest {
     }
 
     @Test
+    void theCheckpointsStoredScheduleIsAnOptionRecordedInThePng() throws IOException {
+        Path m = model().resolve("model.safetensors");
+        Path out = dir.resolve("out");
+        CliRun r = run("generate", "--model", m.toString(), "--config", model().resolve("model.yaml").toString(),
+                "--prompt", "jacket", "--sampler", "euler", "--steps", "2", "--width", "64", "--height", "64",
+                "--seed", "1", "--schedule-source", "checkpoint", "--out", out.toString(), "--threads", "1");
+        assertEquals(0, r.code(), r.err());
+        Path png;
+        try (Stream<Path> s = Files.list(out)) {
+            png = s.findFirst().orElseThrow();
+        }
+        String bytes = new String(Files.readAllBytes(png), StandardCharsets.ISO_8859_1);
+        assertTrue(bytes.contains("Schedule source: checkpoint"), bytes.substring(0, Math.min(400, bytes.length())));
+        CliRun bad = run("generate", "--model", m.toString(), "--prompt", "x", "--schedule-source", "fp16", "--out",
+                dir.toString());
+        assertEquals(2, bad.code(), bad.err());
+        assertTrue(bad.err().contains("\"fp16\"") && bad.err().contains("config, checkpoint"), bad.err());
+    }
+
+    @Test
     void kernelsAreChosenByName() {
         Path m = model().resolve("model.safetensors");
         CliRun bad = run("generate", "--model", m.toString(), "--prompt", "x", "--kernels", "fast", "--out", dir.toString());

@@ -9,6 +9,7 @@ import dev.atelier.engine.sd.TextEncoder;
 import dev.atelier.engine.sd.OpKernel;
 import dev.atelier.engine.sd.PeakFlops;
 import dev.atelier.engine.sd.Profile;
+import dev.atelier.engine.sd.Sampling;
 import dev.atelier.engine.sd.TextEncoderParams;
 import dev.atelier.engine.sd.UNet;
 import dev.atelier.engine.sd.UNetParams;
@@ -18,7 +19,6 @@ import dev.atelier.engine.names.ModelLayout;
 import dev.atelier.engine.train.LoraModule;
 import dev.atelier.engine.train.LoraTargets;
 import dev.atelier.engine.train.LoraTrainer;
-import dev.atelier.engine.train.LoraTraining;
 import dev.atelier.engine.sd.LdmConfig;
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -246,7 +246,7 @@ public final class SdBenchmark {
         int lat = size / 8;
         TensorView latents = gaussian(arena, random, 1, 4, lat, lat);
         TensorView ctx = gaussian(arena, random, 1, SdMeasure.CONTEXT_LENGTH, unet.config().contextDim());
-        try (LoraTrainer trainer = LoraTrainer.create(unet, null, modules, LoraTraining.alphasCumprod(LdmConfig.sd15()),
+        try (LoraTrainer trainer = LoraTrainer.create(unet, null, modules, Sampling.alphasCumprod(LdmConfig.sd15(), arena),
                 LoraTrainer.StepOptions.defaults(0).withFusedKernels(fused))) {
             double[] times = new double[n + 1];
             for (int i = 0; i <= n; i++) { // the first step also builds oneDNN primitives: not counted

@@ -20,6 +20,7 @@ import dev.atelier.engine.sd.GenerationRequest;
 import dev.atelier.engine.sd.LdmConfig;
 import dev.atelier.engine.sd.OpKernel;
 import dev.atelier.engine.sd.Pipeline;
+import dev.atelier.engine.sd.ScheduleSource;
 import dev.atelier.engine.synth.Person;
 import dev.atelier.engine.synth.SyntheticCatalog;
 import dev.atelier.engine.synth.Wardrobe;
@@ -155,7 +156,7 @@ public final class DemoWorkflow {
     private void generate(Path dir, Stages.Built loraPerson, Stages.Built loraOther) {
         DemoSettings s = settings;
         Pipeline.Options options = new Pipeline.Options(Optional.of(model.tokenizer()), Optional.of(model.config()),
-                Optional.empty(), DType.F32, LongPromptMode.CHUNKED, OpKernel.AUTO);
+                Optional.empty(), DType.F32, LongPromptMode.CHUNKED, OpKernel.AUTO, ScheduleSource.CONFIG);
         try (Pipeline pipeline = Pipeline.load(model.checkpoint(), options)) {
             GenerationRequest request = GenerationRequest.of(s.prompt(), s.negative(), s.seed())
                     .withSampler(s.sampler(), s.steps()).withCfg(s.cfg()).withSize(64, 64).withBatch(s.images(), 1);

@@ -8,10 +8,11 @@ public final class Infotext {
 
     /**
      * "prompt\nNegative prompt: neg\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1, Size: 512x512,
-     * Model hash: 0123456789, Model: name[, Clip skip: 2]"; the negative line only when there is one
-     * (A1111 processing.py create_infotext).
+     * Model hash: 0123456789, Model: name[, Clip skip: 2][, Schedule source: checkpoint]"; the negative
+     * line only when there is one, settings at their default left out (A1111 processing.py
+     * create_infotext).
      */
-    public static String of(GenerationRequest r, long seed, String modelHash, String modelName) {
+    public static String of(GenerationRequest r, long seed, String modelHash, String modelName, ScheduleSource schedule) {
         StringBuilder sb = new StringBuilder(r.prompt());
         if (!r.negative().isEmpty()) {
             sb.append("\nNegative prompt: ").append(r.negative());
@@ -32,6 +33,9 @@ public final class Infotext {
         }
         if (r.clipSkip() > 1) {
             sb.append(", Clip skip: ").append(r.clipSkip());
+        }
+        if (schedule != ScheduleSource.CONFIG) {
+            sb.append(", Schedule source: ").append(schedule.id());
         }
         return sb.toString();
     }

@@ -71,6 +71,15 @@ public record LdmConfig(UNetParams unet, VaeParams vae, TextEncoderParams text, 
             double linearEnd = number(params, "linear_end", "model.params", d.linearEnd());
             int timesteps = (int) number(params, "timesteps", "model.params", d.timesteps());
             double scaleFactor = number(params, "scale_factor", "model.params", d.scaleFactor());
+            Object betaSchedule = params.get("beta_schedule");
+            if (betaSchedule != null && !"linear".equals(betaSchedule)) {
+                throw new FormatException(file + ": model.params.beta_schedule \"" + betaSchedule
+                        + "\" is not supported; only \"linear\" (LDM's scaled-linear betas, SD1.x's schedule)");
+            }
+            if (!(linearStart > 0 && linearStart <= linearEnd && linearEnd < 1) || timesteps < 2) {
+                throw new FormatException(file + ": model.params needs 0 < linear_start <= linear_end < 1 and "
+                        + "timesteps >= 2, got " + linearStart + ", " + linearEnd + " and " + timesteps);
+            }
             return new LdmConfig(unet(params), vae(params), text(params), linearStart, linearEnd, timesteps, scaleFactor);
         }
 

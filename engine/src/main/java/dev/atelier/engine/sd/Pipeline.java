@@ -56,7 +56,9 @@ public final class Pipeline implements AutoCloseable {
     private final TextEncoder textEncoder;
     private final UNet unet;
     private final Vae vae;
-    private final TensorView alphasCumprod;  // [T] from the checkpoint, or null: the SD1.5 schedule
+    // [T]: F64 from the config's betas, or the checkpoint's stored tensor (ScheduleSource.CHECKPOINT)
+    private final TensorView alphasCumprod;
+    private final ScheduleSource scheduleSource;
     private final LongPromptMode longPrompt;
     private final float scaleFactor; // the config's scale_factor: latents = scale_factor * VAE posterior
     private String modelHash; // guarded by this
@@ -76,20 +78,28 @@ public final class Pipeline implements AutoCloseable {
      * @param precision  F32, or BF16 (weights converted once, norms in F32)
      * @param longPrompt prompts over 75 tokens: CHUNKED (A1111) or TRUNCATE
      * @param kernels    which kernels run the three networks' operations ({@link OpKernel#AUTO})
+     * @param schedule   the noise schedule: from the config's betas ({@link ScheduleSource#CONFIG}, also
+     *                   without a config: SD1.5's) or the checkpoint's stored alphas_cumprod
      */
     public record Options(java.util.Optional<Path> tokenizer, java.util.Optional<Path> config,
-            java.util.Optional<Path> vae, DType precision, LongPromptMode longPrompt, OpKernel kernels) {
+            java.util.Optional<Path> vae, DType precision, LongPromptMode longPrompt, OpKernel kernels,
+            ScheduleSource schedule) {
         public Options {
             Objects.requireNonNull(kernels, "kernels");
+            Objects.requireNonNull(schedule, "schedule");
         }
 
         public static Options defaults() {
             return new Options(java.util.Optional.empty(), java.util.Optional.empty(), java.util.Optional.empty(),
-                    DType.F32, LongPromptMode.CHUNKED, OpKernel.AUTO);
+                    DType.F32, LongPromptMode.CHUNKED, OpKernel.AUTO, ScheduleSource.CONFIG);
         }
 
         public Options withKernels(OpKernel k) {
-            return new Options(tokenizer, config, vae, precision, longPrompt, k);
+            return new Options(tokenizer, config, vae, precision, longPrompt, k, schedule);
+        }
+
+        public Options withSchedule(ScheduleSource s) {
+            return new Options(tokenizer, config, vae, precision, longPrompt, kernels, s);
         }
     }
 
@@ -107,7 +117,7 @@ public final class Pipeline implements AutoCloseable {
         StableDiffusionWeights weights = StableDiffusionWeights.open(checkpoint, options.vae());
         try {
             Pipeline pipeline = new Pipeline(checkpoint, weights, tokenizer, new Networks(config.text(), config.unet(), config.vae()),
-                    options.longPrompt(), (float) config.scaleFactor());
+                    options.longPrompt(), (float) config.scaleFactor(), config, options.schedule());
             if (options.precision() != DType.F32) {
                 // The networks hold converted copies now; the fp32 pages they were made from
                 // would stay resident (issue 3: 5.2 GiB after a bf16 load of a 4 GiB file).
@@ -134,8 +144,13 @@ public final class Pipeline implements AutoCloseable {
     }
 
     private Pipeline(Path checkpoint, StableDiffusionWeights weights, ClipTokenizer tokenizer, Networks networks,
-            LongPromptMode longPrompt, float scaleFactor) {
+            LongPromptMode longPrompt, float scaleFactor, LdmConfig config, ScheduleSource schedule) {
         this.checkpoint = checkpoint;
+        this.scheduleSource = schedule;
+        // Checked first: nothing native is made for a request that cannot run.
+        this.alphasCumprod = schedule == ScheduleSource.CONFIG ? Sampling.alphasCumprod(config, Arena.ofAuto())
+                : weights.alphasCumprod().orElseThrow(() -> new InvalidInputException(checkpoint
+                        + ": the checkpoint stores no alphas_cumprod, which schedule source \"checkpoint\" samples with"));
         this.scaleFactor = scaleFactor;
         this.longPrompt = Objects.requireNonNull(longPrompt, "longPrompt");
         this.weights = weights;
@@ -157,7 +172,6 @@ public final class Pipeline implements AutoCloseable {
             }
             throw e;
         }
-        alphasCumprod = weights.alphasCumprod().orElse(null);
     }
 
     /** Loads a single-file LDM checkpoint (.safetensors) and the CLIP tokenizer in tokenizerDir. */
@@ -165,7 +179,8 @@ public final class Pipeline implements AutoCloseable {
         ClipTokenizer tokenizer = ClipTokenizer.load(tokenizerDir);
         StableDiffusionWeights weights = StableDiffusionWeights.open(checkpoint);
         try {
-            return new Pipeline(checkpoint, weights, tokenizer, networks, LongPromptMode.CHUNKED, Vae.SD1_SCALE_FACTOR);
+            return new Pipeline(checkpoint, weights, tokenizer, networks, LongPromptMode.CHUNKED, Vae.SD1_SCALE_FACTOR,
+                    LdmConfig.sd15(), ScheduleSource.CONFIG);
         } catch (RuntimeException e) {
             weights.close();
             throw e;
@@ -185,9 +200,14 @@ public final class Pipeline implements AutoCloseable {
         return unet;
     }
 
-    /** The checkpoint's alphas_cumprod F32 [T], or null when it has none (SD1.5 schedule). */
+    /** The noise schedule generation samples with, [T] (see {@link ScheduleSource}). */
     public TensorView alphasCumprod() {
         return alphasCumprod;
+    }
+
+    /** Where {@link #alphasCumprod()} comes from. */
+    public ScheduleSource scheduleSource() {
+        return scheduleSource;
     }
 
     /** A1111's short model hash: the first 10 hex digits of the file's SHA-256 (computed once). */
@@ -350,7 +370,7 @@ public final class Pipeline implements AutoCloseable {
                     long seed = params.seed() + j;
                     images.add(new GeneratedImage(seed, request.width(), request.height(),
                             Images.toRgb8(one, request.height(), request.width()),
-                            Infotext.of(request, seed, hash, name)));
+                            Infotext.of(request, seed, hash, name, scheduleSource)));
                 }
             }
             return new Generation(request, List.copyOf(images), latents, new long[] {request.images(), channels, h, w});

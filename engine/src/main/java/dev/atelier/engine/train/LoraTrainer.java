@@ -107,11 +107,12 @@ public final class LoraTrainer extends NativeHandle {
      * @param unet          the UNet; retained until this trainer is destroyed
      * @param textEncoder   the text encoder, or null when no module names it; retained too
      * @param modules       the layers to train
-     * @param alphasCumprod the noise schedule, [T] values in (0, 1)
+     * @param alphasCumprod the noise schedule, F64 or F32 [T] ({@link dev.atelier.engine.sd.Sampling#alphasCumprod});
+     *                      copied
      * @param options       step options
      */
     public static LoraTrainer create(UNet unet, TextEncoder textEncoder, List<LoraModule> modules,
-            float[] alphasCumprod, StepOptions options) {
+            TensorView alphasCumprod, StepOptions options) {
         NativeLibrary.load();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment specs = atl_lora_module_spec.allocateArray(modules.size(), arena);
@@ -135,11 +136,10 @@ public final class LoraTrainer extends NativeHandle {
             atl_lora_train_params.clip_skip(p, options.clipSkip());
             atl_lora_train_params.gradient_checkpointing(p, options.gradientCheckpointing() ? 1 : 0);
             atl_lora_train_params.kernel(p, options.fusedKernels() ? ATL_LORA_KERNEL_AUTO() : ATL_LORA_KERNEL_UNFUSED());
-            TensorView acp = TensorView.ofFloats(arena, alphasCumprod, alphasCumprod.length);
             MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
             Status.check(atl_lora_trainer_create(unet.pointer(),
                     textEncoder == null ? MemorySegment.NULL : textEncoder.pointer(), specs, modules.size(),
-                    acp.toNative(arena), p, out));
+                    alphasCumprod.toNative(arena), p, out));
             return new LoraTrainer(out.get(ValueLayout.ADDRESS, 0), unet, textEncoder, modules);
         }
     }

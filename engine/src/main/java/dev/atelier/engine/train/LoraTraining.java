@@ -9,6 +9,7 @@ import dev.atelier.engine.names.ModelLayout;
 import dev.atelier.engine.safetensors.SafeTensorsFile;
 import dev.atelier.engine.safetensors.SafeTensorsWriter;
 import dev.atelier.engine.sd.LdmConfig;
+import dev.atelier.engine.sd.Sampling;
 import dev.atelier.engine.sd.StableDiffusionWeights;
 import dev.atelier.engine.sd.TextEncoder;
 import dev.atelier.engine.sd.UNet;
@@ -94,8 +95,10 @@ public final class LoraTraining {
         ModelHash hash = ModelHash.of(c.model());
         ClipTokenizer tokenizer = ClipTokenizer.load(c.tokenizer());
         Instant started = Instant.now();
-        try (StableDiffusionWeights weights = StableDiffusionWeights.open(c.model())) {
+        try (StableDiffusionWeights weights = StableDiffusionWeights.open(c.model()); Arena schedule = Arena.ofConfined()) {
             cacheLatents(weights, ldm);
+            // The config's schedule, as generation samples with it by default.
+            TensorView alphasCumprod = Sampling.alphasCumprod(ldm, schedule);
             try (TextEncoder te = TextEncoder.create(weights.textEncoder(), ldm.text());
                     UNet unet = UNet.create(weights.unet(), ldm.unet())) {
                 cacheCaptions(tokenizer, te);
@@ -104,10 +107,10 @@ public final class LoraTraining {
                         unet.config().transformerDepth(), c.trainTextEncoder() ? te.config().layers() : 0, c.rank(),
                         c.alpha(), c.convRank(), c.convAlpha());
                 try (LoraTrainer trainer = LoraTrainer.create(unet, c.trainTextEncoder() ? te : null, modules,
-                        alphasCumprod(ldm), c.step());
+                        alphasCumprod, c.step());
                         TrainingPreview preview = c.sampleEvery() > 0 && c.sample().isPresent()
                                 ? new TrainingPreview(c.sample().get(), weights, ldm, tokenizer, te, unet,
-                                        alphasCumprod(ldm), c.output(), hash, modelName())
+                                        alphasCumprod, c.output(), hash, modelName())
                                 : null) {
                     return train(trainer, preview, hash, started);
                 }
@@ -163,19 +166,6 @@ public final class LoraTraining {
                 }
             }
         }
-    }
-
-    /** LDM's "linear" schedule: betas = linspace(sqrt(start), sqrt(end), T)^2; alphas_cumprod = cumprod(1 - betas). */
-    public static float[] alphasCumprod(LdmConfig ldm) {
-        int t = ldm.timesteps();
-        double a = Math.sqrt(ldm.linearStart()), b = Math.sqrt(ldm.linearEnd()), acc = 1;
-        float[] out = new float[t];
-        for (int i = 0; i < t; i++) {
-            double s = t == 1 ? a : a + (b - a) * i / (t - 1);
-            acc *= 1 - s * s;
-            out[i] = (float) acc;
-        }
-        return out;
     }
 
     // ---- batches

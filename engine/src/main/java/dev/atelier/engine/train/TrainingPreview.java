@@ -9,6 +9,7 @@ import dev.atelier.engine.sd.LdmConfig;
 import dev.atelier.engine.sd.PngFiles;
 import dev.atelier.engine.sd.SampleParams;
 import dev.atelier.engine.sd.Sampling;
+import dev.atelier.engine.sd.ScheduleSource;
 import dev.atelier.engine.sd.StableDiffusionWeights;
 import dev.atelier.engine.sd.TextEncoder;
 import dev.atelier.engine.sd.UNet;
@@ -38,14 +39,14 @@ final class TrainingPreview implements AutoCloseable {
     private final String modelHash, modelName;
 
     TrainingPreview(GenerationRequest request, StableDiffusionWeights weights, LdmConfig ldm, ClipTokenizer tokenizer,
-            TextEncoder text, UNet unet, float[] alphasCumprod, Path output, ModelHash hash, String modelName) {
+            TextEncoder text, UNet unet, TensorView alphasCumprod, Path output, ModelHash hash, String modelName) {
         this.request = request;
         this.tokenizer = tokenizer;
         this.text = text;
         this.unet = unet;
         // Decoding only, in F32 whatever the training precision (as the latents were encoded).
         this.vae = Vae.create(weights.vae(), ldm.vae().withComputeDtype(DType.F32));
-        this.alphasCumprod = TensorView.ofFloats(arena, alphasCumprod, alphasCumprod.length);
+        this.alphasCumprod = alphasCumprod;
         this.scaleFactor = (float) ldm.scaleFactor();
         this.output = output;
         this.modelHash = hash.sha256().substring(0, 10);
@@ -69,7 +70,7 @@ final class TrainingPreview implements AutoCloseable {
             float[] pixels = vae.decode(latents, scaleFactor, call).toFloatArray();
             Path target = path(output, step);
             PngFiles.write(target, Images.toRgb8(pixels, request.height(), request.width()), request.width(),
-                    request.height(), "parameters", Infotext.of(request, request.seed(), modelHash, modelName));
+                    request.height(), "parameters", Infotext.of(request, request.seed(), modelHash, modelName, ScheduleSource.CONFIG));
             return target;
         }
     }

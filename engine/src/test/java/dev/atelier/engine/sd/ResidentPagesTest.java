@@ -41,7 +41,7 @@ class ResidentPagesTest {
         Path root = Fixtures.sd15Tiny();
         Pipeline.Options options = new Pipeline.Options(Optional.of(root.resolve("model/tokenizer")),
                 Optional.of(root.resolve("model/model.yaml")), Optional.empty(), DType.BF16, LongPromptMode.CHUNKED,
-                OpKernel.AUTO);
+                OpKernel.AUTO, ScheduleSource.CONFIG);
         try (Pipeline sd = Pipeline.load(MODEL, options)) {
             long resident = residentKb(MODEL);
             assertTrue(resident < Files.size(MODEL) / 1024 / 10, "resident after a bf16 load: " + resident + " kB");

@@ -11,6 +11,7 @@ import dev.atelier.engine.core.TensorView;
 import dev.atelier.engine.names.ModelLayout;
 import dev.atelier.engine.sd.CheckpointTensors;
 import dev.atelier.engine.sd.LdmConfig;
+import dev.atelier.engine.sd.Sampling;
 import dev.atelier.engine.sd.StableDiffusionWeights;
 import dev.atelier.engine.sd.TextEncoder;
 import dev.atelier.engine.sd.UNet;
@@ -57,7 +58,7 @@ class LoraTrainerOwnershipTest {
             List<LoraModule> modules = LoraTargets.select(weights.checkpoint().tensors(), layout, 1,
                     text.config().layers(), 4, 2f, 0, 1f);
             assertTrue(modules.stream().anyMatch(LoraModule::textEncoder), "no text encoder module");
-            trainer = LoraTrainer.create(unet, text, modules, LoraTraining.alphasCumprod(LDM),
+            trainer = LoraTrainer.create(unet, text, modules, Sampling.alphasCumprod(LDM, arena),
                     LoraTrainer.StepOptions.defaults(3));
             Random rng = new Random(8);
             float[] x = new float[2 * 4 * 8 * 8];

@@ -11,6 +11,7 @@ import dev.atelier.engine.names.ModelLayout;
 import dev.atelier.engine.names.NameConverter;
 import dev.atelier.engine.safetensors.SafeTensorsFile;
 import dev.atelier.engine.sd.LdmConfig;
+import dev.atelier.engine.sd.Sampling;
 import dev.atelier.engine.sd.StableDiffusionWeights;
 import dev.atelier.engine.sd.UNet;
 import dev.atelier.engine.testing.Fixtures;
@@ -81,7 +82,7 @@ class LoraTrainerTest {
             ModelLayout layout = ModelLayout.fromLdmNames(w.checkpoint().tensors().keySet());
             List<LoraModule> modules = LoraTargets.select(w.checkpoint().tensors(), layout, 1, 0, 4, 2f, 2, 1f);
             float[] trained;
-            try (LoraTrainer trainer = LoraTrainer.create(unet, null, modules, LoraTraining.alphasCumprod(ldm),
+            try (LoraTrainer trainer = LoraTrainer.create(unet, null, modules, Sampling.alphasCumprod(ldm, arena),
                     LoraTrainer.StepOptions.defaults(9))) {
                 for (int step = 1; step <= 3; step++) {
                     float loss = trainer.accumulate(random(arena, rng, 2, 4, 8, 8), ctx, null, step, 1f);
@@ -125,7 +126,7 @@ class LoraTrainerTest {
             List<LoraModule> modules = LoraTargets.select(w.checkpoint().tensors(), layout, 1, 0, 4, 2f, 2, 1f);
             float[] losses = new float[4];
             float[] moment = null;
-            try (LoraTrainer trainer = LoraTrainer.create(unet, null, modules, LoraTraining.alphasCumprod(ldm), options)) {
+            try (LoraTrainer trainer = LoraTrainer.create(unet, null, modules, Sampling.alphasCumprod(ldm, arena), options)) {
                 for (int step = 1; step <= 4; step++) {
                     losses[step - 1] = trainer.accumulate(random(arena, rng, 2, 4, 8, 8), ctx, null, step, 1f);
                     trainer.update(step, 5e-3f, 0f);
