@@ -269,6 +269,52 @@ static float* attention_slack(const float* q, const float* k, const float* v, in
 }
 static int hot_row(int64_t r) { return r % 5 == 2; }
 
+/* The AVX512 kernel on an avx512_bf16 CPU multiplies BF16 operands: it rounds q / sqrt(d) (k and
+ * v are BF16 here already) and each softmax probability p_j to BF16 (relative error <= 2^-9),
+ * and sums in F32 (atelier.h). A score's error is then at most 2^-9 A_j, A_j = sum_c |q_c k_jc| /
+ * sqrt(d), and moves output column c by up to sum_j p_j 2^-9 A_j |v_jc - o_c| / l to first order;
+ * a rounded p_j moves it by up to 2^-9 sum_j p_j |v_jc| / l. slack = 4 x their sum (twice each
+ * bound: for the first-order error and F32 rounding), plus slack[i] when slack is given. */
+static float* attention_bf16_slack(const float* q, const float* k, const float* v, int64_t b, int64_t lq, int64_t lk,
+                                   int64_t heads, int64_t dim, float* slack) {
+    const int64_t ch = heads * dim;
+    double inv = 1.0;
+    for (int i = 0; i < 60; ++i) inv = 0.5 * (inv + (double)dim / inv); /* sqrt(dim) by Newton's method */
+    inv = 1.0 / inv;
+    float* out = floats(b * lq * ch);
+    double *p = malloc(sizeof(double) * (size_t)lk), *a = malloc(sizeof(double) * (size_t)lk);
+    CHECK(p && a);
+    const double u = 1.0 / 512.0; /* 2^-9 */
+    for (int64_t s = 0; s < b; ++s)
+        for (int64_t i = 0; i < lq; ++i)
+            for (int64_t h = 0; h < heads; ++h) {
+                const float* qi = q + (s * lq + i) * ch + h * dim;
+                double top = -1e300;
+                for (int64_t j = 0; j < lk; ++j) {
+                    const float* kj = k + (s * lk + j) * ch + h * dim;
+                    double dot = 0, abs_sum = 0;
+                    for (int64_t c = 0; c < dim; ++c) dot += (double)qi[c] * kj[c], abs_sum += fabs((double)qi[c] * kj[c]);
+                    p[j] = dot * inv, a[j] = abs_sum * inv;
+                    if (p[j] > top) top = p[j];
+                }
+                double l = 0;
+                for (int64_t j = 0; j < lk; ++j) p[j] = exp(p[j] - top), l += p[j];
+                for (int64_t c = 0; c < dim; ++c) {
+                    double o = 0, moved = 0, size = 0;
+                    for (int64_t j = 0; j < lk; ++j) o += p[j] * v[(s * lk + j) * ch + h * dim + c];
+                    o /= l;
+                    for (int64_t j = 0; j < lk; ++j) {
+                        const double vj = v[(s * lk + j) * ch + h * dim + c];
+                        moved += p[j] * a[j] * fabs(vj - o), size += p[j] * fabs(vj);
+                    }
+                    const int64_t e = (s * lq + i) * ch + h * dim + c;
+                    out[e] = (float)(4.0 * u * (moved + size) / l) + (slack ? slack[e] : 0.f);
+                }
+            }
+    free(p), free(a);
+    return out;
+}
+
 /* hot: every fifth query row (hot_row) is scaled by 25 and the keys from 128 on (the second key
  * block) by 1.5, so scores reach ~50 and a row's maximum often rises in a later key block: the
  * online softmax must rescale what it has summed. bf16: q, k, v (and out) are BF16 views. */
@@ -311,6 +357,9 @@ static void attention_case(int64_t b, int64_t heads, int64_t dim, int64_t lq, in
     }
     const case_info ci = {"attention", bf16 ? "bf16" : hot ? "f32, scores to ~50" : "f32", desc, nq,
                           bf16 ? kBf16Out : kF32, slack};
+    /* BF16 inputs on an avx512_bf16 CPU: the AVX512 kernel's products are BF16. */
+    float* bf16_slack = bf16 && has_bf16_dot ? attention_bf16_slack(q, k, v, b, lq, lk, heads, dim, slack) : NULL;
+    const case_info ci_bf16 = {"attention", "bf16 products", desc, nq, kBf16Out, bf16_slack};
     for (int i = 0; i < nkernels; ++i) {
         const int kernel = kernels[i];
         if (kernel == ATL_OP_KERNEL_REFERENCE && !small) continue;
@@ -333,11 +382,12 @@ static void attention_case(int64_t b, int64_t heads, int64_t dim, int64_t lq, in
             atl_tensor_view go = view(got, ATL_DTYPE_F32, 3, sq);
             ok = ran(atl_op_attention(kernel, &fq, &fk, &fv, (int32_t)heads, &go), "attention", desc);
         }
-        if (ok && have_torch) compare(&ci, kernel, ATL_OP_KERNEL_TORCH, got, torch_out);
-        if (ok && ref_out) compare(&ci, kernel, ATL_OP_KERNEL_REFERENCE, got, ref_out);
+        const case_info* c = bf16_slack && kernel == ATL_OP_KERNEL_AVX512 ? &ci_bf16 : &ci;
+        if (ok && have_torch) compare(c, kernel, ATL_OP_KERNEL_TORCH, got, torch_out);
+        if (ok && ref_out) compare(c, kernel, ATL_OP_KERNEL_REFERENCE, got, ref_out);
         free(got), free(got_bits);
     }
-    free(q), free(k), free(v), free(qb), free(kb), free(vb), free(torch_out), free(ref_out), free(slack);
+    free(q), free(k), free(v), free(qb), free(kb), free(vb), free(torch_out), free(ref_out), free(slack), free(bf16_slack);
 }
 
 /* q, k and v as views into wider rows: q of [b, lq, ch + 3], k and v the two halves of [b, lk,

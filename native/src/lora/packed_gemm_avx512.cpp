@@ -21,6 +21,7 @@
 
 #include "core/parallel.hpp"
 #include "core/status.hpp"
+#include "ops/simd.hpp"
 
 namespace atl::lora::avx512 {
 
@@ -29,10 +30,8 @@ namespace {
 constexpr int kRows = 12;          // rows of the microkernel tile
 constexpr int64_t kRowChunk = 96;  // rows of one parallel task (8 micro-panels)
 
-__attribute__((target("avx512f"))) inline __mmask16 mask_of(int64_t left) {
-    return left >= 16 ? static_cast<__mmask16>(0xffff)
-                      : left <= 0 ? static_cast<__mmask16>(0) : static_cast<__mmask16>((1u << left) - 1);
-}
+using ops::simd::mask_of;
+using ops::simd::pairs_of;
 
 // C tile [MR, 32] (columns masked by m0/m1) = (accumulate ? C : 0) + (bias or 0) + ap * bp over kb steps.
 // ap: [kb][MR] packed rows of A; bp: [kb][32] one panel of P.
@@ -123,7 +122,7 @@ void pack_left(const DepthPart& part, int64_t i0, int64_t i1, int64_t k0, int64_
 
 // ---- BF16 pairs (avx512_bf16)
 
-#define ATL_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+#define ATL_BF16_TARGET ATL_AVX512_BF16
 
 // C tile [MR, 32] as tile() does, from ap [kb2 / 2][MR] (each a pair of BF16 of one row) and bp
 // [kb2 / 2][32][2]: per pair step two loads of P and MR broadcasts feed 2 * MR vdpbf16ps, each
@@ -163,17 +162,6 @@ constexpr std::array<TileBf16Fn, kRows + 1> tiles_bf16_of(std::integer_sequence<
     return {nullptr, tile_bf16<R + 1>...};
 }
 constexpr std::array<TileBf16Fn, kRows + 1> kTilesBf16 = tiles_bf16_of(std::make_integer_sequence<int, kRows>{});
-
-// src [n] F32 as BF16 pairs (rounded to nearest even by vcvtne2ps2bf16): pairs[p] holds
-// src[2p] in its low and src[2p + 1] in its high half; an odd n pairs the last with a zero.
-ATL_BF16_TARGET void pairs_of(const float* src, int64_t n, uint32_t* pairs) {
-    for (int64_t k = 0; k < n; k += 32) {
-        const __m512 lo = _mm512_maskz_loadu_ps(mask_of(n - k), src + k);
-        const __m512 hi = _mm512_maskz_loadu_ps(mask_of(n - k - 16), src + k + 16);
-        const __m512i both = (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
-        _mm512_mask_storeu_epi32(pairs + k / 2, mask_of((n - k + 1) / 2), both);
-    }
-}
 
 // Rows [i0, i1) x depth [k0, k0 + kb) of A as BF16 pairs: micro-panel m at m * kRows * kb2 / 2
 // uint32, laid out [kb2 / 2][rows in that panel]; kb2 = kb rounded up to even (zero padding).

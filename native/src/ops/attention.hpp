@@ -27,12 +27,17 @@ void attention(const AttentionShape& s, const float* q, const float* k, const fl
 namespace avx512 {
 // Parallel over (batch, head, block of queries) on ATen's thread pool.
 void attention(const AttentionShape& s, const float* q, const float* k, const float* v, float* out);
+// The same with both products in BF16 (q, k, v and the softmax's probabilities rounded to BF16,
+// sums, softmax and output in F32). Needs avx512_bf16.
+void attention_bf16(const AttentionShape& s, const float* q, const float* k, const float* v, float* out);
 }  // namespace avx512
 
-// q [b, lq, heads * d], k and v [b, lk, heads * d]: F32 or BF16 CPU tensors (the kernels compute
-// in F32: BF16 inputs are widened, the output rounded back). mask: additive [lq, lk] or undefined
-// (only the Torch kernel takes one). Returns [b, lq, heads * d] in q's dtype.
+// q [b, lq, heads * d], k and v [b, lk, heads * d]: F32 or BF16 CPU tensors. compute kBFloat16
+// runs the AVX512 kernel's BF16 products on CPUs with avx512_bf16 (otherwise, and for the other
+// kernels, the kernels compute in F32: BF16 inputs are widened, the output rounded back). mask:
+// additive [lq, lk] or undefined (only the Torch kernel takes one). Returns [b, lq, heads * d] in
+// q's dtype.
 torch::Tensor attention(Kernel kernel, const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                        int64_t heads, const torch::Tensor& mask = {});
+                        int64_t heads, c10::ScalarType compute, const torch::Tensor& mask = {});
 
 }  // namespace atl::ops

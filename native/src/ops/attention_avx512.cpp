@@ -1,21 +1,28 @@
 // The AVX-512 attention of attention.hpp. Function-level target attributes keep the library
 // loadable on CPUs without AVX-512; callers check atl_cpu_features() first.
 //
-// Blocking: K of every (batch, head) is packed once per call into 32-key panels ([dim][32]), so
-// the score tile S = Q K^T is a GEMM microkernel (12 queries x 32 keys in 24 zmm accumulators,
-// Q pre-scaled by 1/sqrt(d) and packed [dim][12]). A task takes 48 queries of one (batch, head)
-// and walks the keys in blocks of 128: scores (48 x 128 F32, 24 KiB, in L1), the online softmax
-// update per row (running max m and sum l; earlier output rescaled by exp(m_old - m_new)), then
-// O += P V with V read in place (rows of the [batch, lk, heads * dim] input). O is divided by l
-// at the end. Nothing of size L x L exists.
+// Blocking: K and V of every (batch, head) are packed once per call: K into 32-key panels
+// ([dim][32]), so the score tile S = Q K^T is a GEMM microkernel (12 queries x 32 keys in 24 zmm
+// accumulators, Q pre-scaled by log2(e)/sqrt(d) and packed [dim][12]), and V into contiguous rows. A
+// task takes 48 queries of one (batch, head) and walks the keys in blocks of 128: scores (48 x
+// 128 F32, 24 KiB, in L1), the online softmax update per row (running max m and sum l; earlier
+// output rescaled by 2^(m_old - m_new)), then O += P V. O is divided by l at the end. Nothing of
+// size L x L exists.
+//
+// BF16 (attention_bf16, on CPUs with avx512_bf16): the same blocking with both products on
+// vdpbf16ps, two products per lane and F32 sums. Q and K are rounded to BF16 pairs along the head
+// dimension (K panels [dim / 2][32][2]), P after the softmax and V ([lk / 2][dim][2]) along the
+// keys. The softmax, its running max and sum, and O stay F32.
 #include <ATen/Parallel.h>
 #include <immintrin.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <new>
+#include <type_traits>
 #include <vector>
 
 #include "core/parallel.hpp"
@@ -26,7 +33,6 @@ namespace atl::ops::avx512 {
 
 namespace {
 
-using simd::exp_ps;
 using simd::mask_of;
 
 constexpr int64_t kQBlock = 48;     // queries per task
@@ -35,18 +41,21 @@ constexpr int64_t kKeyBlock = 128;  // keys per softmax update
 constexpr int64_t kPanel = 32;      // keys per packed panel of K
 constexpr int kQkRows = 12;         // queries per score tile
 
-struct FreeFloats {
-    void operator()(float* p) const { std::free(p); }
+struct FreeBuffer {
+    void operator()(void* p) const { std::free(p); }
 };
-using Floats = std::unique_ptr<float, FreeFloats>;
+template <typename T>
+using Buffer = std::unique_ptr<T, FreeBuffer>;
+using Floats = Buffer<float>;
 
-// n floats, 64-byte aligned, zero-initialised.
-Floats zeros(int64_t n) {
-    const size_t bytes = (static_cast<size_t>(std::max<int64_t>(n, 1)) * sizeof(float) + 63) / 64 * 64;
+// n elements of T, 64-byte aligned, zero-initialised.
+template <typename T = float>
+Buffer<T> zeros(int64_t n) {
+    const size_t bytes = (static_cast<size_t>(std::max<int64_t>(n, 1)) * sizeof(T) + 63) / 64 * 64;
     void* p = std::aligned_alloc(64, bytes);
     if (!p) throw std::bad_alloc();
-    std::fill_n(static_cast<float*>(p), bytes / sizeof(float), 0.f);
-    return Floats(static_cast<float*>(p));
+    std::memset(p, 0, bytes);
+    return Buffer<T>(static_cast<T*>(p));
 }
 
 // S [12 x 32] (row stride kKeyBlock) = qp [dim][12] times kp [dim][32].
@@ -71,23 +80,35 @@ ATL_AVX512 void score_tile(const float* __restrict qp, const float* __restrict k
     }
 }
 
-// One row's online softmax step over nk scores: replaces them by exp(s - m_new), updates the
-// running max m and sum l, and returns the factor exp(m_old - m_new) for the earlier output.
-ATL_AVX512 float softmax_step(float* s, int64_t nk, float& m, float& l) {
+// One row's online softmax step over nk scores in base 2 (Q carries log2(e) / sqrt(d)): replaces
+// them by 2^(s - m_new) (F32 in place, or rounded to BF16 into `pairs` when given: the row's keys
+// in order are its pairs, zero-padded to an even count), updates the running max m and sum l, and
+// returns the factor 2^(m_old - m_new) for the earlier output.
+ATL_AVX512 float softmax_step(float* s, int64_t nk, float& m, float& l, uint32_t* pairs) {
     const __m512 lowest = _mm512_set1_ps(-INFINITY);
     __m512 top = lowest;
     for (int64_t j = 0; j < nk; j += 16) {
         top = _mm512_max_ps(top, _mm512_mask_loadu_ps(lowest, mask_of(nk - j), s + j));
     }
     const float m_new = std::max(m, _mm512_reduce_max_ps(top));
-    const float corr = m == -INFINITY ? 0.f : std::exp(m - m_new);
+    const float corr = m == -INFINITY ? 0.f : std::exp2(m - m_new);
     const __m512 shift = _mm512_set1_ps(m_new);
     __m512 sum = _mm512_setzero_ps();
-    for (int64_t j = 0; j < nk; j += 16) {
-        const __mmask16 mk = mask_of(nk - j);
-        const __m512 e = exp_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(mk, s + j), shift));
-        _mm512_mask_storeu_ps(s + j, mk, e);
-        sum = _mm512_mask_add_ps(sum, mk, sum, e);
+    for (int64_t j = 0; j < nk; j += 32) {
+        const __mmask16 m0 = mask_of(nk - j), m1 = mask_of(nk - j - 16);
+        const __m512 e0 = _mm512_maskz_mov_ps(m0, simd::exp2_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m0, s + j), shift)));
+        const __m512 e1 =
+            _mm512_maskz_mov_ps(m1, simd::exp2_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m1, s + j + 16), shift)));
+        sum = _mm512_add_ps(sum, _mm512_add_ps(e0, e1));
+        if (pairs) {
+            auto* p = reinterpret_cast<c10::BFloat16*>(pairs) + j;
+            const int64_t even = (nk + 1) / 2 * 2;
+            simd::store(p, mask_of(even - j), e0);
+            simd::store(p + 16, mask_of(even - j - 16), e1);
+        } else {
+            _mm512_mask_storeu_ps(s + j, m0, e0);
+            _mm512_mask_storeu_ps(s + j + 16, m1, e1);
+        }
     }
     l = l * corr + _mm512_reduce_add_ps(sum);
     m = m_new;
@@ -129,15 +150,79 @@ ATL_AVX512 void pv_tile(const float* __restrict p, int64_t nk, const float* __re
     }
 }
 
+// The BF16 forms of score_tile and pv_tile: qp [dim / 2][12] and kp [dim / 2][32][2] pairs along
+// the head dimension; p [R][kKeyBlock / 2] and v [nk / 2][ldv][2] (ldv: columns, a multiple of 16,
+// zero beyond the head's) pairs along the keys.
+ATL_AVX512_BF16 void score_tile_bf16(const uint32_t* __restrict qp, const uint16_t* __restrict kp, int64_t pairs,
+                                     float* __restrict s) {
+    __m512 c0[kQkRows], c1[kQkRows];
+#pragma GCC unroll 12
+    for (int i = 0; i < kQkRows; ++i) c0[i] = c1[i] = _mm512_setzero_ps();
+    for (int64_t c = 0; c < pairs; ++c) {
+        const __m512bh w0 = (__m512bh)_mm512_load_si512(kp + 2 * kPanel * c);
+        const __m512bh w1 = (__m512bh)_mm512_load_si512(kp + 2 * kPanel * c + 32);
+#pragma GCC unroll 12
+        for (int i = 0; i < kQkRows; ++i) {
+            const __m512bh a = (__m512bh)_mm512_set1_epi32(static_cast<int>(qp[kQkRows * c + i]));
+            c0[i] = _mm512_dpbf16_ps(c0[i], a, w0);
+            c1[i] = _mm512_dpbf16_ps(c1[i], a, w1);
+        }
+    }
+#pragma GCC unroll 12
+    for (int i = 0; i < kQkRows; ++i) {
+        _mm512_storeu_ps(s + i * kKeyBlock, c0[i]);
+        _mm512_storeu_ps(s + i * kKeyBlock + 16, c1[i]);
+    }
+}
+
+template <int R, int NV>
+ATL_AVX512_BF16 void pv_tile_bf16(const uint32_t* __restrict p, int64_t nk, const uint16_t* __restrict v, int64_t ldv,
+                                  float* __restrict o, int64_t ldo, const float* __restrict corr, __mmask16 last) {
+    __m512 acc[R][NV];
+#pragma GCC unroll 12
+    for (int r = 0; r < R; ++r) {
+        const __m512 f = _mm512_set1_ps(corr[r]);
+#pragma GCC unroll 4
+        for (int u = 0; u < NV; ++u) {
+            acc[r][u] = _mm512_mul_ps(f, _mm512_maskz_loadu_ps(u == NV - 1 ? last : 0xffff, o + r * ldo + 16 * u));
+        }
+    }
+    for (int64_t j = 0; j < (nk + 1) / 2; ++j) {
+        __m512bh w[NV];
+#pragma GCC unroll 4
+        for (int u = 0; u < NV; ++u) w[u] = (__m512bh)_mm512_loadu_si512(v + 2 * (j * ldv + 16 * u));
+#pragma GCC unroll 12
+        for (int r = 0; r < R; ++r) {
+            const __m512bh a = (__m512bh)_mm512_set1_epi32(static_cast<int>(p[r * (kKeyBlock / 2) + j]));
+#pragma GCC unroll 4
+            for (int u = 0; u < NV; ++u) acc[r][u] = _mm512_dpbf16_ps(acc[r][u], a, w[u]);
+        }
+    }
+#pragma GCC unroll 12
+    for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 4
+        for (int u = 0; u < NV; ++u) {
+            _mm512_mask_storeu_ps(o + r * ldo + 16 * u, u == NV - 1 ? last : 0xffff, acc[r][u]);
+        }
+    }
+}
+
 using PvFn = void (*)(const float*, int64_t, const float*, int64_t, float*, int64_t, const float*, __mmask16);
+using PvBf16Fn = void (*)(const uint32_t*, int64_t, const uint16_t*, int64_t, float*, int64_t, const float*, __mmask16);
 
 // A run of NV vectors of the head's columns and the tile that covers them (rows x NV <= 24 accumulators).
 struct Chunk {
     int64_t first;  // first column
     int rows;
     PvFn fn;
+    PvBf16Fn bf16;
     __mmask16 last;
 };
+
+template <int R, int NV>
+Chunk chunk(int64_t first, __mmask16 last) {
+    return Chunk{first, R, pv_tile<R, NV>, pv_tile_bf16<R, NV>, last};
+}
 
 std::vector<Chunk> chunks_of(int64_t dim) {
     std::vector<Chunk> out;
@@ -145,52 +230,104 @@ std::vector<Chunk> chunks_of(int64_t dim) {
     for (int64_t u = 0; u < vectors;) {
         const int64_t left = vectors - u;
         const int nv = static_cast<int>(left == 5 ? 3 : std::min<int64_t>(4, left));
-        Chunk c{u * 16, 0, nullptr, mask_of(dim - (u + nv - 1) * 16)};
+        const int64_t first = u * 16;
+        const __mmask16 last = mask_of(dim - (u + nv - 1) * 16);
         switch (nv) {
-            case 1: c.rows = 12, c.fn = pv_tile<12, 1>; break;
-            case 2: c.rows = 12, c.fn = pv_tile<12, 2>; break;
-            case 3: c.rows = 8, c.fn = pv_tile<8, 3>; break;
-            default: c.rows = 6, c.fn = pv_tile<6, 4>; break;
+            case 1: out.push_back(chunk<12, 1>(first, last)); break;
+            case 2: out.push_back(chunk<12, 2>(first, last)); break;
+            case 3: out.push_back(chunk<8, 3>(first, last)); break;
+            default: out.push_back(chunk<6, 4>(first, last)); break;
         }
-        out.push_back(c);
         u += nv;
     }
     return out;
 }
 
-}  // namespace
+uint16_t bf16_bits(float f) { return c10::BFloat16(f).x; }  // rounded to nearest even
 
-void attention(const AttentionShape& s, const float* q, const float* k, const float* v, float* out) {
-    const int64_t dim = s.dim, bh = s.batch * s.heads;
-    if (bh <= 0 || s.lq <= 0 || dim <= 0) return;
-    const int64_t panels = (s.lk + kPanel - 1) / kPanel;
-    const int64_t panel_size = dim * kPanel;
-    Floats kp = zeros(bh * panels * panel_size);
-    at::parallel_for(0, bh * panels, 1, [&](int64_t t0, int64_t t1) {
+// K of every (batch, head) in 32-key panels, zero past lk: F32 [dim][32], or BF16 [dim / 2][32][2].
+template <typename T>
+Buffer<T> pack_keys(const AttentionShape& s, const float* k, int64_t panels, int64_t panel_size) {
+    const int64_t dim = s.dim;
+    Buffer<T> kp = zeros<T>(s.batch * s.heads * panels * panel_size);
+    at::parallel_for(0, s.batch * s.heads * panels, 1, [&](int64_t t0, int64_t t1) {
         for (int64_t t = t0; t < t1; ++t) {
             const int64_t b = t / (s.heads * panels), h = (t / panels) % s.heads, p = t % panels;
-            float* dst = kp.get() + t * panel_size;
+            T* dst = kp.get() + t * panel_size;
             for (int64_t j = 0; j < kPanel && p * kPanel + j < s.lk; ++j) {
                 const float* src = k + (b * s.lk + p * kPanel + j) * s.ldk + h * dim;
-                for (int64_t c = 0; c < dim; ++c) dst[c * kPanel + j] = src[c];
+                for (int64_t c = 0; c < dim; ++c) {
+                    if constexpr (std::is_same_v<T, float>) {
+                        dst[c * kPanel + j] = src[c];
+                    } else {
+                        dst[(c / 2 * kPanel + j) * 2 + c % 2] = bf16_bits(src[c]);
+                    }
+                }
             }
         }
     });
-    const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(dim)));
-    const std::vector<Chunk> chunks = chunks_of(dim);
+    return kp;
+}
+
+// V of every (batch, head), contiguous (read in place, a head's rows lie channels apart: at 1280
+// channels the 128 rows of a key block fall on a few L1 sets), zero past lk and dim: F32
+// [lk][ldv], or BF16 pairs of keys [lk / 2][ldv][2].
+template <typename T>
+Buffer<T> pack_values(const AttentionShape& s, const float* v, int64_t ldv) {
+    constexpr int64_t kPer = std::is_same_v<T, float> ? 1 : 2;  // keys per packed row
+    const int64_t rows = (s.lk + kPer - 1) / kPer, bh = s.batch * s.heads;
+    Buffer<T> vp = zeros<T>(bh * rows * ldv * kPer);
+    at::parallel_for(0, bh * rows, 64, [&](int64_t t0, int64_t t1) {
+        for (int64_t t = t0; t < t1; ++t) {
+            const int64_t b = t / (s.heads * rows), h = (t / rows) % s.heads, j = t % rows;
+            T* dst = vp.get() + t * ldv * kPer;
+            for (int64_t e = 0; e < kPer && kPer * j + e < s.lk; ++e) {
+                const float* src = v + (b * s.lk + kPer * j + e) * s.ldv + h * s.dim;
+                for (int64_t c = 0; c < s.dim; ++c) {
+                    if constexpr (kPer == 1) {
+                        dst[c] = src[c];
+                    } else {
+                        dst[2 * c + e] = bf16_bits(src[c]);
+                    }
+                }
+            }
+        }
+    });
+    return vp;
+}
+
+template <bool Bf16>
+void run(const AttentionShape& s, const float* q, const float* k, const float* v, float* out) {
+    using KeyT = std::conditional_t<Bf16, uint16_t, float>;
+    const int64_t dim = s.dim, bh = s.batch * s.heads;
+    if (bh <= 0 || s.lq <= 0 || dim <= 0) return;
+    const int64_t pairs = (dim + 1) / 2;                        // BF16 pairs along the head dimension
+    const int64_t panels = (s.lk + kPanel - 1) / kPanel;
+    const int64_t panel_size = Bf16 ? 2 * pairs * kPanel : dim * kPanel;  // elements of KeyT
+    const Buffer<KeyT> kp = pack_keys<KeyT>(s, k, panels, panel_size);
     const int64_t ldo = (dim + 15) / 16 * 16;
+    const Buffer<KeyT> vp = pack_values<KeyT>(s, v, ldo);
+    // Scores in base 2: the softmax takes 2^x, cheaper than e^x.
+    const float scale = static_cast<float>(1.4426950408889634 / std::sqrt(static_cast<double>(dim)));
+    const std::vector<Chunk> chunks = chunks_of(dim);
     const int64_t qblocks = (s.lq + kQBlock - 1) / kQBlock;
     struct Scratch {
         Floats qp, scores, o;
+        Buffer<uint32_t> qpairs, ppairs;  // BF16: Q and P as pairs
         float m[kQBlock], l[kQBlock], corr[kQBlock];
     };
     auto make = [&] {
-        return std::make_unique<Scratch>(Scratch{zeros(kQBlock * dim), zeros(kQBlock * kKeyBlock), zeros(kQBlock * ldo), {}, {}, {}});
+        auto sc = std::make_unique<Scratch>();
+        sc->qp = zeros(Bf16 ? 1 : kQBlock * dim);
+        sc->scores = zeros(kQBlock * kKeyBlock);
+        sc->o = zeros(kQBlock * ldo);
+        sc->qpairs = zeros<uint32_t>(Bf16 ? kQBlock * pairs : 1);
+        sc->ppairs = zeros<uint32_t>(Bf16 ? kQBlock * kKeyBlock / 2 : 1);
+        return sc;
     };
     for_each_task(bh * qblocks, make, [&](int64_t t, std::unique_ptr<Scratch>& scratch) {
-        Floats& qp = scratch->qp;
-        Floats& scores = scratch->scores;
-        Floats& o = scratch->o;
+        float* scores = scratch->scores.get();
+        float* o = scratch->o.get();
         float* m = scratch->m;
         float* l = scratch->l;
         float* corr = scratch->corr;
@@ -198,38 +335,69 @@ void attention(const AttentionShape& s, const float* q, const float* k, const fl
         const int64_t rows = std::min(kQBlock, s.lq - i0);
         const int64_t padded = (rows + kRowStep - 1) / kRowStep * kRowStep;
         for (int64_t i = 0; i < padded; ++i) {
-            float* dst = qp.get() + (i / kQkRows) * kQkRows * dim + i % kQkRows;
             const float* src = q + (b * s.lq + i0 + i) * s.ldq + h * dim;
-            for (int64_t c = 0; c < dim; ++c) dst[c * kQkRows] = i < rows ? src[c] * scale : 0.f;
+            if constexpr (Bf16) {
+                uint32_t* dst = scratch->qpairs.get() + (i / kQkRows) * kQkRows * pairs + i % kQkRows;
+                for (int64_t c = 0; c < pairs; ++c) {
+                    const float lo = i < rows ? src[2 * c] * scale : 0.f;
+                    const float hi = i < rows && 2 * c + 1 < dim ? src[2 * c + 1] * scale : 0.f;
+                    dst[c * kQkRows] = bf16_bits(lo) | static_cast<uint32_t>(bf16_bits(hi)) << 16;
+                }
+            } else {
+                float* dst = scratch->qp.get() + (i / kQkRows) * kQkRows * dim + i % kQkRows;
+                for (int64_t c = 0; c < dim; ++c) dst[c * kQkRows] = i < rows ? src[c] * scale : 0.f;
+            }
             m[i] = -INFINITY;
             l[i] = 0.f;
         }
-        std::fill_n(o.get(), padded * ldo, 0.f);
-        const float* kbh = kp.get() + (b * s.heads + h) * panels * panel_size;
+        std::fill_n(o, padded * ldo, 0.f);
+        const KeyT* kbh = kp.get() + (b * s.heads + h) * panels * panel_size;
+        const KeyT* vbh = vp.get() + (b * s.heads + h) * (Bf16 ? (s.lk + 1) / 2 * 2 : s.lk) * ldo;
         for (int64_t k0 = 0; k0 < s.lk; k0 += kKeyBlock) {
             const int64_t nk = std::min(kKeyBlock, s.lk - k0);
             for (int64_t i = 0; i < padded; i += kQkRows) {
                 for (int64_t j = 0; j < nk; j += kPanel) {
-                    score_tile(qp.get() + i * dim, kbh + (k0 + j) / kPanel * panel_size, dim,
-                               scores.get() + i * kKeyBlock + j);
+                    const KeyT* panel = kbh + (k0 + j) / kPanel * panel_size;
+                    if constexpr (Bf16) {
+                        score_tile_bf16(scratch->qpairs.get() + i * pairs, panel, pairs, scores + i * kKeyBlock + j);
+                    } else {
+                        score_tile(scratch->qp.get() + i * dim, panel, dim, scores + i * kKeyBlock + j);
+                    }
                 }
             }
-            for (int64_t i = 0; i < padded; ++i) corr[i] = softmax_step(scores.get() + i * kKeyBlock, nk, m[i], l[i]);
-            const float* vb = v + (b * s.lk + k0) * s.ldv + h * dim;
+            for (int64_t i = 0; i < padded; ++i) {
+                corr[i] = softmax_step(scores + i * kKeyBlock, nk, m[i], l[i],
+                                       Bf16 ? scratch->ppairs.get() + i * kKeyBlock / 2 : nullptr);
+            }
             for (const Chunk& c : chunks) {
                 for (int64_t i = 0; i < padded; i += c.rows) {
-                    c.fn(scores.get() + i * kKeyBlock, nk, vb + c.first, s.ldv, o.get() + i * ldo + c.first, ldo,
-                         corr + i, c.last);
+                    if constexpr (Bf16) {
+                        c.bf16(scratch->ppairs.get() + i * kKeyBlock / 2, nk, vbh + k0 * ldo + 2 * c.first, ldo,
+                               o + i * ldo + c.first, ldo, corr + i, c.last);
+                    } else {
+                        c.fn(scores + i * kKeyBlock, nk, vbh + k0 * ldo + c.first, ldo, o + i * ldo + c.first, ldo,
+                             corr + i, c.last);
+                    }
                 }
             }
         }
         for (int64_t i = 0; i < rows; ++i) {
             const float inv = 1.f / l[i];
             float* dst = out + (b * s.lq + i0 + i) * s.ldo + h * dim;
-            const float* src = o.get() + i * ldo;
+            const float* src = o + i * ldo;
             for (int64_t c = 0; c < dim; ++c) dst[c] = src[c] * inv;
         }
     });
+}
+
+}  // namespace
+
+void attention(const AttentionShape& s, const float* q, const float* k, const float* v, float* out) {
+    run<false>(s, q, k, v, out);
+}
+
+void attention_bf16(const AttentionShape& s, const float* q, const float* k, const float* v, float* out) {
+    run<true>(s, q, k, v, out);
 }
 
 }  // namespace atl::ops::avx512

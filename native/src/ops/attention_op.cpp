@@ -4,6 +4,7 @@
 #include <cmath>
 #include <vector>
 
+#include "atelier.h"
 #include "core/status.hpp"
 #include "core/tensor_view.hpp"
 #include "ops/attention.hpp"
@@ -53,7 +54,7 @@ torch::Tensor rows_f32(const torch::Tensor& t) {
 }  // namespace
 
 torch::Tensor attention(Kernel kernel, const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                        int64_t heads, const torch::Tensor& mask) {
+                        int64_t heads, c10::ScalarType compute, const torch::Tensor& mask) {
     require(q.dim() == 3 && k.dim() == 3 && v.dim() == 3 && k.sizes() == v.sizes() && q.size(0) == k.size(0) &&
                 q.size(2) == k.size(2) && heads > 0 && q.size(2) % heads == 0 && k.size(1) > 0,
             ATL_ERR_SHAPE,
@@ -68,7 +69,9 @@ torch::Tensor attention(Kernel kernel, const torch::Tensor& q, const torch::Tens
     AttentionShape s;
     s.batch = q.size(0), s.lq = q.size(1), s.lk = k.size(1), s.heads = heads, s.dim = q.size(2) / heads;
     s.ldq = qf.stride(1), s.ldk = kf.stride(1), s.ldv = vf.stride(1), s.ldo = out.stride(1);
-    if (kernel == Kernel::Avx512) {
+    if (kernel == Kernel::Avx512 && compute == torch::kBFloat16 && (atl_cpu_features() & ATL_CPU_AVX512_BF16)) {
+        avx512::attention_bf16(s, qf.data_ptr<float>(), kf.data_ptr<float>(), vf.data_ptr<float>(), out.data_ptr<float>());
+    } else if (kernel == Kernel::Avx512) {
         avx512::attention(s, qf.data_ptr<float>(), kf.data_ptr<float>(), vf.data_ptr<float>(), out.data_ptr<float>());
     } else {
         ref::attention(s, qf.data_ptr<float>(), kf.data_ptr<float>(), vf.data_ptr<float>(), out.data_ptr<float>());

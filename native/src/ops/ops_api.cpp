@@ -63,7 +63,8 @@ atl_status* atl_op_attention(int32_t kernel, const atl_tensor_view* q, const atl
     ATL_TRY
     const atl::ops::Kernel kind = kernel_arg(kernel);
     torch::InferenceMode guard;
-    torch::Tensor o = atl::ops::attention(kind, atl::wrap(q, "q"), atl::wrap(k, "k"), atl::wrap(v, "v"), heads);
+    const torch::Tensor tq = atl::wrap(q, "q");
+    torch::Tensor o = atl::ops::attention(kind, tq, atl::wrap(k, "k"), atl::wrap(v, "v"), heads, tq.scalar_type());
     atl::write_into(out, o, "attention output");
     ATL_CATCH
 }

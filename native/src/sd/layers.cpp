@@ -128,8 +128,8 @@ LayerNorm load_layer_norm(WeightLoader& w, const std::string& name, int64_t chan
 }
 
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, int64_t heads,
-                        const torch::Tensor& mask) {
-    return ops::attention(kernel_for({&q, &k, &v}), q, k, v, heads, mask);
+                        c10::ScalarType compute, const torch::Tensor& mask) {
+    return ops::attention(kernel_for({&q, &k, &v}), q, k, v, heads, compute, mask);
 }
 
 }  // namespace atl::sd

@@ -76,8 +76,9 @@ LayerNorm load_layer_norm(WeightLoader& w, const std::string& name, int64_t chan
 // softmax(q k^T / sqrt(d) + mask) v over `heads` heads (the formula of "Attention Is All You Need",
 // as in LDM attention.py CrossAttention and HF CLIPAttention).
 // q: [B, Lq, heads*d], k and v: [B, Lk, heads*d]; mask: additive [Lq, Lk] or undefined.
+// compute: the layer's compute dtype (BF16: the fused kernel's products in BF16).
 // Atelier's fused kernel where it applies (ops/attention.hpp), else libtorch ops.
 torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, int64_t heads,
-                        const torch::Tensor& mask = {});
+                        c10::ScalarType compute, const torch::Tensor& mask = {});
 
 }  // namespace atl::sd

@@ -85,7 +85,7 @@ torch::Tensor TextEncoder::encode_chunks(const torch::Tensor& ids, int64_t clip_
         const Layer& l = layers_[i];
         // HF CLIPEncoderLayer: pre-LN attention and MLP, each with a residual.
         torch::Tensor x = l.norm1.apply(h);
-        h = h + l.out.apply(attention(l.q.apply(x), l.k.apply(x), l.v.apply(x), config_.num_heads, mask));
+        h = h + l.out.apply(attention(l.q.apply(x), l.k.apply(x), l.v.apply(x), config_.num_heads, l.q.compute, mask));
         x = l.fc1.apply(l.norm2.apply(h));
         x = x * torch::sigmoid(1.702 * x);  // quick_gelu (OpenAI CLIP)
         h = h + l.fc2.apply(x);

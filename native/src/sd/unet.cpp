@@ -45,9 +45,9 @@ torch::Tensor UNet::ResBlock::forward(const torch::Tensor& x, const torch::Tenso
 
 torch::Tensor UNet::TransformerBlock::forward(const torch::Tensor& x, const torch::Tensor& context) const {
     torch::Tensor n = norm1.apply(x);
-    torch::Tensor h = out1.apply(attention(q1.apply(n), k1.apply(n), v1.apply(n), heads), x);
+    torch::Tensor h = out1.apply(attention(q1.apply(n), k1.apply(n), v1.apply(n), heads, q1.compute), x);
     n = norm2.apply(h);
-    h = out2.apply(attention(q2.apply(n), k2.apply(context), v2.apply(context), heads), h);
+    h = out2.apply(attention(q2.apply(n), k2.apply(context), v2.apply(context), heads, q2.compute), h);
     // GEGLU (attention.py): proj to 2*inner, value * gelu(gate).
     return ff_out.apply(geglu(ff_in.apply(norm3.apply(h))), h);
 }

@@ -33,7 +33,7 @@ torch::Tensor Vae::AttnBlock::forward(const torch::Tensor& x) const {
     const int64_t b = x.size(0), hgt = x.size(1), wid = x.size(2), c = x.size(3);
     torch::Tensor n = norm.apply(x);
     auto tokens = [&](const torch::Tensor& t) { return t.reshape({b, hgt * wid, c}); };
-    torch::Tensor h = attention(tokens(q.apply(n)), tokens(k.apply(n)), tokens(v.apply(n)), 1);
+    torch::Tensor h = attention(tokens(q.apply(n)), tokens(k.apply(n)), tokens(v.apply(n)), 1, q.compute);
     return proj_out.apply(h.reshape({b, hgt, wid, c}), {}, x);
 }
 
