@@ -359,8 +359,10 @@ ATL_API int32_t atl_op_kernel_from_name(const char* name);
 ATL_API int32_t atl_op_kernel_available(int32_t kernel);
 
 /* out = softmax(q k^T / sqrt(d)) v for each of heads heads (d = channels / heads).
- * q: [b, lq, channels], k and v: [b, lk, channels], out: [b, lq, channels]; F32 or BF16 (the
- * kernels compute in F32), lk >= 1. All caller-owned; out is written. */
+ * q: [b, lq, channels], k and v: [b, lk, channels], out: [b, lq, channels]; F32 or BF16, lk >= 1.
+ * The kernels compute in F32, except the AVX512 kernel on an avx512_bf16 CPU with a BF16 q: its
+ * two products then take BF16 operands (q, k, v and the softmax's probabilities rounded) and sum
+ * in F32. All caller-owned; out is written. */
 ATL_API atl_status* atl_op_attention(int32_t kernel, const atl_tensor_view* q, const atl_tensor_view* k,
                                      const atl_tensor_view* v, int32_t heads, atl_tensor_view* out);
 /* y = x W^T + bias. x: [n, in], weight: [out, in], bias: [out] or NULL, y: [n, out]. x F32;
