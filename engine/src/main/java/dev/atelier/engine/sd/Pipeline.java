@@ -56,8 +56,7 @@ public final class Pipeline implements AutoCloseable {
     private final TextEncoder textEncoder;
     private final UNet unet;
     private final Vae vae;
-    // [T]: F64 from the config's betas, or the checkpoint's stored tensor (ScheduleSource.CHECKPOINT)
-    private final TensorView alphasCumprod;
+    private final TensorView alphasCumprod; // [T]: F64 from the config's betas, or the checkpoint's (ScheduleSource)
     private final ScheduleSource scheduleSource;
     private final LongPromptMode longPrompt;
     private final float scaleFactor; // the config's scale_factor: latents = scale_factor * VAE posterior
@@ -147,7 +146,7 @@ public final class Pipeline implements AutoCloseable {
             LongPromptMode longPrompt, float scaleFactor, LdmConfig config, ScheduleSource schedule) {
         this.checkpoint = checkpoint;
         this.scheduleSource = schedule;
-        // Checked first: nothing native is made for a request that cannot run.
+        // Before the networks are made: a checkpoint without a stored schedule fails the load at once.
         this.alphasCumprod = schedule == ScheduleSource.CONFIG ? Sampling.alphasCumprod(config, Arena.ofAuto())
                 : weights.alphasCumprod().orElseThrow(() -> new InvalidInputException(checkpoint
                         + ": the checkpoint stores no alphas_cumprod, which schedule source \"checkpoint\" samples with"));
@@ -203,11 +202,6 @@ public final class Pipeline implements AutoCloseable {
     /** The noise schedule generation samples with, [T] (see {@link ScheduleSource}). */
     public TensorView alphasCumprod() {
         return alphasCumprod;
-    }
-
-    /** Where {@link #alphasCumprod()} comes from. */
-    public ScheduleSource scheduleSource() {
-        return scheduleSource;
     }
 
     /** A1111's short model hash: the first 10 hex digits of the file's SHA-256 (computed once). */
