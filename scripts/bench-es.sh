@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Issue 7 benchmark: Elasticsearch (2-node loopback cluster; hnsw and int8_hnsw) against
+# Benchmark: Elasticsearch (2-node loopback cluster; hnsw and int8_hnsw) against
 # Atelier's in-process FAISS HNSW on the same synthetic vectors. Starts the cluster when it is
 # not running and stops it afterwards in that case. Arguments go to CatalogBackendBenchmark
 # ([hosts] [n] [queries]). FAISS searches run with one OpenMP thread each (parallel across
-# requests: see the shared performance notes).
+# requests: several threads on one query cost more than they save).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 source "$root/scripts/java-home.sh"

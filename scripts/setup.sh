@@ -37,13 +37,24 @@ fi
 # shellcheck source=java-home.sh
 source "$root/scripts/java-home.sh"
 
+# Runs a build step with its output in LOG: nothing is printed when it succeeds; when it fails,
+# the log's last lines go to stderr and setup stops with the step's exit status.
+quietly() {
+  local what=$1 log=$2
+  shift 2
+  local status=0
+  "$@" > "$log" 2>&1 || status=$?
+  if [ "$status" -ne 0 ]; then
+    grep -v "sun.misc.Unsafe\|^WARNING:" "$log" | tail -n 80 >&2 || true
+    echo "setup: $what failed with exit status $status (full output: $log)" >&2
+    exit "$status"
+  fi
+}
+
 echo "setup: building the native library"
-cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=Release > "$root/build.cmake.log" 2>&1 \
-  || { cat "$root/build.cmake.log" >&2; exit 1; }
-cmake --build "$root/build" -j "$(nproc)" 2>&1 | grep -E "error|warning: unused|Linking" || true
-[ -f "$root/build/native/libatelier.so" ] || { echo "setup: native build failed" >&2; exit 1; }
+quietly "CMake configure" "$root/build.cmake.log" cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=Release
+quietly "native build (cmake --build build)" "$root/build/native-build.log" cmake --build "$root/build" -j "$(nproc)"
 
 echo "setup: building the Java modules"
-mvn -B -q -DskipTests package 2>&1 | grep -v "sun.misc.Unsafe\|^WARNING:" || true
-[ -f "$root/tools/target/atelier.jar" ] || { echo "setup: Maven build failed (mvn -B -DskipTests package)" >&2; exit 1; }
+quietly "Maven build (mvn -B -DskipTests package)" "$root/build/maven-build.log" mvn -B -q -DskipTests package
 echo "setup: done"

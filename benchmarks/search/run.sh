@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 5's search benchmark: FAISS flat, HNSW32 (efConstruction 200), IVF-Flat and IVF-PQ through
+# Search benchmark: FAISS flat, HNSW32 (efConstruction 200), IVF-Flat and IVF-PQ through
 # Atelier's VectorIndex beside Lucene's HNSW, on N clustered unit 128-d vectors and 1,000 held-out
 # queries (SearchBenchmark's Javadoc has the details). Appends the table to OUT.
 #   benchmarks/search/run.sh [N] [OUT] [extra SearchBenchmark options...]

@@ -237,8 +237,11 @@ ATL_API int32_t atl_index_dimension(const atl_index* index);
 ATL_API int64_t atl_index_ntotal(const atl_index* index);
 ATL_API int32_t atl_index_is_trained(const atl_index* index);
 ATL_API int32_t atl_index_metric(const atl_index* index);
-/* FAISS class name of the index ("IndexHNSWFlat", "IndexIDMap2(IndexFlatIP)", ...).
- * Borrowed; valid until atl_index_destroy(index). */
+/* What FAISS built, with its settings and the metric as atl_metric_name spells it:
+ * "Flat(inner_product)", "HNSW(M=32, efConstruction=200, efSearch=64, l2)",
+ * "IVFPQ(nlist=1024, nprobe=16, inner_product)", "IDMap2(Flat(l2))",
+ * "PreTransform(1 transforms, Flat(l2))". Borrowed; valid until atl_index_destroy(index) or the
+ * next call that changes the index (train, add, set_ef_search, set_nprobe). */
 ATL_API const char* atl_index_description(const atl_index* index);
 
 /* Trains the index (IVF centroids, PQ codebooks) on vectors [n, d]; a no-op when the index
@@ -257,7 +260,7 @@ ATL_API int32_t atl_index_ef_search(const atl_index* index); /* -1 when not HNSW
 ATL_API int32_t atl_index_nprobe(const atl_index* index);    /* -1 when not IVF */
 
 /* Which code answers atl_index_search. Atelier's kernels (SIMD inner products with a vectorised
- * top-k filter; exact search from BLAS tiles; its own walk of the HNSW graph with prefetching)
+ * top-k filter; exact search by a register-blocked kernel over packed rows; its own walk of the HNSW graph with prefetching)
  * serve Flat and HNSW-over-Flat indexes, id-mapped or not; other kinds always use FAISS.
  * FAISS's own search is kept as the baseline the benchmarks and parity tests compare with. */
 typedef enum atl_search_kernel {

@@ -166,7 +166,19 @@ int main(void) {
     p.device = ATL_DEVICE_CUDA;
     CHECK(expect_code(atl_index_create(&p, &index), ATL_ERR_UNSUPPORTED));
     p.device = ATL_DEVICE_CPU;
+    /* Descriptions as atelier.h spells them, the metric as atl_metric_name names it. */
+    p.factory = "HNSW16";
+    p.metric = ATL_METRIC_L2;
+    p.id_map = 1;
     OK(atl_index_create(&p, &index));
+    printf("description: %s\n", atl_index_description(index));
+    CHECK(strcmp(atl_index_description(index), "IDMap2(HNSW(M=16, efConstruction=200, efSearch=64, l2))") == 0);
+    atl_index_destroy(index);
+    p.factory = "Flat";
+    p.metric = ATL_METRIC_INNER_PRODUCT;
+    p.id_map = 0;
+    OK(atl_index_create(&p, &index));
+    CHECK(strcmp(atl_index_description(index), "Flat(inner_product)") == 0);
     /* Flat numbers its vectors itself: other ids are refused. */
     static float x[N * D];
     fill(x, N, 3);

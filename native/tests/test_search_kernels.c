@@ -222,10 +222,10 @@ int main(void) {
         }
         for (int metric = ATL_METRIC_INNER_PRODUCT; metric <= ATL_METRIC_L2; ++metric) {
             test_exact(kernel, metric, 3001, 37, 5, 10, 0, 0);    /* few queries, odd width */
-            test_exact(kernel, metric, 9000, 128, 300, 5, 0, 0);  /* BLAS tiles, a partial last tile */
+            test_exact(kernel, metric, 9000, 128, 300, 5, 0, 0);  /* packed path: 300 queries, a partial last block of rows */
             test_exact(kernel, metric, 7, 16, 40, 10, 0, 0);      /* k beyond the stored count */
             test_exact(kernel, metric, 5000, 24, 3, 8, 1, 1);     /* id map + filter, few queries */
-            test_exact(kernel, metric, 5000, 24, 64, 8, 1, 1);    /* id map + filter, tiles */
+            test_exact(kernel, metric, 5000, 24, 64, 8, 1, 1);    /* id map + filter, packed path */
             test_hnsw(kernel, metric);
         }
         printf("%s: exact search equals FAISS's; HNSW recall at least FAISS's\n", atl_search_kernel_name(kernel));

@@ -54,8 +54,9 @@ faiss::IndexHNSW* find_hnsw(faiss::Index* index) {
     return nullptr;
 }
 
+// The metric as atl_metric_name spells it ("inner_product", "l2"), "other" for the rest.
 const char* metric_string(faiss::MetricType m) {
-    return m == faiss::METRIC_INNER_PRODUCT ? "inner_product" : m == faiss::METRIC_L2 ? "L2" : "other";
+    return m == faiss::METRIC_INNER_PRODUCT ? "inner_product" : m == faiss::METRIC_L2 ? "l2" : "other";
 }
 
 std::string describe(const faiss::Index* index) {
@@ -244,8 +245,8 @@ void atl_index_params_init(atl_index_params* p) {
     p->metric = ATL_METRIC_INNER_PRODUCT;
     p->device = ATL_DEVICE_CPU;
     p->device_index = 0;
-    p->hnsw_ef_construction = 200;  // PERFORMANCE.md: 40 stalls at recall@5 0.968 on 800k vectors
-    p->hnsw_ef_search = 64;         // PERFORMANCE.md: recall@5 0.999 at 800k with efConstruction 200
+    p->hnsw_ef_construction = 200;  // measured at 800k vectors: 40 stalls at recall@5 0.968
+    p->hnsw_ef_search = 64;         // measured: recall@5 0.999 at 800k with efConstruction 200
     p->ivf_nprobe = 8;
     p->id_map = 0;
 }
@@ -433,7 +434,8 @@ atl_status* atl_index_search(const atl_index* index, const atl_tensor_view* quer
     float* scores = f32_output(out_scores, q.rows, k, "out_scores");
     idx_t* ids = i64_output(out_ids, q.rows, k, "out_ids");
     if (q.rows == 0) return nullptr;
-    // PERFORMANCE.md: one query with several OpenMP threads takes 8-12 ms instead of 0.1-0.3 ms.
+    // One query on several OpenMP threads took 8-12 ms instead of 0.1-0.3 ms (thread start-up and
+    // synchronisation dwarf the work), so a single query runs on one thread.
     OmpThreads threads(q.rows == 1 ? 1 : atl_num_threads());
     const faiss::IDSelector* sel = filter != nullptr ? filter->selector.get() : nullptr;
     search_with(ix->index.get(), q.rows, q.data, k, sel, kernels_of(ix->search_kernel), scores, ids);

@@ -1,5 +1,5 @@
 // atl_pca: faiss::PCAMatrix (d_in -> d_out), applied to queries and catalog vectors alike,
-// plus row L2 normalisation so that inner product is cosine similarity (issue 5, item 2).
+// plus row L2 normalisation so that inner product is cosine similarity.
 #include <faiss/VectorTransform.h>
 #include <faiss/index_io.h>
 #include <faiss/utils/distances.h>

@@ -1,5 +1,5 @@
 // Inner products of one query with many stored vectors, the loop under every search. Debian's
-// FAISS 1.7.3 is a generic build whose distance loops are scalar (PERFORMANCE.md); these run
+// FAISS 1.7.3 is a generic build whose distance loops are scalar (benchmarks/search/results-2026-11-27.md); these run
 // with AVX-512 or AVX2 where the CPU has them (function-level target attributes, dispatched on
 // atl_cpu_features() once), with a plain reference beside them for the parity tests.
 #pragma once

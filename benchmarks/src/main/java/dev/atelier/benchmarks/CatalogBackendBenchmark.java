@@ -19,7 +19,7 @@ import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Issue 7 benchmark, side by side in one run (not part of the test suite; scripts/bench-es.sh
+ * Catalog backends side by side in one run (not part of the test suite; scripts/bench-es.sh
  * starts the cluster and runs it): on the same synthetic vectors (100,000 clustered,
  * L2-normalised, 128-d), bulk indexing throughput into the 2-node cluster, then recall@5
  * against exact search and kNN latency p50/p99 and QPS from 8 concurrent clients for

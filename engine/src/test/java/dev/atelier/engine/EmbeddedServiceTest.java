@@ -38,7 +38,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Issue 6: the README's "Embedding Atelier in a service" pattern on the sd15-tiny fixtures. One
+ * The README's "Embedding Atelier in a service" pattern on the sd15-tiny fixtures. One
  * service (pipeline, embedder, catalog loaded once) serves 4 threads sending mixed generate
  * requests (different seeds; no LoRA, the fixture LoRA at two multipliers) and search requests
  * at once; every result equals, bit for bit, the same request run alone on one thread, and

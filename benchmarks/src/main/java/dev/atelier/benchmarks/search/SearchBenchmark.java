@@ -16,7 +16,7 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * Issue 5's search benchmark: clustered unit vectors (n base, 1,000 held-out queries, 128-d),
+ * Search benchmark: clustered unit vectors (n base, 1,000 held-out queries, 128-d),
  * exact results from FAISS's own flat search, then flat, HNSW32 (efConstruction 200), IVF-Flat
  * and IVF-PQ through Atelier's {@code VectorIndex}, and Lucene's HNSW, each at the smallest
  * search breadth reaching the target recall@5. Flat and HNSW are measured twice on the same

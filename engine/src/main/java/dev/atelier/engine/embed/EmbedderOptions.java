@@ -9,7 +9,7 @@ import dev.atelier.engine.core.AtelierException.InvalidInputException;
  * @param feature        what {@link Embedder#embed} returns
  * @param batchSize      images per network call in {@link Embedder#embed}
  * @param threads        intra-op threads per network call; 1 is best for batch-1 latency on a
- *                       busy machine (docs PERFORMANCE.md), 0 leaves the library-wide setting
+ *                       busy machine (threads of one call wait on each other when another process holds a core), 0 leaves the library-wide setting
  * @param decodeThreads  threads decoding images beside the network
  * @param foldBatchNorm  fold BatchNorm into the convolutions at load (eval mode)
  * @param channelsLast   run in channels-last memory format

@@ -12,7 +12,7 @@ import java.util.stream.Collectors;
  * Which code answers {@link VectorIndex#search} ({@code atl_search_kernel}, codes from the
  * bindings). Atelier's kernels
  * serve flat and HNSW-over-flat indexes (SIMD inner products with a vectorised top-k filter,
- * exact search from BLAS tiles, its own HNSW walk with prefetching); other index kinds always
+ * exact search by a register-blocked kernel over packed rows, its own HNSW walk with prefetching); other index kinds always
  * use FAISS. {@link #FAISS} keeps FAISS 1.7.3's own search as the baseline.
  */
 public enum SearchKernel {

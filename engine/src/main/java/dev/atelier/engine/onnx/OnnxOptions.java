@@ -2,7 +2,7 @@ package dev.atelier.engine.onnx;
 
 /**
  * ONNX Runtime session settings. Thread counts are always explicit: on a busy 2-core machine two
- * threads made batch-1 MobileNetV3 far slower than one (see PERFORMANCE.md), so batch-1 latency
+ * threads made batch-1 MobileNetV3 far slower than one (the two threads wait on each other while other work holds a core), so batch-1 latency
  * wants 1 and large batches want the free cores.
  *
  * @param intraOpThreads threads inside one operator (at least 1)

@@ -119,7 +119,7 @@ public final class Pipeline implements AutoCloseable {
                     options.longPrompt(), (float) config.scaleFactor(), config, options.schedule());
             if (options.precision() != DType.F32) {
                 // The networks hold converted copies now; the fp32 pages they were made from
-                // would stay resident (issue 3: 5.2 GiB after a bf16 load of a 4 GiB file).
+                // would stay resident (5.2 GiB RSS after a bf16 load of a 4 GiB file).
                 weights.dropResidentPages();
             }
             return pipeline;

@@ -18,7 +18,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * Issue 6: RandomMobileNetV3 writes torchvision's MobileNetV3-Large state dict layout (checked
+ * RandomMobileNetV3 writes torchvision's MobileNetV3-Large state dict layout (checked
  * against the fixture written by torchvision), with torchvision's initialisation statistics, the
  * same bytes for the same seed, and weights both backends run to finite, varied features.
  */

@@ -26,7 +26,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The catalog index over a synthetic In-shop catalog (issue 5 acceptance). */
+/** The catalog index over a synthetic In-shop catalog. */
 class CatalogIndexTest {
     static final int ITEMS = 300, DIM = 64, PCA = 32;
 

@@ -24,7 +24,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Issue 5's acceptance test through images: a drawn In-shop catalog (40 items, 5 views each,
+ * Catalog retrieval through images: a drawn In-shop catalog (40 items, 5 views each,
  * poses, crops and colour shifts) read by {@link DeepFashionInShop}, embedded with the fixture
  * MobileNetV3-Large (random weights, so retrieval is far from perfect) using the catalog's
  * bounding boxes, indexed flat and HNSW (Atelier's defaults) after PCA; the top-5 accuracy of the

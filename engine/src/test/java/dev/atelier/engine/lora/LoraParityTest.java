@@ -33,7 +33,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * Issue 4 acceptance on the sd15-tiny fixtures: lora_kohya.safetensors at multiplier 0.8
+ * LoRA parity on the sd15-tiny fixtures: lora_kohya.safetensors at multiplier 0.8
  * (cases.safetensors meta.lora) gives lora.text.hidden and lora.unet.eps within 1e-4 of max|ref|,
  * merged and unmerged; clearing restores the base outputs bit for bit; a batch whose samples use
  * different LoRAs equals the samples run separately; the diffusers and PEFT namings of the same

@@ -16,7 +16,7 @@ import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
 /**
- * A bf16 load must not keep the fp32 file's pages resident (issue 3: 5.2 GiB RSS after loading a
+ * A bf16 load must not keep the fp32 file's pages resident (it once took 5.2 GiB RSS after loading a
  * 4 GiB SD1.5 file in bf16). Measured through /proc/self/smaps: the resident kB of the mappings
  * of the checkpoint file.
  */

@@ -36,7 +36,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * The denoising loop against the sd15-tiny fixtures (k-diffusion and CompVis DDIM with the
  * reference networks): final latents from the given noise within 1e-3 of max|ref|, the PNG
- * within 2/255 per pixel (issue 3). Plus seeds, bad input and cancellation on the real UNet.
+ * within 2/255 per pixel. Plus seeds, bad input and cancellation on the real UNet.
  */
 class SamplingParityTest {
     private static final double LATENT_TOLERANCE = 1e-3;

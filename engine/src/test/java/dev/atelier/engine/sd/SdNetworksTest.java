@@ -22,7 +22,7 @@ import org.junit.jupiter.api.Test;
 /**
  * Parity of the SD networks with the reference implementations (OpenAI CLIP text transformer,
  * CompVis LDM UNet and AutoencoderKL) on the sd15-tiny fixtures: max abs error within
- * 1e-4 of max|ref| in F32 (issue 3). BF16 is checked against a looser bound and reported.
+ * 1e-4 of max|ref| in F32. BF16 is checked against a looser bound and reported.
  */
 class SdNetworksTest {
     private static final double TOLERANCE = 1e-4;

@@ -33,13 +33,13 @@ import org.junit.jupiter.api.io.TempDir;
  * base model.
  */
 class LoraTrainerTest {
-    private static final double TOLERANCE = 1e-4; // issue 4: within 1e-4 of max|ref|
+    private static final double TOLERANCE = 1e-4; // within 1e-4 of max|ref|
 
     @TempDir
     Path tmp;
 
     // One thread: a tiny model's step is hundreds of small ops, which two OpenMP threads on a
-    // busy 2-core machine make many times slower (PERFORMANCE.md).
+    // busy 2-core machine make many times slower (each op waits for the slower thread).
     @BeforeAll
     static void oneThread() {
         NativeInfo.setThreads(1);

@@ -29,7 +29,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * LoRA training on the sd15-tiny fixture model with synthetic 64x64 photos (issue 4 acceptance:
+ * LoRA training on the sd15-tiny fixture model with synthetic 64x64 photos:
  * training lowers the loss; the saved file reproduces the trained adapters; resuming continues
  * the same loss curve; bad input gives clear errors and keeps earlier checkpoints).
  */
@@ -38,7 +38,7 @@ class LoraTrainingTest {
     Path tmp;
 
     // One thread: a tiny model's step is hundreds of small ops, which two OpenMP threads on a
-    // busy 2-core machine make many times slower (PERFORMANCE.md).
+    // busy 2-core machine make many times slower (each op waits for the slower thread).
     @BeforeAll
     static void oneThread() {
         NativeInfo.setThreads(1);

@@ -5,8 +5,9 @@ import java.util.Arrays;
 
 /**
  * How Elasticsearch indexes the {@code dense_vector} field ({@code index_options.type}).
- * Elasticsearch 8.x picks int8_hnsw for 128 dimensions by default, which capped recall@5 near
- * 0.97 on Atelier's vectors (shared PERFORMANCE notes); Atelier's default is float hnsw.
+ * Elasticsearch 8.x picks int8_hnsw for 128 dimensions by default, which lost recall on
+ * Atelier's vectors (recall@5 0.898 at num_candidates 100 against float hnsw's 0.9994,
+ * benchmarks/search/results-es-2026-11-28.md); Atelier's default is float hnsw.
  */
 public enum VectorIndexType {
     /** HNSW over float32 vectors: best recall. */

@@ -18,7 +18,7 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Resumable, retrying bulk builds against the real 2-node cluster (issue 7 acceptance). */
+/** Resumable, retrying bulk builds against the real 2-node cluster. */
 @Tag("es")
 class BulkIndexerTest {
     static final int N = 10_000, DIM = 128;

@@ -27,7 +27,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 
 /**
- * Issue 7 acceptance on the real 2-node cluster (scripts/es-cluster.sh): 100,000 synthetic
+ * The Elasticsearch catalog on the real 2-node cluster (scripts/es-cluster.sh): 100,000 synthetic
  * clustered 128-d vectors with 1 replica, recall@5 against exact FAISS search, the category
  * filter, PCA parity with the FAISS backend, fail-over when a node stops, wrong mapping dims.
  */
