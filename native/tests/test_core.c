@@ -5,30 +5,7 @@
 #include <string.h>
 
 #include "atelier.h"
-
-static int failures = 0;
-
-#define CHECK(cond)                                                   \
-    do {                                                              \
-        if (!(cond)) {                                                \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            ++failures;                                               \
-        }                                                             \
-    } while (0)
-
-static atl_tensor_view view2d(float* data, int64_t rows, int64_t cols) {
-    atl_tensor_view v;
-    memset(&v, 0, sizeof v);
-    v.data = data;
-    v.dtype = ATL_DTYPE_F32;
-    v.ndim = 2;
-    v.device = ATL_DEVICE_CPU;
-    v.shape[0] = rows;
-    v.shape[1] = cols;
-    v.strides[0] = cols;
-    v.strides[1] = 1;
-    return v;
-}
+#include "test_util.h"
 
 static int cancel_at_three(void* user_data, int64_t done, int64_t total) {
     (void)total;
@@ -49,13 +26,14 @@ int main(void) {
 
     /* matmul through libtorch, result written into caller memory */
     float a[6] = {1, 2, 3, 4, 5, 6}, b[6] = {1, 0, 0, 1, 1, 1}, c[4] = {0};
-    atl_tensor_view va = view2d(a, 2, 3), vb = view2d(b, 3, 2), vc = view2d(c, 2, 2);
+    atl_tensor_view va = view_rows(a, ATL_DTYPE_F32, 2, 2, 3), vb = view_rows(b, ATL_DTYPE_F32, 2, 3, 2);
+    atl_tensor_view vc = view_rows(c, ATL_DTYPE_F32, 2, 2, 2);
     atl_status* s = atl_tensor_matmul(&va, &vb, &vc);
     CHECK(s == NULL);
     CHECK(c[0] == 4 && c[1] == 5 && c[2] == 10 && c[3] == 11);
 
     /* a libtorch error comes back as a status with libtorch's message */
-    atl_tensor_view bad = view2d(b, 2, 3);
+    atl_tensor_view bad = view_rows(b, ATL_DTYPE_F32, 2, 2, 3);
     s = atl_tensor_matmul(&va, &bad, &vc);
     CHECK(atl_status_code(s) == ATL_ERR_BACKEND);
     CHECK(strstr(atl_status_message(s), "cannot be multiplied") != NULL);
@@ -101,7 +79,5 @@ int main(void) {
     atl_weights_destroy(w);
     atl_weights_destroy(NULL);
 
-    if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
-    else printf("test_core: all checks passed\n");
-    return failures ? 1 : 0;
+    return test_result("test_core");
 }

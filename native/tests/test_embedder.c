@@ -6,16 +6,7 @@
 #include <string.h>
 
 #include "atelier.h"
-
-static int failures = 0;
-
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            ++failures;                                                              \
-        }                                                                            \
-    } while (0)
+#include "test_util.h"
 
 int main(void) {
     atl_embedder_params p;
@@ -64,10 +55,5 @@ int main(void) {
     CHECK(atl_status_code(s) == ATL_ERR_INVALID_ARGUMENT);
     atl_status_destroy(s);
 
-    if (failures) {
-        fprintf(stderr, "%d check(s) failed\n", failures);
-        return 1;
-    }
-    printf("test_embedder: all checks passed\n");
-    return 0;
+    return test_result("test_embedder");
 }

@@ -5,51 +5,9 @@
 #include <string.h>
 
 #include "atelier.h"
-
-static int failures = 0;
-
-#define CHECK(cond)                                                                          \
-    do {                                                                                     \
-        if (!(cond)) {                                                                       \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);         \
-            ++failures;                                                                      \
-        }                                                                                    \
-    } while (0)
-
-#define OK(call)                                                                             \
-    do {                                                                                     \
-        atl_status* s_ = (call);                                                             \
-        if (s_ != NULL) {                                                                    \
-            fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #call, atl_status_message(s_)); \
-            atl_status_destroy(s_);                                                          \
-            ++failures;                                                                      \
-        }                                                                                    \
-    } while (0)
-
-static int expect_code(atl_status* s, atl_code code) {
-    int ok = atl_status_code(s) == code;
-    if (!ok) fprintf(stderr, "expected code %d, got %d: %s\n", code, atl_status_code(s), atl_status_message(s));
-    atl_status_destroy(s);
-    return ok;
-}
-
-static atl_tensor_view view(void* data, int32_t dtype, int32_t ndim, int64_t rows, int64_t cols) {
-    atl_tensor_view v;
-    memset(&v, 0, sizeof v);
-    v.data = data;
-    v.dtype = dtype;
-    v.ndim = ndim;
-    v.shape[0] = rows;
-    v.strides[0] = ndim == 2 ? cols : 1;
-    if (ndim == 2) {
-        v.shape[1] = cols;
-        v.strides[1] = 1;
-    }
-    return v;
-}
+#include "test_util.h"
 
 enum { D = 8, N = 200, K = 5 };
-
 
 /* No libm here (the test links only libatelier). */
 static float absf(float v) { return v < 0 ? -v : v; }
@@ -61,7 +19,7 @@ static void fill(float* x, int n, unsigned seed) {
         s = s * 1664525u + 1013904223u;
         x[i] = (float)((s >> 8) & 0xffff) / 65536.0f - 0.5f;
     }
-    atl_tensor_view v = view(x, ATL_DTYPE_F32, 2, n, D);
+    atl_tensor_view v = view_rows(x, ATL_DTYPE_F32, 2, n, D);
     atl_status* st = atl_l2_normalize(&v);
     if (st != NULL) {
         fprintf(stderr, "atl_l2_normalize: %s\n", atl_status_message(st));
@@ -85,11 +43,11 @@ static void test_index(const char* factory, int id_map, int self_first) {
     atl_index* index = NULL;
     OK(atl_index_create(&p, &index));
     if (index == NULL) return;
-    atl_tensor_view xv = view(x, ATL_DTYPE_F32, 2, N, D);
+    atl_tensor_view xv = view_rows(x, ATL_DTYPE_F32, 2, N, D);
     OK(atl_index_train(index, &xv));
     int64_t ids[N];
     for (int i = 0; i < N; ++i) ids[i] = id_map ? 1000 + 3 * i : i;
-    atl_tensor_view iv = view(ids, ATL_DTYPE_I64, 1, N, 0);
+    atl_tensor_view iv = view_rows(ids, ATL_DTYPE_I64, 1, N, 0);
     OK(atl_index_add(index, &xv, &iv));
     CHECK(atl_index_ntotal(index) == N);
     CHECK(atl_index_dimension(index) == D);
@@ -97,9 +55,9 @@ static void test_index(const char* factory, int id_map, int self_first) {
     /* Each vector finds itself first. */
     float scores[K];
     int64_t found[K];
-    atl_tensor_view qv = view(x + 17 * D, ATL_DTYPE_F32, 2, 1, D);
-    atl_tensor_view sv = view(scores, ATL_DTYPE_F32, 2, 1, K);
-    atl_tensor_view fv = view(found, ATL_DTYPE_I64, 2, 1, K);
+    atl_tensor_view qv = view_rows(x + 17 * D, ATL_DTYPE_F32, 2, 1, D);
+    atl_tensor_view sv = view_rows(scores, ATL_DTYPE_F32, 2, 1, K);
+    atl_tensor_view fv = view_rows(found, ATL_DTYPE_I64, 2, 1, K);
     OK(atl_index_search(index, &qv, K, NULL, &sv, &fv));
     if (self_first) {
         CHECK(found[0] == ids[17]);
@@ -110,7 +68,7 @@ static void test_index(const char* factory, int id_map, int self_first) {
     /* A filter of every other id excludes the query itself. */
     int64_t allowed[N / 2];
     for (int i = 0; i < N / 2; ++i) allowed[i] = ids[2 * i];
-    atl_tensor_view av = view(allowed, ATL_DTYPE_I64, 1, N / 2, 0);
+    atl_tensor_view av = view_rows(allowed, ATL_DTYPE_I64, 1, N / 2, 0);
     atl_id_filter* filter = NULL;
     OK(atl_id_filter_create(&av, &filter));
     CHECK(atl_id_filter_count(filter) == N / 2);
@@ -130,7 +88,7 @@ static void test_index(const char* factory, int id_map, int self_first) {
     CHECK(back != NULL && atl_index_ntotal(back) == N);
     if (back != NULL) {
         int64_t again[K];
-        atl_tensor_view av2 = view(again, ATL_DTYPE_I64, 2, 1, K);
+        atl_tensor_view av2 = view_rows(again, ATL_DTYPE_I64, 2, 1, K);
         OK(atl_index_search(back, &qv, K, NULL, &sv, &av2));
         CHECK(again[0] == first);
     }
@@ -182,9 +140,9 @@ int main(void) {
     /* Flat numbers its vectors itself: other ids are refused. */
     static float x[N * D];
     fill(x, N, 3);
-    atl_tensor_view xv = view(x, ATL_DTYPE_F32, 2, 2, D);
+    atl_tensor_view xv = view_rows(x, ATL_DTYPE_F32, 2, 2, D);
     int64_t ids[2] = {5, 6};
-    atl_tensor_view iv = view(ids, ATL_DTYPE_I64, 1, 2, 0);
+    atl_tensor_view iv = view_rows(ids, ATL_DTYPE_I64, 1, 2, 0);
     CHECK(expect_code(atl_index_add(index, &xv, &iv), ATL_ERR_INVALID_ARGUMENT));
     CHECK(expect_code(atl_index_set_ef_search(index, 10), ATL_ERR_INVALID_ARGUMENT));
     atl_index_destroy(index);
@@ -193,12 +151,12 @@ int main(void) {
     /* PCA 8 -> 4, normalised rows, serialised and read back with equal output. */
     atl_pca* pca = NULL;
     OK(atl_pca_create(D, 4, 0.0f, &pca));
-    xv = view(x, ATL_DTYPE_F32, 2, N, D);
+    xv = view_rows(x, ATL_DTYPE_F32, 2, N, D);
     OK(atl_pca_train(pca, &xv));
     CHECK(atl_pca_is_trained(pca));
     float y[2 * 4], y2[2 * 4];
-    atl_tensor_view in = view(x, ATL_DTYPE_F32, 2, 2, D);
-    atl_tensor_view yv = view(y, ATL_DTYPE_F32, 2, 2, 4);
+    atl_tensor_view in = view_rows(x, ATL_DTYPE_F32, 2, 2, D);
+    atl_tensor_view yv = view_rows(y, ATL_DTYPE_F32, 2, 2, 4);
     OK(atl_pca_apply(pca, &in, &yv, 1));
     float norm = 0;
     for (int j = 0; j < 4; ++j) norm += y[j] * y[j];
@@ -207,7 +165,7 @@ int main(void) {
     OK(atl_pca_write(pca, &blob));
     atl_pca* back = NULL;
     OK(atl_pca_read(atl_blob_data(blob), atl_blob_size(blob), &back));
-    atl_tensor_view y2v = view(y2, ATL_DTYPE_F32, 2, 2, 4);
+    atl_tensor_view y2v = view_rows(y2, ATL_DTYPE_F32, 2, 2, 4);
     OK(atl_pca_apply(back, &in, &y2v, 1));
     CHECK(memcmp(y, y2, sizeof y) == 0);
     atl_pca* bad = NULL;
@@ -216,7 +174,5 @@ int main(void) {
     atl_pca_destroy(back);
     atl_pca_destroy(pca);
 
-    if (failures) fprintf(stderr, "%d failures\n", failures);
-    else printf("test_index: all passed\n");
-    return failures ? 1 : 0;
+    return test_result("test_index");
 }

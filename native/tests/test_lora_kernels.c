@@ -8,16 +8,7 @@
 #include <string.h>
 
 #include "atelier.h"
-
-static int failures = 0;
-
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            ++failures;                                                              \
-        }                                                                            \
-    } while (0)
+#include "test_util.h"
 
 static uint64_t state = 0x9E3779B97F4A7C15ull;
 static double uniform(void) { /* xorshift64*, in [-1, 1) */
@@ -42,21 +33,6 @@ static float round_bf16(float f) {
     u &= 0xffff0000u;
     memcpy(&f, &u, 4);
     return f;
-}
-
-static atl_tensor_view view(void* data, int32_t dtype, int ndim, const int64_t* shape) {
-    atl_tensor_view v;
-    memset(&v, 0, sizeof v);
-    v.data = data;
-    v.dtype = dtype;
-    v.ndim = ndim;
-    int64_t stride = 1;
-    for (int d = ndim - 1; d >= 0; --d) {
-        v.shape[d] = shape[d];
-        v.strides[d] = stride;
-        stride *= shape[d];
-    }
-    return v;
 }
 
 static float* random_floats(int64_t n, int bf16) {
@@ -210,6 +186,5 @@ int main(void) {
         CHECK(atl_status_code(s) == ATL_ERR_UNSUPPORTED);
         atl_status_destroy(s);
     }
-    if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
-    return failures ? 1 : 0;
+    return test_result("test_lora_kernels");
 }

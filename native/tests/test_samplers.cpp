@@ -12,31 +12,7 @@
 #include <string.h>
 
 #include "atelier.h"
-
-static int failures = 0;
-
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            ++failures;                                                              \
-        }                                                                            \
-    } while (0)
-
-static atl_tensor_view view(float* data, int ndim, const int64_t* shape) {
-    atl_tensor_view v;
-    memset(&v, 0, sizeof v);
-    v.data = data;
-    v.dtype = ATL_DTYPE_F32;
-    v.ndim = ndim;
-    int64_t stride = 1;
-    for (int i = ndim - 1; i >= 0; --i) {
-        v.shape[i] = shape[i];
-        v.strides[i] = stride;
-        stride *= shape[i];
-    }
-    return v;
-}
+#include "test_util.h"
 
 static int64_t numel(const atl_tensor_view* v) {
     int64_t n = 1;
@@ -126,7 +102,7 @@ static atl_sample_params params(int sampler, int steps, uint64_t seed, int batch
 static atl_status* run(atl_eps_fn fn, const atl_sample_params* p, const float* noise, float* out) {
     int calls = 0;
     int64_t shape[4] = {p->batch, C, p->height / 8, p->width / 8};
-    atl_tensor_view nv = view((float*)noise, 4, shape), ov = view(out, 4, shape);
+    atl_tensor_view nv = view((float*)noise, ATL_DTYPE_F32, 4, shape), ov = view(out, ATL_DTYPE_F32, 4, shape);
     return atl_sample(fn, &calls, NULL, p, noise ? &nv : NULL, NULL, &ov);
 }
 
@@ -138,7 +114,7 @@ static float max_abs_diff(const float* a, const float* b, int n) {
 
 static void sigmas(int schedule, int steps, float* out) {
     int64_t shape[1] = {steps + 1};
-    atl_tensor_view ov = view(out, 1, shape);
+    atl_tensor_view ov = view(out, ATL_DTYPE_F32, 1, shape);
     atl_status* s = atl_sample_sigmas(NULL, schedule, steps, &ov);
     CHECK(s == NULL);
     atl_status_destroy(s);
@@ -196,7 +172,7 @@ static void test_bad_input(void) {
     p = params(ATL_SAMPLER_EULER, 4, 1, 1);
     float noise[2 * N], out[2 * N];
     int64_t shape[4] = {2, C, H, W};
-    atl_tensor_view nv = view(noise, 4, shape), ov = view(out, 4, shape);
+    atl_tensor_view nv = view(noise, ATL_DTYPE_F32, 4, shape), ov = view(out, ATL_DTYPE_F32, 4, shape);
     int calls = 0;
     atl_status* s = atl_sample(eps_zero, &calls, NULL, &p, &nv, NULL, &ov);
     CHECK(atl_status_code(s) == ATL_ERR_SHAPE);
@@ -394,7 +370,7 @@ static void test_progress_and_cancel(void) {
     fill_noise(noise, N, 3);
     for (int i = 0; i < N; ++i) out[i] = before[i] = 123.0f;
     int64_t shape[4] = {1, C, H, W};
-    atl_tensor_view nv = view(noise, 4, shape), ov = view(out, 4, shape);
+    atl_tensor_view nv = view(noise, ATL_DTYPE_F32, 4, shape), ov = view(out, ATL_DTYPE_F32, 4, shape);
     atl_sample_params p = params(ATL_SAMPLER_HEUN, 6, 1, 1);
     progress_state st = {0, 0, 0, 0};
     atl_progress pr = {on_step, &st};
@@ -439,10 +415,5 @@ int main(void) {
     atl_status* s = atl_generate(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
     CHECK(atl_status_code(s) == ATL_ERR_INVALID_ARGUMENT);
     atl_status_destroy(s);
-    if (failures) {
-        fprintf(stderr, "%d check(s) failed\n", failures);
-        return 1;
-    }
-    printf("test_samplers: all checks passed\n");
-    return 0;
+    return test_result("test_samplers");
 }

@@ -5,16 +5,7 @@
 #include <string.h>
 
 #include "atelier.h"
-
-static int failures = 0;
-
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            ++failures;                                                              \
-        }                                                                            \
-    } while (0)
+#include "test_util.h"
 
 static float zeros[4096];
 
@@ -75,6 +66,5 @@ int main(void) {
     atl_status_destroy(s);
     atl_weights_destroy(w);
 
-    if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
-    return failures ? 1 : 0;
+    return test_result("test_sd_networks");
 }

@@ -1,5 +1,5 @@
 /* Atelier's search kernels (reference, AVX2, AVX-512 where the CPU has them) against FAISS's own
- * search on the same index: exact search (inner product and L2, the small-batch and the tiled
+ * search on the same index: exact search (inner product and L2, the small-batch and the packed
  * path, odd widths, k beyond the stored count, filters, id maps) must return FAISS's ids and
  * scores; the HNSW walk must find at least FAISS's recall on the same graph. */
 #include <stdio.h>
@@ -7,43 +7,9 @@
 #include <string.h>
 
 #include "atelier.h"
-
-static int failures = 0;
-
-#define CHECK(cond)                                                                          \
-    do {                                                                                     \
-        if (!(cond)) {                                                                       \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);         \
-            ++failures;                                                                      \
-        }                                                                                    \
-    } while (0)
-
-#define OK(call)                                                                             \
-    do {                                                                                     \
-        atl_status* s_ = (call);                                                             \
-        if (s_ != NULL) {                                                                    \
-            fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #call, atl_status_message(s_)); \
-            atl_status_destroy(s_);                                                          \
-            ++failures;                                                                      \
-        }                                                                                    \
-    } while (0)
+#include "test_util.h"
 
 static float absf(float v) { return v < 0 ? -v : v; }
-
-static atl_tensor_view view(void* data, int32_t dtype, int32_t ndim, int64_t rows, int64_t cols) {
-    atl_tensor_view v;
-    memset(&v, 0, sizeof v);
-    v.data = data;
-    v.dtype = dtype;
-    v.ndim = ndim;
-    v.shape[0] = rows;
-    v.strides[0] = ndim == 2 ? cols : 1;
-    if (ndim == 2) {
-        v.shape[1] = cols;
-        v.strides[1] = 1;
-    }
-    return v;
-}
 
 /* Clustered vectors (LCG noise around `clusters` centres), unit length when normalise. */
 static float* make_vectors(int n, int d, int clusters, unsigned seed, int normalise) {
@@ -59,7 +25,7 @@ static float* make_vectors(int n, int d, int clusters, unsigned seed, int normal
 #undef NEXT
     free(centres);
     if (normalise) {
-        atl_tensor_view v = view(x, ATL_DTYPE_F32, 2, n, d);
+        atl_tensor_view v = view_rows(x, ATL_DTYPE_F32, 2, n, d);
         OK(atl_l2_normalize(&v));
     }
     return x;
@@ -75,8 +41,8 @@ static atl_index* make_index(const char* factory, int d, int metric, int id_map,
     p.id_map = id_map;
     atl_index* index = NULL;
     OK(atl_index_create(&p, &index));
-    atl_tensor_view xv = view((void*)x, ATL_DTYPE_F32, 2, n, d);
-    atl_tensor_view iv = view((void*)ids, ATL_DTYPE_I64, 1, n, 0);
+    atl_tensor_view xv = view_rows((void*)x, ATL_DTYPE_F32, 2, n, d);
+    atl_tensor_view iv = view_rows((void*)ids, ATL_DTYPE_I64, 1, n, 0);
     OK(atl_index_add(index, &xv, ids ? &iv : NULL));
     return index;
 }
@@ -84,9 +50,9 @@ static atl_index* make_index(const char* factory, int d, int metric, int id_map,
 static void search(atl_index* index, int32_t kernel, const float* q, int nq, int d, int k, const atl_id_filter* filter,
                    float* scores, int64_t* ids) {
     OK(atl_index_set_search_kernel(index, kernel));
-    atl_tensor_view qv = view((void*)q, ATL_DTYPE_F32, 2, nq, d);
-    atl_tensor_view sv = view(scores, ATL_DTYPE_F32, 2, nq, k);
-    atl_tensor_view iv = view(ids, ATL_DTYPE_I64, 2, nq, k);
+    atl_tensor_view qv = view_rows((void*)q, ATL_DTYPE_F32, 2, nq, d);
+    atl_tensor_view sv = view_rows(scores, ATL_DTYPE_F32, 2, nq, k);
+    atl_tensor_view iv = view_rows(ids, ATL_DTYPE_I64, 2, nq, k);
     OK(atl_index_search(index, &qv, k, filter, &sv, &iv));
 }
 
@@ -105,7 +71,7 @@ static void test_exact(int32_t kernel, int metric, int n, int d, int nq, int k, 
         int m = n / 3;
         int64_t* allowed = malloc(sizeof(int64_t) * (m + 1));
         for (int i = 0; i < m; ++i) allowed[i] = id_map ? ids[3 * i] : 3 * i;
-        atl_tensor_view av = view(allowed, ATL_DTYPE_I64, 1, m, 0);
+        atl_tensor_view av = view_rows(allowed, ATL_DTYPE_I64, 1, m, 0);
         OK(atl_id_filter_create(&av, &filter));
         free(allowed);
     }
@@ -178,7 +144,7 @@ static void test_hnsw(int32_t kernel, int metric) {
     /* Only multiples of 4 allowed: every result is one, and most of the filtered exact top 10 are found. */
     int64_t* allowed = malloc(sizeof(int64_t) * (N / 4));
     for (int i = 0; i < N / 4; ++i) allowed[i] = 4 * i;
-    atl_tensor_view av = view(allowed, ATL_DTYPE_I64, 1, N / 4, 0);
+    atl_tensor_view av = view_rows(allowed, ATL_DTYPE_I64, 1, N / 4, 0);
     atl_id_filter* filter = NULL;
     OK(atl_id_filter_create(&av, &filter));
     search(exact, ATL_SEARCH_KERNEL_FAISS, q, NQ, DIM, KK, filter, s, truth);
@@ -230,6 +196,5 @@ int main(void) {
         }
         printf("%s: exact search equals FAISS's; HNSW recall at least FAISS's\n", atl_search_kernel_name(kernel));
     }
-    if (failures) fprintf(stderr, "%d failure(s)\n", failures);
-    return failures ? 1 : 0;
+    return test_result("test_search_kernels");
 }

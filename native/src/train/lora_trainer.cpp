@@ -8,18 +8,14 @@
 
 #include "core/status.hpp"
 #include "core/tensor_view.hpp"
+#include "sample/noise.hpp"
 
 namespace atl::train {
 
 namespace {
 
-// splitmix64 (Steele, Lea, Flood 2014): decorrelates the per-pass seeds of nearby indices.
-uint64_t mix(uint64_t z) {
-    z += 0x9e3779b97f4a7c15ULL;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
+// splitmix64 decorrelates the per-pass seeds of nearby indices.
+using atl::sample::mix64;
 
 int64_t numel(const std::vector<int64_t>& shape) {
     int64_t n = 1;
@@ -109,7 +105,7 @@ LoraTrainer::LoraTrainer(std::shared_ptr<sd::UNet> unet, std::shared_ptr<sd::Tex
 
     // kohya LoRAModule init: lora_down Kaiming-uniform with a = sqrt(5), i.e. U(-1/sqrt(fan_in),
     // 1/sqrt(fan_in)) (torch.nn.init.kaiming_uniform_), lora_up zeros: the adapter starts as 0.
-    torch::Generator gen = at::detail::createCPUGenerator(mix(params.seed));
+    torch::Generator gen = at::detail::createCPUGenerator(mix64(params.seed));
     for (int32_t n = 0; n < 2; ++n) {
         flat_[n].params = torch::zeros({sizes[n]}, torch::kFloat);
         flat_[n].exp_avg = torch::zeros({sizes[n]}, torch::kFloat);
@@ -192,7 +188,7 @@ float LoraTrainer::accumulate(const torch::Tensor& latents, const torch::Tensor&
 
     // Noise and timesteps from a generator seeded by (seed, sample_index): a resumed run draws
     // the same numbers for the same samples.
-    torch::Generator gen = at::detail::createCPUGenerator(mix(params_.seed ^ mix(static_cast<uint64_t>(sample_index))));
+    torch::Generator gen = at::detail::createCPUGenerator(mix64(params_.seed ^ mix64(static_cast<uint64_t>(sample_index))));
     torch::Tensor noise = torch::randn(x0.sizes(), gen, torch::kFloat);
     if (params_.noise_offset > 0) {
         // Noise offset (crosslabs.org, "Diffusion with offset noise"; kohya train_util.py):

@@ -1,5 +1,6 @@
 package dev.atelier.engine.catalog;
 
+import dev.atelier.engine.embed.BoundingBox;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -1,5 +1,6 @@
 package dev.atelier.engine.catalog;
 
+import dev.atelier.engine.embed.BoundingBox;
 import dev.atelier.engine.core.AtelierException;
 import dev.atelier.engine.core.AtelierException.FormatException;
 import java.io.IOException;
@@ -103,11 +104,12 @@ final class ListFile {
 
     /** A box from four int fields starting at field `from`. */
     BoundingBox box(Row row, int from) {
-        BoundingBox b = new BoundingBox(intField(row, from, "x_1"), intField(row, from + 1, "y_1"),
-                intField(row, from + 2, "x_2"), intField(row, from + 3, "y_2"));
-        if (b.x2() < b.x1() || b.y2() < b.y1()) {
-            throw error(row.line(), "bounding box has its corners swapped: " + b);
+        int x1 = intField(row, from, "x_1"), y1 = intField(row, from + 1, "y_1");
+        int x2 = intField(row, from + 2, "x_2"), y2 = intField(row, from + 3, "y_2");
+        if (x1 < 0 || y1 < 0 || x2 <= x1 || y2 <= y1) {
+            throw error(row.line(), "bounding box (" + x1 + ", " + y1 + ", " + x2 + ", " + y2
+                    + ") must have 0 <= x_1 < x_2 and 0 <= y_1 < y_2");
         }
-        return b;
+        return new BoundingBox(x1, y1, x2, y2);
     }
 }

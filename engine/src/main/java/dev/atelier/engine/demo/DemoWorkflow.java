@@ -1,5 +1,6 @@
 package dev.atelier.engine.demo;
 
+import dev.atelier.engine.util.Sha256;
 import dev.atelier.engine.catalog.Catalog;
 import dev.atelier.engine.catalog.CatalogImage;
 import dev.atelier.engine.catalog.CatalogItem;
@@ -7,7 +8,6 @@ import dev.atelier.engine.catalog.DeepFashionInShop;
 import dev.atelier.engine.core.AtelierException;
 import dev.atelier.engine.core.DType;
 import dev.atelier.engine.embed.Backend;
-import dev.atelier.engine.embed.BoundingBox;
 import dev.atelier.engine.embed.EmbedderOptions;
 import dev.atelier.engine.embed.ImageEmbedder;
 import dev.atelier.engine.embed.ImageInput;
@@ -31,15 +31,11 @@ import dev.atelier.engine.train.LoraTrainingConfig;
 import dev.atelier.engine.train.TrainingListener;
 import dev.atelier.engine.util.AtomicFiles;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.DigestInputStream;
-import java.security.MessageDigest;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
@@ -198,7 +194,7 @@ public final class DemoWorkflow {
         Path work = settings.work().toAbsolutePath();
         for (CatalogImage image : c.images()) {
             Path file = c.resolve(image.item()).toAbsolutePath();
-            inputs.add(image.bbox().map(b -> ImageInput.of(file, new BoundingBox(b.x1(), b.y1(), b.x2(), b.y2())))
+            inputs.add(image.bbox().map(b -> ImageInput.of(file, b))
                     .orElse(ImageInput.of(file)));
             items.add(new CatalogItem(work.relativize(file).toString(), image.item().itemId(), image.item().category()));
         }
@@ -281,14 +277,9 @@ public final class DemoWorkflow {
     /** The default model's identity for reuse decisions: a digest of its files. */
     static String fingerprint(DefaultModel m) {
         try {
-            MessageDigest md = MessageDigest.getInstance("SHA-256");
-            for (Path p : List.of(m.checkpoint(), m.config(), m.tokenizer().resolve("vocab.json"), m.tokenizer().resolve("merges.txt"))) {
-                try (InputStream in = new DigestInputStream(Files.newInputStream(p), md)) {
-                    in.transferTo(java.io.OutputStream.nullOutputStream());
-                }
-            }
-            return HexFormat.of().formatHex(md.digest());
-        } catch (IOException | java.security.NoSuchAlgorithmException e) {
+            return Sha256.hexOfFiles(List.of(m.checkpoint(), m.config(), m.tokenizer().resolve("vocab.json"),
+                    m.tokenizer().resolve("merges.txt")));
+        } catch (IOException e) {
             throw new AtelierException.FormatException(m.checkpoint() + ": cannot read the default model: " + e.getMessage());
         }
     }

@@ -1,18 +1,15 @@
 package dev.atelier.engine.demo;
 
+import dev.atelier.engine.util.Sha256;
 import dev.atelier.engine.core.AtelierException;
 import dev.atelier.engine.util.AtomicFiles;
 import dev.atelier.engine.util.StagedDirectory;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 
 /**
@@ -59,7 +56,7 @@ public final class Stages {
         for (Built in : inputs) {
             key.append('\n').append(in.name()).append('=').append(in.fingerprint());
         }
-        String fingerprint = sha256(key.toString());
+        String fingerprint = Sha256.hex(key.toString());
         Path dir = work.resolve(name);
         Path doneFile = dir.resolve(DONE);
         try {
@@ -94,11 +91,4 @@ public final class Stages {
         }
     }
 
-    static String sha256(String s) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
-        } catch (NoSuchAlgorithmException e) {
-            throw new UncheckedIOException(new IOException(e));
-        }
-    }
 }

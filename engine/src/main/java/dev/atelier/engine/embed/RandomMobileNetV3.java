@@ -1,5 +1,6 @@
 package dev.atelier.engine.embed;
 
+import dev.atelier.engine.util.SplitMix64;
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
 import dev.atelier.engine.core.DType;
 import dev.atelier.engine.core.TensorView;
@@ -143,26 +144,6 @@ public final class RandomMobileNetV3 {
             h = (h ^ (b & 0xff)) * 0x100000001b3L;
         }
         return h;
-    }
-
-    /** SplitMix64 (Steele, Lea, Flood, OOPSLA 2014): a tiny, fully specified 64-bit generator. */
-    private static final class SplitMix64 {
-        private long state;
-
-        SplitMix64(long seed) {
-            state = seed;
-        }
-
-        long next() {
-            state += 0x9e3779b97f4a7c15L;
-            return mix(state);
-        }
-
-        static long mix(long z) {
-            z = (z ^ (z >>> 30)) * 0xbf58476d1ce4e5b9L;
-            z = (z ^ (z >>> 27)) * 0x94d049bb133111ebL;
-            return z ^ (z >>> 31);
-        }
     }
 
     /** Standard normal deviates by the Box-Muller transform (Box, Muller 1958), both outputs used. */

@@ -1,5 +1,7 @@
 package dev.atelier.engine.eval;
 
+import static dev.atelier.engine.report.Html.esc;
+
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -150,9 +152,5 @@ public final class ReportFiles {
         } catch (IOException | RuntimeException e) {
             return "";
         }
-    }
-
-    static String esc(String s) {
-        return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\"", "&quot;");
     }
 }

@@ -1,5 +1,6 @@
 package dev.atelier.engine.index;
 
+import dev.atelier.engine.util.Sha256;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.atelier.engine.catalog.CatalogItem;
@@ -16,10 +17,7 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Set;
 import java.util.regex.Pattern;
@@ -165,7 +163,7 @@ final class CatalogIndexStore {
                         + " bytes, the manifest says " + entry.size());
             }
             MemorySegment data = size == 0 ? MemorySegment.NULL : channel.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
-            String digest = sha256(data);
+            String digest = Sha256.hex(data);
             if (!digest.equalsIgnoreCase(entry.sha256())) {
                 throw new FormatException(path + ": checksum mismatch (SHA-256 " + digest + ", the manifest says "
                         + entry.sha256() + "): the file was altered or damaged");
@@ -189,20 +187,7 @@ final class CatalogIndexStore {
                 }
             }
         });
-        return new FileEntry(name, bytes.byteSize(), sha256(bytes));
-    }
-
-    static String sha256(MemorySegment data) {
-        try {
-            MessageDigest digest = MessageDigest.getInstance("SHA-256");
-            long chunk = 1L << 26;
-            for (long at = 0; at < data.byteSize(); at += chunk) {
-                digest.update(data.asSlice(at, Math.min(chunk, data.byteSize() - at)).asByteBuffer());
-            }
-            return HexFormat.of().formatHex(digest.digest());
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("SHA-256 is part of every JDK", e);
-        }
+        return new FileEntry(name, bytes.byteSize(), Sha256.hex(bytes));
     }
 
     /** The generation of the current manifest; 0 when there is none or it is unreadable. */

@@ -3,12 +3,12 @@ package dev.atelier.engine.report;
 import java.time.Duration;
 import java.util.Locale;
 
-/** Escaping and number formatting shared by the report's parts. */
-final class Html {
+/** Escaping and number formatting shared by the HTML reports (the demo report and evaluate's). */
+public final class Html {
     private Html() {}
 
     /** Escapes text for element content and double-quoted attribute values. */
-    static String esc(String s) {
+    public static String esc(String s) {
         StringBuilder out = new StringBuilder(s.length() + 16);
         for (int i = 0; i < s.length(); i++) {
             char c = s.charAt(i);

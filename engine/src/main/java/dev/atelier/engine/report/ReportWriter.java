@@ -1,5 +1,6 @@
 package dev.atelier.engine.report;
 
+import dev.atelier.engine.util.Sha256;
 import static dev.atelier.engine.report.Html.esc;
 
 import dev.atelier.engine.report.DemoReport.CatalogHit;
@@ -15,8 +16,6 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
@@ -257,12 +256,7 @@ public final class ReportWriter {
 
     /** A CSP source expression for an inline script: 'sha256-' and the base64 digest of its text. */
     private static String sha256(String script) {
-        try {
-            byte[] d = MessageDigest.getInstance("SHA-256").digest(script.getBytes(StandardCharsets.UTF_8));
-            return "sha256-" + Base64.getEncoder().encodeToString(d);
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("every Java platform has SHA-256", e);
-        }
+        return "sha256-" + Base64.getEncoder().encodeToString(Sha256.digest(script.getBytes(StandardCharsets.UTF_8)));
     }
 
     private static String resource(String name) {

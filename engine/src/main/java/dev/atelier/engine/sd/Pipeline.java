@@ -1,5 +1,6 @@
 package dev.atelier.engine.sd;
 
+import dev.atelier.engine.util.Sha256;
 import dev.atelier.engine.core.AtelierException;
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
 import dev.atelier.engine.core.DType;
@@ -18,17 +19,12 @@ import dev.atelier.engine.text.ClipTokenizer;
 import dev.atelier.engine.text.LongPromptMode;
 import dev.atelier.engine.text.PromptPair;
 import java.io.IOException;
-import java.io.InputStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.DigestInputStream;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.locks.ReentrantLock;
@@ -213,17 +209,10 @@ public final class Pipeline implements AutoCloseable {
     }
 
     static String shortHash(Path file) {
-        try (InputStream in = new DigestInputStream(Files.newInputStream(file), MessageDigest.getInstance("SHA-256"))) {
-            byte[] buffer = new byte[1 << 20];
-            while (in.read(buffer) >= 0) {
-                // digesting
-            }
-            byte[] digest = ((DigestInputStream) in).getMessageDigest().digest();
-            return HexFormat.of().formatHex(digest).substring(0, 10);
+        try {
+            return Sha256.hexOfFiles(List.of(file)).substring(0, 10);
         } catch (IOException e) {
             throw new AtelierException.FormatException(AtelierException.IO, file + ": cannot read: " + e.getMessage());
-        } catch (NoSuchAlgorithmException e) {
-            throw new AtelierException(AtelierException.INTERNAL, "no SHA-256", e);
         }
     }
 

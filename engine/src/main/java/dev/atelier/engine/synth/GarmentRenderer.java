@@ -1,6 +1,6 @@
 package dev.atelier.engine.synth;
 
-import dev.atelier.engine.catalog.BoundingBox;
+import dev.atelier.engine.embed.BoundingBox;
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
 import dev.atelier.engine.synth.Silhouette.Part;
 import dev.atelier.engine.synth.Silhouette.Role;

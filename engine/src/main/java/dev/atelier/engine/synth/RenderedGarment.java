@@ -1,6 +1,6 @@
 package dev.atelier.engine.synth;
 
-import dev.atelier.engine.catalog.BoundingBox;
+import dev.atelier.engine.embed.BoundingBox;
 import java.awt.image.BufferedImage;
 
 /**

@@ -1,6 +1,7 @@
 package dev.atelier.engine.synth;
 
-import dev.atelier.engine.catalog.BoundingBox;
+import dev.atelier.engine.util.SplitMix64;
+import dev.atelier.engine.embed.BoundingBox;
 import dev.atelier.engine.util.StagedDirectory;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -58,7 +59,7 @@ public final class SyntheticCatalog {
                 }
                 partition[i] = new String[views];
                 bbox[i] = new String[views];
-                long garmentSeed = Seeds.mix(seed, i);
+                long garmentSeed = SplitMix64.stream(seed, i);
                 for (int v = 0; v < views; v++) {
                     GarmentRenderer.View view = GarmentRenderer.View.values()[v];
                     String name = folder + "01_" + (v + 1) + "_" + view.name().toLowerCase(java.util.Locale.ROOT) + ".jpg";
@@ -68,7 +69,7 @@ public final class SyntheticCatalog {
                     partition[i][v] = name + " " + itemId + " " + status;
                     BoundingBox b = g.box();
                     bbox[i][v] = name + " " + specs[i].type().clothesType() + " " + (v + 1) + " "
-                            + b.x1() + " " + b.y1() + " " + b.x2() + " " + b.y2();
+                            + b.left() + " " + b.top() + " " + b.right() + " " + b.bottom();
                 }
                 synchronized (done) {
                     if (!progress.onStep(done.incrementAndGet(), items)) {

@@ -1,5 +1,6 @@
 package dev.atelier.engine.synth;
 
+import dev.atelier.engine.util.SplitMix64;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.atelier.engine.util.StagedDirectory;
@@ -36,7 +37,7 @@ public final class TrainingSet {
         GarmentSpec[] specs = StyleDeck.deal(count, seed);
         try (StagedDirectory staged = StagedDirectory.begin(dir, replace)) {
             StyleDeck.parallel(count, dir, i -> {
-                RenderedGarment g = GarmentRenderer.render(specs[i], size, Seeds.mix(seed, i));
+                RenderedGarment g = GarmentRenderer.render(specs[i], size, SplitMix64.stream(seed, i));
                 ImageFiles.png(g.image(), staged.path().resolve(fileName(i)));
             });
             ObjectMapper json = new ObjectMapper();

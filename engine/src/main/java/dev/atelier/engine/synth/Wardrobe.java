@@ -1,5 +1,6 @@
 package dev.atelier.engine.synth;
 
+import dev.atelier.engine.util.SplitMix64;
 import dev.atelier.engine.util.StagedDirectory;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -28,7 +29,7 @@ public final class Wardrobe {
     public static List<Path> write(Person person, Path dir, int count, int size, long seed, boolean replace) {
         StyleDeck.checkCount("count", count, MAX_COUNT);
         GarmentRenderer.checkSize(size);
-        GarmentType[] types = types(count, Seeds.mix(seed, person.name().hashCode()));
+        GarmentType[] types = types(count, SplitMix64.stream(seed, person.name().hashCode()));
         List<String> names = new ArrayList<>();
         try (StagedDirectory staged = StagedDirectory.begin(dir, replace)) {
             for (int i = 0; i < count; i++) {
@@ -36,7 +37,7 @@ public final class Wardrobe {
             }
             StyleDeck.parallel(count, dir, i -> {
                 GarmentSpec spec = person.garment(types[i], i);
-                long garmentSeed = Seeds.mix(seed, ((long) person.name().hashCode() << 20) + i);
+                long garmentSeed = SplitMix64.stream(seed, ((long) person.name().hashCode() << 20) + i);
                 RenderedGarment g = GarmentRenderer.render(spec, size, garmentSeed);
                 ImageFiles.png(g.image(), staged.path().resolve(names.get(i) + ".png"));
                 ImageFiles.text(staged.path().resolve(names.get(i) + ".txt"), types[i].word());

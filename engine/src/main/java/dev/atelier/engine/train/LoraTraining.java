@@ -1,5 +1,7 @@
 package dev.atelier.engine.train;
 
+import dev.atelier.engine.util.SplitMix64;
+import dev.atelier.engine.util.Sha256;
 import dev.atelier.engine.core.AtelierException;
 import dev.atelier.engine.core.AtelierException.BackendException;
 import dev.atelier.engine.core.AtelierException.FormatException;
@@ -131,7 +133,7 @@ public final class LoraTraining {
                     caption = captions.size();
                     captions.add(img.caption());
                 }
-                SplittableRandom rng = new SplittableRandom(mix(c.step().seed(), 0x1a7e47L + i));
+                SplittableRandom rng = new SplittableRandom(SplitMix64.stream(c.step().seed(), 0x1a7e47L + i));
                 float[] latent = encode(vae, img.pixels(), img, arena, rng, (float) ldm.scaleFactor());
                 float[] flipped = c.flip() ? encode(vae, img.flipped(), img, arena, rng, (float) ldm.scaleFactor()) : null;
                 cache.add(new Cached(latent, flipped, img.height() / f, img.width() / f, caption));
@@ -175,7 +177,7 @@ public final class LoraTraining {
         if (epoch == cachedEpoch) {
             return epochBatches;
         }
-        Random rng = new Random(mix(c.step().seed(), 0xe90c4L + epoch));
+        Random rng = new Random(SplitMix64.stream(c.step().seed(), 0xe90c4L + epoch));
         List<Integer> items = new ArrayList<>();
         for (int r = 0; r < c.repeats(); r++) {
             for (int i = 0; i < images.size(); i++) {
@@ -262,7 +264,7 @@ public final class LoraTraining {
         Cached first = cache.get(batch[0]);
         int latentSize = first.latent().length;
         float[] latents = new float[batch.length * latentSize];
-        SplittableRandom flips = new SplittableRandom(mix(c.step().seed(), 0xf11bL + pass));
+        SplittableRandom flips = new SplittableRandom(SplitMix64.stream(c.step().seed(), 0xf11bL + pass));
         for (int k = 0; k < batch.length; k++) {
             Cached item = cache.get(batch[k]);
             boolean flip = item.flipped() != null && flips.nextBoolean();
@@ -367,7 +369,7 @@ public final class LoraTraining {
         for (TrainingImages.Image img : images) {
             s.append(';').append(img.file().getFileName()).append('=').append(img.caption());
         }
-        return ModelHash.sha256(s.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        return Sha256.hex(s.toString());
     }
 
     // ---- metadata
@@ -479,11 +481,4 @@ public final class LoraTraining {
         return s.append('"').toString();
     }
 
-    /** splitmix64 of a seed combined with a stream constant: independent, reproducible streams. */
-    static long mix(long seed, long stream) {
-        long z = seed + 0x9e3779b97f4a7c15L * (stream + 1);
-        z = (z ^ (z >>> 30)) * 0xbf58476d1ce4e5b9L;
-        z = (z ^ (z >>> 27)) * 0x94d049bb133111ebL;
-        return z ^ (z >>> 31);
-    }
 }

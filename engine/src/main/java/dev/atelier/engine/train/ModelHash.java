@@ -1,15 +1,15 @@
 package dev.atelier.engine.train;
 
+import dev.atelier.engine.util.Sha256;
+import java.util.List;
 import dev.atelier.engine.core.AtelierException;
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 
 /**
@@ -24,14 +24,8 @@ record ModelHash(String sha256, String legacy) {
             return new ModelHash("unknown", "unknown");
         }
         try {
-            MessageDigest full = MessageDigest.getInstance("SHA-256");
-            try (InputStream in = Files.newInputStream(model)) {
-                byte[] buf = new byte[1 << 20];
-                for (int n; (n = in.read(buf)) > 0; ) {
-                    full.update(buf, 0, n);
-                }
-            }
-            MessageDigest part = MessageDigest.getInstance("SHA-256");
+            String full = Sha256.hexOfFiles(List.of(model));
+            MessageDigest part = Sha256.newDigest();
             try (FileChannel ch = FileChannel.open(model)) {
                 ByteBuffer b = ByteBuffer.allocate(0x10000);
                 long pos = 0x100000;
@@ -45,20 +39,9 @@ record ModelHash(String sha256, String legacy) {
                 b.flip();
                 part.update(b);
             }
-            return new ModelHash(HexFormat.of().formatHex(full.digest()),
-                    HexFormat.of().formatHex(part.digest()).substring(0, 8));
+            return new ModelHash(full, HexFormat.of().formatHex(part.digest()).substring(0, 8));
         } catch (IOException e) {
             throw new InvalidInputException(AtelierException.IO, "cannot read " + model + " to hash it: " + e.getMessage());
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
-    static String sha256(byte[] bytes) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
         }
     }
 }

@@ -1,5 +1,6 @@
 package dev.atelier.engine.catalog;
 
+import dev.atelier.engine.embed.BoundingBox;
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.atelier.engine.core.AtelierException.FormatException;
@@ -62,6 +63,11 @@ class CatalogReadersTest {
         Files.write(bbox, boxLines);
         e = assertThrows(FormatException.class, () -> DeepFashionInShop.read(dir));
         assertTrue(e.getMessage().contains("list_bbox_inshop.txt:4:") && e.getMessage().contains("y_1"), e.getMessage());
+
+        boxLines.set(3, boxLines.get(3).replace(" 1 x 3 3", " 3 1 3 3"));
+        Files.write(bbox, boxLines);
+        e = assertThrows(FormatException.class, () -> DeepFashionInShop.read(dir));
+        assertTrue(e.getMessage().contains("list_bbox_inshop.txt:4:") && e.getMessage().contains("x_1 < x_2"), e.getMessage());
     }
 
     @Test

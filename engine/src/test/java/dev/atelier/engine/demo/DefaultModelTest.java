@@ -1,5 +1,6 @@
 package dev.atelier.engine.demo;
 
+import dev.atelier.engine.testing.MaxError;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -51,15 +52,7 @@ class DefaultModelTest {
     }
 
     private static void assertClose(String what, TensorView out, TensorView ref) {
-        assertArrayEquals(ref.shape(), out.shape(), what + " shape");
-        float[] o = out.toFloatArray(), r = ref.toFloatArray();
-        double err = 0, scale = 0;
-        for (int i = 0; i < r.length; i++) {
-            err = Math.max(err, Math.abs(o[i] - r[i]));
-            scale = Math.max(scale, Math.abs(r[i]));
-        }
-        System.out.printf("default model %s: max abs error / max|ref| = %.3g%n", what, err / scale);
-        assertTrue(err / scale <= TOLERANCE, what + ": relative error " + err / scale);
+        MaxError.assertClose("default model " + what, out, ref, TOLERANCE);
     }
 
     @Test

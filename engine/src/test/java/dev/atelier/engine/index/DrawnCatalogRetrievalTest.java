@@ -84,8 +84,8 @@ class DrawnCatalogRetrievalTest {
 
     private static List<ImageInput> inputs(Catalog catalog, List<CatalogImage> images) {
         return images.stream().map(i -> {
-            dev.atelier.engine.catalog.BoundingBox b = i.bbox().orElseThrow();
-            return ImageInput.of(catalog.resolve(i.item()), new BoundingBox(b.x1(), b.y1(), b.x2(), b.y2()));
+            dev.atelier.engine.embed.BoundingBox b = i.bbox().orElseThrow();
+            return ImageInput.of(catalog.resolve(i.item()), b);
         }).toList();
     }
 

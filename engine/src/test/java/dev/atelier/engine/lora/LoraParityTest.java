@@ -1,5 +1,8 @@
 package dev.atelier.engine.lora;
 
+import dev.atelier.engine.testing.MaxError;
+import static dev.atelier.engine.testing.MaxError.assertClose;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -101,23 +104,6 @@ class LoraParityTest {
 
     private static TensorView hidden(TextEncoder te) {
         return te.forward(cases.view("text.input_ids"), 1, arena);
-    }
-
-    private static double relativeError(TensorView out, TensorView ref) {
-        assertArrayEquals(ref.shape(), out.shape());
-        float[] o = out.toFloatArray(), r = ref.toFloatArray();
-        double err = 0, scale = 0;
-        for (int i = 0; i < r.length; i++) {
-            err = Math.max(err, Math.abs(o[i] - r[i]));
-            scale = Math.max(scale, Math.abs(r[i]));
-        }
-        return err / scale;
-    }
-
-    private static void assertClose(String what, TensorView out, TensorView ref, double tolerance) {
-        double e = relativeError(out, ref);
-        System.out.printf("%s: max abs error / max|ref| = %.3g (tolerance %.1g)%n", what, e, tolerance);
-        assertTrue(e <= tolerance, what + ": relative max error " + e + " over " + tolerance);
     }
 
     @Test
@@ -326,7 +312,7 @@ class LoraParityTest {
             u.applyLora(l, 0.7f, LoraMode.UNMERGED);
             TensorView unmerged = eps(u);
             assertClose("LoCon unmerged vs merged", unmerged, merged, 1e-5);
-            assertTrue(relativeError(merged, TensorView.ofFloats(arena, base, merged.shape())) > 1e-3,
+            assertTrue(MaxError.relative(merged, TensorView.ofFloats(arena, base, merged.shape())) > 1e-3,
                     "the LoCon changes the output");
         }
     }

@@ -1,5 +1,6 @@
 package dev.atelier.engine.sd;
 
+import dev.atelier.engine.testing.MaxError;
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.atelier.engine.core.AtelierException.FormatException;
@@ -42,21 +43,10 @@ class CheckpointLoadingTest {
         cases.close();
     }
 
-    private static double relativeError(TensorView out, TensorView ref) {
-        assertArrayEquals(ref.shape(), out.shape());
-        float[] o = out.toFloatArray(), r = ref.toFloatArray();
-        double err = 0, scale = 0;
-        for (int i = 0; i < r.length; i++) {
-            err = Math.max(err, Math.abs(o[i] - r[i]));
-            scale = Math.max(scale, Math.abs(r[i]));
-        }
-        return err / scale;
-    }
-
     private static void assertUNetMatches(StableDiffusionWeights model, UNetParams params) {
         try (UNet unet = UNet.create(model.unet(), params)) {
             TensorView eps = unet.forward(cases.view("unet.x"), cases.view("unet.t"), cases.view("unet.context"), arena);
-            double e = relativeError(eps, cases.view("unet.eps"));
+            double e = MaxError.relative(eps, cases.view("unet.eps"));
             assertTrue(e <= TOLERANCE, "unet.eps error " + e);
         }
     }
@@ -78,7 +68,7 @@ class CheckpointLoadingTest {
             assertUNetMatches(model, c.unet());
             try (TextEncoder te = TextEncoder.create(model.textEncoder(), c.text())) {
                 TensorView hidden = te.forward(cases.view("text.input_ids"), 1, arena);
-                assertTrue(relativeError(hidden, cases.view("text.hidden")) <= TOLERANCE);
+                assertTrue(MaxError.relative(hidden, cases.view("text.hidden")) <= TOLERANCE);
             }
             try (Vae vae = Vae.create(model.vae(), c.vae())) {
                 assertEquals(32, vae.config().ch());
@@ -98,7 +88,7 @@ class CheckpointLoadingTest {
         // but 64 / 8 = 8 heads at the 64-channel levels, so eps must differ from the 4-head reference.
         try (StableDiffusionWeights model = StableDiffusionWeights.open(MODEL); UNet unet = UNet.create(model.unet(), c.unet())) {
             TensorView eps = unet.forward(cases.view("unet.x"), cases.view("unet.t"), cases.view("unet.context"), arena);
-            assertTrue(relativeError(eps, cases.view("unet.eps")) > 1e-3, "8 heads of 8 at 64 channels, not 4");
+            assertTrue(MaxError.relative(eps, cases.view("unet.eps")) > 1e-3, "8 heads of 8 at 64 channels, not 4");
         }
         // The positive case (a model trained with num_head_channels) is DefaultModelTest's UNet parity.
     }
@@ -137,7 +127,7 @@ class CheckpointLoadingTest {
             assertUNetMatches(model, LdmConfig.load(YAML).unet());
             try (Vae vae = Vae.create(model.vae(), VaeParams.defaults())) {
                 TensorView decoded = vae.decode(cases.view("vae.latents"), Vae.SD1_SCALE_FACTOR, arena);
-                assertTrue(relativeError(decoded, cases.view("vae.decoded")) <= TOLERANCE);
+                assertTrue(MaxError.relative(decoded, cases.view("vae.decoded")) <= TOLERANCE);
             }
         }
     }
@@ -158,7 +148,7 @@ class CheckpointLoadingTest {
                 Vae vae = Vae.create(model.vae(), VaeParams.defaults())) {
             assertTrue(model.vae().count() > 0);
             TensorView decoded = vae.decode(cases.view("vae.latents"), Vae.SD1_SCALE_FACTOR, arena);
-            assertTrue(relativeError(decoded, cases.view("vae.decoded")) <= TOLERANCE);
+            assertTrue(MaxError.relative(decoded, cases.view("vae.decoded")) <= TOLERANCE);
         }
         FormatException e = assertThrows(FormatException.class,
                 () -> StableDiffusionWeights.open(MODEL, Optional.of(Fixtures.sd15Tiny().resolve("cases.safetensors"))));
@@ -171,7 +161,7 @@ class CheckpointLoadingTest {
         UNet unet = UNet.create(model.unet(), LdmConfig.load(YAML).unet());
         model.close(); // the wrong order: the UNet still reads the mapped weights
         TensorView eps = unet.forward(cases.view("unet.x"), cases.view("unet.t"), cases.view("unet.context"), arena);
-        assertTrue(relativeError(eps, cases.view("unet.eps")) <= TOLERANCE);
+        assertTrue(MaxError.relative(eps, cases.view("unet.eps")) <= TOLERANCE);
         unet.close(); // the last holder: now the file is unmapped
         assertThrows(IllegalStateException.class, () -> model.checkpoint().retain());
     }

@@ -1,5 +1,6 @@
 package dev.atelier.engine.sd;
 
+import dev.atelier.engine.testing.MaxError;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -83,16 +84,6 @@ class SamplingParityTest {
                 s.get("steps").asInt(), s.get("cfg").asDouble(), 1234, 64, 64, 1, 1, 1, -1, null);
     }
 
-    private static double relativeError(float[] out, float[] ref) {
-        assertEquals(ref.length, out.length);
-        double err = 0, scale = 0;
-        for (int i = 0; i < ref.length; i++) {
-            err = Math.max(err, Math.abs(out[i] - ref[i]));
-            scale = Math.max(scale, Math.abs(ref[i]));
-        }
-        return err / scale;
-    }
-
     private static Path noiseFile(Path dir, String name) {
         Path p = dir.resolve(name + ".noise.safetensors");
         new SafeTensorsWriter().add("noise", cases.view("sample." + name + ".noise")).write(p);
@@ -109,7 +100,7 @@ class SamplingParityTest {
             List<long[]> steps = new ArrayList<>();
             TensorView out = Sampling.generate(pipelineUnet(), alphas(), SampleParams.of(r, 0), ctx[0], ctx[1], noise,
                     (done, total) -> steps.add(new long[] {done, total}), arena);
-            double e = relativeError(out.toFloatArray(), cases.view("sample." + name + ".latents").toFloatArray());
+            double e = MaxError.relative(out.toFloatArray(), cases.view("sample." + name + ".latents").toFloatArray());
             System.out.printf("sample %s (%s, %d steps, cfg %s): latents max abs error / max|ref| = %.3g (tolerance %.0e)%n",
                     name, r.sampler().displayName(), r.steps(), r.cfg(), e, LATENT_TOLERANCE);
             assertTrue(e <= LATENT_TOLERANCE, name + ": " + e);
@@ -178,10 +169,10 @@ class SamplingParityTest {
         float[] count = pipeline.generate(r.withBatch(1, 2), null).latents();
         assertEquals(2 * a.length, batch.length);
         float[] second = java.util.Arrays.copyOfRange(batch, a.length, batch.length);
-        assertTrue(relativeError(java.util.Arrays.copyOf(batch, a.length), a) < 1e-5);
-        assertTrue(relativeError(second, c) < 1e-5);
+        assertTrue(MaxError.relative(java.util.Arrays.copyOf(batch, a.length), a) < 1e-5);
+        assertTrue(MaxError.relative(second, c) < 1e-5);
         assertArrayEquals(a, java.util.Arrays.copyOf(count, a.length));
-        assertTrue(relativeError(java.util.Arrays.copyOfRange(count, a.length, count.length), c) < 1e-5);
+        assertTrue(MaxError.relative(java.util.Arrays.copyOfRange(count, a.length, count.length), c) < 1e-5);
         // Every sampler runs and repeats itself.
         for (Sampler s : Sampler.values()) {
             GenerationRequest q = r.withSampler(s, 3);

@@ -1,5 +1,7 @@
 package dev.atelier.engine.sd;
 
+import static dev.atelier.engine.testing.MaxError.assertClose;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -54,23 +56,6 @@ class SdNetworksTest {
     }
 
     /** max|out - ref| / max|ref|. */
-    private static double relativeError(TensorView out, TensorView ref) {
-        assertArrayEquals(ref.shape(), out.shape());
-        float[] o = out.toFloatArray(), r = ref.toFloatArray();
-        double err = 0, scale = 0;
-        for (int i = 0; i < r.length; i++) {
-            err = Math.max(err, Math.abs(o[i] - r[i]));
-            scale = Math.max(scale, Math.abs(r[i]));
-        }
-        return err / scale;
-    }
-
-    private static void assertClose(String what, TensorView out, TensorView ref, double tolerance) {
-        double e = relativeError(out, ref);
-        System.out.printf("%s: max abs error / max|ref| = %.3g (tolerance %.1g)%n", what, e, tolerance);
-        assertTrue(e <= tolerance, what + ": relative max error " + e + " over " + tolerance);
-    }
-
     @Test
     void textHiddenStatesMatchClip() {
         try (TextEncoder te = TextEncoder.create(model.textEncoder(), textParams())) {

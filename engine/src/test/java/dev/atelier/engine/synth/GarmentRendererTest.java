@@ -2,7 +2,7 @@ package dev.atelier.engine.synth;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-import dev.atelier.engine.catalog.BoundingBox;
+import dev.atelier.engine.embed.BoundingBox;
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
 import java.awt.image.BufferedImage;
 import org.junit.jupiter.api.Test;
@@ -38,9 +38,9 @@ class GarmentRendererTest {
                 assertEquals(size, image.getHeight());
                 assertEquals(BufferedImage.TYPE_INT_RGB, image.getType());
                 BoundingBox b = g.box();
-                double extent = Math.max(b.x2() - b.x1(), b.y2() - b.y1()) / (double) size;
+                double extent = Math.max(b.right() - b.left(), b.bottom() - b.top()) / (double) size;
                 assertTrue(extent > 0.68 && extent < 0.88, type + " at " + size + ": extent " + extent);
-                double cx = (b.x1() + b.x2()) / 2.0 / size, cy = (b.y1() + b.y2()) / 2.0 / size;
+                double cx = (b.left() + b.right()) / 2.0 / size, cy = (b.top() + b.bottom()) / 2.0 / size;
                 assertTrue(Math.abs(cx - 0.5) < 0.06 && Math.abs(cy - 0.5) < 0.06, type + ": centre " + cx + "," + cy);
                 // Corners are background: light and nearly grey.
                 for (int[] c : new int[][] {{1, 1}, {size - 2, 1}, {1, size - 2}, {size - 2, size - 2}}) {
@@ -49,8 +49,8 @@ class GarmentRendererTest {
                 }
                 // The garment is there: a dark navy takes a good part of the box.
                 int navy = 0, area = 0;
-                for (int y = b.y1(); y <= b.y2(); y++) {
-                    for (int x = b.x1(); x <= b.x2(); x++, area++) {
+                for (int y = b.top(); y <= b.bottom(); y++) {
+                    for (int x = b.left(); x <= b.right(); x++, area++) {
                         int p = image.getRGB(x, y);
                         if (((p >> 16) & 255) < 90 && (p & 255) > ((p >> 16) & 255) + 15) {
                             navy++;

@@ -50,8 +50,8 @@ class SyntheticCatalogTest {
             byItem.computeIfAbsent(image.item().itemId(), k -> new java.util.HashSet<>()).add(image.split());
             assertTrue(image.bbox().isPresent(), image.item().path());
             var b = image.bbox().get();
-            assertTrue(b.x1() >= 0 && b.y1() >= 0 && b.x2() < 32 && b.y2() < 32
-                    && Math.max(b.x2() - b.x1(), b.y2() - b.y1()) > 20, b.toString());
+            assertTrue(b.left() >= 0 && b.top() >= 0 && b.right() < 32 && b.bottom() < 32
+                    && Math.max(b.right() - b.left(), b.bottom() - b.top()) > 20, b.toString());
         }
         assertEquals(Set.of(Split.TRAIN, Split.QUERY, Split.GALLERY), splits.keySet());
         for (Set<Split> s : byItem.values()) {

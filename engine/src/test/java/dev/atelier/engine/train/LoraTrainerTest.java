@@ -1,5 +1,6 @@
 package dev.atelier.engine.train;
 
+import dev.atelier.engine.testing.MaxError;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -58,15 +59,6 @@ class LoraTrainerTest {
         return TensorView.ofFloats(arena, v, shape);
     }
 
-    private static double relativeError(float[] out, float[] ref) {
-        double err = 0, scale = 0;
-        for (int i = 0; i < ref.length; i++) {
-            err = Math.max(err, Math.abs(out[i] - ref[i]));
-            scale = Math.max(scale, Math.abs(ref[i]));
-        }
-        return err / scale;
-    }
-
     @Test
     void savedLoraMergedIntoTheBaseReproducesTheTrainedUNet() {
         LdmConfig ldm = LdmConfig.load(Fixtures.sd15Tiny().resolve("model/model.yaml"));
@@ -92,14 +84,14 @@ class LoraTrainerTest {
                 trained = unet.forward(x, t, ctx, arena).toFloatArray();
                 KohyaLoraWriter.write(trainer, Map.of("ss_network_module", "networks.lora"), file);
             }
-            double changed = relativeError(trained, base);
+            double changed = MaxError.relative(trained, base);
             System.out.printf("trained vs base UNet output: %.3g of max|base|%n", changed);
             assertTrue(changed > 1e-3, "training did not change the UNet output");
             // Closing the trainer removed its adapters.
-            assertEquals(0.0, relativeError(unet.forward(x, t, ctx, arena).toFloatArray(), base), 0.0);
+            assertEquals(0.0, MaxError.relative(unet.forward(x, t, ctx, arena).toFloatArray(), base), 0.0);
 
             try (Weights merged = mergedUNet(w, file, layout, arena); UNet loaded = UNet.create(merged, ldm.unet())) {
-                double e = relativeError(loaded.forward(x, t, ctx, arena).toFloatArray(), trained);
+                double e = MaxError.relative(loaded.forward(x, t, ctx, arena).toFloatArray(), trained);
                 System.out.printf("merged file vs trained UNet output: %.3g of max|ref| (tolerance %.0e)%n", e, TOLERANCE);
                 assertTrue(e <= TOLERANCE, "merged LoRA differs from the trained model: " + e);
             }
@@ -151,7 +143,7 @@ class LoraTrainerTest {
         System.out.printf("without selection %s%nwith selection    %s%n", java.util.Arrays.toString(plain.losses()),
                 java.util.Arrays.toString(selected.losses()));
         org.junit.jupiter.api.Assertions.assertArrayEquals(plain.losses(), selected.losses(), "loss curve changed by the selection");
-        assertEquals(0.0, relativeError(selected.output(), plain.output()), 0.0, "the selection masked the trained adapters");
+        assertEquals(0.0, MaxError.relative(selected.output(), plain.output()), 0.0, "the selection masked the trained adapters");
     }
 
     /**
@@ -164,7 +156,7 @@ class LoraTrainerTest {
     void fusedKernelsTrainLikeLibtorchOps() {
         TinyRun fused = trainTiny(17, LoraTrainer.StepOptions.defaults(9).withFusedKernels(true), false);
         TinyRun ops = trainTiny(17, LoraTrainer.StepOptions.defaults(9).withFusedKernels(false), false);
-        double g = relativeError(fused.moment(), ops.moment());
+        double g = MaxError.relative(fused.moment(), ops.moment());
         System.out.printf("fused vs libtorch gradient moments: %.3g of max|ref|%n", g);
         assertTrue(g <= 1e-3, "fused gradients differ from libtorch's: " + g);
         System.out.printf("fused   %s%nlibtorch %s%n", java.util.Arrays.toString(fused.losses()),
@@ -172,7 +164,7 @@ class LoraTrainerTest {
         for (int i = 0; i < fused.losses().length; i++) {
             assertEquals(ops.losses()[i], fused.losses()[i], 1e-4 * Math.abs(ops.losses()[i]), "loss of step " + (i + 1));
         }
-        double e = relativeError(fused.output(), ops.output());
+        double e = MaxError.relative(fused.output(), ops.output());
         System.out.printf("fused vs libtorch trained UNet output: %.3g of max|ref| (tolerance %.0e)%n", e, TOLERANCE);
         assertTrue(e <= TOLERANCE, "fused training differs from libtorch ops: " + e);
     }

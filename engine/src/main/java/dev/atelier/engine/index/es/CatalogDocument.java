@@ -1,13 +1,10 @@
 package dev.atelier.engine.index.es;
 
+import dev.atelier.engine.util.Sha256;
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.atelier.engine.catalog.CatalogItem;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 
 /**
  * One catalog item as an Elasticsearch document (the JSON _source).
@@ -38,11 +35,6 @@ record CatalogDocument(
      * so indexing it again overwrites instead of duplicating (re-runs, resumed builds).
      */
     static String idOf(CatalogItem item) {
-        try {
-            MessageDigest sha = MessageDigest.getInstance("SHA-256");
-            return HexFormat.of().formatHex(sha.digest(item.path().getBytes(StandardCharsets.UTF_8)));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("the JDK always has SHA-256", e);
-        }
+        return Sha256.hex(item.path());
     }
 }

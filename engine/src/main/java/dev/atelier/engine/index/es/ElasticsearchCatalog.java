@@ -1,5 +1,6 @@
 package dev.atelier.engine.index.es;
 
+import dev.atelier.engine.util.Sha256;
 import co.elastic.clients.elasticsearch.ElasticsearchClient;
 import co.elastic.clients.elasticsearch._types.ElasticsearchException;
 import co.elastic.clients.elasticsearch._types.HealthStatus;
@@ -32,14 +33,11 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.LocalDateTime;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.Base64;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -152,7 +150,7 @@ public final class ElasticsearchCatalog implements CatalogSearch {
             Map<String, JsonData> meta = new LinkedHashMap<>();
             meta.put(META_FORMAT, JsonData.of(FORMAT));
             meta.put(META_INPUT, JsonData.of(inputDimension));
-            meta.put(META_PCA, JsonData.of(pcaBytes == null ? "" : sha256(pcaBytes)));
+            meta.put(META_PCA, JsonData.of(pcaBytes == null ? "" : Sha256.hex(pcaBytes)));
             call(location, "create index " + concrete, () -> {
                 if (pcaBytes != null) {
                     String state = stateIndex(location);
@@ -227,7 +225,7 @@ public final class ElasticsearchCatalog implements CatalogSearch {
                     throw new FormatException("the PCA of catalog index " + concrete + " is missing from " + state);
                 }
                 byte[] bytes = Base64.getDecoder().decode(encoded);
-                if (!sha256(bytes).equals(pcaDigest)) {
+                if (!Sha256.hex(bytes).equals(pcaDigest)) {
                     throw new FormatException("the PCA of catalog index " + concrete + " in " + state + " does not match the digest in its mapping");
                 }
                 try (Arena arena = Arena.ofConfined()) {
@@ -719,14 +717,6 @@ public final class ElasticsearchCatalog implements CatalogSearch {
             MemorySegment data = arena.allocate(bytes.length);
             MemorySegment.copy(bytes, 0, data, ValueLayout.JAVA_BYTE, 0, bytes.length);
             return Pca.fromBytes(data);
-        }
-    }
-
-    private static String sha256(byte[] bytes) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("the JDK always has SHA-256", e);
         }
     }
 
