@@ -13,16 +13,7 @@
 #include <time.h>
 
 #include "atelier.h"
-
-static int failures = 0;
-
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            ++failures;                                                              \
-        }                                                                            \
-    } while (0)
+#include "test_util.h"
 
 static uint64_t state = 0x9E3779B97F4A7C15ull;
 static double uniform(void) { /* xorshift64*, in [-1, 1) */
@@ -72,21 +63,6 @@ static uint16_t* nan_bf16(int64_t n) {
     uint16_t* p = malloc(sizeof(uint16_t) * (size_t)(n ? n : 1));
     for (int64_t i = 0; i < n; ++i) p[i] = 0x7fc0;
     return p;
-}
-
-static atl_tensor_view view(void* data, int32_t dtype, int ndim, const int64_t* shape) {
-    atl_tensor_view v;
-    memset(&v, 0, sizeof v);
-    v.data = data;
-    v.dtype = dtype;
-    v.ndim = ndim;
-    int64_t stride = 1;
-    for (int d = ndim - 1; d >= 0; --d) {
-        v.shape[d] = shape[d];
-        v.strides[d] = stride;
-        stride *= shape[d];
-    }
-    return v;
 }
 
 /* 1 when s is success; otherwise reports it as a failure. */
@@ -809,7 +785,7 @@ static void norm_cases(void) {
 /* ---- Names and error paths ------------------------------------------------------------------- */
 
 /* s must carry code and a message; never a crash. */
-static void expect_code(atl_status* s, atl_code code, const char* what, int kernel) {
+static void expect_kernel_code(atl_status* s, atl_code code, const char* what, int kernel) {
     const int right = atl_status_code(s) == code && s && atl_status_message(s)[0] != '\0';
     if (!right) {
         fprintf(stderr, "%s (kernel %d): expected code %d, got %d: %s\n", what, kernel, (int)code,
@@ -843,14 +819,14 @@ static void error_paths(void) {
     const int unknown[2] = {99, -1};
     for (int u = 0; u < 2; ++u) {
         const int kk = unknown[u];
-        expect_code(atl_op_attention(kk, &q, &q, &q, 2, &qo), ATL_ERR_INVALID_ARGUMENT, "attention, unknown kernel",
+        expect_kernel_code(atl_op_attention(kk, &q, &q, &q, 2, &qo), ATL_ERR_INVALID_ARGUMENT, "attention, unknown kernel",
                     kk);
-        expect_code(atl_op_linear(kk, &x2, &w2, NULL, &y2), ATL_ERR_INVALID_ARGUMENT, "linear, unknown kernel", kk);
-        expect_code(atl_op_conv2d(kk, &cx, &cw, NULL, 1, 0, &cy), ATL_ERR_INVALID_ARGUMENT, "conv2d, unknown kernel",
+        expect_kernel_code(atl_op_linear(kk, &x2, &w2, NULL, &y2), ATL_ERR_INVALID_ARGUMENT, "linear, unknown kernel", kk);
+        expect_kernel_code(atl_op_conv2d(kk, &cx, &cw, NULL, 1, 0, &cy), ATL_ERR_INVALID_ARGUMENT, "conv2d, unknown kernel",
                     kk);
-        expect_code(atl_op_group_norm(kk, &gx, 2, &c8, &c8, 1e-5f, 0, &gy), ATL_ERR_INVALID_ARGUMENT,
+        expect_kernel_code(atl_op_group_norm(kk, &gx, 2, &c8, &c8, 1e-5f, 0, &gy), ATL_ERR_INVALID_ARGUMENT,
                     "group norm, unknown kernel", kk);
-        expect_code(atl_op_layer_norm(kk, &gx, &c8, &c8, 1e-5f, &gy), ATL_ERR_INVALID_ARGUMENT,
+        expect_kernel_code(atl_op_layer_norm(kk, &gx, &c8, &c8, 1e-5f, &gy), ATL_ERR_INVALID_ARGUMENT,
                     "layer norm, unknown kernel", kk);
     }
     /* The same valid operands run on every kernel (so the failures below are the shapes'). */
@@ -858,7 +834,7 @@ static void error_paths(void) {
     for (int i = 0; i < 4; ++i) {
         const int kk = all[i];
         if (!atl_op_kernel_available(kk)) {
-            expect_code(atl_op_linear(kk, &x2, &w2, NULL, &y2), ATL_ERR_UNSUPPORTED, "linear, unavailable kernel", kk);
+            expect_kernel_code(atl_op_linear(kk, &x2, &w2, NULL, &y2), ATL_ERR_UNSUPPORTED, "linear, unavailable kernel", kk);
             continue;
         }
         memset(buf, 0, sizeof buf);
@@ -871,36 +847,36 @@ static void error_paths(void) {
         /* conv: weight channels (3) != x channels (4). */
         const int64_t s_bad_cw[4] = {2, 3, 3, 3};
         const atl_tensor_view bad_cw = view(buf, ATL_DTYPE_F32, 4, s_bad_cw);
-        expect_code(atl_op_conv2d(kk, &cx, &bad_cw, NULL, 1, 0, &cy), ATL_ERR_SHAPE, "conv2d, channel mismatch", kk);
+        expect_kernel_code(atl_op_conv2d(kk, &cx, &bad_cw, NULL, 1, 0, &cy), ATL_ERR_SHAPE, "conv2d, channel mismatch", kk);
         /* conv: a 3x3 kernel on a 1x1 input without padding has no output. */
         const int64_t s_tiny[4] = {1, 1, 1, 4};
         const atl_tensor_view tiny = view(buf, ATL_DTYPE_F32, 4, s_tiny);
-        expect_code(atl_op_conv2d(kk, &tiny, &cw, NULL, 1, 0, &cy), ATL_ERR_SHAPE, "conv2d, kernel over the input", kk);
+        expect_kernel_code(atl_op_conv2d(kk, &tiny, &cw, NULL, 1, 0, &cy), ATL_ERR_SHAPE, "conv2d, kernel over the input", kk);
         /* attention: 8 channels do not split into 3 heads; no keys; k and v of different lengths. */
-        expect_code(atl_op_attention(kk, &q, &q, &q, 3, &qo), ATL_ERR_SHAPE, "attention, channels % heads", kk);
+        expect_kernel_code(atl_op_attention(kk, &q, &q, &q, 3, &qo), ATL_ERR_SHAPE, "attention, channels % heads", kk);
         const int64_t s_k0[3] = {1, 0, 8}, s_k3[3] = {1, 3, 8};
         const atl_tensor_view k0 = view(buf, ATL_DTYPE_F32, 3, s_k0), k3 = view(buf, ATL_DTYPE_F32, 3, s_k3);
-        expect_code(atl_op_attention(kk, &q, &k0, &k0, 2, &qo), ATL_ERR_SHAPE, "attention, no keys", kk);
-        expect_code(atl_op_attention(kk, &q, &q, &k3, 2, &qo), ATL_ERR_SHAPE, "attention, k and v differ", kk);
+        expect_kernel_code(atl_op_attention(kk, &q, &k0, &k0, 2, &qo), ATL_ERR_SHAPE, "attention, no keys", kk);
+        expect_kernel_code(atl_op_attention(kk, &q, &q, &k3, 2, &qo), ATL_ERR_SHAPE, "attention, k and v differ", kk);
         /* group norm: 8 channels do not split into 3 groups; a weight of the wrong length. */
-        expect_code(atl_op_group_norm(kk, &gx, 3, &c8, &c8, 1e-5f, 0, &gy), ATL_ERR_SHAPE,
+        expect_kernel_code(atl_op_group_norm(kk, &gx, 3, &c8, &c8, 1e-5f, 0, &gy), ATL_ERR_SHAPE,
                     "group norm, channels % groups", kk);
         const int64_t s_c7[1] = {7};
         const atl_tensor_view c7 = view(buf, ATL_DTYPE_F32, 1, s_c7);
-        expect_code(atl_op_group_norm(kk, &gx, 2, &c7, &c8, 1e-5f, 0, &gy), ATL_ERR_SHAPE, "group norm, weight length",
+        expect_kernel_code(atl_op_group_norm(kk, &gx, 2, &c7, &c8, 1e-5f, 0, &gy), ATL_ERR_SHAPE, "group norm, weight length",
                     kk);
         /* layer norm: a bias of the wrong length. */
-        expect_code(atl_op_layer_norm(kk, &gx, &c8, &c7, 1e-5f, &gy), ATL_ERR_SHAPE, "layer norm, bias length", kk);
+        expect_kernel_code(atl_op_layer_norm(kk, &gx, &c8, &c7, 1e-5f, &gy), ATL_ERR_SHAPE, "layer norm, bias length", kk);
         /* linear: x has 8 features, the weight 7. */
         const int64_t s_w7[2] = {3, 7};
         const atl_tensor_view w7 = view(buf, ATL_DTYPE_F32, 2, s_w7);
-        expect_code(atl_op_linear(kk, &x2, &w7, NULL, &y2), ATL_ERR_SHAPE, "linear, feature mismatch", kk);
+        expect_kernel_code(atl_op_linear(kk, &x2, &w7, NULL, &y2), ATL_ERR_SHAPE, "linear, feature mismatch", kk);
         /* An output view of the wrong shape. */
         const int64_t s_y_bad[2] = {4, 5};
         atl_tensor_view y_bad = view(out, ATL_DTYPE_F32, 2, s_y_bad);
-        expect_code(atl_op_linear(kk, &x2, &w2, NULL, &y_bad), ATL_ERR_SHAPE, "linear, output shape", kk);
+        expect_kernel_code(atl_op_linear(kk, &x2, &w2, NULL, &y_bad), ATL_ERR_SHAPE, "linear, output shape", kk);
         /* A NULL view. */
-        expect_code(atl_op_linear(kk, NULL, &w2, NULL, &y2), ATL_ERR_INVALID_ARGUMENT, "linear, NULL x", kk);
+        expect_kernel_code(atl_op_linear(kk, NULL, &w2, NULL, &y2), ATL_ERR_INVALID_ARGUMENT, "linear, NULL x", kk);
     }
 }
 
@@ -940,6 +916,5 @@ int main(void) {
                stats[i].cases, stats[i].max_abs, stats[i].max_ratio, stats[i].t.atol_scale, stats[i].t.rtol,
                stats[i].slack ? " + slack" : "");
     }
-    if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
-    return failures ? 1 : 0;
+    return test_result("test_op_kernels");
 }
