@@ -525,6 +525,73 @@ static void linear_cases(void) {
 
 /* ---- Convolution ----------------------------------------------------------------------------- */
 
+/* Atelier's BF16 convolution of a 3x3, stride 1, padding 1 layer with at least 4096 output pixels
+ * per sample is Winograd's F(2x2, 3x3) (ops/winograd.hpp): each output is A^T [sum_c U_c (.) W_c] A
+ * over a 2x2 block, U_c = B^T d B of the 4x4 input patch and W_c = G g G^T, both rounded to BF16
+ * (relative error <= 2^-9 each) before the products. slack[i] = 4 x 2^-9 x sum_c sum_p
+ * |a_p| |U_p| |W_p| over the 9 of the 16 products that reach output i (a_p = +-1): twice each
+ * rounding's bound. The F32 sums' own error is below the kF32 tolerance. */
+static int winograd_bf16(int64_t ks, int64_t stride, int64_t pad, int64_t oh, int64_t ow) {
+    return has_bf16_dot && ks == 3 && stride == 1 && pad == 1 && oh * ow >= 4096;
+}
+
+static float* winograd_bf16_slack(const float* x, const float* w, int64_t n, int64_t h, int64_t wd, int64_t c,
+                                  int64_t out) {
+    static const double bt[4][4] = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
+    static const double g[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+    static const double at[2][4] = {{1, 1, 1, 0}, {0, 1, -1, -1}};
+    const int64_t ty_n = (h + 1) / 2, tx_n = (wd + 1) / 2;
+    float* slack = floats(n * h * wd * out);
+    double* u = malloc(sizeof(double) * 16 * (size_t)c);  /* |U| of one tile, [c][16] */
+    double* wt = malloc(sizeof(double) * 16 * (size_t)(out * c)); /* |W| [out][c][16] */
+    CHECK(u && wt);
+    for (int64_t o = 0; o < out; ++o)
+        for (int64_t ch = 0; ch < c; ++ch)
+            for (int i = 0; i < 4; ++i)
+                for (int j = 0; j < 4; ++j) {
+                    double v = 0;
+                    for (int a = 0; a < 3; ++a)
+                        for (int b = 0; b < 3; ++b) v += g[i][a] * w[((o * c + ch) * 3 + a) * 3 + b] * g[j][b];
+                    wt[(o * c + ch) * 16 + i * 4 + j] = fabs(v);
+                }
+    for (int64_t s = 0; s < n; ++s)
+        for (int64_t ty = 0; ty < ty_n; ++ty)
+            for (int64_t tx = 0; tx < tx_n; ++tx) {
+                for (int64_t ch = 0; ch < c; ++ch) {
+                    double d[4][4];
+                    for (int r = 0; r < 4; ++r)
+                        for (int q = 0; q < 4; ++q) {
+                            const int64_t iy = 2 * ty - 1 + r, ix = 2 * tx - 1 + q;
+                            d[r][q] = iy >= 0 && iy < h && ix >= 0 && ix < wd ? x[((s * h + iy) * wd + ix) * c + ch] : 0;
+                        }
+                    for (int i = 0; i < 4; ++i)
+                        for (int j = 0; j < 4; ++j) {
+                            double v = 0;
+                            for (int r = 0; r < 4; ++r)
+                                for (int q = 0; q < 4; ++q) v += bt[i][r] * d[r][q] * bt[j][q];
+                            u[ch * 16 + i * 4 + j] = fabs(v);
+                        }
+                }
+                for (int r = 0; r < 2; ++r)
+                    for (int q = 0; q < 2; ++q) {
+                        const int64_t oy = 2 * ty + r, ox = 2 * tx + q;
+                        if (oy >= h || ox >= wd) continue;
+                        for (int64_t o = 0; o < out; ++o) {
+                            double bound = 0;
+                            for (int64_t ch = 0; ch < c; ++ch)
+                                for (int i = 0; i < 4; ++i)
+                                    for (int j = 0; j < 4; ++j) {
+                                        const double a = fabs(at[r][i] * at[q][j]);
+                                        if (a != 0) bound += a * u[ch * 16 + i * 4 + j] * wt[(o * c + ch) * 16 + i * 4 + j];
+                                    }
+                            slack[((s * h + oy) * wd + ox) * out + o] = (float)(4.0 / 512.0 * bound);
+                        }
+                    }
+            }
+    free(u), free(wt);
+    return slack;
+}
+
 /* y [n, oh, ow, out] = conv2d(x [n, h, w, c], weight [out, c, k, k]) + bias, with BF16 weights
  * handled as in linear_case (the implicit GEMM rounds the gathered x as the Linear GEMM does). */
 static void conv_case(int64_t n, int64_t h, int64_t wd, int64_t c, int64_t out, int64_t ks, int64_t stride,
@@ -532,6 +599,13 @@ static void conv_case(int64_t n, int64_t h, int64_t wd, int64_t c, int64_t out, 
     const int64_t oh = (h + 2 * pad - ks) / stride + 1, ow = (wd + 2 * pad - ks) / stride + 1;
     const int64_t nx = n * h * wd * c, nw = out * c * ks * ks, ny = n * oh * ow * out;
     float *x = random_floats(nx, 0, 1), *w = random_floats(nw, 0, 1), *bias = random_floats(out, 0, 1);
+    if (h * wd >= 4096) {
+        /* Eight zero rows mid-image: the outputs whose 3x3 field lies in them are the bias alone,
+         * exactly, and have no Winograd slack, so the checker's self-test has somewhere to bite. */
+        for (int64_t s = 0; s < n; ++s)
+            for (int64_t r = h / 2; r < h / 2 + 8; ++r)
+                memset(x + (s * h + r) * wd * c, 0, sizeof(float) * (size_t)(wd * c));
+    }
     uint16_t* wb = NULL;
     float* xr = NULL;
     if (bf16_weight) {
@@ -550,11 +624,14 @@ static void conv_case(int64_t n, int64_t h, int64_t wd, int64_t c, int64_t out, 
     const atl_tensor_view vw = view(w, ATL_DTYPE_F32, 4, sw), vbias = view(bias, ATL_DTYPE_F32, 1, sb);
     const atl_tensor_view* pbias = with_bias ? &vbias : NULL;
     const int small = (double)ny * c * ks * ks <= 3e6;
+    /* BF16 Winograd rounds its transforms, not x: compared with the unrounded x, within a slack. */
+    const int winograd = bf16_weight && winograd_bf16(ks, stride, pad, oh, ow);
+    float* wslack = winograd ? winograd_bf16_slack(x, w, n, h, wd, c, out) : NULL;
     float* base[2][2] = {{NULL, NULL}, {NULL, NULL}};
     for (int i = 0; i < nkernels; ++i) {
         const int kernel = kernels[i];
         if (kernel == ATL_OP_KERNEL_REFERENCE && !small) continue;
-        const int rounded = bf16_weight && kernel == ATL_OP_KERNEL_AVX512 && has_bf16_dot;
+        const int rounded = bf16_weight && kernel == ATL_OP_KERNEL_AVX512 && has_bf16_dot && !winograd;
         for (int bi = 0; bi < 2; ++bi) {
             const int bk = bi == 0 ? ATL_OP_KERNEL_TORCH : ATL_OP_KERNEL_REFERENCE;
             if (bi == 1 && !small) continue;
@@ -570,8 +647,10 @@ static void conv_case(int64_t n, int64_t h, int64_t wd, int64_t c, int64_t out, 
                 base[bi][rounded] = y;
             }
         }
-        const case_info ci = {"conv2d", bf16_weight ? (rounded ? "bf16 weight, x rounded" : "bf16 weight") : "f32",
-                              desc, ny, kF32, NULL};
+        const int wg = winograd && kernel == ATL_OP_KERNEL_AVX512;
+        const case_info ci = {"conv2d",
+                              wg ? "bf16 winograd" : bf16_weight ? (rounded ? "bf16 weight, x rounded" : "bf16 weight") : "f32",
+                              desc, ny, kF32, wg ? wslack : NULL};
         if (kernel == ATL_OP_KERNEL_REFERENCE && !bf16_weight) {
             if (base[0][0] && base[1][0]) compare(&ci, kernel, ATL_OP_KERNEL_TORCH, base[1][0], base[0][0]);
             continue;
@@ -587,7 +666,7 @@ static void conv_case(int64_t n, int64_t h, int64_t wd, int64_t c, int64_t out, 
         free(got);
     }
     for (int a = 0; a < 2; ++a) free(base[a][0]), free(base[a][1]);
-    free(x), free(w), free(bias), free(wb), free(xr);
+    free(x), free(w), free(bias), free(wb), free(xr), free(wslack);
 }
 
 static void conv_cases(void) {
@@ -614,6 +693,8 @@ static void conv_cases(void) {
         conv_case(3, 15, 11, 33, 17, 3, 2, 1, 0, bf16);
         conv_case(2, 12, 13, 64, 320, 1, 1, 0, 1, bf16);
         conv_case(1, 9, 9, 20, 33, 3, 2, 0, 1, bf16);
+        /* 64 x 66: over 4096 pixels (Winograd in BF16 too) and 2112 tiles (tasks of 96 tiles). */
+        conv_case(2, 64, 66, 20, 24, 3, 1, 1, 1 - bf16, bf16);
     }
 }
 

@@ -1,6 +1,7 @@
 #include "core/cpu_allocator.hpp"
 
 #include <c10/core/CPUAllocator.h>
+#include <malloc.h>
 #include <sys/mman.h>
 
 #include <cstdlib>
@@ -71,6 +72,9 @@ public:
             s.cached = 0;
         }
         for (const auto& [size, p] : freed) std::free(p);
+        // Blocks under glibc's mmap threshold (up to 32 MiB) go back to its heap, which keeps
+        // their pages: hand the free pages to the kernel.
+        malloc_trim(0);
     }
 
 private:

@@ -78,7 +78,7 @@ void conv_avx512(const torch::Tensor& x, const torch::Tensor& weight, const torc
 
 torch::Tensor conv2d_nhwc(Kernel kernel, const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
                           ConvSpec spec, c10::ScalarType compute, const torch::Tensor& sample_bias,
-                          const torch::Tensor& residual, const WeightPack* forms) {
+                          const torch::Tensor& residual, const WeightPack* forms, bool overwrite_residual) {
     WeightPack local;
     if (!forms) forms = &local;
     require(x.dim() == 4 && weight.dim() == 4 && x.size(3) == weight.size(1) && weight.size(2) == weight.size(3) &&
@@ -110,12 +110,15 @@ torch::Tensor conv2d_nhwc(Kernel kernel, const torch::Tensor& x, const torch::Te
     torch::Tensor xf = x.to(torch::kFloat).contiguous();
     torch::Tensor bf = bias.defined() ? bias.to(torch::kFloat).contiguous() : bias;
     torch::Tensor sf = sample_bias.defined() ? sample_bias.to(torch::kFloat).contiguous() : sample_bias;
-    torch::Tensor y = residual.defined()            ? residual.to(torch::kFloat).clone(at::MemoryFormat::Contiguous)
+    const bool reuse = overwrite_residual && sole_owner(residual) && residual.scalar_type() == torch::kFloat &&
+                       residual.is_contiguous();
+    torch::Tensor y = reuse                         ? residual
+                      : residual.defined()          ? residual.to(torch::kFloat).clone(at::MemoryFormat::Contiguous)
                       : kernel == Kernel::Reference ? torch::zeros({n, oh, ow, out}, torch::kFloat)
                                                     : torch::empty({n, oh, ow, out}, torch::kFloat);
     if (kernel == Kernel::Avx512) {
-        if (compute == torch::kFloat && winograd_applies(weight.size(2), spec.stride, spec.padding, x.size(1), x.size(2))) {
-            conv_winograd(xf.data_ptr<float>(), n, x.size(1), x.size(2), x.size(3), forms->winograd(weight),
+        if (winograd_applies(weight.size(2), spec.stride, spec.padding, x.size(1), x.size(2), compute)) {
+            conv_winograd(xf.data_ptr<float>(), n, x.size(1), x.size(2), x.size(3), forms->winograd(weight, compute),
                           bf.defined() ? bf.data_ptr<float>() : nullptr, sf.defined() ? sf.data_ptr<float>() : nullptr,
                           residual.defined(), y.data_ptr<float>());
         } else {

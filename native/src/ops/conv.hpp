@@ -20,8 +20,11 @@ struct ConvSpec {
 // + sample_bias [n, out] (per sample; undefined: none) + residual [n, oh, ow, out] (undefined:
 // none). x F32 or BF16; weight in any float dtype, computing in `compute` (F32 or BF16); y in x's
 // dtype. forms: the weight's cached forms (may be null: made for this call only).
+// overwrite_residual: the caller gives the residual up, and y may be written into its memory when
+// nothing else references that memory (F32 residual on Atelier's kernels).
 torch::Tensor conv2d_nhwc(Kernel kernel, const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
                           ConvSpec spec, c10::ScalarType compute, const torch::Tensor& sample_bias = {},
-                          const torch::Tensor& residual = {}, const WeightPack* forms = nullptr);
+                          const torch::Tensor& residual = {}, const WeightPack* forms = nullptr,
+                          bool overwrite_residual = false);
 
 }  // namespace atl::ops

@@ -48,4 +48,10 @@ bool own_kernels_apply(const torch::Tensor& x);
 // between stay in F32), else `compute` (libtorch ops, training).
 c10::ScalarType activation_dtype(c10::ScalarType compute);
 
+// True when t is the only tensor on its memory (one handle, no views, nothing else holding the
+// storage): an op that was handed t may then write its result there.
+inline bool sole_owner(const torch::Tensor& t) {
+    return t.defined() && t.use_count() == 1 && t.storage().use_count() == 1 && !t.requires_grad();
+}
+
 }  // namespace atl::ops

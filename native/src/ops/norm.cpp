@@ -61,7 +61,7 @@ void check_affine(const torch::Tensor& x, const torch::Tensor& weight, const tor
 }  // namespace
 
 torch::Tensor group_norm_nhwc(Kernel kernel, const torch::Tensor& x, int64_t groups, const torch::Tensor& weight,
-                              const torch::Tensor& bias, double eps, bool silu) {
+                              const torch::Tensor& bias, double eps, bool silu, bool overwrite_x) {
     check_affine(x, weight, bias, "group norm");
     const int64_t n = x.size(0), c = x.size(-1);
     require(groups > 0 && c % groups == 0, ATL_ERR_SHAPE,
@@ -91,7 +91,9 @@ torch::Tensor group_norm_nhwc(Kernel kernel, const torch::Tensor& x, int64_t gro
                            b.data_ptr<float>(), eps, silu, y.data_ptr<c10::BFloat16>());
         return y;
     }
-    torch::Tensor xc = x.to(torch::kFloat).contiguous(), y = torch::empty_like(xc);
+    // The kernel's second pass reads each element before it writes the same element: y may be x.
+    const bool reuse = overwrite_x && sole_owner(x) && x.scalar_type() == torch::kFloat && x.is_contiguous();
+    torch::Tensor xc = x.to(torch::kFloat).contiguous(), y = reuse ? xc : torch::empty_like(xc);
     avx512::group_norm(xc.data_ptr<float>(), n, positions, c, groups, w.data_ptr<float>(), b.data_ptr<float>(), eps,
                        silu, y.data_ptr<float>());
     return y.to(x.scalar_type());

@@ -14,9 +14,10 @@ namespace atl::ops {
 
 // x [n, ..., c] channels last: groups of c / groups consecutive channels, statistics over every
 // position of one sample (torch.nn.GroupNorm on the NCHW view). weight, bias [c] F32. F32 or BF16;
-// the result in x's dtype.
+// the result in x's dtype. overwrite_x: the caller gives x up, and the result may be written into
+// its memory when nothing else references that memory (F32 on the AVX512 kernel).
 torch::Tensor group_norm_nhwc(Kernel kernel, const torch::Tensor& x, int64_t groups, const torch::Tensor& weight,
-                              const torch::Tensor& bias, double eps, bool silu);
+                              const torch::Tensor& bias, double eps, bool silu, bool overwrite_x = false);
 
 // x [..., c]: torch.nn.LayerNorm over c. weight, bias [c] F32. F32 or BF16; the result in x's dtype.
 torch::Tensor layer_norm(Kernel kernel, const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,

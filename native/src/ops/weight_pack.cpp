@@ -30,6 +30,12 @@ void populate(const torch::Tensor& weight) { advise(weight, 22 /* MADV_POPULATE_
 // never discards data: private anonymous memory without swap is left as it is.
 void release(const torch::Tensor& weight) { advise(weight, 21 /* MADV_PAGEOUT */); }
 
+// BF16 pairs for a BF16 compute dtype on CPUs with avx512_bf16, else F32.
+lora::avx512::Format format_for(c10::ScalarType compute) {
+    return compute == torch::kBFloat16 && (atl_cpu_features() & ATL_CPU_AVX512_BF16) ? lora::avx512::Format::Bf16Pairs
+                                                                                     : lora::avx512::Format::F32;
+}
+
 }  // namespace
 
 torch::Tensor WeightPack::dense(const torch::Tensor& weight, c10::ScalarType compute) const {
@@ -43,13 +49,14 @@ torch::Tensor WeightPack::dense(const torch::Tensor& weight, c10::ScalarType com
     return s.dense;
 }
 
-const WinogradWeights& WeightPack::winograd(const torch::Tensor& weight) const {
+const WinogradWeights& WeightPack::winograd(const torch::Tensor& weight, c10::ScalarType compute) const {
     std::lock_guard<std::mutex> lock(state_->mutex);
     State& s = *state_;
-    if (s.winograd && s.winograd_from.fits(weight)) return *s.winograd;
+    const lora::avx512::Format format = format_for(compute);
+    if (s.winograd && s.winograd_from.fits(weight) && s.winograd->packed[0]->format() == format) return *s.winograd;
     CpuCacheBypass bypass;  // the transform's temporaries have sizes no activation reuses
     populate(weight);
-    s.winograd = winograd_weights(weight, lora::avx512::Format::F32);
+    s.winograd = winograd_weights(weight, format);
     release(weight);
     s.winograd_from = Form{weight, version_of(weight)};
     return *s.winograd;
@@ -58,7 +65,7 @@ const WinogradWeights& WeightPack::winograd(const torch::Tensor& weight) const {
 const lora::avx512::PackedRight& WeightPack::packed(const torch::Tensor& weight, c10::ScalarType compute) const {
     std::lock_guard<std::mutex> lock(state_->mutex);
     State& s = *state_;
-    if (s.packed && s.packed_from.fits(weight)) return *s.packed;
+    if (s.packed && s.packed_from.fits(weight) && s.packed->format() == format_for(compute)) return *s.packed;
     const int64_t out = weight.size(0);
     CpuCacheBypass bypass;  // the packing's temporaries have sizes no activation reuses
     populate(weight);
@@ -66,7 +73,7 @@ const lora::avx512::PackedRight& WeightPack::packed(const torch::Tensor& weight,
     torch::Tensor rows = weight.dim() == 4 ? weight.permute({0, 2, 3, 1}) : weight;
     const int64_t depth = rows.numel() / out;
     std::unique_ptr<lora::avx512::PackedRight> packed;
-    if (compute == torch::kBFloat16 && (atl_cpu_features() & ATL_CPU_AVX512_BF16)) {
+    if (format_for(compute) == lora::avx512::Format::Bf16Pairs) {
         rows = rows.to(torch::kBFloat16).contiguous();
         packed = std::make_unique<lora::avx512::PackedRight>(depth, out, lora::avx512::Format::Bf16Pairs);
         lora::avx512::pack_transposed_bf16(reinterpret_cast<const uint16_t*>(rows.data_ptr()), depth, *packed);

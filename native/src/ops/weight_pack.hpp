@@ -32,8 +32,8 @@ public:
     const lora::avx512::PackedRight& packed(const torch::Tensor& weight, c10::ScalarType compute) const;
     // weight in the compute dtype: weight itself when it already is, else a converted copy.
     torch::Tensor dense(const torch::Tensor& weight, c10::ScalarType compute) const;
-    // A 3x3 convolution's 16 Winograd matrices, packed F32 (ops/winograd.hpp).
-    const WinogradWeights& winograd(const torch::Tensor& weight) const;
+    // A 3x3 convolution's 16 Winograd matrices, packed as packed() packs (ops/winograd.hpp).
+    const WinogradWeights& winograd(const torch::Tensor& weight, c10::ScalarType compute) const;
 
 private:
     struct Form {

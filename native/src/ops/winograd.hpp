@@ -4,7 +4,8 @@
 // of 36, so the multiply-adds drop 2.25x. Y = A^T [(G g G^T) (.) (B^T d B)] A per channel pair:
 // the input patches are transformed into 16 matrices U_p [tiles, in], the weights once into 16
 // packed matrices W_p [in, out] (ops/weight_pack.hpp), then 16 GEMMs M_p = U_p W_p on Atelier's
-// packed GEMM, then the output transform adds bias, per-sample bias and residual.
+// packed GEMM, then the output transform adds bias, per-sample bias and residual. With enough
+// tiles each thread takes 96 at a time through all three stages, so U and M stay in cache.
 #pragma once
 
 #include <torch/torch.h>
@@ -22,8 +23,10 @@ struct WinogradWeights {
 };
 
 // True for the convolutions this path computes: 3x3, stride 1, padding 1, and enough output
-// pixels per sample for the transforms to pay.
-bool winograd_applies(int64_t kernel, int64_t stride, int64_t padding, int64_t height, int64_t width);
+// pixels per sample for the transforms to pay: 64 in F32, 4096 in BF16 (see the definition). In
+// BF16 the transformed input is rounded to BF16 (the GEMM's left operand), not the input itself.
+bool winograd_applies(int64_t kernel, int64_t stride, int64_t padding, int64_t height, int64_t width,
+                      c10::ScalarType compute);
 
 // G g G^T for weight [out, in, 3, 3] (any float dtype), each of the 16 packed as [in, out].
 std::unique_ptr<WinogradWeights> winograd_weights(const torch::Tensor& weight, lora::avx512::Format format);

@@ -38,13 +38,23 @@ torch::Tensor Linear::apply(const torch::Tensor& x, const torch::Tensor& residua
     return residual.defined() ? y + residual : y;
 }
 
+torch::Tensor Conv2d::apply(const torch::Tensor& x, const torch::Tensor& sample_bias, torch::Tensor&& residual) const {
+    const torch::Tensor given = std::move(residual);  // this frame now holds the caller's only reference
+    return apply(x, sample_bias, given, true);
+}
+
 torch::Tensor Conv2d::apply(const torch::Tensor& x, const torch::Tensor& sample_bias, const torch::Tensor& residual) const {
+    return apply(x, sample_bias, residual, false);
+}
+
+torch::Tensor Conv2d::apply(const torch::Tensor& x, const torch::Tensor& sample_bias, const torch::Tensor& residual,
+                            bool overwrite_residual) const {
     const int64_t k = weight.size(2), oh = (x.size(1) + 2 * padding - k) / stride + 1,
                   ow = (x.size(2) + 2 * padding - weight.size(3)) / stride + 1;
     ops::OpScope scope(ops::OpClass::Convolution, 2.0 * x.size(0) * oh * ow * weight.numel());
     if (lora.adapters.empty()) {
         return ops::conv2d_nhwc(kernel_for({&x, &sample_bias, &residual}), x, weight, bias, {stride, padding}, compute,
-                                sample_bias, residual, &forms);
+                                sample_bias, residual, &forms, overwrite_residual);
     }
     // LoCon adapters: libtorch's convolutions on the channels-first view.
     torch::Tensor y = lora::conv2d(x.to(compute).permute({0, 3, 1, 2}), forms.dense(weight, compute), bias, stride, padding,
@@ -59,6 +69,12 @@ torch::Tensor Conv2d::apply(const torch::Tensor& x, const torch::Tensor& sample_
 torch::Tensor GroupNorm::apply(const torch::Tensor& x, bool silu) const {
     ops::OpScope scope(ops::OpClass::Normalisation, 0);
     return ops::group_norm_nhwc(kernel_for({&x}), x, groups, weight, bias, eps, silu);
+}
+
+torch::Tensor GroupNorm::apply(torch::Tensor&& x, bool silu) const {
+    ops::OpScope scope(ops::OpClass::Normalisation, 0);
+    const torch::Tensor given = std::move(x);  // this frame now holds the caller's only reference
+    return ops::group_norm_nhwc(kernel_for({&given}), given, groups, weight, bias, eps, silu, true);
 }
 
 torch::Tensor LayerNorm::apply(const torch::Tensor& x) const {

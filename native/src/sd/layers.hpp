@@ -41,7 +41,13 @@ struct Conv2d {
     // when defined (the GEMM adds both).
     torch::Tensor apply(const torch::Tensor& x, const torch::Tensor& sample_bias = {},
                         const torch::Tensor& residual = {}) const;
+    // The same, giving the residual up: y may take its memory (ops::conv2d_nhwc overwrite_residual).
+    torch::Tensor apply(const torch::Tensor& x, const torch::Tensor& sample_bias, torch::Tensor&& residual) const;
     lora::LayerRef ref() { return {name, &weight, &lora, compute, true, stride, padding}; }
+
+private:
+    torch::Tensor apply(const torch::Tensor& x, const torch::Tensor& sample_bias, const torch::Tensor& residual,
+                        bool overwrite_residual) const;
 };
 
 // Computed in F32 whatever the compute dtype, as LDM's GroupNorm32 does (x.float(), then back).
@@ -51,6 +57,8 @@ struct GroupNorm {
     double eps = 1e-5;
     // x [n, ..., c] channels last; SiLU after the affine when silu.
     torch::Tensor apply(const torch::Tensor& x, bool silu = false) const;
+    // The same, giving x up: the result may take x's memory (ops::group_norm_nhwc overwrite_x).
+    torch::Tensor apply(torch::Tensor&& x, bool silu = false) const;
 };
 
 struct LayerNorm {

@@ -26,7 +26,8 @@ constexpr double kEps = 1e-6;  // model.py Normalize: GroupNorm(32, eps=1e-6)
 // x [b, h, w, c] channels last throughout.
 torch::Tensor Vae::ResBlock::forward(const torch::Tensor& x) const {
     torch::Tensor h = conv1.apply(norm1.apply(x, true));
-    return conv2.apply(norm2.apply(h, true), {}, shortcut ? shortcut->apply(x) : x);
+    // h and the shortcut's output are temporaries: the normalisation and the sum reuse their memory.
+    return conv2.apply(norm2.apply(std::move(h), true), {}, shortcut ? shortcut->apply(x) : x);
 }
 
 torch::Tensor Vae::AttnBlock::forward(const torch::Tensor& x) const {
@@ -156,9 +157,13 @@ torch::Tensor Vae::decode(const torch::Tensor& z) const {
     torch::Tensor h = dec_conv_in_.apply(post_quant_conv_.apply(to_channels_last(z.to(ops::activation_dtype(compute_)))));
     h = dec_mid_.forward(h);
     for (int64_t l = config_.num_levels - 1; l >= 0; --l) {
+        // Each level's activations are 4x the size of the one before: the cached blocks of the
+        // previous level would serve none of them.
+        trim_cpu_cache();
         for (const ResBlock& r : up_[l].blocks) h = r.forward(h);
         if (up_[l].resample) h = up_[l].resample->apply(upsample_nearest2x(h));
     }
+    trim_cpu_cache();
     h = dec_conv_out_.apply(dec_norm_out_.apply(h, true));
     return to_channels_first(h).to(torch::kFloat);
 }

@@ -217,6 +217,7 @@ public final class SdBenchmark {
         long s = System.nanoTime();
         TensorView ctx = text.forward(idView, 1, arena);
         double textS = seconds(s);
+        Double peakAfterText = memory().get("VmHWM");
         float[] latents = SdMeasure.gaussian(random, 4L * lat * lat);
         s = System.nanoTime();
         for (int i = 0; i < n; i++) {
@@ -228,6 +229,7 @@ public final class SdBenchmark {
             }
         }
         double unetS = seconds(s);
+        Map<String, Double> afterUnet = memory();
         s = System.nanoTime();
         float[] image = vae.decode(TensorView.ofFloats(arena, latents, 1, 4, lat, lat), Vae.SD1_SCALE_FACTOR, arena)
                 .toFloatArray();
@@ -235,7 +237,9 @@ public final class SdBenchmark {
         checkFinite(image);
         printProfile(recording, "e2e size=" + size + " dtype=" + dtype + " steps=" + n);
         report(ENGINE, "e2e", "size", size, "dtype", dtype, "threads", threads, "steps", n, "text_s", textS, "unet_s",
-                unetS, "vae_s", vaeS, "total_s", textS + unetS + vaeS, "peak_rss_mib", memory().get("VmHWM"));
+                unetS, "vae_s", vaeS, "total_s", textS + unetS + vaeS, "peak_rss_mib", memory().get("VmHWM"),
+                "peak_rss_after_text_mib", peakAfterText, "peak_rss_after_unet_mib", afterUnet.get("VmHWM"),
+                "rss_before_vae_mib", afterUnet.get("VmRSS"));
     }
 
     private static void trainSteps(StableDiffusionWeights w, UNet unet, Arena arena, SplittableRandom random, int size,
