@@ -8,26 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "atelier.h"
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-static atl_tensor_view view(void* data, int32_t dtype, const int64_t* shape) {
-    atl_tensor_view v;
-    memset(&v, 0, sizeof v);
-    v.data = data;
-    v.dtype = dtype;
-    v.ndim = 3;
-    v.shape[0] = shape[0], v.shape[1] = shape[1], v.shape[2] = shape[2];
-    v.strides[2] = 1, v.strides[1] = shape[2], v.strides[0] = shape[1] * shape[2];
-    return v;
-}
+#include "bench_util.h"
 
 static float* randoms(int64_t n) {
     float* p = malloc(sizeof(float) * (size_t)n);
@@ -46,11 +29,6 @@ static uint16_t* bf16_of(const float* src, int64_t n) {
     return p;
 }
 
-static int cmp(const void* a, const void* b) {
-    double x = *(const double*)a, y = *(const double*)b;
-    return x < y ? -1 : x > y;
-}
-
 /* Median seconds of reps calls (after one warm-up); exits on an error. */
 static double time_attention(int kernel, const atl_tensor_view* q, const atl_tensor_view* k, const atl_tensor_view* v,
                              int heads, atl_tensor_view* out, int reps) {
@@ -64,7 +42,7 @@ static double time_attention(int kernel, const atl_tensor_view* q, const atl_ten
         }
         if (i >= 0) ts[i] = now() - t0;
     }
-    qsort(ts, (size_t)reps, sizeof(double), cmp);
+    qsort(ts, (size_t)reps, sizeof(double), compare_doubles);
     return ts[reps / 2];
 }
 
@@ -92,10 +70,10 @@ int main(int argc, char** argv) {
         float* out = malloc(sizeof(float) * (size_t)(b * lq * ch));
         uint16_t *qb = bf16_of(q, b * lq * ch), *kb = bf16_of(k, b * lk * ch), *vb = bf16_of(v, b * lk * ch);
         uint16_t* outb = malloc(sizeof(uint16_t) * (size_t)(b * lq * ch));
-        const atl_tensor_view fq = view(q, ATL_DTYPE_F32, sq), fk = view(k, ATL_DTYPE_F32, sk),
-                              fv = view(v, ATL_DTYPE_F32, sk), bq = view(qb, ATL_DTYPE_BF16, sq),
-                              bk = view(kb, ATL_DTYPE_BF16, sk), bv = view(vb, ATL_DTYPE_BF16, sk);
-        atl_tensor_view fo = view(out, ATL_DTYPE_F32, sq), bo = view(outb, ATL_DTYPE_BF16, sq);
+        const atl_tensor_view fq = view(q, ATL_DTYPE_F32, 3, sq), fk = view(k, ATL_DTYPE_F32, 3, sk),
+                              fv = view(v, ATL_DTYPE_F32, 3, sk), bq = view(qb, ATL_DTYPE_BF16, 3, sq),
+                              bk = view(kb, ATL_DTYPE_BF16, 3, sk), bv = view(vb, ATL_DTYPE_BF16, 3, sk);
+        atl_tensor_view fo = view(out, ATL_DTYPE_F32, 3, sq), bo = view(outb, ATL_DTYPE_BF16, 3, sq);
         const double flops = 4.0 * b * lq * lk * ch;
         const double torch = time_attention(ATL_OP_KERNEL_TORCH, &fq, &fk, &fv, heads, &fo, reps);
         const double f32 = time_attention(ATL_OP_KERNEL_AVX512, &fq, &fk, &fv, heads, &fo, reps);

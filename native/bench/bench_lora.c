@@ -6,40 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "atelier.h"
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-static atl_tensor_view view(void* data, int ndim, const int64_t* shape) {
-    atl_tensor_view v;
-    memset(&v, 0, sizeof v);
-    v.data = data;
-    v.dtype = ATL_DTYPE_F32;
-    v.ndim = ndim;
-    int64_t stride = 1;
-    for (int d = ndim - 1; d >= 0; --d) {
-        v.shape[d] = shape[d];
-        v.strides[d] = stride;
-        stride *= shape[d];
-    }
-    return v;
-}
+#include "bench_util.h"
 
 static float* randoms(int64_t n) {
     float* p = malloc(sizeof(float) * (size_t)n);
     for (int64_t i = 0; i < n; ++i) p[i] = (float)rand() / RAND_MAX - 0.5f;
     return p;
-}
-
-static int cmp(const void* a, const void* b) {
-    double x = *(const double*)a, y = *(const double*)b;
-    return x < y ? -1 : x > y;
 }
 
 static int reps = 15;
@@ -57,7 +31,7 @@ static int reps = 15;
                 exit(1);                                               \
             }                                                          \
         }                                                              \
-        qsort(ts, (size_t)reps, sizeof(double), cmp);                  \
+        qsort(ts, (size_t)reps, sizeof(double), compare_doubles);                  \
         ts[reps / 2] * 1e3;                                            \
     })
 
@@ -76,7 +50,8 @@ int main(int argc, char** argv) {
         const int64_t n = shapes[s][0], c = shapes[s][1];
         float *x = randoms(n * c), *w = randoms(c * c), *y = malloc(sizeof(float) * (size_t)(n * c));
         int64_t sx[2] = {n, c}, sw[2] = {c, c};
-        atl_tensor_view vx = view(x, 2, sx), vw = view(w, 2, sw), vy = view(y, 2, sx);
+        atl_tensor_view vx = view(x, ATL_DTYPE_F32, 2, sx), vw = view(w, ATL_DTYPE_F32, 2, sw),
+                        vy = view(y, ATL_DTYPE_F32, 2, sx);
         atl_tensor_view wt = vw; /* W^T as a strided view: merged = one GEMM x @ W'^T */
         wt.strides[0] = 1;
         wt.strides[1] = c;
@@ -86,12 +61,12 @@ int main(int argc, char** argv) {
             const int64_t r = ranks[k];
             float *a = randoms(r * c), *b = randoms(c * r);
             int64_t sa[2] = {r, c}, sb[2] = {c, r};
-            atl_tensor_view va = view(a, 2, sa), vb = view(b, 2, sb);
+            atl_tensor_view va = view(a, ATL_DTYPE_F32, 2, sa), vb = view(b, ATL_DTYPE_F32, 2, sb);
             double merged = TIME(atl_tensor_matmul(&vx, &wt, &vy));
             /* Atelier's GEMM on its own: the same call with the adapter switched off for the one sample. */
             int64_t none = -1, s3[3] = {1, n, c}, s1[1] = {1};
-            atl_tensor_view vx3 = view(x, 3, s3), vy3 = view(y, 3, s3), vnone = view(&none, 1, s1);
-            vnone.dtype = ATL_DTYPE_I64;
+            atl_tensor_view vx3 = view(x, ATL_DTYPE_F32, 3, s3), vy3 = view(y, ATL_DTYPE_F32, 3, s3),
+                            vnone = view(&none, ATL_DTYPE_I64, 1, s1);
             double plain = TIME(atl_lora_linear_forward(ATL_LORA_KERNEL_AUTO, &vx3, &vw, NULL, &va, &vb, 0.5f, &vnone, &vy3));
             double fused = TIME(atl_lora_linear_forward(ATL_LORA_KERNEL_AUTO, &vx, &vw, NULL, &va, &vb, 0.5f, NULL, &vy));
             double unfused = TIME(atl_lora_linear_forward(ATL_LORA_KERNEL_UNFUSED, &vx, &vw, NULL, &va, &vb, 0.5f, NULL, &vy));
@@ -110,10 +85,10 @@ int main(int argc, char** argv) {
         float *a = randoms(bsz * r * c), *b = randoms(bsz * c * r);
         int64_t sx[3] = {bsz, L, c}, sw[2] = {c, c}, sa[3] = {bsz, r, c}, sb[3] = {bsz, c, r}, si[1] = {bsz};
         int64_t same[4] = {0, 0, 0, 0}, each[4] = {0, 1, 2, 3};
-        atl_tensor_view vx = view(x, 3, sx), vw = view(w, 2, sw), vy = view(y, 3, sx);
-        atl_tensor_view va = view(a, 3, sa), vb = view(b, 3, sb);
-        atl_tensor_view vsame = view(same, 1, si), veach = view(each, 1, si);
-        vsame.dtype = veach.dtype = ATL_DTYPE_I64;
+        atl_tensor_view vx = view(x, ATL_DTYPE_F32, 3, sx), vw = view(w, ATL_DTYPE_F32, 2, sw),
+                        vy = view(y, ATL_DTYPE_F32, 3, sx);
+        atl_tensor_view va = view(a, ATL_DTYPE_F32, 3, sa), vb = view(b, ATL_DTYPE_F32, 3, sb);
+        atl_tensor_view vsame = view(same, ATL_DTYPE_I64, 1, si), veach = view(each, ATL_DTYPE_I64, 1, si);
         double one = TIME(atl_lora_linear_forward(ATL_LORA_KERNEL_AUTO, &vx, &vw, NULL, &va, &vb, 0.5f, &vsame, &vy));
         double four = TIME(atl_lora_linear_forward(ATL_LORA_KERNEL_AUTO, &vx, &vw, NULL, &va, &vb, 0.5f, &veach, &vy));
         printf("%5lld %14.2f %14.2f %9.2fx\n", (long long)r, one, four, one / four);

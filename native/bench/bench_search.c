@@ -6,28 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "atelier.h"
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
-}
-
-static atl_tensor_view view(void* data, int32_t dtype, int64_t rows, int64_t cols) {
-    atl_tensor_view v;
-    memset(&v, 0, sizeof v);
-    v.data = data;
-    v.dtype = dtype;
-    v.ndim = 2;
-    v.shape[0] = rows;
-    v.shape[1] = cols;
-    v.strides[0] = cols;
-    v.strides[1] = 1;
-    return v;
-}
+#include "bench_util.h"
 
 static void check(atl_status* s, const char* what) {
     if (s != NULL) {
@@ -60,7 +41,7 @@ int main(int argc, char** argv) {
     unsigned s = 1;
     for (int64_t i = 0; i < n * d; ++i) x[i] = (float)((s = s * 1664525u + 1013904223u) >> 8) / 16777216.0f - 0.5f;
     for (int64_t i = 0; i < nq * d; ++i) q[i] = (float)((s = s * 1664525u + 1013904223u) >> 8) / 16777216.0f - 0.5f;
-    atl_tensor_view xv = view(x, ATL_DTYPE_F32, n, d), qv = view(q, ATL_DTYPE_F32, nq, d);
+    atl_tensor_view xv = view_rows(x, ATL_DTYPE_F32, 2, n, d), qv = view_rows(q, ATL_DTYPE_F32, 2, nq, d);
     check(atl_l2_normalize(&xv), "normalize");
     check(atl_l2_normalize(&qv), "normalize");
     atl_index_params p;
@@ -71,7 +52,7 @@ int main(int argc, char** argv) {
     check(atl_index_add(index, &xv, NULL), "add");
     float* scores = malloc(sizeof(float) * (size_t)(nq * k));
     int64_t* ids = malloc(sizeof(int64_t) * (size_t)(nq * k));
-    atl_tensor_view sv = view(scores, ATL_DTYPE_F32, nq, k), iv = view(ids, ATL_DTYPE_I64, nq, k);
+    atl_tensor_view sv = view_rows(scores, ATL_DTYPE_F32, 2, nq, k), iv = view_rows(ids, ATL_DTYPE_I64, 2, nq, k);
     int64_t* first_ids = NULL;  /* the first kernel's batch results: the others are compared with them */
     printf("n=%lld d=%lld batch=%lld k=%lld threads=%d\n", (long long)n, (long long)d, (long long)nq, (long long)k, threads);
     for (char* name = strtok(kernels, ","); name != NULL; name = strtok(NULL, ",")) {
@@ -85,8 +66,8 @@ int main(int argc, char** argv) {
         } else {
             for (int64_t i = 0; i < nq * k; ++i) differ += ids[i] != first_ids[i];
         }
-        atl_tensor_view q1 = view(q, ATL_DTYPE_F32, 1, d), s1 = view(scores, ATL_DTYPE_F32, 1, k),
-                        i1 = view(ids, ATL_DTYPE_I64, 1, k);
+        atl_tensor_view q1 = view_rows(q, ATL_DTYPE_F32, 2, 1, d), s1 = view_rows(scores, ATL_DTYPE_F32, 2, 1, k),
+                        i1 = view_rows(ids, ATL_DTYPE_I64, 2, 1, k);
         double one = best_time(index, &q1, k, &s1, &i1, 5);
         printf("%-10s batch: %8.3f s = %7.0f queries/s (%.0f GFLOP/s); one query: %.2f ms; ids differing from the first "
                "kernel's: %lld\n", name, best, nq / best, 2.0 * n * d * nq / best * 1e-9, one * 1e3, (long long)differ);

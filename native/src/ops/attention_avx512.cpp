@@ -115,13 +115,10 @@ ATL_AVX512 float softmax_step(float* s, int64_t nk, float& m, float& l, uint32_t
     return corr;
 }
 
-// O [R rows, NV vectors] (row stride ldo) = corr * O + P [R, nk] (row stride kKeyBlock) V [nk, NV
-// vectors] (row stride ldv; the last vector masked by last).
+// acc = corr[r] * O for the R x NV tile of O (row stride ldo; the last vector masked by last).
 template <int R, int NV>
-ATL_AVX512 void pv_tile(const float* __restrict p, int64_t nk, const float* __restrict v,
-                                                int64_t ldv, float* __restrict o, int64_t ldo,
-                                                const float* __restrict corr, __mmask16 last) {
-    __m512 acc[R][NV];
+ATL_AVX512 inline __attribute__((always_inline)) void load_rescaled(__m512 (&acc)[R][NV], const float* o, int64_t ldo,
+                                                                    const float* corr, __mmask16 last) {
 #pragma GCC unroll 12
     for (int r = 0; r < R; ++r) {
         const __m512 f = _mm512_set1_ps(corr[r]);
@@ -130,6 +127,28 @@ ATL_AVX512 void pv_tile(const float* __restrict p, int64_t nk, const float* __re
             acc[r][u] = _mm512_mul_ps(f, _mm512_maskz_loadu_ps(u == NV - 1 ? last : 0xffff, o + r * ldo + 16 * u));
         }
     }
+}
+
+template <int R, int NV>
+ATL_AVX512 inline __attribute__((always_inline)) void store_tile(const __m512 (&acc)[R][NV], float* o, int64_t ldo,
+                                                                 __mmask16 last) {
+#pragma GCC unroll 12
+    for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 4
+        for (int u = 0; u < NV; ++u) {
+            _mm512_mask_storeu_ps(o + r * ldo + 16 * u, u == NV - 1 ? last : 0xffff, acc[r][u]);
+        }
+    }
+}
+
+// O [R rows, NV vectors] (row stride ldo) = corr * O + P [R, nk] (row stride kKeyBlock) V [nk, NV
+// vectors] (row stride ldv; the last vector masked by last).
+template <int R, int NV>
+ATL_AVX512 void pv_tile(const float* __restrict p, int64_t nk, const float* __restrict v,
+                                                int64_t ldv, float* __restrict o, int64_t ldo,
+                                                const float* __restrict corr, __mmask16 last) {
+    __m512 acc[R][NV];
+    load_rescaled<R, NV>(acc, o, ldo, corr, last);
     for (int64_t j = 0; j < nk; ++j) {
         __m512 w[NV];
 #pragma GCC unroll 4
@@ -141,13 +160,7 @@ ATL_AVX512 void pv_tile(const float* __restrict p, int64_t nk, const float* __re
             for (int u = 0; u < NV; ++u) acc[r][u] = _mm512_fmadd_ps(a, w[u], acc[r][u]);
         }
     }
-#pragma GCC unroll 12
-    for (int r = 0; r < R; ++r) {
-#pragma GCC unroll 4
-        for (int u = 0; u < NV; ++u) {
-            _mm512_mask_storeu_ps(o + r * ldo + 16 * u, u == NV - 1 ? last : 0xffff, acc[r][u]);
-        }
-    }
+    store_tile<R, NV>(acc, o, ldo, last);
 }
 
 // The BF16 forms of score_tile and pv_tile: qp [dim / 2][12] and kp [dim / 2][32][2] pairs along
@@ -179,14 +192,7 @@ template <int R, int NV>
 ATL_AVX512_BF16 void pv_tile_bf16(const uint32_t* __restrict p, int64_t nk, const uint16_t* __restrict v, int64_t ldv,
                                   float* __restrict o, int64_t ldo, const float* __restrict corr, __mmask16 last) {
     __m512 acc[R][NV];
-#pragma GCC unroll 12
-    for (int r = 0; r < R; ++r) {
-        const __m512 f = _mm512_set1_ps(corr[r]);
-#pragma GCC unroll 4
-        for (int u = 0; u < NV; ++u) {
-            acc[r][u] = _mm512_mul_ps(f, _mm512_maskz_loadu_ps(u == NV - 1 ? last : 0xffff, o + r * ldo + 16 * u));
-        }
-    }
+    load_rescaled<R, NV>(acc, o, ldo, corr, last);
     for (int64_t j = 0; j < (nk + 1) / 2; ++j) {
         __m512bh w[NV];
 #pragma GCC unroll 4
@@ -198,13 +204,7 @@ ATL_AVX512_BF16 void pv_tile_bf16(const uint32_t* __restrict p, int64_t nk, cons
             for (int u = 0; u < NV; ++u) acc[r][u] = _mm512_dpbf16_ps(acc[r][u], a, w[u]);
         }
     }
-#pragma GCC unroll 12
-    for (int r = 0; r < R; ++r) {
-#pragma GCC unroll 4
-        for (int u = 0; u < NV; ++u) {
-            _mm512_mask_storeu_ps(o + r * ldo + 16 * u, u == NV - 1 ? last : 0xffff, acc[r][u]);
-        }
-    }
+    store_tile<R, NV>(acc, o, ldo, last);
 }
 
 using PvFn = void (*)(const float*, int64_t, const float*, int64_t, float*, int64_t, const float*, __mmask16);
