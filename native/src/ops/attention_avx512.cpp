@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "core/parallel.hpp"
+#include "lora/gemm_tile.hpp"
 #include "ops/attention.hpp"
 #include "ops/simd.hpp"
 
@@ -40,6 +41,7 @@ constexpr int64_t kRowStep = 24;    // a task's rows are padded to a multiple of
 constexpr int64_t kKeyBlock = 128;  // keys per softmax update
 constexpr int64_t kPanel = 32;      // keys per packed panel of K
 constexpr int kQkRows = 12;         // queries per score tile
+static_assert(kPanel == lora::avx512::kPanelCols, "K panels are the GEMM's panels: its tiles score them");
 
 struct FreeBuffer {
     void operator()(void* p) const { std::free(p); }
@@ -58,28 +60,6 @@ Buffer<T> zeros(int64_t n) {
     return Buffer<T>(static_cast<T*>(p));
 }
 
-// S [12 x 32] (row stride kKeyBlock) = qp [dim][12] times kp [dim][32].
-ATL_AVX512 void score_tile(const float* __restrict qp, const float* __restrict kp,
-                                                   int64_t dim, float* __restrict s) {
-    __m512 c0[kQkRows], c1[kQkRows];
-#pragma GCC unroll 12
-    for (int i = 0; i < kQkRows; ++i) c0[i] = c1[i] = _mm512_setzero_ps();
-    for (int64_t c = 0; c < dim; ++c) {
-        const __m512 w0 = _mm512_load_ps(kp + kPanel * c), w1 = _mm512_load_ps(kp + kPanel * c + 16);
-#pragma GCC unroll 12
-        for (int i = 0; i < kQkRows; ++i) {
-            const __m512 a = _mm512_set1_ps(qp[kQkRows * c + i]);
-            c0[i] = _mm512_fmadd_ps(a, w0, c0[i]);
-            c1[i] = _mm512_fmadd_ps(a, w1, c1[i]);
-        }
-    }
-#pragma GCC unroll 12
-    for (int i = 0; i < kQkRows; ++i) {
-        _mm512_storeu_ps(s + i * kKeyBlock, c0[i]);
-        _mm512_storeu_ps(s + i * kKeyBlock + 16, c1[i]);
-    }
-}
-
 // One row's online softmax step over nk scores in base 2 (Q carries log2(e) / sqrt(d)): replaces
 // them by 2^(s - m_new) (F32 in place, or rounded to BF16 into `pairs` when given: the row's keys
 // in order are its pairs, zero-padded to an even count), updates the running max m and sum l, and
@@ -96,7 +76,8 @@ ATL_AVX512 float softmax_step(float* s, int64_t nk, float& m, float& l, uint32_t
     __m512 sum = _mm512_setzero_ps();
     for (int64_t j = 0; j < nk; j += 32) {
         const __mmask16 m0 = mask_of(nk - j), m1 = mask_of(nk - j - 16);
-        const __m512 e0 = _mm512_maskz_mov_ps(m0, simd::exp2_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m0, s + j), shift)));
+        const __m512 e0 =
+            _mm512_maskz_mov_ps(m0, simd::exp2_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m0, s + j), shift)));
         const __m512 e1 =
             _mm512_maskz_mov_ps(m1, simd::exp2_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m1, s + j + 16), shift)));
         sum = _mm512_add_ps(sum, _mm512_add_ps(e0, e1));
@@ -163,31 +144,8 @@ ATL_AVX512 void pv_tile(const float* __restrict p, int64_t nk, const float* __re
     store_tile<R, NV>(acc, o, ldo, last);
 }
 
-// The BF16 forms of score_tile and pv_tile: qp [dim / 2][12] and kp [dim / 2][32][2] pairs along
-// the head dimension; p [R][kKeyBlock / 2] and v [nk / 2][ldv][2] (ldv: columns, a multiple of 16,
-// zero beyond the head's) pairs along the keys.
-ATL_AVX512_BF16 void score_tile_bf16(const uint32_t* __restrict qp, const uint16_t* __restrict kp, int64_t pairs,
-                                     float* __restrict s) {
-    __m512 c0[kQkRows], c1[kQkRows];
-#pragma GCC unroll 12
-    for (int i = 0; i < kQkRows; ++i) c0[i] = c1[i] = _mm512_setzero_ps();
-    for (int64_t c = 0; c < pairs; ++c) {
-        const __m512bh w0 = (__m512bh)_mm512_load_si512(kp + 2 * kPanel * c);
-        const __m512bh w1 = (__m512bh)_mm512_load_si512(kp + 2 * kPanel * c + 32);
-#pragma GCC unroll 12
-        for (int i = 0; i < kQkRows; ++i) {
-            const __m512bh a = (__m512bh)_mm512_set1_epi32(static_cast<int>(qp[kQkRows * c + i]));
-            c0[i] = _mm512_dpbf16_ps(c0[i], a, w0);
-            c1[i] = _mm512_dpbf16_ps(c1[i], a, w1);
-        }
-    }
-#pragma GCC unroll 12
-    for (int i = 0; i < kQkRows; ++i) {
-        _mm512_storeu_ps(s + i * kKeyBlock, c0[i]);
-        _mm512_storeu_ps(s + i * kKeyBlock + 16, c1[i]);
-    }
-}
-
+// The BF16 form of pv_tile: p [R][kKeyBlock / 2] and v [nk / 2][ldv][2] (ldv: columns, a multiple
+// of 16, zero beyond the head's) pairs along the keys.
 template <int R, int NV>
 ATL_AVX512_BF16 void pv_tile_bf16(const uint32_t* __restrict p, int64_t nk, const uint16_t* __restrict v, int64_t ldv,
                                   float* __restrict o, int64_t ldo, const float* __restrict corr, __mmask16 last) {
@@ -359,9 +317,12 @@ void run(const AttentionShape& s, const float* q, const float* k, const float* v
                 for (int64_t j = 0; j < nk; j += kPanel) {
                     const KeyT* panel = kbh + (k0 + j) / kPanel * panel_size;
                     if constexpr (Bf16) {
-                        score_tile_bf16(scratch->qpairs.get() + i * pairs, panel, pairs, scores + i * kKeyBlock + j);
+                        lora::avx512::tile_bf16<kQkRows>(scratch->qpairs.get() + i * pairs, panel, 2 * pairs,
+                                                         scores + i * kKeyBlock + j, kKeyBlock, 0xffff, 0xffff,
+                                                         nullptr, false);
                     } else {
-                        score_tile(scratch->qp.get() + i * dim, panel, dim, scores + i * kKeyBlock + j);
+                        lora::avx512::tile<kQkRows>(scratch->qp.get() + i * dim, panel, dim, scores + i * kKeyBlock + j,
+                                                    kKeyBlock, 0xffff, 0xffff, nullptr, false);
                     }
                 }
             }
