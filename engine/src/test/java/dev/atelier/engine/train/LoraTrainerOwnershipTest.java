@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.atelier.engine.core.DType;
 import dev.atelier.engine.core.NativeHandle;
-import dev.atelier.engine.core.NativeInfo;
 import dev.atelier.engine.core.TensorView;
 import dev.atelier.engine.names.ModelLayout;
 import dev.atelier.engine.sd.CheckpointTensors;
@@ -16,33 +15,23 @@ import dev.atelier.engine.sd.StableDiffusionWeights;
 import dev.atelier.engine.sd.TextEncoder;
 import dev.atelier.engine.sd.UNet;
 import dev.atelier.engine.testing.Fixtures;
+import dev.atelier.engine.testing.OneNativeThread;
 import java.lang.foreign.Arena;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * A trainer uses the networks it is attached to, and the networks read the checkpoint's mapped
  * memory: whatever order the owners close them in, or when they are dropped and the Cleaner
  * frees them in its own order, nothing reads freed memory, and everything is freed in the end.
  */
+@ExtendWith(OneNativeThread.class)
 class LoraTrainerOwnershipTest {
     private static final LdmConfig LDM = LdmConfig.load(Fixtures.sd15Tiny().resolve("model/model.yaml"));
-
-    // One thread: the tiny model's step is hundreds of small ops (see LoraTrainerTest).
-    @BeforeAll
-    static void oneThread() {
-        NativeInfo.setThreads(1);
-    }
-
-    @AfterAll
-    static void allThreads() {
-        NativeInfo.setThreads(0);
-    }
 
     /** The checkpoint, both networks and a trainer on both; inputs for one step. */
     private static final class Setup {

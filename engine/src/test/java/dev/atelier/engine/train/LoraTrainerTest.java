@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.atelier.engine.core.DType;
-import dev.atelier.engine.core.NativeInfo;
 import dev.atelier.engine.core.TensorView;
 import dev.atelier.engine.core.Weights;
 import dev.atelier.engine.names.ModelLayout;
@@ -16,15 +15,15 @@ import dev.atelier.engine.sd.Sampling;
 import dev.atelier.engine.sd.StableDiffusionWeights;
 import dev.atelier.engine.sd.UNet;
 import dev.atelier.engine.testing.Fixtures;
+import dev.atelier.engine.testing.OneNativeThread;
 import java.lang.foreign.Arena;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -33,23 +32,12 @@ import org.junit.jupiter.api.io.TempDir;
  * kohya's merge), reproduces the trained model's UNet output; closing the trainer restores the
  * base model.
  */
+@ExtendWith(OneNativeThread.class)
 class LoraTrainerTest {
     private static final double TOLERANCE = 1e-4; // within 1e-4 of max|ref|
 
     @TempDir
     Path tmp;
-
-    // One thread: a tiny model's step is hundreds of small ops, which two OpenMP threads on a
-    // busy 2-core machine make many times slower (each op waits for the slower thread).
-    @BeforeAll
-    static void oneThread() {
-        NativeInfo.setThreads(1);
-    }
-
-    @AfterAll
-    static void allThreads() {
-        NativeInfo.setThreads(0);
-    }
 
     private static TensorView random(Arena arena, Random rng, long... shape) {
         float[] v = new float[(int) TensorView.numel(shape)];

@@ -8,13 +8,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.atelier.engine.core.AtelierException;
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
-import dev.atelier.engine.core.NativeInfo;
 import dev.atelier.engine.core.TensorView;
 import dev.atelier.engine.names.KohyaTargets;
 import dev.atelier.engine.names.ModelLayout;
 import dev.atelier.engine.safetensors.SafeTensorsFile;
 import dev.atelier.engine.sd.LdmConfig;
 import dev.atelier.engine.testing.Fixtures;
+import dev.atelier.engine.testing.OneNativeThread;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,9 +23,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -33,21 +32,10 @@ import org.junit.jupiter.api.io.TempDir;
  * training lowers the loss; the saved file reproduces the trained adapters; resuming continues
  * the same loss curve; bad input gives clear errors and keeps earlier checkpoints).
  */
+@ExtendWith(OneNativeThread.class)
 class LoraTrainingTest {
     @TempDir
     Path tmp;
-
-    // One thread: a tiny model's step is hundreds of small ops, which two OpenMP threads on a
-    // busy 2-core machine make many times slower (each op waits for the slower thread).
-    @BeforeAll
-    static void oneThread() {
-        NativeInfo.setThreads(1);
-    }
-
-    @AfterAll
-    static void allThreads() {
-        NativeInfo.setThreads(0);
-    }
 
     static Path model() {
         return Fixtures.sd15Tiny().resolve("model/model.safetensors");
