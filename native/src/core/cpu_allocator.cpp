@@ -4,17 +4,21 @@
 #include <malloc.h>
 #include <sys/mman.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <map>
 #include <mutex>
 #include <new>
 #include <unordered_map>
+#include <vector>
 
 namespace atl {
 
 namespace {
 
 thread_local bool tl_bypass = false;
+std::atomic<int> g_bounds{0};  // CpuCacheBound scopes alive
 
 constexpr size_t kSmallest = size_t{1} << 20;  // smaller allocations go to libtorch's allocator
 constexpr size_t kGranule = size_t{2} << 20;   // sizes round up to whole huge pages
@@ -31,14 +35,18 @@ public:
         const size_t size = (n + kGranule - 1) / kGranule * kGranule;
         void* p = take(size);
         if (!p) {
+            if (g_bounds.load(std::memory_order_relaxed) > 0) make_room(size);
             p = std::aligned_alloc(kGranule, size);
             if (!p) throw std::bad_alloc();
             madvise(p, size, MADV_HUGEPAGE);
             std::lock_guard<std::mutex> lock(state().mutex);
             state().live.emplace(p, Live{size, !tl_bypass});
-        } else if (tl_bypass) {
+            state().hand_out(size);
+        } else {
             std::lock_guard<std::mutex> lock(state().mutex);
-            state().live[p].cache = false;
+            Live& block = state().live[p];
+            if (tl_bypass) block.cache = false;
+            state().hand_out(block.size);
         }
         return {p, p, &release, c10::Device(c10::DeviceType::CPU)};
     }
@@ -54,12 +62,25 @@ public:
         std::unordered_map<void*, Live> live;  // blocks handed out (and cached), by address
         std::multimap<size_t, void*> free;       // cached blocks by size
         size_t cached = 0;
+        size_t in_use = 0;       // bytes of the blocks handed out
+        size_t peak_in_use = 0;  // the most in_use since the last trim or the first CpuCacheBound
         c10::DeleterFnPtr fallback_deleter = nullptr;
+
+        void hand_out(size_t size) {
+            in_use += size;
+            peak_in_use = std::max(peak_in_use, in_use);
+        }
     };
     // Never destroyed: tensors may be freed during static destruction.
     static State& state() {
         static auto* s = new State();
         return *s;
+    }
+
+    static void reset_peak() {
+        State& s = state();
+        std::lock_guard<std::mutex> lock(s.mutex);
+        s.peak_in_use = s.in_use;
     }
 
     static void trim() {
@@ -70,6 +91,7 @@ public:
             freed.swap(s.free);
             for (const auto& [size, p] : freed) s.live.erase(p);
             s.cached = 0;
+            s.peak_in_use = s.in_use;
         }
         for (const auto& [size, p] : freed) std::free(p);
         // Blocks under glibc's mmap threshold (up to 32 MiB) go back to its heap, which keeps
@@ -78,6 +100,26 @@ public:
     }
 
 private:
+    // Under a CpuCacheBound, before a new block of size bytes is allocated: frees cached blocks,
+    // the largest first, until the blocks in use, the cache and the new block together take no
+    // more than the most that was in use at once since the scope began (counting the new block).
+    static void make_room(size_t size) {
+        State& s = state();
+        std::vector<void*> freed;
+        {
+            std::lock_guard<std::mutex> lock(s.mutex);
+            const size_t bound = std::max(s.peak_in_use, s.in_use + size);
+            while (!s.free.empty() && s.in_use + s.cached + size > bound) {
+                auto largest = std::prev(s.free.end());
+                s.cached -= largest->first;
+                s.live.erase(largest->second);
+                freed.push_back(largest->second);
+                s.free.erase(largest);
+            }
+        }
+        for (void* p : freed) std::free(p);
+    }
+
     // A free block of at least size bytes and at most a quarter more, or null.
     static void* take(size_t size) {
         State& s = state();
@@ -96,6 +138,7 @@ private:
         {
             std::lock_guard<std::mutex> lock(s.mutex);
             auto it = s.live.find(p);
+            if (it != s.live.end()) s.in_use -= it->second.size;
             if (it == s.live.end()) {
                 other = s.fallback_deleter;  // a small block (raw_deallocate)
             } else if (it->second.cache && s.cached + it->second.size <= kCacheLimit) {
@@ -129,6 +172,11 @@ void use_caching_cpu_allocator() {
 }
 
 void trim_cpu_cache() { CachingAllocator::trim(); }
+
+CpuCacheBound::CpuCacheBound() {
+    if (g_bounds.fetch_add(1) == 0) CachingAllocator::reset_peak();
+}
+CpuCacheBound::~CpuCacheBound() { g_bounds.fetch_sub(1); }
 
 CpuCacheBypass::CpuCacheBypass() : previous_(tl_bypass) { tl_bypass = true; }
 CpuCacheBypass::~CpuCacheBypass() { tl_bypass = previous_; }

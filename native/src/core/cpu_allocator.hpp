@@ -26,6 +26,21 @@ private:
     bool previous_;
 };
 
+// While alive (on any thread), the cache never makes the blocks in use and the cached ones
+// together take more than the most that was in use at once since the first scope began: an
+// allocation that no cached block serves first frees cached blocks, the largest first. For a
+// network whose sizes change from layer to layer within one call (the VAE), where a cache kept
+// up to its limit would add blocks of the earlier layers' sizes to the call's working set. The
+// UNet's steps allocate the same sizes again and keep the unbounded cache: bounding it there
+// makes blocks that the next step needs go and come back.
+class CpuCacheBound {
+public:
+    CpuCacheBound();
+    ~CpuCacheBound();
+    CpuCacheBound(const CpuCacheBound&) = delete;
+    CpuCacheBound& operator=(const CpuCacheBound&) = delete;
+};
+
 // Frees every cached block (those in use stay). A network whose activations have other sizes
 // than the one before it (the VAE after the UNet) calls it first, so that the peak resident
 // memory is one network's working set, not two.

@@ -24,10 +24,15 @@ constexpr double kEps = 1e-6;  // model.py Normalize: GroupNorm(32, eps=1e-6)
 }  // namespace
 
 // x [b, h, w, c] channels last throughout.
-torch::Tensor Vae::ResBlock::forward(const torch::Tensor& x) const {
-    torch::Tensor h = conv1.apply(norm1.apply(x, true));
-    // h and the shortcut's output are temporaries: the normalisation and the sum reuse their memory.
-    return conv2.apply(norm2.apply(std::move(h), true), {}, shortcut ? shortcut->apply(x) : x);
+// x is given up: with a shortcut convolution, the first normalisation runs in x's memory once
+// the shortcut has read it (the 256 -> 128 channel block at full resolution then holds one
+// 512 x 512 x 256 tensor instead of two); with the identity, skip shares x and the normalisation
+// copies. h and the shortcut's output are temporaries: the second normalisation and the sum
+// reuse their memory.
+torch::Tensor Vae::ResBlock::forward(torch::Tensor x) const {
+    torch::Tensor skip = shortcut ? shortcut->apply(x) : x;
+    torch::Tensor h = conv1.apply(norm1.apply(std::move(x), true));
+    return conv2.apply(norm2.apply(std::move(h), true), {}, std::move(skip));
 }
 
 torch::Tensor Vae::AttnBlock::forward(const torch::Tensor& x) const {
@@ -38,7 +43,9 @@ torch::Tensor Vae::AttnBlock::forward(const torch::Tensor& x) const {
     return proj_out.apply(h.reshape({b, hgt, wid, c}), {}, x);
 }
 
-torch::Tensor Vae::Mid::forward(const torch::Tensor& x) const { return block2.forward(attn.forward(block1.forward(x))); }
+torch::Tensor Vae::Mid::forward(torch::Tensor x) const {
+    return block2.forward(attn.forward(block1.forward(std::move(x))));
+}
 
 Vae::ResBlock Vae::load_res(WeightLoader& w, const std::string& p, int64_t in, int64_t out) const {
     ResBlock r;
@@ -152,16 +159,21 @@ torch::Tensor Vae::decode(const torch::Tensor& z) const {
             "vae: latents must be [b, " + std::to_string(config_.embed_dim) + ", h, w], got " +
                 shape_string(z.sizes()));
     trim_cpu_cache();
+    CpuCacheBound bound;
     ops::KernelScope kernels(kernels_);
     ops::NetworkScope network(ops::Network::Vae);
     torch::Tensor h = dec_conv_in_.apply(post_quant_conv_.apply(to_channels_last(z.to(ops::activation_dtype(compute_)))));
-    h = dec_mid_.forward(h);
+    h = dec_mid_.forward(std::move(h));
     for (int64_t l = config_.num_levels - 1; l >= 0; --l) {
         // Each level's activations are 4x the size of the one before: the cached blocks of the
         // previous level would serve none of them.
         trim_cpu_cache();
-        for (const ResBlock& r : up_[l].blocks) h = r.forward(h);
-        if (up_[l].resample) h = up_[l].resample->apply(upsample_nearest2x(h));
+        for (const ResBlock& r : up_[l].blocks) h = r.forward(std::move(h));
+        if (up_[l].resample) {
+            torch::Tensor up = upsample_nearest2x(h);
+            h.reset();
+            h = up_[l].resample->apply(up);
+        }
     }
     trim_cpu_cache();
     h = dec_conv_out_.apply(dec_norm_out_.apply(h, true));
@@ -175,11 +187,12 @@ std::pair<torch::Tensor, torch::Tensor> Vae::encode(const torch::Tensor& image) 
     require(image.size(2) % factor() == 0 && image.size(3) % factor() == 0, ATL_ERR_SHAPE,
             "vae: image height and width must be multiples of " + std::to_string(factor()) + ", got " +
                 shape_string(image.sizes()));
+    CpuCacheBound bound;
     ops::KernelScope kernels(kernels_);
     ops::NetworkScope network(ops::Network::Vae);
     torch::Tensor h = enc_conv_in_.apply(to_channels_last(image.to(ops::activation_dtype(compute_))));
     for (const Level& lv : down_) {
-        for (const ResBlock& r : lv.blocks) h = r.forward(h);
+        for (const ResBlock& r : lv.blocks) h = r.forward(std::move(h));
         // model.py Downsample: asymmetric zero pad (right 1, bottom 1), then stride-2 conv.
         if (lv.resample) {
             torch::Tensor padded;
@@ -190,7 +203,7 @@ std::pair<torch::Tensor, torch::Tensor> Vae::encode(const torch::Tensor& image) 
             h = lv.resample->apply(padded);
         }
     }
-    h = enc_mid_.forward(h);
+    h = enc_mid_.forward(std::move(h));
     h = enc_conv_out_.apply(enc_norm_out_.apply(h, true));
     torch::Tensor moments = to_channels_first(quant_conv_.apply(h)).to(torch::kFloat);
     std::vector<torch::Tensor> parts = moments.chunk(2, 1);

@@ -34,7 +34,7 @@ private:
         GroupNorm norm1, norm2;
         Conv2d conv1, conv2;
         std::optional<Conv2d> shortcut;  // nin_shortcut, 1x1
-        torch::Tensor forward(const torch::Tensor& x) const;
+        torch::Tensor forward(torch::Tensor x) const;
     };
     struct AttnBlock {  // model.py AttnBlock: single head, 1x1 convolutions
         GroupNorm norm;
@@ -49,7 +49,7 @@ private:
         ResBlock block1;
         AttnBlock attn;
         ResBlock block2;
-        torch::Tensor forward(const torch::Tensor& x) const;
+        torch::Tensor forward(torch::Tensor x) const;
     };
 
     ResBlock load_res(WeightLoader& w, const std::string& name, int64_t in, int64_t out) const;
