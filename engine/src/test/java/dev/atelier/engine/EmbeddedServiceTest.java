@@ -16,6 +16,7 @@ import dev.atelier.engine.index.CatalogSearches;
 import dev.atelier.engine.index.IndexSpec;
 import dev.atelier.engine.lora.LoraRequest;
 import dev.atelier.engine.sd.GeneratedImage;
+import dev.atelier.engine.sd.Generation;
 import dev.atelier.engine.sd.GenerationRequest;
 import dev.atelier.engine.sd.OpKernel;
 import dev.atelier.engine.sd.Pipeline;
@@ -187,7 +188,7 @@ class EmbeddedServiceTest {
         CountDownLatch started = new CountDownLatch(1);
         ExecutorService pool = Executors.newSingleThreadExecutor();
         try {
-            Future<Pipeline.Generation> running = pool.submit(() -> sd.generate(r, (done, total) -> {
+            Future<Generation> running = pool.submit(() -> sd.generate(r, (done, total) -> {
                 started.countDown();
                 return true;
             }));

@@ -3,6 +3,7 @@ package dev.atelier.tools;
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
 import dev.atelier.engine.core.DType;
 import dev.atelier.engine.lora.LoraRequest;
+import dev.atelier.engine.sd.Generation;
 import dev.atelier.engine.sd.GenerationRequest;
 import dev.atelier.engine.sd.OpKernel;
 import dev.atelier.engine.sd.PeakFlops;
@@ -177,7 +178,7 @@ final class GenerateCommand extends CliCommand {
         try (Pipeline pipeline = Pipeline.load(model, options)) {
             PeakFlops peak = null;
             List<Profile.Entry> entries = List.of();
-            Pipeline.Generation g;
+            Generation g;
             if (profile) {
                 LOG.info("measuring the {} GEMM peak (about 1 s)", dtype);
                 peak = PeakFlops.measure(dtype, 1.0);

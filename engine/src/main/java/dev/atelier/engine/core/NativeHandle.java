@@ -1,6 +1,8 @@
 package dev.atelier.engine.core;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.lang.ref.Cleaner;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
@@ -42,6 +44,33 @@ public abstract class NativeHandle implements AutoCloseable, Retainable {
         }
         this.resource = new Resource(kind, pointer, destroy);
         this.cleanable = CLEANER.register(this, resource);
+    }
+
+    /**
+     * A native call that writes a pointer through its last argument ({@code atl_x_create},
+     * {@code atl_x_read}, {@code atl_x_write}) and returns its {@code atl_status*}.
+     */
+    @FunctionalInterface
+    public interface OutPointerCall {
+        /**
+         * @param arena for the call's other arguments (params structs, tensor views); freed when
+         *              the call returns
+         * @param out   where the call writes the pointer
+         */
+        MemorySegment call(Arena arena, MemorySegment out);
+    }
+
+    /**
+     * Runs call with a fresh out-pointer, throws the {@link AtelierException} its status maps to,
+     * and returns the pointer it wrote: the one way to create a native object for a handle.
+     */
+    public static MemorySegment create(OutPointerCall call) {
+        NativeLibrary.load();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
+            Status.check(call.call(arena, out));
+            return out.get(ValueLayout.ADDRESS, 0);
+        }
     }
 
     /**

@@ -26,12 +26,7 @@ public final class Weights extends NativeHandle {
     }
 
     private static MemorySegment create() {
-        NativeLibrary.load();
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
-            Status.check(atl_weights_create(out));
-            return out.get(ValueLayout.ADDRESS, 0);
-        }
+        return create((arena, out) -> atl_weights_create(out));
     }
 
     /**

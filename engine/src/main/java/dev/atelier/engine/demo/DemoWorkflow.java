@@ -16,6 +16,7 @@ import dev.atelier.engine.eval.StyleEvaluation;
 import dev.atelier.engine.index.CatalogIndex;
 import dev.atelier.engine.index.IndexSpec;
 import dev.atelier.engine.lora.LoraRequest;
+import dev.atelier.engine.sd.Generation;
 import dev.atelier.engine.sd.GenerationRequest;
 import dev.atelier.engine.sd.LdmConfig;
 import dev.atelier.engine.sd.OpKernel;
@@ -161,7 +162,7 @@ public final class DemoWorkflow {
                     new Way("lora", List.of(new LoraRequest(loraPerson.dir().resolve("lora.safetensors"), s.loraWeight(), s.loraWeight()))),
                     new Way("other-lora", List.of(new LoraRequest(loraOther.dir().resolve("lora.safetensors"), s.loraWeight(), s.loraWeight()))));
             for (Way way : ways) {
-                Pipeline.Generation g = pipeline.generate(request, way.loras(), listener.progress("generate " + way.name(), "step"));
+                Generation g = pipeline.generate(request, way.loras(), listener.progress("generate " + way.name(), "step"));
                 List<Path> pngs = g.writePngs(dir.resolve(way.name()), way.name());
                 StringBuilder settingsText = new StringBuilder();
                 for (int i = 0; i < pngs.size(); i++) {

@@ -3,9 +3,6 @@ package dev.atelier.engine.index;
 import static dev.atelier.bindings.atelier_h.*;
 
 import dev.atelier.engine.core.NativeHandle;
-import dev.atelier.engine.core.NativeLibrary;
-import dev.atelier.engine.core.Status;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
@@ -19,15 +16,12 @@ public final class IdFilter extends NativeHandle {
     }
 
     private static MemorySegment create(long[] ids) {
-        NativeLibrary.load();
-        try (Arena arena = Arena.ofConfined()) {
+        return create((arena, out) -> {
             MemorySegment data = arena.allocate(ValueLayout.JAVA_LONG, Math.max(ids.length, 1));
             MemorySegment.copy(ids, 0, data, ValueLayout.JAVA_LONG, 0, ids.length);
-            MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
             var view = dev.atelier.engine.core.TensorView.of(data, dev.atelier.engine.core.DType.I64, ids.length);
-            Status.check(atl_id_filter_create(view.toNative(arena), out));
-            return out.get(ValueLayout.ADDRESS, 0);
-        }
+            return atl_id_filter_create(view.toNative(arena), out);
+        });
     }
 
     /** Number of distinct allowed ids. */

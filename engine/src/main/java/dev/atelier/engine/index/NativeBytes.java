@@ -3,8 +3,7 @@ package dev.atelier.engine.index;
 import static dev.atelier.bindings.atelier_h.*;
 
 import dev.atelier.engine.core.AtelierException.UnavailableException;
-import dev.atelier.engine.core.Status;
-import java.lang.foreign.Arena;
+import dev.atelier.engine.core.NativeHandle;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.function.Function;
@@ -15,15 +14,11 @@ final class NativeBytes {
 
     /** Calls write(out) (an {@code atl_x_write}), hands the blob's bytes to use, then frees the blob. */
     static <T> T withBlob(Function<MemorySegment, MemorySegment> write, Function<MemorySegment, T> use) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
-            Status.check(write.apply(out));
-            MemorySegment blob = out.get(ValueLayout.ADDRESS, 0);
-            try {
-                return use.apply(atl_blob_data(blob).reinterpret(atl_blob_size(blob)));
-            } finally {
-                atl_blob_destroy(blob);
-            }
+        MemorySegment blob = NativeHandle.create((arena, out) -> write.apply(out));
+        try {
+            return use.apply(atl_blob_data(blob).reinterpret(atl_blob_size(blob)));
+        } finally {
+            atl_blob_destroy(blob);
         }
     }
 

@@ -8,7 +8,6 @@ import dev.atelier.engine.core.Status;
 import dev.atelier.engine.core.TensorView;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 
 /**
  * PCA from d_in to d_out dimensions ({@code atl_pca} over FAISS's {@code PCAMatrix}); the
@@ -21,12 +20,7 @@ public final class Pca extends NativeHandle {
 
     /** An untrained PCA; eigenPower 0 keeps the variances (no whitening), -0.5 whitens. */
     public static Pca create(int dIn, int dOut, float eigenPower) {
-        NativeLibrary.load();
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
-            Status.check(atl_pca_create(dIn, dOut, eigenPower, out));
-            return new Pca(out.get(ValueLayout.ADDRESS, 0));
-        }
+        return new Pca(create((arena, out) -> atl_pca_create(dIn, dOut, eigenPower, out)));
     }
 
     /**
@@ -51,12 +45,7 @@ public final class Pca extends NativeHandle {
 
     /** Reads a PCA serialised by {@link #toBytes()}; malformed data throws FormatException. */
     public static Pca fromBytes(MemorySegment data) {
-        NativeLibrary.load();
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
-            Status.check(atl_pca_read(data, data.byteSize(), out));
-            return new Pca(out.get(ValueLayout.ADDRESS, 0));
-        }
+        return new Pca(create((arena, out) -> atl_pca_read(data, data.byteSize(), out)));
     }
 
     /** {@link #fromBytes(MemorySegment)} naming source (the file the bytes came from) in errors. */

@@ -5,7 +5,6 @@ import static dev.atelier.bindings.atelier_h.*;
 import dev.atelier.bindings.atl_index_params;
 import dev.atelier.engine.core.DType;
 import dev.atelier.engine.core.NativeHandle;
-import dev.atelier.engine.core.NativeLibrary;
 import dev.atelier.engine.core.Status;
 import dev.atelier.engine.core.TensorView;
 import java.lang.foreign.Arena;
@@ -27,8 +26,7 @@ public final class VectorIndex extends NativeHandle {
 
     /** An empty index of vectors of the given length. */
     public static VectorIndex create(IndexSpec spec, int dimension) {
-        NativeLibrary.load();
-        try (Arena arena = Arena.ofConfined()) {
+        return new VectorIndex(create((arena, out) -> {
             MemorySegment params = atl_index_params.allocate(arena);
             atl_index_params_init(params);
             atl_index_params.factory(params, arena.allocateFrom(spec.factory()));
@@ -38,20 +36,13 @@ public final class VectorIndex extends NativeHandle {
             atl_index_params.hnsw_ef_construction(params, spec.efConstruction());
             atl_index_params.hnsw_ef_search(params, spec.efSearch());
             atl_index_params.ivf_nprobe(params, spec.nprobe());
-            MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
-            Status.check(atl_index_create(params, out));
-            return new VectorIndex(out.get(ValueLayout.ADDRESS, 0));
-        }
+            return atl_index_create(params, out);
+        }));
     }
 
     /** Reads an index serialised by {@link #toBytes()} from native memory; malformed data throws FormatException. */
     public static VectorIndex fromBytes(MemorySegment data) {
-        NativeLibrary.load();
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
-            Status.check(atl_index_read(data, data.byteSize(), out));
-            return new VectorIndex(out.get(ValueLayout.ADDRESS, 0));
-        }
+        return new VectorIndex(create((arena, out) -> atl_index_read(data, data.byteSize(), out)));
     }
 
     /** {@link #fromBytes(MemorySegment)} naming source (the file the bytes came from) in errors. */

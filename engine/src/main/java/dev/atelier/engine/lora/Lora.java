@@ -3,12 +3,8 @@ package dev.atelier.engine.lora;
 import static dev.atelier.bindings.atelier_h.*;
 
 import dev.atelier.engine.core.NativeHandle;
-import dev.atelier.engine.core.NativeLibrary;
-import dev.atelier.engine.core.Status;
 import dev.atelier.engine.core.Weights;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 
 /**
  * One network's part of a LoRA file as native adapters ({@code atl_lora}), named by the network's
@@ -30,12 +26,7 @@ public final class Lora extends NativeHandle {
      * and optionally {@code <layer>.alpha}. The caller still closes weights.
      */
     public static Lora create(LoraKeys.Network network, Weights weights) {
-        NativeLibrary.load();
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
-            Status.check(atl_lora_create(weights.pointer(), out));
-            return new Lora(out.get(ValueLayout.ADDRESS, 0), network, weights);
-        }
+        return new Lora(create((arena, out) -> atl_lora_create(weights.pointer(), out)), network, weights);
     }
 
     /** The network these adapters are for. */

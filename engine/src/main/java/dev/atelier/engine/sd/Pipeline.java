@@ -7,14 +7,9 @@ import dev.atelier.engine.core.DType;
 import dev.atelier.engine.core.NativeLibrary;
 import dev.atelier.engine.core.Progress;
 import dev.atelier.engine.core.TensorView;
-import dev.atelier.engine.lora.Lora;
-import dev.atelier.engine.lora.LoraFile;
-import dev.atelier.engine.lora.LoraKeys;
 import dev.atelier.engine.lora.LoraMode;
 import dev.atelier.engine.lora.LoraRequest;
-import dev.atelier.engine.names.NameConverter;
 import dev.atelier.engine.safetensors.SafeTensorsFile;
-import dev.atelier.engine.safetensors.SafeTensorsWriter;
 import dev.atelier.engine.text.ClipTokenizer;
 import dev.atelier.engine.text.LongPromptMode;
 import dev.atelier.engine.text.PromptPair;
@@ -22,7 +17,6 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -60,8 +54,7 @@ public final class Pipeline implements AutoCloseable {
     // Fair: waiting requests run in arrival order, so none starves behind a stream of others.
     private final ReentrantLock lock = new ReentrantLock(true);
     private boolean closed; // guarded by lock
-    private List<LoraRequest> applied = List.of(); // guarded by lock: the LoRAs the networks carry now
-    private LoraKeys loraKeys; // guarded by lock; made on the first LoRA
+    private final NetworkLoras networkLoras; // guarded by lock
 
     /**
      * How to load a checkpoint.
@@ -89,6 +82,14 @@ public final class Pipeline implements AutoCloseable {
                     DType.F32, LongPromptMode.CHUNKED, OpKernel.AUTO, ScheduleSource.CONFIG);
         }
 
+        public Options withTokenizer(Path dir) {
+            return new Options(java.util.Optional.of(dir), config, vae, precision, longPrompt, kernels, schedule);
+        }
+
+        public Options withConfig(Path yaml) {
+            return new Options(tokenizer, java.util.Optional.of(yaml), vae, precision, longPrompt, kernels, schedule);
+        }
+
         public Options withKernels(OpKernel k) {
             return new Options(tokenizer, config, vae, precision, longPrompt, k, schedule);
         }
@@ -98,7 +99,11 @@ public final class Pipeline implements AutoCloseable {
         }
     }
 
-    /** Loads a checkpoint (single file or diffusers folder) as options say. */
+    /**
+     * Loads a checkpoint (single file or diffusers folder) as options say: the only way to make a
+     * pipeline, so that the architecture, scale factor, schedule and long-prompt mode all come
+     * from the options and their config.
+     */
     public static Pipeline load(Path checkpoint, Options options) {
         LdmConfig config = options.config().map(LdmConfig::load).orElse(LdmConfig.sd15())
                 .withComputeDtype(options.precision()).withKernels(options.kernels());
@@ -111,8 +116,7 @@ public final class Pipeline implements AutoCloseable {
         ClipTokenizer tokenizer = ClipTokenizer.load(tokenizerDir);
         StableDiffusionWeights weights = StableDiffusionWeights.open(checkpoint, options.vae());
         try {
-            Pipeline pipeline = new Pipeline(checkpoint, weights, tokenizer, new Networks(config.text(), config.unet(), config.vae()),
-                    options.longPrompt(), (float) config.scaleFactor(), config, options.schedule());
+            Pipeline pipeline = new Pipeline(checkpoint, weights, tokenizer, config, options.longPrompt(), options.schedule());
             if (options.precision() != DType.F32) {
                 // The networks hold converted copies now; the fp32 pages they were made from
                 // would stay resident (5.2 GiB RSS after a bf16 load of a 4 GiB file).
@@ -125,38 +129,25 @@ public final class Pipeline implements AutoCloseable {
         }
     }
 
-    /**
-     * Architecture settings the weights do not tell: head counts (SD1.5 defaults), compute dtype.
-     *
-     * @param text the text encoder's params
-     * @param unet the UNet's params
-     * @param vae  the VAE's params
-     */
-    public record Networks(TextEncoderParams text, UNetParams unet, VaeParams vae) {
-        public static Networks sd15() {
-            return new Networks(TextEncoderParams.defaults(), UNetParams.defaults(), VaeParams.defaults());
-        }
-    }
-
-    private Pipeline(Path checkpoint, StableDiffusionWeights weights, ClipTokenizer tokenizer, Networks networks,
-            LongPromptMode longPrompt, float scaleFactor, LdmConfig config, ScheduleSource schedule) {
+    private Pipeline(Path checkpoint, StableDiffusionWeights weights, ClipTokenizer tokenizer, LdmConfig config,
+            LongPromptMode longPrompt, ScheduleSource schedule) {
         this.checkpoint = checkpoint;
         this.scheduleSource = schedule;
         // Before the networks are made: a checkpoint without a stored schedule fails the load at once.
         this.alphasCumprod = schedule == ScheduleSource.CONFIG ? Sampling.alphasCumprod(config, Arena.ofAuto())
                 : weights.alphasCumprod().orElseThrow(() -> new InvalidInputException(checkpoint
                         + ": the checkpoint stores no alphas_cumprod, which schedule source \"checkpoint\" samples with"));
-        this.scaleFactor = scaleFactor;
+        this.scaleFactor = (float) config.scaleFactor();
         this.longPrompt = Objects.requireNonNull(longPrompt, "longPrompt");
         this.weights = weights;
         this.tokenizer = tokenizer;
         List<AutoCloseable> made = new ArrayList<>();
         try {
-            textEncoder = TextEncoder.create(weights.textEncoder(), networks.text());
+            textEncoder = TextEncoder.create(weights.textEncoder(), config.text());
             made.add(textEncoder);
-            unet = UNet.create(weights.unet(), networks.unet());
+            unet = UNet.create(weights.unet(), config.unet());
             made.add(unet);
-            vae = Vae.create(weights.vae(), networks.vae());
+            vae = Vae.create(weights.vae(), config.vae());
         } catch (RuntimeException e) {
             for (AutoCloseable c : made) {
                 try {
@@ -167,24 +158,7 @@ public final class Pipeline implements AutoCloseable {
             }
             throw e;
         }
-    }
-
-    /** Loads a single-file LDM checkpoint (.safetensors) and the CLIP tokenizer in tokenizerDir. */
-    public static Pipeline load(Path checkpoint, Path tokenizerDir, Networks networks) {
-        ClipTokenizer tokenizer = ClipTokenizer.load(tokenizerDir);
-        StableDiffusionWeights weights = StableDiffusionWeights.open(checkpoint);
-        try {
-            return new Pipeline(checkpoint, weights, tokenizer, networks, LongPromptMode.CHUNKED, Vae.SD1_SCALE_FACTOR,
-                    LdmConfig.sd15(), ScheduleSource.CONFIG);
-        } catch (RuntimeException e) {
-            weights.close();
-            throw e;
-        }
-    }
-
-    /** {@link #load(Path, Path, Networks)} with the SD1.5 head counts, F32. */
-    public static Pipeline load(Path checkpoint, Path tokenizerDir) {
-        return load(checkpoint, tokenizerDir, Networks.sd15());
+        this.networkLoras = new NetworkLoras(weights, unet, textEncoder);
     }
 
     /**
@@ -273,7 +247,7 @@ public final class Pipeline implements AutoCloseable {
         try {
             checkOpen();
             NativeLibrary.useLibraryThreads(); // same count on every thread: same bits
-            useLoras(wanted);
+            networkLoras.use(wanted);
             return run(request, pair, progress);
         } finally {
             lock.unlock();
@@ -284,44 +258,6 @@ public final class Pipeline implements AutoCloseable {
         if (closed) {
             throw new IllegalStateException("pipeline is closed");
         }
-    }
-
-    /** Makes the networks carry exactly wanted; on failure they carry none. Under the lock. */
-    private void useLoras(List<LoraRequest> wanted) {
-        if (wanted.equals(applied)) {
-            return;
-        }
-        unet.clearLora();
-        textEncoder.clearLora();
-        applied = List.of();
-        if (wanted.isEmpty()) {
-            return;
-        }
-        if (loraKeys == null) {
-            // kohya names follow diffusers' blocks, whose numbering depends on the UNet's layout.
-            java.util.Set<String> names = weights.checkpoint().tensors().keySet();
-            loraKeys = new LoraKeys(new NameConverter(dev.atelier.engine.names.ModelLayout.fromLdmNames(names)), names);
-        }
-        try {
-            for (LoraRequest r : wanted) {
-                // Applying copies the adapters into the networks, so the file is closed at once.
-                try (LoraFile file = LoraFile.open(r.path(), loraKeys)) {
-                    java.util.Optional<Lora> u = file.lora(LoraKeys.Network.UNET);
-                    java.util.Optional<Lora> t = file.lora(LoraKeys.Network.TEXT_ENCODER);
-                    if (u.isPresent()) {
-                        unet.applyLora(u.get(), r.unetMultiplier(), LoraMode.UNMERGED);
-                    }
-                    if (t.isPresent()) {
-                        textEncoder.applyLora(t.get(), r.textMultiplier(), LoraMode.UNMERGED);
-                    }
-                }
-            }
-        } catch (RuntimeException e) {
-            unet.clearLora();
-            textEncoder.clearLora();
-            throw e;
-        }
-        applied = wanted;
     }
 
     /** The request's native part. Under the lock. */
@@ -389,35 +325,6 @@ public final class Pipeline implements AutoCloseable {
         shape[0] = n;
         long bytes = (long) v.dtype().byteSize() * row;
         return TensorView.of(v.data().asSlice(from * bytes, n * bytes), v.dtype(), shape);
-    }
-
-    /**
-     * What a request made.
-     *
-     * @param request the request
-     * @param images  one per image, in seed order
-     * @param latents the final latents before decoding, [images, 4, H/8, W/8] row-major
-     * @param shape   the latents' shape
-     */
-    public record Generation(GenerationRequest request, List<GeneratedImage> images, float[] latents, long[] shape) {
-        /** Writes the latents as safetensors with one tensor {@code latents}, atomically. */
-        public void saveLatents(Path target) {
-            try (Arena arena = Arena.ofConfined()) {
-                new SafeTensorsWriter().add("latents", TensorView.ofFloats(arena, latents, shape)).write(target);
-            }
-        }
-
-        /** Writes image k to dir/NAME-k-SEED.png for every image, each atomically. */
-        public List<Path> writePngs(Path dir, String name) {
-            List<Path> out = new ArrayList<>();
-            for (int k = 0; k < images.size(); k++) {
-                GeneratedImage img = images.get(k);
-                Path p = dir.resolve(String.format("%s-%05d-%d.png", name, k, img.seed()));
-                img.writePng(p);
-                out.add(p);
-            }
-            return out;
-        }
     }
 
     /** Waits for the running request, then frees the networks; later requests throw IllegalStateException. */

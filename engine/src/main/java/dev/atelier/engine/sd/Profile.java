@@ -4,11 +4,9 @@ import static dev.atelier.bindings.atelier_h.*;
 
 import dev.atelier.bindings.atl_profile_entry;
 import dev.atelier.engine.core.NativeHandle;
-import dev.atelier.engine.core.NativeLibrary;
 import dev.atelier.engine.core.Status;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -50,13 +48,7 @@ public final class Profile extends NativeHandle {
         if (thread.isVirtual()) {
             throw new IllegalStateException("profiles record on platform threads; " + thread + " is virtual");
         }
-        NativeLibrary.load();
-        Profile profile;
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
-            Status.check(atl_profile_create(out));
-            profile = new Profile(out.get(ValueLayout.ADDRESS, 0));
-        }
+        Profile profile = new Profile(create((arena, out) -> atl_profile_create(out)));
         try {
             Status.check(atl_profile_start(profile.pointer()));
         } catch (RuntimeException e) {

@@ -6,7 +6,6 @@ import dev.atelier.bindings.atl_text_encoder_params;
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
 import dev.atelier.engine.core.DType;
 import dev.atelier.engine.core.NativeHandle;
-import dev.atelier.engine.core.NativeLibrary;
 import dev.atelier.engine.core.Status;
 import dev.atelier.engine.core.TensorView;
 import dev.atelier.engine.core.Weights;
@@ -15,7 +14,6 @@ import dev.atelier.engine.lora.LoraKeys;
 import dev.atelier.engine.lora.LoraMode;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 
 /**
  * The CLIP text encoder of SD1.x ({@code atl_text_encoder}): token ids to hidden states.
@@ -39,12 +37,7 @@ public final class TextEncoder extends NativeHandle {
 
     /** Creates the encoder; a bad weight set throws one FormatException listing every problem. */
     public static TextEncoder create(Weights weights, TextEncoderParams params) {
-        NativeLibrary.load();
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
-            Status.check(atl_text_encoder_create(weights.pointer(), params.toNative(arena), out));
-            return new TextEncoder(out.get(ValueLayout.ADDRESS, 0), weights);
-        }
+        return new TextEncoder(create((arena, out) -> atl_text_encoder_create(weights.pointer(), params.toNative(arena), out)), weights);
     }
 
     /** The full configuration, with what was inferred from the weights filled in. */

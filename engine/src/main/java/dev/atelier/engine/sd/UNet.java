@@ -6,7 +6,6 @@ import dev.atelier.bindings.atl_unet_params;
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
 import dev.atelier.engine.core.DType;
 import dev.atelier.engine.core.NativeHandle;
-import dev.atelier.engine.core.NativeLibrary;
 import dev.atelier.engine.core.Status;
 import dev.atelier.engine.core.TensorView;
 import dev.atelier.engine.core.Weights;
@@ -15,7 +14,6 @@ import dev.atelier.engine.lora.LoraKeys;
 import dev.atelier.engine.lora.LoraMode;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 
 /**
  * The SD1.x denoising UNet ({@code atl_unet}, LDM openaimodel.py UNetModel): predicts the noise
@@ -39,12 +37,7 @@ public final class UNet extends NativeHandle {
 
     /** Creates the UNet; a bad weight set throws one FormatException listing every problem. */
     public static UNet create(Weights weights, UNetParams params) {
-        NativeLibrary.load();
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
-            Status.check(atl_unet_create(weights.pointer(), params.toNative(arena), out));
-            return new UNet(out.get(ValueLayout.ADDRESS, 0), weights);
-        }
+        return new UNet(create((arena, out) -> atl_unet_create(weights.pointer(), params.toNative(arena), out)), weights);
     }
 
     /** The full configuration, with what was inferred from the weights filled in. */

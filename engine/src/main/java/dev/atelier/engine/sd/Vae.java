@@ -6,13 +6,11 @@ import dev.atelier.bindings.atl_vae_params;
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
 import dev.atelier.engine.core.DType;
 import dev.atelier.engine.core.NativeHandle;
-import dev.atelier.engine.core.NativeLibrary;
 import dev.atelier.engine.core.Status;
 import dev.atelier.engine.core.TensorView;
 import dev.atelier.engine.core.Weights;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 
 /**
  * The SD1.x autoencoder ({@code atl_vae}, LDM AutoencoderKL): latents to images and back.
@@ -49,12 +47,7 @@ public final class Vae extends NativeHandle {
 
     /** Creates the VAE; a bad weight set throws one FormatException listing every problem. */
     public static Vae create(Weights weights, VaeParams params) {
-        NativeLibrary.load();
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
-            Status.check(atl_vae_create(weights.pointer(), params.toNative(arena), out));
-            return new Vae(out.get(ValueLayout.ADDRESS, 0), weights);
-        }
+        return new Vae(create((arena, out) -> atl_vae_create(weights.pointer(), params.toNative(arena), out)), weights);
     }
 
     /** The full configuration, with what was inferred from the weights filled in. */

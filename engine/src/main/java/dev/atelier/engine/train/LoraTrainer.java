@@ -6,7 +6,6 @@ import dev.atelier.bindings.atl_lora_module_spec;
 import dev.atelier.bindings.atl_lora_train_params;
 import dev.atelier.engine.core.DType;
 import dev.atelier.engine.core.NativeHandle;
-import dev.atelier.engine.core.NativeLibrary;
 import dev.atelier.engine.core.Status;
 import dev.atelier.engine.core.TensorView;
 import dev.atelier.engine.sd.TextEncoder;
@@ -113,8 +112,7 @@ public final class LoraTrainer extends NativeHandle {
      */
     public static LoraTrainer create(UNet unet, TextEncoder textEncoder, List<LoraModule> modules,
             TensorView alphasCumprod, StepOptions options) {
-        NativeLibrary.load();
-        try (Arena arena = Arena.ofConfined()) {
+        MemorySegment pointer = create((arena, out) -> {
             MemorySegment specs = atl_lora_module_spec.allocateArray(modules.size(), arena);
             for (int i = 0; i < modules.size(); i++) {
                 LoraModule m = modules.get(i);
@@ -136,12 +134,10 @@ public final class LoraTrainer extends NativeHandle {
             atl_lora_train_params.clip_skip(p, options.clipSkip());
             atl_lora_train_params.gradient_checkpointing(p, options.gradientCheckpointing() ? 1 : 0);
             atl_lora_train_params.kernel(p, options.fusedKernels() ? ATL_LORA_KERNEL_AUTO() : ATL_LORA_KERNEL_UNFUSED());
-            MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
-            Status.check(atl_lora_trainer_create(unet.pointer(),
-                    textEncoder == null ? MemorySegment.NULL : textEncoder.pointer(), specs, modules.size(),
-                    alphasCumprod.toNative(arena), p, out));
-            return new LoraTrainer(out.get(ValueLayout.ADDRESS, 0), unet, textEncoder, modules);
-        }
+            return atl_lora_trainer_create(unet.pointer(), textEncoder == null ? MemorySegment.NULL : textEncoder.pointer(),
+                    specs, modules.size(), alphasCumprod.toNative(arena), p, out);
+        });
+        return new LoraTrainer(pointer, unet, textEncoder, modules);
     }
 
     public List<LoraModule> modules() {

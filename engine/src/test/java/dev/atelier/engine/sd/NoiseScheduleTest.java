@@ -158,7 +158,7 @@ class NoiseScheduleTest {
 
         try (Pipeline p = Pipeline.load(fp16, options(YAML).withSchedule(ScheduleSource.CHECKPOINT))) {
             assertEquals(DType.F16, p.alphasCumprod().dtype());
-            Pipeline.Generation g = p.generate(REQUEST, null);
+            Generation g = p.generate(REQUEST, null);
             double moved = maxAbsDiff(g.latents(), reference) / maxAbs(reference);
             System.out.printf("the fp16 schedule moves DPM++ 2M Karras at 7 steps by %.3g of max|latent|%n", moved);
             assertTrue(moved > 1e-4, "the checkpoint's fp16 schedule changed nothing: " + moved);

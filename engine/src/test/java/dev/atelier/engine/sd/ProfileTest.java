@@ -38,9 +38,8 @@ class ProfileTest {
     static void open() {
         Path root = Fixtures.sd15Tiny();
         // The fixture's text model has 2 heads, its UNet 4 (model.yaml).
-        pipeline = Pipeline.load(root.resolve("model/model.safetensors"), root.resolve("model/tokenizer"),
-                new Pipeline.Networks(TextEncoderParams.defaults().withNumHeads(2), UNetParams.defaults().withHeads(4, -1),
-                        VaeParams.defaults()));
+        pipeline = Pipeline.load(root.resolve("model/model.safetensors"), Pipeline.Options.defaults()
+                .withConfig(root.resolve("model/model.yaml")).withTokenizer(root.resolve("model/tokenizer")));
         weights = StableDiffusionWeights.open(root.resolve("model/model.safetensors"));
     }
 

@@ -45,7 +45,7 @@ class ResidentPagesTest {
         try (Pipeline sd = Pipeline.load(MODEL, options)) {
             long resident = residentKb(MODEL);
             assertTrue(resident < Files.size(MODEL) / 1024 / 10, "resident after a bf16 load: " + resident + " kB");
-            Pipeline.Generation g = sd.generate(new GenerationRequest("a jacket", "", Sampler.fromName("euler"), 2, 5.0, 1,
+            Generation g = sd.generate(new GenerationRequest("a jacket", "", Sampler.fromName("euler"), 2, 5.0, 1,
                     64, 64, 1, 1, 1, -1, null), dev.atelier.engine.core.Progress.NONE);
             for (float v : g.latents()) {
                 assertTrue(Float.isFinite(v), "the converted networks still run");

@@ -50,9 +50,8 @@ class SamplingParityTest {
     static void open() throws IOException {
         Path root = Fixtures.sd15Tiny();
         // The fixture's text model has 2 heads, its UNet 4 (model.yaml).
-        pipeline = Pipeline.load(root.resolve("model/model.safetensors"), root.resolve("model/tokenizer"),
-                new Pipeline.Networks(TextEncoderParams.defaults().withNumHeads(2), UNetParams.defaults().withHeads(4, -1),
-                        VaeParams.defaults()));
+        pipeline = Pipeline.load(root.resolve("model/model.safetensors"), Pipeline.Options.defaults()
+                .withConfig(root.resolve("model/model.yaml")).withTokenizer(root.resolve("model/tokenizer")));
         cases = SafeTensorsFile.open(root.resolve("cases.safetensors"));
         samples = new ObjectMapper().readTree(cases.metadata().get("meta")).get("samples");
     }
@@ -113,7 +112,7 @@ class SamplingParityTest {
     @ValueSource(strings = {"ddim4", "euler6", "dpmpp2m_karras6"})
     void pngMatchesReference(String name, @TempDir Path dir) throws IOException {
         GenerationRequest r = request(name).withInitNoise(noiseFile(dir, name));
-        Pipeline.Generation g = pipeline.generate(r, null);
+        Generation g = pipeline.generate(r, null);
         List<Path> files = g.writePngs(dir, name);
         BufferedImage ref = ImageIO.read(Fixtures.sd15Tiny().resolve("sample_" + name + ".png").toFile());
         BufferedImage ours = ImageIO.read(files.get(0).toFile());
@@ -182,7 +181,7 @@ class SamplingParityTest {
 
     @Test
     void latentsRoundTripThroughSafetensors(@TempDir Path dir) {
-        Pipeline.Generation g = pipeline.generate(request("euler6").withSampler(Sampler.EULER, 2), null);
+        Generation g = pipeline.generate(request("euler6").withSampler(Sampler.EULER, 2), null);
         Path p = dir.resolve("latents.safetensors");
         g.saveLatents(p);
         try (SafeTensorsFile f = SafeTensorsFile.open(p)) {
@@ -230,7 +229,7 @@ class SamplingParityTest {
         List<Long> seen = new ArrayList<>();
         Path out = dir.resolve("out");
         assertThrows(CancelledException.class, () -> {
-            Pipeline.Generation g = pipeline.generate(r, (done, total) -> {
+            Generation g = pipeline.generate(r, (done, total) -> {
                 seen.add(done);
                 return done < 8;  // the second batch's second step
             });

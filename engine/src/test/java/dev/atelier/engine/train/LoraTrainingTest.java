@@ -150,7 +150,7 @@ class LoraTrainingTest {
         LoraTrainingConfig full = config(images, "full.safetensors").maxSteps(8).batchSize(2).gradAccum(2)
                 .flip(true).repeats(2).saveEvery(4).unetLr(3e-3f).schedule(LrSchedule.COSINE).warmupSteps(2).build();
         List<Float> a = LoraTraining.run(full, null).losses();
-        Path state = LoraTraining.checkpointPaths(full.output(), 4)[1];
+        Path state = TrainingCheckpoints.paths(full.output(), 4)[1];
         assertTrue(Files.isRegularFile(state));
         LoraTrainingConfig resumed = full.toBuilder().output(tmp.resolve("resumed.safetensors")).resume(state).build();
         List<Float> b = LoraTraining.run(resumed, null).losses();
@@ -256,10 +256,10 @@ class LoraTrainingTest {
         assertTrue(e.getMessage().contains("LoRA training stopped at step"), e.getMessage());
         assertTrue(e.getMessage().matches("(?s).*(NaN|infinite|overflow|not finite).*"), e.getMessage());
         assertFalse(Files.exists(c.output()), "no final file after a failed run");
-        Path[] first = LoraTraining.checkpointPaths(c.output(), 1);
+        Path[] first = TrainingCheckpoints.paths(c.output(), 1);
         assertTrue(e.getMessage().contains(first[1].toString()), e.getMessage());
         try (SafeTensorsFile lora = SafeTensorsFile.open(first[0]); SafeTensorsFile state = SafeTensorsFile.open(first[1])) {
-            assertEquals("1", state.metadata().get(LoraTraining.STATE_STEP));
+            assertEquals("1", state.metadata().get(TrainingCheckpoints.STATE_STEP));
             assertEquals("1", lora.metadata().get("ss_steps"));
         }
     }

@@ -7,6 +7,7 @@ import dev.atelier.engine.core.AtelierException.BackendException;
 import dev.atelier.engine.core.AtelierException.CancelledException;
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
 import dev.atelier.engine.index.Pca;
+import dev.atelier.engine.index.es.ElasticsearchTransport.ItemFailure;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -16,7 +17,6 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -32,10 +32,10 @@ import org.slf4j.LoggerFactory;
  * <p>Producers (parallel: they embed images) read chunks of the catalog from a {@link Source},
  * project them (PCA, normalisation) and put them on a bounded queue; when the senders fall
  * behind the queue is full and producers wait (back-pressure). Senders write each chunk as one
- * bulk request; items Elasticsearch rejects as overloaded (429) or unavailable (502/503/504),
- * and whole requests that fail the same way or find no node, are retried with exponential
- * back-off and jitter; any other item failure (a mapping error) stops the build with the item's
- * path and reason. Document ids are SHA-256 of the image path, so writing a chunk twice
+ * bulk request; items Elasticsearch rejects with a status {@link RetryPolicy} calls transient
+ * (overload, a node gone), and whole requests that fail the same way or find no node, are
+ * retried with exponential back-off and jitter; any other item failure (a mapping error) stops
+ * the build with the item's path and reason. Document ids are SHA-256 of the image path, so writing a chunk twice
  * overwrites it. A chunk is recorded in the checkpoint file only once every one of its items is
  * acknowledged; a build started again with the same checkpoint resumes into the same concrete
  * index and skips those chunks. A build ends by checking that the index holds exactly the
@@ -76,42 +76,40 @@ public final class BulkIndexer {
     }
 
     /**
-     * @param chunkSize      items per bulk request (500 x 128 floats: about 1 MB of JSON)
-     * @param producers      threads reading (embedding) chunks
-     * @param senders        threads sending bulk requests (concurrent requests to the cluster)
-     * @param queueCapacity  chunks waiting to be sent before producers block
-     * @param maxRetries     retries of a chunk's rejected items before the build fails
-     * @param initialBackoff first retry delay; doubled each retry, up to maxBackoff
-     * @param checkpoint     progress file for resuming; null: no resume
+     * @param chunkSize     items per bulk request (500 x 128 floats: about 1 MB of JSON)
+     * @param producers     threads reading (embedding) chunks
+     * @param senders       threads sending bulk requests (concurrent requests to the cluster)
+     * @param queueCapacity chunks waiting to be sent before producers block
+     * @param retry         retries of a chunk's rejected items before the build fails, and their delays
+     * @param checkpoint    progress file for resuming; null: no resume
      */
-    public record Options(int chunkSize, int producers, int senders, int queueCapacity, int maxRetries,
-            Duration initialBackoff, Duration maxBackoff, Path checkpoint) {
+    public record Options(int chunkSize, int producers, int senders, int queueCapacity, RetryPolicy retry, Path checkpoint) {
         public Options {
-            if (chunkSize <= 0 || producers <= 0 || senders <= 0 || queueCapacity <= 0 || maxRetries < 0) {
+            if (chunkSize <= 0 || producers <= 0 || senders <= 0 || queueCapacity <= 0 || retry == null) {
                 throw new InvalidInputException("bulk options out of range: chunk " + chunkSize + ", producers " + producers
-                        + ", senders " + senders + ", queue " + queueCapacity + ", retries " + maxRetries);
+                        + ", senders " + senders + ", queue " + queueCapacity + ", retry " + retry);
             }
         }
 
         /** Chunks of 500, 2 producers, 2 senders, 4 queued chunks, 8 retries from 100 ms to 10 s, no checkpoint. */
         public static Options defaults() {
-            return new Options(500, 2, 2, 4, 8, Duration.ofMillis(100), Duration.ofSeconds(10), null);
+            return new Options(500, 2, 2, 4, new RetryPolicy(8, Duration.ofMillis(100), Duration.ofSeconds(10)), null);
         }
 
         public Options withCheckpoint(Path file) {
-            return new Options(chunkSize, producers, senders, queueCapacity, maxRetries, initialBackoff, maxBackoff, file);
+            return new Options(chunkSize, producers, senders, queueCapacity, retry, file);
         }
 
         public Options withChunkSize(int value) {
-            return new Options(value, producers, senders, queueCapacity, maxRetries, initialBackoff, maxBackoff, checkpoint);
+            return new Options(value, producers, senders, queueCapacity, retry, checkpoint);
         }
 
         public Options withRetries(int value, Duration initial, Duration max) {
-            return new Options(chunkSize, producers, senders, queueCapacity, value, initial, max, checkpoint);
+            return new Options(chunkSize, producers, senders, queueCapacity, new RetryPolicy(value, initial, max), checkpoint);
         }
 
         public Options withThreads(int producerThreads, int senderThreads) {
-            return new Options(chunkSize, producerThreads, senderThreads, queueCapacity, maxRetries, initialBackoff, maxBackoff, checkpoint);
+            return new Options(chunkSize, producerThreads, senderThreads, queueCapacity, retry, checkpoint);
         }
     }
 
@@ -178,8 +176,8 @@ public final class BulkIndexer {
         BuildCheckpoint checkpoint = null;
         if (saved.isPresent()) {
             BuildCheckpoint.State s = saved.get();
-            if (s.total() == total && s.chunkSize() == options.chunkSize() && ElasticsearchCatalog.exists(location, esOptions, s.index())) {
-                target = ElasticsearchCatalog.openConcrete(location, esOptions, s.index());
+            if (s.total() == total && s.chunkSize() == options.chunkSize() && CatalogAdmin.exists(location, esOptions, s.index())) {
+                target = CatalogAdmin.openConcrete(location, esOptions, s.index());
                 checkpoint = new BuildCheckpoint(options.checkpoint(), s.index(), total, options.chunkSize(), BuildCheckpoint.bits(s.done()));
                 LOG.info("resuming the build into {}: {} chunks of {} done", s.index(), checkpoint.doneCount(), options.chunkSize());
             } else {
@@ -193,9 +191,9 @@ public final class BulkIndexer {
             checkpoint.save();
         }
         try (ElasticsearchCatalog catalog = target) {
-            catalog.beginBulkLoad();
+            catalog.admin().beginBulkLoad();
             Loaded loaded = load(catalog, source, options, checkpoint, listener, cancelled);
-            catalog.endBulkLoad();
+            catalog.admin().endBulkLoad();
             long count = catalog.count();
             if (count != total) {
                 throw new BackendException(AtelierException.BACKEND, "index " + catalog.concreteIndex() + " holds " + count
@@ -284,7 +282,7 @@ public final class BulkIndexer {
                         }
                         continue;
                     }
-                    retried.addAndGet(send(catalog, batch.docs(), options, listener, stop));
+                    retried.addAndGet(send(catalog.transport(), catalog.concreteIndex(), batch.docs(), options, listener, stop));
                     if (stop.getAsBoolean() && failure.get() != null) {
                         return;
                     }
@@ -330,68 +328,66 @@ public final class BulkIndexer {
     }
 
     /**
-     * Sends docs until every item is acknowledged; returns how many items were sent again.
-     * Retryable failures back off exponentially with jitter (AWS Architecture Blog, "Exponential
-     * Backoff and Jitter": delay = random in [d/2, d], d = min(max, initial * 2^attempt)).
+     * Sends docs into index until every item is acknowledged; returns how many items were sent
+     * again. Whole requests and items are retried when {@link RetryPolicy} calls their failure
+     * retryable, after the options' {@link RetryPolicy#delay}; any other failure throws.
      */
-    static long send(ElasticsearchCatalog catalog, List<CatalogDocument> docs, Options options, Listener listener, BooleanSupplier stop)
-            throws InterruptedException {
+    static long send(ElasticsearchTransport transport, String index, List<CatalogDocument> docs, Options options,
+            Listener listener, BooleanSupplier stop) throws InterruptedException {
+        RetryPolicy policy = options.retry();
         List<CatalogDocument> pending = docs;
         long retriedItems = 0;
-        for (int attempt = 0; ; attempt++) {
+        for (int retry = 1; ; retry++) {
             String lastError;
             List<CatalogDocument> again;
             try {
-                List<ElasticsearchCatalog.ItemFailure> failed = catalog.writeBulk(pending);
+                List<ItemFailure> failed = transport.bulk(index, pending);
                 if (failed.isEmpty()) {
                     return retriedItems;
                 }
-                for (ElasticsearchCatalog.ItemFailure f : failed) {
+                for (ItemFailure f : failed) {
                     if (!f.retryable()) {
                         throw new BackendException(AtelierException.BACKEND, failed.size() + " of " + pending.size()
-                                + " items rejected by " + catalog.concreteIndex() + "; " + pending.get(f.position()).path()
+                                + " items rejected by " + index + "; " + pending.get(f.position()).path()
                                 + ": " + f.status() + " " + f.type() + ": " + f.reason());
                     }
                 }
                 again = new ArrayList<>(failed.size());
-                for (ElasticsearchCatalog.ItemFailure f : failed) {
+                for (ItemFailure f : failed) {
                     again.add(pending.get(f.position()));
                 }
-                ElasticsearchCatalog.ItemFailure first = failed.getFirst();
+                ItemFailure first = failed.getFirst();
                 lastError = failed.size() + " items rejected: " + first.status() + " " + first.type() + ": " + first.reason();
             } catch (ElasticsearchException e) {
-                if (!isRetryable(e.status())) {
-                    throw new BackendException(AtelierException.BACKEND, "bulk request to " + catalog.concreteIndex() + " refused: "
+                if (!RetryPolicy.retryable(e)) {
+                    throw new BackendException(AtelierException.BACKEND, "bulk request to " + index + " refused: "
                             + e.status() + " " + (e.error() == null ? e.getMessage() : e.error().type() + ": " + e.error().reason()));
                 }
                 again = pending;
                 lastError = "bulk request refused: " + e.status() + " " + e.getMessage();
             } catch (IOException e) {
+                if (!RetryPolicy.retryable(e)) {
+                    throw ElasticsearchTransport.failure(transport.location(), "bulk write to " + index, e);
+                }
                 // No node answered (down, restarting): the request may or may not have been applied;
                 // sending it again is safe because ids are derived from the images.
                 again = pending;
                 lastError = "no node answered: " + e;
             }
-            if (attempt >= options.maxRetries()) {
-                throw new BackendException(AtelierException.BACKEND, "bulk write to " + catalog.concreteIndex() + " still failing after "
-                        + options.maxRetries() + " retries (" + lastError + "); finished chunks are in the checkpoint");
+            if (retry > policy.retries()) {
+                throw new BackendException(AtelierException.BACKEND, "bulk write to " + index + " still failing after "
+                        + policy.retries() + " retries (" + lastError + "); finished chunks are in the checkpoint");
             }
             if (stop.getAsBoolean()) {
                 throw new CancelledException("bulk build stopped while retrying: " + lastError);
             }
-            long d = Math.min(options.maxBackoff().toMillis(), options.initialBackoff().toMillis() << Math.min(attempt, 20));
-            long delay = d / 2 + ThreadLocalRandom.current().nextLong(d / 2 + 1);
-            LOG.warn("{}; retry {} of {} in {} ms", lastError, attempt + 1, options.maxRetries(), delay);
-            listener.onRetry(lastError, attempt + 1, Duration.ofMillis(delay));
+            Duration delay = policy.delay(retry);
+            LOG.warn("{}; retry {} of {} in {} ms", lastError, retry, policy.retries(), delay.toMillis());
+            listener.onRetry(lastError, retry, delay);
             Thread.sleep(delay);
             retriedItems += again.size();
             pending = again;
         }
-    }
-
-    /** Statuses that mean "not now" rather than "never": overloaded (429) or temporarily unavailable. */
-    static boolean isRetryable(int status) {
-        return status == 408 || status == 429 || status == 502 || status == 503 || status == 504;
     }
 
     private static int chunkLength(int chunk, int chunkSize, long total) {

@@ -167,7 +167,7 @@ class BulkIndexerTest {
                     CatalogDocument.of(new CatalogItem("img/ok.jpg", "ok", "a"), 0, data.vectors[0]),
                     CatalogDocument.of(new CatalogItem("img/bad.jpg", "bad", "a"), 1, new float[64]));
             BackendException e = assertThrows(BackendException.class,
-                    () -> BulkIndexer.send(c, docs, BulkIndexer.Options.defaults(), BulkIndexer.Listener.NONE, () -> false));
+                    () -> BulkIndexer.send(c.transport(), c.concreteIndex(), docs, BulkIndexer.Options.defaults(), BulkIndexer.Listener.NONE, () -> false));
             assertTrue(e.getMessage().contains("img/bad.jpg") && e.getMessage().contains("400"), e.getMessage());
         }
     }

@@ -1,12 +1,10 @@
 package dev.atelier.engine.index.es;
 
 import co.elastic.clients.elasticsearch.ElasticsearchClient;
-import co.elastic.clients.transport.rest_client.RestClientTransport;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.elasticsearch.client.RestClient;
 
 /**
  * The 2-node test cluster that scripts/es-cluster.sh runs (scripts/test.sh starts it before the
@@ -25,8 +23,8 @@ final class TestCluster {
     /** Deletes what earlier runs left: every index named atelier-test-*. */
     static void deleteTestIndices() throws IOException {
         ElasticsearchLocation any = location("cleanup");
-        try (RestClient rest = ElasticsearchCatalog.connect(any, ElasticsearchOptions.defaults())) {
-            ElasticsearchClient c = new ElasticsearchClient(new RestClientTransport(rest, ElasticsearchCatalog.mapper()));
+        try (ElasticsearchTransport transport = ElasticsearchTransport.connect(any, ElasticsearchOptions.defaults())) {
+            ElasticsearchClient c = transport.client();
             List<String> names = List.copyOf(c.indices().get(g -> g.index(PREFIX + "*")).result().keySet());
             for (String name : names) {
                 c.indices().delete(d -> d.index(name));
