@@ -3,11 +3,11 @@ package dev.atelier.engine.embed;
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
 
 /**
- * How an {@link Embedder} runs.
+ * How an {@link ImageEmbedder} runs.
  *
  * @param weights        which torchvision weight set the file holds; picks the transforms
- * @param feature        what {@link Embedder#embed} returns
- * @param batchSize      images per network call in {@link Embedder#embed}
+ * @param feature        what {@link ImageEmbedder#embed} returns
+ * @param batchSize      images per network call in {@link ImageEmbedder#embed}
  * @param threads        intra-op threads per network call; 1 is best for batch-1 latency on a
  *                       busy machine (threads of one call wait on each other when another process holds a core), 0 leaves the library-wide setting
  * @param decodeThreads  threads decoding images beside the network

@@ -7,25 +7,25 @@ import dev.atelier.engine.core.AtelierException;
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
 import dev.atelier.engine.core.DType;
 import dev.atelier.engine.core.NativeHandle;
-import dev.atelier.engine.core.NativeLibrary;
 import dev.atelier.engine.core.Retainable;
 import dev.atelier.engine.core.Progress;
 import dev.atelier.engine.core.Status;
 import dev.atelier.engine.core.TensorView;
 import dev.atelier.engine.core.Weights;
 import dev.atelier.engine.safetensors.SafeTensorsFile;
+import dev.atelier.engine.torchfile.TorchFile;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 
 /**
  * torchvision's MobileNetV3-Large as an image embedder, run by libatelier on libtorch
- * ({@code atl_embedder}). Images go through {@link ImageTransform} (the transforms of the
- * chosen weights) and the network; {@link #embed} returns one feature vector per image.
+ * ({@code atl_embedder}): the libtorch backend of {@link ImageEmbedder}. Images go through
+ * {@link ImageTransform} (the transforms of the chosen weights) and the network; {@link #embed}
+ * returns one feature vector per image.
  *
  * <p>Weights come as tensors named like torchvision's state_dict, from any source: a
  * {@code .safetensors} file through {@link #open(Path, EmbedderOptions)}, or any map of
@@ -33,9 +33,9 @@ import java.util.Map;
  *
  * <p>Thread-safe: several threads may call {@link #forward} and {@link #embed} at once.
  */
-public final class Embedder extends NativeHandle {
+public final class TorchEmbedder extends NativeHandle implements ImageEmbedder {
     private final EmbedderOptions options;
-    private final Preprocessor preprocessor;
+    private final EmbeddingBatches batches;
     private final int pooledDim;
     private final int prelogitsDim;
     private final int numClasses;
@@ -47,25 +47,34 @@ public final class Embedder extends NativeHandle {
      *
      * @throws AtelierException.FormatException listing every missing or misshapen tensor
      */
-    public Embedder(Map<String, TensorView> tensors, Retainable owner, EmbedderOptions options) {
+    public TorchEmbedder(Map<String, TensorView> tensors, Retainable owner, EmbedderOptions options) {
         super("atl_embedder", create(tensors, owner, options), p -> atl_embedder_destroy(p));
         this.options = options;
         dependOn(owner);
         this.pooledDim = Math.toIntExact(atl_embedder_pooled_dim(pointer()));
         this.prelogitsDim = Math.toIntExact(atl_embedder_prelogits_dim(pointer()));
         this.numClasses = Math.toIntExact(atl_embedder_num_classes(pointer()));
-        this.preprocessor = new Preprocessor(options.weights().transform(), options.decodeThreads());
+        this.batches = new EmbeddingBatches(options);
     }
 
-    /** Opens a {@code .safetensors} file of torchvision MobileNetV3-Large weights; it stays mapped while the embedder lives. */
-    public static Embedder open(Path weightsFile, EmbedderOptions options) {
+    /**
+     * Opens torchvision MobileNetV3-Large weights: a {@code .pth} or {@code .pt} file (PyTorch's
+     * zip), else {@code .safetensors}; the file stays mapped while the embedder lives.
+     */
+    public static TorchEmbedder open(Path weightsFile, EmbedderOptions options) {
+        String fileName = weightsFile.getFileName().toString().toLowerCase(Locale.ROOT);
+        if (fileName.endsWith(".pth") || fileName.endsWith(".pt")) {
+            try (TorchFile file = TorchFile.open(weightsFile)) {
+                return new TorchEmbedder(file.stateDict(), file, options); // the embedder retains the file
+            }
+        }
         try (SafeTensorsFile file = SafeTensorsFile.open(weightsFile)) {
             Map<String, TensorView> tensors = new java.util.LinkedHashMap<>();
             for (String name : file.tensors().keySet()) {
                 tensors.put(name, file.view(name));
             }
             try {
-                return new Embedder(tensors, file, options);
+                return new TorchEmbedder(tensors, file, options);
             } catch (AtelierException.FormatException e) {
                 throw new AtelierException.FormatException(weightsFile + ": " + e.getMessage(), e);
             }
@@ -73,20 +82,19 @@ public final class Embedder extends NativeHandle {
     }
 
     private static MemorySegment create(Map<String, TensorView> tensors, Retainable owner, EmbedderOptions options) {
-        NativeLibrary.load();
         // The weight set only lives for the creation: the embedder keeps the tensors it uses.
-        try (Weights weights = new Weights(); Arena arena = Arena.ofConfined()) {
+        try (Weights weights = new Weights()) {
             for (Map.Entry<String, TensorView> e : tensors.entrySet()) {
                 weights.add(e.getKey(), e.getValue(), owner);
             }
-            MemorySegment params = atl_embedder_params.allocate(arena);
-            atl_embedder_params_init(params);
-            atl_embedder_params.fold_batchnorm(params, options.foldBatchNorm() ? 1 : 0);
-            atl_embedder_params.channels_last(params, options.channelsLast() ? 1 : 0);
-            atl_embedder_params.num_threads(params, options.threads());
-            MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
-            Status.check(atl_embedder_create(weights.pointer(), params, out));
-            return out.get(ValueLayout.ADDRESS, 0);
+            return create((arena, out) -> {
+                MemorySegment params = atl_embedder_params.allocate(arena);
+                atl_embedder_params_init(params);
+                atl_embedder_params.fold_batchnorm(params, options.foldBatchNorm() ? 1 : 0);
+                atl_embedder_params.channels_last(params, options.channelsLast() ? 1 : 0);
+                atl_embedder_params.num_threads(params, options.threads());
+                return atl_embedder_create(weights.pointer(), params, out);
+            });
         }
     }
 
@@ -96,10 +104,15 @@ public final class Embedder extends NativeHandle {
 
     /** The transforms applied to images before the network. */
     public ImageTransform transform() {
-        return preprocessor.transform();
+        return batches.transform();
     }
 
-    /** Length of the vectors {@link #embed} returns for feature. */
+    @Override
+    public int dim() {
+        return dim(options.feature());
+    }
+
+    /** Length of the vectors of feature. */
     public int dim(Feature feature) {
         return feature == Feature.POOLED ? pooledDim : prelogitsDim;
     }
@@ -132,85 +145,33 @@ public final class Embedder extends NativeHandle {
         }
     }
 
-    /** The configured feature of one image file. */
-    public float[] embed(Path image) {
-        return embedInputs(List.of(ImageInput.of(image)), options.feature(), Progress.NONE)[0];
-    }
-
-    /** The configured feature of each image file, in order: float[n][dim]. */
-    public float[][] embed(List<Path> images) {
-        return embedInputs(images.stream().map(ImageInput::of).toList(), options.feature(), Progress.NONE);
-    }
-
     /**
-     * feature of each input, in order, in batches of {@code options.batchSize()}; the next batch
-     * is decoded while the network runs on the current one. progress hears (images done, total)
-     * after each batch and may cancel.
-     *
-     * @throws AtelierException.FormatException naming the first file that cannot be decoded
-     * @throws AtelierException.CancelledException when progress returned false
+     * The configured feature of each input, in order, in batches of {@code options.batchSize()}
+     * ({@link EmbeddingBatches}).
      */
-    public float[][] embedInputs(List<ImageInput> inputs, Feature feature, Progress progress) {
-        int total = inputs.size();
-        float[][] result = new float[total][];
-        if (total == 1) {
-            // One image: decoding on the calling thread saves two thread hand-offs of latency.
-            result[0] = runBatch(preprocessor.preprocess(inputs.get(0)), 1, feature)[0];
-            report(progress, 1, 1, null);
-            return result;
-        }
-        int batch = options.batchSize();
-        Preprocessor.Pending next = total == 0 ? null : preprocessor.submit(inputs.subList(0, Math.min(batch, total)));
-        for (int start = 0; start < total; start += batch) {
-            int end = Math.min(start + batch, total);
-            float[] pixels = next.await();
-            next = end < total ? preprocessor.submit(inputs.subList(end, Math.min(end + batch, total))) : null;
-            try {
-                float[][] rows = runBatch(pixels, end - start, feature);
-                System.arraycopy(rows, 0, result, start, rows.length);
-            } catch (RuntimeException e) {
-                if (next != null) {
-                    next.cancel();
-                }
-                throw e;
-            }
-            report(progress, end, total, next);
-        }
-        return result;
+    @Override
+    public float[][] embed(List<ImageInput> inputs, Progress progress) {
+        Feature feature = options.feature();
+        return batches.embed(inputs, input -> rows(forward(input, feature == Feature.PRELOGITS, false), feature), progress);
     }
 
-    /** The network on n transformed images (row-major [n, 3, crop, crop]), one row per image. */
-    private float[][] runBatch(float[] pixels, int n, Feature feature) {
-        int crop = transform().cropSize();
-        try (Arena arena = Arena.ofConfined()) {
-            TensorView input = TensorView.ofFloats(arena, pixels, n, 3, crop, crop);
-            Outputs out = forward(input, feature == Feature.PRELOGITS, false);
-            float[] flat = feature == Feature.PRELOGITS ? out.prelogits() : out.pooled();
-            int dim = dim(feature);
-            float[][] rows = new float[n][];
-            for (int i = 0; i < n; i++) {
-                rows[i] = java.util.Arrays.copyOfRange(flat, i * dim, (i + 1) * dim);
-            }
-            return rows;
+    private float[][] rows(Outputs out, Feature feature) {
+        float[] flat = feature == Feature.PRELOGITS ? out.prelogits() : out.pooled();
+        int dim = dim(feature);
+        float[][] rows = new float[out.n()][];
+        for (int i = 0; i < rows.length; i++) {
+            rows[i] = java.util.Arrays.copyOfRange(flat, i * dim, (i + 1) * dim);
         }
+        return rows;
     }
 
-    private static void report(Progress progress, int done, int total, Preprocessor.Pending next) {
-        if (progress != null && !progress.onStep(done, total)) {
-            if (next != null) {
-                next.cancel();
-            }
-            throw new AtelierException.CancelledException("embedding cancelled after " + done + " of " + total + " images");
-        }
-    }
-
-    /** Frees the network (and so releases its weights file) and stops the decoding threads. */
+    /** Frees the network (and so releases its weights file) and stops the decoding threads; idempotent. */
     @Override
     public void close() {
         if (isClosed()) {
             return;
         }
         super.close();
-        preprocessor.close();
+        batches.close();
     }
 }

@@ -15,7 +15,6 @@ import dev.atelier.engine.core.AtelierException.InvalidInputException;
 import dev.atelier.engine.core.DType;
 import dev.atelier.engine.core.TensorView;
 import dev.atelier.engine.embed.ImageInputSpec;
-import dev.atelier.engine.embed.ImageModel;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -38,7 +37,7 @@ import java.util.Set;
  * {@link #run(TensorView, List)} copies only the results into arrays. Safe for concurrent
  * {@code run} calls (ONNX Runtime sessions are).
  */
-public final class OnnxImageModel implements ImageModel {
+public final class OnnxImageModel implements AutoCloseable {
     private final Path file;
     private final OrtEnvironment env;
     private final OrtSession.SessionOptions sessionOptions;
@@ -142,12 +141,12 @@ public final class OnnxImageModel implements ImageModel {
         return file;
     }
 
-    @Override
+    /** The input the model declares (name, and sizes with -1 where free). */
     public ImageInputSpec input() {
         return input;
     }
 
-    @Override
+    /** Output names in the model's order; the first is the default feature. */
     public List<String> outputNames() {
         return List.copyOf(outputs.keySet());
     }
@@ -180,7 +179,16 @@ public final class OnnxImageModel implements ImageModel {
         }
     }
 
-    @Override
+    /** The first output (for an exported MobileNetV3: {@code pooled}, [n, 960]). */
+    public float[][] run(TensorView input) {
+        String first = outputNames().getFirst();
+        return run(input, List.of(first)).get(first);
+    }
+
+    /**
+     * Runs input and returns the named outputs, each as n rows (an output's dims after the first
+     * are flattened into its row). Throws {@code InvalidInputException} for a wrong input.
+     */
     public Map<String, float[][]> run(TensorView in, List<String> names) {
         input.check(in);
         long n = in.shape()[0];

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.atelier.engine.core.AtelierException.CancelledException;
 import dev.atelier.engine.core.AtelierException.FormatException;
+import dev.atelier.engine.core.Progress;
 import dev.atelier.engine.core.TensorView;
 import dev.atelier.engine.safetensors.SafeTensorsFile;
 import java.io.IOException;
@@ -20,14 +21,14 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-class EmbedderTest {
+class TorchEmbedderTest {
     private static final MobilenetFixture FIXTURE = new MobilenetFixture();
 
     /** The network on the reference input: pooled and logits within 1e-4 of max|ref|. */
     private static void checkNetwork(EmbedderOptions options, String label) {
-        try (Embedder e = Embedder.open(FIXTURE.weights, options); Arena arena = Arena.ofConfined()) {
+        try (TorchEmbedder e = TorchEmbedder.open(FIXTURE.weights, options); Arena arena = Arena.ofConfined()) {
             TensorView input = TensorView.ofFloats(arena, FIXTURE.input, FIXTURE.count(), 3, 224, 224);
-            Embedder.Outputs out = e.forward(input, true, true);
+            TorchEmbedder.Outputs out = e.forward(input, true, true);
             double pooledErr = MobilenetFixture.maxAbsDiff(out.pooled(), FIXTURE.pooled);
             double logitsErr = MobilenetFixture.maxAbsDiff(out.logits(), FIXTURE.logits);
             double pooledTol = 1e-4 * MobilenetFixture.maxAbs(FIXTURE.pooled);
@@ -57,9 +58,9 @@ class EmbedderTest {
 
     @Test
     void endToEndFromImageFiles() {
-        try (Embedder e = Embedder.open(FIXTURE.weights, EmbedderOptions.defaults().withBatchSize(3))) {
+        try (TorchEmbedder e = TorchEmbedder.open(FIXTURE.weights, EmbedderOptions.defaults().withBatchSize(3))) {
             List<long[]> reports = new ArrayList<>();
-            float[][] features = e.embedInputs(FIXTURE.images.stream().map(ImageInput::of).toList(), Feature.POOLED,
+            float[][] features = e.embed(FIXTURE.images.stream().map(ImageInput::of).toList(),
                     (done, total) -> reports.add(new long[] {done, total}));
             assertEquals(2, reports.size()); // batches of 3 and 1
             assertEquals(FIXTURE.count(), reports.get(1)[0]);
@@ -69,8 +70,10 @@ class EmbedderTest {
                 System.out.printf("end to end %s: cosine %.7f (needs >= 0.9995)%n", FIXTURE.images.get(i).getFileName(), cos);
                 assertTrue(cos >= 0.9995, FIXTURE.images.get(i) + ": cosine " + cos);
             }
-            float[][] pre = e.embedInputs(List.of(ImageInput.of(FIXTURE.images.get(0))), Feature.PRELOGITS, null);
-            assertEquals(1280, pre[0].length);
+            try (TorchEmbedder p = TorchEmbedder.open(FIXTURE.weights, EmbedderOptions.defaults().withFeature(Feature.PRELOGITS))) {
+                float[][] pre = p.embed(List.of(ImageInput.of(FIXTURE.images.get(0))), null);
+                assertEquals(1280, pre[0].length);
+            }
             assertEquals(1280, e.dim(Feature.PRELOGITS));
             assertEquals(1000, e.numClasses());
         }
@@ -78,19 +81,19 @@ class EmbedderTest {
 
     @Test
     void embedFollowsTheConfiguredFeature() {
-        try (Embedder e = Embedder.open(FIXTURE.weights, EmbedderOptions.defaults().withFeature(Feature.PRELOGITS))) {
-            float[][] f = e.embed(FIXTURE.images.subList(1, 3));
+        try (TorchEmbedder e = TorchEmbedder.open(FIXTURE.weights, EmbedderOptions.defaults().withFeature(Feature.PRELOGITS))) {
+            float[][] f = e.embedPaths(FIXTURE.images.subList(1, 3), Progress.NONE);
             assertEquals(2, f.length);
             assertEquals(1280, f[0].length);
-            org.junit.jupiter.api.Assertions.assertArrayEquals(f[1], e.embed(FIXTURE.images.get(2)), 1e-6f);
+            org.junit.jupiter.api.Assertions.assertArrayEquals(f[1], e.embedPaths(List.of(FIXTURE.images.get(2)), Progress.NONE)[0], 1e-6f);
         }
     }
 
     @Test
     void cancellingStopsBetweenBatches() {
-        try (Embedder e = Embedder.open(FIXTURE.weights, EmbedderOptions.defaults().withBatchSize(1))) {
-            assertThrows(CancelledException.class, () -> e.embedInputs(
-                    FIXTURE.images.stream().map(ImageInput::of).toList(), Feature.POOLED, (done, total) -> done < 2));
+        try (TorchEmbedder e = TorchEmbedder.open(FIXTURE.weights, EmbedderOptions.defaults().withBatchSize(1))) {
+            assertThrows(CancelledException.class, () -> e.embed(
+                    FIXTURE.images.stream().map(ImageInput::of).toList(), (done, total) -> done < 2));
         }
     }
 
@@ -98,10 +101,10 @@ class EmbedderTest {
     void badImageFailsNamingTheFile(@TempDir Path dir) throws IOException {
         Path bad = dir.resolve("not-an-image.png");
         Files.writeString(bad, "hello");
-        try (Embedder e = Embedder.open(FIXTURE.weights, EmbedderOptions.defaults())) {
+        try (TorchEmbedder e = TorchEmbedder.open(FIXTURE.weights, EmbedderOptions.defaults())) {
             List<Path> paths = new ArrayList<>(FIXTURE.images);
             paths.add(1, bad);
-            FormatException ex = assertThrows(FormatException.class, () -> e.embed(paths));
+            FormatException ex = assertThrows(FormatException.class, () -> e.embedPaths(paths, Progress.NONE));
             assertTrue(ex.getMessage().contains("not-an-image.png"), ex.getMessage());
         }
     }
@@ -116,7 +119,7 @@ class EmbedderTest {
             tensors.remove("features.4.block.2.fc1.weight");
             tensors.put("classifier.0.weight", file.view("features.0.0.weight"));
             FormatException e = assertThrows(FormatException.class,
-                    () -> new Embedder(tensors, file, EmbedderOptions.defaults()).close());
+                    () -> new TorchEmbedder(tensors, file, EmbedderOptions.defaults()).close());
             assertTrue(e.getMessage().contains("2 problems"), e.getMessage());
             assertTrue(e.getMessage().contains("missing tensor features.4.block.2.fc1.weight [24, 72, 1, 1]"), e.getMessage());
             assertTrue(e.getMessage().contains("classifier.0.weight: shape [16, 3, 3, 3], expected [1280, 960]"), e.getMessage());
@@ -125,13 +128,13 @@ class EmbedderTest {
 
     @Test
     void concurrentCallsGiveTheSameFeatures() throws Exception {
-        try (Embedder e = Embedder.open(FIXTURE.weights, EmbedderOptions.defaults().withBatchSize(2))) {
-            float[][] alone = e.embed(FIXTURE.images);
+        try (TorchEmbedder e = TorchEmbedder.open(FIXTURE.weights, EmbedderOptions.defaults().withBatchSize(2))) {
+            float[][] alone = e.embedPaths(FIXTURE.images, Progress.NONE);
             var pool = java.util.concurrent.Executors.newFixedThreadPool(3);
             try {
                 var futures = new ArrayList<java.util.concurrent.Future<float[][]>>();
                 for (int t = 0; t < 3; t++) {
-                    futures.add(pool.submit(() -> e.embed(FIXTURE.images)));
+                    futures.add(pool.submit(() -> e.embedPaths(FIXTURE.images, Progress.NONE)));
                 }
                 for (var f : futures) {
                     float[][] got = f.get();
@@ -149,24 +152,24 @@ class EmbedderTest {
     void wrongWeightsFileNamesTheFileAndTheProblem() {
         // A valid safetensors file that is not MobileNetV3: the expected outputs.
         Path notAModel = FIXTURE.dir.resolve("expected.safetensors");
-        FormatException e = assertThrows(FormatException.class, () -> Embedder.open(notAModel, EmbedderOptions.defaults()));
+        FormatException e = assertThrows(FormatException.class, () -> TorchEmbedder.open(notAModel, EmbedderOptions.defaults()));
         assertTrue(e.getMessage().startsWith(notAModel + ": weights do not match"), e.getMessage());
     }
 
     @Test
     void theEmbedderKeepsItsWeightsFileMappedUntilItCloses() {
-        Embedder e;
+        TorchEmbedder e;
         TensorView firstWeight;
         try (SafeTensorsFile file = SafeTensorsFile.open(FIXTURE.weights)) {
             Map<String, TensorView> tensors = new LinkedHashMap<>();
             for (String name : file.tensors().keySet()) {
                 tensors.put(name, file.view(name));
             }
-            e = new Embedder(tensors, file, EmbedderOptions.defaults());
+            e = new TorchEmbedder(tensors, file, EmbedderOptions.defaults());
             firstWeight = file.view("features.0.0.weight");
         } // the opener's close: the embedder still reads the mapping
         float before = firstWeight.data().get(java.lang.foreign.ValueLayout.JAVA_FLOAT, 0);
-        assertEquals(960, e.embed(FIXTURE.images.get(0)).length);
+        assertEquals(960, e.embedPaths(List.of(FIXTURE.images.get(0)), Progress.NONE)[0].length);
         e.close();
         e.close();
         assertTrue(e.isClosed());
@@ -177,10 +180,10 @@ class EmbedderTest {
 
     @Test
     void forwardWithoutOptionalOutputs() {
-        try (Embedder e = Embedder.open(FIXTURE.weights, EmbedderOptions.defaults()); Arena arena = Arena.ofConfined()) {
+        try (TorchEmbedder e = TorchEmbedder.open(FIXTURE.weights, EmbedderOptions.defaults()); Arena arena = Arena.ofConfined()) {
             TensorView input = TensorView.ofFloats(arena, MobilenetFixture.row(FIXTURE.input, 0, MobilenetFixture.PIXELS),
                     1, 3, 224, 224);
-            Embedder.Outputs out = e.forward(input, false, false);
+            TorchEmbedder.Outputs out = e.forward(input, false, false);
             assertNull(out.prelogits());
             assertNull(out.logits());
             assertTrue(MobilenetFixture.maxAbsDiff(out.pooled(), MobilenetFixture.row(FIXTURE.pooled, 0, 960))
