@@ -10,7 +10,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Optional;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -41,18 +40,15 @@ final class EvaluateCommand extends CliCommand {
     @Option(names = "--out", required = true, paramLabel = "DIR", description = "Folder for the report files.")
     Path out;
 
-    @Option(names = {"-k", "--top"}, defaultValue = "5", paramLabel = "N", description = "Catalog items per generated image. Default: ${DEFAULT-VALUE}.")
-    int k;
-
-    @Option(names = "--category", paramLabel = "NAME", description = "Only catalog items of this category.")
-    String category;
+    @Mixin
+    NearestItemsOptions nearest;
 
     @Override
     public Integer call() {
         List<Path> gen = ImageArgs.expand(generated);
         List<Path> ward = ImageArgs.expand(wardrobe);
         try (ImageEmbedder e = embedder.open(); CatalogSearch i = catalog.open()) {
-            StyleEvaluation.Report report = StyleEvaluation.evaluate(e, i, gen, ward, k, Optional.ofNullable(category),
+            StyleEvaluation.Report report = StyleEvaluation.evaluate(e, i, gen, ward, nearest.k, nearest.category(),
                     new ProgressBar("embed", "img"));
             ReportFiles.write(report, out);
             if (json()) {

@@ -44,16 +44,8 @@ import picocli.CommandLine.Option;
 final class GenerateCommand extends CliCommand {
     private static final Logger LOG = LoggerFactory.getLogger(GenerateCommand.class);
 
-    @Option(names = "--model", required = true, paramLabel = "PATH",
-            description = "Checkpoint: a single .safetensors or .ckpt in the LDM layout, or a diffusers folder.")
-    Path model;
-
-    @Option(names = "--config", paramLabel = "YAML",
-            description = "LDM-style YAML with the architecture (v1-inference.yaml keys); default: SD1.5 sizes, the rest read from the weights.")
-    Path config;
-
-    @Option(names = "--tokenizer", paramLabel = "DIR", description = "Folder with vocab.json and merges.txt (default: MODEL_DIR/tokenizer).")
-    Path tokenizer;
+    @Mixin
+    CheckpointOptions checkpoint;
 
     @Option(names = "--vae", paramLabel = "PATH", description = "A separate VAE file (with or without the first_stage_model. prefix).")
     Path vae;
@@ -95,8 +87,8 @@ final class GenerateCommand extends CliCommand {
     @Option(names = "--eta", defaultValue = "-1", paramLabel = "X", description = "Noise multiplier; -1 = the sampler's default.")
     double eta;
 
-    @Option(names = "--precision", defaultValue = "fp32", paramLabel = "fp32|bf16", description = "Compute precision. Default: ${DEFAULT-VALUE}.")
-    String precision;
+    @Mixin
+    PrecisionOption precision;
 
     @Option(names = "--kernels", defaultValue = "auto", paramLabel = "NAME", completionCandidates = KernelNames.class,
             description = "Kernels of the networks' operations, one of: ${COMPLETION-CANDIDATES} (auto: Atelier's "
@@ -159,23 +151,19 @@ final class GenerateCommand extends CliCommand {
         }
         GenerationRequest request = new GenerationRequest(tagged.prompt(), negative, s, steps, cfg, seed, width, height, batchSize,
                 batchCount, clipSkip, eta, initLatents);
-        DType dtype = switch (precision.toLowerCase(Locale.ROOT)) {
-            case "fp32" -> DType.F32;
-            case "bf16" -> DType.BF16;
-            default -> throw new InvalidInputException("unknown --precision \"" + precision + "\" (known: fp32, bf16)");
-        };
+        DType dtype = precision.dtype();
         OpKernel opKernels = OpKernel.fromName(kernels);
         if (!opKernels.available()) {
             throw new InvalidInputException("--kernels " + opKernels.nativeName() + " cannot run on this CPU; it runs: "
                     + java.util.Arrays.stream(OpKernel.values()).filter(OpKernel::available).map(OpKernel::nativeName)
                             .collect(java.util.stream.Collectors.joining(", ")));
         }
-        Pipeline.Options options = new Pipeline.Options(Optional.ofNullable(tokenizer), Optional.ofNullable(config),
+        Pipeline.Options options = new Pipeline.Options(Optional.ofNullable(checkpoint.tokenizer), Optional.ofNullable(checkpoint.config),
                 Optional.ofNullable(vae), dtype, LongPromptMode.fromName(longPrompt), opKernels,
                 ScheduleSource.fromName(scheduleSource));
         configFile.saveIfAsked(spec);
         threads.apply();
-        try (Pipeline pipeline = Pipeline.load(model, options)) {
+        try (Pipeline pipeline = Pipeline.load(checkpoint.model, options)) {
             PeakFlops peak = null;
             List<Profile.Entry> entries = List.of();
             Generation g;
@@ -193,7 +181,7 @@ final class GenerateCommand extends CliCommand {
             }
             if (peak != null) {
                 System.err.printf(Locale.ROOT, "%nprofile (%s kernels, %s; peak %.1f GFLOP/s):%n%s", opKernels.nativeName(),
-                        precision, peak.gflops(), Profile.table(entries, peak.gflops()));
+                        precision.precision, peak.gflops(), Profile.table(entries, peak.gflops()));
                 System.err.flush();
             }
             if (saveLatents != null) {

@@ -3,9 +3,6 @@ package dev.atelier.tools;
 import dev.atelier.engine.catalog.Catalog;
 import dev.atelier.engine.catalog.CatalogImage;
 import dev.atelier.engine.catalog.CatalogItem;
-import dev.atelier.engine.catalog.DeepFashionCategory;
-import dev.atelier.engine.catalog.DeepFashionInShop;
-import dev.atelier.engine.catalog.ImageFolder;
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
 import dev.atelier.engine.embed.ImageEmbedder;
 import dev.atelier.engine.embed.ImageInput;
@@ -19,7 +16,6 @@ import dev.atelier.engine.index.es.BulkIndexer;
 import dev.atelier.engine.index.es.ElasticsearchCatalog;
 import dev.atelier.engine.index.es.ElasticsearchLocation;
 import dev.atelier.engine.index.es.ElasticsearchOptions;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -56,35 +52,6 @@ final class IndexCommand implements Callable<Integer> {
         throw new InvalidInputException("choose one of: index build, index add, index info (see atelier index --help)");
     }
 
-    /** Reads a catalog in whichever layout its folder has; reports skipped images. */
-    static Catalog readCatalog(Path dir, String layout) {
-        String chosen = layout.equals("auto") ? detect(dir) : layout;
-        Catalog c = switch (chosen) {
-            case "inshop" -> DeepFashionInShop.read(dir);
-            case "category" -> DeepFashionCategory.read(dir);
-            case "folder" -> ImageFolder.read(dir);
-            default -> throw new InvalidInputException("unknown --layout \"" + layout + "\" (known: auto, inshop, category, folder)");
-        };
-        c.problems().forEach(p -> LOG.warn("{}", p));
-        if (!c.problems().isEmpty()) {
-            LOG.warn("skipped {} catalog image(s); see the warnings above", c.problems().size());
-        }
-        if (c.images().isEmpty()) {
-            throw new InvalidInputException(dir + ": the catalog has no readable images");
-        }
-        return c;
-    }
-
-    static String detect(Path dir) {
-        if (Files.isRegularFile(dir.resolve("Anno/list_item_inshop.txt")) || Files.isRegularFile(dir.resolve("Anno/list_bbox_inshop.txt"))) {
-            return "inshop";
-        }
-        if (Files.isRegularFile(dir.resolve("Anno/list_category_img.txt"))) {
-            return "category";
-        }
-        return "folder";
-    }
-
     /** Embeds the catalog's images (bounding boxes applied) and returns items with absolute paths. */
     static float[][] embed(ImageEmbedder embedder, Catalog catalog, List<CatalogItem> itemsOut) {
         List<ImageInput> inputs = new ArrayList<>();
@@ -113,11 +80,8 @@ final class IndexCommand implements Callable<Integer> {
         @Mixin
         EmbedderOptionsMixin embedder;
 
-        @Option(names = "--catalog", required = true, paramLabel = "DIR", description = "DeepFashion In-shop or Category layout, or any folder of images.")
-        Path catalog;
-
-        @Option(names = "--layout", defaultValue = "auto", paramLabel = "auto|inshop|category|folder", description = "Catalog layout. Default: ${DEFAULT-VALUE}.")
-        String layout;
+        @Mixin
+        CatalogFolderOptions catalog;
 
         @Option(names = "--index", required = true, paramLabel = "DIR|es://HOST:PORT/NAME",
                 description = "Where to put the index: a folder (FAISS, saved atomically) or an Elasticsearch catalog "
@@ -137,9 +101,9 @@ final class IndexCommand implements Callable<Integer> {
         public Integer call() {
             if (ElasticsearchLocation.isLocation(index)) {
                 ElasticsearchOptions options = es.options(); // bad settings fail before any work
-                return buildElasticsearch(readCatalog(catalog, layout), options);
+                return buildElasticsearch(catalog.read(), options);
             }
-            Catalog c = readCatalog(catalog, layout);
+            Catalog c = catalog.read();
             Path index = Path.of(this.index);
             List<CatalogItem> items = new ArrayList<>();
             float[][] features;
@@ -263,11 +227,8 @@ final class IndexCommand implements Callable<Integer> {
         @Mixin
         EmbedderOptionsMixin embedder;
 
-        @Option(names = "--catalog", required = true, paramLabel = "DIR", description = "Images to add (any supported layout).")
-        Path catalog;
-
-        @Option(names = "--layout", defaultValue = "auto", paramLabel = "auto|inshop|category|folder", description = "Catalog layout. Default: ${DEFAULT-VALUE}.")
-        String layout;
+        @Mixin
+        CatalogFolderOptions catalog;
 
         @Option(names = "--index", required = true, paramLabel = "DIR|es://HOST:PORT/NAME",
                 description = "The index to extend: a FAISS folder (saved atomically) or an Elasticsearch catalog.")
@@ -275,7 +236,7 @@ final class IndexCommand implements Callable<Integer> {
 
         @Override
         public Integer call() {
-            Catalog c = readCatalog(catalog, layout);
+            Catalog c = catalog.read();
             try (CatalogSearch existing = CatalogSearches.open(index)) {
                 List<CatalogItem> items = new ArrayList<>();
                 float[][] features;

@@ -9,7 +9,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Optional;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -31,11 +30,8 @@ final class SearchCommand extends CliCommand {
     @Option(names = "--image", required = true, paramLabel = "PATH", description = "The query image.")
     Path image;
 
-    @Option(names = {"-k", "--top"}, defaultValue = "5", paramLabel = "N", description = "How many items. Default: ${DEFAULT-VALUE}.")
-    int k;
-
-    @Option(names = "--category", paramLabel = "NAME", description = "Only items of this category.")
-    String category;
+    @Mixin
+    NearestItemsOptions nearest;
 
     @Override
     public Integer call() {
@@ -44,7 +40,7 @@ final class SearchCommand extends CliCommand {
             query = e.embedPaths(List.of(image), Progress.NONE)[0];
         }
         try (CatalogSearch i = catalog.open()) {
-            List<CatalogSearch.Hit> hits = i.search(query, k, Optional.ofNullable(category));
+            List<CatalogSearch.Hit> hits = i.search(query, nearest.k, nearest.category());
             if (json()) {
                 List<Map<String, Object>> rows = new ArrayList<>();
                 for (CatalogSearch.Hit h : hits) {

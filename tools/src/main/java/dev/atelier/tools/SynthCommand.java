@@ -8,6 +8,7 @@ import dev.atelier.engine.synth.Wardrobe;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code atelier synth wardrobe|catalog|training-set}: the demo's generated data sets. */
@@ -50,16 +51,14 @@ final class SynthCommand implements Callable<Integer> {
         int count;
         @Option(names = "--size", paramLabel = "N", defaultValue = "128", description = "Image side in pixels (default ${DEFAULT-VALUE}).")
         int size;
-        @Option(names = "--seed", paramLabel = "N", defaultValue = "0", description = "Seed (default ${DEFAULT-VALUE}).")
-        long seed;
-        @Option(names = "--force", description = "Replace DIR if it exists.")
-        boolean force;
+        @Mixin
+        SynthOutputOptions output;
 
         @Override
         public Integer call() {
             Person p = Person.named(person);
             long start = started();
-            int n = Wardrobe.write(p, out, count, size, seed, force).size();
+            int n = Wardrobe.write(p, out, count, size, output.seed, output.force).size();
             if (json()) {
                 printJson(java.util.Map.of("out", out.toString(), "person", p.name(), "garments", n));
                 return 0;
@@ -85,15 +84,13 @@ final class SynthCommand implements Callable<Integer> {
         int items;
         @Option(names = "--size", paramLabel = "N", defaultValue = "128", description = "Image side in pixels (default ${DEFAULT-VALUE}).")
         int size;
-        @Option(names = "--seed", paramLabel = "N", defaultValue = "0", description = "Seed (default ${DEFAULT-VALUE}).")
-        long seed;
-        @Option(names = "--force", description = "Replace DIR if it exists.")
-        boolean force;
+        @Mixin
+        SynthOutputOptions output;
 
         @Override
         public Integer call() {
             long start = started();
-            int images = SyntheticCatalog.write(out, items, size, seed, force,
+            int images = SyntheticCatalog.write(out, items, size, output.seed, output.force,
                     json() ? dev.atelier.engine.core.Progress.NONE : new ProgressBar("catalog", "item"));
             if (json()) {
                 printJson(java.util.Map.of("out", out.toString(), "items", items, "images", images));
@@ -119,15 +116,13 @@ final class SynthCommand implements Callable<Integer> {
         int count;
         @Option(names = "--size", paramLabel = "N", defaultValue = "64", description = "Image side in pixels (default ${DEFAULT-VALUE}).")
         int size;
-        @Option(names = "--seed", paramLabel = "N", defaultValue = "0", description = "Seed (default ${DEFAULT-VALUE}).")
-        long seed;
-        @Option(names = "--force", description = "Replace DIR if it exists.")
-        boolean force;
+        @Mixin
+        SynthOutputOptions output;
 
         @Override
         public Integer call() {
             long start = started();
-            int n = TrainingSet.write(out, count, size, seed, force);
+            int n = TrainingSet.write(out, count, size, output.seed, output.force);
             if (json()) {
                 printJson(java.util.Map.of("out", out.toString(), "images", n, "metadata", TrainingSet.METADATA));
                 return 0;

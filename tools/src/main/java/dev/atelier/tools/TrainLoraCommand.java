@@ -1,6 +1,7 @@
 package dev.atelier.tools;
 
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
+import dev.atelier.engine.core.DType;
 import dev.atelier.engine.sd.GenerationRequest;
 import dev.atelier.engine.sd.LdmConfig;
 import dev.atelier.engine.sd.Sampler;
@@ -34,12 +35,8 @@ import picocli.CommandLine.Option;
                 "      --out jacket.safetensors --save-config jacket.yaml",
                 "  atelier train-lora --config-file jacket.yaml --max-steps 2000 --json"})
 final class TrainLoraCommand extends CliCommand {
-    @Option(names = "--model", required = true, paramLabel = "PATH", description = "SD1.x checkpoint (.safetensors, .ckpt or diffusers folder).")
-    Path model;
-    @Option(names = "--config", paramLabel = "YAML", description = "LDM YAML of the model (default: SD1.5's v1-inference settings).")
-    Path config;
-    @Option(names = "--tokenizer", paramLabel = "DIR", description = "Folder with CLIP vocab.json and merges.txt (default: MODEL_DIR/tokenizer).")
-    Path tokenizer;
+    @Mixin
+    CheckpointOptions checkpoint;
     @Option(names = "--images", required = true, paramLabel = "DIR", description = "Folder of training photos.")
     Path images;
     @Option(names = "--out", required = true, paramLabel = "FILE.safetensors", description = "The LoRA file to write (.safetensors).")
@@ -98,9 +95,8 @@ final class TrainLoraCommand extends CliCommand {
     boolean gradientCheckpointing;
     @Option(names = "--unfused-kernels", description = "Adapted Linears on plain libtorch ops instead of Atelier's fused kernels.")
     boolean unfusedKernels;
-    @Option(names = "--precision", defaultValue = "fp32", paramLabel = "fp32|bf16",
-            description = "Compute precision; bf16 casts the weights once and keeps norms in F32. Default: ${DEFAULT-VALUE}.")
-    String precision;
+    @Mixin
+    PrecisionOption precision;
     /** The old spelling of --precision bf16, kept working. */
     @Option(names = "--bf16", hidden = true)
     boolean bf16;
@@ -131,19 +127,16 @@ final class TrainLoraCommand extends CliCommand {
     @Override
     public Integer call() {
         if (bf16) {
-            precision = "bf16";
+            // Folded before --save-config writes the settings, so the file repeats the run as --precision bf16.
+            precision.precision = "bf16";
             bf16 = false;
         }
-        boolean useBf16 = switch (precision.toLowerCase(Locale.ROOT)) {
-            case "fp32" -> false;
-            case "bf16" -> true;
-            default -> throw new InvalidInputException("unknown --precision \"" + precision + "\" (known: fp32, bf16)");
-        };
+        boolean useBf16 = precision.dtype() == DType.BF16;
         LrSchedule lrSchedule = LrSchedule.fromName(schedule);
         configFile.saveIfAsked(spec);
         threads.apply();
-        LoraTrainingConfig.Builder b = LoraTrainingConfig.builder(model, images, out)
-                .ldm(config != null ? LdmConfig.load(config) : LdmConfig.sd15())
+        LoraTrainingConfig.Builder b = LoraTrainingConfig.builder(checkpoint.model, images, out)
+                .ldm(checkpoint.config != null ? LdmConfig.load(checkpoint.config) : LdmConfig.sd15())
                 .caption(caption).repeats(repeats).resolution(resolution).buckets(buckets).flip(flip)
                 .rank(rank).alpha(alpha).convRank(convRank).convAlpha(convAlpha).trainTextEncoder(trainTextEncoder)
                 .unetLr(unetLr).textLr(textLr).schedule(lrSchedule).warmupSteps(warmup)
@@ -160,8 +153,8 @@ final class TrainLoraCommand extends CliCommand {
             b.sample(GenerationRequest.of(prompt, sampleNegative, seed).withSampler(Sampler.fromName(sampleSampler), sampleSteps)
                     .withCfg(sampleCfg).withSize(resolution, resolution).withClipSkip(clipSkip));
         }
-        if (tokenizer != null) {
-            b.tokenizer(tokenizer);
+        if (checkpoint.tokenizer != null) {
+            b.tokenizer(checkpoint.tokenizer);
         }
         TrainingProgress progress = new TrainingProgress();
         LoraTraining.Result r = LoraTraining.run(b.build(), progress);
