@@ -27,6 +27,14 @@ import java.util.Map;
  * mode, an inert {@link Opaque} record (for training checkpoints that also pickle callbacks or
  * numpy scalars next to the weights).
  *
+ * <p>A pickle is a program, and a hostile one can describe far more than its size: a few hundred
+ * bytes of memo references ({@code BINGET}) build a list whose expansion holds 2^40 items, one byte
+ * ({@code EMPTY_DICT}) builds a 64-byte object, and an object can contain itself. So the machine
+ * charges every value it builds or stores against {@link #MAX_BUILT_BYTES}, allows only
+ * scalars and flat tuples of them as dict keys (as Python allows only hashable keys; this keeps
+ * hashing from recursing), and renders values in messages within a fixed budget. Walking the
+ * result (see {@code TorchFile}) is bounded separately: depth, visits and cycles.
+ *
  * <p>Opcode semantics from CPython's {@code Lib/pickletools.py} documentation.
  */
 final class PickleReader {
@@ -34,6 +42,19 @@ final class PickleReader {
     private static final ValueLayout.OfLong I64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfDouble F64_BE = ValueLayout.JAVA_DOUBLE_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
     private static final Object MARK = new Object();
+
+    /**
+     * The most the values of one pickle may take in memory, estimated as they are built (an
+     * object header per container, string or record, a reference per stack slot, memo entry and
+     * container item). The {@code data.pkl} of an SD 1.5 checkpoint (about 1,100 tensors, a few
+     * tens of thousands of opcodes) builds a few MiB; a training checkpoint with EMA weights and
+     * optimizer state, some tens of MiB; 256 MiB leaves room for pickles of a million opcodes and
+     * more while a pickle of one-byte {@code EMPTY_DICT}s cannot take gigabytes.
+     */
+    static final long MAX_BUILT_BYTES = 256L << 20;
+
+    /** Estimated sizes for {@link #MAX_BUILT_BYTES}: a Java object header and a reference. */
+    private static final long OBJECT = 48, REFERENCE = 8;
 
     private static final Map<String, DType> STORAGES = Map.of(
             "FloatStorage", DType.F32, "DoubleStorage", DType.F64, "HalfStorage", DType.F16,
@@ -50,6 +71,7 @@ final class PickleReader {
     private final List<Integer> marks = new ArrayList<>();
     private final Map<Long, Object> memo = new HashMap<>();
     private long pos;
+    private long built; // estimated bytes of every value built or stored so far
 
     private PickleReader(String where, MemorySegment in, boolean lenient) {
         this.where = where;
@@ -81,11 +103,12 @@ final class PickleReader {
                     return stack.get(0);
                 }
                 case '(' -> { // MARK
+                    charge(at, 2 * REFERENCE);
                     marks.add(stack.size());
                     stack.add(MARK);
                 }
-                case '}' -> push(new LinkedHashMap<>()); // EMPTY_DICT
-                case ']' -> push(new ArrayList<>()); // EMPTY_LIST
+                case '}' -> push(built(at, new LinkedHashMap<>(), OBJECT)); // EMPTY_DICT
+                case ']' -> push(built(at, new ArrayList<>(), OBJECT)); // EMPTY_LIST
                 case ')' -> push(new Tuple(List.of())); // EMPTY_TUPLE
                 case 'd' -> { // DICT
                     List<Object> items = popMark(at);
@@ -93,22 +116,23 @@ final class PickleReader {
                     putPairs(at, m, items);
                     push(m);
                 }
-                case 'l' -> push(new ArrayList<>(popMark(at))); // LIST
-                case 't' -> push(new Tuple(popMark(at))); // TUPLE
-                case 0x85 -> push(new Tuple(popN(at, 1))); // TUPLE1
-                case 0x86 -> push(new Tuple(popN(at, 2))); // TUPLE2
-                case 0x87 -> push(new Tuple(popN(at, 3))); // TUPLE3
+                case 'l' -> push(items(at, popMark(at))); // LIST
+                case 't' -> push(new Tuple(items(at, popMark(at)))); // TUPLE
+                case 0x85 -> push(new Tuple(items(at, popN(at, 1)))); // TUPLE1
+                case 0x86 -> push(new Tuple(items(at, popN(at, 2)))); // TUPLE2
+                case 0x87 -> push(new Tuple(items(at, popN(at, 3)))); // TUPLE3
                 case 'X' -> push(utf8(u32())); // BINUNICODE
                 case 0x8c -> push(utf8(u8())); // SHORT_BINUNICODE
                 case 0x8d -> push(utf8(len64(at))); // BINUNICODE8
                 case 'B' -> push(bytes(u32())); // BINBYTES
                 case 0x8e -> push(bytes(len64(at))); // BINBYTES8
-                case 0x8f -> push(new ArrayList<>()); // EMPTY_SET: a set is kept as a list
+                case 0x8f -> push(built(at, new ArrayList<>(), OBJECT)); // EMPTY_SET: a set is kept as a list
                 case 0x90 -> { // ADDITEMS
                     List<Object> items = popMark(at);
+                    charge(at, REFERENCE * items.size());
                     list(at).addAll(items);
                 }
-                case 0x91 -> push(new ArrayList<>(popMark(at))); // FROZENSET
+                case 0x91 -> push(items(at, popMark(at))); // FROZENSET
                 case 'C' -> push(bytes(u8())); // SHORT_BINBYTES
                 case 'J' -> push((long) i32()); // BININT
                 case 'K' -> push((long) u8()); // BININT1
@@ -122,9 +146,9 @@ final class PickleReader {
                 case 0x88 -> push(Boolean.TRUE); // NEWTRUE
                 case 0x89 -> push(Boolean.FALSE); // NEWFALSE
                 case 'N' -> push(null); // NONE
-                case 'q' -> memo.put((long) u8(), peek(at)); // BINPUT
-                case 'r' -> memo.put(Integer.toUnsignedLong(i32()), peek(at)); // LONG_BINPUT
-                case 0x94 -> memo.put((long) memo.size(), peek(at)); // MEMOIZE
+                case 'q' -> memoize(at, u8()); // BINPUT
+                case 'r' -> memoize(at, Integer.toUnsignedLong(i32())); // LONG_BINPUT
+                case 0x94 -> memoize(at, memo.size()); // MEMOIZE
                 case 'h' -> push(recall(at, u8())); // BINGET
                 case 'j' -> push(recall(at, Integer.toUnsignedLong(i32()))); // LONG_BINGET
                 case '0' -> pop(at); // POP
@@ -133,7 +157,7 @@ final class PickleReader {
                 case 's' -> { // SETITEM
                     Object value = pop(at);
                     Object key = pop(at);
-                    dict(at).put(key, value);
+                    put(at, dict(at), key, value);
                 }
                 case 'u' -> { // SETITEMS
                     List<Object> items = popMark(at);
@@ -141,10 +165,12 @@ final class PickleReader {
                 }
                 case 'a' -> { // APPEND
                     Object value = pop(at);
+                    charge(at, REFERENCE);
                     list(at).add(value);
                 }
                 case 'e' -> { // APPENDS
                     List<Object> items = popMark(at);
+                    charge(at, REFERENCE * items.size());
                     list(at).addAll(items);
                 }
                 case 'c' -> push(global(at, line(at), line(at))); // GLOBAL
@@ -187,13 +213,18 @@ final class PickleReader {
     }
 
     private Global global(long at, String module, String name) {
-        Global g = new Global(module, name);
+        Global g = built(at, new Global(module, name), OBJECT);
         if (g.equals(ORDERED_DICT) || g.equals(REBUILD_TENSOR) || g.equals(REBUILD_PARAMETER)
                 || (module.equals("torch") && STORAGES.containsKey(name)) || lenient) {
             return g;
         }
         throw error(at, "refuses to load class or function " + g
                 + ": only tensors and (ordered) dicts of them are read without Python");
+    }
+
+    private <T> T built(long at, T value, long bytes) {
+        charge(at, bytes);
+        return value;
     }
 
     private Object reduce(long at, Object callable, Object args) {
@@ -204,7 +235,7 @@ final class PickleReader {
             if (t.size() != 0) {
                 throw error(at, "OrderedDict with arguments is not supported");
             }
-            return new LinkedHashMap<>();
+            return built(at, new LinkedHashMap<>(), OBJECT);
         }
         if (g.equals(REBUILD_TENSOR)) {
             // _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
@@ -217,7 +248,7 @@ final class PickleReader {
                 throw error(at, "tensor size " + Arrays.toString(shape) + " and stride " + Arrays.toString(stride)
                         + " differ in rank");
             }
-            return new TensorRef(storage, offset, shape, stride);
+            return built(at, new TensorRef(storage, offset, shape, stride), OBJECT + 16L * shape.length);
         }
         if (g.equals(REBUILD_PARAMETER)) {
             // _rebuild_parameter(data, requires_grad, backward_hooks): a Parameter is its tensor here.
@@ -227,7 +258,7 @@ final class PickleReader {
             return tensor;
         }
         if (lenient) {
-            return new Opaque(g, t);
+            return built(at, new Opaque(g, t), OBJECT);
         }
         throw error(at, "cannot call " + g);
     }
@@ -243,7 +274,7 @@ final class PickleReader {
         if (dtype == null) {
             throw error(at, "unsupported storage type " + type);
         }
-        return new StorageRef(dtype, key, location, numel);
+        return built(at, new StorageRef(dtype, key, location, numel), OBJECT);
     }
 
     private long[] longs(long at, Object o, String what) {
@@ -265,7 +296,65 @@ final class PickleReader {
             throw error(at, "odd number of items for a dict");
         }
         for (int i = 0; i < items.size(); i += 2) {
-            m.put(items.get(i), items.get(i + 1));
+            put(at, m, items.get(i), items.get(i + 1));
+        }
+    }
+
+    /**
+     * Puts one dict item. Keys are scalars or tuples of scalars, as Python requires hashable keys
+     * (a list or dict key is an error there too); an opaque object is its own identity. This
+     * keeps {@code hashCode} and {@code equals} from walking a deep or self-containing key.
+     */
+    private void put(long at, Map<Object, Object> m, Object key, Object value) {
+        if (!hashable(key, true)) {
+            throw error(at, "a dict key of type " + typeName(key) + " is not hashable (only strings, numbers, "
+                    + "booleans, None and tuples of them are read as keys)");
+        }
+        charge(at, OBJECT);
+        m.put(key, value);
+    }
+
+    private static boolean hashable(Object key, boolean tupleAllowed) {
+        if (key instanceof Tuple t && tupleAllowed) {
+            for (Object item : t.items()) {
+                if (!hashable(item, false)) {
+                    return false;
+                }
+            }
+            return true;
+        }
+        return key == null || key instanceof String || key instanceof Long || key instanceof BigInteger
+                || key instanceof Double || key instanceof Boolean || key instanceof byte[] || key instanceof Global
+                || key instanceof Opaque;
+    }
+
+    private static String typeName(Object o) {
+        return switch (o) {
+            case null -> "None";
+            case Map<?, ?> m -> "dict";
+            case List<?> l -> "list";
+            case Tuple t -> "tuple (of a list, dict or tuple)";
+            default -> o.getClass().getSimpleName();
+        };
+    }
+
+    /** A new list of items, charged. */
+    private List<Object> items(long at, List<Object> items) {
+        charge(at, OBJECT + REFERENCE * items.size());
+        return new ArrayList<>(items);
+    }
+
+    private void memoize(long at, long key) {
+        Object value = peek(at);
+        charge(at, OBJECT);
+        memo.put(key, value);
+    }
+
+    private void charge(long at, long bytes) {
+        built += bytes;
+        if (built > MAX_BUILT_BYTES) {
+            throw error(at, "the pickle builds more than " + (MAX_BUILT_BYTES >> 20)
+                    + " MiB of values (a checkpoint's data.pkl builds a few MiB): refused as a memory bomb");
         }
     }
 
@@ -293,15 +382,59 @@ final class PickleReader {
         throw error(at, "APPEND on " + describe(top));
     }
 
-    private static String describe(Object o) {
-        if (o == null) {
-            return "None";
+    /**
+     * A value for a message, at most about 80 characters: containers are rendered to a fixed
+     * depth and width, never through their {@code toString}, which would walk a self-containing
+     * structure forever and a memo-shared one for an exponential time.
+     */
+    static String describe(Object o) {
+        StringBuilder b = new StringBuilder();
+        describe(o, b, 3);
+        return b.length() > 80 ? b.substring(0, 80) + "..." : b.toString();
+    }
+
+    private static void describe(Object o, StringBuilder b, int depth) {
+        if (b.length() > 80) {
+            return;
         }
-        String s = o instanceof String str ? "'" + str + "'" : o.toString();
-        return s.length() > 80 ? s.substring(0, 80) + "..." : s;
+        switch (o) {
+            case null -> b.append("None");
+            case String s -> b.append('\'').append(s, 0, Math.min(s.length(), 81)).append('\'');
+            case byte[] bytes -> b.append("b<").append(bytes.length).append(" bytes>");
+            case Map<?, ?> m -> items(m.entrySet(), b, depth, "{", "}", m.size());
+            case List<?> l -> items(l, b, depth, "[", "]", l.size());
+            case Tuple t -> items(t.items(), b, depth, "(", ")", t.size());
+            case Opaque op -> b.append(op.type()).append("(...)");
+            case Map.Entry<?, ?> e -> {
+                describe(e.getKey(), b, depth);
+                b.append(": ");
+                describe(e.getValue(), b, depth);
+            }
+            default -> b.append(o); // numbers, booleans, globals, storage and tensor records: bounded strings
+        }
+    }
+
+    private static void items(Iterable<?> items, StringBuilder b, int depth, String open, String close, int size) {
+        if (depth == 0) {
+            b.append(open).append(size).append(" items").append(close);
+            return;
+        }
+        b.append(open);
+        int n = 0;
+        for (Object item : items) {
+            if (b.length() > 80) {
+                break;
+            }
+            if (n++ > 0) {
+                b.append(", ");
+            }
+            describe(item, b, depth - 1);
+        }
+        b.append(close);
     }
 
     private void push(Object o) {
+        charge(pos, REFERENCE);
         stack.add(o);
     }
 
@@ -407,6 +540,7 @@ final class PickleReader {
             throw error(pos, "a " + n + "-byte string is too long");
         }
         need(n);
+        charge(pos, OBJECT + 2 * n); // a String may hold UTF-16
         byte[] b = in.asSlice(pos, n).toArray(ValueLayout.JAVA_BYTE);
         pos += n;
         return b;

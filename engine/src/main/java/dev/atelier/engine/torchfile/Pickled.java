@@ -36,6 +36,25 @@ final class Pickled {
     /** {@code torch._utils._rebuild_tensor_v2(storage, offset, size, stride, ...)}: a view of a storage. */
     record TensorRef(StorageRef storage, long offset, long[] shape, long[] stride) {}
 
-    /** An object of a class that is not on the whitelist, read in lenient mode; never instantiated. */
-    record Opaque(Global type, Object args) {}
+    /**
+     * An object of a class that is not on the whitelist, read in lenient mode; never instantiated.
+     * Equal only to itself and printed without its arguments: they may be deep, shared or contain
+     * the object, and a dict key is hashed and compared.
+     */
+    record Opaque(Global type, Object args) {
+        @Override
+        public boolean equals(Object o) {
+            return this == o;
+        }
+
+        @Override
+        public int hashCode() {
+            return System.identityHashCode(this);
+        }
+
+        @Override
+        public String toString() {
+            return type + "(...)";
+        }
+    }
 }

@@ -32,6 +32,13 @@ import java.util.Map;
  * selects the usual {@code state_dict} subtree of a training checkpoint. List items are named by
  * their index. Entries that are not tensors (step counters, hyper-parameters) are skipped.
  *
+ * <p>A hostile file is refused before it costs much: the pickle's size and what it builds are
+ * bounded ({@link #MAX_PICKLE_BYTES}, {@link PickleReader#MAX_BUILT_BYTES}), and so is the walk
+ * over its result: nesting depth, values visited (a value that the pickle's memo shares is visited
+ * each time it is reached, so a structure of 2^40 items in a few hundred bytes hits the limit),
+ * tensor count and name length; a structure that contains itself is an error. The zip side is
+ * checked by {@link ZipArchive}.
+ *
  * <p>Errors (a truncated, malformed or foreign file, a class outside the whitelist) are
  * {@link FormatException}s naming the file and the problem. Views are valid until
  * {@link #close()}, and read-only.
@@ -40,6 +47,27 @@ public final class TorchFile implements AutoCloseable, dev.atelier.engine.core.R
     private final Path path;
     private final dev.atelier.engine.core.KeepAlive shared; // frees the mapping's arena
     private final Map<String, TensorView> tensors;
+
+    /**
+     * The largest {@code data.pkl} read: an SD 1.5 checkpoint's is well under 1 MiB (about 1,100
+     * tensors), a training checkpoint's with optimizer state a few MiB; 64 MiB also bounds the time
+     * the pickle machine runs (one step per byte at most).
+     */
+    static final long MAX_PICKLE_BYTES = 64L << 20;
+    /** Nesting deeper than this is refused; state dicts nest a few levels (checkpoint, state_dict, optimizer state). */
+    static final int MAX_DEPTH = 100;
+    /**
+     * Dicts, lists and tensors visited while flattening, a memo-shared one once per time it is
+     * reached. A checkpoint visits about as many as it has tensors (a training checkpoint with a
+     * long list of logged values, that many more); a million is far past both and bounds the walk.
+     */
+    static final long MAX_VISITS = 1_000_000;
+    /** Tensors in one file: SD 1.5 has about 1,100, with EMA weights and optimizer state a few times that. */
+    static final int MAX_TENSORS = 200_000;
+    /** The longest flattened tensor name; real ones are under 200 characters. */
+    static final int MAX_NAME = 1024;
+    /** The {@code byteorder} entry holds "little" or "big". */
+    private static final long MAX_BYTEORDER_BYTES = 16;
 
     private TorchFile(Path path, Arena arena, Map<String, TensorView> tensors) {
         this.path = path;
@@ -105,42 +133,91 @@ public final class TorchFile implements AutoCloseable, dev.atelier.engine.core.R
         String prefix = pickle.name().substring(0, pickle.name().indexOf('/') + 1);
         ZipArchive.Entry byteorder = zip.entries().get(prefix + "byteorder");
         if (byteorder != null) {
-            String order = new String(zip.data(byteorder).toArray(ValueLayout.JAVA_BYTE), StandardCharsets.US_ASCII).strip();
+            if (byteorder.size() > MAX_BYTEORDER_BYTES) {
+                throw new FormatException(path + ": the byteorder entry holds " + byteorder.size() + " bytes, not a byte order");
+            }
+            String order = new String(zip.data(byteorder, true).toArray(ValueLayout.JAVA_BYTE), StandardCharsets.US_ASCII).strip();
             if (!order.equals("little")) {
                 throw new FormatException(path + ": tensors stored in " + order + "-endian byte order are not supported");
             }
         }
-        Object root = PickleReader.read(path + " (" + pickle.name() + ")", zip.data(pickle), lenient);
-        Map<String, MemorySegment> storages = new java.util.HashMap<>();
-        Map<String, TensorView> out = new LinkedHashMap<>();
-        flatten(path, zip, arena, prefix, root, "", out, storages);
-        return Collections.unmodifiableMap(out);
-    }
-
-    private static void flatten(Path path, ZipArchive zip, Arena arena, String prefix, Object node, String name,
-            Map<String, TensorView> out, Map<String, MemorySegment> storages) {
-        if (node instanceof TensorRef t) {
-            if (out.containsKey(name)) {
-                throw new FormatException(path + ": two tensors are named \"" + name + "\" after flattening");
-            }
-            out.put(name, view(path, zip, arena, prefix, t, name, storages));
-        } else if (node instanceof Map<?, ?> m) {
-            for (Map.Entry<?, ?> e : m.entrySet()) {
-                flatten(path, zip, arena, prefix, e.getValue(), join(name, String.valueOf(e.getKey())), out, storages);
-            }
-        } else if (node instanceof List<?> l) {
-            for (int i = 0; i < l.size(); i++) {
-                flatten(path, zip, arena, prefix, l.get(i), join(name, Integer.toString(i)), out, storages);
-            }
+        if (pickle.size() > MAX_PICKLE_BYTES) {
+            throw new FormatException(path + ": " + pickle.name() + " is " + pickle.size() + " bytes, over the "
+                    + (MAX_PICKLE_BYTES >> 20) + " MiB read (a checkpoint's is under a few MiB)");
         }
-        // Anything else (numbers, strings, opaque objects) carries no tensor.
+        Object root = PickleReader.read(path + " (" + pickle.name() + ")", zip.data(pickle, true), lenient);
+        Flattener f = new Flattener(path, zip, prefix);
+        f.visit(root, "", 0);
+        return Collections.unmodifiableMap(f.out);
     }
 
-    private static String join(String a, String b) {
-        return a.isEmpty() ? b : a + "." + b;
+    /** Names every tensor of the pickled structure, within the limits above. */
+    private static final class Flattener {
+        final Path path;
+        final ZipArchive zip;
+        final String prefix;
+        final Map<String, TensorView> out = new LinkedHashMap<>();
+        final Map<String, MemorySegment> storages = new java.util.HashMap<>();
+        final Map<Object, Boolean> onPath = new java.util.IdentityHashMap<>(); // containers being visited
+        long visits;
+
+        Flattener(Path path, ZipArchive zip, String prefix) {
+            this.path = path;
+            this.zip = zip;
+            this.prefix = prefix;
+        }
+
+        /** name is null once it would pass MAX_NAME: an error only if a tensor gets it. */
+        void visit(Object node, String name, int depth) {
+            if (!(node instanceof TensorRef || node instanceof Map || node instanceof List)) {
+                return; // numbers, strings, opaque objects carry no tensor
+            }
+            if (++visits > MAX_VISITS) {
+                throw new FormatException(path + ": the pickled structure expands to more than " + MAX_VISITS
+                        + " dicts, lists and tensors when its shared references are followed (a 'billion laughs' pickle)");
+            }
+            if (node instanceof TensorRef t) {
+                if (name == null) {
+                    throw new FormatException(path + ": a tensor's flattened name is longer than " + MAX_NAME + " characters");
+                }
+                if (out.containsKey(name)) {
+                    throw new FormatException(path + ": two tensors are named \"" + name + "\" after flattening");
+                }
+                if (out.size() >= MAX_TENSORS) {
+                    throw new FormatException(path + ": more than " + MAX_TENSORS + " tensors");
+                }
+                out.put(name, view(path, zip, prefix, t, name, storages));
+                return;
+            }
+            String where = name == null ? "(a name over " + MAX_NAME + " characters)" : name.isEmpty() ? "the top" : "\"" + name + "\"";
+            if (depth >= MAX_DEPTH) {
+                throw new FormatException(path + ": the pickled structure nests deeper than " + MAX_DEPTH + " levels at " + where);
+            }
+            if (onPath.put(node, Boolean.TRUE) != null) {
+                throw new FormatException(path + ": the pickled structure contains itself at " + where
+                        + " (a self-referencing " + (node instanceof Map ? "dict" : "list") + ")");
+            }
+            if (node instanceof Map<?, ?> m) {
+                for (Map.Entry<?, ?> e : m.entrySet()) {
+                    visit(e.getValue(), join(name, String.valueOf(e.getKey())), depth + 1);
+                }
+            } else if (node instanceof List<?> l) {
+                for (int i = 0; i < l.size(); i++) {
+                    visit(l.get(i), join(name, Integer.toString(i)), depth + 1);
+                }
+            }
+            onPath.remove(node);
+        }
+
+        private static String join(String a, String b) {
+            if (a == null || a.length() + 1 + b.length() > MAX_NAME) {
+                return null;
+            }
+            return a.isEmpty() ? b : a + "." + b;
+        }
     }
 
-    private static TensorView view(Path path, ZipArchive zip, Arena arena, String prefix, TensorRef t, String name,
+    private static TensorView view(Path path, ZipArchive zip, String prefix, TensorRef t, String name,
             Map<String, MemorySegment> storages) {
         StorageRef s = t.storage();
         MemorySegment bytes = storages.computeIfAbsent(s.key(), key -> {
@@ -155,22 +232,27 @@ public final class TorchFile implements AutoCloseable, dev.atelier.engine.core.R
         if (bytes.address() % itemSize != 0) {
             // torch aligns its entries to 64 bytes; a zip rewritten by another tool may not be, and
             // element access needs natural alignment, so such a storage is copied once.
-            MemorySegment aligned = arena.allocate(Math.max(bytes.byteSize(), 1), 64).asSlice(0, bytes.byteSize());
+            MemorySegment aligned = zip.allocate(bytes.byteSize(), "realigning storage " + s.key());
             aligned.copyFrom(bytes);
             storages.put(s.key(), aligned);
             bytes = aligned;
         }
-        if (bytes.byteSize() < s.numel() * itemSize) {
+        if (s.numel() < 0 || bytes.byteSize() / itemSize < s.numel()) {
             throw new FormatException(path + ": storage " + s.key() + " holds " + bytes.byteSize() + " bytes, fewer than its "
                     + s.numel() + " " + s.dtype() + " elements");
         }
         long last = 0;
         long numel = 1;
-        for (int i = 0; i < t.shape().length; i++) {
-            numel *= t.shape()[i];
-            last += (t.shape()[i] - 1) * t.stride()[i];
+        try {
+            for (int i = 0; i < t.shape().length; i++) {
+                numel = Math.multiplyExact(numel, t.shape()[i]);
+                last = Math.addExact(last, Math.multiplyExact(Math.max(t.shape()[i] - 1, 0), t.stride()[i]));
+            }
+        } catch (ArithmeticException e) {
+            throw new FormatException(path + ": tensor \"" + name + "\" has a size " + java.util.Arrays.toString(t.shape())
+                    + " or stride " + java.util.Arrays.toString(t.stride()) + " past 2^63 elements");
         }
-        if (numel > 0 && (t.offset() < 0 || t.offset() + last >= s.numel())) {
+        if (numel > 0 && (t.offset() < 0 || t.offset() >= s.numel() || last >= s.numel() - t.offset())) {
             throw new FormatException(path + ": tensor \"" + name + "\" (offset " + t.offset() + ", size "
                     + java.util.Arrays.toString(t.shape()) + ", stride " + java.util.Arrays.toString(t.stride())
                     + ") reaches past its storage of " + s.numel() + " elements");

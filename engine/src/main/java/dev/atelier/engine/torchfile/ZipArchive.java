@@ -21,6 +21,13 @@ import java.util.zip.Inflater;
  * <p>Format facts from PKWARE's APPNOTE.TXT: end-of-central-directory record, its ZIP64 variant,
  * central directory headers, local headers (whose sizes may be zero when flag bit 3 is set, so the
  * central directory's sizes are the ones used).
+ *
+ * <p>Every offset and size is checked against the file before it is used, with arithmetic that
+ * cannot overflow. An entry whose local header disagrees with the central directory (another
+ * name, method or size), two entries of one name, and a deflated entry whose data does not
+ * inflate to exactly its declared size are refused: readers that trust different copies of a
+ * size see different files. Bytes inflated or copied into memory are bounded per archive by
+ * {@link #materializeLimit(long)}, so overlapping entries or a zip bomb cannot take gigabytes.
  */
 final class ZipArchive {
     private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -29,20 +36,41 @@ final class ZipArchive {
     private static final int EOCD = 0x06054b50, ZIP64_LOCATOR = 0x07064b50, ZIP64_EOCD = 0x06064b50,
             CENTRAL = 0x02014b50, LOCAL = 0x04034b50;
     private static final int STORED = 0, DEFLATED = 8;
+    private static final long SATURATED = 0xFFFFFFFFL;
 
-    /** One entry, as the central directory describes it. */
-    record Entry(String name, int method, long compressedSize, long size, long localHeaderOffset) {}
+    /**
+     * The most deflate can expand: a 258-byte match costs at least 2 bits, about 1032:1 (zlib's
+     * technical notes); a declared size past this is a lie told before anything is inflated.
+     */
+    static final long DEFLATE_MAX_RATIO = 1032;
+
+    /** One entry, as the central directory describes it; dataOffset is where its bytes start. */
+    record Entry(String name, int method, long compressedSize, long size, long localHeaderOffset, int crc,
+            long dataOffset) {}
 
     private final Path path;
     private final MemorySegment file;
     private final Arena arena;
     private final Map<String, Entry> entries;
+    private final long materializeLimit;
+    private long materialized; // bytes inflated or copied into the arena so far
+
+    /**
+     * The most bytes one archive may inflate or copy into memory: 4x the file, at least 256 MiB.
+     * Stored entries of a well-formed archive hold at most the file's size together, and weights
+     * deflate by well under 2x; more than this needs entries that overlap or data that is mostly
+     * one repeated byte, the two ways of a zip bomb.
+     */
+    static long materializeLimit(long fileSize) {
+        return Math.max(256L << 20, fileSize > Long.MAX_VALUE / 4 ? Long.MAX_VALUE : 4 * fileSize);
+    }
 
     private ZipArchive(Path path, MemorySegment file, Arena arena, Map<String, Entry> entries) {
         this.path = path;
         this.file = file;
         this.arena = arena;
         this.entries = entries;
+        this.materializeLimit = materializeLimit(file.byteSize());
     }
 
     /** Reads the central directory of file (the whole mapped file); arena holds inflated entries. */
@@ -71,7 +99,7 @@ final class ZipArchive {
             cdSize = file.get(U64, z + 40);
             cdOffset = file.get(U64, z + 48);
         }
-        if (cdOffset < 0 || cdSize < 0 || cdOffset + cdSize > size) {
+        if (cdOffset < 0 || cdSize < 0 || cdOffset > size || cdSize > size - cdOffset) {
             throw error(path, "the central directory [" + cdOffset + ", +" + cdSize + ") lies outside the file ("
                     + size + " bytes): truncated");
         }
@@ -82,6 +110,7 @@ final class ZipArchive {
                 throw error(path, "central directory entry " + i + " is malformed");
             }
             int method = u16(file, at + 10);
+            int crc = file.get(U32, at + 16);
             long compressed = u32(file, at + 20);
             long uncompressed = u32(file, at + 24);
             int nameLength = u16(file, at + 28);
@@ -113,32 +142,88 @@ final class ZipArchive {
                 }
                 e += 4 + len;
             }
-            entries.put(name, new Entry(name, method, compressed, uncompressed, local));
+            Entry entry = checkLocal(path, file, name, method, compressed, uncompressed, local, crc);
+            if (entries.put(name, entry) != null) {
+                throw error(path, "two entries are named \"" + name + "\": the archive is ambiguous");
+            }
             at += 46 + nameLength + extraLength + commentLength;
         }
         return new ZipArchive(path, file, arena, Collections.unmodifiableMap(entries));
+    }
+
+    /**
+     * The entry the central directory describes, once its local header agrees: the signature, the
+     * name, the method and (unless flag bit 3 defers them to a data descriptor, or ZIP64 saturates
+     * them) both sizes; its data must lie inside the file.
+     */
+    private static Entry checkLocal(Path path, MemorySegment file, String name, int method, long compressed,
+            long uncompressed, long local, int crc) {
+        long size = file.byteSize();
+        String what = "entry \"" + name + "\"";
+        if (compressed < 0 || uncompressed < 0) {
+            throw error(path, what + " has a size over 2^63 bytes");
+        }
+        if (local < 0 || local > size - 30 || file.get(U32, local) != LOCAL) {
+            throw error(path, what + " has no local header at offset " + Long.toUnsignedString(local));
+        }
+        int flags = u16(file, local + 6);
+        int localMethod = u16(file, local + 8);
+        long localCompressed = u32(file, local + 18);
+        long localSize = u32(file, local + 22);
+        int nameLength = u16(file, local + 26);
+        int extraLength = u16(file, local + 28);
+        long start = local + 30 + nameLength + extraLength;
+        if (start > size) {
+            throw error(path, what + ": its local header runs past the end of the file: truncated");
+        }
+        String localName = new String(file.asSlice(local + 30, nameLength).toArray(ValueLayout.JAVA_BYTE),
+                StandardCharsets.UTF_8);
+        if (!localName.equals(name)) {
+            throw error(path, what + ": its local header names \"" + localName + "\" (entries that share data)");
+        }
+        if (localMethod != method) {
+            throw error(path, what + ": the local header says compression method " + localMethod
+                    + ", the central directory " + method);
+        }
+        if ((flags & 8) == 0) {
+            if (localCompressed != 0 && localCompressed != SATURATED && localCompressed != compressed) {
+                throw error(path, what + ": the local header says " + localCompressed + " compressed bytes, the central "
+                        + "directory " + compressed);
+            }
+            if (localSize != 0 && localSize != SATURATED && localSize != uncompressed) {
+                throw error(path, what + ": the local header says " + localSize + " bytes, the central directory "
+                        + uncompressed);
+            }
+        }
+        if (compressed > size - start) {
+            throw error(path, what + " (" + compressed + " bytes at " + start + ") runs past the end of the file ("
+                    + size + " bytes): truncated");
+        }
+        if (method == STORED && uncompressed != compressed) {
+            throw error(path, "stored " + what + " has different sizes (" + compressed + " and " + uncompressed + ")");
+        }
+        if (method == DEFLATED && uncompressed > compressed * DEFLATE_MAX_RATIO + 1024) {
+            throw error(path, "deflated " + what + " claims " + uncompressed + " bytes from " + compressed
+                    + " compressed, more than deflate can produce");
+        }
+        return new Entry(name, method, compressed, uncompressed, local, crc, start);
     }
 
     Map<String, Entry> entries() {
         return entries;
     }
 
-    /** The entry's bytes: a slice of the mapping when stored, inflated into the arena when deflated. */
-    MemorySegment data(Entry entry) {
-        long local = entry.localHeaderOffset();
-        if (local < 0 || local + 30 > file.byteSize() || file.get(U32, local) != LOCAL) {
-            throw error(path, "entry \"" + entry.name() + "\" has no local header at offset " + local);
-        }
-        long start = local + 30 + u16(file, local + 26) + u16(file, local + 28);
-        if (start + entry.compressedSize() > file.byteSize() || entry.compressedSize() < 0) {
-            throw error(path, "entry \"" + entry.name() + "\" (" + entry.compressedSize() + " bytes at " + start
-                    + ") runs past the end of the file (" + file.byteSize() + " bytes): truncated");
-        }
-        MemorySegment raw = file.asSlice(start, entry.compressedSize());
+    /**
+     * The entry's bytes: a slice of the mapping when stored, inflated into the arena when deflated.
+     * Inflated entries are checked against their CRC-32; stored ones are not (that would read
+     * every weight at open), unless checked is set (for the small entries read as a whole).
+     */
+    MemorySegment data(Entry entry, boolean checked) {
+        MemorySegment raw = file.asSlice(entry.dataOffset(), entry.compressedSize());
         return switch (entry.method()) {
             case STORED -> {
-                if (entry.size() != entry.compressedSize()) {
-                    throw error(path, "stored entry \"" + entry.name() + "\" has different sizes");
+                if (checked) {
+                    checkCrc(entry, raw);
                 }
                 yield raw;
             }
@@ -148,32 +233,59 @@ final class ZipArchive {
         };
     }
 
-    private MemorySegment inflate(Entry entry, MemorySegment raw) {
-        if (entry.size() > Integer.MAX_VALUE - 8 || entry.compressedSize() > Integer.MAX_VALUE - 8) {
-            throw error(path, "deflated entry \"" + entry.name() + "\" is over 2 GiB");
+    MemorySegment data(Entry entry) {
+        return data(entry, false);
+    }
+
+    /**
+     * Memory of size bytes in the arena, counted against the archive's limit; what names the
+     * purpose (an inflated entry, a realigned storage) in the error.
+     */
+    MemorySegment allocate(long bytes, String what) {
+        if (bytes > materializeLimit - materialized) {
+            throw error(path, what + " would bring the bytes inflated or copied from this archive past "
+                    + (materializeLimit >> 20) + " MiB (4x the file): entries overlap, or a zip bomb");
         }
-        byte[] out = new byte[(int) entry.size()];
+        materialized += bytes;
+        return arena.allocate(Math.max(bytes, 1), 64).asSlice(0, bytes);
+    }
+
+    private void checkCrc(Entry entry, MemorySegment bytes) {
+        java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+        crc.update(bytes.asByteBuffer());
+        if ((int) crc.getValue() != entry.crc()) {
+            throw error(path, "entry \"" + entry.name() + "\" fails its CRC-32 check: corrupt");
+        }
+    }
+
+    private MemorySegment inflate(Entry entry, MemorySegment raw) {
+        String what = "deflated entry \"" + entry.name() + "\"";
+        if (entry.size() > Integer.MAX_VALUE - 8 || entry.compressedSize() > Integer.MAX_VALUE - 8) {
+            throw error(path, what + " is over 2 GiB");
+        }
+        MemorySegment copy = allocate(entry.size(), "inflating " + what + " (" + entry.size() + " bytes)");
+        java.nio.ByteBuffer out = copy.asByteBuffer();
         Inflater inflater = new Inflater(true);
         try {
-            inflater.setInput(raw.toArray(ValueLayout.JAVA_BYTE));
-            int n = 0;
-            while (n < out.length && !inflater.finished()) {
-                int got = inflater.inflate(out, n, out.length - n);
-                if (got == 0 && (inflater.needsInput() || inflater.needsDictionary())) {
+            inflater.setInput(raw.asByteBuffer());
+            while (out.hasRemaining() && !inflater.finished()) {
+                if (inflater.inflate(out) == 0 && (inflater.needsInput() || inflater.needsDictionary())) {
                     break;
                 }
-                n += got;
             }
-            if (n != out.length) {
-                throw error(path, "deflated entry \"" + entry.name() + "\" inflates to " + n + " bytes, not " + out.length);
+            if (out.hasRemaining()) {
+                throw error(path, what + " inflates to " + out.position() + " bytes, not " + entry.size());
+            }
+            // Exactly the declared bytes came out; the stream must end there, not hold more.
+            if (!inflater.finished() && (inflater.inflate(new byte[1]) > 0 || !inflater.finished())) {
+                throw error(path, what + " inflates to more than its declared " + entry.size() + " bytes");
             }
         } catch (DataFormatException e) {
-            throw error(path, "deflated entry \"" + entry.name() + "\" is corrupt: " + e.getMessage());
+            throw error(path, what + " is corrupt: " + e.getMessage());
         } finally {
             inflater.end();
         }
-        MemorySegment copy = arena.allocate(Math.max(out.length, 1), 64).asSlice(0, out.length);
-        MemorySegment.copy(MemorySegment.ofArray(out), 0, copy, 0, out.length);
+        checkCrc(entry, copy);
         return copy;
     }
 

@@ -26,6 +26,10 @@ import java.util.Map;
 import java.util.zip.CRC32;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipOutputStream;
+import static dev.atelier.engine.torchfile.TestZips.floats;
+import static dev.atelier.engine.torchfile.TestZips.zip;
+import static dev.atelier.engine.torchfile.TestZips.zip64;
+
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -57,91 +61,12 @@ class TorchFileTest {
         }
     }
 
-    // --- hand-assembled archives (opcodes as in CPython's pickletools) ---
-
-    /** A tiny pickle writer for tests: protocol 2, the opcodes torch.save emits. */
-    private static final class P {
-        final ByteArrayOutputStream out = new ByteArrayOutputStream();
-
-        P op(int... bytes) {
-            for (int b : bytes) {
-                out.write(b);
-            }
-            return this;
-        }
-
-        P str(String s) {
-            byte[] b = s.getBytes(StandardCharsets.UTF_8);
-            op('X').le(b.length);
-            out.writeBytes(b);
-            return this;
-        }
-
-        P le(int v) {
-            return op(v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, (v >>> 24) & 0xff);
-        }
-
-        P global(String module, String name) {
-            op('c');
-            out.writeBytes((module + "\n" + name + "\n").getBytes(StandardCharsets.UTF_8));
-            return this;
-        }
-
-        P ints(long... v) {
-            op('(');
-            for (long x : v) {
-                op('J').le((int) x);
-            }
-            return op('t');
-        }
-
-        /** _rebuild_tensor_v2(('storage', FloatStorage, key, 'cpu', numel), offset, size, stride, False, OrderedDict()). */
-        P tensor(String key, int numel, int offset, long[] size, long[] stride) {
-            global("torch._utils", "_rebuild_tensor_v2").op('(');
-            op('(').str("storage").global("torch", "FloatStorage").str(key).str("cpu").op('J').le(numel).op('t', 'Q');
-            op('J').le(offset);
-            ints(size).ints(stride);
-            op(0x89).global("collections", "OrderedDict").op(')', 'R', 't', 'R');
-            return this;
-        }
-
-        byte[] bytes() {
-            return out.toByteArray();
-        }
-    }
-
-    private static byte[] floats(float... v) {
-        ByteBuffer b = ByteBuffer.allocate(v.length * 4).order(ByteOrder.LITTLE_ENDIAN);
-        for (float f : v) {
-            b.putFloat(f);
-        }
-        return b.array();
-    }
-
-    private static void zip(Path file, Map<String, byte[]> entries) throws IOException {
-        zip(file, entries, ZipEntry.STORED);
-    }
-
-    private static void zip(Path file, Map<String, byte[]> entries, int method) throws IOException {
-        try (OutputStream os = Files.newOutputStream(file); ZipOutputStream z = new ZipOutputStream(os)) {
-            for (Map.Entry<String, byte[]> e : entries.entrySet()) {
-                ZipEntry entry = new ZipEntry(e.getKey());
-                entry.setMethod(method);
-                entry.setSize(e.getValue().length);
-                CRC32 crc = new CRC32();
-                crc.update(e.getValue());
-                entry.setCrc(crc.getValue());
-                z.putNextEntry(entry);
-                z.write(e.getValue());
-                z.closeEntry();
-            }
-        }
-    }
+    // --- hand-assembled archives (PickleWriter, TestZips) ---
 
     @Test
     void nestedDictsStridesAndOffsets(@TempDir Path dir) throws IOException {
         // {"state_dict": OrderedDict(a=t[1:3].T view, b=param), "global_step": 7, "lists": [t]}
-        P p = new P().op(0x80, 2).op('}').str("state_dict").global("collections", "OrderedDict").op(')', 'R');
+        PickleWriter p = new PickleWriter().op(0x80, 2).op('}').str("state_dict").global("collections", "OrderedDict").op(')', 'R');
         p.op('(').str("a").tensor("0", 8, 2, new long[] {3, 2}, new long[] {1, 3});
         p.str("b").global("torch._utils", "_rebuild_parameter").op('(')
                 .tensor("1", 2, 0, new long[] {2}, new long[] {1}).op(0x88).global("collections", "OrderedDict")
@@ -182,7 +107,7 @@ class TorchFileTest {
 
     @Test
     void foreignClassesAreRefusedByName(@TempDir Path dir) throws IOException {
-        byte[] evil = new P().op(0x80, 2).global("os", "system").str("echo hi").op(0x85, 'R', '.').bytes();
+        byte[] evil = new PickleWriter().op(0x80, 2).global("os", "system").str("echo hi").op(0x85, 'R', '.').bytes();
         Path file = dir.resolve("evil.pth");
         zip(file, Map.of("archive/data.pkl", evil));
         FormatException e = failure(file);
@@ -219,7 +144,7 @@ class TorchFileTest {
         assertTrue(failure(notTorch).getMessage().contains("data.pkl"));
 
         // A pickle cut short and one naming a storage the archive lacks.
-        byte[] good = new P().op(0x80, 2).op('}').str("w").tensor("0", 2, 0, new long[] {2}, new long[] {1}).op('s', '.').bytes();
+        byte[] good = new PickleWriter().op(0x80, 2).op('}').str("w").tensor("0", 2, 0, new long[] {2}, new long[] {1}).op('s', '.').bytes();
         Path cut = dir.resolve("cut.pth");
         zip(cut, Map.of("archive/data.pkl", java.util.Arrays.copyOf(good, good.length - 3), "archive/data/0", floats(1, 2)));
         assertTrue(failure(cut).getMessage().contains("pickle"), failure(cut).getMessage());
@@ -234,46 +159,9 @@ class TorchFileTest {
         }
     }
 
-    /**
-     * Writes a zip by hand the way large torch.save files look: entries stored, data aligned to
-     * 64 bytes by a local extra field, sizes in the central directory only (flag bit 3), and
-     * ZIP64 records (local header offsets in the ZIP64 extra, counts in the ZIP64 end record).
-     */
-    private static void zip64(Path file, Map<String, byte[]> entries) throws IOException {
-        ByteBuffer b = ByteBuffer.allocate(1 << 16).order(ByteOrder.LITTLE_ENDIAN);
-        Map<String, Integer> offsets = new LinkedHashMap<>();
-        for (Map.Entry<String, byte[]> e : entries.entrySet()) {
-            byte[] name = e.getKey().getBytes(StandardCharsets.UTF_8);
-            offsets.put(e.getKey(), b.position());
-            int pad = (int) ((64 - (b.position() + 30 + name.length + 4) % 64) % 64);
-            b.putInt(0x04034b50).putShort((short) 45).putShort((short) 0x0808).putShort((short) 0).putInt(0)
-                    .putInt(0).putInt(0).putInt(0).putShort((short) name.length).putShort((short) (4 + pad)).put(name)
-                    .putShort((short) 0x4246).putShort((short) pad).put(new byte[pad]).put(e.getValue());
-        }
-        int cd = b.position();
-        for (Map.Entry<String, byte[]> e : entries.entrySet()) {
-            byte[] name = e.getKey().getBytes(StandardCharsets.UTF_8);
-            CRC32 crc = new CRC32();
-            crc.update(e.getValue());
-            b.putInt(0x02014b50).putShort((short) 45).putShort((short) 45).putShort((short) 0x0808).putShort((short) 0)
-                    .putInt(0).putInt((int) crc.getValue()).putInt(e.getValue().length).putInt(e.getValue().length)
-                    .putShort((short) name.length).putShort((short) 12).putShort((short) 0).putShort((short) 0)
-                    .putShort((short) 0).putInt(0).putInt(0xFFFFFFFF).put(name)
-                    .putShort((short) 1).putShort((short) 8).putLong(offsets.get(e.getKey()));
-        }
-        int cdSize = b.position() - cd;
-        int z = b.position();
-        b.putInt(0x06064b50).putLong(44).putShort((short) 45).putShort((short) 45).putInt(0).putInt(0)
-                .putLong(entries.size()).putLong(entries.size()).putLong(cdSize).putLong(cd);
-        b.putInt(0x07064b50).putInt(0).putLong(z).putInt(1);
-        b.putInt(0x06054b50).putShort((short) 0).putShort((short) 0).putShort((short) 0xFFFF).putShort((short) 0xFFFF)
-                .putInt(0xFFFFFFFF).putInt(0xFFFFFFFF).putShort((short) 0);
-        Files.write(file, java.util.Arrays.copyOf(b.array(), b.position()));
-    }
-
     @Test
     void zip64ArchiveWithAlignedEntries(@TempDir Path dir) throws IOException {
-        byte[] good = new P().op(0x80, 2).op('}').str("w").tensor("0", 2, 0, new long[] {2}, new long[] {1}).op('s', '.').bytes();
+        byte[] good = new PickleWriter().op(0x80, 2).op('}').str("w").tensor("0", 2, 0, new long[] {2}, new long[] {1}).op('s', '.').bytes();
         Map<String, byte[]> entries = new LinkedHashMap<>();
         entries.put("model/data.pkl", good);
         entries.put("model/byteorder", "little".getBytes(StandardCharsets.US_ASCII));
