@@ -70,7 +70,10 @@ torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& weight, const 
     auto terms_for = [&](int32_t slot, bool all) {
         std::vector<LowRank> terms;
         for (const Adapter& a : state.adapters) {
-            if (all || a.slot == slot || a.slot == kEverySample) terms.push_back({a.down, a.up, a.scale});
+            // A 1x1 convolution's adapters (pointwise()) as a Linear's: [r, in] and [out, r].
+            if (all || a.slot == slot || a.slot == kEverySample) {
+                terms.push_back({a.down.flatten(1), a.up.flatten(1), a.scale});
+            }
         }
         return terms;
     };
@@ -90,6 +93,16 @@ torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& weight, const 
     std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
     shape.back() = out;
     return y.reshape(shape);
+}
+
+bool pointwise(const torch::Tensor& weight, int64_t stride, int64_t padding, const LoraState& state) {
+    if (weight.dim() != 4 || weight.size(2) != 1 || weight.size(3) != 1 || stride != 1 || padding != 0) return false;
+    for (const Adapter& a : state.adapters) {
+        if (a.down.numel() != a.down.size(0) * weight.size(1) || a.up.numel() != a.up.size(0) * a.down.size(0)) {
+            return false;
+        }
+    }
+    return true;
 }
 
 torch::Tensor conv2d(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,

@@ -63,6 +63,10 @@ const std::vector<int32_t>* current_sample_slots();
 // it is plain libtorch ops (differentiable); in inference the fused kernel (kernels.hpp).
 torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
                      const LoraState& state);
+// True when the convolution (weight [out, in, kh, kw], stride, padding) is 1x1 with stride 1 and
+// no padding, and every adapter is pointwise too: then linear() computes it on channels-last
+// pixels, with the adapters' down [r, in, 1, 1] and up [out, r, 1, 1] taken as [r, in], [out, r].
+bool pointwise(const torch::Tensor& weight, int64_t stride, int64_t padding, const LoraState& state);
 torch::Tensor conv2d(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
                      int64_t stride, int64_t padding, const LoraState& state);
 

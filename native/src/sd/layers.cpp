@@ -56,6 +56,19 @@ torch::Tensor Conv2d::apply(const torch::Tensor& x, const torch::Tensor& sample_
         return ops::conv2d_nhwc(kernel_for({&x, &sample_bias, &residual}), x, weight, bias, {stride, padding}, compute,
                                 sample_bias, residual, &forms, overwrite_residual);
     }
+    if (!torch::GradMode::is_enabled() && lora::pointwise(weight, stride, padding, lora)) {
+        // A 1x1 convolution on channels-last x is a Linear over the pixels: its adapters run on
+        // the fused LoRA GEMM as a Linear's do (SD1.x's proj_in and proj_out), where each
+        // sample's rows come out as they would alone; libtorch's convolutions below change
+        // with the batch, and a sample's image would depend on the requests batched with it.
+        const int64_t b = x.size(0), out = weight.size(0);
+        torch::Tensor y = lora::linear(x.to(compute).reshape({b, oh * ow, x.size(3)}),
+                                       forms.dense(weight, compute).reshape({out, weight.size(1)}), bias, lora)
+                              .reshape({b, oh, ow, out})
+                              .to(x.scalar_type());
+        if (sample_bias.defined()) y = y + sample_bias.view({b, 1, 1, out}).to(y.scalar_type());
+        return residual.defined() ? y + residual : y;
+    }
     // LoCon adapters: libtorch's convolutions on the channels-first view.
     torch::Tensor y = lora::conv2d(x.to(compute).permute({0, 3, 1, 2}), forms.dense(weight, compute), bias, stride, padding,
                                    lora)
