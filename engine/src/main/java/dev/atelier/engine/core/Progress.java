@@ -46,6 +46,16 @@ public interface Progress {
             return struct;
         }
 
+        /**
+         * Records that another callback of the same native call failed (it must have told the
+         * native code to stop): {@link #check(MemorySegment)} rethrows the first failure.
+         */
+        public void failed(Throwable t) {
+            if (failure == null) {
+                failure = t;
+            }
+        }
+
         /** Runs a native call that takes this upcall, rethrowing a listener failure first. */
         public void check(MemorySegment status) {
             rethrowIfFailed(status);

@@ -127,6 +127,29 @@ public record TensorView(MemorySegment data, DType dtype, long[] shape, long[] s
         return out;
     }
 
+    /**
+     * The view an {@code atl_tensor_view} descriptor describes (a callback's argument): its data
+     * is the native memory itself, valid only while the native code that handed it over allows.
+     */
+    public static TensorView fromNative(MemorySegment descriptor) {
+        MemorySegment view = descriptor.reinterpret(atl_tensor_view.sizeof());
+        int ndim = atl_tensor_view.ndim(view);
+        if (ndim < 0 || ndim > MAX_DIMS) {
+            throw new AtelierException.InvalidInputException("tensor view: rank " + ndim + " out of range");
+        }
+        long[] shape = new long[ndim];
+        long[] strides = new long[ndim];
+        long lastElement = 0;
+        for (int i = 0; i < ndim; i++) {
+            shape[i] = atl_tensor_view.shape(view, i);
+            strides[i] = atl_tensor_view.strides(view, i);
+            lastElement += Math.max(0, shape[i] - 1) * strides[i];
+        }
+        DType dtype = DType.fromCode(atl_tensor_view.dtype(view));
+        long bytes = numel(shape) == 0 ? 0 : (lastElement + 1) * dtype.byteSize();
+        return new TensorView(atl_tensor_view.data(view).reinterpret(bytes), dtype, shape, strides);
+    }
+
     /** Writes the {@code atl_tensor_view} descriptor for this view into arena. */
     public MemorySegment toNative(Arena arena) {
         MemorySegment view = atl_tensor_view.allocate(arena);

@@ -2,6 +2,7 @@ package dev.atelier.engine.sd;
 
 import static dev.atelier.bindings.atelier_h.*;
 
+import dev.atelier.bindings.atl_eps_fn;
 import dev.atelier.engine.core.DType;
 import dev.atelier.engine.core.NativeLibrary;
 import dev.atelier.engine.core.Progress;
@@ -58,6 +59,52 @@ public final class Sampling {
             Progress.Upcall upcall = new Progress.Upcall(progress, call);
             MemorySegment status = atl_generate(unet.pointer(), alphasCumprod.toNative(call), params.toNative(call),
                     cond.toNative(call), nativeOrNull(uncond, call), nativeOrNull(noise, call), upcall.struct(),
+                    out.toNative(call));
+            upcall.check(status);
+        }
+        return out;
+    }
+
+    /** An eps-prediction model run in Java, as {@code atl_eps_fn}: a sampler's only view of the network. */
+    @FunctionalInterface
+    public interface EpsModel {
+        /**
+         * Writes eps F32 [b, c, h, w] into out for the scaled input x F32 [b, c, h, w] at
+         * continuous timesteps t F32 [b]. The views are native memory, valid during the call.
+         */
+        void eps(TensorView x, TensorView t, TensorView out);
+    }
+
+    /**
+     * Final latents of params' sampler run on model ({@code atl_sample}), on this thread: what
+     * {@link #generate} computes when model is the UNet with guidance, for a caller that runs the
+     * network itself (batching several samplers' calls into one UNet batch). params.cfg is not
+     * used: guidance is model's business. An exception thrown by model stops the run and is
+     * rethrown here.
+     *
+     * @param noise unit Gaussian F32 [batch, c, H/8, W/8], or null to draw it from the seed (c = 4)
+     * @return F32 [batch, c, H/8, W/8]
+     */
+    public static TensorView sample(EpsModel model, TensorView alphasCumprod, SampleParams params, TensorView noise,
+            Progress progress, Arena arena) {
+        NativeLibrary.load();
+        Objects.requireNonNull(alphasCumprod, "alphasCumprod");
+        long channels = noise == null ? 4 : noise.shape()[1];
+        TensorView out = TensorView.allocate(arena, DType.F32, params.batch(), channels, params.height() / 8,
+                params.width() / 8);
+        try (Arena call = Arena.ofConfined()) {
+            Progress.Upcall upcall = new Progress.Upcall(progress, call);
+            atl_eps_fn.Function fn = (userData, x, t, eps) -> {
+                try {
+                    model.eps(TensorView.fromNative(x), TensorView.fromNative(t), TensorView.fromNative(eps));
+                    return 0;
+                } catch (Throwable e) { // must not unwind into native code
+                    upcall.failed(e);
+                    return 1;
+                }
+            };
+            MemorySegment status = atl_sample(atl_eps_fn.allocate(fn, call), MemorySegment.NULL,
+                    alphasCumprod.toNative(call), params.toNative(call), nativeOrNull(noise, call), upcall.struct(),
                     out.toNative(call));
             upcall.check(status);
         }

@@ -1,0 +1,285 @@
+package dev.atelier.engine.serve;
+
+import dev.atelier.engine.core.AtelierException.CancelledException;
+import dev.atelier.engine.core.AtelierException.InvalidInputException;
+import dev.atelier.engine.core.DType;
+import dev.atelier.engine.core.TensorView;
+import dev.atelier.engine.sd.Sampling;
+import dev.atelier.engine.sd.UNet;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * Continuous, step-level batching of samples on one UNet: every sample runs its own sampler
+ * ({@link Sampling#sample}) on a worker thread, and each of its model calls waits here until the
+ * batching thread has gathered the model calls of every running sample, run them as ONE UNet
+ * batch (each sample with its own timestep, contexts, guidance scale and LoRA slot) and handed
+ * each its eps. At most maxBatch samples run at once; a submitted sample starts as soon as a
+ * running one finishes, and so joins the batch at the next step boundary, while a finished or
+ * cancelled one leaves it. Samples of different sizes or context lengths run in separate batches.
+ *
+ * <p>A sample's latents equal the same request run alone ({@link Sampling#generate} with batch
+ * 1): the UNet computes every sample of a batch independently, and guidance is the same float
+ * arithmetic as the native loop's ({@code uncond + cfg * (cond - uncond)}).
+ *
+ * <p>The batcher owns the UNet while it is open: nothing else may call it (UNet calls are one
+ * thread at a time). It does not own the LoRAs: apply them to the UNet unmerged before the
+ * samples that use their slots are submitted, and do not clear them while such samples run.
+ */
+public final class StepBatcher implements AutoCloseable {
+    private final UNet unet;
+    private final TensorView alphasCumprod;
+    private final int maxBatch;
+    private final long gatherNanos;
+    private final ExecutorService samplers;
+    private final Thread batching;
+
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition changed = lock.newCondition();
+    private final List<ModelCall> pending = new ArrayList<>(); // guarded by lock
+    private int running; // samples inside their sampler; guarded by lock
+    private boolean closed; // guarded by lock
+
+    private final AtomicInteger batchesRun = new AtomicInteger();
+    private final AtomicInteger largestBatch = new AtomicInteger();
+
+    /** One sampler's model call waiting for its batch. */
+    private record ModelCall(SampleRequest request, float[] x, float t, CompletableFuture<float[]> eps) {}
+
+    /**
+     * @param unet          the UNet (owned by the batcher until {@link #close()})
+     * @param alphasCumprod the noise schedule every sample uses
+     * @param maxBatch      samples per UNet batch at most (each guided sample is two UNet rows)
+     * @param gather        how long a batch waits for running samples that have not yet made
+     *                      their next model call (a sampler's own work between calls is short)
+     */
+    public StepBatcher(UNet unet, TensorView alphasCumprod, int maxBatch, Duration gather) {
+        if (maxBatch < 1) {
+            throw new InvalidInputException("step batcher: maxBatch must be >= 1, got " + maxBatch);
+        }
+        this.unet = unet;
+        this.alphasCumprod = alphasCumprod;
+        this.maxBatch = maxBatch;
+        this.gatherNanos = gather.toNanos();
+        AtomicInteger n = new AtomicInteger();
+        this.samplers = Executors.newFixedThreadPool(maxBatch,
+                r -> Thread.ofPlatform().name("atelier-sampler-" + n.incrementAndGet()).daemon().unstarted(r));
+        this.batching = Thread.ofPlatform().name("atelier-unet-batches").daemon().start(this::batchLoop);
+    }
+
+    /** Queues request; it starts when fewer than maxBatch samples are running. */
+    public SampleTicket submit(SampleRequest request) {
+        SampleTicket ticket = new SampleTicket(request);
+        lock.lock();
+        try {
+            if (closed) {
+                throw new IllegalStateException("step batcher is closed");
+            }
+            samplers.execute(() -> run(ticket));
+        } finally {
+            lock.unlock();
+        }
+        return ticket;
+    }
+
+    /** UNet batches run so far. */
+    public int batchesRun() {
+        return batchesRun.get();
+    }
+
+    /** The most samples one UNet batch has held. */
+    public int largestBatch() {
+        return largestBatch.get();
+    }
+
+    /** Finishes the samples already submitted, then stops the threads. */
+    @Override
+    public void close() {
+        lock.lock();
+        try {
+            if (closed) {
+                return;
+            }
+            closed = true;
+        } finally {
+            lock.unlock();
+        }
+        samplers.close(); // waits for the submitted samples
+        lock.lock();
+        try {
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        try {
+            batching.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void run(SampleTicket ticket) {
+        if (ticket.cancelled()) {
+            ticket.latents().completeExceptionally(new CancelledException("sample cancelled before it started"));
+            return;
+        }
+        lock.lock();
+        try {
+            running++;
+        } finally {
+            lock.unlock();
+        }
+        try {
+            SampleRequest r = ticket.request();
+            TensorView latents = Sampling.sample((x, t, out) -> modelCall(r, x, t, out), alphasCumprod, r.params(),
+                    null, (step, steps) -> {
+                        ticket.stepDone((int) step);
+                        return !ticket.cancelled();
+                    }, Arena.ofAuto());
+            ticket.latents().complete(latents);
+        } catch (Throwable e) {
+            ticket.latents().completeExceptionally(e);
+        } finally {
+            lock.lock();
+            try {
+                running--;
+                changed.signalAll();
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
+
+    /** A sampler's model call: waits for its batch, then writes its eps. */
+    private void modelCall(SampleRequest request, TensorView x, TensorView t, TensorView out) {
+        float[] eps;
+        ModelCall call = new ModelCall(request, x.toFloatArray(), t.toFloatArray()[0], new CompletableFuture<>());
+        lock.lock();
+        try {
+            pending.add(call);
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        eps = call.eps().join();
+        MemorySegment.copy(eps, 0, out.data(), ValueLayout.JAVA_FLOAT, 0, eps.length);
+    }
+
+    private void batchLoop() {
+        while (true) {
+            List<ModelCall> batch = nextBatch();
+            if (batch == null) {
+                return;
+            }
+            try {
+                runBatch(batch);
+            } catch (Throwable e) {
+                for (ModelCall c : batch) {
+                    c.eps().completeExceptionally(e);
+                }
+            }
+        }
+    }
+
+    /** The next batch: waits for calls, then for every running sample's call or the gather time. Null when closed and idle. */
+    private List<ModelCall> nextBatch() {
+        lock.lock();
+        try {
+            while (pending.isEmpty()) {
+                if (closed && running == 0) {
+                    return null;
+                }
+                changed.awaitUninterruptibly();
+            }
+            long left = gatherNanos;
+            while (pending.size() < running && left > 0) {
+                try {
+                    left = changed.awaitNanos(left);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+            SampleRequest.Group group = pending.getFirst().request().group();
+            List<ModelCall> batch = new ArrayList<>();
+            for (Iterator<ModelCall> it = pending.iterator(); it.hasNext() && batch.size() < maxBatch;) {
+                ModelCall c = it.next();
+                if (c.request().group().equals(group)) {
+                    batch.add(c);
+                    it.remove();
+                }
+            }
+            return batch;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * One UNet call for the batch: rows (uncond, cond) per guided sample, (cond) otherwise, as the
+     * native loop orders them; then each sample's guided eps.
+     */
+    private void runBatch(List<ModelCall> batch) {
+        SampleRequest.Group g = batch.getFirst().request().group();
+        long latentSize = batch.getFirst().x().length;
+        long contextSize = g.contextLength() * g.contextDim();
+        int rows = 0;
+        for (ModelCall c : batch) {
+            rows += c.request().uncond() == null ? 1 : 2;
+        }
+        long channels = latentSize / ((long) (g.height() / 8) * (g.width() / 8));
+        try (Arena arena = Arena.ofConfined()) {
+            TensorView x = TensorView.allocate(arena, DType.F32, rows, channels, g.height() / 8, g.width() / 8);
+            TensorView t = TensorView.allocate(arena, DType.F32, rows);
+            TensorView context = TensorView.allocate(arena, DType.F32, rows, g.contextLength(), g.contextDim());
+            int[] slots = new int[rows];
+            int row = 0;
+            for (ModelCall c : batch) {
+                SampleRequest r = c.request();
+                for (TensorView ctx : r.uncond() == null ? List.of(r.cond()) : List.of(r.uncond(), r.cond())) {
+                    MemorySegment.copy(c.x(), 0, x.data(), ValueLayout.JAVA_FLOAT, row * latentSize * 4,
+                            (int) latentSize);
+                    t.data().setAtIndex(ValueLayout.JAVA_FLOAT, row, c.t());
+                    MemorySegment.copy(ctx.data(), 0, context.data(), row * contextSize * 4, contextSize * 4);
+                    slots[row] = r.loraSlot();
+                    row++;
+                }
+            }
+            unet.selectLora(slots);
+            float[] eps = unet.forward(x, t, context, arena).toFloatArray();
+            row = 0;
+            for (ModelCall c : batch) {
+                SampleRequest r = c.request();
+                float[] out = new float[(int) latentSize];
+                int base = (int) (row * latentSize);
+                if (r.uncond() == null) {
+                    System.arraycopy(eps, base, out, 0, out.length);
+                    row += 1;
+                } else {
+                    // The native loop's guidance (ddim.py p_sample_ddim), in the same float steps.
+                    float cfg = (float) r.params().cfg();
+                    for (int i = 0; i < out.length; i++) {
+                        float u = eps[base + i];
+                        float k = eps[base + out.length + i];
+                        out[i] = u + cfg * (k - u);
+                    }
+                    row += 2;
+                }
+                c.eps().complete(out);
+            }
+        }
+        batchesRun.incrementAndGet();
+        largestBatch.accumulateAndGet(batch.size(), Math::max);
+    }
+}
