@@ -1,19 +1,13 @@
 package dev.atelier.engine.embed;
 
 import dev.atelier.engine.core.AtelierException.FormatException;
+import dev.atelier.engine.util.BoundedImageReader;
 import java.awt.image.BufferedImage;
 import java.awt.image.ColorModel;
 import java.awt.image.ComponentColorModel;
 import java.awt.image.DataBuffer;
 import java.awt.image.Raster;
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Iterator;
-import javax.imageio.ImageIO;
-import javax.imageio.ImageReader;
-import javax.imageio.stream.FileImageInputStream;
-import javax.imageio.stream.ImageInputStream;
 
 /**
  * Decodes PNG and JPEG files (anything javax.imageio reads) into 8-bit RGB, as PIL's
@@ -34,37 +28,12 @@ import javax.imageio.stream.ImageInputStream;
 public final class ImageDecoder {
     private ImageDecoder() {}
 
-    /** Decodes the first image of file. */
+    /**
+     * Decodes the first image of file, refusing one whose header declares more than
+     * {@link BoundedImageReader#MAX_PIXELS} pixels before decoding it.
+     */
     public static RgbImage decode(Path file) {
-        BufferedImage image;
-        if (!Files.isRegularFile(file)) {
-            throw new FormatException(file + (Files.exists(file) ? ": not a regular file" : ": no such file"));
-        }
-        // A file-backed stream: ImageIO's default for InputStreams caches them in temporary files.
-        try (ImageInputStream stream = new FileImageInputStream(file.toFile())) {
-            Iterator<ImageReader> readers = ImageIO.getImageReaders(stream);
-            if (!readers.hasNext()) {
-                throw new FormatException(file + ": not a readable image (expected PNG or JPEG)");
-            }
-            ImageReader reader = readers.next();
-            try {
-                reader.setInput(stream, true, true);
-                image = reader.read(0);
-            } finally {
-                reader.dispose();
-            }
-        } catch (IOException | RuntimeException e) {
-            if (e instanceof FormatException f) {
-                throw f;
-            }
-            // ImageIO throws IIOException, and for some broken files IllegalArgumentException
-            // or ArrayIndexOutOfBoundsException: all of them mean "this file cannot be decoded".
-            throw new FormatException(file + ": cannot decode image: " + e.getMessage(), e);
-        }
-        if (image == null || image.getWidth() <= 0 || image.getHeight() <= 0) {
-            throw new FormatException(file + ": the image is empty");
-        }
-        return toRgb(image, file);
+        return toRgb(BoundedImageReader.read(file), file);
     }
 
     /** image as 8-bit RGB (see the class comment for the rules). */

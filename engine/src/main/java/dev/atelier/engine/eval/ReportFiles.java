@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.atelier.engine.util.AtomicFiles;
 import java.awt.Graphics2D;
 import java.awt.RenderingHints;
+import dev.atelier.engine.util.BoundedImageReader;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -135,10 +136,7 @@ public final class ReportFiles {
 
     private static String dataUri(String path) {
         try {
-            BufferedImage src = ImageIO.read(Path.of(path).toFile());
-            if (src == null) {
-                return "";
-            }
+            BufferedImage src = BoundedImageReader.read(Path.of(path));
             int w = Math.min(THUMB, src.getWidth());
             int h = Math.max(1, src.getHeight() * w / src.getWidth());
             BufferedImage thumb = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);

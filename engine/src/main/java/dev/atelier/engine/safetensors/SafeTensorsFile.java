@@ -16,7 +16,6 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -45,7 +44,21 @@ public final class SafeTensorsFile implements AutoCloseable, dev.atelier.engine.
     /** The safetensors reference implementation refuses headers over 100 MB; so do we. */
     public static final long MAX_HEADER_BYTES = 100_000_000L;
 
-    private static final ObjectMapper JSON = JsonMapper.builder()
+    /**
+     * The most JSON tokens a header may hold. A tensor's entry is about 20 tokens, so this allows
+     * 50,000 tensors (SD 1.5 has about 1,100, SDXL about 2,500, the largest LLM shards a few
+     * thousand; metadata values are one string token each); it bounds the parsed tree to some
+     * 50 MB and the parse to a fraction of a second, where a 100 MB header of tiny items
+     * ({@code "a":"",} repeated) would otherwise build a tree of gigabytes.
+     */
+    public static final long MAX_HEADER_TOKENS = 1_000_000;
+    /** A header nests three levels (header, tensor, shape); metadata values are strings. */
+    private static final int MAX_HEADER_DEPTH = 8;
+
+    private static final ObjectMapper JSON = JsonMapper.builder(com.fasterxml.jackson.core.JsonFactory.builder()
+                    .streamReadConstraints(com.fasterxml.jackson.core.StreamReadConstraints.builder()
+                            .maxTokenCount(MAX_HEADER_TOKENS).maxNestingDepth(MAX_HEADER_DEPTH).build())
+                    .build())
             .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
             .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
             .build();
@@ -104,12 +117,18 @@ public final class SafeTensorsFile implements AutoCloseable, dev.atelier.engine.
             throw error(path, "header length " + headerLength + " runs past the end of the file ("
                     + size + " bytes): the file is truncated or not safetensors");
         }
-        byte[] headerBytes = mapping.asSlice(8, headerLength).toArray(ValueLayout.JAVA_BYTE);
         JsonNode root;
-        try {
-            root = JSON.readTree(new String(headerBytes, StandardCharsets.UTF_8).stripTrailing());
+        // Parsed from the mapping itself, without a copy of the header; trailing spaces (padding)
+        // are whitespace to the parser.
+        try (java.io.InputStream header = new ByteBufferInputStream(mapping.asSlice(8, headerLength).asByteBuffer())) {
+            root = JSON.readTree(header);
+        } catch (com.fasterxml.jackson.core.exc.StreamConstraintsException e) {
+            throw error(path, "header exceeds a parsing limit (at most " + MAX_HEADER_TOKENS + " JSON tokens, nesting "
+                    + MAX_HEADER_DEPTH + " deep): " + e.getOriginalMessage());
         } catch (JsonProcessingException e) {
             throw error(path, "header is not well-formed JSON: " + e.getOriginalMessage());
+        } catch (IOException e) {
+            throw error(path, "cannot read the header: " + e.getMessage());
         }
         if (root == null || !root.isObject()) {
             throw error(path, "header is not a JSON object");
@@ -286,5 +305,32 @@ public final class SafeTensorsFile implements AutoCloseable, dev.atelier.engine.
     @Override
     public String toString() {
         return "SafeTensorsFile[" + path + ", " + tensors.size() + " tensors]";
+    }
+
+    /** An InputStream over a ByteBuffer (the header's slice of the mapping). */
+    private static final class ByteBufferInputStream extends java.io.InputStream {
+        private final java.nio.ByteBuffer buffer;
+
+        ByteBufferInputStream(java.nio.ByteBuffer buffer) {
+            this.buffer = buffer;
+        }
+
+        @Override
+        public int read() {
+            return buffer.hasRemaining() ? buffer.get() & 0xff : -1;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) {
+            if (len == 0) {
+                return 0;
+            }
+            if (!buffer.hasRemaining()) {
+                return -1;
+            }
+            int n = Math.min(len, buffer.remaining());
+            buffer.get(b, off, n);
+            return n;
+        }
     }
 }

@@ -1,8 +1,10 @@
 package dev.atelier.engine.train;
 
 import dev.atelier.engine.core.AtelierException;
+import dev.atelier.engine.core.AtelierException.FormatException;
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
 import dev.atelier.engine.core.AtelierException.UnavailableException;
+import dev.atelier.engine.util.BoundedImageReader;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -113,16 +115,11 @@ public final class TrainingImages {
             throw new UnavailableException("training image " + f + ": WebP is not supported (this JDK has no "
                     + "ImageIO WebP reader); convert it to PNG or JPEG");
         }
-        BufferedImage img;
         try {
-            img = ImageIO.read(f.toFile());
-        } catch (IOException | RuntimeException e) {
-            throw new InvalidInputException(AtelierException.FORMAT, "training image " + f + " does not decode: " + e.getMessage(), e);
+            return BoundedImageReader.read(f);
+        } catch (FormatException e) {
+            throw new FormatException("training image does not decode: " + e.getMessage(), e);
         }
-        if (img == null || img.getWidth() <= 0 || img.getHeight() <= 0) {
-            throw new InvalidInputException(AtelierException.FORMAT, "training image " + f + " does not decode: not a JPEG/PNG image");
-        }
-        return img;
     }
 
     private static String caption(Path image, Optional<String> defaultCaption) {

@@ -159,6 +159,19 @@ class SafeTensorsFileTest {
     }
 
     @Test
+    void aHeaderThatParsesIntoTooManyValuesIsRefused() throws IOException {
+        // Half a million metadata items of 2 tokens each, 5 MB: the header fits the length limit,
+        // but its tree would be ten times that, and a 100 MB header of such items, gigabytes.
+        long items = SafeTensorsFile.MAX_HEADER_TOKENS / 2 + 1;
+        StringBuilder h = new StringBuilder("{\"__metadata__\":{");
+        for (long i = 0; i < items; i++) {
+            h.append(i == 0 ? "\"" : ",\"").append(Long.toString(i, 36)).append("\":\"\"");
+        }
+        h.append("}}");
+        assertRejected(file("tokens.safetensors", h.toString(), 0), "at most " + SafeTensorsFile.MAX_HEADER_TOKENS + " JSON tokens");
+    }
+
+    @Test
     void overlappingAndOutOfRangeOffsets() throws IOException {
         assertRejected(file("overlap.safetensors", "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
                 + "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 12), "overlap");
