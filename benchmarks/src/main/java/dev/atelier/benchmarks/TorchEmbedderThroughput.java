@@ -1,7 +1,7 @@
 package dev.atelier.benchmarks;
 
 import dev.atelier.engine.core.TensorView;
-import dev.atelier.engine.embed.Embedder;
+import dev.atelier.engine.embed.TorchEmbedder;
 import dev.atelier.engine.embed.EmbedderOptions;
 import java.lang.foreign.Arena;
 import java.nio.file.Path;
@@ -34,7 +34,7 @@ public final class TorchEmbedderThroughput {
 
     private static void measure(Path weights, int batch, int threads, double seconds) {
         EmbedderOptions options = EmbedderOptions.defaults().withBatchSize(batch).withThreads(threads);
-        try (Embedder embedder = Embedder.open(weights, options); Arena arena = Arena.ofConfined()) {
+        try (TorchEmbedder embedder = TorchEmbedder.open(weights, options); Arena arena = Arena.ofConfined()) {
             float[] values = new float[batch * 3 * 224 * 224];
             Random random = new Random(1234);
             for (int i = 0; i < values.length; i++) {

@@ -3,7 +3,7 @@ package dev.atelier.benchmarks.search;
 import dev.atelier.engine.core.DType;
 import dev.atelier.engine.core.NativeInfo;
 import dev.atelier.engine.core.TensorView;
-import dev.atelier.engine.embed.Embedder;
+import dev.atelier.engine.embed.TorchEmbedder;
 import dev.atelier.engine.embed.EmbedderOptions;
 import dev.atelier.engine.embed.ImageTransform;
 import dev.atelier.engine.embed.RgbImage;
@@ -68,7 +68,7 @@ public final class EndToEndSearch {
         ClusteredVectors catalog = ClusteredVectors.generate(n, 0, 128, Math.max(1, n / 200), 0.05f, 42);
         Path onnxFile = Files.createTempFile("atelier-e2e", ".onnx");
         MobileNetV3OnnxExport.writeFromFile(onnxFile, weights, MobileNetV3Config.LARGE, MobileNetV3OnnxExport.Options.DEFAULT);
-        try (Embedder embedder = Embedder.open(weights, EmbedderOptions.defaults().withThreads(1));
+        try (TorchEmbedder embedder = TorchEmbedder.open(weights, EmbedderOptions.defaults().withThreads(1));
              OnnxImageModel onnx = OnnxImageModel.open(onnxFile, new OnnxOptions(1, false, true));
              Pca pca = Pca.create(960, 128, 0f);
              Arena arena = Arena.ofShared()) {
@@ -151,11 +151,11 @@ public final class EndToEndSearch {
         return Measurements.percentile(sorted, p) / 1e6;
     }
 
-    private static float[] embed(Embedder embedder, ImageTransform transform, RgbImage image) {
+    private static float[] embed(TorchEmbedder embedder, ImageTransform transform, RgbImage image) {
         return forward(embedder, transform, transform.apply(image));
     }
 
-    private static float[] forward(Embedder embedder, ImageTransform transform, float[] pixels) {
+    private static float[] forward(TorchEmbedder embedder, ImageTransform transform, float[] pixels) {
         int crop = transform.cropSize();
         try (Arena arena = Arena.ofConfined()) {
             return embedder.forward(TensorView.ofFloats(arena, pixels, 1, 3, crop, crop), false, false).pooled();
