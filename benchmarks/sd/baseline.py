@@ -1,8 +1,8 @@
 #!/usr/bin/python3
-"""PyTorch eager baseline for the SD1.5 benchmark (issue 3): our own compact implementation of
-the LDM UNet, the VAE decoder and the CLIP text model, with the math of the CompVis code
-(ldm/modules/diffusionmodules/openaimodel.py, model.py, attention.py; transformers' CLIPTextModel),
-including attention that materialises the full softmax matrix (einsum, softmax, einsum).
+"""PyTorch eager baseline for the SD1.5 benchmark: the LDM UNet, the VAE decoder and the CLIP text
+model of scripts/default-model/ldm.py (the repository's one PyTorch implementation of them, with
+the math of the CompVis code and transformers' CLIPTextModel), including attention that
+materialises the full softmax matrix (matmul, softmax, matmul).
 
 Loads a single-file LDM-layout .safetensors under the LDM names, parsing the header with json
 (no safetensors package). Prints one `torch ...` line per measurement, key=value, for compare.sh.
@@ -55,363 +55,26 @@ def strip(tensors, prefix):
     return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
 
 
-# ---------------- UNet (openaimodel.py, attention.py) ----------------
+# ---------------- the networks: scripts/default-model/ldm.py ----------------
 
-class GroupNorm32(nn.GroupNorm):
-    # LDM util.py: normalization() computes in float32 and casts back
-    def forward(self, x):
-        return super().forward(x.float()).type(x.dtype)
-
-
-def normalization(c):
-    return GroupNorm32(32, c)
-
-
-class LayerNorm32(nn.LayerNorm):
-    # float32 like GroupNorm32: 1.13's CPU autocast leaves norms out and they reject bf16 input with f32 weights
-    def forward(self, x):
-        return super().forward(x.float()).type(x.dtype)
-
-
-def timestep_embedding(t, dim, max_period=10000):
-    # LDM util.py timestep_embedding: cat(cos, sin)
-    half = dim // 2
-    freqs = torch.exp(-math.log(max_period) * torch.arange(0, half, dtype=torch.float32) / half)
-    args = t[:, None].float() * freqs[None]
-    return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
-
-
-class ResBlock(nn.Module):
-    def __init__(self, cin, cout, emb):
-        super().__init__()
-        self.in_layers = nn.Sequential(normalization(cin), nn.SiLU(), nn.Conv2d(cin, cout, 3, padding=1))
-        self.emb_layers = nn.Sequential(nn.SiLU(), nn.Linear(emb, cout))
-        self.out_layers = nn.Sequential(normalization(cout), nn.SiLU(), nn.Dropout(0), nn.Conv2d(cout, cout, 3, padding=1))
-        self.skip_connection = nn.Identity() if cin == cout else nn.Conv2d(cin, cout, 1)
-
-    def forward(self, x, emb):
-        h = self.in_layers(x)
-        h = h + self.emb_layers(emb).type(h.dtype)[:, :, None, None]
-        return self.skip_connection(x) + self.out_layers(h)
-
-
-class CrossAttention(nn.Module):
-    def __init__(self, dim, context_dim, heads):
-        super().__init__()
-        self.heads = heads
-        self.scale = (dim // heads) ** -0.5
-        self.to_q = nn.Linear(dim, dim, bias=False)
-        self.to_k = nn.Linear(context_dim, dim, bias=False)
-        self.to_v = nn.Linear(context_dim, dim, bias=False)
-        self.to_out = nn.Sequential(nn.Linear(dim, dim), nn.Dropout(0))
-
-    def forward(self, x, context=None):
-        context = x if context is None else context
-        q, k, v = self.to_q(x), self.to_k(context), self.to_v(context)
-        b, h = x.shape[0], self.heads
-
-        def split(t):  # b n (h d) -> (b h) n d
-            return t.reshape(b, t.shape[1], h, -1).permute(0, 2, 1, 3).reshape(b * h, t.shape[1], -1)
-
-        q, k, v = split(q), split(k), split(v)
-        sim = torch.einsum("b i d, b j d -> b i j", q, k) * self.scale
-        attn = sim.softmax(dim=-1)
-        out = torch.einsum("b i j, b j d -> b i d", attn, v)
-        out = out.reshape(b, h, out.shape[1], -1).permute(0, 2, 1, 3).reshape(b, out.shape[1], -1)
-        return self.to_out(out)
-
-
-class GEGLU(nn.Module):
-    def __init__(self, dim, inner):
-        super().__init__()
-        self.proj = nn.Linear(dim, inner * 2)
-
-    def forward(self, x):
-        x, gate = self.proj(x).chunk(2, dim=-1)
-        return x * F.gelu(gate)
-
-
-class FeedForward(nn.Module):
-    def __init__(self, dim):
-        super().__init__()
-        self.net = nn.Sequential(GEGLU(dim, 4 * dim), nn.Dropout(0), nn.Linear(4 * dim, dim))
-
-    def forward(self, x):
-        return self.net(x)
-
-
-class BasicTransformerBlock(nn.Module):
-    def __init__(self, dim, heads, context_dim):
-        super().__init__()
-        self.attn1 = CrossAttention(dim, dim, heads)
-        self.ff = FeedForward(dim)
-        self.attn2 = CrossAttention(dim, context_dim, heads)
-        self.norm1, self.norm2, self.norm3 = LayerNorm32(dim), LayerNorm32(dim), LayerNorm32(dim)
-
-    def forward(self, x, context):
-        x = self.attn1(self.norm1(x)) + x
-        x = self.attn2(self.norm2(x), context) + x
-        return self.ff(self.norm3(x)) + x
-
-
-class SpatialTransformer(nn.Module):
-    def __init__(self, c, heads, context_dim, depth):
-        super().__init__()
-        self.norm = GroupNorm32(32, c, eps=1e-6)
-        self.proj_in = nn.Conv2d(c, c, 1)
-        self.transformer_blocks = nn.ModuleList([BasicTransformerBlock(c, heads, context_dim) for _ in range(depth)])
-        self.proj_out = nn.Conv2d(c, c, 1)
-
-    def forward(self, x, context):
-        b, c, h, w = x.shape
-        x_in = x
-        x = self.proj_in(self.norm(x))
-        x = x.permute(0, 2, 3, 1).reshape(b, h * w, c)  # b c h w -> b (h w) c
-        for block in self.transformer_blocks:
-            x = block(x, context)
-        x = x.reshape(b, h, w, c).permute(0, 3, 1, 2)
-        return self.proj_out(x) + x_in
-
-
-class Downsample(nn.Module):
-    def __init__(self, c):
-        super().__init__()
-        self.op = nn.Conv2d(c, c, 3, stride=2, padding=1)
-
-    def forward(self, x):
-        return self.op(x)
-
-
-class Upsample(nn.Module):
-    def __init__(self, c):
-        super().__init__()
-        self.conv = nn.Conv2d(c, c, 3, padding=1)
-
-    def forward(self, x):
-        return self.conv(F.interpolate(x, scale_factor=2, mode="nearest"))
-
-
-class TimestepEmbedSequential(nn.Sequential):
-    def forward(self, x, emb, context):
-        for layer in self:
-            if isinstance(layer, ResBlock):
-                x = layer(x, emb)
-            elif isinstance(layer, SpatialTransformer):
-                x = layer(x, context)
-            else:
-                x = layer(x)
-        return x
-
-
-class UNetModel(nn.Module):
-    def __init__(self, mc=320, mult=(1, 2, 4, 4), attn_levels=(0, 1, 2), nres=2, heads=8, context_dim=768, depth=1,
-                 in_ch=4, out_ch=4):
-        super().__init__()
-        self.mc = mc
-        emb = 4 * mc
-        self.time_embed = nn.Sequential(nn.Linear(mc, emb), nn.SiLU(), nn.Linear(emb, emb))
-        self.input_blocks = nn.ModuleList([TimestepEmbedSequential(nn.Conv2d(in_ch, mc, 3, padding=1))])
-        skips, ch = [mc], mc
-        for level, m in enumerate(mult):
-            for _ in range(nres):
-                layers = [ResBlock(ch, m * mc, emb)]
-                ch = m * mc
-                if level in attn_levels:
-                    layers.append(SpatialTransformer(ch, heads, context_dim, depth))
-                self.input_blocks.append(TimestepEmbedSequential(*layers))
-                skips.append(ch)
-            if level != len(mult) - 1:
-                self.input_blocks.append(TimestepEmbedSequential(Downsample(ch)))
-                skips.append(ch)
-        self.middle_block = TimestepEmbedSequential(ResBlock(ch, ch, emb), SpatialTransformer(ch, heads, context_dim, depth),
-                                                    ResBlock(ch, ch, emb))
-        self.output_blocks = nn.ModuleList()
-        for level in reversed(range(len(mult))):
-            for i in range(nres + 1):
-                layers = [ResBlock(ch + skips.pop(), mult[level] * mc, emb)]
-                ch = mult[level] * mc
-                if level in attn_levels:
-                    layers.append(SpatialTransformer(ch, heads, context_dim, depth))
-                if level and i == nres:
-                    layers.append(Upsample(ch))
-                self.output_blocks.append(TimestepEmbedSequential(*layers))
-        self.out = nn.Sequential(normalization(ch), nn.SiLU(), nn.Conv2d(mc, out_ch, 3, padding=1))
-
-    def forward(self, x, t, context):
-        emb = self.time_embed(timestep_embedding(t, self.mc))
-        hs, h = [], x
-        for block in self.input_blocks:
-            h = block(h, emb, context)
-            hs.append(h)
-        h = self.middle_block(h, emb, context)
-        for block in self.output_blocks:
-            h = block(torch.cat([h, hs.pop()], dim=1), emb, context)
-        return self.out(h.type(x.dtype))
-
-
-# ---------------- VAE decoder (model.py Decoder, AutoencoderKL.decode) ----------------
-
-def vae_norm(c):
-    return GroupNorm32(32, c, eps=1e-6)
-
-
-class ResnetBlock(nn.Module):
-    def __init__(self, cin, cout):
-        super().__init__()
-        self.norm1, self.conv1 = vae_norm(cin), nn.Conv2d(cin, cout, 3, padding=1)
-        self.norm2, self.conv2 = vae_norm(cout), nn.Conv2d(cout, cout, 3, padding=1)
-        if cin != cout:
-            self.nin_shortcut = nn.Conv2d(cin, cout, 1)
-        self.cin, self.cout = cin, cout
-
-    def forward(self, x):
-        h = self.conv1(F.silu(self.norm1(x)))
-        h = self.conv2(F.silu(self.norm2(h)))
-        return (self.nin_shortcut(x) if self.cin != self.cout else x) + h
-
-
-class AttnBlock(nn.Module):
-    def __init__(self, c):
-        super().__init__()
-        self.norm = vae_norm(c)
-        self.q, self.k, self.v, self.proj_out = (nn.Conv2d(c, c, 1) for _ in range(4))
-
-    def forward(self, x):
-        h = self.norm(x)
-        q, k, v = self.q(h), self.k(h), self.v(h)
-        b, c, hh, ww = q.shape
-        q = q.reshape(b, c, hh * ww).permute(0, 2, 1)
-        w = torch.bmm(q, k.reshape(b, c, hh * ww)) * (int(c) ** -0.5)
-        w = F.softmax(w, dim=2)
-        h = torch.bmm(v.reshape(b, c, hh * ww), w.permute(0, 2, 1)).reshape(b, c, hh, ww)
-        return x + self.proj_out(h)
-
-
-class VaeUp(nn.Module):
-    def __init__(self, cin, cout, nblocks, upsample):
-        super().__init__()
-        self.block = nn.ModuleList([ResnetBlock(cin if i == 0 else cout, cout) for i in range(nblocks)])
-        if upsample:
-            self.upsample = Upsample(cout)
-
-
-class Mid(nn.Module):
-    def __init__(self, c):
-        super().__init__()
-        self.block_1, self.attn_1, self.block_2 = ResnetBlock(c, c), AttnBlock(c), ResnetBlock(c, c)
-
-    def forward(self, x):
-        return self.block_2(self.attn_1(self.block_1(x)))
-
-
-class Decoder(nn.Module):
-    def __init__(self, ch=128, mult=(1, 2, 4, 4), nres=2, z=4, out_ch=3):
-        super().__init__()
-        block_in = ch * mult[-1]
-        self.conv_in = nn.Conv2d(z, block_in, 3, padding=1)
-        self.mid = Mid(block_in)
-        ups = []
-        for level in reversed(range(len(mult))):
-            ups.insert(0, VaeUp(block_in, ch * mult[level], nres + 1, level != 0))
-            block_in = ch * mult[level]
-        self.up = nn.ModuleList(ups)
-        self.norm_out = vae_norm(block_in)
-        self.conv_out = nn.Conv2d(block_in, out_ch, 3, padding=1)
-
-    def forward(self, z):
-        h = self.mid(self.conv_in(z))
-        for level in reversed(range(len(self.up))):
-            for block in self.up[level].block:
-                h = block(h)
-            if level != 0:
-                h = self.up[level].upsample(h)
-        return self.conv_out(F.silu(self.norm_out(h)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "default-model"))
+import ldm  # noqa: E402  (the one PyTorch implementation of the LDM networks in this repository)
 
 
 class VaeDecode(nn.Module):
-    def __init__(self, **kw):
+    """AutoencoderKL.decode of latents divided by the scale factor; the decoder half only, so that
+    the encoder's weights are neither loaded nor counted in the memory measured."""
+
+    def __init__(self, ch, mult, nres, z=4):
         super().__init__()
-        self.decoder = Decoder(**kw)
-        self.post_quant_conv = nn.Conv2d(kw.get("z", 4), kw.get("z", 4), 1)
+        self.decoder = ldm.Decoder(3, ch, mult, nres, z)
+        self.post_quant_conv = nn.Conv2d(z, z, 1)
 
     def forward(self, latents, scale_factor=0.18215):
         return self.decoder(self.post_quant_conv(latents / scale_factor))
 
 
-# ---------------- CLIP text model (transformers CLIPTextModel) ----------------
-
-class ClipAttention(nn.Module):
-    def __init__(self, w, heads):
-        super().__init__()
-        self.heads = heads
-        self.q_proj, self.k_proj, self.v_proj, self.out_proj = (nn.Linear(w, w) for _ in range(4))
-
-    def forward(self, x, mask):
-        b, n, w = x.shape
-        hd = w // self.heads
-
-        def split(t):
-            return t.reshape(b, n, self.heads, hd).transpose(1, 2).reshape(b * self.heads, n, hd)
-
-        q = split(self.q_proj(x) * hd ** -0.5)
-        k, v = split(self.k_proj(x)), split(self.v_proj(x))
-        a = torch.bmm(q, k.transpose(1, 2)) + mask
-        out = torch.bmm(a.softmax(dim=-1), v)
-        return self.out_proj(out.reshape(b, self.heads, n, hd).transpose(1, 2).reshape(b, n, w))
-
-
-class ClipMlp(nn.Module):
-    def __init__(self, w, inner):
-        super().__init__()
-        self.fc1, self.fc2 = nn.Linear(w, inner), nn.Linear(inner, w)
-
-    def forward(self, x):
-        h = self.fc1(x)
-        return self.fc2(h * torch.sigmoid(1.702 * h))  # quick_gelu
-
-
-class ClipLayer(nn.Module):
-    def __init__(self, w, heads, inner):
-        super().__init__()
-        self.self_attn, self.layer_norm1 = ClipAttention(w, heads), LayerNorm32(w)
-        self.mlp, self.layer_norm2 = ClipMlp(w, inner), LayerNorm32(w)
-
-    def forward(self, x, mask):
-        x = x + self.self_attn(self.layer_norm1(x), mask)
-        return x + self.mlp(self.layer_norm2(x))
-
-
-class ClipEmbeddings(nn.Module):
-    def __init__(self, vocab, w, positions):
-        super().__init__()
-        self.token_embedding = nn.Embedding(vocab, w)
-        self.position_embedding = nn.Embedding(positions, w)
-        self.register_buffer("position_ids", torch.arange(positions)[None], persistent=False)
-
-
-class ClipEncoder(nn.Module):
-    def __init__(self, w, heads, inner, layers):
-        super().__init__()
-        self.layers = nn.ModuleList([ClipLayer(w, heads, inner) for _ in range(layers)])
-
-
-class ClipTextModel(nn.Module):
-    def __init__(self, vocab=49408, w=768, positions=77, heads=12, inner=3072, layers=12):
-        super().__init__()
-        self.embeddings = ClipEmbeddings(vocab, w, positions)
-        self.encoder = ClipEncoder(w, heads, inner, layers)
-        self.final_layer_norm = LayerNorm32(w)
-
-    def forward(self, ids):
-        n = ids.shape[1]
-        x = self.embeddings.token_embedding(ids) + self.embeddings.position_embedding(self.embeddings.position_ids[:, :n])
-        mask = torch.full((n, n), torch.finfo(x.dtype).min).triu(1)[None]
-        for layer in self.encoder.layers:
-            x = layer(x, mask)
-        return self.final_layer_norm(x)
-
-
-# ---------------- LoRA training step (issue 4 benchmark) ----------------
+# ---------------- LoRA training step ----------------
 
 class LoraWrapped(nn.Module):
     """kohya's LoRAModule on a Linear or 1x1 conv: base(x) + up(down(x)) * alpha / rank; down
@@ -439,7 +102,7 @@ def add_lora(unet, rank, alpha):
     for p in unet.parameters():
         p.requires_grad_(False)
     found = []
-    for st in [m for m in unet.modules() if isinstance(m, SpatialTransformer)]:
+    for st in [m for m in unet.modules() if isinstance(m, ldm.SpatialTransformer)]:
         for parent in st.modules():
             for name, child in parent.named_children():
                 if isinstance(child, nn.Linear) or (isinstance(child, nn.Conv2d) and child.kernel_size == (1, 1)):
@@ -502,7 +165,8 @@ def unet_from(tensors, heads):
         idx += nres + 1
     ctx = sd["input_blocks.1.1.transformer_blocks.0.attn2.to_k.weight"].shape[1]
     depth = len({k.split(".")[3] for k in sd if k.startswith("middle_block.1.transformer_blocks.")})
-    model = UNetModel(mc, tuple(mult), tuple(attn), nres, heads, ctx, depth)
+    model = ldm.UNet(sd["input_blocks.0.0.weight"].shape[1], sd["out.2.weight"].shape[0], mc, mult, nres,
+                     [2 ** level for level in attn], ctx, num_heads=heads, transformer_depth=depth)
     model.load_state_dict({k: v.float() for k, v in sd.items()})
     return model.eval()
 
@@ -513,18 +177,19 @@ def vae_from(tensors):
     nlev = len({k.split(".")[2] for k in sd if k.startswith("decoder.up.")})
     mult = tuple(sd[f"decoder.up.{i}.block.0.conv1.weight"].shape[0] // ch for i in range(nlev))
     nres = len({k.split(".")[4] for k in sd if k.startswith("decoder.up.0.block.")}) - 1
-    model = VaeDecode(ch=ch, mult=mult, nres=nres, z=sd["decoder.conv_in.weight"].shape[1])
+    model = VaeDecode(ch, mult, nres, z=sd["decoder.conv_in.weight"].shape[1])
     model.load_state_dict(sd)
     return model.eval()
 
 
 def text_from(tensors, heads):
     sd = {k: v.float() if v.is_floating_point() else v for k, v in strip(tensors, TEXT).items()}
-    sd.pop("embeddings.position_ids", None)
     vocab, w = sd["embeddings.token_embedding.weight"].shape
+    positions = sd["embeddings.position_embedding.weight"].shape[0]
+    # The stored position ids are not read: some checkpoints hold them rounded (fp16) or not at all.
+    sd["embeddings.position_ids"] = torch.arange(positions)[None]
     layers = len({k.split(".")[2] for k in sd if k.startswith("encoder.layers.")})
-    model = ClipTextModel(vocab, w, sd["embeddings.position_embedding.weight"].shape[0], heads,
-                          sd["encoder.layers.0.mlp.fc1.weight"].shape[0], layers)
+    model = ldm.ClipTextModel(vocab, w, layers, heads, sd["encoder.layers.0.mlp.fc1.weight"].shape[0], positions)
     model.load_state_dict(sd)
     return model.eval()
 

@@ -5,6 +5,11 @@ reference outputs in ../shared/fixtures/sd15-tiny by check_parity.py.
 
 Names follow ldm/modules/diffusionmodules/openaimodel.py (UNet), .../model.py (VAE) and Hugging
 Face's CLIPTextModel (text encoder under cond_stage_model.transformer.text_model).
+
+Also the PyTorch eager baseline of benchmarks/sd/baseline.py, which runs these networks under CPU
+autocast in bf16: norms compute in float32 and cast back (LDM util.py's GroupNorm32), and the
+UNet casts as openaimodel.py does, so mixed-precision inputs reach every layer in a dtype it takes.
+In float32 those casts do nothing.
 """
 import math
 
@@ -13,9 +18,22 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+class GroupNorm32(nn.GroupNorm):
+    # LDM util.py normalization(): computes in float32 and casts back.
+    def forward(self, x):
+        return super().forward(x.float()).type(x.dtype)
+
+
+class LayerNorm32(nn.LayerNorm):
+    # Float32 as GroupNorm32: torch 1.13's CPU autocast leaves norms out, and they reject bf16 input
+    # with float32 weights.
+    def forward(self, x):
+        return super().forward(x.float()).type(x.dtype)
+
+
 def group_norm(channels, eps):
     # Every SD1.x norm splits its channels into 32 groups.
-    return nn.GroupNorm(32, channels, eps=eps)
+    return GroupNorm32(32, channels, eps=eps)
 
 
 # ---------------------------------------------------------------- UNet (openaimodel.py)
@@ -41,7 +59,8 @@ class ResBlock(nn.Module):
         self.skip_connection = nn.Identity() if cin == cout else nn.Conv2d(cin, cout, 1)
 
     def forward(self, x, emb, context):
-        h = self.in_layers(x) + self.emb_layers(emb)[:, :, None, None]
+        h = self.in_layers(x)
+        h = h + self.emb_layers(emb).type(h.dtype)[:, :, None, None]
         return self.skip_connection(x) + self.out_layers(h)
 
 
@@ -89,7 +108,7 @@ class TransformerBlock(nn.Module):
         self.attn1 = CrossAttention(dim, dim, heads, head_dim)
         self.ff = FeedForward(dim)
         self.attn2 = CrossAttention(dim, context_dim, heads, head_dim)
-        self.norm1, self.norm2, self.norm3 = nn.LayerNorm(dim), nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.norm1, self.norm2, self.norm3 = LayerNorm32(dim), LayerNorm32(dim), LayerNorm32(dim)
 
     def forward(self, x, context):
         n = self.norm1(x)
@@ -202,7 +221,7 @@ class UNet(nn.Module):
         h = self.middle_block(h, emb, context)
         for block in self.output_blocks:
             h = block(torch.cat([h, hs.pop()], dim=1), emb, context)
-        return self.out(h)
+        return self.out(h.type(x.dtype))
 
 
 # ---------------------------------------------------------------- VAE (model.py, AutoencoderKL)
@@ -376,9 +395,9 @@ class ClipLayer(nn.Module):
     def __init__(self, width, heads, intermediate):
         super().__init__()
         self.self_attn = ClipAttention(width, heads)
-        self.layer_norm1 = nn.LayerNorm(width)
+        self.layer_norm1 = LayerNorm32(width)
         self.mlp = ClipMlp(width, intermediate)
-        self.layer_norm2 = nn.LayerNorm(width)
+        self.layer_norm2 = LayerNorm32(width)
 
     def forward(self, x, mask):
         x = x + self.self_attn(self.layer_norm1(x), mask)
@@ -404,7 +423,7 @@ class ClipTextModel(nn.Module):
         super().__init__()
         self.embeddings = ClipEmbeddings(vocab, width, positions)
         self.encoder = ClipEncoder(width, heads, layers, intermediate)
-        self.final_layer_norm = nn.LayerNorm(width)
+        self.final_layer_norm = LayerNorm32(width)
 
     def forward(self, ids, clip_skip=1):
         n = ids.shape[1]
