@@ -40,7 +40,7 @@ import java.util.Optional;
  * views of the mapping itself (no copy) that are valid until {@link #close()}; the mapping is
  * read-only, so native code must never write through them.
  */
-public final class SafeTensorsFile implements AutoCloseable, dev.atelier.engine.core.Retainable {
+public final class SafeTensorsFile extends dev.atelier.engine.core.MappedFile {
     /** The safetensors reference implementation refuses headers over 100 MB; so do we. */
     public static final long MAX_HEADER_BYTES = 100_000_000L;
 
@@ -64,7 +64,6 @@ public final class SafeTensorsFile implements AutoCloseable, dev.atelier.engine.
             .build();
 
     private final Path path;
-    private final dev.atelier.engine.core.KeepAlive shared; // frees the mapping's arena
     private final MemorySegment mapping;
     private final long dataStart;
     private final Map<String, TensorInfo> tensors;
@@ -72,8 +71,8 @@ public final class SafeTensorsFile implements AutoCloseable, dev.atelier.engine.
 
     private SafeTensorsFile(Path path, Arena arena, MemorySegment mapping, long dataStart,
             Map<String, TensorInfo> tensors, Map<String, String> metadata) {
+        super(path.toString(), arena);
         this.path = path;
-        this.shared = new dev.atelier.engine.core.KeepAlive(path.toString(), arena::close);
         this.mapping = mapping;
         this.dataStart = dataStart;
         this.tensors = tensors;
@@ -103,7 +102,8 @@ public final class SafeTensorsFile implements AutoCloseable, dev.atelier.engine.
         }
     }
 
-    private static SafeTensorsFile parse(Path path, Arena arena, MemorySegment mapping) {
+    /** Validates a mapping (or any segment holding a file's bytes); the result owns arena. */
+    static SafeTensorsFile parse(Path path, Arena arena, MemorySegment mapping) {
         long size = mapping.byteSize();
         if (size < 8) {
             throw error(path, "file is " + size + " bytes, too short for the 8-byte header length");
@@ -280,26 +280,6 @@ public final class SafeTensorsFile implements AutoCloseable, dev.atelier.engine.
     /** The whole mapping (header included); valid until {@link #close()}. */
     public MemorySegment mapping() {
         return mapping;
-    }
-
-    /**
-     * Unmaps the file, once no native object retains it (see {@link #retain()}); views handed out
-     * are invalid afterwards. Closing twice is harmless.
-     */
-    @Override
-    public void close() {
-        shared.releaseOwner();
-    }
-
-    /** Keeps the mapping alive past {@link #close()} for a native object that borrows it. */
-    @Override
-    public void retain() {
-        shared.retain();
-    }
-
-    @Override
-    public void release() {
-        shared.release();
     }
 
     @Override

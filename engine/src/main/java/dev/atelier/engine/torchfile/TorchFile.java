@@ -43,9 +43,8 @@ import java.util.Map;
  * {@link FormatException}s naming the file and the problem. Views are valid until
  * {@link #close()}, and read-only.
  */
-public final class TorchFile implements AutoCloseable, dev.atelier.engine.core.Retainable {
+public final class TorchFile extends dev.atelier.engine.core.MappedFile {
     private final Path path;
-    private final dev.atelier.engine.core.KeepAlive shared; // frees the mapping's arena
     private final Map<String, TensorView> tensors;
 
     /**
@@ -70,8 +69,8 @@ public final class TorchFile implements AutoCloseable, dev.atelier.engine.core.R
     private static final long MAX_BYTEORDER_BYTES = 16;
 
     private TorchFile(Path path, Arena arena, Map<String, TensorView> tensors) {
+        super(path.toString(), arena);
         this.path = path;
-        this.shared = new dev.atelier.engine.core.KeepAlive(path.toString(), arena::close);
         this.tensors = tensors;
     }
 
@@ -109,7 +108,8 @@ public final class TorchFile implements AutoCloseable, dev.atelier.engine.core.R
         }
     }
 
-    private static Map<String, TensorView> read(Path path, MemorySegment mapping, Arena arena, boolean lenient) {
+    /** The tensors of a torch.save file whose bytes are mapping; memory it inflates or copies comes from arena. */
+    static Map<String, TensorView> read(Path path, MemorySegment mapping, Arena arena, boolean lenient) {
         if (mapping.byteSize() >= 2 && mapping.get(ValueLayout.JAVA_BYTE, 0) == (byte) 0x80) {
             throw new FormatException(path + ": a torch.save file in the legacy format of torch before 1.6 (not a zip): "
                     + "load and save it again with a current torch, or convert it to safetensors");
@@ -305,26 +305,6 @@ public final class TorchFile implements AutoCloseable, dev.atelier.engine.core.R
             throw new FormatException(path + ": no tensor named \"" + name + "\"");
         }
         return v;
-    }
-
-    /**
-     * Unmaps the file, once no native object retains it (see {@link #retain()}); views handed out
-     * are invalid afterwards. Closing twice is harmless.
-     */
-    @Override
-    public void close() {
-        shared.releaseOwner();
-    }
-
-    /** Keeps the mapping alive past {@link #close()} for a native object that borrows it. */
-    @Override
-    public void retain() {
-        shared.retain();
-    }
-
-    @Override
-    public void release() {
-        shared.release();
     }
 
     @Override
