@@ -8,7 +8,7 @@ import java.util.Optional;
  * Element types, with the codes of {@code atl_dtype} (from the bindings) and the names
  * safetensors and {@code atl_dtype_name} use (the constant's name).
  */
-public enum DType {
+public enum DType implements NativeEnum {
     F64(ATL_DTYPE_F64(), 8), F32(ATL_DTYPE_F32(), 4), F16(ATL_DTYPE_F16(), 2), BF16(ATL_DTYPE_BF16(), 2),
     I64(ATL_DTYPE_I64(), 8), I32(ATL_DTYPE_I32(), 4), I16(ATL_DTYPE_I16(), 2), I8(ATL_DTYPE_I8(), 1),
     U8(ATL_DTYPE_U8(), 1), BOOL(ATL_DTYPE_BOOL(), 1);
@@ -22,6 +22,7 @@ public enum DType {
     }
 
     /** The {@code atl_dtype} value. */
+    @Override
     public int code() {
         return code;
     }
@@ -41,11 +42,6 @@ public enum DType {
     }
 
     public static DType fromCode(int code) {
-        for (DType d : values()) {
-            if (d.code == code) {
-                return d;
-            }
-        }
-        throw new IllegalArgumentException("unknown atl_dtype " + code);
+        return NativeEnum.fromCode(values(), code, "atl_dtype");
     }
 }

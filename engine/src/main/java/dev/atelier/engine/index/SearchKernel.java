@@ -3,6 +3,7 @@ package dev.atelier.engine.index;
 import static dev.atelier.bindings.atelier_h.*;
 
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
+import dev.atelier.engine.core.NativeEnum;
 import dev.atelier.engine.core.NativeLibrary;
 import java.util.Arrays;
 import java.util.Locale;
@@ -15,7 +16,7 @@ import java.util.stream.Collectors;
  * exact search by a register-blocked kernel over packed rows, its own HNSW walk with prefetching); other index kinds always
  * use FAISS. {@link #FAISS} keeps FAISS 1.7.3's own search as the baseline.
  */
-public enum SearchKernel {
+public enum SearchKernel implements NativeEnum {
     /** Atelier's, with the best instruction set of this CPU (the default). */
     AUTO(ATL_SEARCH_KERNEL_AUTO()),
     /** FAISS's own search. */
@@ -34,6 +35,7 @@ public enum SearchKernel {
     }
 
     /** The atl_search_kernel value. */
+    @Override
     public int code() {
         return code;
     }
@@ -62,11 +64,6 @@ public enum SearchKernel {
 
     /** The kernel with the given {@link #code()}. */
     public static SearchKernel fromCode(int code) {
-        for (SearchKernel k : values()) {
-            if (k.code == code) {
-                return k;
-            }
-        }
-        throw new IllegalArgumentException("unknown atl_search_kernel " + code);
+        return NativeEnum.fromCode(values(), code, "atl_search_kernel");
     }
 }

@@ -2,10 +2,11 @@ package dev.atelier.engine.lora;
 
 import static dev.atelier.bindings.atelier_h.*;
 
+import dev.atelier.engine.core.NativeEnum;
 import java.util.Locale;
 
 /** How a LoRA is applied to a network ({@code atl_lora_mode}, codes from the bindings). */
-public enum LoraMode {
+public enum LoraMode implements NativeEnum {
     /** W' = W + m * alpha/rank * up @ down in a working copy of the weights; fastest per step, one LoRA set per network. */
     MERGED(ATL_LORA_MERGED()),
     /** Computed at run time by the fused kernel: one loaded network serves requests (and batch samples) with different LoRAs. */
@@ -18,6 +19,7 @@ public enum LoraMode {
     }
 
     /** The atl_lora_mode value. */
+    @Override
     public int code() {
         return code;
     }
@@ -29,11 +31,6 @@ public enum LoraMode {
 
     /** The mode with the given {@link #code()}. */
     public static LoraMode fromCode(int code) {
-        for (LoraMode m : values()) {
-            if (m.code == code) {
-                return m;
-            }
-        }
-        throw new IllegalArgumentException("unknown atl_lora_mode " + code);
+        return NativeEnum.fromCode(values(), code, "atl_lora_mode");
     }
 }

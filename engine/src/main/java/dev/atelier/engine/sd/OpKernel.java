@@ -3,6 +3,7 @@ package dev.atelier.engine.sd;
 import static dev.atelier.bindings.atelier_h.*;
 
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
+import dev.atelier.engine.core.NativeEnum;
 import dev.atelier.engine.core.NativeLibrary;
 import java.util.Arrays;
 import java.util.Locale;
@@ -14,7 +15,7 @@ import java.util.stream.Collectors;
  * {@link VaeParams}, {@link TextEncoderParams}). Training (where a gradient flows) always uses
  * libtorch's ops.
  */
-public enum OpKernel {
+public enum OpKernel implements NativeEnum {
     /** Atelier's AVX-512 kernels where this CPU has AVX-512, else libtorch's (the default). */
     AUTO(ATL_OP_KERNEL_AUTO()),
     /** Plain scalar C++ with double accumulation: slow, for checking. */
@@ -31,6 +32,7 @@ public enum OpKernel {
     }
 
     /** The {@code atl_op_kernel} value. */
+    @Override
     public int code() {
         return code;
     }
@@ -60,12 +62,7 @@ public enum OpKernel {
 
     /** The kernels with the given {@link #code()}. */
     public static OpKernel fromCode(int code) {
-        for (OpKernel k : values()) {
-            if (k.code == code) {
-                return k;
-            }
-        }
-        throw new IllegalArgumentException("unknown atl_op_kernel " + code);
+        return NativeEnum.fromCode(values(), code, "atl_op_kernel");
     }
 
     /** The names, comma-separated, for help texts. */

@@ -3,6 +3,7 @@ package dev.atelier.engine.sd;
 import static dev.atelier.bindings.atelier_h.*;
 
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
+import dev.atelier.engine.core.NativeEnum;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.stream.Collectors;
@@ -12,7 +13,7 @@ import java.util.stream.Collectors;
  * ({@link #displayName()}, written into the PNG {@code parameters} chunk) and as the CLI and the
  * native library spell them ({@link #id()}, {@code atl_sampler_name}).
  */
-public enum Sampler {
+public enum Sampler implements NativeEnum {
     DDIM(ATL_SAMPLER_DDIM(), "ddim", "DDIM"),
     EULER(ATL_SAMPLER_EULER(), "euler", "Euler"),
     EULER_A(ATL_SAMPLER_EULER_A(), "euler_a", "Euler a"),
@@ -42,18 +43,14 @@ public enum Sampler {
     }
 
     /** The {@code atl_sampler} value. */
+    @Override
     public int code() {
         return code;
     }
 
     /** The sampler with the given {@link #code()}. */
     public static Sampler fromCode(int code) {
-        for (Sampler s : values()) {
-            if (s.code == code) {
-                return s;
-            }
-        }
-        throw new IllegalArgumentException("unknown atl_sampler " + code);
+        return NativeEnum.fromCode(values(), code, "atl_sampler");
     }
 
     /**

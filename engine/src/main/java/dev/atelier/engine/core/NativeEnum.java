@@ -1,0 +1,23 @@
+package dev.atelier.engine.core;
+
+/**
+ * A Java enum mirroring a C enum of {@code atelier.h}: each constant holds its C value, taken
+ * from the generated bindings' constants.
+ */
+public interface NativeEnum {
+    /** The C value. */
+    int code();
+
+    /**
+     * The one of values whose {@link #code()} is code. Another value means the library and the
+     * bindings disagree: IllegalArgumentException naming cType ("atl_dtype").
+     */
+    static <E extends NativeEnum> E fromCode(E[] values, int code, String cType) {
+        for (E e : values) {
+            if (e.code() == code) {
+                return e;
+            }
+        }
+        throw new IllegalArgumentException("unknown " + cType + " " + code);
+    }
+}
