@@ -5,7 +5,6 @@ import dev.atelier.engine.synth.Person;
 import dev.atelier.engine.synth.SyntheticCatalog;
 import dev.atelier.engine.synth.TrainingSet;
 import dev.atelier.engine.synth.Wardrobe;
-import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -45,26 +44,24 @@ final class SynthCommand implements Callable<Integer> {
     static final class WardrobeCommand extends CliCommand {
         @Option(names = "--person", required = true, paramLabel = "NAME", description = "Whose wardrobe: ana, ben, cleo or dan.")
         String person;
-        @Option(names = "--out", required = true, paramLabel = "DIR", description = "Folder to write (must be missing or empty).")
-        Path out;
+        @Mixin
+        SynthOutputOptions output;
         @Option(names = "--count", paramLabel = "N", defaultValue = "10", description = "Garments (default ${DEFAULT-VALUE}).")
         int count;
         @Option(names = "--size", paramLabel = "N", defaultValue = "128", description = "Image side in pixels (default ${DEFAULT-VALUE}).")
         int size;
-        @Mixin
-        SynthOutputOptions output;
 
         @Override
         public Integer call() {
             Person p = Person.named(person);
             long start = started();
-            int n = Wardrobe.write(p, out, count, size, output.seed, output.force).size();
+            int n = Wardrobe.write(p, output.out, count, size, output.seed, output.force).size();
             if (json()) {
-                printJson(java.util.Map.of("out", out.toString(), "person", p.name(), "garments", n));
+                printJson(java.util.Map.of("out", output.out.toString(), "person", p.name(), "garments", n));
                 return 0;
             }
             out().println("wrote " + n + " garments of " + p.name() + "'s wardrobe (" + p.colour().word() + ", "
-                    + p.secondary().word() + ", " + p.pattern().word() + ") to " + out + " in " + seconds(start));
+                    + p.secondary().word() + ", " + p.pattern().word() + ") to " + output.out + " in " + seconds(start));
             return 0;
         }
     }
@@ -78,25 +75,23 @@ final class SynthCommand implements Callable<Integer> {
                     "  atelier synth catalog --out work/shop --items 500 --size 256 --force",
                     "  atelier index build --model mnv3.pth --catalog work/shop --index work/shop.idx"})
     static final class CatalogCommand extends CliCommand {
-        @Option(names = "--out", required = true, paramLabel = "DIR", description = "Catalog folder to write (must be missing or empty).")
-        Path out;
+        @Mixin
+        SynthOutputOptions output;
         @Option(names = "--items", paramLabel = "N", defaultValue = "3000", description = "Catalog items (default ${DEFAULT-VALUE}).")
         int items;
         @Option(names = "--size", paramLabel = "N", defaultValue = "128", description = "Image side in pixels (default ${DEFAULT-VALUE}).")
         int size;
-        @Mixin
-        SynthOutputOptions output;
 
         @Override
         public Integer call() {
             long start = started();
-            int images = SyntheticCatalog.write(out, items, size, output.seed, output.force,
+            int images = SyntheticCatalog.write(output.out, items, size, output.seed, output.force,
                     json() ? dev.atelier.engine.core.Progress.NONE : new ProgressBar("catalog", "item"));
             if (json()) {
-                printJson(java.util.Map.of("out", out.toString(), "items", items, "images", images));
+                printJson(java.util.Map.of("out", output.out.toString(), "items", items, "images", images));
                 return 0;
             }
-            out().println("wrote " + items + " items (" + images + " images) in DeepFashion In-shop layout to " + out
+            out().println("wrote " + items + " items (" + images + " images) in DeepFashion In-shop layout to " + output.out
                     + " in " + seconds(start));
             return 0;
         }
@@ -110,24 +105,22 @@ final class SynthCommand implements Callable<Integer> {
                     "  atelier synth training-set --out work/base-train",
                     "  atelier synth training-set --out work/base-train --count 50000 --seed 1 --force"})
     static final class TrainingSetCommand extends CliCommand {
-        @Option(names = "--out", required = true, paramLabel = "DIR", description = "Folder to write (must be missing or empty).")
-        Path out;
+        @Mixin
+        SynthOutputOptions output;
         @Option(names = "--count", paramLabel = "N", defaultValue = "20000", description = "Images (default ${DEFAULT-VALUE}).")
         int count;
         @Option(names = "--size", paramLabel = "N", defaultValue = "64", description = "Image side in pixels (default ${DEFAULT-VALUE}).")
         int size;
-        @Mixin
-        SynthOutputOptions output;
 
         @Override
         public Integer call() {
             long start = started();
-            int n = TrainingSet.write(out, count, size, output.seed, output.force);
+            int n = TrainingSet.write(output.out, count, size, output.seed, output.force);
             if (json()) {
-                printJson(java.util.Map.of("out", out.toString(), "images", n, "metadata", TrainingSet.METADATA));
+                printJson(java.util.Map.of("out", output.out.toString(), "images", n, "metadata", TrainingSet.METADATA));
                 return 0;
             }
-            out().println("wrote " + n + " images and " + TrainingSet.METADATA + " to " + out + " in " + seconds(start));
+            out().println("wrote " + n + " images and " + TrainingSet.METADATA + " to " + output.out + " in " + seconds(start));
             return 0;
         }
     }
