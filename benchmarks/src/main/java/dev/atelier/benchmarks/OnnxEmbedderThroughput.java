@@ -9,10 +9,8 @@ import dev.atelier.engine.safetensors.SafeTensorsFile;
 import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
-import java.util.Random;
 
 /**
  * MobileNetV3-Large images per second on ONNX Runtime: Atelier exports the network from a
@@ -22,7 +20,7 @@ import java.util.Random;
  * <pre>java --enable-native-access=ALL-UNNAMED -cp benchmarks/target/benchmarks.jar \
  *     dev.atelier.benchmarks.OnnxEmbedderThroughput WEIGHTS.safetensors [SECONDS]</pre>
  *
- * Prints one line per setting: {@code onnx batch=B threads=T images_per_s=X p50_ms=Y}.
+ * Prints one line per setting: {@code onnx batch=B threads=T images_per_s=X p50_ms=Y runs=N}.
  */
 public final class OnnxEmbedderThroughput {
     private OnnxEmbedderThroughput() {}
@@ -51,31 +49,10 @@ public final class OnnxEmbedderThroughput {
         // Spinning pool threads are ONNX Runtime's default; they help batch hand-offs on free cores.
         try (OnnxImageModel model = OnnxImageModel.open(onnx, new OnnxOptions(threads, threads > 1, true));
              Arena arena = Arena.ofConfined()) {
-            float[] values = new float[batch * 3 * 224 * 224];
-            Random random = new Random(1234);
-            for (int i = 0; i < values.length; i++) {
-                values[i] = (float) random.nextGaussian();
-            }
-            TensorView input = TensorView.ofFloats(arena, values, batch, 3, 224, 224);
+            TensorView input = EmbedderTiming.randomImages(arena, batch);
             TensorView pooled = TensorView.allocate(arena, DType.F32, batch, 960);
             Map<String, TensorView> out = Map.of(MobileNetV3OnnxExport.POOLED, pooled);
-            long warmupEnd = System.nanoTime() + 1_000_000_000L;
-            do {
-                model.runInto(input, out);
-            } while (System.nanoTime() < warmupEnd);
-            long[] times = new long[100_000];
-            int runs = 0;
-            long start = System.nanoTime(), end = start + (long) (seconds * 1e9);
-            while ((System.nanoTime() < end || runs < 3) && runs < times.length) {
-                long t0 = System.nanoTime();
-                model.runInto(input, out);
-                times[runs++] = System.nanoTime() - t0;
-            }
-            double total = (System.nanoTime() - start) / 1e9;
-            long[] sorted = Arrays.copyOf(times, runs);
-            Arrays.sort(sorted);
-            System.out.printf("onnx batch=%d threads=%d images_per_s=%.1f p50_ms=%.2f runs=%d%n",
-                    batch, threads, runs * (double) batch / total, sorted[runs / 2] / 1e6, runs);
+            EmbedderTiming.time("onnx", batch, threads, seconds, () -> model.runInto(input, out));
         }
     }
 }

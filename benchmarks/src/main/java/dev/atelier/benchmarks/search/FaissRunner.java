@@ -100,25 +100,13 @@ final class FaissRunner {
      * Tries values (ascending) with setter until batch recall reaches target; returns the first that
      * does, else the one with the best recall. Prints each step.
      */
-    int sweep(String what, VectorIndex index, int[] values, IntConsumer setter, long[][] exact, double target) {
-        int best = values[0];
-        double bestRecall = -1;
-        for (int v : values) {
+    int sweep(String what, VectorIndex index, int[] values, IntConsumer setter, long[][] exact, double target) throws Exception {
+        return Measurements.sweep(what, values, exact, k, target, "batch_qps", v -> {
             setter.accept(v);
             long t0 = System.nanoTime();
             long[][] found = batchSearch(index);
-            double qps = data.nq() / ((System.nanoTime() - t0) / 1e9);
-            double recall = Measurements.recall(found, exact, k);
-            System.out.printf("  sweep %s=%d recall@%d=%.4f batch_qps=%.0f%n", what, v, k, recall, qps);
-            if (recall > bestRecall + 1e-9) {
-                best = v;
-                bestRecall = recall;
-            }
-            if (recall >= target) {
-                return v;
-            }
-        }
-        return best;
+            return new Measurements.SweepStep(found, data.nq() / ((System.nanoTime() - t0) / 1e9));
+        });
     }
 
     private TensorView rows(MemorySegment all, int first, int count) {

@@ -118,22 +118,11 @@ final class LuceneRunner implements AutoCloseable {
 
     /** As FaissRunner.sweep, over numCandidates, searching on threads threads. */
     int sweep(int[] values, long[][] exact, double target, int threads) throws Exception {
-        int best = values[0];
-        double bestRecall = -1;
-        for (int v : values) {
+        return Measurements.sweep("numCandidates", values, exact, k, target, "qps_" + threads + "threads", v -> {
             long[][] found = new long[data.nq()][];
             double qps = Measurements.parallelSingles(data.nq(), threads, 1, i -> found[i] = search(i, v));
-            double recall = Measurements.recall(found, exact, k);
-            System.out.printf("  sweep numCandidates=%d recall@%d=%.4f qps_%dthreads=%.0f%n", v, k, recall, threads, qps);
-            if (recall > bestRecall + 1e-9) {
-                best = v;
-                bestRecall = recall;
-            }
-            if (recall >= target) {
-                return v;
-            }
-        }
-        return best;
+            return new Measurements.SweepStep(found, qps);
+        });
     }
 
     @Override

@@ -74,6 +74,39 @@ final class Measurements {
         return sum / exact.length;
     }
 
+    /** What one setting of a sweep gave: the search results of every query and their queries per second. */
+    record SweepStep(long[][] found, double qps) {}
+
+    /** One setting of a sweep, measured. */
+    @FunctionalInterface
+    interface SweepMeasure {
+        SweepStep run(int value) throws Exception;
+    }
+
+    /**
+     * Tries values (ascending) until recall@k against exact reaches target; returns the first that
+     * does, else the one with the best recall. Prints each step as
+     * {@code sweep NAME=V recall@K=R QPS_LABEL=Q}.
+     */
+    static int sweep(String name, int[] values, long[][] exact, int k, double target, String qpsLabel, SweepMeasure measure)
+            throws Exception {
+        int best = values[0];
+        double bestRecall = -1;
+        for (int v : values) {
+            SweepStep step = measure.run(v);
+            double recall = recall(step.found(), exact, k);
+            System.out.printf("  sweep %s=%d recall@%d=%.4f %s=%.0f%n", name, v, k, recall, qpsLabel, step.qps());
+            if (recall > bestRecall + 1e-9) {
+                best = v;
+                bestRecall = recall;
+            }
+            if (recall >= target) {
+                return v;
+            }
+        }
+        return best;
+    }
+
     /** The nearest-rank percentile of sorted values. */
     static double percentile(long[] sorted, double p) {
         int i = (int) Math.ceil(p * sorted.length) - 1;
