@@ -27,6 +27,12 @@ public enum DType implements NativeEnum {
         return code;
     }
 
+    /** The library names dtypes as safetensors does: the constant's name ({@code F32}). */
+    @Override
+    public String nativeName() {
+        return name();
+    }
+
     public int byteSize() {
         return byteSize;
     }

@@ -1,5 +1,7 @@
 package dev.atelier.engine.core;
 
+import java.util.Locale;
+
 /**
  * A Java enum mirroring a C enum of {@code atelier.h}: each constant holds its C value, taken
  * from the generated bindings' constants.
@@ -7,6 +9,14 @@ package dev.atelier.engine.core;
 public interface NativeEnum {
     /** The C value. */
     int code();
+
+    /**
+     * The library's name for the value ({@code atl_*_name}): the constant's name in lower case,
+     * unless the enum says otherwise.
+     */
+    default String nativeName() {
+        return ((Enum<?>) this).name().toLowerCase(Locale.ROOT);
+    }
 
     /**
      * The one of values whose {@link #code()} is code. Another value means the library and the

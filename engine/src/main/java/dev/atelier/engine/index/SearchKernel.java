@@ -6,7 +6,6 @@ import dev.atelier.engine.core.AtelierException.InvalidInputException;
 import dev.atelier.engine.core.NativeEnum;
 import dev.atelier.engine.core.NativeLibrary;
 import java.util.Arrays;
-import java.util.Locale;
 import java.util.stream.Collectors;
 
 /**
@@ -38,11 +37,6 @@ public enum SearchKernel implements NativeEnum {
     @Override
     public int code() {
         return code;
-    }
-
-    /** The library's name for it: "auto", "faiss", "reference", "avx2", "avx512". */
-    public String nativeName() {
-        return name().toLowerCase(Locale.ROOT);
     }
 
     /** Whether this CPU runs it. */

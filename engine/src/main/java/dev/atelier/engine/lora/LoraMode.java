@@ -3,7 +3,6 @@ package dev.atelier.engine.lora;
 import static dev.atelier.bindings.atelier_h.*;
 
 import dev.atelier.engine.core.NativeEnum;
-import java.util.Locale;
 
 /** How a LoRA is applied to a network ({@code atl_lora_mode}, codes from the bindings). */
 public enum LoraMode implements NativeEnum {
@@ -22,11 +21,6 @@ public enum LoraMode implements NativeEnum {
     @Override
     public int code() {
         return code;
-    }
-
-    /** The library's name for it ({@code atl_lora_mode_name}): "merged", "unmerged". */
-    public String nativeName() {
-        return name().toLowerCase(Locale.ROOT);
     }
 
     /** The mode with the given {@link #code()}. */

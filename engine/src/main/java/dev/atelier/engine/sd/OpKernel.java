@@ -6,7 +6,6 @@ import dev.atelier.engine.core.AtelierException.InvalidInputException;
 import dev.atelier.engine.core.NativeEnum;
 import dev.atelier.engine.core.NativeLibrary;
 import java.util.Arrays;
-import java.util.Locale;
 import java.util.stream.Collectors;
 
 /**
@@ -35,11 +34,6 @@ public enum OpKernel implements NativeEnum {
     @Override
     public int code() {
         return code;
-    }
-
-    /** The library's name for it ({@code atl_op_kernel_name}): "auto", "reference", "avx512", "torch". */
-    public String nativeName() {
-        return name().toLowerCase(Locale.ROOT);
     }
 
     /** Whether this CPU runs it ({@code atl_op_kernel_available}). */

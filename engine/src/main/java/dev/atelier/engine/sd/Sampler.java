@@ -37,6 +37,12 @@ public enum Sampler implements NativeEnum {
         return id;
     }
 
+    /** {@link #id()}, as {@code atl_sampler_name} spells it. */
+    @Override
+    public String nativeName() {
+        return id;
+    }
+
     /** The A1111 name: {@code Euler a}. */
     public String displayName() {
         return displayName;

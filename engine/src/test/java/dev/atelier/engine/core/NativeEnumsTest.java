@@ -35,7 +35,7 @@ class NativeEnumsTest {
 
     @Test
     void samplers() {
-        mirrors(Sampler.values(), Sampler::code, Sampler::id, c -> atl_sampler_name(c), n -> atl_sampler_from_name(n),
+        mirrors(Sampler.values(), Sampler::code, Sampler::nativeName, c -> atl_sampler_name(c), n -> atl_sampler_from_name(n),
                 Sampler::fromCode);
         for (Sampler s : Sampler.values()) {
             assertEquals(s, Sampler.fromName(s.id()));
@@ -60,7 +60,7 @@ class NativeEnumsTest {
     @Test
     void dtypes() {
         // The library names dtypes as safetensors does, which are the Java constants' names; it has no from_name.
-        mirrors(DType.values(), DType::code, DType::name, c -> atl_dtype_name(c), null, DType::fromCode);
+        mirrors(DType.values(), DType::code, DType::nativeName, c -> atl_dtype_name(c), null, DType::fromCode);
         for (DType d : DType.values()) {
             assertEquals(d.byteSize(), atl_dtype_size(d.code()), d.name());
             assertEquals(d, DType.fromName(d.name()).orElseThrow());
