@@ -8,9 +8,7 @@ import dev.atelier.engine.torchfile.Pickled.StorageRef;
 import dev.atelier.engine.torchfile.Pickled.TensorRef;
 import dev.atelier.engine.torchfile.Pickled.Tuple;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.math.BigInteger;
-import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -32,15 +30,13 @@ import java.util.Map;
  * ({@code EMPTY_DICT}) builds a 64-byte object, and an object can contain itself. So the machine
  * charges every value it builds or stores against {@link #MAX_BUILT_BYTES}, allows only
  * scalars and flat tuples of them as dict keys (as Python allows only hashable keys; this keeps
- * hashing from recursing), and renders values in messages within a fixed budget. Walking the
- * result (see {@code TorchFile}) is bounded separately: depth, visits and cycles.
+ * hashing from recursing), and renders values in messages within a fixed budget
+ * ({@link PickledText}). Walking the result (see {@code TorchFile}) is bounded separately: depth,
+ * visits and cycles. The bytes are read through {@link PickleInput}.
  *
  * <p>Opcode semantics from CPython's {@code Lib/pickletools.py} documentation.
  */
 final class PickleReader {
-    private static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfLong I64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfDouble F64_BE = ValueLayout.JAVA_DOUBLE_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
     private static final Object MARK = new Object();
 
     /**
@@ -64,18 +60,15 @@ final class PickleReader {
     private static final Global REBUILD_TENSOR = new Global("torch._utils", "_rebuild_tensor_v2");
     private static final Global REBUILD_PARAMETER = new Global("torch._utils", "_rebuild_parameter");
 
-    private final String where;
-    private final MemorySegment in;
+    private final PickleInput input;
     private final boolean lenient;
     private final List<Object> stack = new ArrayList<>();
     private final List<Integer> marks = new ArrayList<>();
     private final Map<Long, Object> memo = new HashMap<>();
-    private long pos;
     private long built; // estimated bytes of every value built or stored so far
 
     private PickleReader(String where, MemorySegment in, boolean lenient) {
-        this.where = where;
-        this.in = in;
+        this.input = new PickleInput(where, in);
         this.lenient = lenient;
     }
 
@@ -86,16 +79,16 @@ final class PickleReader {
 
     private Object run() {
         while (true) {
-            long at = pos;
-            int op = u8();
+            long at = input.pos();
+            int op = input.u8();
             switch (op) {
                 case 0x80 -> { // PROTO
-                    int protocol = u8();
+                    int protocol = input.u8();
                     if (protocol > 5) {
                         throw error(at, "pickle protocol " + protocol + " is newer than 5");
                     }
                 }
-                case 0x95 -> skip(8); // FRAME: a length hint only
+                case 0x95 -> input.skip(8); // FRAME: a length hint only
                 case '.' -> { // STOP
                     if (stack.size() != 1 || !marks.isEmpty()) {
                         throw error(at, "STOP with " + stack.size() + " values and " + marks.size() + " marks on the stack");
@@ -121,11 +114,11 @@ final class PickleReader {
                 case 0x85 -> push(new Tuple(items(at, popN(at, 1)))); // TUPLE1
                 case 0x86 -> push(new Tuple(items(at, popN(at, 2)))); // TUPLE2
                 case 0x87 -> push(new Tuple(items(at, popN(at, 3)))); // TUPLE3
-                case 'X' -> push(utf8(u32())); // BINUNICODE
-                case 0x8c -> push(utf8(u8())); // SHORT_BINUNICODE
-                case 0x8d -> push(utf8(len64(at))); // BINUNICODE8
-                case 'B' -> push(bytes(u32())); // BINBYTES
-                case 0x8e -> push(bytes(len64(at))); // BINBYTES8
+                case 'X' -> push(utf8(input.u32())); // BINUNICODE
+                case 0x8c -> push(utf8(input.u8())); // SHORT_BINUNICODE
+                case 0x8d -> push(utf8(input.len64(at))); // BINUNICODE8
+                case 'B' -> push(bytes(input.u32())); // BINBYTES
+                case 0x8e -> push(bytes(input.len64(at))); // BINBYTES8
                 case 0x8f -> push(built(at, new ArrayList<>(), OBJECT)); // EMPTY_SET: a set is kept as a list
                 case 0x90 -> { // ADDITEMS
                     List<Object> items = popMark(at);
@@ -133,24 +126,23 @@ final class PickleReader {
                     list(at).addAll(items);
                 }
                 case 0x91 -> push(items(at, popMark(at))); // FROZENSET
-                case 'C' -> push(bytes(u8())); // SHORT_BINBYTES
-                case 'J' -> push((long) i32()); // BININT
-                case 'K' -> push((long) u8()); // BININT1
-                case 'M' -> push((long) u16()); // BININT2
-                case 0x8a -> push(long1(u8())); // LONG1
+                case 'C' -> push(bytes(input.u8())); // SHORT_BINBYTES
+                case 'J' -> push((long) input.i32()); // BININT
+                case 'K' -> push((long) input.u8()); // BININT1
+                case 'M' -> push((long) input.u16()); // BININT2
+                case 0x8a -> push(input.long1(input.u8())); // LONG1
                 case 'G' -> { // BINFLOAT: 8 bytes, big endian
-                    need(8);
-                    push(in.get(F64_BE, pos));
-                    pos += 8;
+                    input.need(8);
+                    push(input.f64());
                 }
                 case 0x88 -> push(Boolean.TRUE); // NEWTRUE
                 case 0x89 -> push(Boolean.FALSE); // NEWFALSE
                 case 'N' -> push(null); // NONE
-                case 'q' -> memoize(at, u8()); // BINPUT
-                case 'r' -> memoize(at, Integer.toUnsignedLong(i32())); // LONG_BINPUT
+                case 'q' -> memoize(at, input.u8()); // BINPUT
+                case 'r' -> memoize(at, Integer.toUnsignedLong(input.i32())); // LONG_BINPUT
                 case 0x94 -> memoize(at, memo.size()); // MEMOIZE
-                case 'h' -> push(recall(at, u8())); // BINGET
-                case 'j' -> push(recall(at, Integer.toUnsignedLong(i32()))); // LONG_BINGET
+                case 'h' -> push(recall(at, input.u8())); // BINGET
+                case 'j' -> push(recall(at, Integer.toUnsignedLong(input.i32()))); // LONG_BINGET
                 case '0' -> pop(at); // POP
                 case '1' -> popMark(at); // POP_MARK
                 case '2' -> push(peek(at)); // DUP
@@ -173,7 +165,7 @@ final class PickleReader {
                     charge(at, REFERENCE * items.size());
                     list(at).addAll(items);
                 }
-                case 'c' -> push(global(at, line(at), line(at))); // GLOBAL
+                case 'c' -> push(global(at, input.line(at), input.line(at))); // GLOBAL
                 case 0x93 -> { // STACK_GLOBAL
                     Object name = pop(at);
                     Object module = pop(at);
@@ -202,7 +194,7 @@ final class PickleReader {
                     pop(at); // the state: OrderedDict's _metadata, or an opaque object's fields
                     Object target = peek(at);
                     if (!(target instanceof Map || target instanceof Opaque)) {
-                        throw error(at, "BUILD on " + describe(target) + " is not supported");
+                        throw error(at, "BUILD on " + PickledText.describe(target) + " is not supported");
                     }
                 }
                 case 'Q' -> push(persistentLoad(at, pop(at))); // BINPERSID
@@ -229,7 +221,7 @@ final class PickleReader {
 
     private Object reduce(long at, Object callable, Object args) {
         if (!(callable instanceof Global g) || !(args instanceof Tuple t)) {
-            throw error(at, "REDUCE needs a global and a tuple, got " + describe(callable) + " and " + describe(args));
+            throw error(at, "REDUCE needs a global and a tuple, got " + PickledText.describe(callable) + " and " + PickledText.describe(args));
         }
         if (g.equals(ORDERED_DICT)) {
             if (t.size() != 0) {
@@ -240,7 +232,7 @@ final class PickleReader {
         if (g.equals(REBUILD_TENSOR)) {
             // _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
             if (t.size() < 4 || !(t.get(0) instanceof StorageRef storage) || !(t.get(1) instanceof Long offset)) {
-                throw error(at, "malformed _rebuild_tensor_v2 arguments " + describe(t));
+                throw error(at, "malformed _rebuild_tensor_v2 arguments " + PickledText.describe(t));
             }
             long[] shape = longs(at, t.get(2), "size");
             long[] stride = longs(at, t.get(3), "stride");
@@ -253,7 +245,7 @@ final class PickleReader {
         if (g.equals(REBUILD_PARAMETER)) {
             // _rebuild_parameter(data, requires_grad, backward_hooks): a Parameter is its tensor here.
             if (t.size() < 1 || !(t.get(0) instanceof TensorRef tensor)) {
-                throw error(at, "malformed _rebuild_parameter arguments " + describe(t));
+                throw error(at, "malformed _rebuild_parameter arguments " + PickledText.describe(t));
             }
             return tensor;
         }
@@ -268,7 +260,7 @@ final class PickleReader {
         if (!(pid instanceof Tuple t) || t.size() != 5 || !"storage".equals(t.get(0))
                 || !(t.get(1) instanceof Global type) || !(t.get(2) instanceof String key)
                 || !(t.get(3) instanceof String location) || !(t.get(4) instanceof Long numel)) {
-            throw error(at, "unsupported persistent id " + describe(pid));
+            throw error(at, "unsupported persistent id " + PickledText.describe(pid));
         }
         DType dtype = type.module().equals("torch") ? STORAGES.get(type.name()) : null;
         if (dtype == null) {
@@ -279,12 +271,12 @@ final class PickleReader {
 
     private long[] longs(long at, Object o, String what) {
         if (!(o instanceof Tuple t)) {
-            throw error(at, "tensor " + what + " is not a tuple: " + describe(o));
+            throw error(at, "tensor " + what + " is not a tuple: " + PickledText.describe(o));
         }
         long[] out = new long[t.size()];
         for (int i = 0; i < out.length; i++) {
             if (!(t.get(i) instanceof Long v) || v < 0) {
-                throw error(at, "tensor " + what + " has a bad entry " + describe(t.get(i)));
+                throw error(at, "tensor " + what + " has a bad entry " + PickledText.describe(t.get(i)));
             }
             out[i] = v;
         }
@@ -367,7 +359,7 @@ final class PickleReader {
         if (top instanceof Opaque && lenient) {
             return new HashMap<>(); // items of an opaque mapping are dropped with it
         }
-        throw error(at, "SETITEM on " + describe(top));
+        throw error(at, "SETITEM on " + PickledText.describe(top));
     }
 
     @SuppressWarnings("unchecked")
@@ -379,62 +371,11 @@ final class PickleReader {
         if (top instanceof Opaque && lenient) {
             return new ArrayList<>();
         }
-        throw error(at, "APPEND on " + describe(top));
-    }
-
-    /**
-     * A value for a message, at most about 80 characters: containers are rendered to a fixed
-     * depth and width, never through their {@code toString}, which would walk a self-containing
-     * structure forever and a memo-shared one for an exponential time.
-     */
-    static String describe(Object o) {
-        StringBuilder b = new StringBuilder();
-        describe(o, b, 3);
-        return b.length() > 80 ? b.substring(0, 80) + "..." : b.toString();
-    }
-
-    private static void describe(Object o, StringBuilder b, int depth) {
-        if (b.length() > 80) {
-            return;
-        }
-        switch (o) {
-            case null -> b.append("None");
-            case String s -> b.append('\'').append(s, 0, Math.min(s.length(), 81)).append('\'');
-            case byte[] bytes -> b.append("b<").append(bytes.length).append(" bytes>");
-            case Map<?, ?> m -> items(m.entrySet(), b, depth, "{", "}", m.size());
-            case List<?> l -> items(l, b, depth, "[", "]", l.size());
-            case Tuple t -> items(t.items(), b, depth, "(", ")", t.size());
-            case Opaque op -> b.append(op.type()).append("(...)");
-            case Map.Entry<?, ?> e -> {
-                describe(e.getKey(), b, depth);
-                b.append(": ");
-                describe(e.getValue(), b, depth);
-            }
-            default -> b.append(o); // numbers, booleans, globals, storage and tensor records: bounded strings
-        }
-    }
-
-    private static void items(Iterable<?> items, StringBuilder b, int depth, String open, String close, int size) {
-        if (depth == 0) {
-            b.append(open).append(size).append(" items").append(close);
-            return;
-        }
-        b.append(open);
-        int n = 0;
-        for (Object item : items) {
-            if (b.length() > 80) {
-                break;
-            }
-            if (n++ > 0) {
-                b.append(", ");
-            }
-            describe(item, b, depth - 1);
-        }
-        b.append(close);
+        throw error(at, "APPEND on " + PickledText.describe(top));
     }
 
     private void push(Object o) {
-        charge(pos, REFERENCE);
+        charge(input.pos(), REFERENCE);
         stack.add(o);
     }
 
@@ -477,93 +418,17 @@ final class PickleReader {
         return memo.get(key);
     }
 
-    private void need(long n) {
-        if (n < 0 || pos + n > in.byteSize()) {
-            throw error(pos, "the pickle ends early (truncated)");
-        }
-    }
-
-    private void skip(long n) {
-        need(n);
-        pos += n;
-    }
-
-    private int u8() {
-        need(1);
-        return Byte.toUnsignedInt(in.get(ValueLayout.JAVA_BYTE, pos++));
-    }
-
-    private int u16() {
-        int lo = u8();
-        return lo | (u8() << 8);
-    }
-
-    private int i32() {
-        need(4);
-        int v = in.get(I32, pos);
-        pos += 4;
-        return v;
-    }
-
-    private long u32() {
-        return Integer.toUnsignedLong(i32());
-    }
-
-    private long len64(long at) {
-        need(8);
-        long v = in.get(I64, pos);
-        pos += 8;
-        if (v < 0) {
-            throw error(at, "negative length");
-        }
-        return v;
-    }
-
-    private Object long1(int n) {
-        need(n);
-        byte[] le = in.asSlice(pos, n).toArray(ValueLayout.JAVA_BYTE);
-        pos += n;
-        byte[] be = new byte[Math.max(n, 1)];
-        for (int i = 0; i < n; i++) {
-            be[n - 1 - i] = le[i];
-        }
-        BigInteger v = n == 0 ? BigInteger.ZERO : new BigInteger(be); // two's complement, little endian
-        return v.bitLength() < 64 ? (Object) v.longValue() : v;
-    }
-
     private String utf8(long n) {
         return new String(bytes(n), StandardCharsets.UTF_8);
     }
 
     private byte[] bytes(long n) {
-        if (n > Integer.MAX_VALUE - 8) {
-            throw error(pos, "a " + n + "-byte string is too long");
-        }
-        need(n);
-        charge(pos, OBJECT + 2 * n); // a String may hold UTF-16
-        byte[] b = in.asSlice(pos, n).toArray(ValueLayout.JAVA_BYTE);
-        pos += n;
-        return b;
-    }
-
-    private String line(long at) {
-        long start = pos;
-        while (true) {
-            need(1);
-            if (in.get(ValueLayout.JAVA_BYTE, pos) == '\n') {
-                break;
-            }
-            pos++;
-            if (pos - start > 1000) {
-                throw error(at, "GLOBAL name longer than 1000 bytes");
-            }
-        }
-        String s = new String(in.asSlice(start, pos - start).toArray(ValueLayout.JAVA_BYTE), StandardCharsets.UTF_8);
-        pos++;
-        return s;
+        input.require(n);
+        charge(input.pos(), OBJECT + 2 * n); // a String may hold UTF-16
+        return input.take(n);
     }
 
     private FormatException error(long at, String problem) {
-        return new FormatException(where + ": " + problem + " (pickle offset " + at + ")");
+        return input.error(at, problem);
     }
 }
