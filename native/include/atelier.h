@@ -28,7 +28,7 @@
 extern "C" {
 #endif
 
-#define ATL_ABI_VERSION 5
+#define ATL_ABI_VERSION 6
 
 #define ATL_API __attribute__((visibility("default")))
 
@@ -756,6 +756,17 @@ ATL_API atl_status* atl_unet_apply_lora(atl_unet* u, const atl_lora* lora, float
                                         int32_t* out_slot);
 ATL_API atl_status* atl_text_encoder_apply_lora(atl_text_encoder* te, const atl_lora* lora, float multiplier,
                                                 int32_t mode, int32_t* out_slot);
+/* Applies lora unmerged into slot, an unmerged apply's slot since the last clear (else
+ * ATL_ERR_INVALID_ARGUMENT): a sample that selects slot gets these adapters as well as those
+ * already there, so one slot can carry a set of LoRAs with their own multipliers. Checked as
+ * atl_unet_apply_lora; nothing is applied on an error. */
+ATL_API atl_status* atl_unet_apply_lora_to_slot(atl_unet* u, const atl_lora* lora, float multiplier, int32_t slot);
+ATL_API atl_status* atl_text_encoder_apply_lora_to_slot(atl_text_encoder* te, const atl_lora* lora, float multiplier,
+                                                        int32_t slot);
+/* Removes the unmerged adapters of slot (an unmerged apply's slot since the last clear): samples
+ * selecting it get no LoRA. Other slots keep their numbers and adapters; merged LoRAs stay. */
+ATL_API atl_status* atl_unet_remove_lora(atl_unet* u, int32_t slot);
+ATL_API atl_status* atl_text_encoder_remove_lora(atl_text_encoder* te, int32_t slot);
 /* Removes every LoRA (both modes) and the selection: the network computes exactly what it did
  * when created. */
 ATL_API atl_status* atl_unet_clear_lora(atl_unet* u);

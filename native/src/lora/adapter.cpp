@@ -1,5 +1,7 @@
 #include "lora/adapter.hpp"
 
+#include <algorithm>
+
 #include "core/status.hpp"
 #include "core/tensor_view.hpp"
 #include "lora/kernels.hpp"
@@ -77,15 +79,18 @@ torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& weight, const 
         }
         return terms;
     };
+    // One sample's rows (x [b, L, in]: L; x [b, in]: 1) decide the kernel's route, whatever the
+    // batch: a sample's result is then the same alone and batched with others.
+    const int64_t sample_rows = x.dim() >= 3 && x.size(0) > 0 ? n / x.size(0) : 1;
     if (!slots) {
-        segments.push_back({0, n, terms_for(0, true)});
+        segments.push_back({0, n, terms_for(0, true), sample_rows});
     } else {
         const int64_t b = static_cast<int64_t>(slots->size());
         const int64_t rows = b ? n / b : 0;
         for (int64_t i = 0; i < b;) {
             int64_t j = i + 1;
             while (j < b && (*slots)[j] == (*slots)[i]) ++j;
-            segments.push_back({i * rows, j * rows, terms_for((*slots)[i], false)});
+            segments.push_back({i * rows, j * rows, terms_for((*slots)[i], false), rows});
             i = j;
         }
     }
@@ -158,6 +163,11 @@ void merge(const LayerRef& layer, const Adapter& a) {
     }
     w.add_(d);
     if (st.base.scalar_type() != torch::kFloat) w = w.to(st.base.scalar_type());
+}
+
+void remove(const LayerRef& layer, int32_t slot) {
+    std::vector<Adapter>& a = layer.lora->adapters;
+    a.erase(std::remove_if(a.begin(), a.end(), [slot](const Adapter& x) { return x.slot == slot; }), a.end());
 }
 
 void clear(const LayerRef& layer) {

@@ -76,6 +76,8 @@ torch::Tensor delta_weight(const Adapter& a, c10::IntArrayRef weight_shape);
 // (mapped weights are read-only).
 void merge(const LayerRef& layer, const Adapter& a);
 // Drops every adapter and swaps the base weight back (bit for bit).
+// Drops the unmerged adapters of slot (merged ones and other slots stay).
+void remove(const LayerRef& layer, int32_t slot);
 void clear(const LayerRef& layer);
 
 }  // namespace atl::lora

@@ -223,7 +223,7 @@ std::vector<Span> cover(int64_t n, const std::vector<RowSegment>& segments) {
         require(s->begin >= at && s->end >= s->begin && s->end <= n, ATL_ERR_INTERNAL,
                 "lora kernel: row segments overlap or leave the input");
         if (s->begin > at) spans.push_back({at, s->begin, nullptr});
-        spans.push_back({s->begin, s->end, s->terms.empty() ? nullptr : &s->terms});
+        spans.push_back({s->begin, s->end, s->terms.empty() ? nullptr : &s->terms, s->route_rows});
         at = s->end;
     }
     if (at < n) spans.push_back({at, n, nullptr});

@@ -42,6 +42,10 @@ struct LowRank {
 struct RowSegment {
     int64_t begin = 0, end = 0;
     std::vector<LowRank> terms;
+    // The rows a kernel that picks between routes by the number of rows (packed_forward.cpp) picks
+    // for: one sample's, so that what a sample gets does not depend on the samples batched with
+    // it; 0: the segment's.
+    int64_t route_rows = 0;
 };
 
 // Throws ATL_ERR_SHAPE unless A [r, in] and B [out, r] fit W [out, in].
@@ -51,6 +55,7 @@ void check_term(const LowRank& term, const torch::Tensor& weight);
 struct Span {
     int64_t begin, end;
     const std::vector<LowRank>* terms;
+    int64_t route_rows = 0;  // RowSegment::route_rows
 };
 std::vector<Span> cover(int64_t n, const std::vector<RowSegment>& segments);
 

@@ -129,6 +129,12 @@ std::vector<int32_t> read_slots(const atl_tensor_view* view, int32_t count) {
     return out;
 }
 
+void require_made(int32_t slot, int32_t made, const char* network) {
+    atl::require(slot >= 0 && slot < made, ATL_ERR_INVALID_ARGUMENT,
+                 std::string(network) + ": slot " + std::to_string(slot) +
+                     " is not one an unmerged apply returned since the last clear (0.." + std::to_string(made - 1) + ")");
+}
+
 int32_t slot_count(const std::vector<atl::lora::LayerRef>& layers) {
     int32_t n = 0;
     for (const auto& l : layers) {
@@ -226,6 +232,41 @@ atl_status* atl_text_encoder_apply_lora(atl_text_encoder* te, const atl_lora* lo
     const int32_t slot = apply_lora(te->impl->lora_layers(), lora, multiplier, mode,
                                [&] { return te->impl->next_lora_slot(); }, "text encoder");
     if (out_slot) *out_slot = slot;
+    ATL_CATCH
+}
+
+atl_status* atl_unet_apply_lora_to_slot(atl_unet* u, const atl_lora* lora, float multiplier, int32_t slot) {
+    ATL_TRY
+    atl::require(u != nullptr, ATL_ERR_INVALID_ARGUMENT, "unet handle is NULL");
+    require_made(slot, u->impl->lora_slots_made(), "unet");
+    torch::NoGradGuard no_grad;
+    apply_lora(u->impl->lora_layers(), lora, multiplier, ATL_LORA_UNMERGED, [slot] { return slot; }, "unet");
+    ATL_CATCH
+}
+
+atl_status* atl_text_encoder_apply_lora_to_slot(atl_text_encoder* te, const atl_lora* lora, float multiplier,
+                                                int32_t slot) {
+    ATL_TRY
+    atl::require(te != nullptr, ATL_ERR_INVALID_ARGUMENT, "text encoder handle is NULL");
+    require_made(slot, te->impl->lora_slots_made(), "text encoder");
+    torch::NoGradGuard no_grad;
+    apply_lora(te->impl->lora_layers(), lora, multiplier, ATL_LORA_UNMERGED, [slot] { return slot; }, "text encoder");
+    ATL_CATCH
+}
+
+atl_status* atl_unet_remove_lora(atl_unet* u, int32_t slot) {
+    ATL_TRY
+    atl::require(u != nullptr, ATL_ERR_INVALID_ARGUMENT, "unet handle is NULL");
+    require_made(slot, u->impl->lora_slots_made(), "unet");
+    for (const auto& l : u->impl->lora_layers()) atl::lora::remove(l, slot);
+    ATL_CATCH
+}
+
+atl_status* atl_text_encoder_remove_lora(atl_text_encoder* te, int32_t slot) {
+    ATL_TRY
+    atl::require(te != nullptr, ATL_ERR_INVALID_ARGUMENT, "text encoder handle is NULL");
+    require_made(slot, te->impl->lora_slots_made(), "text encoder");
+    for (const auto& l : te->impl->lora_layers()) atl::lora::remove(l, slot);
     ATL_CATCH
 }
 

@@ -20,14 +20,14 @@ namespace {
 
 constexpr int64_t kProjectRows = 32;  // rows per parallel task of t = x A^T
 
-// y [rows, m] = x [rows, k] Wop + bias + (x D^T) Q, D [R, k], Q [R, m], by the cheaper route. The
-// operator Wop comes packed: `base` is the shared packing (made on first use), `pack` packs a
-// fresh copy to merge into.
+// y [rows, m] = x [rows, k] Wop + bias + (x D^T) Q, D [R, k], Q [R, m], by the route that is
+// cheaper for route_rows rows (the two round differently). The operator Wop comes packed: `base`
+// is the shared packing (made on first use), `pack` packs a fresh copy to merge into.
 template <typename Base, typename Pack>
-void product_with_low_rank(const float* x, int64_t rows, int64_t k, int64_t m, Base&& base, Pack&& pack,
-                           const torch::Tensor& d, const torch::Tensor& q, const float* bias, float* y) {
+void product_with_low_rank(const float* x, int64_t rows, int64_t route_rows, int64_t k, int64_t m, Base&& base,
+                           Pack&& pack, const torch::Tensor& d, const torch::Tensor& q, const float* bias, float* y) {
     const int64_t r = d.size(0);
-    if (rows * (k + m) > k * m) {
+    if (route_rows * (k + m) > k * m) {
         PackedRight merged(k, m);
         pack(merged);
         torch::Tensor dt = d.t().contiguous();
@@ -86,7 +86,8 @@ torch::Tensor forward_packed(const torch::Tensor& x, const torch::Tensor& w, con
             as.push_back(term.a.to(torch::kFloat));
             qs.push_back(term.b.to(torch::kFloat).t().mul(term.scale));
         }
-        product_with_low_rank(xs, rows, in, out, base_pack, pack, torch::cat(as, 0).contiguous(),
+        product_with_low_rank(xs, rows, span.route_rows > 0 ? span.route_rows : rows, in, out, base_pack, pack,
+                              torch::cat(as, 0).contiguous(),
                               torch::cat(qs, 0).contiguous(), bp, ys);
     }
     return y;
@@ -105,7 +106,7 @@ torch::Tensor input_grad_packed(const torch::Tensor& dy, const torch::Tensor& w,
         pack(*base);
         return base.get();
     };
-    product_with_low_rank(g.data_ptr<float>(), n, out, in, base_pack, pack,
+    product_with_low_rank(g.data_ptr<float>(), n, n, out, in, base_pack, pack,
                           term.b.to(torch::kFloat).t().contiguous(), term.a.to(torch::kFloat).mul(term.scale).contiguous(),
                           nullptr, dx.data_ptr<float>());
     return dx;

@@ -30,6 +30,7 @@ public:
     void select_lora(std::vector<int32_t> slots) { lora_slots_ = std::move(slots); }
     const std::vector<int32_t>& lora_selection() const { return lora_slots_; }
     int32_t next_lora_slot() { return lora_slot_count_++; }
+    int32_t lora_slots_made() const { return lora_slot_count_; }
     void reset_lora_slots() { lora_slots_.clear(); lora_slot_count_ = 0; }
 
 private:

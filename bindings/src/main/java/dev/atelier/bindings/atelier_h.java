@@ -23,10 +23,10 @@ public class atelier_h extends atelier_h$shared {
     static final SymbolLookup SYMBOL_LOOKUP = SymbolLookup.loaderLookup()
             .or(Linker.nativeLinker().defaultLookup());
 
-    private static final int ATL_ABI_VERSION = (int)5L;
+    private static final int ATL_ABI_VERSION = (int)6L;
     /**
      * {@snippet lang=c :
-     * #define ATL_ABI_VERSION 5
+     * #define ATL_ABI_VERSION 6
      * }
      */
     public static int ATL_ABI_VERSION() {
@@ -7873,6 +7873,254 @@ public class atelier_h extends atelier_h$shared {
                 traceDowncall("atl_text_encoder_apply_lora", te, lora, multiplier, mode, out_slot);
             }
             return (MemorySegment)mh$.invokeExact(te, lora, multiplier, mode, out_slot);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_unet_apply_lora_to_slot {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_FLOAT,
+            atelier_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_unet_apply_lora_to_slot");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_unet_apply_lora_to_slot(atl_unet *u, const atl_lora *lora, float multiplier, int32_t slot)
+     * }
+     */
+    public static FunctionDescriptor atl_unet_apply_lora_to_slot$descriptor() {
+        return atl_unet_apply_lora_to_slot.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_unet_apply_lora_to_slot(atl_unet *u, const atl_lora *lora, float multiplier, int32_t slot)
+     * }
+     */
+    public static MethodHandle atl_unet_apply_lora_to_slot$handle() {
+        return atl_unet_apply_lora_to_slot.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_unet_apply_lora_to_slot(atl_unet *u, const atl_lora *lora, float multiplier, int32_t slot)
+     * }
+     */
+    public static MemorySegment atl_unet_apply_lora_to_slot$address() {
+        return atl_unet_apply_lora_to_slot.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_unet_apply_lora_to_slot(atl_unet *u, const atl_lora *lora, float multiplier, int32_t slot)
+     * }
+     */
+    public static MemorySegment atl_unet_apply_lora_to_slot(MemorySegment u, MemorySegment lora, float multiplier, int slot) {
+        var mh$ = atl_unet_apply_lora_to_slot.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_unet_apply_lora_to_slot", u, lora, multiplier, slot);
+            }
+            return (MemorySegment)mh$.invokeExact(u, lora, multiplier, slot);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_text_encoder_apply_lora_to_slot {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_FLOAT,
+            atelier_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_text_encoder_apply_lora_to_slot");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_text_encoder_apply_lora_to_slot(atl_text_encoder *te, const atl_lora *lora, float multiplier, int32_t slot)
+     * }
+     */
+    public static FunctionDescriptor atl_text_encoder_apply_lora_to_slot$descriptor() {
+        return atl_text_encoder_apply_lora_to_slot.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_text_encoder_apply_lora_to_slot(atl_text_encoder *te, const atl_lora *lora, float multiplier, int32_t slot)
+     * }
+     */
+    public static MethodHandle atl_text_encoder_apply_lora_to_slot$handle() {
+        return atl_text_encoder_apply_lora_to_slot.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_text_encoder_apply_lora_to_slot(atl_text_encoder *te, const atl_lora *lora, float multiplier, int32_t slot)
+     * }
+     */
+    public static MemorySegment atl_text_encoder_apply_lora_to_slot$address() {
+        return atl_text_encoder_apply_lora_to_slot.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_text_encoder_apply_lora_to_slot(atl_text_encoder *te, const atl_lora *lora, float multiplier, int32_t slot)
+     * }
+     */
+    public static MemorySegment atl_text_encoder_apply_lora_to_slot(MemorySegment te, MemorySegment lora, float multiplier, int slot) {
+        var mh$ = atl_text_encoder_apply_lora_to_slot.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_text_encoder_apply_lora_to_slot", te, lora, multiplier, slot);
+            }
+            return (MemorySegment)mh$.invokeExact(te, lora, multiplier, slot);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_unet_remove_lora {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_unet_remove_lora");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_unet_remove_lora(atl_unet *u, int32_t slot)
+     * }
+     */
+    public static FunctionDescriptor atl_unet_remove_lora$descriptor() {
+        return atl_unet_remove_lora.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_unet_remove_lora(atl_unet *u, int32_t slot)
+     * }
+     */
+    public static MethodHandle atl_unet_remove_lora$handle() {
+        return atl_unet_remove_lora.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_unet_remove_lora(atl_unet *u, int32_t slot)
+     * }
+     */
+    public static MemorySegment atl_unet_remove_lora$address() {
+        return atl_unet_remove_lora.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_unet_remove_lora(atl_unet *u, int32_t slot)
+     * }
+     */
+    public static MemorySegment atl_unet_remove_lora(MemorySegment u, int slot) {
+        var mh$ = atl_unet_remove_lora.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_unet_remove_lora", u, slot);
+            }
+            return (MemorySegment)mh$.invokeExact(u, slot);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class atl_text_encoder_remove_lora {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER,
+            atelier_h.C_POINTER,
+            atelier_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_text_encoder_remove_lora");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_text_encoder_remove_lora(atl_text_encoder *te, int32_t slot)
+     * }
+     */
+    public static FunctionDescriptor atl_text_encoder_remove_lora$descriptor() {
+        return atl_text_encoder_remove_lora.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_text_encoder_remove_lora(atl_text_encoder *te, int32_t slot)
+     * }
+     */
+    public static MethodHandle atl_text_encoder_remove_lora$handle() {
+        return atl_text_encoder_remove_lora.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_text_encoder_remove_lora(atl_text_encoder *te, int32_t slot)
+     * }
+     */
+    public static MemorySegment atl_text_encoder_remove_lora$address() {
+        return atl_text_encoder_remove_lora.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_text_encoder_remove_lora(atl_text_encoder *te, int32_t slot)
+     * }
+     */
+    public static MemorySegment atl_text_encoder_remove_lora(MemorySegment te, int slot) {
+        var mh$ = atl_text_encoder_remove_lora.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_text_encoder_remove_lora", te, slot);
+            }
+            return (MemorySegment)mh$.invokeExact(te, slot);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {

@@ -1,8 +1,11 @@
 package dev.atelier.engine.sd;
 
+import dev.atelier.engine.core.AtelierException.InvalidInputException;
 import dev.atelier.engine.core.DType;
 import dev.atelier.engine.core.Status;
 import dev.atelier.engine.core.TensorView;
+import dev.atelier.engine.lora.Lora;
+import dev.atelier.engine.lora.LoraKeys;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -17,6 +20,13 @@ final class LoraCalls {
 
     interface Select {
         MemorySegment call(MemorySegment net, MemorySegment slots);
+    }
+
+    /** The adapters must be for the network they are applied to. */
+    static void requireNetwork(Lora lora, LoraKeys.Network network, String name) {
+        if (lora.network() != network) {
+            throw new InvalidInputException(name + ": these adapters are for the " + lora.network());
+        }
     }
 
     static int apply(Apply fn, MemorySegment net, MemorySegment lora, float multiplier, int mode) {

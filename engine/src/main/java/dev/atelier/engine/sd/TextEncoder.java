@@ -81,11 +81,24 @@ public final class TextEncoder extends NativeHandle {
      * @return the LoRA's slot for {@link #selectLora(int...)} when unmerged, -1 when merged
      */
     public int applyLora(Lora lora, float multiplier, LoraMode mode) {
-        if (lora.network() != LoraKeys.Network.TEXT_ENCODER) {
-            throw new InvalidInputException("text_encoder: these adapters are for the " + lora.network());
-        }
+        LoraCalls.requireNetwork(lora, LoraKeys.Network.TEXT_ENCODER, "text_encoder");
         return LoraCalls.apply((n, l, m, c, s) -> atl_text_encoder_apply_lora(n, l, m, c, s), pointer(), lora.pointer(),
                 multiplier, mode.code());
+    }
+
+    /**
+     * Applies the adapters unmerged into slot, one that an unmerged {@link #applyLora(Lora, float, LoraMode)}
+     * returned since the last clear: samples selecting it get them as well as the LoRAs already
+     * there, so one slot carries a set of LoRAs, each at its own multiplier.
+     */
+    public void applyLora(Lora lora, float multiplier, int slot) {
+        LoraCalls.requireNetwork(lora, LoraKeys.Network.TEXT_ENCODER, "text_encoder");
+        Status.check(atl_text_encoder_apply_lora_to_slot(pointer(), lora.pointer(), multiplier, slot));
+    }
+
+    /** Removes the unmerged LoRAs of slot: samples selecting it get none; other slots keep theirs. */
+    public void removeLora(int slot) {
+        Status.check(atl_text_encoder_remove_lora(pointer(), slot));
     }
 
     /** Removes every LoRA: the network computes exactly what it did when created (merged weights are swapped back). */
