@@ -124,15 +124,29 @@ public record LoraRequest(Path path, float unetMultiplier, float textMultiplier)
             throw new InvalidInputException("prompt asks for LoRA \"" + name + "\" but no --lora-dir is set");
         }
         String file = name.toLowerCase(Locale.ROOT).endsWith(".safetensors") ? name : name + ".safetensors";
-        Path direct = dir.resolve(file);
-        if (Files.isRegularFile(direct)) {
-            return direct;
+        // A name is a file under dir: "../x", "/etc/x" or "a/../../x" would load files from elsewhere.
+        Path root = dir.toAbsolutePath().normalize();
+        Path direct = root.resolve(file).normalize();
+        if (Path.of(file).isAbsolute() || !direct.startsWith(root) || !direct.getParent().startsWith(root)) {
+            throw new InvalidInputException("LoRA name \"" + name + "\" leaves the LoRA folder " + dir);
         }
-        try (Stream<Path> s = Files.walk(dir)) {
-            return s.filter(p -> p.getFileName().toString().equals(file) && Files.isRegularFile(p)).sorted()
-                    .findFirst()
-                    .orElseThrow(() -> new InvalidInputException(
-                            "prompt asks for LoRA \"" + name + "\": no " + file + " in " + dir));
+        try {
+            Path found;
+            if (Files.isRegularFile(direct)) {
+                found = direct;
+            } else {
+                try (Stream<Path> s = Files.walk(root)) {
+                    found = s.filter(p -> p.getFileName().toString().equals(file) && Files.isRegularFile(p)).sorted()
+                            .findFirst()
+                            .orElseThrow(() -> new InvalidInputException(
+                                    "prompt asks for LoRA \"" + name + "\": no " + file + " in " + dir));
+                }
+            }
+            // A link inside the folder may point out of it.
+            if (!found.toRealPath().startsWith(root.toRealPath())) {
+                throw new InvalidInputException("LoRA name \"" + name + "\" leads out of the LoRA folder " + dir);
+            }
+            return found;
         } catch (IOException e) {
             throw new UncheckedIOException(dir + ": " + e.getMessage(), e);
         }

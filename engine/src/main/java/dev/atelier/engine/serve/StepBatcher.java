@@ -33,12 +33,12 @@ import java.util.concurrent.locks.ReentrantLock;
  * 1): the UNet computes every sample of a batch independently, and guidance is the same float
  * arithmetic as the native loop's ({@code uncond + cfg * (cond - uncond)}).
  *
- * <p>The batcher owns the UNet while it is open: nothing else may call it (UNet calls are one
- * thread at a time). It does not own the LoRAs: apply them to the UNet unmerged before the
- * samples that use their slots are submitted, and do not clear them while such samples run.
+ * <p>Each batch uses the UNet under its guard, so that others (a {@link LoraRegistry} applying
+ * or removing LoRAs) may use it between batches. The batcher does not own the LoRAs: the slots
+ * that submitted samples select must stay applied until those samples finish.
  */
 public final class StepBatcher implements AutoCloseable {
-    private final UNet unet;
+    private final Guarded<UNet> unet;
     private final TensorView alphasCumprod;
     private final int maxBatch;
     private final long gatherNanos;
@@ -58,13 +58,13 @@ public final class StepBatcher implements AutoCloseable {
     private record ModelCall(SampleRequest request, float[] x, float t, CompletableFuture<float[]> eps) {}
 
     /**
-     * @param unet          the UNet (owned by the batcher until {@link #close()})
+     * @param unet          the UNet, used under its guard
      * @param alphasCumprod the noise schedule every sample uses
      * @param maxBatch      samples per UNet batch at most (each guided sample is two UNet rows)
      * @param gather        how long a batch waits for running samples that have not yet made
      *                      their next model call (a sampler's own work between calls is short)
      */
-    public StepBatcher(UNet unet, TensorView alphasCumprod, int maxBatch, Duration gather) {
+    public StepBatcher(Guarded<UNet> unet, TensorView alphasCumprod, int maxBatch, Duration gather) {
         if (maxBatch < 1) {
             throw new InvalidInputException("step batcher: maxBatch must be >= 1, got " + maxBatch);
         }
@@ -256,8 +256,10 @@ public final class StepBatcher implements AutoCloseable {
                     row++;
                 }
             }
-            unet.selectLora(slots);
-            float[] eps = unet.forward(x, t, context, arena).toFloatArray();
+            float[] eps = unet.apply(u -> {
+                u.selectLora(slots);
+                return u.forward(x, t, context, arena).toFloatArray();
+            });
             row = 0;
             for (ModelCall c : batch) {
                 SampleRequest r = c.request();

@@ -117,7 +117,7 @@ class StepBatcherTest {
             List<SampleTicket> tickets = new ArrayList<>();
             int batches;
             int largest;
-            try (StepBatcher batcher = new StepBatcher(unet, alphas, 3, Duration.ofSeconds(5))) {
+            try (StepBatcher batcher = new StepBatcher(new Guarded<>(unet), alphas, 3, Duration.ofSeconds(5))) {
                 for (SampleRequest r : requests) {
                     tickets.add(batcher.submit(r));
                 }
@@ -150,7 +150,7 @@ class StepBatcherTest {
             SampleTicket cancelled;
             SampleTicket kept;
             SampleTicket neverStarted;
-            try (StepBatcher batcher = new StepBatcher(unet, alphas, 2, Duration.ofSeconds(5))) {
+            try (StepBatcher batcher = new StepBatcher(new Guarded<>(unet), alphas, 2, Duration.ofSeconds(5))) {
                 cancelled = batcher.submit(longOne);
                 kept = batcher.submit(other);
                 neverStarted = batcher.submit(request(Sampler.EULER, 4, 7, 13, 64, -1));
