@@ -1,5 +1,6 @@
 package dev.atelier.engine.lora;
 
+import dev.atelier.engine.names.ModelLayout;
 import dev.atelier.engine.names.NameConverter;
 import dev.atelier.engine.sd.StableDiffusionWeights;
 import java.util.Collection;
@@ -57,6 +58,11 @@ public final class LoraKeys {
     private final NameConverter names;
     private final Map<String, String> kohya; // kohya module -> LDM module
     private final Set<String> modules; // the model's LDM module names
+
+    /** The keys of a checkpoint's LoRAs: kohya names follow diffusers' blocks, whose numbering depends on the UNet's layout. */
+    public static LoraKeys forCheckpoint(Collection<String> ldmTensorNames) {
+        return new LoraKeys(new NameConverter(ModelLayout.fromLdmNames(ldmTensorNames)), ldmTensorNames);
+    }
 
     /**
      * @param names          the model's name table

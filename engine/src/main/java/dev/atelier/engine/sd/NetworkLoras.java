@@ -5,11 +5,8 @@ import dev.atelier.engine.lora.LoraFile;
 import dev.atelier.engine.lora.LoraKeys;
 import dev.atelier.engine.lora.LoraMode;
 import dev.atelier.engine.lora.LoraRequest;
-import dev.atelier.engine.names.ModelLayout;
-import dev.atelier.engine.names.NameConverter;
 import java.util.List;
 import java.util.Optional;
-import java.util.Set;
 
 /**
  * The LoRAs a pipeline's UNet and text encoder carry, applied {@link LoraMode#UNMERGED unmerged}
@@ -42,9 +39,7 @@ final class NetworkLoras {
             return;
         }
         if (keys == null) {
-            // kohya names follow diffusers' blocks, whose numbering depends on the UNet's layout.
-            Set<String> names = weights.checkpoint().tensors().keySet();
-            keys = new LoraKeys(new NameConverter(ModelLayout.fromLdmNames(names)), names);
+            keys = LoraKeys.forCheckpoint(weights.checkpoint().tensors().keySet());
         }
         try {
             for (LoraRequest r : wanted) {

@@ -15,8 +15,6 @@ import dev.atelier.engine.text.LongPromptMode;
 import dev.atelier.engine.text.PromptPair;
 import java.io.IOException;
 import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -169,6 +167,27 @@ public final class Pipeline implements AutoCloseable {
         return unet;
     }
 
+    /**
+     * What a serving engine that schedules the networks itself needs (serve.GenerationService).
+     * Its networks are this pipeline's, used without this pipeline's lock: while the parts are in
+     * use, {@link #generate} and {@link #encodePrompts} must not be called.
+     *
+     * @param checkpointNames the checkpoint's tensor names, for mapping LoRA keys
+     * @param modelName       the checkpoint's file name without extension (A1111's "Model")
+     */
+    public record Parts(ClipTokenizer tokenizer, LongPromptMode longPrompt, TextEncoder textEncoder, UNet unet,
+            Vae vae, TensorView alphasCumprod, float scaleFactor, ScheduleSource schedule,
+            java.util.Set<String> checkpointNames, String modelName, String modelHash) {}
+
+    public Parts parts() {
+        return new Parts(tokenizer, longPrompt, textEncoder, unet, vae, alphasCumprod, scaleFactor, scheduleSource,
+                weights.checkpoint().tensors().keySet(), modelName(), modelHash());
+    }
+
+    private String modelName() {
+        return checkpoint.getFileName().toString().replaceFirst("\\.[^.]*$", "");
+    }
+
     /** The noise schedule generation samples with, [T] (see {@link ScheduleSource}). */
     public TensorView alphasCumprod() {
         return alphasCumprod;
@@ -213,9 +232,7 @@ public final class Pipeline implements AutoCloseable {
     }
 
     private TensorView encode(long[] ids, int clipSkip, Arena arena) {
-        MemorySegment data = arena.allocate(ValueLayout.JAVA_LONG, ids.length);
-        MemorySegment.copy(ids, 0, data, ValueLayout.JAVA_LONG, 0, ids.length);
-        return textEncoder.forward(TensorView.of(data, DType.I64, 1, ids.length), clipSkip, arena);
+        return textEncoder.forward(ids, clipSkip, arena);
     }
 
     /**
@@ -272,7 +289,7 @@ public final class Pipeline implements AutoCloseable {
             float[] latents = new float[Math.toIntExact(request.images() * perImage)];
             List<GeneratedImage> images = new ArrayList<>();
             String hash = modelHash();
-            String name = checkpoint.getFileName().toString().replaceFirst("\\.[^.]*$", "");
+            String name = modelName();
             for (int i = 0; i < request.batchCount(); i++) {
                 SampleParams params = SampleParams.of(request, i);
                 TensorView noise = noiseAll == null ? null : slice(noiseAll, i * request.batchSize(), request.batchSize());

@@ -14,6 +14,7 @@ import dev.atelier.engine.lora.LoraKeys;
 import dev.atelier.engine.lora.LoraMode;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 
 /**
  * The CLIP text encoder of SD1.x ({@code atl_text_encoder}): token ids to hidden states.
@@ -71,6 +72,13 @@ public final class TextEncoder extends NativeHandle {
         return forward(inputIds, clipSkip, Arena.ofAuto());
     }
 
+
+    /** The hidden states of one token sequence, [1, ids.length, width] ({@link #forward(TensorView, int, Arena)}). */
+    public TensorView forward(long[] ids, int clipSkip, Arena arena) {
+        MemorySegment data = arena.allocate(ValueLayout.JAVA_LONG, ids.length);
+        MemorySegment.copy(ids, 0, data, ValueLayout.JAVA_LONG, 0, ids.length);
+        return forward(TensorView.of(data, DType.I64, 1, ids.length), clipSkip, arena);
+    }
 
     /**
      * Applies the LoRA adapters to this network at multiplier (kohya: multiplier * alpha / rank * up @ down).

@@ -1,0 +1,191 @@
+package dev.atelier.engine.serve;
+
+import dev.atelier.engine.core.AtelierException.CancelledException;
+import dev.atelier.engine.core.AtelierException.InvalidInputException;
+import dev.atelier.engine.core.NativeLibrary;
+import dev.atelier.engine.core.TensorView;
+import dev.atelier.engine.lora.LoraKeys;
+import dev.atelier.engine.lora.LoraRequest;
+import dev.atelier.engine.sd.GeneratedImage;
+import dev.atelier.engine.sd.Generation;
+import dev.atelier.engine.sd.GenerationRequest;
+import dev.atelier.engine.sd.Images;
+import dev.atelier.engine.sd.Infotext;
+import dev.atelier.engine.sd.Pipeline;
+import dev.atelier.engine.sd.SampleParams;
+import dev.atelier.engine.sd.TextEncoder;
+import dev.atelier.engine.sd.Vae;
+import dev.atelier.engine.text.PromptPair;
+import java.lang.foreign.Arena;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * One loaded model serving many requests at once, each with its own LoRAs: every request's
+ * images are samples of one {@link StepBatcher}, so requests with different LoRAs, samplers,
+ * step counts and guidance share UNet batches; LoRAs come by name ({@code <lora:NAME:W>} in
+ * the prompt) from a {@link LoraRegistry}. A request's images equal the same request run alone.
+ * Requests past the queue limit are refused at once ({@link QueueFullException}).
+ *
+ * <p>The service uses the pipeline's networks directly: while it is open, do not call the
+ * pipeline's own generate.
+ */
+public final class GenerationService implements AutoCloseable {
+    private final Pipeline.Parts parts;
+    private final Guarded<TextEncoder> text;
+    private final Guarded<Vae> vae;
+    private final LoraRegistry registry;
+    private final StepBatcher batcher;
+    private final ExecutorService requests;
+    private final int maxQueue;
+    private final AtomicInteger outstanding = new AtomicInteger();
+
+    /**
+     * @param maxBatch        images per UNet batch at most
+     * @param maxQueue        requests accepted and not yet finished at most
+     * @param loraBudgetBytes LoRA files' bytes kept applied while unused
+     * @param gather          how long a batch waits for running images' next model calls
+     */
+    public record Options(int maxBatch, int maxQueue, long loraBudgetBytes, Duration gather) {
+        public static Options defaults() {
+            return new Options(8, 64, 1L << 30, Duration.ofMillis(50));
+        }
+    }
+
+    /** A request refused because the queue is full; try again later. */
+    public static final class QueueFullException extends RuntimeException {
+        QueueFullException(String message) {
+            super(message);
+        }
+    }
+
+    /** Counters for metrics. */
+    public record Stats(int outstanding, int batches, int largestBatch, LoraRegistry.Stats loras) {}
+
+    public GenerationService(Pipeline pipeline, Path loraDir, Options options) {
+        this.parts = pipeline.parts();
+        Guarded<dev.atelier.engine.sd.UNet> unet = new Guarded<>(parts.unet());
+        this.text = new Guarded<>(parts.textEncoder());
+        this.vae = new Guarded<>(parts.vae());
+        this.registry = new LoraRegistry(loraDir, LoraKeys.forCheckpoint(parts.checkpointNames()), unet, text,
+                options.loraBudgetBytes());
+        this.batcher = new StepBatcher(unet, parts.alphasCumprod(), options.maxBatch(), options.gather());
+        this.maxQueue = options.maxQueue();
+        this.requests = Executors.newThreadPerTaskExecutor(Thread.ofPlatform().name("atelier-request-", 1).daemon().factory());
+    }
+
+    public LoraRegistry loras() {
+        return registry;
+    }
+
+    public Pipeline.Parts model() {
+        return parts;
+    }
+
+    public Stats stats() {
+        return new Stats(outstanding.get(), batcher.batchesRun(), batcher.largestBatch(), registry.stats());
+    }
+
+    /**
+     * Accepts request (its prompt may name LoRAs); refuses it when maxQueue requests are
+     * outstanding. Unknown LoRA names and names that leave the LoRA folder are refused here.
+     */
+    public GenerationJob submit(GenerationRequest request) {
+        if (request.initNoise() != null) {
+            throw new InvalidInputException("a served request draws its noise from its seed; init noise files are not taken");
+        }
+        LoraRequest.FromPrompt prompt = registry.parsePrompt(request.prompt());
+        if (outstanding.incrementAndGet() > maxQueue) {
+            outstanding.decrementAndGet();
+            throw new QueueFullException("the queue is full (" + maxQueue + " requests); try again later");
+        }
+        GenerationJob job = new GenerationJob(request);
+        try {
+            requests.execute(() -> {
+                Generation done = null;
+                Throwable failure = null;
+                try {
+                    done = run(job, prompt);
+                } catch (Throwable e) {
+                    failure = e instanceof CompletionException c && c.getCause() != null ? c.getCause() : e;
+                }
+                outstanding.decrementAndGet(); // before the caller sees the result: its slot is free
+                if (failure == null) {
+                    job.result().complete(done);
+                } else {
+                    job.result().completeExceptionally(failure);
+                }
+            });
+        } catch (RuntimeException e) {
+            outstanding.decrementAndGet();
+            throw e;
+        }
+        return job;
+    }
+
+    private Generation run(GenerationJob job, LoraRequest.FromPrompt prompt) {
+        NativeLibrary.useLibraryThreads(); // same count on every thread: same bits
+        GenerationRequest request = job.request();
+        PromptPair pair = parts.tokenizer().encode(prompt.prompt(), request.negative(), parts.longPrompt());
+        try (LoraRegistry.Lease lease = registry.acquire(prompt.loras()); Arena arena = Arena.ofShared()) {
+            TensorView[] ctx = text.apply(te -> {
+                te.selectLora(lease.textSlot());
+                return new TensorView[] {te.forward(pair.positive().flat(), request.clipSkip(), arena),
+                    te.forward(pair.negative().flat(), request.clipSkip(), arena)};
+            });
+            List<SampleTicket> tickets = new ArrayList<>();
+            for (int k = 0; k < request.images(); k++) {
+                if (job.cancelled()) {
+                    throw new CancelledException("request cancelled");
+                }
+                SampleParams p = new SampleParams(request.sampler(), false, request.steps(), request.cfg(),
+                        request.eta(), request.seed() + k, request.width(), request.height(), 1);
+                SampleTicket t = batcher.submit(new SampleRequest(p, ctx[0], request.cfg() == 1 ? null : ctx[1],
+                        lease.unetSlot()));
+                job.started(t);
+                tickets.add(t);
+            }
+            return finish(request, tickets);
+        }
+    }
+
+    /** Waits for the images' latents, decodes each as soon as it is done, in seed order. */
+    private Generation finish(GenerationRequest request, List<SampleTicket> tickets) {
+        int h = request.height() / 8, w = request.width() / 8;
+        List<GeneratedImage> images = new ArrayList<>();
+        float[] latents = null;
+        int per = 0;
+        for (int k = 0; k < tickets.size(); k++) {
+            TensorView z = tickets.get(k).latents().join();
+            float[] one = z.toFloatArray();
+            if (latents == null) {
+                per = one.length;
+                latents = new float[per * tickets.size()];
+            }
+            System.arraycopy(one, 0, latents, k * per, per);
+            float[] rgb = vae.apply(v -> {
+                try (Arena arena = Arena.ofConfined()) {
+                    return v.decode(z, parts.scaleFactor(), arena).toFloatArray();
+                }
+            });
+            long seed = request.seed() + k;
+            images.add(new GeneratedImage(seed, request.width(), request.height(),
+                    Images.toRgb8(rgb, request.height(), request.width()),
+                    Infotext.of(request, seed, parts.modelHash(), parts.modelName(), parts.schedule())));
+        }
+        return new Generation(request, List.copyOf(images), latents, new long[] {tickets.size(), per / (h * w), h, w});
+    }
+
+    /** Finishes the accepted requests, then stops. */
+    @Override
+    public void close() {
+        requests.close();
+        batcher.close();
+    }
+}
