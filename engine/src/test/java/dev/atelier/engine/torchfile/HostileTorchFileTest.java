@@ -165,6 +165,36 @@ class HostileTorchFileTest {
         refused(write("big-pickle.pth", z), "archive/data.pkl is " + (TorchFile.MAX_PICKLE_BYTES + 1) + " bytes");
     }
 
+    @Test
+    void aCheckpointOfAMillionOpcodesStillLoads() throws IOException {
+        // {"state_dict": OrderedDict of 50,000 tensors}, items set in batches of 1,000 as pickle
+        // writes them: 24 opcodes a tensor, 1.2 million in 10 MB, some 40 times an SD 1.5 checkpoint's.
+        int tensors = 50_000;
+        PickleWriter p = new PickleWriter().op(0x80, 2).op('}').str("state_dict")
+                .global("collections", "OrderedDict").op(')', 'R');
+        for (int i = 0; i < tensors; i++) {
+            if (i % 1000 == 0) {
+                p.op('(');
+            }
+            p.str("model.diffusion_model.input_blocks." + i + ".0.in_layers.2.weight")
+                    .tensor(Integer.toString(i % 4), 4, i % 4, new long[] {1}, new long[] {1});
+            if (i % 1000 == 999) {
+                p.op('u');
+            }
+        }
+        byte[] pickle = p.op('s', '.').bytes();
+        RawZip z = new RawZip();
+        z.stored("archive/data.pkl", pickle);
+        for (int i = 0; i < 4; i++) {
+            z.stored("archive/data/" + i, floats(i, i + 1, i + 2, i + 3));
+        }
+        try (TorchFile t = TorchFile.open(write("large.ckpt", z))) {
+            assertTrue(t.stateDict().size() == tensors, "tensors: " + t.stateDict().size());
+            assertArrayEquals(new float[] {6}, t.view("state_dict.model.diffusion_model.input_blocks.49999.0.in_layers.2.weight")
+                    .toFloatArray());
+        }
+    }
+
     // --- zip archives that lie ---
 
     @Test
