@@ -1,0 +1,89 @@
+package dev.atelier.tools.serve;
+
+import com.fasterxml.jackson.databind.JsonNode;
+
+/**
+ * Typed reads of a JSON object's fields: a missing or null field gives the default, a field of
+ * the wrong type is a 400 that names it. Integers may be written as integral numbers (20.0), as
+ * Python clients sometimes send them; 20.5 is not an integer.
+ */
+final class JsonFields {
+    private final JsonNode object;
+
+    JsonFields(JsonNode object) {
+        this.object = object;
+    }
+
+    boolean has(String name) {
+        JsonNode v = object.get(name);
+        return v != null && !v.isNull();
+    }
+
+    String string(String name, String fallback) {
+        JsonNode v = object.get(name);
+        if (v == null || v.isNull()) {
+            return fallback;
+        }
+        if (!v.isTextual()) {
+            throw ApiException.badRequest("field \"" + name + "\" must be a string, got " + kind(v));
+        }
+        return v.asText();
+    }
+
+    long integer(String name, long fallback) {
+        JsonNode v = object.get(name);
+        if (v == null || v.isNull()) {
+            return fallback;
+        }
+        if (v.isIntegralNumber() && v.canConvertToLong()) {
+            return v.asLong();
+        }
+        if (v.isFloatingPointNumber() && v.asDouble() == Math.rint(v.asDouble()) && Math.abs(v.asDouble()) < 1e15) {
+            return (long) v.asDouble();
+        }
+        throw ApiException.badRequest("field \"" + name + "\" must be an integer, got " + kind(v));
+    }
+
+    /** An integer in [min, max]. */
+    int integer(String name, int fallback, int min, int max) {
+        long n = integer(name, fallback);
+        if (n < min || n > max) {
+            throw ApiException.badRequest("field \"" + name + "\" must be between " + min + " and " + max + ", got " + n);
+        }
+        return (int) n;
+    }
+
+    double number(String name, double fallback) {
+        JsonNode v = object.get(name);
+        if (v == null || v.isNull()) {
+            return fallback;
+        }
+        if (!v.isNumber()) {
+            throw ApiException.badRequest("field \"" + name + "\" must be a number, got " + kind(v));
+        }
+        return v.asDouble();
+    }
+
+    /** The nested object name, or an empty one. */
+    JsonFields object(String name) {
+        JsonNode v = object.get(name);
+        if (v == null || v.isNull()) {
+            return new JsonFields(com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode());
+        }
+        if (!v.isObject()) {
+            throw ApiException.badRequest("field \"" + name + "\" must be an object, got " + kind(v));
+        }
+        return new JsonFields(v);
+    }
+
+    private static String kind(JsonNode v) {
+        return switch (v.getNodeType()) {
+            case STRING -> "a string";
+            case NUMBER -> "the number " + v.asText();
+            case BOOLEAN -> "a boolean";
+            case ARRAY -> "an array";
+            case OBJECT -> "an object";
+            default -> v.getNodeType().name().toLowerCase(java.util.Locale.ROOT);
+        };
+    }
+}

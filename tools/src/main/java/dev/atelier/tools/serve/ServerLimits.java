@@ -1,0 +1,23 @@
+package dev.atelier.tools.serve;
+
+/**
+ * What one request may ask for; a request past a limit is refused with 400 (413 for the body).
+ *
+ * @param maxBodyBytes request body size
+ * @param maxPixels    width x height of one image
+ * @param maxSteps     sampling steps
+ * @param maxImages    batch_size x n_iter
+ */
+public record ServerLimits(long maxBodyBytes, long maxPixels, int maxSteps, int maxImages) {
+    public ServerLimits {
+        if (maxBodyBytes < 1 || maxPixels < 64 || maxSteps < 1 || maxImages < 1) {
+            throw new IllegalArgumentException("server limits must be positive (pixels >= 64): " + maxBodyBytes + ", "
+                    + maxPixels + ", " + maxSteps + ", " + maxImages);
+        }
+    }
+
+    /** 1 MiB bodies, 2048x2048 pixels, 150 steps (A1111's slider), 64 images. */
+    public static ServerLimits defaults() {
+        return new ServerLimits(1 << 20, 2048L * 2048, 150, 64);
+    }
+}
