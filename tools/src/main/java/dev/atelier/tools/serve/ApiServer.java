@@ -31,6 +31,7 @@ public final class ApiServer implements AutoCloseable {
     private final ServerMetrics metrics;
     private final JsonAnswers answers = new JsonAnswers(new ObjectMapper());
     private final Javalin app;
+    private final int port;
     private boolean closed; // guarded by this
 
     /** Starts listening on options' host and port. The service stays the caller's to close. */
@@ -75,11 +76,12 @@ public final class ApiServer implements AutoCloseable {
             config.routes.after(ctx -> metrics.answered(ctx.statusCode()));
         });
         app.start();
+        this.port = app.port(); // Javalin answers -2 once stopped
     }
 
     /** The port listened on (the one picked when options asked for 0). */
     public int port() {
-        return app.port();
+        return port;
     }
 
     private void authorize(Context ctx, byte[] expected) {
