@@ -29,6 +29,10 @@ import org.junit.jupiter.api.Test;
  * <pre>JAZZER_FUZZ=1 JAZZER_MAX_DURATION=10m mvn -pl engine -am test -Dtest='SafeTensorsFuzzTest#header' \
  *     -Dsurefire.failIfNoSpecifiedTests=false</pre>
  *
+ * With {@code JAZZER_INSTRUMENTATION_INCLUDES='com.fasterxml.jackson.**:dev.atelier.**'} the
+ * fuzzer also sees inside the JSON parser (about 3,300 coverage edges after a few minutes instead
+ * of about 200).
+ *
  * The fuzzer keeps its growing corpus in {@code engine/.cifuzz-corpus/} (not committed) and writes
  * a crashing input to {@code engine/crash-*}; copy it into the inputs folder above, so that it
  * runs in every test run, and fix the parser.
