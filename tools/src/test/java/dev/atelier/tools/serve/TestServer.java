@@ -2,6 +2,7 @@ package dev.atelier.tools.serve;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.atelier.engine.core.NativeInfo;
 import dev.atelier.engine.sd.Pipeline;
 import dev.atelier.engine.serve.GenerationService;
 import java.io.IOException;
@@ -42,6 +43,9 @@ final class TestServer implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+        // One intra-op thread, as the CLI tests run: on a shared, busy machine more threads wait
+        // on each other at every barrier.
+        NativeInfo.setThreads(1);
         this.pipeline = Pipeline.load(modelFile(), Pipeline.Options.defaults()
                 .withConfig(root.resolve("model/model.yaml")).withTokenizer(root.resolve("model/tokenizer")));
         this.service = new GenerationService(pipeline, loraDir,
@@ -74,7 +78,8 @@ final class TestServer implements AutoCloseable {
     }
 
     HttpRequest.Builder request(String path) {
-        HttpRequest.Builder b = HttpRequest.newBuilder(uri(path)).timeout(Duration.ofMinutes(5));
+        // A guard against a hang, not a speed requirement: a starved test machine is slow.
+        HttpRequest.Builder b = HttpRequest.newBuilder(uri(path)).timeout(Duration.ofMinutes(20));
         return token == null ? b : b.header("Authorization", "Bearer " + token);
     }
 
