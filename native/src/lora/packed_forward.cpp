@@ -1,13 +1,17 @@
-// The fused LoRA forward on Atelier's packed GEMM (AVX-512, F32). Per run of rows that share the same
-// adapters, the low-rank term goes inside the GEMM (packed_gemm.hpp) by whichever route costs fewer
-// multiply-adds:
-//   merged on the fly   out * in * r           (packing (W + s B A)^T; wins with many rows)
-//   extended depth      rows * r * (in + out)  (t = x A^T, then [x | t] times [W^T ; s B^T])
-// so y is written once, by one GEMM, and W itself is never modified.
+// The fused LoRA forward on Atelier's packed GEMM (AVX-512, F32), by whichever route costs fewer
+// multiply-adds for one sample's rows (RowSegment::route_rows, the same for every run of rows):
+//   merged on the fly   out * in * r           (per run of rows that share the same adapters:
+//                                                packing (W + s B A)^T, one GEMM; wins with many rows)
+//   low-rank update     rows * r * (in + out)  (y = x W^T for all rows in ONE GEMM, then per run
+//                                                t = x A^T and y += t (s B^T))
+// W itself is never modified. The low-rank update keeps the base GEMM whole however many
+// different adapters the rows use: a batch of samples with as many LoRAs runs its big product
+// as one, as a batch with one LoRA does.
 #include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <memory>
+#include <vector>
 
 #include "core/status.hpp"
 #include "core/tensor_view.hpp"
@@ -23,11 +27,71 @@ constexpr int64_t kProjectRows = 32;  // rows per parallel task of t = x A^T
 // y [rows, m] = x [rows, k] Wop + bias + (x D^T) Q, D [R, k], Q [R, m], by the route that is
 // cheaper for route_rows rows (the two round differently). The operator Wop comes packed: `base`
 // is the shared packing (made on first use), `pack` packs a fresh copy to merge into.
+bool merge_on_the_fly(int64_t route_rows, int64_t k, int64_t m) { return route_rows * (k + m) > k * m; }
+
+constexpr int64_t kUpdateRows = 64;  // rows per task of the low-rank updates
+
+// One term of a run of rows: A [r, k] and B [m, r] in F32, B^T packed.
+struct PreparedTerm {
+    torch::Tensor a, b;
+    float scale;
+    std::unique_ptr<PackedRight> bt;
+};
+
+// y [rows, m] += s (x A^T) B^T for every term of every span, in ONE parallel region: a batch of
+// samples with many LoRAs has many short runs of rows, and a parallel region per run and term
+// cost more in thread wake-ups than the updates themselves. Each task owns a block of rows (its
+// terms in list order), so a row's sum does not depend on how the rows were split.
+void add_low_rank_updates(const float* x, int64_t k, int64_t m, const std::vector<Span>& spans,
+                          const torch::Tensor& w, float* y) {
+    std::vector<std::vector<PreparedTerm>> prepared(spans.size());
+    std::vector<PreparedTerm*> to_pack;
+    struct Task {
+        size_t span;
+        int64_t begin, end;
+    };
+    std::vector<Task> tasks;
+    for (size_t s = 0; s < spans.size(); ++s) {
+        if (!spans[s].terms || spans[s].end == spans[s].begin) continue;
+        for (const LowRank& term : *spans[s].terms) {
+            check_term(term, w);
+            prepared[s].push_back({term.a.to(torch::kFloat).contiguous(), term.b.to(torch::kFloat).contiguous(),
+                                   static_cast<float>(term.scale), nullptr});
+        }
+        for (PreparedTerm& p : prepared[s]) to_pack.push_back(&p);
+        for (int64_t i = spans[s].begin; i < spans[s].end; i += kUpdateRows) {
+            tasks.push_back({s, i, std::min(i + kUpdateRows, spans[s].end)});
+        }
+    }
+    at::parallel_for(0, static_cast<int64_t>(to_pack.size()), 1, [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i) {
+            PreparedTerm& p = *to_pack[i];
+            p.bt = std::make_unique<PackedRight>(p.a.size(0), m);
+            pack_transposed(p.b.data_ptr<float>(), p.a.size(0), *p.bt);
+        }
+    });
+    at::parallel_for(0, static_cast<int64_t>(tasks.size()), 1, [&](int64_t i0, int64_t i1) {
+        std::vector<float> t;
+        for (int64_t i = i0; i < i1; ++i) {
+            const Task& task = tasks[i];
+            const int64_t rows = task.end - task.begin;
+            for (const PreparedTerm& p : prepared[task.span]) {
+                const int64_t r = p.a.size(0);
+                t.resize(static_cast<size_t>(rows * r));
+                project(x + task.begin * k, k, rows, k, p.a.data_ptr<float>(), r, t.data());
+                for (float& v : t) v *= p.scale;
+                const DepthPart part{t.data(), r, p.bt.get()};
+                gemm(&part, 1, rows, nullptr, y + task.begin * m, m, /*accumulate=*/true);
+            }
+        }
+    });
+}
+
 template <typename Base, typename Pack>
 void product_with_low_rank(const float* x, int64_t rows, int64_t route_rows, int64_t k, int64_t m, Base&& base,
                            Pack&& pack, const torch::Tensor& d, const torch::Tensor& q, const float* bias, float* y) {
     const int64_t r = d.size(0);
-    if (route_rows * (k + m) > k * m) {
+    if (merge_on_the_fly(route_rows, k, m)) {
         PackedRight merged(k, m);
         pack(merged);
         torch::Tensor dt = d.t().contiguous();
@@ -69,7 +133,28 @@ torch::Tensor forward_packed(const torch::Tensor& x, const torch::Tensor& w, con
         }
         return base.get();
     };
-    for (const Span& span : cover(n, segments)) {
+    const std::vector<Span> spans = cover(n, segments);
+    // Every term of a span stacked: A [R, in] and Q = s B^T [R, out].
+    auto stacked = [&](const Span& span) {
+        std::vector<torch::Tensor> as, qs;
+        for (const LowRank& term : *span.terms) {
+            check_term(term, w);
+            as.push_back(term.a.to(torch::kFloat));
+            qs.push_back(term.b.to(torch::kFloat).t().mul(term.scale));
+        }
+        return std::make_pair(torch::cat(as, 0).contiguous(), torch::cat(qs, 0).contiguous());
+    };
+    int64_t route_rows = n;  // the segments' (all the same), else all rows
+    for (const Span& span : spans) {
+        if (span.route_rows > 0) route_rows = span.route_rows;
+    }
+    if (!merge_on_the_fly(route_rows, in, out)) {
+        DepthPart part{xp, in, base_pack()};
+        gemm(&part, 1, n, bp, yp, out);
+        add_low_rank_updates(xp, in, out, spans, w, yp);
+        return y;
+    }
+    for (const Span& span : spans) {
         const int64_t rows = span.end - span.begin;
         if (rows == 0) continue;
         const float* xs = xp + span.begin * in;
@@ -79,16 +164,8 @@ torch::Tensor forward_packed(const torch::Tensor& x, const torch::Tensor& w, con
             gemm(&part, 1, rows, bp, ys, out);
             continue;
         }
-        // Every term of the span stacked: A [R, in] and Q = s B^T [R, out].
-        std::vector<torch::Tensor> as, qs;
-        for (const LowRank& term : *span.terms) {
-            check_term(term, w);
-            as.push_back(term.a.to(torch::kFloat));
-            qs.push_back(term.b.to(torch::kFloat).t().mul(term.scale));
-        }
-        product_with_low_rank(xs, rows, span.route_rows > 0 ? span.route_rows : rows, in, out, base_pack, pack,
-                              torch::cat(as, 0).contiguous(),
-                              torch::cat(qs, 0).contiguous(), bp, ys);
+        const auto [a, q] = stacked(span);
+        product_with_low_rank(xs, rows, route_rows, in, out, base_pack, pack, a, q, bp, ys);
     }
     return y;
 }

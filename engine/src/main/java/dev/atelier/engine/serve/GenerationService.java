@@ -182,10 +182,11 @@ public final class GenerationService implements AutoCloseable {
         return new Generation(request, List.copyOf(images), latents, new long[] {tickets.size(), per / (h * w), h, w});
     }
 
-    /** Finishes the accepted requests, then stops. */
+    /** Finishes the accepted requests, then stops and removes the LoRAs it applied. */
     @Override
     public void close() {
         requests.close();
         batcher.close();
+        registry.clear();
     }
 }

@@ -171,6 +171,26 @@ public final class LoraRegistry {
         }
     }
 
+    /**
+     * Removes every set it applied and the networks' per-sample selections, leaving the networks
+     * as they were before (for when serving stops while the model stays loaded). No lease may be
+     * open.
+     */
+    public synchronized void clear() {
+        for (Entry e : sets.values()) {
+            if (e.unetSlot >= 0) {
+                unet.accept(u -> u.removeLora(e.unetSlot));
+            }
+            if (e.textSlot >= 0) {
+                text.accept(t -> t.removeLora(e.textSlot));
+            }
+        }
+        sets.clear();
+        bytes = 0;
+        unet.accept(u -> u.selectLora());
+        text.accept(t -> t.selectLora());
+    }
+
     public synchronized Stats stats() {
         return new Stats(hits, misses, evictions, bytes, sets.size());
     }
