@@ -6,6 +6,7 @@ import dev.atelier.engine.lora.LoraFile;
 import dev.atelier.engine.lora.LoraKeys;
 import dev.atelier.engine.lora.LoraMode;
 import dev.atelier.engine.lora.LoraRequest;
+import dev.atelier.engine.safetensors.SafeTensorsFile;
 import dev.atelier.engine.sd.TextEncoder;
 import dev.atelier.engine.sd.UNet;
 import java.io.IOException;
@@ -112,14 +113,18 @@ public final class LoraRegistry {
         return folder;
     }
 
-    /** The LoRA names a prompt may use: the .safetensors files under the folder, without the extension. */
+    /**
+     * The LoRA names a prompt may use: the .safetensors files under the folder whose tensors are
+     * LoRA adapters (other weights kept beside them are left out), without the extension.
+     */
     public List<String> names() {
         if (!Files.isDirectory(folder)) {
             return List.of();
         }
         try (Stream<Path> s = Files.walk(folder)) {
             return s.filter(p -> Files.isRegularFile(p)
-                            && p.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".safetensors"))
+                            && p.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".safetensors")
+                            && holdsAdapters(p))
                     .map(p -> {
                         String n = p.getFileName().toString();
                         return n.substring(0, n.length() - ".safetensors".length());
@@ -297,6 +302,15 @@ public final class LoraRegistry {
             it.remove();
             bytes -= e.bytes;
             evictions++;
+        }
+    }
+
+    /** True when the file's header names LoRA tensors (kohya lora_down/lora_up, PEFT lora_A/lora_B). */
+    private static boolean holdsAdapters(Path file) {
+        try (SafeTensorsFile f = SafeTensorsFile.open(file)) {
+            return f.tensors().keySet().stream().anyMatch(n -> n.contains("lora_down") || n.contains("lora_A"));
+        } catch (RuntimeException e) {
+            return false; // not a readable safetensors file: nothing a prompt could load
         }
     }
 

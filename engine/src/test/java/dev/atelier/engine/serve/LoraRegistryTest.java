@@ -101,6 +101,8 @@ class LoraRegistryTest {
     }
 
     private void folderWithTwoLoras() throws IOException {
+        // Weights that are not a LoRA, as the demo keeps beside its LoRAs: not listed.
+        Files.copy(Fixtures.sd15Tiny().resolve("model/model.safetensors"), dir.resolve("base.safetensors"));
         Files.copy(kohya(), dir.resolve("a.safetensors"));
         Files.createDirectories(dir.resolve("sub"));
         Files.copy(kohya(), dir.resolve("sub/b.safetensors"));
