@@ -51,8 +51,17 @@ public final class GenerationService implements AutoCloseable {
      * @param maxQueue        requests accepted and not yet finished at most
      * @param loraBudgetBytes LoRA files' bytes kept applied while unused
      * @param gather          how long a batch waits for running images' next model calls
+     * @param maxBatchPixels  image pixels per UNet batch at most (width x height per UNet row, two
+     *                        rows per guided image): the memory budget of a batch
      */
-    public record Options(int maxBatch, int maxQueue, long loraBudgetBytes, Duration gather) {
+    public record Options(int maxBatch, int maxQueue, long loraBudgetBytes, Duration gather, long maxBatchPixels) {
+        /** Eight guided 512 x 512 images per batch: 1024 x 1024 images run two at a time. */
+        public static final long DEFAULT_BATCH_PIXELS = 8L * 2 * 512 * 512;
+
+        public Options(int maxBatch, int maxQueue, long loraBudgetBytes, Duration gather) {
+            this(maxBatch, maxQueue, loraBudgetBytes, gather, DEFAULT_BATCH_PIXELS);
+        }
+
         public static Options defaults() {
             return new Options(8, 64, 1L << 30, Duration.ofMillis(50));
         }
@@ -75,7 +84,8 @@ public final class GenerationService implements AutoCloseable {
         this.vae = new Guarded<>(parts.vae());
         this.registry = new LoraRegistry(loraDir, LoraKeys.forCheckpoint(parts.checkpointNames()), unet, text,
                 options.loraBudgetBytes());
-        this.batcher = new StepBatcher(unet, parts.alphasCumprod(), options.maxBatch(), options.gather());
+        this.batcher = new StepBatcher(unet, parts.alphasCumprod(), options.maxBatch(), options.maxBatchPixels(),
+                options.gather());
         this.maxQueue = options.maxQueue();
         this.requests = Executors.newThreadPerTaskExecutor(Thread.ofPlatform().name("atelier-request-", 1).daemon().factory());
     }

@@ -38,6 +38,11 @@ public record SampleRequest(SampleParams params, TensorView cond, TensorView unc
     /** Samples that may share a UNet batch: same latent size and context shape. */
     record Group(int width, int height, long contextLength, long contextDim) {}
 
+    /** Image pixels over its UNet rows: width x height, twice when guided. */
+    long pixels() {
+        return (long) params.width() * params.height() * (uncond == null ? 1 : 2);
+    }
+
     Group group() {
         return new Group(params.width(), params.height(), cond.shape()[1], cond.shape()[2]);
     }

@@ -25,7 +25,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * ({@link Sampling#sample}) on a worker thread, and each of its model calls waits here until the
  * batching thread has gathered the model calls of every running sample, run them as ONE UNet
  * batch (each sample with its own timestep, contexts, guidance scale and LoRA slot) and handed
- * each its eps. At most maxBatch samples run at once; a submitted sample starts as soon as a
+ * each its eps. At most maxBatch samples run at once, and a UNet batch holds them while their
+ * rows' pixels stay within maxBatchPixels (the batch's activation memory grows with them; the
+ * samples that do not fit wait for the next batch, in arrival order); a submitted sample starts as soon as a
  * running one finishes, and so joins the batch at the next step boundary, while a finished or
  * cancelled one leaves it. Samples of different sizes or context lengths run in separate batches.
  *
@@ -41,6 +43,7 @@ public final class StepBatcher implements AutoCloseable {
     private final Guarded<UNet> unet;
     private final TensorView alphasCumprod;
     private final int maxBatch;
+    private final long maxBatchPixels;
     private final long gatherNanos;
     private final ExecutorService samplers;
     private final Thread batching;
@@ -61,13 +64,18 @@ public final class StepBatcher implements AutoCloseable {
      * @param unet          the UNet, used under its guard
      * @param alphasCumprod the noise schedule every sample uses
      * @param maxBatch      samples per UNet batch at most (each guided sample is two UNet rows)
+     * @param maxBatchPixels image pixels (width x height per UNet row) per UNet batch at most; a
+     *                      sample larger than this still runs, alone
      * @param gather        how long a batch waits for running samples that have not yet made
      *                      their next model call (a sampler's own work between calls is short)
      */
-    public StepBatcher(Guarded<UNet> unet, TensorView alphasCumprod, int maxBatch, Duration gather) {
-        if (maxBatch < 1) {
-            throw new InvalidInputException("step batcher: maxBatch must be >= 1, got " + maxBatch);
+    public StepBatcher(Guarded<UNet> unet, TensorView alphasCumprod, int maxBatch, long maxBatchPixels,
+            Duration gather) {
+        if (maxBatch < 1 || maxBatchPixels < 1) {
+            throw new InvalidInputException("step batcher: maxBatch and maxBatchPixels must be >= 1, got " + maxBatch
+                    + " and " + maxBatchPixels);
         }
+        this.maxBatchPixels = maxBatchPixels;
         this.unet = unet;
         this.alphasCumprod = alphasCumprod;
         this.maxBatch = maxBatch;
@@ -213,10 +221,13 @@ public final class StepBatcher implements AutoCloseable {
             }
             SampleRequest.Group group = pending.getFirst().request().group();
             List<ModelCall> batch = new ArrayList<>();
+            long pixels = 0;
             for (Iterator<ModelCall> it = pending.iterator(); it.hasNext() && batch.size() < maxBatch;) {
                 ModelCall c = it.next();
-                if (c.request().group().equals(group)) {
+                long more = c.request().pixels();
+                if (c.request().group().equals(group) && (batch.isEmpty() || pixels + more <= maxBatchPixels)) {
                     batch.add(c);
+                    pixels += more;
                     it.remove();
                 }
             }

@@ -117,7 +117,7 @@ class StepBatcherTest {
             List<SampleTicket> tickets = new ArrayList<>();
             int batches;
             int largest;
-            try (StepBatcher batcher = new StepBatcher(new Guarded<>(unet), alphas, 3, Duration.ofSeconds(5))) {
+            try (StepBatcher batcher = new StepBatcher(new Guarded<>(unet), alphas, 3, Long.MAX_VALUE, Duration.ofSeconds(5))) {
                 for (SampleRequest r : requests) {
                     tickets.add(batcher.submit(r));
                 }
@@ -150,7 +150,7 @@ class StepBatcherTest {
             SampleTicket cancelled;
             SampleTicket kept;
             SampleTicket neverStarted;
-            try (StepBatcher batcher = new StepBatcher(new Guarded<>(unet), alphas, 2, Duration.ofSeconds(5))) {
+            try (StepBatcher batcher = new StepBatcher(new Guarded<>(unet), alphas, 2, Long.MAX_VALUE, Duration.ofSeconds(5))) {
                 cancelled = batcher.submit(longOne);
                 kept = batcher.submit(other);
                 neverStarted = batcher.submit(request(Sampler.EULER, 4, 7, 13, 64, -1));
@@ -168,6 +168,32 @@ class StepBatcherTest {
             assertInstanceOf(CancelledException.class, n.getCause());
             assertEquals(0, neverStarted.stepsDone());
             assertSameLatents("the sample that was not cancelled", alone(unet, other), kept.latents().join().toFloatArray());
+        }
+    }
+
+    @Test
+    void thePixelBudgetSplitsBatches() {
+        List<SampleRequest> requests = List.of(
+                request(Sampler.EULER, 3, 7, 21, 64, 0),
+                request(Sampler.EULER_A, 3, 7, 22, 64, 1),
+                request(Sampler.DDIM, 3, 7, 23, 64, -1),
+                request(Sampler.EULER, 3, 1, 24, 64, 0));
+        try (UNet unet = unetWithLoras()) {
+            List<SampleTicket> tickets = new ArrayList<>();
+            int largest;
+            // Room for two guided 64 x 64 samples (2 rows each), or three unguided ones.
+            try (StepBatcher batcher = new StepBatcher(new Guarded<>(unet), alphas, 8, 4L * 64 * 64,
+                    Duration.ofSeconds(5))) {
+                for (SampleRequest r : requests) {
+                    tickets.add(batcher.submit(r));
+                }
+                tickets.forEach(t -> t.latents().join());
+                largest = batcher.largestBatch();
+            }
+            assertEquals(2, largest, "no batch over the pixel budget");
+            for (int i = 0; i < requests.size(); i++) {
+                assertSameLatents("request " + i, alone(unet, requests.get(i)), tickets.get(i).latents().join().toFloatArray());
+            }
         }
     }
 
