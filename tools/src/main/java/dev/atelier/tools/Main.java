@@ -38,7 +38,8 @@ import picocli.CommandLine.Option;
                 + "style similarity and catalog search.",
         subcommands = {InfoCommand.class, DemoCommand.class, EmbedCommand.class, IndexCommand.class,
                 SearchCommand.class, EvaluateCommand.class, ExportOnnxCommand.class, GenerateCommand.class,
-                TrainLoraCommand.class, SynthCommand.class, ServeCommand.class, CommandLine.HelpCommand.class},
+                TrainLoraCommand.class, SynthCommand.class, ServeCommand.class, BatchCommand.class,
+                CommandLine.HelpCommand.class},
         footer = {"", "Exit codes: 0 success, 2 bad input, 1 internal error.", "", "Examples:", "  atelier info",
                 "  atelier info --json", "  atelier help generate",
                 "  atelier generate --config-file run.yaml --seed 7 --json"})

@@ -35,6 +35,11 @@ public record Txt2ImgRequest(GenerationRequest generation, Map<String, Object> p
         } catch (java.io.IOException e) {
             throw ApiException.badRequest("unreadable body: " + e.getMessage());
         }
+        return parse(root, limits);
+    }
+
+    /** Reads a body already parsed as JSON (one line of a batch file); anything wrong is an ApiException. */
+    public static Txt2ImgRequest parse(JsonNode root, ServerLimits limits) {
         if (root == null || !root.isObject()) {
             throw ApiException.badRequest("the body must be a JSON object");
         }
