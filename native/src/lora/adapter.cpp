@@ -45,7 +45,7 @@ SampleSlotsScope::~SampleSlotsScope() { tl_slots = previous_; }
 const std::vector<int32_t>* current_sample_slots() { return tl_slots; }
 
 torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
-                     const LoraState& state) {
+                     const LoraState& state, const avx512::PackedRight* packed_weight) {
     const std::vector<int32_t>* slots = current_sample_slots();
     if (slots) check_batch(*slots, x);
     if (needs_autograd(x, state.adapters)) {
@@ -94,7 +94,7 @@ torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& weight, const 
             i = j;
         }
     }
-    torch::Tensor y = forward(Kernel::Auto, x2, weight, bias, segments);
+    torch::Tensor y = forward(Kernel::Auto, x2, weight, bias, segments, packed_weight);
     std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
     shape.back() = out;
     return y.reshape(shape);

@@ -10,6 +10,10 @@
 
 namespace atl::lora {
 
+namespace avx512 {
+class PackedRight;  // lora/packed_gemm.hpp
+}
+
 // The slot of adapters that apply to every sample whatever the per-sample selection: a trainer's
 // adapters (its training steps and the previews it renders must see them).
 constexpr int32_t kEverySample = -2;
@@ -61,8 +65,9 @@ const std::vector<int32_t>* current_sample_slots();
 
 // y = x W^T + bias + sum of the adapters' low-rank terms. Under autograd with trainable tensors
 // it is plain libtorch ops (differentiable); in inference the fused kernel (kernels.hpp).
+// packed_weight: W^T already packed for the F32 kernel (the layer's cached form), or null.
 torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
-                     const LoraState& state);
+                     const LoraState& state, const avx512::PackedRight* packed_weight = nullptr);
 // True when the convolution (weight [out, in, kh, kw], stride, padding) is 1x1 with stride 1 and
 // no padding, and every adapter is pointwise too: then linear() computes it on channels-last
 // pixels, with the adapters' down [r, in, 1, 1] and up [out, r, 1, 1] taken as [r, in], [out, r].

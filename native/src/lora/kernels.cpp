@@ -260,7 +260,7 @@ Kernel resolve(Kernel k, c10::ScalarType dtype) {
 }
 
 torch::Tensor forward(Kernel k, const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
-                      const std::vector<RowSegment>& segments) {
+                      const std::vector<RowSegment>& segments, const avx512::PackedRight* packed_weight) {
     require(x.dim() == 2 && weight.dim() == 2 && x.size(1) == weight.size(1), ATL_ERR_SHAPE,
             "lora kernel: x " + shape_string(x.sizes()) + " does not fit W " + shape_string(weight.sizes()));
     Kernel kk = resolve(k, x.scalar_type());
@@ -271,7 +271,7 @@ torch::Tensor forward(Kernel k, const torch::Tensor& x, const torch::Tensor& wei
         case Kernel::TorchF64: return forward_f64(x, weight, bias, segments);
         case Kernel::Avx512Bf16: return forward_fused(kk, x, weight, bias, segments);
         case Kernel::Avx512: {
-            torch::Tensor y = avx512::forward_packed(x, weight, bias, segments);
+            torch::Tensor y = avx512::forward_packed(x, weight, bias, segments, packed_weight);
             return y.scalar_type() == x.scalar_type() ? y : y.to(x.scalar_type());
         }
         case Kernel::Avx2: {

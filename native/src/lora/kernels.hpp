@@ -14,6 +14,10 @@
 
 namespace atl::lora {
 
+namespace avx512 {
+class PackedRight;  // packed_gemm.hpp
+}
+
 // Which implementation runs (atl_lora_kernel in atelier.h).
 enum class Kernel : int32_t {
     Auto = ATL_LORA_KERNEL_AUTO,
@@ -61,8 +65,10 @@ std::vector<Span> cover(int64_t n, const std::vector<RowSegment>& segments);
 
 // x [n, in], weight [out, in], bias [out] or undefined; F32, or BF16 with the bf16 kernel.
 // Returns y [n, out] in x's dtype.
+// packed_weight: W^T packed F32 (packed_gemm.hpp) for the AVX-512 F32 kernel, which otherwise
+// packs W on every call; null: pack it here.
 torch::Tensor forward(Kernel k, const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
-                      const std::vector<RowSegment>& segments);
+                      const std::vector<RowSegment>& segments, const avx512::PackedRight* packed_weight = nullptr);
 
 // The fused forward and its backward as a differentiable op (training): gradients for x, down [r, in]
 // and up [out, r]; weight and bias frozen. Applies to F32 CPU tensors on AVX-512 CPUs.
@@ -94,7 +100,7 @@ void project(const float* x, int64_t ldx, int64_t n, int64_t k, const float* p, 
 void expand_add(const float* t, int64_t n, int64_t r, const float* q, int64_t m, float* y, int64_t ldy);
 // The fused forward on the packed GEMM (F32; rows of x outside every segment get no adapter).
 torch::Tensor forward_packed(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
-                             const std::vector<RowSegment>& segments);
+                             const std::vector<RowSegment>& segments, const PackedRight* packed_weight = nullptr);
 // dL/dx = dy W + s (dy B) A on the packed GEMM (F32): dy [n, out] -> [n, in].
 torch::Tensor input_grad_packed(const torch::Tensor& dy, const torch::Tensor& weight, const LowRank& term);
 // BF16 inputs (X, P) with F32 accumulation (avx512_bf16 dot products); Y BF16, Q F32.

@@ -115,7 +115,7 @@ void product_with_low_rank(const float* x, int64_t rows, int64_t route_rows, int
 }  // namespace
 
 torch::Tensor forward_packed(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& bias,
-                             const std::vector<RowSegment>& segments) {
+                             const std::vector<RowSegment>& segments, const PackedRight* packed_weight) {
     torch::Tensor xc = x.to(torch::kFloat).contiguous(), wc = w.to(torch::kFloat).contiguous();
     torch::Tensor bc = bias.defined() ? bias.to(torch::kFloat).contiguous() : torch::Tensor();
     const int64_t n = xc.size(0), in = xc.size(1), out = wc.size(0);
@@ -127,6 +127,10 @@ torch::Tensor forward_packed(const torch::Tensor& x, const torch::Tensor& w, con
     auto pack = [&](PackedRight& p) { pack_transposed(wc.data_ptr<float>(), in, p); };
     std::unique_ptr<PackedRight> base;  // W^T, packed the first time a span needs it
     auto base_pack = [&]() -> const PackedRight* {
+        if (packed_weight && packed_weight->format() == Format::F32 && packed_weight->depth() == in &&
+            packed_weight->out() == out) {
+            return packed_weight;
+        }
         if (!base) {
             base = std::make_unique<PackedRight>(in, out);
             pack(*base);

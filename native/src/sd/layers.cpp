@@ -34,7 +34,12 @@ torch::Tensor Linear::apply(const torch::Tensor& x, const torch::Tensor& residua
     }
     // libtorch's ops in the compute dtype (F32 activations meet BF16 weights when a layer with
     // adapters runs inside an inference on Atelier's kernels).
-    torch::Tensor y = lora::linear(x.to(compute), forms.dense(weight, compute), bias, lora).to(x.scalar_type());
+    // The layer's packed weight serves the F32 LoRA kernel's base product (packed once, not per call).
+    const lora::avx512::PackedRight* packed =
+        compute == torch::kFloat && !torch::GradMode::is_enabled() && ops::kernel_available(ops::Kernel::Avx512)
+            ? &forms.packed(weight, compute)
+            : nullptr;
+    torch::Tensor y = lora::linear(x.to(compute), forms.dense(weight, compute), bias, lora, packed).to(x.scalar_type());
     return residual.defined() ? y + residual : y;
 }
 
@@ -62,8 +67,11 @@ torch::Tensor Conv2d::apply(const torch::Tensor& x, const torch::Tensor& sample_
         // sample's rows come out as they would alone; libtorch's convolutions below change
         // with the batch, and a sample's image would depend on the requests batched with it.
         const int64_t b = x.size(0), out = weight.size(0);
+        const lora::avx512::PackedRight* packed =
+            compute == torch::kFloat && ops::kernel_available(ops::Kernel::Avx512) ? &forms.packed(weight, compute)
+                                                                                    : nullptr;
         torch::Tensor y = lora::linear(x.to(compute).reshape({b, oh * ow, x.size(3)}),
-                                       forms.dense(weight, compute).reshape({out, weight.size(1)}), bias, lora)
+                                       forms.dense(weight, compute).reshape({out, weight.size(1)}), bias, lora, packed)
                               .reshape({b, oh, ow, out})
                               .to(x.scalar_type());
         if (sample_bias.defined()) y = y + sample_bias.view({b, 1, 1, out}).to(y.scalar_type());
