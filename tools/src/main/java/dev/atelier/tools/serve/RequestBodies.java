@@ -6,21 +6,41 @@ import java.io.InputStream;
 
 /** Reads a request body up to a byte limit: a larger one (declared or sent) is refused with 413. */
 final class RequestBodies {
+    // A refused body is read and dropped up to this many bytes before the answer: a server that
+    // answers and closes while the client is still sending resets the connection, and the client
+    // then sees a broken connection instead of the 413. Past this, closing is all that is left.
+    private static final long DRAIN_BYTES = 16L << 20;
+
     private RequestBodies() {}
 
     static byte[] read(Context ctx, long max) {
         long declared = ctx.req().getContentLengthLong();
         if (declared > max) {
+            drain(ctx);
             throw tooLarge(max, declared + " bytes");
         }
         try (InputStream in = ctx.req().getInputStream()) {
             byte[] body = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, max + 1));
             if (body.length > max) {
+                drain(ctx);
                 throw tooLarge(max, "more");
             }
             return body;
         } catch (IOException e) {
             throw ApiException.badRequest("the body could not be read: " + e.getMessage());
+        }
+    }
+
+    private static void drain(Context ctx) {
+        try {
+            InputStream in = ctx.req().getInputStream();
+            long left = DRAIN_BYTES;
+            byte[] buffer = new byte[8192];
+            for (int n; left > 0 && (n = in.read(buffer, 0, (int) Math.min(buffer.length, left))) > 0;) {
+                left -= n;
+            }
+        } catch (IOException e) {
+            // the client went away: nothing to answer
         }
     }
 
