@@ -1,20 +1,15 @@
 package dev.atelier.tools;
 
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
-import dev.atelier.engine.demo.DefaultModel;
 import dev.atelier.engine.sd.Pipeline;
 import dev.atelier.engine.serve.GenerationService;
 import dev.atelier.tools.serve.ApiServer;
 import dev.atelier.tools.serve.ServerLimits;
 import dev.atelier.tools.serve.ServerOptions;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -38,31 +33,12 @@ import picocli.CommandLine.Option;
 final class ServeCommand extends CliCommand {
     private static final Logger LOG = LoggerFactory.getLogger(ServeCommand.class);
 
-    @Option(names = "--model", paramLabel = "PATH",
-            description = "SD1.x checkpoint: a single .safetensors or .ckpt in the LDM layout, or a diffusers folder "
-                    + "(default: the embedded default model).")
-    Path model;
-
-    @Option(names = "--config", paramLabel = "YAML", description = "LDM-style YAML of the model (default: SD1.5's settings).")
-    Path config;
-
-    @Option(names = "--tokenizer", paramLabel = "DIR", description = "Folder with CLIP vocab.json and merges.txt (default: MODEL_DIR/tokenizer).")
-    Path tokenizer;
-
-    @Option(names = "--loras", paramLabel = "DIR",
-            description = "Folder of LoRA .safetensors files; <lora:NAME:W> names a file below it without the extension "
-                    + "(default: the demo's work/demo when serving the default model).")
-    Path loras;
-
     @Option(names = "--port", defaultValue = "7860", paramLabel = "N", description = "TCP port (A1111's). Default: ${DEFAULT-VALUE}.")
     int port;
 
     @Option(names = "--listen", arity = "0..1", fallbackValue = "0.0.0.0", paramLabel = "HOST",
             description = "Listen on HOST, or on every interface when no HOST is given (default: 127.0.0.1, this machine only).")
     String listen;
-
-    @Option(names = "--max-batch", defaultValue = "8", paramLabel = "N", description = "Images per UNet batch at most. Default: ${DEFAULT-VALUE}.")
-    int maxBatch;
 
     @Option(names = "--queue", defaultValue = "64", paramLabel = "N",
             description = "Requests accepted and not finished at most; more get 429 with Retry-After. Default: ${DEFAULT-VALUE}.")
@@ -71,10 +47,6 @@ final class ServeCommand extends CliCommand {
     @Option(names = "--token", paramLabel = "TOKEN",
             description = "Require Authorization: Bearer TOKEN on every request except /healthz and /readyz.")
     String token;
-
-    @Option(names = "--lora-cache-mb", defaultValue = "1024", paramLabel = "MB",
-            description = "LoRA file bytes kept applied while unused. Default: ${DEFAULT-VALUE}.")
-    long loraCacheMb;
 
     @Option(names = "--max-steps", defaultValue = "150", paramLabel = "N", description = "Steps per request at most. Default: ${DEFAULT-VALUE}.")
     int maxSteps;
@@ -95,38 +67,24 @@ final class ServeCommand extends CliCommand {
     long shutdownSeconds;
 
     @Mixin
-    PrecisionOption precision;
+    ServedModelOptions served;
 
     @Mixin
     ThreadsOption threads;
 
     @Override
     public Integer call() throws InterruptedException {
-        if (port < 0 || port > 65535 || maxBatch < 1 || queue < 1 || loraCacheMb < 0 || shutdownSeconds < 0) {
-            throw new InvalidInputException("--port must be 0..65535, --max-batch and --queue >= 1, --lora-cache-mb and "
-                    + "--shutdown-seconds >= 0");
+        if (port < 0 || port > 65535 || queue < 1 || shutdownSeconds < 0) {
+            throw new InvalidInputException("--port must be 0..65535, --queue >= 1 and --shutdown-seconds >= 0");
         }
         ServerOptions options = new ServerOptions(listen == null ? "127.0.0.1" : listen, port, token,
                 new ServerLimits(maxBodyKb * 1024, maxPixels, maxSteps, maxImages), Duration.ofSeconds(shutdownSeconds));
-        Path checkpoint = model;
-        Path yaml = config, tok = tokenizer, loraDir = loras;
-        if (checkpoint == null) {
-            DefaultModel d = DefaultModel.locate();
-            checkpoint = d.checkpoint();
-            yaml = yaml == null ? d.config() : yaml;
-            tok = tok == null ? d.tokenizer() : tok;
-            Path demo = d.checkpoint().toAbsolutePath().getParent().getParent().getParent().resolve("work/demo");
-            loraDir = loraDir == null && Files.isDirectory(demo) ? demo : loraDir;
-        }
-        loraDir = loraFolder(loraDir);
+        ServedModelOptions.Resolved m = served.resolve();
+        Path checkpoint = m.checkpoint(), loraDir = m.loraDir();
         threads.apply();
-        Pipeline.Options d = Pipeline.Options.defaults();
-        Pipeline.Options po = new Pipeline.Options(Optional.ofNullable(tok), Optional.ofNullable(yaml), d.vae(),
-                precision.dtype(), d.longPrompt(), d.kernels(), d.schedule());
         CountDownLatch stop = new CountDownLatch(1), stopped = new CountDownLatch(1);
-        try (Pipeline pipeline = Pipeline.load(checkpoint, po);
-                GenerationService service = new GenerationService(pipeline, loraDir, new GenerationService.Options(
-                        maxBatch, queue, loraCacheMb << 20, GenerationService.Options.defaults().gather()));
+        try (Pipeline pipeline = Pipeline.load(checkpoint, m.pipeline());
+                GenerationService service = new GenerationService(pipeline, loraDir, served.service(queue));
                 ApiServer server = ApiServer.start(service, checkpoint, options)) {
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                 stop.countDown();
@@ -154,22 +112,5 @@ final class ServeCommand extends CliCommand {
             stopped.countDown();
         }
         return 0;
-    }
-
-    /** The LoRA folder, or an empty temporary one when none is given (prompts then cannot name LoRAs). */
-    private static Path loraFolder(Path dir) {
-        if (dir != null) {
-            if (!Files.isDirectory(dir)) {
-                throw new InvalidInputException("--loras " + dir + ": not a folder");
-            }
-            return dir;
-        }
-        try {
-            Path empty = Files.createTempDirectory("atelier-loras");
-            empty.toFile().deleteOnExit();
-            return empty;
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
     }
 }
