@@ -2,12 +2,15 @@ package dev.atelier.tools;
 
 import dev.atelier.engine.sd.Pipeline;
 import dev.atelier.engine.serve.GenerationService;
+import dev.atelier.engine.util.AtomicFiles;
+import dev.atelier.engine.util.FolderLock;
 import dev.atelier.tools.batch.BatchJob;
 import dev.atelier.tools.batch.BatchRun;
 import dev.atelier.tools.batch.JobFile;
 import dev.atelier.tools.batch.Manifest;
 import dev.atelier.tools.serve.ServerLimits;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -52,7 +55,10 @@ final class BatchCommand extends CliCommand {
         threads.apply();
         int window = 2 * served.maxBatch;
         BatchRun.Result result;
-        try (Manifest manifest = Manifest.open(out)) {
+        // One run per output folder: a second one fails at once instead of doing the same requests
+        // and appending to the same manifest.
+        try (FolderLock writer = FolderLock.acquire(out, "atelier batch", Duration.ZERO); Manifest manifest = Manifest.open(out)) {
+            AtomicFiles.removeStale(out); // PNGs of a killed run, half written
             try (Pipeline pipeline = Pipeline.load(m.checkpoint(), m.pipeline());
                     GenerationService service = new GenerationService(pipeline, loraDir, served.service(window + 1))) {
                 BatchRun run = new BatchRun(service, out, manifest, window);

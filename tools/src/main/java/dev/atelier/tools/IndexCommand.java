@@ -16,7 +16,9 @@ import dev.atelier.engine.index.es.BulkIndexer;
 import dev.atelier.engine.index.es.ElasticsearchCatalog;
 import dev.atelier.engine.index.es.ElasticsearchLocation;
 import dev.atelier.engine.index.es.ElasticsearchOptions;
+import dev.atelier.engine.util.FolderLock;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -105,29 +107,32 @@ final class IndexCommand implements Callable<Integer> {
             }
             Catalog c = catalog.read();
             Path index = Path.of(this.index);
-            List<CatalogItem> items = new ArrayList<>();
-            float[][] features;
-            try (ImageEmbedder e = embedder.open()) {
-                features = embed(e, c, items);
-            }
-            int dims = pca > 0 && pca < features[0].length ? pca : 0;
-            if (dims > 0 && features.length < dims) {
-                throw new InvalidInputException("PCA to " + dims + " dimensions needs at least " + dims
-                        + " catalog images; the catalog has " + features.length + " (use --pca 0)");
-            }
-            CatalogIndex.Options options = CatalogIndex.Options.of(IndexSpec.of(factory)).withPca(dims);
-            try (CatalogIndex built = CatalogIndex.build(features, items, options)) {
-                built.save(index);
-                if (json()) {
-                    Map<String, Object> result = new LinkedHashMap<>();
-                    result.put("index", index.toString());
-                    result.put("items", built.size());
-                    result.put("input_dimension", built.inputDimension());
-                    result.put("dimension", built.dimension());
-                    result.put("faiss", built.description());
-                    printJson(result);
-                } else {
-                    out().println("indexed " + built.size() + " images (" + built.description() + ") into " + index);
+            // Held from before the embedding: a second writer of this folder fails at once, not after its work.
+            try (FolderLock writer = FolderLock.acquire(index, "atelier index build", Duration.ZERO)) {
+                List<CatalogItem> items = new ArrayList<>();
+                float[][] features;
+                try (ImageEmbedder e = embedder.open()) {
+                    features = embed(e, c, items);
+                }
+                int dims = pca > 0 && pca < features[0].length ? pca : 0;
+                if (dims > 0 && features.length < dims) {
+                    throw new InvalidInputException("PCA to " + dims + " dimensions needs at least " + dims
+                            + " catalog images; the catalog has " + features.length + " (use --pca 0)");
+                }
+                CatalogIndex.Options options = CatalogIndex.Options.of(IndexSpec.of(factory)).withPca(dims);
+                try (CatalogIndex built = CatalogIndex.build(features, items, options)) {
+                    built.save(index);
+                    if (json()) {
+                        Map<String, Object> result = new LinkedHashMap<>();
+                        result.put("index", index.toString());
+                        result.put("items", built.size());
+                        result.put("input_dimension", built.inputDimension());
+                        result.put("dimension", built.dimension());
+                        result.put("faiss", built.description());
+                        printJson(result);
+                    } else {
+                        out().println("indexed " + built.size() + " images (" + built.description() + ") into " + index);
+                    }
                 }
             }
             return 0;
@@ -237,7 +242,11 @@ final class IndexCommand implements Callable<Integer> {
         @Override
         public Integer call() {
             Catalog c = catalog.read();
-            try (CatalogSearch existing = CatalogSearches.open(index)) {
+            // A FAISS folder is read, extended and saved under its lock: a second writer fails at once
+            // instead of saving over the first one's items.
+            try (FolderLock writer = ElasticsearchLocation.isLocation(index) ? null
+                    : FolderLock.acquire(Path.of(index), "atelier index add", Duration.ZERO);
+                    CatalogSearch existing = CatalogSearches.open(index)) {
                 List<CatalogItem> items = new ArrayList<>();
                 float[][] features;
                 try (ImageEmbedder e = embedder.open()) {

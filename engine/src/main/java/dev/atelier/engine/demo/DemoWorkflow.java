@@ -31,11 +31,13 @@ import dev.atelier.engine.train.LoraTraining;
 import dev.atelier.engine.train.LoraTrainingConfig;
 import dev.atelier.engine.train.TrainingListener;
 import dev.atelier.engine.util.AtomicFiles;
+import dev.atelier.engine.util.FolderLock;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -69,7 +71,17 @@ public final class DemoWorkflow {
         this.stages = new Stages(settings.work(), listener);
     }
 
+    /**
+     * Runs the stages, holding the work folder's {@link FolderLock}: a second run on the same
+     * folder fails at once with a message naming the first, instead of both writing its stages.
+     */
     public Result run() {
+        try (FolderLock work = FolderLock.acquire(settings.work(), "atelier demo", Duration.ZERO)) {
+            return runStages();
+        }
+    }
+
+    private Result runStages() {
         DemoSettings s = settings;
         Person person = Person.named(s.person());
         Person other = Person.named(s.otherPerson());

@@ -7,6 +7,7 @@ import dev.atelier.engine.catalog.CatalogItem;
 import dev.atelier.engine.core.AtelierException;
 import dev.atelier.engine.core.AtelierException.FormatException;
 import dev.atelier.engine.util.AtomicFiles;
+import dev.atelier.engine.util.FolderLock;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -35,7 +36,10 @@ import java.util.regex.Pattern;
  * generation's files under new names (each through {@link AtomicFiles}), leaving the files the
  * current manifest names untouched, and replaces the manifest last, by one rename. An
  * interrupted save therefore leaves the previous manifest and all its files in place; files of
- * other generations are deleted after the new manifest is in place.
+ * other generations are deleted after the new manifest is in place. A save holds the folder's
+ * {@link FolderLock} (waiting up to {@link #SAVE_PATIENCE} for another writer), so that two saves
+ * never pick the same generation; a writer that reads, changes and saves an index ({@code index
+ * add}) holds it from the read on.
  */
 final class CatalogIndexStore {
     static final String FORMAT = "atelier-catalog-index";
@@ -43,6 +47,8 @@ final class CatalogIndexStore {
     static final String MANIFEST = "manifest.json";
     private static final Pattern DATA_FILE = Pattern.compile("(index|pca|items)-\\d+\\.(faiss|bin|json)");
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    /** How long a save waits for another writer of the same folder before it fails. */
+    static final java.time.Duration SAVE_PATIENCE = java.time.Duration.ofMinutes(1);
 
     /** Called after each data file of a save is written; tests use it to interrupt a save. */
     @FunctionalInterface
@@ -62,8 +68,8 @@ final class CatalogIndexStore {
     static void save(CatalogIndex catalog, Path dir, SaveHook hook) {
         // Searches may go on while saving; adds wait.
         catalog.lock().readLock().lock();
-        try {
-            Files.createDirectories(dir);
+        try (FolderLock folder = FolderLock.acquire(dir, "saving a catalog index", SAVE_PATIENCE)) {
+            AtomicFiles.removeStale(dir); // an earlier save's, killed while writing
             long generation = previousGeneration(dir) + 1;
             FileEntry index = NativeBytes.withBlob(out -> dev.atelier.bindings.atelier_h.atl_index_write(
                     catalog.vectorIndex().pointer(), out), bytes -> writeFile(dir, "index-" + generation + ".faiss", bytes));
