@@ -55,6 +55,11 @@ public final class DiffusersCheckpoint implements AutoCloseable, dev.atelier.eng
 
     /** Opens (maps) the safetensors files of dir; errors name the folder or file and the problem. */
     public static DiffusersCheckpoint open(Path dir) {
+        return open(dir, dev.atelier.engine.core.FileAccess.MAP);
+    }
+
+    /** {@link #open(Path)}, the files mapped or read into memory as access says. */
+    public static DiffusersCheckpoint open(Path dir, dev.atelier.engine.core.FileAccess access) {
         if (!Files.isDirectory(dir)) {
             throw new FormatException(AtelierException.IO, dir + ": not a folder");
         }
@@ -71,7 +76,7 @@ public final class DiffusersCheckpoint implements AutoCloseable, dev.atelier.eng
                     }
                     continue;
                 }
-                SafeTensorsFile f = SafeTensorsFile.open(file.get());
+                SafeTensorsFile f = SafeTensorsFile.open(file.get(), access);
                 files.add(f);
                 for (String name : f.tensors().keySet()) {
                     byPrefixedName.put(part[0] + "." + name, f);

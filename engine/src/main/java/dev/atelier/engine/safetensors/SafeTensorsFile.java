@@ -81,12 +81,16 @@ public final class SafeTensorsFile extends dev.atelier.engine.core.MappedFile {
 
     /** Maps and validates path; throws {@link FormatException} naming the file and the problem. */
     public static SafeTensorsFile open(Path path) {
+        return open(path, dev.atelier.engine.core.FileAccess.MAP);
+    }
+
+    /** {@link #open(Path)}, the file mapped or read into memory as access says. */
+    public static SafeTensorsFile open(Path path, dev.atelier.engine.core.FileAccess access) {
         Arena arena = Arena.ofShared();
         try {
             MemorySegment mapping;
             try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
-                mapping = channel.size() == 0 ? MemorySegment.NULL
-                        : channel.map(FileChannel.MapMode.READ_ONLY, 0, channel.size(), arena);
+                mapping = access.contents(path, channel, arena);
             } catch (NoSuchFileException e) {
                 throw new FormatException(AtelierException.IO, path + ": no such file");
             } catch (IOException e) {

@@ -2,6 +2,7 @@ package dev.atelier.engine.sd;
 
 import dev.atelier.engine.core.AtelierException;
 import dev.atelier.engine.core.AtelierException.FormatException;
+import dev.atelier.engine.core.FileAccess;
 import dev.atelier.engine.core.TensorView;
 import dev.atelier.engine.names.DiffusersCheckpoint;
 import dev.atelier.engine.safetensors.SafeTensorsFile;
@@ -32,11 +33,16 @@ public record CheckpointTensors(Path path, Map<String, TensorView> tensors, Auto
 
     /** Opens path by its form; a file of another kind is a FormatException naming it. */
     public static CheckpointTensors open(Path path) {
+        return open(path, FileAccess.MAP);
+    }
+
+    /** {@link #open(Path)}, the file(s) mapped or read into memory as access says. */
+    public static CheckpointTensors open(Path path, FileAccess access) {
         if (Files.isDirectory(path)) {
             if (!DiffusersCheckpoint.isDiffusersFolder(path)) {
                 throw new FormatException(path + ": a folder but not a diffusers model (no model_index.json or unet/)");
             }
-            DiffusersCheckpoint d = DiffusersCheckpoint.open(path);
+            DiffusersCheckpoint d = DiffusersCheckpoint.open(path, access);
             try {
                 Map<String, TensorView> views = new LinkedHashMap<>();
                 for (String name : d.tensors().keySet()) {
@@ -53,10 +59,10 @@ public record CheckpointTensors(Path path, Map<String, TensorView> tensors, Auto
         }
         String name = path.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
         if (name.endsWith(".ckpt") || name.endsWith(".pt") || name.endsWith(".pth") || name.endsWith(".bin")) {
-            TorchFile t = TorchFile.open(path);
+            TorchFile t = TorchFile.open(path, false, access);
             return new CheckpointTensors(path, t.stateDict(), t);
         }
-        SafeTensorsFile f = SafeTensorsFile.open(path);
+        SafeTensorsFile f = SafeTensorsFile.open(path, access);
         Map<String, TensorView> views = new LinkedHashMap<>();
         try {
             for (String n : f.tensors().keySet()) {

@@ -64,7 +64,12 @@ public final class StableDiffusionWeights implements AutoCloseable {
      * A checkpoint without one of the networks is a FormatException naming the file.
      */
     public static StableDiffusionWeights open(Path path, Optional<Path> vaePath) {
-        CheckpointTensors checkpoint = CheckpointTensors.open(path);
+        return open(path, vaePath, dev.atelier.engine.core.FileAccess.MAP);
+    }
+
+    /** {@link #open(Path, Optional)}, the files mapped or read into memory as access says. */
+    public static StableDiffusionWeights open(Path path, Optional<Path> vaePath, dev.atelier.engine.core.FileAccess access) {
+        CheckpointTensors checkpoint = CheckpointTensors.open(path, access);
         CheckpointTensors vae = null;
         try {
             List<String> required = vaePath.isPresent() ? List.of(TEXT_PREFIX, UNET_PREFIX)
@@ -75,7 +80,7 @@ public final class StableDiffusionWeights implements AutoCloseable {
                 }
             }
             if (vaePath.isPresent()) {
-                vae = CheckpointTensors.open(vaePath.get());
+                vae = CheckpointTensors.open(vaePath.get(), access);
                 if (!hasPrefix(vae, VAE_PREFIX) && !hasPrefix(vae, "decoder.")) {
                     throw new FormatException(vaePath.get() + ": not a VAE: no tensor under \"decoder.\" or \""
                             + VAE_PREFIX + "decoder.\"");

@@ -85,6 +85,11 @@ public final class TorchFile extends dev.atelier.engine.core.MappedFile {
      * never imported or run. Tensors are read the same way in both modes.
      */
     public static TorchFile open(Path path, boolean allowForeignObjects) {
+        return open(path, allowForeignObjects, dev.atelier.engine.core.FileAccess.MAP);
+    }
+
+    /** {@link #open(Path, boolean)}, the file mapped or read into memory as access says. */
+    public static TorchFile open(Path path, boolean allowForeignObjects, dev.atelier.engine.core.FileAccess access) {
         Arena arena = Arena.ofShared();
         try {
             MemorySegment mapping;
@@ -92,7 +97,7 @@ public final class TorchFile extends dev.atelier.engine.core.MappedFile {
                 if (channel.size() == 0) {
                     throw new FormatException(path + ": the file is empty");
                 }
-                mapping = channel.map(FileChannel.MapMode.READ_ONLY, 0, channel.size(), arena);
+                mapping = access.contents(path, channel, arena);
             } catch (NoSuchFileException e) {
                 throw new FormatException(AtelierException.IO, path + ": no such file");
             } catch (IOException e) {

@@ -68,7 +68,7 @@ public final class LoraTraining {
         ModelHash hash = ModelHash.of(c.model());
         ClipTokenizer tokenizer = ClipTokenizer.load(c.tokenizer());
         Instant started = Instant.now();
-        try (StableDiffusionWeights weights = StableDiffusionWeights.open(c.model()); Arena schedule = Arena.ofConfined()) {
+        try (StableDiffusionWeights weights = StableDiffusionWeights.open(c.model(), java.util.Optional.empty(), c.access()); Arena schedule = Arena.ofConfined()) {
             data.cacheLatents(weights, ldm);
             // The config's schedule, as generation samples with it by default.
             TensorView alphasCumprod = Sampling.alphasCumprod(ldm, schedule);

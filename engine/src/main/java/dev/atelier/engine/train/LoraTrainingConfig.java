@@ -1,6 +1,7 @@
 package dev.atelier.engine.train;
 
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
+import dev.atelier.engine.core.FileAccess;
 import dev.atelier.engine.sd.LdmConfig;
 import dev.atelier.engine.sd.GenerationRequest;
 import java.nio.file.Path;
@@ -41,12 +42,14 @@ import java.util.Optional;
  * @param sample         what to render then (a PNG beside the output, {@code NAME-sample-step000100.png}),
  *                       with the networks as trained so far; empty: the hook only
  * @param resume         a training state file written by a checkpoint to continue from
+ * @param access         the model's files mapped, or read into memory ({@link FileAccess})
  */
 public record LoraTrainingConfig(Path model, LdmConfig ldm, Path tokenizer, Path images, Path output,
         Optional<String> caption, int repeats, int resolution, boolean buckets, boolean flip, int rank, float alpha,
         int convRank, float convAlpha, boolean trainTextEncoder, float unetLr, float textLr, LrSchedule schedule,
         int warmupSteps, int epochs, int maxSteps, int batchSize, int gradAccum, LoraTrainer.StepOptions step,
-        boolean bf16, int saveEvery, int sampleEvery, Optional<GenerationRequest> sample, Optional<Path> resume) {
+        boolean bf16, int saveEvery, int sampleEvery, Optional<GenerationRequest> sample, Optional<Path> resume,
+        FileAccess access) {
 
     public LoraTrainingConfig {
         check(repeats >= 1, "repeats must be at least 1, got " + repeats);
@@ -102,6 +105,7 @@ public record LoraTrainingConfig(Path model, LdmConfig ldm, Path tokenizer, Path
         b.sampleEvery = sampleEvery;
         b.sample = sample;
         b.resume = resume;
+        b.access = access;
         return b;
     }
 
@@ -136,6 +140,7 @@ public record LoraTrainingConfig(Path model, LdmConfig ldm, Path tokenizer, Path
         private int sampleEvery;
         private Optional<GenerationRequest> sample = Optional.empty();
         private Optional<Path> resume = Optional.empty();
+        private FileAccess access = FileAccess.MAP;
 
         private Builder(Path model, Path images, Path output) {
             this.model = model;
@@ -172,12 +177,13 @@ public record LoraTrainingConfig(Path model, LdmConfig ldm, Path tokenizer, Path
         public Builder sampleEvery(int v) { sampleEvery = v; return this; }
         public Builder sample(GenerationRequest v) { sample = Optional.ofNullable(v); return this; }
         public Builder resume(Path v) { resume = Optional.ofNullable(v); return this; }
+        public Builder access(FileAccess v) { access = java.util.Objects.requireNonNull(v, "access"); return this; }
 
         public LoraTrainingConfig build() {
             return new LoraTrainingConfig(model, ldm, tokenizer, images, output, caption, repeats, resolution, buckets,
                     flip, rank, alpha, convRank, convAlpha, trainTextEncoder, unetLr, textLr, schedule, warmupSteps,
                     epochs, maxSteps, batchSize, gradAccum, step, bf16, saveEvery, sampleEvery, sample,
-                    resume);
+                    resume, access);
         }
     }
 }
