@@ -687,9 +687,12 @@ static void conv_cases(void) {
                         ++idx;
                     }
     /* Larger ones for libtorch only: many 96-row tasks, depth 576 and 297 (three blocks; a block
-     * boundary inside a tap's channels), a dense 1x1 with 10 column panels. */
+     * boundary inside a tap's channels), depth 360 (an even channel count whose block boundary is
+     * inside tap 6: the BF16 gather copies pairs of channels), a dense 1x1 with 10 column panels. */
     for (int bf16 = 0; bf16 <= 1; ++bf16) {
         conv_case(2, 17, 13, 64, 40, 3, 1, 1, 1, bf16);
+        conv_case(3, 9, 7, 40, 17, 3, 1, 1, 0, bf16);
+        conv_case(2, 10, 9, 40, 33, 3, 2, 1, 1, bf16);
         conv_case(3, 15, 11, 33, 17, 3, 2, 1, 0, bf16);
         conv_case(2, 12, 13, 64, 320, 1, 1, 0, 1, bf16);
         conv_case(1, 9, 9, 20, 33, 3, 2, 0, 1, bf16);

@@ -51,10 +51,11 @@ ATL_AVX512 inline void tile(const float* __restrict ap, const float* __restrict 
     }
 }
 
-// C tile [MR, 32] as tile() does, from ap [kb2 / 2][MR] (each a pair of BF16 of one row) and bp
-// [kb2 / 2][32][2]: per pair step two loads of P and MR broadcasts feed 2 * MR vdpbf16ps, each
-// two products per lane.
-template <int MR>
+// C tile [MR, 32] as tile() does, from pairs of BF16 of A and bp [kb2 / 2][32][2]: per pair step
+// two loads of P and MR broadcasts feed 2 * MR vdpbf16ps, each two products per lane. Pair k of row
+// i is ap[k * MR + i] (RowStride 0), or ap[i * RowStride + k]: rows stored whole at a fixed stride,
+// so a broadcast's address is the pair pointer plus a constant and A needs no transposing.
+template <int MR, int64_t RowStride = 0>
 ATL_AVX512_BF16 inline void tile_bf16(const uint32_t* __restrict ap, const uint16_t* __restrict bp, int64_t kb2,
                                       float* c, int64_t ldc, __mmask16 m0, __mmask16 m1, const float* bias,
                                       bool accumulate) {
@@ -71,7 +72,8 @@ ATL_AVX512_BF16 inline void tile_bf16(const uint32_t* __restrict ap, const uint1
         const __m512bh w1 = (__m512bh)_mm512_load_si512(bp + 2 * kPanelCols * k + kPanelCols);
 #pragma GCC unroll 16
         for (int i = 0; i < MR; ++i) {
-            const __m512bh a = (__m512bh)_mm512_set1_epi32(static_cast<int>(ap[MR * k + i]));
+            const uint32_t pair = RowStride == 0 ? ap[MR * k + i] : ap[i * RowStride + k];
+            const __m512bh a = (__m512bh)_mm512_set1_epi32(static_cast<int>(pair));
             c0[i] = _mm512_dpbf16_ps(c0[i], a, w0);
             c1[i] = _mm512_dpbf16_ps(c1[i], a, w1);
         }

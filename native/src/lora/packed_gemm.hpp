@@ -81,6 +81,10 @@ struct ConvRows {
     int64_t height, width, channels;
     int64_t kernel, stride, padding;
     int64_t out_height, out_width;
+    // x rounded to BF16 (same layout), or null. With an even channel count and a Bf16Pairs operand
+    // the gather copies pairs of channels from it instead of rounding each element again for each
+    // of the kernel's taps.
+    const uint16_t* x_bf16 = nullptr;
 };
 
 // One depth part: A [n, p.depth()] with row stride lda (or gathered by conv when set), times p.

@@ -6,7 +6,10 @@
 // then each 32-column panel of P (32 KiB) is swept by all 8 micro-panels while it is in cache. P may
 // be larger than L2 (1280 x 1280 is 6.5 MiB), so it is read once per depth block and task; A's
 // 96 x 256 block (96 KiB) stays in L2. The microkernel keeps a 12 x 32 tile of C in 24 zmm
-// accumulators: per depth step two loads of P and 12 broadcasts feed 24 FMAs.
+// accumulators: per depth step two loads of P and 12 broadcasts feed 24 FMAs. BF16 rows of A are
+// stored whole instead ([rows][128] pairs): the broadcast addresses are then the pair pointer plus
+// constants, and packing is a copy (a conversion, or pairs of channels of a BF16 convolution input)
+// with no transpose, which had cost a fifth of the BF16 convolutions' time.
 #include "lora/packed_gemm.hpp"
 
 #include <ATen/Parallel.h>
@@ -15,6 +18,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <new>
 #include <utility>
 #include <vector>
@@ -83,32 +87,52 @@ void pack_left(const DepthPart& part, int64_t i0, int64_t i1, int64_t k0, int64_
 
 // ---- BF16 pairs (avx512_bf16)
 
+// Pairs per packed row of A: rows are stored whole, a depth block apart.
+constexpr int64_t kPairStride = kDepthBlock / 2;
+
 using TileBf16Fn = void (*)(const uint32_t*, const uint16_t*, int64_t, float*, int64_t, __mmask16, __mmask16,
                             const float*, bool);
 template <int... R>
 constexpr std::array<TileBf16Fn, kRows + 1> tiles_bf16_of(std::integer_sequence<int, R...>) {
-    return {nullptr, tile_bf16<R + 1>...};
+    return {nullptr, tile_bf16<R + 1, kPairStride>...};
 }
 constexpr std::array<TileBf16Fn, kRows + 1> kTilesBf16 = tiles_bf16_of(std::make_integer_sequence<int, kRows>{});
 
-// Rows [i0, i1) x depth [k0, k0 + kb) of A as BF16 pairs: micro-panel m at m * kRows * kb2 / 2
-// uint32, laid out [kb2 / 2][rows in that panel]; kb2 = kb rounded up to even (zero padding).
+// Depth [k0, k0 + kb) of convolution row `row` as BF16 pairs copied from g.x_bf16: with an even
+// channel count, even k0 and kb, every run of one tap's channels is whole pairs.
+void gather_conv_pairs(const ConvRows& g, int64_t row, int64_t k0, int64_t kb, uint32_t* d) {
+    const int64_t pixels = g.out_height * g.out_width;
+    const int64_t n = row / pixels, oy = (row % pixels) / g.out_width, ox = row % g.out_width;
+    for (int64_t k = k0; k < k0 + kb;) {
+        const int64_t tap = k / g.channels, c = k % g.channels;
+        const int64_t run = std::min(k0 + kb - k, g.channels - c);
+        const int64_t iy = oy * g.stride - g.padding + tap / g.kernel, ix = ox * g.stride - g.padding + tap % g.kernel;
+        uint32_t* out = d + (k - k0) / 2;
+        if (iy < 0 || iy >= g.height || ix < 0 || ix >= g.width) {
+            std::fill_n(out, run / 2, 0u);
+        } else {
+            const uint16_t* src = g.x_bf16 + ((n * g.height + iy) * g.width + ix) * g.channels + c;
+            std::memcpy(out, src, static_cast<size_t>(run) * sizeof(uint16_t));
+        }
+        k += run;
+    }
+}
+
+// Rows [i0, i1) x depth [k0, k0 + kb) of A as BF16 pairs: row i at (i - i0) * kPairStride, its
+// (kb + 1) / 2 pairs (an odd kb pairs the last element with a zero).
 void pack_left_bf16(const DepthPart& part, int64_t i0, int64_t i1, int64_t k0, int64_t kb, uint32_t* dst) {
-    const int64_t kb2 = (kb + 1) / 2 * 2;
-    float row[kDepthBlock + 1];
-    uint32_t pairs[kDepthBlock / 2 + 1];
-    for (int64_t m0 = i0; m0 < i1; m0 += kRows) {
-        const int64_t mr = std::min<int64_t>(kRows, i1 - m0);
-        uint32_t* d = dst + (m0 - i0) * kb2 / 2;
-        for (int64_t i = 0; i < mr; ++i) {
-            const float* src = row;
-            if (part.conv) {
-                gather_conv_row(*part.conv, m0 + i, k0, kb, row, 1);
-            } else {
-                src = part.a + (m0 + i) * part.lda + k0;
-            }
-            pairs_of(src, kb, pairs);
-            for (int64_t p = 0; p < kb2 / 2; ++p) d[p * mr + i] = pairs[p];
+    const ConvRows* g = part.conv;
+    const bool copy_pairs = g && g->x_bf16 && g->channels % 2 == 0 && k0 % 2 == 0 && kb % 2 == 0;
+    float row[kDepthBlock];
+    for (int64_t i = i0; i < i1; ++i) {
+        uint32_t* d = dst + (i - i0) * kPairStride;
+        if (copy_pairs) {
+            gather_conv_pairs(*g, i, k0, kb, d);
+        } else if (g) {
+            gather_conv_row(*g, i, k0, kb, row, 1);
+            pairs_of(row, kb, d);
+        } else {
+            pairs_of(part.a + i * part.lda + k0, kb, d);
         }
     }
 }
@@ -223,7 +247,7 @@ __attribute__((target("avx512f"))) void gemm_task(const DepthPart* parts, int np
                     const __mmask16 m0 = mask_of(out - col), m1 = mask_of(out - col - 16);
                     for (int64_t m = i0; m < i1; m += kRows) {
                         const int mr = static_cast<int>(std::min<int64_t>(kRows, i1 - m));
-                        kTilesBf16[mr](pairs + (m - i0) * kb2 / 2, p.pairs(k0, pi), kb2,
+                        kTilesBf16[mr](pairs + (m - i0) * kPairStride, p.pairs(k0, pi), kb2,
                                        c + m * ldc + (pi - pa) * kPanelCols, ldc, m0, m1,
                                        first && bias ? bias + col : nullptr, accumulate || !first);
                     }

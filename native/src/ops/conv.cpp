@@ -53,8 +53,13 @@ void conv_avx512(const torch::Tensor& x, const torch::Tensor& weight, const torc
                  torch::Tensor& y) {
     const int64_t n = x.size(0), h = x.size(1), wd = x.size(2), in = x.size(3);
     const int64_t out = weight.size(0), k = weight.size(2), oh = y.size(1), ow = y.size(2);
-    const ConvRows rows{x.data_ptr<float>(), h, wd, in, k, spec.stride, spec.padding, oh, ow};
     const bool dense = k == 1 && spec.stride == 1 && spec.padding == 0;  // a 1x1 convolution is a plain GEMM
+    // A BF16 GEMM rounds its rows of A to BF16; a k x k convolution reads each input element k * k
+    // times, so the input is rounded once here (the same nearest-even rounding) and gathered as pairs.
+    torch::Tensor x_bf16;
+    if (p.format() == lora::avx512::Format::Bf16Pairs && !dense && in % 2 == 0) x_bf16 = x.to(torch::kBFloat16);
+    const auto* xb16 = x_bf16.defined() ? reinterpret_cast<const uint16_t*>(x_bf16.data_ptr()) : nullptr;
+    const ConvRows rows{x.data_ptr<float>(), h, wd, in, k, spec.stride, spec.padding, oh, ow, xb16};
     const float* bp = bias.defined() ? bias.data_ptr<float>() : nullptr;
     if (!sample_bias.defined()) {
         const DepthPart part{x.data_ptr<float>(), in, &p, dense ? nullptr : &rows};
@@ -67,7 +72,7 @@ void conv_avx512(const torch::Tensor& x, const torch::Tensor& weight, const torc
         const float* sb = sample_bias.data_ptr<float>() + b * out;
         for (int64_t o = 0; o < out; ++o) combined[o] = (bp ? bp[o] : 0.f) + sb[o];
         const float* xb = x.data_ptr<float>() + b * h * wd * in;
-        const ConvRows one{xb, h, wd, in, k, spec.stride, spec.padding, oh, ow};
+        const ConvRows one{xb, h, wd, in, k, spec.stride, spec.padding, oh, ow, xb16 ? xb16 + b * h * wd * in : nullptr};
         const DepthPart part{xb, in, &p, dense ? nullptr : &one};
         lora::avx512::gemm(&part, 1, oh * ow, combined.data(), y.data_ptr<float>() + b * oh * ow * out, out,
                            accumulate);
