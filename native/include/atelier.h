@@ -452,7 +452,8 @@ ATL_API atl_status* atl_measure_peak_flops(int32_t dtype, double seconds, double
  * the caller strips the prefix). The architecture is read from the tensor shapes: an
  * architecture field left at 0 is inferred; a non-zero one must agree with the weights.
  * Head counts cannot be read from shapes and come from the params (SD1.5 defaults).
- * Missing, unexpected or mis-shaped tensors give ONE status with ATL_ERR_FORMAT listing them.
+ * Missing, unexpected or mis-shaped tensors, and tensors holding NaN or infinite values, give
+ * ONE status with ATL_ERR_FORMAT listing them.
  *
  * compute_dtype: ATL_DTYPE_F32 or ATL_DTYPE_BF16. With F32 weights and F32 compute the
  * mapped weights are used without a copy; otherwise each weight is converted once at create.
@@ -641,7 +642,9 @@ typedef int32_t (*atl_eps_fn)(void* user_data, const atl_tensor_view* x, const a
  * [batch, channels, height/8, width/8], or NULL to draw it from params.seed with `channels` = 4.
  * out_latents: F32 [batch, channels, height/8, width/8], caller-owned. progress is called after
  * every step with (step, steps); a cancel returns ATL_ERR_CANCELLED and leaves out_latents
- * unwritten. All pointers are caller-owned; not freed. */
+ * unwritten. Latents that stop being finite (NaN or infinite) after a step return
+ * ATL_ERR_INVALID_ARGUMENT naming the step, out_latents unwritten. All pointers are
+ * caller-owned; not freed. */
 ATL_API atl_status* atl_sample(atl_eps_fn eps_fn, void* eps_user_data, const atl_tensor_view* alphas_cumprod,
                                const atl_sample_params* params, const atl_tensor_view* noise,
                                const atl_progress* progress, atl_tensor_view* out_latents);
@@ -736,10 +739,11 @@ ATL_API const char* atl_lora_mode_name(int32_t mode);
 /* The atl_lora_mode named name, or -1. name is caller-owned; not freed. */
 ATL_API int32_t atl_lora_mode_from_name(const char* name);
 
-/* Reads the adapters out of w (named as above). Every tensor of w must belong to an adapter and
- * every adapter needs both down and up with agreeing ranks, else ONE ATL_ERR_FORMAT lists the
- * problems. The tensors are not copied: see atl_weights_add for the memory. w is caller-owned;
- * not freed. *out must be freed with atl_lora_destroy. */
+/* Reads the adapters out of w (named as above). Every tensor of w must belong to an adapter,
+ * every adapter needs both down and up with agreeing ranks, and every value must be finite (no
+ * NaN or infinity), else ONE ATL_ERR_FORMAT lists the problems. The tensors are not copied:
+ * see atl_weights_add for the memory. w is caller-owned; not freed. *out must be freed with
+ * atl_lora_destroy. */
 ATL_API atl_status* atl_lora_create(const atl_weights* w, atl_lora** out);
 /* Frees lora. Accepts NULL. Networks it was applied to keep what they need. */
 ATL_API void atl_lora_destroy(atl_lora* lora);

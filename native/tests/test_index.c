@@ -1,8 +1,10 @@
 /* The catalog index C API from plain C: create, add, search with and without a filter,
  * id maps, serialise and read back, truncated buffers, PCA, the GPU refusal. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "atelier.h"
 #include "test_util.h"
@@ -105,7 +107,75 @@ static void test_index(const char* factory, int id_map, int self_first) {
     atl_index_destroy(index);
 }
 
+/* Peak resident memory of this process in KiB. */
+static long peak_rss_kib(void) {
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_maxrss;
+}
+
+/* A length field inside a FAISS buffer that claims more elements than the buffer holds is a
+ * format error found before the elements are allocated; a one-element id vector whose id is
+ * large is still read. */
+static void test_lying_lengths(void) {
+    static float x[N * D];
+    fill(x, N, 11);
+    atl_index_params p;
+    atl_index_params_init(&p);
+    p.factory = "Flat";
+    p.dimension = D;
+    atl_index* index = NULL;
+    OK(atl_index_create(&p, &index));
+    if (index == NULL) return;
+    atl_tensor_view xv = view_rows(x, ATL_DTYPE_F32, 2, N, D);
+    OK(atl_index_add(index, &xv, NULL));
+    atl_blob* blob = NULL;
+    OK(atl_index_write(index, &blob));
+    atl_index_destroy(index);
+    int64_t size = atl_blob_size(blob);
+    unsigned char* bytes = malloc(size);
+    memcpy(bytes, atl_blob_data(blob), size);
+    atl_blob_destroy(blob);
+    /* The vectors' length field: N * D floats, the last 8-byte field before the vectors. */
+    int64_t at = size - (int64_t)sizeof(float) * N * D - 8;
+    uint64_t length;
+    memcpy(&length, bytes + at, 8);
+    CHECK(length == (uint64_t)N * D);
+    /* 2^27 floats: FAISS alone would zero-fill 512 MiB before its short read. */
+    uint64_t lie = (uint64_t)1 << 27;
+    memcpy(bytes + at, &lie, 8);
+    long before = peak_rss_kib();
+    atl_index* bad = NULL;
+    atl_status* st = atl_index_read(bytes, size, &bad);
+    CHECK(atl_status_code(st) == ATL_ERR_FORMAT);
+    if (st != NULL) {
+        printf("lying length: %s\n", atl_status_message(st));
+        CHECK(strstr(atl_status_message(st), "length field") != NULL);
+    }
+    atl_status_destroy(st);
+    CHECK(bad == NULL);
+    CHECK(peak_rss_kib() - before < 64 * 1024);
+    free(bytes);
+
+    /* One vector with id 10^12: the id vector's single element is data, not a length. */
+    p.id_map = 1;
+    OK(atl_index_create(&p, &index));
+    if (index == NULL) return;
+    int64_t id = 1000000000000LL;
+    atl_tensor_view one = view_rows(x, ATL_DTYPE_F32, 2, 1, D);
+    atl_tensor_view iv = view_rows(&id, ATL_DTYPE_I64, 1, 1, 0);
+    OK(atl_index_add(index, &one, &iv));
+    OK(atl_index_write(index, &blob));
+    atl_index* back = NULL;
+    OK(atl_index_read(atl_blob_data(blob), atl_blob_size(blob), &back));
+    CHECK(back != NULL && atl_index_ntotal(back) == 1);
+    atl_index_destroy(back);
+    atl_blob_destroy(blob);
+    atl_index_destroy(index);
+}
+
 int main(void) {
+    test_lying_lengths();
     test_index("Flat", 0, 1);
     test_index("HNSW16", 0, 1);
     test_index("IVF4,Flat", 0, 1);

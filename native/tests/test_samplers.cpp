@@ -402,8 +402,43 @@ static void test_progress_and_cancel(void) {
     CHECK(st3.calls == 4 && st3.last_total == 4);
 }
 
+/* eps that turns NaN from its third call on (an overflowing network). */
+static int32_t eps_nan_from_third(void* user, const atl_tensor_view* x, const atl_tensor_view* t, atl_tensor_view* out) {
+    const int calls = ++(*(int*)user);
+    int ignored = 0;
+    eps_zero(&ignored, x, t, out);
+    if (calls >= 3) ((float*)out->data)[5] = NAN;
+    return 0;
+}
+
+/* Latents that stop being finite stop the loop at that step with an error, on every sampler,
+ * and nothing is written. */
+static void test_non_finite_latents(void) {
+    float noise[N], out[N], before[N];
+    fill_noise(noise, N, 5);
+    for (int i = 0; i < N; ++i) out[i] = before[i] = 123.0f;
+    int64_t shape[4] = {1, C, H, W};
+    atl_tensor_view nv = view(noise, ATL_DTYPE_F32, 4, shape), ov = view(out, ATL_DTYPE_F32, 4, shape);
+    const int samplers[] = {ATL_SAMPLER_EULER, ATL_SAMPLER_EULER_A, ATL_SAMPLER_DDIM, ATL_SAMPLER_DPMPP_2M,
+                            ATL_SAMPLER_DPMPP_SDE_KARRAS};
+    for (int sampler : samplers) {
+        atl_sample_params p = params(sampler, 6, 1, 1);
+        int calls = 0;
+        atl_status* s = atl_sample(eps_nan_from_third, &calls, NULL, &p, &nv, NULL, &ov);
+        CHECK(atl_status_code(s) == ATL_ERR_INVALID_ARGUMENT);
+        const char* m = atl_status_message(s);
+        /* DPM++ SDE calls the model twice per step: NaN comes at its second step. */
+        const char* step = sampler == ATL_SAMPLER_DPMPP_SDE_KARRAS ? "after step 2 of 6" : "after step 3 of ";
+        CHECK(m != NULL && strstr(m, "no longer finite") != NULL && strstr(m, step) != NULL);
+        if (m != NULL) printf("%s: %s\n", atl_sampler_name(sampler), m);
+        atl_status_destroy(s);
+        CHECK(max_abs_diff(out, before, N) == 0);
+    }
+}
+
 int main(void) {
     make_schedule();
+    test_non_finite_latents();
     test_names_and_defaults();
     test_bad_input();
     test_schedules();

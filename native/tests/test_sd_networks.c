@@ -9,10 +9,12 @@
 
 static float zeros[4096];
 
-static void add(atl_weights* w, const char* name, int ndim, int64_t d0, int64_t d1) {
+static float with_nan[4096];
+
+static void add_data(atl_weights* w, const char* name, float* data, int ndim, int64_t d0, int64_t d1) {
     atl_tensor_view v;
     memset(&v, 0, sizeof v);
-    v.data = zeros;
+    v.data = data;
     v.dtype = ATL_DTYPE_F32;
     v.ndim = ndim;
     v.shape[0] = d0;
@@ -22,6 +24,10 @@ static void add(atl_weights* w, const char* name, int ndim, int64_t d0, int64_t 
     atl_status* s = atl_weights_add(w, name, &v);
     CHECK(s == NULL);
     atl_status_destroy(s);
+}
+
+static void add(atl_weights* w, const char* name, int ndim, int64_t d0, int64_t d1) {
+    add_data(w, name, zeros, ndim, d0, d1);
 }
 
 int main(void) {
@@ -64,6 +70,42 @@ int main(void) {
     CHECK(strstr(m, "unexpected bogus") != NULL);
     printf("message: %s\n", m);
     atl_status_destroy(s);
+    atl_weights_destroy(w);
+
+    /* NaN and infinity in a weight are problems of the weight set, counted. */
+    with_nan[3] = 0.0f / 0.0f;
+    with_nan[70] = 1.0f / 0.0f;
+    CHECK(atl_weights_create(&w) == NULL);
+    add_data(w, "embeddings.token_embedding.weight", with_nan, 2, 10, 8);
+    add(w, "embeddings.position_embedding.weight", 2, 77, 8);
+    add(w, "encoder.layers.0.mlp.fc1.weight", 2, 32, 8);
+    s = atl_text_encoder_create(w, &tp, &te);
+    CHECK(atl_status_code(s) == ATL_ERR_FORMAT);
+    m = atl_status_message(s);
+    CHECK(strstr(m, "embeddings.token_embedding.weight: 2 of 80 values are NaN or infinite") != NULL);
+    printf("message: %s\n", m);
+    atl_status_destroy(s);
+    atl_weights_destroy(w);
+
+    /* A LoRA with a NaN is refused when it is read, naming the tensor; the same LoRA without
+     * it is read. */
+    CHECK(atl_weights_create(&w) == NULL);
+    add_data(w, "lora_unet_x.lora_down.weight", with_nan, 2, 4, 16);
+    add(w, "lora_unet_x.lora_up.weight", 2, 16, 4);
+    atl_lora* lora = NULL;
+    s = atl_lora_create(w, &lora);
+    CHECK(atl_status_code(s) == ATL_ERR_FORMAT && lora == NULL);
+    m = atl_status_message(s);
+    CHECK(strstr(m, "lora_unet_x.lora_down.weight: 1 of 64 values are NaN or infinite") != NULL);
+    printf("message: %s\n", m);
+    atl_status_destroy(s);
+    atl_weights_destroy(w);
+    CHECK(atl_weights_create(&w) == NULL);
+    add(w, "lora_unet_x.lora_down.weight", 2, 4, 16);
+    add(w, "lora_unet_x.lora_up.weight", 2, 16, 4);
+    OK(atl_lora_create(w, &lora));
+    CHECK(lora != NULL && atl_lora_count(lora) == 1);
+    atl_lora_destroy(lora);
     atl_weights_destroy(w);
 
     return test_result("test_sd_networks");

@@ -20,14 +20,20 @@ struct atl_blob {
 namespace atl::index {
 
 // Reads from [data, data + size); FAISS's READ macros throw on a short read, which is how a
-// truncated buffer is detected.
+// truncated buffer is detected. Length fields larger than the bytes left are refused before
+// FAISS allocates them.
 struct MemoryReader : faiss::IOReader {
     const uint8_t* data;
     size_t size;
     size_t pos = 0;
 
     MemoryReader(const void* d, size_t n) : data(static_cast<const uint8_t*>(d)), size(n) { name = "memory"; }
+    // Also refuses (ATL_ERR_FORMAT) a one-item 8-byte read that, as a length, exceeds the bytes left.
     size_t operator()(void* ptr, size_t item_size, size_t nitems) override;
+
+private:
+    void check_length(uint64_t value) const;
+    uint64_t last_length_ = UINT64_MAX;  // the last one-item 8-byte read
 };
 
 // Runs read(reader) on the caller's bytes; every FAISS failure, and bytes left over, become

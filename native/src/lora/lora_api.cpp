@@ -6,6 +6,7 @@
 #include <map>
 #include <sstream>
 
+#include "core/finite.hpp"
 #include "core/status.hpp"
 #include "core/tensor_view.hpp"
 #include "core/weights.hpp"
@@ -185,10 +186,16 @@ atl_status* atl_lora_create(const atl_weights* w, atl_lora** out) {
                 problems.push_back(name + ": alpha must be a scalar, got " + atl::shape_string(t.sizes()));
             } else {
                 e.alpha = t.to(torch::kDouble).reshape({}).item<double>();
+                if (!std::isfinite(e.alpha)) problems.push_back(name + ": alpha is NaN or infinite");
             }
         } else if (t.dim() != 2 && t.dim() != 4) {
             problems.push_back(name + ": must be 2-D or 4-D, got " + atl::shape_string(t.sizes()));
         } else {
+            // One pass over the file's values: NaN or infinity would reach every image it touches.
+            if (const int64_t bad = atl::count_non_finite(t); bad != 0) {
+                problems.push_back(name + ": " + std::to_string(bad) + " of " + std::to_string(t.numel()) +
+                                   " values are NaN or infinite");
+            }
             (suffix == kDown ? e.down : e.up) = t;
         }
     }

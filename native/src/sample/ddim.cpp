@@ -31,7 +31,7 @@ torch::Tensor Ddim::sample(const SampleRun& run, const torch::Tensor& noise) con
         torch::Tensor dir_xt = std::sqrt(1 - a_prev - sigma_t * sigma_t) * e_t;
         x = std::sqrt(a_prev) * pred_x0 + dir_xt;
         if (sigma_t > 0) x = x + sigma_t * run.noise.randn();
-        run.step_done(k + 1, n);
+        run.step_done(k + 1, n, x);
     }
     return x;
 }

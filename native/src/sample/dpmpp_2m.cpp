@@ -28,7 +28,7 @@ torch::Tensor DpmPp2m::sample(const SampleRun& run, const torch::Tensor& noise) 
             }
         }
         old_denoised = denoised;
-        run.step_done(i + 1, static_cast<int>(sigmas.size()) - 1);
+        run.step_done(i + 1, static_cast<int>(sigmas.size()) - 1, x);
     }
     return x;
 }

@@ -48,7 +48,7 @@ torch::Tensor DpmPpSde::sample(const SampleRun& run, const torch::Tensor& noise)
             x = (sigma_fn(t_next_) / sigma_fn(t)) * x - std::expm1(t - t_next_) * denoised_d;
             if (st.up > 0) x = x + brownian(sigma_fn(t), sigma_fn(t_next)) * st.up;
         }
-        run.step_done(i + 1, static_cast<int>(sigmas.size()) - 1);
+        run.step_done(i + 1, static_cast<int>(sigmas.size()) - 1, x);
     }
     return x;
 }

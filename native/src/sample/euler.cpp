@@ -10,7 +10,7 @@ torch::Tensor Euler::sample(const SampleRun& run, const torch::Tensor& noise) co
         torch::Tensor denoised = run.model(x, sigmas[i]);
         torch::Tensor d = to_d(x, sigmas[i], denoised);
         x = x + d * (sigmas[i + 1] - sigmas[i]);
-        run.step_done(i + 1, static_cast<int>(sigmas.size()) - 1);
+        run.step_done(i + 1, static_cast<int>(sigmas.size()) - 1, x);
     }
     return x;
 }

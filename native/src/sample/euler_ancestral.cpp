@@ -12,7 +12,7 @@ torch::Tensor EulerAncestral::sample(const SampleRun& run, const torch::Tensor& 
         torch::Tensor d = to_d(x, sigmas[i], denoised);
         x = x + d * (st.down - sigmas[i]);
         if (sigmas[i + 1] > 0) x = x + run.noise.randn() * st.up;
-        run.step_done(i + 1, static_cast<int>(sigmas.size()) - 1);
+        run.step_done(i + 1, static_cast<int>(sigmas.size()) - 1, x);
     }
     return x;
 }

@@ -18,7 +18,7 @@ torch::Tensor Heun::sample(const SampleRun& run, const torch::Tensor& noise) con
             torch::Tensor d2 = to_d(x2, sigmas[i + 1], denoised2);
             x = x + (d + d2) / 2 * dt;
         }
-        run.step_done(i + 1, static_cast<int>(sigmas.size()) - 1);
+        run.step_done(i + 1, static_cast<int>(sigmas.size()) - 1, x);
     }
     return x;
 }

@@ -96,7 +96,14 @@ void run_loop(const EpsModel& model, const atl_tensor_view* alphas_cumprod, cons
     const Denoiser denoiser(schedule, model);
     SampleRun run{denoiser, p->steps, schedule_for(kind, static_cast<atl_schedule>(p->schedule)),
                   p->eta < 0 ? sampler->default_eta() : static_cast<double>(p->eta), rng,
-                  [progress](int done, int total) {
+                  [progress](int done, int total, const torch::Tensor& x) {
+                      // NaN or infinite latents (weights or a LoRA holding them, a huge guidance
+                      // scale or multiplier) would go on to decode as black images: stop at the
+                      // step where they appear. One pass over [b, 4, h/8, w/8] per step.
+                      require(torch::isfinite(x).all().item<bool>(), ATL_ERR_INVALID_ARGUMENT,
+                              "sampling: the latents are no longer finite (NaN or infinite) after step " +
+                                  std::to_string(done) + " of " + std::to_string(total) +
+                                  "; the model, a LoRA or the guidance scale gives non-finite values");
                       if (progress != nullptr && progress->fn != nullptr &&
                           progress->fn(progress->user_data, done, total) != 0) {
                           fail(ATL_ERR_CANCELLED, "sampling cancelled after step " + std::to_string(done) + " of " +

@@ -20,8 +20,9 @@ struct SampleRun {
     atl_schedule schedule = ATL_SCHEDULE_DEFAULT;  // for the k-samplers
     double eta = 0;                                // already resolved to the sampler's default
     SeededNoise& noise;                            // ancestral noise, per element
-    // Called after each step with (done, total); throws to stop (cancellation).
-    std::function<void(int, int)> step_done;
+    // Called after each step with (done, total, the latents after it); throws to stop
+    // (cancellation, latents that are no longer finite).
+    std::function<void(int, int, const torch::Tensor&)> step_done;
 
     std::vector<double> sigmas() const;  // make_sigmas(model.schedule(), schedule, steps)
 };

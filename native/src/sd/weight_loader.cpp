@@ -2,6 +2,7 @@
 
 #include <sstream>
 
+#include "core/finite.hpp"
 #include "core/status.hpp"
 #include "core/tensor_view.hpp"
 
@@ -64,6 +65,11 @@ torch::Tensor WeightLoader::take_as(const std::string& name, std::vector<int64_t
     if (!c10::isFloatingType(t.scalar_type())) {
         problem(name + ": dtype " + std::string(c10::toString(t.scalar_type())) + " is not a float type");
         return torch::zeros(shape, torch::TensorOptions().dtype(target));
+    }
+    // NaN or infinity in a weight makes every image black (or NaN latents): refuse the file.
+    if (const int64_t bad = count_non_finite(t); bad != 0) {
+        problem(name + ": " + std::to_string(bad) + " of " + std::to_string(t.numel()) +
+                " values are NaN or infinite");
     }
     if (t.scalar_type() == target && t.is_contiguous()) return t;  // the mapped bytes, no copy
     // One conversion at creation; .to() allocates new memory, so the read-only mapping is never written.
