@@ -100,14 +100,18 @@ ATL_AVX512 void output_tiles(const float* mt, int64_t h, int64_t w, int64_t c, i
 }  // namespace
 
 bool winograd_applies(int64_t kernel, int64_t stride, int64_t padding, int64_t height, int64_t width,
-                      c10::ScalarType compute) {
-    // The transformed weights take 16/9 of the direct form's memory. In F32 that buys a 2.25x
-    // cut in multiply-adds wherever the transforms pay; in BF16 the direct GEMM already runs twice
-    // as fast and the weights are most of a generation's memory, so only layers with many pixels
-    // per weight take it: at 512 x 512 the UNet's first level (64 x 64 latents; 0.1 s of a 3 s
-    // step for 106 MiB, where every level would give 0.24 s for 525 MiB) and the VAE.
-    const int64_t min_pixels = compute == torch::kBFloat16 ? 4096 : 64;
-    return kernel == 3 && stride == 1 && padding == 1 && height * width >= min_pixels;
+                      int64_t in, int64_t out, c10::ScalarType compute) {
+    if (kernel != 3 || stride != 1 || padding != 1) return false;
+    const int64_t pixels = height * width;
+    if (compute != torch::kBFloat16) return pixels >= 64;
+    // The transformed weights take 16/9 of the direct form's memory (32 bytes per input x output
+    // channel in BF16). In F32 that buys a 2.25x cut in multiply-adds wherever the transforms pay;
+    // in BF16 the direct GEMM already runs twice as fast and the weights are most of a
+    // generation's memory, so only layers with many pixels per weight take it: 4096 pixels (at
+    // 512 x 512 the UNet's first level, 0.1 s of a 3 s step for 106 MiB, where every level would
+    // give 0.24 s for 525 MiB; the VAE), or 1024 with at most 960 x 320 channels (the UNet's first
+    // level at 256 x 256, 46 MiB, the same layers as at 512: 9 % of its convolutions' time).
+    return pixels >= 4096 || (pixels >= 1024 && in * out <= 960 * 320);
 }
 
 std::unique_ptr<WinogradWeights> winograd_weights(const torch::Tensor& weight, Format format) {

@@ -23,10 +23,11 @@ struct WinogradWeights {
 };
 
 // True for the convolutions this path computes: 3x3, stride 1, padding 1, and enough output
-// pixels per sample for the transforms to pay: 64 in F32, 4096 in BF16 (see the definition). In
-// BF16 the transformed input is rounded to BF16 (the GEMM's left operand), not the input itself.
-bool winograd_applies(int64_t kernel, int64_t stride, int64_t padding, int64_t height, int64_t width,
-                      c10::ScalarType compute);
+// pixels per sample for the transforms to pay: 64 in F32; in BF16 4096, or 1024 where in x out is
+// at most 960 x 320 (see the definition). In BF16 the transformed input is rounded to BF16 (the
+// GEMM's left operand), not the input itself.
+bool winograd_applies(int64_t kernel, int64_t stride, int64_t padding, int64_t height, int64_t width, int64_t in,
+                      int64_t out, c10::ScalarType compute);
 
 // G g G^T for weight [out, in, 3, 3] (any float dtype), each of the 16 packed as [in, out].
 std::unique_ptr<WinogradWeights> winograd_weights(const torch::Tensor& weight, lora::avx512::Format format);
