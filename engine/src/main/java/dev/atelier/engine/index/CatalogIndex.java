@@ -139,7 +139,7 @@ public final class CatalogIndex implements CatalogSearch {
         return searchBatch(new float[][] {query}, k, category).getFirst();
     }
 
-    /** {@link #search} for several queries in one native call (faster than one call each). */
+    /** {@link #search} for several queries in one native call (faster than one call each); k above the item count finds them all. */
     @Override
     public List<List<Hit>> searchBatch(float[][] queries, int k, Optional<String> category) {
         if (k <= 0) {
@@ -155,6 +155,12 @@ public final class CatalogIndex implements CatalogSearch {
         }
         lock.readLock().lock();
         try (Arena arena = Arena.ofConfined()) {
+            // No search finds more items than the catalog holds: a k of two billion would
+            // otherwise allocate its result arrays before the search starts.
+            int n = (int) Math.min(k, items.size());
+            if (n == 0) {
+                return Collections.nCopies(queries.length, List.of());
+            }
             IdFilter filter = null;
             if (category.isPresent()) {
                 filter = filterFor(category.get());
@@ -162,11 +168,11 @@ public final class CatalogIndex implements CatalogSearch {
                     return Collections.nCopies(queries.length, List.of());
                 }
             }
-            Neighbors found = index.search(prepare(arena, pca, TensorView.ofRows(arena, queries, inputDimension)), k, filter);
+            Neighbors found = index.search(prepare(arena, pca, TensorView.ofRows(arena, queries, inputDimension)), n, filter);
             List<List<Hit>> result = new ArrayList<>(queries.length);
             for (int q = 0; q < queries.length; q++) {
-                List<Hit> hits = new ArrayList<>(k);
-                for (int j = 0; j < k; j++) {
+                List<Hit> hits = new ArrayList<>(n);
+                for (int j = 0; j < n; j++) {
                     long id = found.id(q, j);
                     if (id >= 0) {
                         hits.add(new Hit(items.get(Math.toIntExact(id)), id, found.score(q, j)));

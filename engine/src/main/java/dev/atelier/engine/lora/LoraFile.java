@@ -1,12 +1,24 @@
 package dev.atelier.engine.lora;
 
+import dev.atelier.engine.core.AtelierException;
 import dev.atelier.engine.core.AtelierException.FormatException;
 import dev.atelier.engine.core.Weights;
 import dev.atelier.engine.lora.LoraKeys.Network;
 import dev.atelier.engine.lora.LoraKeys.Part;
 import dev.atelier.engine.lora.LoraKeys.Target;
 import dev.atelier.engine.safetensors.SafeTensorsFile;
+import dev.atelier.engine.util.Sha256;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.security.MessageDigest;
+import java.util.HexFormat;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.HashMap;
@@ -30,6 +42,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class LoraFile implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(LoraFile.class);
+    /** {@link #shortHash} by real path, size and modification time. */
+    private static final Map<String, String> SHORT_HASHES = new ConcurrentHashMap<>();
 
     private final SafeTensorsFile file;
     private final Map<Network, Lora> loras;
@@ -87,7 +101,12 @@ public final class LoraFile implements AutoCloseable {
                     for (Map.Entry<String, String> n : e.getValue().entrySet()) {
                         w.add(n.getKey(), file.view(n.getValue()), file);
                     }
-                    loras.put(e.getKey(), Lora.create(e.getKey(), w));
+                    try {
+                        loras.put(e.getKey(), Lora.create(e.getKey(), w));
+                    } catch (FormatException bad) {
+                        // The native message names the tensors (NaN values, missing halves): add the file.
+                        throw new FormatException(path + ": " + bad.getMessage(), bad);
+                    }
                 }
             }
             return new LoraFile(file, loras, unmatched);
@@ -95,6 +114,49 @@ public final class LoraFile implements AutoCloseable {
             loras.values().forEach(Lora::close);
             file.close();
             throw e;
+        }
+    }
+
+    /**
+     * A1111's short LoRA hash, as its infotext's {@code Lora hashes} names it: the first 12 hex
+     * digits of the SHA-256 of the file after its safetensors header (kohya's "addnet" hash, which
+     * metadata edits do not change). Computed once per file, size and modification time.
+     */
+    public static String shortHash(Path path) {
+        try {
+            Path real = path.toRealPath();
+            BasicFileAttributes a = Files.readAttributes(real, BasicFileAttributes.class);
+            String key = real + "\u0000" + a.size() + "\u0000" + a.lastModifiedTime().toMillis();
+            String known = SHORT_HASHES.get(key);
+            if (known != null) {
+                return known;
+            }
+            String hash;
+            try (FileChannel channel = FileChannel.open(real, StandardOpenOption.READ)) {
+                ByteBuffer header = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+                channel.read(header, 0); // a regular file fills the buffer unless it is shorter
+                long size = channel.size();
+                long headerLength = header.position() == 8 ? header.getLong(0) : -1;
+                if (headerLength < 0 || headerLength > size - 8) {
+                    throw new FormatException(path + ": not a safetensors file (header length "
+                            + headerLength + " in " + size + " bytes)");
+                }
+                MessageDigest digest = Sha256.newDigest();
+                ByteBuffer buffer = ByteBuffer.allocate(1 << 20);
+                channel.position(8 + headerLength);
+                while (channel.read(buffer.clear()) > 0) {
+                    digest.update(buffer.flip());
+                }
+                hash = HexFormat.of().formatHex(digest.digest()).substring(0, 12);
+            }
+            // Files are few (a LoRA folder); entries for replaced files are dropped by size.
+            if (SHORT_HASHES.size() > 4096) {
+                SHORT_HASHES.clear();
+            }
+            SHORT_HASHES.put(key, hash);
+            return hash;
+        } catch (IOException e) {
+            throw new FormatException(AtelierException.IO, path + ": cannot read: " + e.getMessage());
         }
     }
 

@@ -114,8 +114,20 @@ public record LoraRequest(Path path, float unetMultiplier, float textMultiplier)
             m.appendReplacement(out, "");
         }
         m.appendTail(out);
-        String cleaned = out.toString().replaceAll("[ \\t]{2,}", " ").replaceAll("\\s+,", ",").strip();
-        return new FromPrompt(cleaned, List.copyOf(loras));
+        return new FromPrompt(tidy(out.toString()), List.copyOf(loras));
+    }
+
+    /**
+     * The prompt as the text encoder sees it: {@link #fromPrompt} without looking the LoRAs up.
+     * The tags stay in the prompt A1111 records in the PNG; they never reach the text encoder.
+     */
+    public static String withoutTags(String prompt) {
+        return tidy(PROMPT_TAG.matcher(prompt).replaceAll(""));
+    }
+
+    /** Spaces left where tags were removed: runs of blanks become one, none before a comma. */
+    private static String tidy(String prompt) {
+        return prompt.replaceAll("[ \\t]{2,}", " ").replaceAll("\\s+,", ",").strip();
     }
 
     /** name.safetensors in dir or any folder below it (A1111 searches subfolders too). */

@@ -18,6 +18,11 @@ import java.util.List;
 public record Generation(GenerationRequest request, List<GeneratedImage> images, float[] latents, long[] shape) {
     /** Writes the latents as safetensors with one tensor {@code latents}, atomically. */
     public void saveLatents(Path target) {
+        saveLatents(target, latents, shape);
+    }
+
+    /** Writes latents of the given shape as safetensors with one tensor {@code latents}, atomically. */
+    public static void saveLatents(Path target, float[] latents, long[] shape) {
         try (Arena arena = Arena.ofConfined()) {
             new SafeTensorsWriter().add("latents", TensorView.ofFloats(arena, latents, shape)).write(target);
         }

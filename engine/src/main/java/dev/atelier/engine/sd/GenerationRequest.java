@@ -42,6 +42,16 @@ public record GenerationRequest(String prompt, String negative, Sampler sampler,
         if (batchSize < 1 || batchCount < 1) {
             throw new InvalidInputException("batch size and count must be >= 1, got " + batchSize + " and " + batchCount);
         }
+        long images = (long) batchSize * batchCount;
+        if (images > Integer.MAX_VALUE) {
+            throw new InvalidInputException("batch size x batch count must be at most " + Integer.MAX_VALUE + " images, got "
+                    + batchSize + " x " + batchCount);
+        }
+        // Image k gets seed + k: the last seed must not wrap around past the largest long.
+        if (seed > Long.MAX_VALUE - (images - 1)) {
+            throw new InvalidInputException("seed " + seed + " + " + (images - 1) + " (one seed per image) is larger than "
+                    + Long.MAX_VALUE);
+        }
         if (clipSkip < 1) {
             throw new InvalidInputException("clip skip must be >= 1, got " + clipSkip);
         }
@@ -90,7 +100,7 @@ public record GenerationRequest(String prompt, String negative, Sampler sampler,
                 clipSkip, eta, file);
     }
 
-    /** Total images: batchSize * batchCount. */
+    /** Total images: batchSize * batchCount (checked to fit an int). */
     public int images() {
         return batchSize * batchCount;
     }

@@ -1,6 +1,12 @@
 package dev.atelier.engine.sd;
 
+import dev.atelier.engine.lora.LoraFile;
+import dev.atelier.engine.lora.LoraRequest;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 
 /** A1111's generation-parameters text ("infotext"), stored in the PNG {@code parameters} chunk. */
 public final class Infotext {
@@ -13,6 +19,17 @@ public final class Infotext {
      * create_infotext).
      */
     public static String of(GenerationRequest r, long seed, String modelHash, String modelName, ScheduleSource schedule) {
+        return of(r, seed, modelHash, modelName, schedule, List.of());
+    }
+
+    /**
+     * {@link #of(GenerationRequest, long, String, String, ScheduleSource)} for a request run with
+     * LoRAs: A1111's {@code Lora hashes: "name: hash, ..."} (the file name without extension,
+     * {@link LoraFile#shortHash}), after the other settings. The prompt is the request's, with any
+     * {@code <lora:NAME:W>} tags in it, as A1111 records it.
+     */
+    public static String of(GenerationRequest r, long seed, String modelHash, String modelName, ScheduleSource schedule,
+            List<LoraRequest> loras) {
         StringBuilder sb = new StringBuilder(r.prompt());
         if (!r.negative().isEmpty()) {
             sb.append("\nNegative prompt: ").append(r.negative());
@@ -37,7 +54,40 @@ public final class Infotext {
         if (schedule != ScheduleSource.CONFIG) {
             sb.append(", Schedule source: ").append(schedule.id());
         }
+        if (!loras.isEmpty()) {
+            Map<String, String> hashes = new LinkedHashMap<>();
+            for (LoraRequest l : loras) {
+                hashes.putIfAbsent(name(l.path()), LoraFile.shortHash(l.path()));
+            }
+            StringBuilder list = new StringBuilder();
+            hashes.forEach((name, hash) -> list.append(list.isEmpty() ? "" : ", ").append(name).append(": ").append(hash));
+            sb.append(", Lora hashes: ").append(quote(list.toString()));
+        }
         return sb.toString();
+    }
+
+    /** A LoRA's name as A1111 shows it: the file name without its extension. */
+    static String name(Path lora) {
+        return lora.getFileName().toString().replaceFirst("\\.[^.]*$", "");
+    }
+
+    /** A1111's infotext quoting of a value holding ',', ':' or a line break: a JSON string. */
+    static String quote(String value) {
+        if (value.indexOf(',') < 0 && value.indexOf(':') < 0 && value.indexOf('\n') < 0) {
+            return value;
+        }
+        StringBuilder q = new StringBuilder("\"");
+        for (char c : value.toCharArray()) {
+            switch (c) {
+                case '"' -> q.append("\\\"");
+                case '\\' -> q.append("\\\\");
+                case '\n' -> q.append("\\n");
+                case '\r' -> q.append("\\r");
+                case '\t' -> q.append("\\t");
+                default -> q.append(c < 0x20 ? String.format(Locale.ROOT, "\\u%04x", (int) c) : String.valueOf(c));
+            }
+        }
+        return q.append('"').toString();
     }
 
     /** 7 -> "7", 7.5 -> "7.5". */

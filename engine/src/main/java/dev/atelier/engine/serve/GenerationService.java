@@ -6,6 +6,7 @@ import dev.atelier.engine.core.NativeLibrary;
 import dev.atelier.engine.core.TensorView;
 import dev.atelier.engine.lora.LoraKeys;
 import dev.atelier.engine.lora.LoraRequest;
+import dev.atelier.engine.sd.ActivationMemory;
 import dev.atelier.engine.sd.GeneratedImage;
 import dev.atelier.engine.sd.Generation;
 import dev.atelier.engine.sd.GenerationRequest;
@@ -111,6 +112,10 @@ public final class GenerationService implements AutoCloseable {
             throw new InvalidInputException("a served request draws its noise from its seed; init noise files are not taken");
         }
         LoraRequest.FromPrompt prompt = registry.parsePrompt(request.prompt());
+        // Each image is a sample of its own (the batcher bounds UNet batches by pixels) and is
+        // decoded alone: one image of this size must fit.
+        ActivationMemory.check(parts.unet().config(), parts.vae().config(), request.width(), request.height(), 1,
+                request.cfg() != 1);
         if (outstanding.incrementAndGet() > maxQueue) {
             outstanding.decrementAndGet();
             throw new QueueFullException("the queue is full (" + maxQueue + " requests); try again later");
@@ -161,12 +166,12 @@ public final class GenerationService implements AutoCloseable {
                 job.started(t);
                 tickets.add(t);
             }
-            return finish(request, tickets);
+            return finish(request, prompt.loras(), tickets);
         }
     }
 
     /** Waits for the images' latents, decodes each as soon as it is done, in seed order. */
-    private Generation finish(GenerationRequest request, List<SampleTicket> tickets) {
+    private Generation finish(GenerationRequest request, List<LoraRequest> loras, List<SampleTicket> tickets) {
         int h = request.height() / 8, w = request.width() / 8;
         List<GeneratedImage> images = new ArrayList<>();
         float[] latents = null;
@@ -187,7 +192,7 @@ public final class GenerationService implements AutoCloseable {
             long seed = request.seed() + k;
             images.add(new GeneratedImage(seed, request.width(), request.height(),
                     Images.toRgb8(rgb, request.height(), request.width()),
-                    Infotext.of(request, seed, parts.modelHash(), parts.modelName(), parts.schedule())));
+                    Infotext.of(request, seed, parts.modelHash(), parts.modelName(), parts.schedule(), loras)));
         }
         return new Generation(request, List.copyOf(images), latents, new long[] {tickets.size(), per / (h * w), h, w});
     }

@@ -24,6 +24,8 @@ import java.util.Optional;
 final class CatalogSearcher {
     /** Most categories {@link #categoryCounts} lists (DeepFashion has 50 fine categories). */
     private static final int MAX_CATEGORIES = 10_000;
+    /** Elasticsearch refuses a kNN num_candidates, and a result window, above 10,000. */
+    static final int MAX_K = 10_000;
 
     private final ElasticsearchTransport transport;
     private final ElasticsearchOptions options;
@@ -34,8 +36,8 @@ final class CatalogSearcher {
     }
 
     /** The k nearest documents of target to q (already projected). */
-    List<CatalogSearch.Hit> search(String target, float[] q, int k, Optional<String> category) {
-        checkK(k);
+    List<CatalogSearch.Hit> search(String target, float[] q, int asked, Optional<String> category) {
+        int k = checkK(asked);
         SearchResponse<CatalogDocument> response = transport.read("kNN search of " + target, () -> {
             SearchResponse<CatalogDocument> r = transport.client().search(s -> s.index(target).knn(knn(q, k, category)).size(k)
                     .source(src -> src.filter(f -> f.excludes(CatalogDocument.VECTOR))), CatalogDocument.class);
@@ -49,8 +51,8 @@ final class CatalogSearcher {
     }
 
     /** {@link #search} of every row of projected, in one multi-search request. */
-    List<List<CatalogSearch.Hit>> searchBatch(String target, float[][] projected, int k, Optional<String> category) {
-        checkK(k);
+    List<List<CatalogSearch.Hit>> searchBatch(String target, float[][] projected, int asked, Optional<String> category) {
+        int k = checkK(asked);
         if (projected.length == 0) {
             return List.of();
         }
@@ -128,9 +130,11 @@ final class CatalogSearcher {
         return List.copyOf(out);
     }
 
-    static void checkK(int k) {
+    /** k, clamped to {@link #MAX_K}; a k of 0 or less is bad input. */
+    static int checkK(int k) {
         if (k <= 0) {
             throw new InvalidInputException("k must be positive, got " + k);
         }
+        return Math.min(k, MAX_K);
     }
 }
