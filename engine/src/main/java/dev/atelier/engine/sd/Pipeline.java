@@ -4,6 +4,7 @@ import dev.atelier.engine.util.Sha256;
 import dev.atelier.engine.core.AtelierException;
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
 import dev.atelier.engine.core.DType;
+import dev.atelier.engine.core.FileAccess;
 import dev.atelier.engine.core.NativeLibrary;
 import dev.atelier.engine.core.Progress;
 import dev.atelier.engine.core.TensorView;
@@ -66,13 +67,26 @@ public final class Pipeline implements AutoCloseable {
      * @param kernels    which kernels run the three networks' operations ({@link OpKernel#AUTO})
      * @param schedule   the noise schedule: from the config's betas ({@link ScheduleSource#CONFIG}, also
      *                   without a config: SD1.5's) or the checkpoint's stored alphas_cumprod
+     * @param access     the checkpoint's and VAE's files mapped (the default) or read into memory
+     *                   ({@link FileAccess#READ}: safe from files overwritten while they are in use)
      */
     public record Options(java.util.Optional<Path> tokenizer, java.util.Optional<Path> config,
             java.util.Optional<Path> vae, DType precision, LongPromptMode longPrompt, OpKernel kernels,
-            ScheduleSource schedule) {
+            ScheduleSource schedule, FileAccess access) {
         public Options {
             Objects.requireNonNull(kernels, "kernels");
             Objects.requireNonNull(schedule, "schedule");
+            Objects.requireNonNull(access, "access");
+        }
+
+        /** Options whose files are mapped. */
+        public Options(java.util.Optional<Path> tokenizer, java.util.Optional<Path> config, java.util.Optional<Path> vae,
+                DType precision, LongPromptMode longPrompt, OpKernel kernels, ScheduleSource schedule) {
+            this(tokenizer, config, vae, precision, longPrompt, kernels, schedule, FileAccess.MAP);
+        }
+
+        public Options withFileAccess(FileAccess a) {
+            return new Options(tokenizer, config, vae, precision, longPrompt, kernels, schedule, a);
         }
 
         public static Options defaults() {
@@ -81,19 +95,19 @@ public final class Pipeline implements AutoCloseable {
         }
 
         public Options withTokenizer(Path dir) {
-            return new Options(java.util.Optional.of(dir), config, vae, precision, longPrompt, kernels, schedule);
+            return new Options(java.util.Optional.of(dir), config, vae, precision, longPrompt, kernels, schedule, access);
         }
 
         public Options withConfig(Path yaml) {
-            return new Options(tokenizer, java.util.Optional.of(yaml), vae, precision, longPrompt, kernels, schedule);
+            return new Options(tokenizer, java.util.Optional.of(yaml), vae, precision, longPrompt, kernels, schedule, access);
         }
 
         public Options withKernels(OpKernel k) {
-            return new Options(tokenizer, config, vae, precision, longPrompt, k, schedule);
+            return new Options(tokenizer, config, vae, precision, longPrompt, k, schedule, access);
         }
 
         public Options withSchedule(ScheduleSource s) {
-            return new Options(tokenizer, config, vae, precision, longPrompt, kernels, s);
+            return new Options(tokenizer, config, vae, precision, longPrompt, kernels, s, access);
         }
     }
 
@@ -112,7 +126,7 @@ public final class Pipeline implements AutoCloseable {
                     + "; pass --tokenizer DIR");
         }
         ClipTokenizer tokenizer = ClipTokenizer.load(tokenizerDir);
-        StableDiffusionWeights weights = StableDiffusionWeights.open(checkpoint, options.vae());
+        StableDiffusionWeights weights = StableDiffusionWeights.open(checkpoint, options.vae(), options.access());
         try {
             Pipeline pipeline = new Pipeline(checkpoint, weights, tokenizer, config, options.longPrompt(), options.schedule());
             if (options.precision() != DType.F32) {
@@ -257,15 +271,54 @@ public final class Pipeline implements AutoCloseable {
      *         not fit this model; the request then runs nothing and the next one starts clean
      */
     public Generation generate(GenerationRequest request, List<LoraRequest> loras, Progress progress) {
+        List<GeneratedImage> images = new ArrayList<>();
+        int h = request.height() / 8, w = request.width() / 8, channels = unet.config().inChannels();
+        long perImage = (long) channels * h * w;
+        if (request.images() * perImage > Integer.MAX_VALUE - 8) {
+            throw new InvalidInputException("the latents of " + request.images() + " images of " + request.width() + "x"
+                    + request.height() + " do not fit one array; generate them in parts");
+        }
+        float[] latents = new float[Math.toIntExact(request.images() * perImage)];
+        generate(request, loras, progress, (first, batch, batchLatents) -> {
+            images.addAll(batch);
+            System.arraycopy(batchLatents, 0, latents, Math.toIntExact(first * perImage), batchLatents.length);
+        });
+        return new Generation(request, List.copyOf(images), latents, new long[] {request.images(), channels, h, w});
+    }
+
+    /** Receives a request's images batch by batch, each batch as soon as it is decoded. */
+    @FunctionalInterface
+    public interface BatchSink {
+        /**
+         * @param first   index in the request of the batch's first image
+         * @param images  the batch's images, in seed order
+         * @param latents the batch's final latents before decoding, [images, 4, H/8, W/8] row-major
+         */
+        void accept(int first, List<GeneratedImage> images, float[] latents);
+    }
+
+    /**
+     * {@link #generate(GenerationRequest, List, Progress)} handing each batch to sink as soon as it
+     * is decoded instead of keeping them all: memory stays that of one batch whatever the batch
+     * count. Sizes are checked against {@link ActivationMemory} before anything runs. sink runs
+     * on the caller's thread under the lock (see the class comment); an exception it throws stops
+     * the request.
+     */
+    public void generate(GenerationRequest request, List<LoraRequest> loras, Progress progress, BatchSink sink) {
         Objects.requireNonNull(request, "request");
+        Objects.requireNonNull(sink, "sink");
         List<LoraRequest> wanted = List.copyOf(loras);
-        PromptPair pair = tokenizer.encode(request.prompt(), request.negative(), longPrompt);
+        ActivationMemory.check(unet.config(), vae.config(), request.width(), request.height(), request.batchSize(),
+                request.cfg() != 1);
+        // <lora:NAME:W> tags stay in the request's prompt (the PNG records them, as A1111's do); the
+        // text encoder never sees them.
+        PromptPair pair = tokenizer.encode(LoraRequest.withoutTags(request.prompt()), request.negative(), longPrompt);
         lock.lock();
         try {
             checkOpen();
             NativeLibrary.useLibraryThreads(); // same count on every thread: same bits
             networkLoras.use(wanted);
-            return run(request, pair, progress);
+            run(request, pair, wanted, progress, sink);
         } finally {
             lock.unlock();
         }
@@ -278,38 +331,39 @@ public final class Pipeline implements AutoCloseable {
     }
 
     /** The request's native part. Under the lock. */
-    private Generation run(GenerationRequest request, PromptPair pair, Progress progress) {
+    private void run(GenerationRequest request, PromptPair pair, List<LoraRequest> loras, Progress progress,
+            BatchSink sink) {
         Progress listener = progress == null ? Progress.NONE : progress;
         int h = request.height() / 8, w = request.width() / 8;
         int channels = unet.config().inChannels();
         try (Arena arena = Arena.ofConfined(); SafeTensorsFile noiseFile = openNoise(request, channels, h, w)) {
             TensorView[] ctx = encodePair(pair, request.clipSkip(), arena);
             TensorView noiseAll = noiseFile == null ? null : noiseFile.view("noise");
-            long perImage = (long) channels * h * w;
-            float[] latents = new float[Math.toIntExact(request.images() * perImage)];
-            List<GeneratedImage> images = new ArrayList<>();
             String hash = modelHash();
             String name = modelName();
+            int plane = 3 * request.width() * request.height();
             for (int i = 0; i < request.batchCount(); i++) {
                 SampleParams params = SampleParams.of(request, i);
-                TensorView noise = noiseAll == null ? null : slice(noiseAll, i * request.batchSize(), request.batchSize());
+                TensorView noise = noiseAll == null ? null : slice(noiseAll, (long) i * request.batchSize(), request.batchSize());
                 long call = i, calls = request.batchCount();
-                TensorView out = Sampling.generate(unet, alphasCumprod, params, ctx[0], ctx[1], noise,
-                        (done, steps) -> listener.onStep(call * steps + done, calls * steps), arena);
-                float[] batch = out.toFloatArray();
-                System.arraycopy(batch, 0, latents, Math.toIntExact(i * request.batchSize() * perImage), batch.length);
-                float[] decoded = vae.decode(out, scaleFactor, arena).toFloatArray();
-                int plane = 3 * request.width() * request.height();
-                for (int j = 0; j < request.batchSize(); j++) {
-                    float[] one = new float[plane];
-                    System.arraycopy(decoded, j * plane, one, 0, plane);
-                    long seed = params.seed() + j;
-                    images.add(new GeneratedImage(seed, request.width(), request.height(),
-                            Images.toRgb8(one, request.height(), request.width()),
-                            Infotext.of(request, seed, hash, name, scheduleSource)));
+                // Each batch's tensors live in their own arena: memory does not grow with the batch count.
+                try (Arena batchArena = Arena.ofConfined()) {
+                    TensorView out = Sampling.generate(unet, alphasCumprod, params, ctx[0], ctx[1], noise,
+                            (done, steps) -> listener.onStep(call * steps + done, calls * steps), batchArena);
+                    float[] latents = out.toFloatArray();
+                    float[] decoded = vae.decode(out, scaleFactor, batchArena).toFloatArray();
+                    List<GeneratedImage> images = new ArrayList<>(request.batchSize());
+                    for (int j = 0; j < request.batchSize(); j++) {
+                        float[] one = new float[plane];
+                        System.arraycopy(decoded, j * plane, one, 0, plane);
+                        long seed = params.seed() + j;
+                        images.add(new GeneratedImage(seed, request.width(), request.height(),
+                                Images.toRgb8(one, request.height(), request.width()),
+                                Infotext.of(request, seed, hash, name, scheduleSource, loras)));
+                    }
+                    sink.accept(i * request.batchSize(), List.copyOf(images), latents);
                 }
             }
-            return new Generation(request, List.copyOf(images), latents, new long[] {request.images(), channels, h, w});
         }
     }
 
