@@ -45,6 +45,7 @@ final class CatalogIndexStore {
     static final String FORMAT = "atelier-catalog-index";
     static final int VERSION = 1;
     static final String MANIFEST = "manifest.json";
+    static final long MAX_MANIFEST_BYTES = 1 << 20;
     private static final Pattern DATA_FILE = Pattern.compile("(index|pca|items)-\\d+\\.(faiss|bin|json)");
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     /** How long a save waits for another writer of the same folder before it fails. */
@@ -103,6 +104,12 @@ final class CatalogIndexStore {
         Path manifestPath = dir.resolve(MANIFEST);
         Manifest m;
         try {
+            // A manifest is a few hundred bytes: a larger file is not read into memory.
+            long size = Files.size(manifestPath);
+            if (size > MAX_MANIFEST_BYTES) {
+                throw new FormatException(manifestPath + ": " + size + " bytes; a catalog index manifest is at most "
+                        + MAX_MANIFEST_BYTES);
+            }
             m = JSON.readValue(Files.readAllBytes(manifestPath), Manifest.class);
         } catch (NoSuchFileException e) {
             throw new FormatException(AtelierException.IO, manifestPath + ": not found; " + dir + " holds no saved catalog index");

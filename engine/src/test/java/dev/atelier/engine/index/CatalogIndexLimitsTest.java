@@ -3,16 +3,38 @@ package dev.atelier.engine.index;
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.atelier.engine.catalog.CatalogItem;
+import dev.atelier.engine.core.AtelierException.FormatException;
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** Search sizes a user picks, against a small catalog. */
 class CatalogIndexLimitsTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void aManifestLargerThanAnyRealOneIsRefusedUnread() throws IOException {
+        float[][] vectors = {{1, 0, 0, 0}, {0, 1, 0, 0}};
+        List<CatalogItem> items = List.of(new CatalogItem("a.png", "a", "A"), new CatalogItem("b.png", "b", "B"));
+        try (CatalogIndex index = CatalogIndex.build(vectors, items, CatalogIndex.Options.of(IndexSpec.flat()))) {
+            index.save(dir);
+        }
+        Path manifest = dir.resolve(CatalogIndexStore.MANIFEST);
+        // Still valid JSON: leading blanks, 2 MiB of them.
+        Files.writeString(manifest, " ".repeat(2 << 20) + Files.readString(manifest));
+        FormatException e = assertThrows(FormatException.class, () -> CatalogIndex.load(dir));
+        assertTrue(e.getMessage().contains("manifest.json") && e.getMessage().contains("at most 1048576"), e.getMessage());
+    }
+
     @Test
     void kAboveTheItemCountFindsEveryItemWithoutAllocatingForK() {
         Random random = new Random(3);
