@@ -1,8 +1,10 @@
 package dev.atelier.engine.sd;
 
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
+import dev.atelier.engine.core.Settings;
 import java.lang.management.ManagementFactory;
 import java.util.Locale;
+import java.util.OptionalLong;
 
 /**
  * The memory a generation's activations take, estimated from the networks' sizes before any of
@@ -21,11 +23,11 @@ import java.util.Locale;
  * floor of what a run needs: libtorch's workspaces and the allocator's cache come on top.
  *
  * <p>The limit is the machine's physical memory (the container's limit where there is one), or
- * the system property {@value #LIMIT_PROPERTY} in bytes.
+ * the system property {@code atelier.activation-memory-limit} in bytes.
  */
 public final class ActivationMemory {
-    /** System property overriding the limit, in bytes. */
-    public static final String LIMIT_PROPERTY = "atelier.activation-memory-limit";
+    /** System property overriding the limit, in bytes ({@link Settings}). */
+    public static final String LIMIT_PROPERTY = Settings.ACTIVATION_MEMORY_LIMIT;
 
     private ActivationMemory() {}
 
@@ -56,15 +58,16 @@ public final class ActivationMemory {
 
     /** The most activation memory a generation may take: see the class comment. */
     public static long limit() {
-        String set = System.getProperty(LIMIT_PROPERTY);
-        if (set != null && !set.isBlank()) {
-            try {
-                return Long.parseLong(set.strip());
-            } catch (NumberFormatException e) {
-                throw new InvalidInputException(LIMIT_PROPERTY + " must be a number of bytes, got \"" + set + "\"");
-            }
+        return limitSetting().orElseGet(
+                () -> ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getTotalMemorySize());
+    }
+
+    private static OptionalLong limitSetting() {
+        try {
+            return Settings.fromSystemProperties().activationMemoryLimit();
+        } catch (NumberFormatException e) {
+            throw new InvalidInputException(LIMIT_PROPERTY + " must be a number of bytes: " + e.getMessage());
         }
-        return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getTotalMemorySize();
     }
 
     /**
@@ -83,7 +86,7 @@ public final class ActivationMemory {
         throw new InvalidInputException(String.format(Locale.ROOT,
                 "%dx%d x batch size %d needs about %s of activation memory, more than the limit of %s (%s); %s",
                 width, height, batch, size(need), size(limit),
-                System.getProperty(LIMIT_PROPERTY) != null ? "system property " + LIMIT_PROPERTY : "this machine's memory",
+                limitSetting().isPresent() ? "system property " + LIMIT_PROPERTY : "this machine's memory",
                 fits >= 1 ? "at most batch size " + fits + " fits at this size (--batch-count makes more images)"
                         : "even one image of this size does not fit: make it smaller"));
     }
