@@ -2,6 +2,8 @@
 
 #include "atelier.h"
 #include "core/cpu_allocator.hpp"
+#include "core/finite.hpp"
+#include "core/status.hpp"
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -38,10 +40,20 @@ lora::avx512::Format format_for(c10::ScalarType compute) {
 
 }  // namespace
 
+void WeightPack::require_finite(State& s, const torch::Tensor& weight) {
+    if (s.checked == weight.data_ptr()) return;
+    const int64_t bad = count_non_finite(weight);
+    require(bad == 0, ATL_ERR_FORMAT,
+            s.name + ": " + std::to_string(bad) + " of " + std::to_string(weight.numel()) +
+                " values are NaN or infinite");
+    s.checked = weight.data_ptr();
+}
+
 torch::Tensor WeightPack::dense(const torch::Tensor& weight, c10::ScalarType compute) const {
-    if (weight.scalar_type() == compute) return weight;
     std::lock_guard<std::mutex> lock(state_->mutex);
     State& s = *state_;
+    require_finite(s, weight);
+    if (weight.scalar_type() == compute) return weight;
     if (!s.dense.defined() || !s.dense_from.fits(weight)) {
         s.dense = weight.to(compute).contiguous();
         s.dense_from = Form{weight, version_of(weight)};
@@ -56,6 +68,7 @@ const WinogradWeights& WeightPack::winograd(const torch::Tensor& weight, c10::Sc
     if (s.winograd && s.winograd_from.fits(weight) && s.winograd->packed[0]->format() == format) return *s.winograd;
     CpuCacheBypass bypass;  // the transform's temporaries have sizes no activation reuses
     populate(weight);
+    require_finite(s, weight);
     s.winograd = winograd_weights(weight, format);
     release(weight);
     s.winograd_from = Form{weight, version_of(weight)};
@@ -69,6 +82,7 @@ const lora::avx512::PackedRight& WeightPack::packed(const torch::Tensor& weight,
     const int64_t out = weight.size(0);
     CpuCacheBypass bypass;  // the packing's temporaries have sizes no activation reuses
     populate(weight);
+    require_finite(s, weight);
     // [out, in, k, k] -> [out, k, k, in]: depth in the (ky, kx, channel) order of the gathered rows.
     torch::Tensor rows = weight.dim() == 4 ? weight.permute({0, 2, 3, 1}) : weight;
     const int64_t depth = rows.numel() / out;

@@ -14,6 +14,7 @@
 
 #include <memory>
 #include <mutex>
+#include <string>
 
 #include "lora/packed_gemm.hpp"
 #include "ops/winograd.hpp"
@@ -34,6 +35,9 @@ public:
     torch::Tensor dense(const torch::Tensor& weight, c10::ScalarType compute) const;
     // A 3x3 convolution's 16 Winograd matrices, packed as packed() packs (ops/winograd.hpp).
     const WinogradWeights& winograd(const torch::Tensor& weight, c10::ScalarType compute) const;
+    // The weight's name in messages. The first form made of a weight checks that its values are
+    // finite (ATL_ERR_FORMAT naming it otherwise): the form reads every value anyway.
+    void set_name(std::string name) { state_->name = std::move(name); }
 
 private:
     struct Form {
@@ -43,11 +47,15 @@ private:
     };
     struct State {
         std::mutex mutex;
+        std::string name = "weight";
+        const void* checked = nullptr;  // the data whose values were found finite
         Form packed_from, dense_from, winograd_from;
         std::unique_ptr<lora::avx512::PackedRight> packed;
         std::unique_ptr<WinogradWeights> winograd;
         torch::Tensor dense;
     };
+    // Fails with ATL_ERR_FORMAT when weight holds NaN or infinity; once per weight's data.
+    static void require_finite(State& s, const torch::Tensor& weight);
     // Shared by copies of the layer (layers are moved into the network's vectors while loading).
     std::shared_ptr<State> state_ = std::make_shared<State>();
 };

@@ -129,6 +129,7 @@ Linear load_linear(WeightLoader& w, const std::string& name, int64_t in, int64_t
     l.name = name;
     l.compute = w.compute();
     l.weight = w.take_stored(name + ".weight", {out, in});
+    l.forms.set_name(w.component() + ": " + name + ".weight");
     if (bias) l.bias = w.take(name + ".bias", {out});
     return l;
 }
@@ -139,6 +140,7 @@ Conv2d load_conv(WeightLoader& w, const std::string& name, int64_t in, int64_t o
     c.name = name;
     c.compute = w.compute();
     c.weight = w.take_stored(name + ".weight", {out, in, kernel, kernel});
+    c.forms.set_name(w.component() + ": " + name + ".weight");
     c.bias = w.take(name + ".bias", {out});
     c.stride = stride;
     c.padding = padding;

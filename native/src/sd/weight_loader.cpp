@@ -43,14 +43,15 @@ int64_t WeightLoader::dim(const std::string& name, int64_t d) {
 torch::Tensor WeightLoader::take_stored(const std::string& name, std::vector<int64_t> shape) {
     auto it = tensors_->find(name);
     const bool stored = it != tensors_->end() && c10::isFloatingType(it->second.scalar_type());
-    return take_as(name, std::move(shape), stored ? it->second.scalar_type() : compute_);
+    return take_as(name, std::move(shape), stored ? it->second.scalar_type() : compute_, false);
 }
 
 torch::Tensor WeightLoader::take(const std::string& name, std::vector<int64_t> shape, bool keep_f32) {
     return take_as(name, std::move(shape), keep_f32 ? torch::kFloat : compute_);
 }
 
-torch::Tensor WeightLoader::take_as(const std::string& name, std::vector<int64_t> shape, c10::ScalarType target) {
+torch::Tensor WeightLoader::take_as(const std::string& name, std::vector<int64_t> shape, c10::ScalarType target,
+                                    bool scan_values) {
     consumed_.insert(name);
     auto it = tensors_->find(name);
     if (it == tensors_->end()) {
@@ -67,7 +68,7 @@ torch::Tensor WeightLoader::take_as(const std::string& name, std::vector<int64_t
         return torch::zeros(shape, torch::TensorOptions().dtype(target));
     }
     // NaN or infinity in a weight makes every image black (or NaN latents): refuse the file.
-    if (const int64_t bad = count_non_finite(t); bad != 0) {
+    if (const int64_t bad = scan_values ? count_non_finite(t) : 0; bad != 0) {
         problem(name + ": " + std::to_string(bad) + " of " + std::to_string(t.numel()) +
                 " values are NaN or infinite");
     }

@@ -34,7 +34,9 @@ public:
     torch::Tensor take(const std::string& name, std::vector<int64_t> shape, bool keep_f32 = false);
     // The same checks, but the tensor comes back in the dtype it is stored in (no conversion;
     // a copy only when it is not contiguous): Linear and convolution weights, which derive the
-    // forms they compute in themselves (ops/weight_pack.hpp).
+    // forms they compute in themselves (ops/weight_pack.hpp). Their values are not scanned for
+    // NaN and infinity here: the layer's WeightPack does that when it first reads them (a scan
+    // here would read every page of a mapped file at creation and hold them all at once).
     torch::Tensor take_stored(const std::string& name, std::vector<int64_t> shape);
     // name may be present and is then ignored (buffers such as CLIP's position_ids).
     void allow(const std::string& name) { consumed_.insert(name); }
@@ -46,7 +48,8 @@ public:
     void finish();
 
 private:
-    torch::Tensor take_as(const std::string& name, std::vector<int64_t> shape, c10::ScalarType target);
+    torch::Tensor take_as(const std::string& name, std::vector<int64_t> shape, c10::ScalarType target,
+                          bool scan_values = true);
 
     std::shared_ptr<const TensorMap> tensors_;
     std::string component_;
