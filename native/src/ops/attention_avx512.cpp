@@ -60,11 +60,11 @@ Buffer<T> zeros(int64_t n) {
     return Buffer<T>(static_cast<T*>(p));
 }
 
-// One row's online softmax step over nk scores in base 2 (Q carries log2(e) / sqrt(d)): replaces
-// them by 2^(s - m_new) (F32 in place, or rounded to BF16 into `pairs` when given: the row's keys
-// in order are its pairs, zero-padded to an even count), updates the running max m and sum l, and
-// returns the factor 2^(m_old - m_new) for the earlier output.
-ATL_AVX512 float softmax_step(float* s, int64_t nk, float& m, float& l, uint32_t* pairs) {
+// One row's online softmax step over nk scores in base 2 (Q carries log2(e) / sqrt(d)): the new
+// running max m (from m and the scores), the factor 2^(m_old - m_new) for the earlier output
+// (returned), and shift = m_new for the exponentials.
+ATL_AVX512 inline __attribute__((always_inline)) float softmax_rescale(const float* s, int64_t nk, float& m,
+                                                                      __m512& shift) {
     const __m512 lowest = _mm512_set1_ps(-INFINITY);
     __m512 top = lowest;
     for (int64_t j = 0; j < nk; j += 16) {
@@ -72,27 +72,51 @@ ATL_AVX512 float softmax_step(float* s, int64_t nk, float& m, float& l, uint32_t
     }
     const float m_new = std::max(m, _mm512_reduce_max_ps(top));
     const float corr = m == -INFINITY ? 0.f : std::exp2(m - m_new);
-    const __m512 shift = _mm512_set1_ps(m_new);
+    m = m_new;
+    shift = _mm512_set1_ps(m_new);
+    return corr;
+}
+
+// 2^(s - shift) for scores [j, j + 32), zero past nk.
+ATL_AVX512 inline __attribute__((always_inline)) void exps_of(const float* s, int64_t nk, int64_t j, __m512 shift,
+                                                             __m512& e0, __m512& e1) {
+    const __mmask16 m0 = mask_of(nk - j), m1 = mask_of(nk - j - 16);
+    e0 = _mm512_maskz_mov_ps(m0, simd::exp2_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m0, s + j), shift)));
+    e1 = _mm512_maskz_mov_ps(m1, simd::exp2_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m1, s + j + 16), shift)));
+}
+
+// The step in F32: replaces the scores by 2^(s - m_new) in place, updates the running max m and
+// sum l, and returns the factor for the earlier output.
+ATL_AVX512 float softmax_step(float* s, int64_t nk, float& m, float& l) {
+    __m512 shift;
+    const float corr = softmax_rescale(s, nk, m, shift);
     __m512 sum = _mm512_setzero_ps();
     for (int64_t j = 0; j < nk; j += 32) {
-        const __mmask16 m0 = mask_of(nk - j), m1 = mask_of(nk - j - 16);
-        const __m512 e0 =
-            _mm512_maskz_mov_ps(m0, simd::exp2_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m0, s + j), shift)));
-        const __m512 e1 =
-            _mm512_maskz_mov_ps(m1, simd::exp2_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m1, s + j + 16), shift)));
+        __m512 e0, e1;
+        exps_of(s, nk, j, shift, e0, e1);
         sum = _mm512_add_ps(sum, _mm512_add_ps(e0, e1));
-        if (pairs) {
-            auto* p = reinterpret_cast<c10::BFloat16*>(pairs) + j;
-            const int64_t even = (nk + 1) / 2 * 2;
-            simd::store(p, mask_of(even - j), e0);
-            simd::store(p + 16, mask_of(even - j - 16), e1);
-        } else {
-            _mm512_mask_storeu_ps(s + j, m0, e0);
-            _mm512_mask_storeu_ps(s + j + 16, m1, e1);
-        }
+        _mm512_mask_storeu_ps(s + j, mask_of(nk - j), e0);
+        _mm512_mask_storeu_ps(s + j + 16, mask_of(nk - j - 16), e1);
     }
     l = l * corr + _mm512_reduce_add_ps(sum);
-    m = m_new;
+    return corr;
+}
+
+// The step for BF16 products: the exponentials go to `pairs` rounded to BF16 (nearest even, 32
+// per vcvtne2ps2bf16; the row's keys in order are its pairs, zero-padded to an even count); the
+// sum l adds them in F32.
+ATL_AVX512_BF16 float softmax_step_bf16(const float* s, int64_t nk, float& m, float& l, uint32_t* pairs) {
+    __m512 shift;
+    const float corr = softmax_rescale(s, nk, m, shift);
+    __m512 sum = _mm512_setzero_ps();
+    const int64_t npairs = (nk + 1) / 2;
+    for (int64_t j = 0; j < nk; j += 32) {
+        __m512 e0, e1;
+        exps_of(s, nk, j, shift, e0, e1);
+        sum = _mm512_add_ps(sum, _mm512_add_ps(e0, e1));
+        _mm512_mask_storeu_epi32(pairs + j / 2, mask_of(npairs - j / 2), (__m512i)_mm512_cvtne2ps_pbh(e1, e0));
+    }
+    l = l * corr + _mm512_reduce_add_ps(sum);
     return corr;
 }
 
@@ -327,8 +351,12 @@ void run(const AttentionShape& s, const float* q, const float* k, const float* v
                 }
             }
             for (int64_t i = 0; i < padded; ++i) {
-                corr[i] = softmax_step(scores + i * kKeyBlock, nk, m[i], l[i],
-                                       Bf16 ? scratch->ppairs.get() + i * kKeyBlock / 2 : nullptr);
+                if constexpr (Bf16) {
+                    corr[i] = softmax_step_bf16(scores + i * kKeyBlock, nk, m[i], l[i],
+                                                scratch->ppairs.get() + i * kKeyBlock / 2);
+                } else {
+                    corr[i] = softmax_step(scores + i * kKeyBlock, nk, m[i], l[i]);
+                }
             }
             for (const Chunk& c : chunks) {
                 for (int64_t i = 0; i < padded; i += c.rows) {
