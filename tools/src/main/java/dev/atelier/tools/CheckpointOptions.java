@@ -1,9 +1,10 @@
 package dev.atelier.tools;
 
 import java.nio.file.Path;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-/** {@code --model}, {@code --config} and {@code --tokenizer}: the Stable Diffusion checkpoint a command loads. */
+/** {@code --model}, {@code --config}, {@code --tokenizer} and {@code --no-mmap}: the Stable Diffusion checkpoint a command loads. */
 final class CheckpointOptions {
     @Option(names = "--model", required = true, paramLabel = "PATH",
             description = "SD1.x checkpoint: a single .safetensors or .ckpt in the LDM layout, or a diffusers folder.")
@@ -15,4 +16,7 @@ final class CheckpointOptions {
 
     @Option(names = "--tokenizer", paramLabel = "DIR", description = "Folder with CLIP vocab.json and merges.txt (default: MODEL_DIR/tokenizer).")
     Path tokenizer;
+
+    @Mixin
+    FileAccessOption fileAccess;
 }

@@ -4,6 +4,7 @@ import dev.atelier.engine.core.AtelierException.InvalidInputException;
 import dev.atelier.engine.core.DType;
 import dev.atelier.engine.lora.LoraRequest;
 import dev.atelier.engine.sd.Generation;
+import dev.atelier.engine.sd.ImageFolder;
 import dev.atelier.engine.sd.GenerationRequest;
 import dev.atelier.engine.sd.OpKernel;
 import dev.atelier.engine.sd.PeakFlops;
@@ -116,7 +117,8 @@ final class GenerateCommand extends CliCommand {
     @Option(names = "--save-latents", paramLabel = "FILE", description = "Write the final latents (tensor `latents`) to this safetensors file.")
     Path saveLatents;
 
-    @Option(names = "--out", required = true, paramLabel = "DIR", description = "Output folder.")
+    @Option(names = "--out", required = true, paramLabel = "DIR",
+            description = "Output folder; images are NNNNN-SEED.png, numbered after the highest number already there (A1111).")
     Path out;
 
     @Option(names = "--lora", paramLabel = "PATH[:MULT[:TE_MULT]]",
@@ -149,7 +151,9 @@ final class GenerateCommand extends CliCommand {
                 throw new InvalidInputException(r.path() + ": LoRA file not found");
             }
         }
-        GenerationRequest request = new GenerationRequest(tagged.prompt(), negative, s, steps, cfg, seed, width, height, batchSize,
+        // The prompt keeps its <lora:...> tags: the PNG records them as A1111's do; the pipeline
+        // removes them before the text encoder.
+        GenerationRequest request = new GenerationRequest(prompt, negative, s, steps, cfg, seed, width, height, batchSize,
                 batchCount, clipSkip, eta, initLatents);
         DType dtype = precision.dtype();
         OpKernel opKernels = OpKernel.fromName(kernels);
@@ -160,20 +164,35 @@ final class GenerateCommand extends CliCommand {
         }
         Pipeline.Options options = new Pipeline.Options(Optional.ofNullable(checkpoint.tokenizer), Optional.ofNullable(checkpoint.config),
                 Optional.ofNullable(vae), dtype, LongPromptMode.fromName(longPrompt), opKernels,
-                ScheduleSource.fromName(scheduleSource));
+                ScheduleSource.fromName(scheduleSource), checkpoint.fileAccess.access());
         configFile.saveIfAsked(spec);
         threads.apply();
+        // Before the model loads: a bad --out costs nothing. Numbers follow the highest in the folder.
+        ImageFolder folder = ImageFolder.open(out);
         try (Pipeline pipeline = Pipeline.load(checkpoint.model, options)) {
             PeakFlops peak = null;
             List<Profile.Entry> entries = List.of();
-            Generation g;
             if (profile) {
                 LOG.info("measuring the {} GEMM peak (about 1 s)", dtype);
                 peak = PeakFlops.measure(dtype, 1.0);
             }
+            // Each image is written as soon as its batch is decoded: memory does not grow with
+            // --batch-count, and the images finished before an interruption stay on disk.
+            List<Path> pngs = new ArrayList<>();
+            List<Long> seeds = new ArrayList<>();
+            float[] latents = saveLatents == null ? null : latentsArray(pipeline, request);
             // Pipeline.generate runs the networks on this thread: the profile started here records them.
             try (Profile recording = profile ? Profile.start() : null) {
-                g = pipeline.generate(request, loraRequests, progress());
+                pipeline.generate(request, loraRequests, progress(), (first, images, batchLatents) -> {
+                    for (int j = 0; j < images.size(); j++) {
+                        Path p = folder.write(images.get(j));
+                        pngs.add(p);
+                        seeds.add(images.get(j).seed());
+                    }
+                    if (latents != null) {
+                        System.arraycopy(batchLatents, 0, latents, first / batchSize * batchLatents.length, batchLatents.length);
+                    }
+                });
                 if (recording != null) {
                     recording.stop();
                     entries = recording.entries();
@@ -185,15 +204,14 @@ final class GenerateCommand extends CliCommand {
                 System.err.flush();
             }
             if (saveLatents != null) {
-                g.saveLatents(saveLatents);
+                Generation.saveLatents(saveLatents, latents, latentsShape(pipeline, request));
             }
-            List<Path> pngs = g.writePngs(out, "atelier");
             if (json()) {
                 List<Map<String, Object>> images = new ArrayList<>();
                 for (int i = 0; i < pngs.size(); i++) {
                     Map<String, Object> image = new LinkedHashMap<>();
                     image.put("path", pngs.get(i).toString());
-                    image.put("seed", g.images().get(i).seed());
+                    image.put("seed", seeds.get(i));
                     images.add(image);
                 }
                 Map<String, Object> result = new LinkedHashMap<>();
@@ -219,6 +237,24 @@ final class GenerateCommand extends CliCommand {
             }
         }
         return 0;
+    }
+
+    /** [images, channels, H/8, W/8]: the shape --save-latents writes. */
+    private static long[] latentsShape(Pipeline pipeline, GenerationRequest request) {
+        return new long[] {request.images(), pipeline.unet().config().inChannels(), request.height() / 8, request.width() / 8};
+    }
+
+    /** The array --save-latents fills, checked to fit one Java array before the work starts. */
+    private static float[] latentsArray(Pipeline pipeline, GenerationRequest request) {
+        long n = 1;
+        for (long d : latentsShape(pipeline, request)) {
+            n *= d;
+        }
+        if (n > Integer.MAX_VALUE - 8) {
+            throw new InvalidInputException("--save-latents: the latents of " + request.images() + " images of "
+                    + request.width() + "x" + request.height() + " do not fit one file; save fewer images");
+        }
+        return new float[(int) n];
     }
 
     /** Steps over all batches, and which images the current batch makes. */

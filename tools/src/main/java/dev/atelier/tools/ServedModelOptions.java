@@ -44,6 +44,9 @@ final class ServedModelOptions {
     @Mixin
     PrecisionOption precision;
 
+    @Mixin
+    FileAccessOption fileAccess;
+
     /**
      * What the options name, with the defaults filled in.
      *
@@ -67,7 +70,7 @@ final class ServedModelOptions {
         }
         Pipeline.Options d = Pipeline.Options.defaults();
         Pipeline.Options po = new Pipeline.Options(Optional.ofNullable(tok), Optional.ofNullable(yaml), d.vae(),
-                precision.dtype(), d.longPrompt(), d.kernels(), d.schedule());
+                precision.dtype(), d.longPrompt(), d.kernels(), d.schedule(), fileAccess.access());
         return new Resolved(checkpoint, po, loraFolder(loraDir));
     }
 

@@ -143,7 +143,8 @@ final class TrainLoraCommand extends CliCommand {
                 .epochs(epochs).maxSteps(maxSteps).batchSize(batchSize).gradAccum(gradAccum)
                 .step(new LoraTrainer.StepOptions(seed, beta1, beta2, 1e-8f, weightDecay, minSnrGamma, noiseOffset,
                         clipSkip, gradientCheckpointing, !unfusedKernels))
-                .bf16(useBf16).saveEvery(saveEvery).resume(resume).sampleEvery(sampleEvery);
+                .bf16(useBf16).saveEvery(saveEvery).resume(resume).sampleEvery(sampleEvery)
+                .access(checkpoint.fileAccess.access());
         if (sampleEvery > 0) {
             String prompt = samplePrompt != null ? samplePrompt : caption;
             if (prompt == null) {
