@@ -99,6 +99,15 @@ public final class GenerationService implements AutoCloseable {
         return parts;
     }
 
+    /** Tells listener of every UNet batch and image start from now on (metrics). */
+    public void addListener(BatchListener listener) {
+        batcher.addListener(listener);
+    }
+
+    public void removeListener(BatchListener listener) {
+        batcher.removeListener(listener);
+    }
+
     public Stats stats() {
         return new Stats(outstanding.get(), batcher.batchesRun(), batcher.largestBatch(), registry.stats());
     }

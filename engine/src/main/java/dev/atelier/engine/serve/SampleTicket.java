@@ -9,6 +9,7 @@ import java.util.concurrent.CompletableFuture;
  */
 public final class SampleTicket {
     private final SampleRequest request;
+    private final long submittedNanos = System.nanoTime();
     private final CompletableFuture<TensorView> latents = new CompletableFuture<>();
     private volatile int stepsDone;
     private volatile boolean cancelled;
@@ -40,6 +41,11 @@ public final class SampleTicket {
      */
     public void cancel() {
         cancelled = true;
+    }
+
+    /** System.nanoTime() when it was submitted. */
+    long submittedNanos() {
+        return submittedNanos;
     }
 
     boolean cancelled() {

@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -56,6 +57,7 @@ public final class StepBatcher implements AutoCloseable {
 
     private final AtomicInteger batchesRun = new AtomicInteger();
     private final AtomicInteger largestBatch = new AtomicInteger();
+    private final List<BatchListener> listeners = new CopyOnWriteArrayList<>();
 
     /** One sampler's model call waiting for its batch. */
     private record ModelCall(SampleRequest request, float[] x, float t, CompletableFuture<float[]> eps) {}
@@ -101,6 +103,15 @@ public final class StepBatcher implements AutoCloseable {
         return ticket;
     }
 
+    /** Tells listener of every UNet batch and sample start from now on. */
+    public void addListener(BatchListener listener) {
+        listeners.add(listener);
+    }
+
+    public void removeListener(BatchListener listener) {
+        listeners.remove(listener);
+    }
+
     /** UNet batches run so far. */
     public int batchesRun() {
         return batchesRun.get();
@@ -141,6 +152,10 @@ public final class StepBatcher implements AutoCloseable {
         if (ticket.cancelled()) {
             ticket.latents().completeExceptionally(new CancelledException("sample cancelled before it started"));
             return;
+        }
+        Duration waited = Duration.ofNanos(System.nanoTime() - ticket.submittedNanos());
+        for (BatchListener l : listeners) {
+            l.sampleStarted(waited);
         }
         lock.lock();
         try {
@@ -267,10 +282,18 @@ public final class StepBatcher implements AutoCloseable {
                     row++;
                 }
             }
+            long[] unetNanos = new long[1];
             float[] eps = unet.apply(u -> {
+                long start = System.nanoTime(); // after the wait for the UNet's guard
                 u.selectLora(slots);
-                return u.forward(x, t, context, arena).toFloatArray();
+                float[] out = u.forward(x, t, context, arena).toFloatArray();
+                unetNanos[0] = System.nanoTime() - start;
+                return out;
             });
+            Duration unetTime = Duration.ofNanos(unetNanos[0]);
+            for (BatchListener l : listeners) {
+                l.batchRun(batch.size(), rows, unetTime);
+            }
             row = 0;
             for (ModelCall c : batch) {
                 SampleRequest r = c.request();

@@ -29,6 +29,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -117,7 +118,29 @@ class StepBatcherTest {
             List<SampleTicket> tickets = new ArrayList<>();
             int batches;
             int largest;
+            AtomicInteger heard = new AtomicInteger();
+            AtomicInteger samplesHeard = new AtomicInteger();
+            AtomicInteger rowsHeard = new AtomicInteger();
+            AtomicInteger mostHeard = new AtomicInteger();
+            AtomicInteger starts = new AtomicInteger();
+            BatchListener listener = new BatchListener() {
+                @Override
+                public void batchRun(int samples, int rows, Duration unetTime) {
+                    assertTrue(unetTime.toNanos() > 0);
+                    heard.incrementAndGet();
+                    samplesHeard.addAndGet(samples);
+                    rowsHeard.addAndGet(rows);
+                    mostHeard.accumulateAndGet(samples, Math::max);
+                }
+
+                @Override
+                public void sampleStarted(Duration queueWait) {
+                    assertTrue(!queueWait.isNegative());
+                    starts.incrementAndGet();
+                }
+            };
             try (StepBatcher batcher = new StepBatcher(new Guarded<>(unet), alphas, 3, Long.MAX_VALUE, Duration.ofSeconds(5))) {
+                batcher.addListener(listener);
                 for (SampleRequest r : requests) {
                     tickets.add(batcher.submit(r));
                 }
@@ -134,10 +157,22 @@ class StepBatcherTest {
                         tickets.get(i).latents().join().toFloatArray());
                 assertEquals(r.params().steps(), tickets.get(i).stepsDone());
             }
+            int calls = 0;
+            int rows = 0;
             for (SampleRequest r : requests) {
                 modelCalls += r.params().sampler() == Sampler.HEUN ? 2 * r.params().steps() - 1 : r.params().steps();
+                // Heun and DPM++ SDE call the model twice per step, once on the last.
+                Sampler s = r.params().sampler();
+                int n = s == Sampler.HEUN || s == Sampler.DPMPP_SDE_KARRAS ? 2 * r.params().steps() - 1 : r.params().steps();
+                calls += n;
+                rows += n * (r.uncond() == null ? 1 : 2);
             }
             assertEquals(3, largest, "the batch fills up to maxBatch");
+            assertEquals(batches, heard.get(), "the listener hears every batch");
+            assertEquals(calls, samplesHeard.get(), "each model call in one batch");
+            assertEquals(rows, rowsHeard.get());
+            assertEquals(3, mostHeard.get());
+            assertEquals(requests.size(), starts.get(), "each sample starts once");
             assertTrue(batches < modelCalls, batches + " UNet batches for " + modelCalls + " model calls");
         }
     }

@@ -27,6 +27,7 @@ public final class ApiServer implements AutoCloseable {
     private static final Duration CANCEL_GRACE = Duration.ofSeconds(30);
 
     private final ServerOptions options;
+    private final GenerationService service;
     private final ActiveJobs active = new ActiveJobs();
     private final ServerMetrics metrics;
     private final JsonAnswers answers = new JsonAnswers(new ObjectMapper());
@@ -41,7 +42,9 @@ public final class ApiServer implements AutoCloseable {
 
     private ApiServer(GenerationService service, Path modelFile, ServerOptions options) {
         this.options = options;
+        this.service = service;
         this.metrics = new ServerMetrics(service, active);
+        service.addListener(metrics);
         A1111Routes a1111 = new A1111Routes(service, modelFile, options.limits(), active, metrics, answers);
         byte[] expected = options.token() == null ? null
                 : ("Bearer " + options.token()).getBytes(StandardCharsets.UTF_8);
@@ -75,7 +78,12 @@ public final class ApiServer implements AutoCloseable {
             });
             config.routes.after(ctx -> metrics.answered(ctx.statusCode()));
         });
-        app.start();
+        try {
+            app.start();
+        } catch (RuntimeException e) {
+            service.removeListener(metrics);
+            throw e;
+        }
         this.port = app.port(); // Javalin answers -2 once stopped
     }
 
@@ -126,5 +134,6 @@ public final class ApiServer implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         app.stop();
+        service.removeListener(metrics);
     }
 }

@@ -1,7 +1,9 @@
 package dev.atelier.tools.serve;
 
+import dev.atelier.engine.serve.BatchListener;
 import dev.atelier.engine.serve.GenerationService;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Timer;
@@ -13,12 +15,22 @@ import java.util.function.ToDoubleFunction;
 /**
  * The server's Prometheus metrics (Micrometer): queue depth, UNet batches and the largest batch,
  * LoRA cache hits, misses (loads), evictions and bytes, all read from the service's counters at
- * scrape time; txt2img latency as a histogram, and answers by outcome.
+ * scrape time; as histograms, told by the service as they happen (it is a {@link BatchListener}):
+ * images per UNet batch, the UNet call's time per batch (one denoising step of every image in it)
+ * and each image's wait for a place in the running batch; txt2img latency as a histogram, and
+ * answers by outcome.
  */
-final class ServerMetrics {
+final class ServerMetrics implements BatchListener {
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final Timer latencyOk;
     private final Timer latencyFailed;
+    private final DistributionSummary batchSamples = DistributionSummary.builder("atelier.batch.samples")
+            .description("Images per UNet batch").publishPercentileHistogram()
+            .minimumExpectedValue(1.0).maximumExpectedValue(1024.0).register(registry);
+    private final Timer stepTime = timer("atelier.unet.batch.time",
+            "UNet call time per batch: one denoising step of every image in it");
+    private final Timer queueWait = timer("atelier.queue.wait",
+            "Time an image waited for a place among the running images");
 
     ServerMetrics(GenerationService service, ActiveJobs active) {
         gauge("atelier.queue.depth", "Requests accepted by the engine and not finished", service,
@@ -34,6 +46,23 @@ final class ServerMetrics {
         gauge("atelier.lora.cache.sets", "LoRA sets kept applied", service, s -> s.stats().loras().sets());
         latencyOk = latency("ok");
         latencyFailed = latency("failed");
+    }
+
+    private Timer timer(String name, String help) {
+        return Timer.builder(name).description(help).publishPercentileHistogram()
+                .minimumExpectedValue(Duration.ofMillis(1)).maximumExpectedValue(Duration.ofMinutes(10))
+                .register(registry);
+    }
+
+    @Override
+    public void batchRun(int samples, int rows, Duration unetTime) {
+        batchSamples.record(samples);
+        stepTime.record(unetTime);
+    }
+
+    @Override
+    public void sampleStarted(Duration waited) {
+        queueWait.record(waited);
     }
 
     private Timer latency(String outcome) {

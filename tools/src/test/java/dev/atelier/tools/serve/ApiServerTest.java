@@ -161,6 +161,45 @@ class ApiServerTest {
         }
     }
 
+    /** The value of the sample named exactly so (name and labels) in a Prometheus scrape. */
+    private static double sample(String metrics, String name) {
+        for (String line : metrics.split("\n")) {
+            if (line.startsWith(name + " ")) {
+                return Double.parseDouble(line.substring(name.length() + 1).trim());
+            }
+        }
+        throw new AssertionError(name + " not in\n" + metrics);
+    }
+
+    @Test
+    void metricsCountImagesPerBatchStepTimesAndQueueWaits() throws Exception {
+        try (TestServer s = new TestServer(dir.resolve("loras"), 8, TestServer.options())) {
+            // One request at a time, one image each: every UNet batch holds one image, one per step.
+            assertEquals(1, images(s.post("/sdapi/v1/txt2img", body("a coat", 1, "Euler", 3, 1))).size());
+            assertEquals(1, images(s.post("/sdapi/v1/txt2img", body("a hat <lora:style:0.5>", 2, "Euler", 2, 1))).size());
+            String m = s.get("/metrics").body();
+            assertEquals(5, sample(m, "atelier_batch_samples_count"), m);
+            assertEquals(5, sample(m, "atelier_batch_samples_sum"), m);
+            assertEquals(5, sample(m, "atelier_batch_samples_bucket{le=\"1.0\"}"), m);
+            assertEquals(5, sample(m, "atelier_unet_batch_time_seconds_count"), m);
+            assertTrue(sample(m, "atelier_unet_batch_time_seconds_sum") > 0, m);
+            assertEquals(2, sample(m, "atelier_queue_wait_seconds_count"), m);
+
+            // Two images of one request may share batches: 4 image steps in 2 to 4 batches of at most 2.
+            assertEquals(2, images(s.post("/sdapi/v1/txt2img", body("a scarf", 3, "Euler", 2, 2))).size());
+            m = s.get("/metrics").body();
+            double batches = sample(m, "atelier_batch_samples_count");
+            assertEquals(sample(m, "atelier_batches_total"), batches, m);
+            assertTrue(batches >= 7 && batches <= 9, m);
+            assertEquals(9, sample(m, "atelier_batch_samples_sum"), m);
+            assertEquals(batches, sample(m, "atelier_batch_samples_bucket{le=\"2.0\"}"), m);
+            // 9 - batches batches held two images, the others one.
+            assertEquals(2 * batches - 9, sample(m, "atelier_batch_samples_bucket{le=\"1.0\"}"), m);
+            assertEquals(batches, sample(m, "atelier_unet_batch_time_seconds_count"), m);
+            assertEquals(4, sample(m, "atelier_queue_wait_seconds_count"), m);
+        }
+    }
+
     @Test
     void aFullQueueAnswers429WithRetryAfter() throws Exception {
         try (TestServer s = new TestServer(dir.resolve("loras"), 1, TestServer.options())) {
