@@ -38,9 +38,17 @@ import java.util.concurrent.atomic.AtomicInteger;
  * into the weights before it runs and removed after (what A1111 does). Prints images/s and the
  * p50/p99 latency of each run as {@code atelier serve ...} lines. Not a test.
  *
+ * <p>{@code --mode open}: the capacity first (images/s with 2 x max-batch closed-loop clients for
+ * --capacity-s seconds), then Poisson arrivals at --load (default 0.7) of it for --duration-s
+ * seconds (default 120), each request with a LoRA drawn at random from the pool of the largest K:
+ * p50/p95/p99 latency and throughput. {@code --mode soak}: the same at 0.8 of the capacity for 600
+ * seconds, with latency percentiles per minute and the process's resident memory, threads and open
+ * file descriptors every minute ({@link LoadRuns}).
+ *
  * <pre>
  *   java ... ServeBenchmark [--model PATH --config YAML --tokenizer DIR] [--requests 48] [--clients 8]
  *       [--steps 10] [--size 64] [--max-batch 8] [--loras 1,8,64] [--rank 8]
+ *       [--mode closed|open|soak] [--load 0.7] [--duration-s 120] [--capacity-s 60] [--capacity IMAGES_PER_S]
  * </pre>
  * Without --model: the embedded default model.
  */
@@ -86,10 +94,25 @@ public final class ServeBenchmark {
             System.out.printf(Locale.ROOT, "atelier serve_setup model=%s requests=%d clients=%d steps=%d size=%d max_batch=%d rank=%d lora_mib=%.2f%n",
                     model.getFileName(), requests, clients, steps, size, maxBatch, rank,
                     Files.size(loraDir.resolve("l0.safetensors")) / 1048576.0);
-            for (int k : pools) {
-                served(pipeline, loraDir, k, requests, clients, steps, size, maxBatch);
+            String mode = a.getOrDefault("--mode", "closed");
+            switch (mode) {
+                case "closed" -> {
+                    for (int k : pools) {
+                        served(pipeline, loraDir, k, requests, clients, steps, size, maxBatch);
+                    }
+                    mergedOneAtATime(pipeline, loraDir, most, requests, steps, size);
+                }
+                case "open", "soak" -> {
+                    boolean soak = mode.equals("soak");
+                    double load = Double.parseDouble(a.getOrDefault("--load", soak ? "0.8" : "0.7"));
+                    Duration duration = Duration.ofSeconds(Long.parseLong(a.getOrDefault("--duration-s", soak ? "600" : "120")));
+                    Duration capacityTime = Duration.ofSeconds(Long.parseLong(a.getOrDefault("--capacity-s", "60")));
+                    String given = a.get("--capacity");
+                    openLoop(pipeline, loraDir, mode, most, steps, size, maxBatch, load, duration, capacityTime,
+                            given == null ? Double.NaN : Double.parseDouble(given));
+                }
+                default -> throw new IllegalArgumentException("--mode closed, open or soak, got " + mode);
             }
-            mergedOneAtATime(pipeline, loraDir, most, requests, steps, size);
         } finally {
             try (var s = Files.list(loraDir)) {
                 for (Path p : s.toList()) {
@@ -101,8 +124,39 @@ public final class ServeBenchmark {
     }
 
     private static GenerationRequest request(int i, int pool, int steps, int size) {
-        return GenerationRequest.of("a jacket <lora:l" + (i % pool) + ":0.8>", "blurry", 1000 + i)
+        return withLora(i, i % pool, steps, size);
+    }
+
+    private static GenerationRequest withLora(int i, int lora, int steps, int size) {
+        return GenerationRequest.of("a jacket <lora:l" + lora + ":0.8>", "blurry", 1000 + i)
                 .withSampler(Sampler.EULER_A, steps).withSize(size, size);
+    }
+
+    /**
+     * Capacity (unless given), then an open loop at load x capacity, on one service whose queue
+     * never refuses: every LoRA set is applied before.
+     */
+    private static void openLoop(Pipeline pipeline, Path loraDir, String mode, int pool, int steps, int size,
+            int maxBatch, double load, Duration duration, Duration capacityTime, double givenCapacity)
+            throws InterruptedException {
+        try (GenerationService service = new GenerationService(pipeline, loraDir,
+                new GenerationService.Options(maxBatch, 1 << 16, 1L << 34, Duration.ofMillis(50)))) {
+            List<GenerationJob> warm = new ArrayList<>();
+            for (int i = 0; i < pool; i++) {
+                warm.add(service.submit(withLora(i, i, 1, size)));
+            }
+            warm.forEach(j -> j.result().join());
+            double capacity = givenCapacity;
+            if (Double.isNaN(capacity)) {
+                capacity = LoadRuns.capacity(service, (i, lora) -> withLora(i, lora, steps, size), pool, 2 * maxBatch,
+                        capacityTime);
+                System.out.printf(Locale.ROOT, "atelier serve mode=capacity loras=%d clients=%d seconds=%d images_per_s=%.3f%n",
+                        pool, 2 * maxBatch, capacityTime.toSeconds(), capacity);
+            }
+            LoadRuns.OpenRun run = LoadRuns.open(service, (i, lora) -> withLora(1_000_000 + i, lora, steps, size), pool,
+                    load * capacity, duration, 42);
+            LoadRuns.report(mode, pool, run, capacity);
+        }
     }
 
     private static void served(Pipeline pipeline, Path loraDir, int pool, int n, int clients, int steps, int size,
