@@ -1,5 +1,7 @@
 #include "sd/layers.hpp"
 
+#include "core/status.hpp"
+#include "core/tensor_view.hpp"
 #include "lora/kernels.hpp"
 #include "ops/attention.hpp"
 #include "ops/conv.hpp"
@@ -122,6 +124,21 @@ torch::Tensor upsample_nearest2x(const torch::Tensor& x) {
     ops::OpScope scope(ops::OpClass::Layout, 0);
     const int64_t b = x.size(0), h = x.size(1), w = x.size(2), c = x.size(3);
     return x.view({b, h, 1, w, 1, c}).expand({b, h, 2, w, 2, c}).reshape({b, 2 * h, 2 * w, c});
+}
+
+// Output index j takes input index floor(j * n / out). For out = 2n that is floor(j / 2); for
+// out = 2n - 1 it is floor(j / 2) as well for every j < out (j = 2k + 1 gives
+// k + (k + n) / (2n - 1) with k + n < 2n - 1), so the result is the 2x upsample without its last
+// row or column.
+torch::Tensor upsample_nearest_to(const torch::Tensor& x, int64_t out_h, int64_t out_w) {
+    const int64_t h = x.size(1), w = x.size(2);
+    require((out_h == 2 * h || out_h == 2 * h - 1) && (out_w == 2 * w || out_w == 2 * w - 1), ATL_ERR_SHAPE,
+            "upsample: cannot interpolate " + shape_string(x.sizes()) + " to " + std::to_string(out_h) + "x" +
+                std::to_string(out_w) + " (each side must be twice the input's or one less)");
+    torch::Tensor up = upsample_nearest2x(x);
+    if (out_h == 2 * h && out_w == 2 * w) return up;
+    ops::OpScope scope(ops::OpClass::Layout, 0);
+    return up.narrow(1, 0, out_h).narrow(2, 0, out_w).contiguous();
 }
 
 Linear load_linear(WeightLoader& w, const std::string& name, int64_t in, int64_t out, bool bias) {

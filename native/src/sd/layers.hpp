@@ -74,6 +74,11 @@ torch::Tensor to_channels_first(const torch::Tensor& x);
 torch::Tensor geglu(const torch::Tensor& h);
 // Nearest-neighbour upsampling by 2 (torch upsample_nearest2d) of x [n, h, w, c].
 torch::Tensor upsample_nearest2x(const torch::Tensor& x);
+// Nearest-neighbour interpolation of x [n, h, w, c] to [n, out_h, out_w, c] (torch interpolate,
+// mode "nearest", size=(out_h, out_w)), where out_h is 2h or 2h - 1 and out_w 2w or 2w - 1:
+// the size a stride-2 convolution with padding 1 maps back to h and w. Throws ATL_ERR_SHAPE
+// for any other size.
+torch::Tensor upsample_nearest_to(const torch::Tensor& x, int64_t out_h, int64_t out_w);
 
 Linear load_linear(WeightLoader& w, const std::string& name, int64_t in, int64_t out, bool bias = true);
 Conv2d load_conv(WeightLoader& w, const std::string& name, int64_t in, int64_t out, int64_t kernel,

@@ -91,12 +91,17 @@ torch::Tensor UNet::SpatialTransformer::run(const torch::Tensor& x, const torch:
     return proj_out.apply(h.reshape({b, hgt, wid, c}), {}, x);
 }
 
-torch::Tensor UNet::Block::forward(torch::Tensor x, const torch::Tensor& emb, const torch::Tensor& context) const {
+torch::Tensor UNet::Block::forward(torch::Tensor x, const torch::Tensor& emb, const torch::Tensor& context,
+                                   const torch::Tensor* next_skip) const {
     if (conv) x = conv->apply(x);
     if (res) x = res->forward(x, res->emb.apply(emb));
     if (attn) x = attn->forward(x, context);
     if (downsample) x = downsample->apply(x);
-    if (upsample) x = upsample->apply(upsample_nearest2x(x));
+    if (upsample) {
+        // diffusers' upsample_size: twice the size, or one less where the level above is odd.
+        x = upsample->apply(next_skip ? upsample_nearest_to(x, next_skip->size(1), next_skip->size(2))
+                                      : upsample_nearest2x(x));
+    }
     return x;
 }
 
@@ -297,12 +302,8 @@ void UNet::set_gradient_checkpointing(bool on) {
 }
 
 torch::Tensor UNet::forward(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& context) const {
-    const int64_t factor = int64_t{1} << (config_.num_levels - 1);
-    require(x.dim() == 4 && x.size(1) == config_.in_channels, ATL_ERR_SHAPE,
+    require(x.dim() == 4 && x.size(1) == config_.in_channels && x.size(2) > 0 && x.size(3) > 0, ATL_ERR_SHAPE,
             "unet: x must be [b, " + std::to_string(config_.in_channels) + ", h, w], got " + shape_string(x.sizes()));
-    require(x.size(2) % factor == 0 && x.size(3) % factor == 0, ATL_ERR_SHAPE,
-            "unet: latent height and width must be multiples of " + std::to_string(factor) + ", got " +
-                shape_string(x.sizes()));
     const int64_t b = x.size(0);
     require(t.dim() == 1 && t.size(0) == b, ATL_ERR_SHAPE,
             "unet: t must be [" + std::to_string(b) + "], got " + shape_string(t.sizes()));
@@ -334,7 +335,7 @@ torch::Tensor UNet::forward(const torch::Tensor& x, const torch::Tensor& t, cons
             h = torch::cat({h, skips.back()}, 3);
         }
         skips.pop_back();
-        h = blk.forward(h, emb_silu, ctx);
+        h = blk.forward(h, emb_silu, ctx, skips.empty() ? nullptr : &skips.back());
     }
     h = out_conv_.apply(out_norm_.apply(h, true));
     return to_channels_first(h).to(torch::kFloat);

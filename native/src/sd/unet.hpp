@@ -21,7 +21,9 @@ public:
     UNet(std::shared_ptr<const TensorMap> weights, const atl_unet_params& params);
 
     // x: [b, in, h, w], t: [b] continuous timesteps, context: [b, L, context_dim]; any float
-    // dtype. Returns eps [b, out, h, w] in F32. Inside, activations are channels last.
+    // dtype; h and w any size (a level of odd size is halved by rounding up, and the up path
+    // interpolates back to the skip connection's size, as diffusers' UpBlocks do). Returns eps
+    // [b, out, h, w] in F32. Inside, activations are channels last.
     torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& context) const;
 
     const atl_unet_params& config() const { return config_; }
@@ -73,8 +75,11 @@ private:
         std::optional<ResBlock> res;
         std::optional<SpatialTransformer> attn;
         std::optional<Conv2d> downsample;  // stride 2
-        std::optional<Conv2d> upsample;    // after nearest x2
-        torch::Tensor forward(torch::Tensor x, const torch::Tensor& emb, const torch::Tensor& context) const;
+        std::optional<Conv2d> upsample;    // after nearest interpolation to the next skip's size
+        // next_skip: the skip connection the following output block concatenates (null for the
+        // last): an upsample interpolates to its height and width.
+        torch::Tensor forward(torch::Tensor x, const torch::Tensor& emb, const torch::Tensor& context,
+                              const torch::Tensor* next_skip = nullptr) const;
     };
 
     void infer(WeightLoader& w, const atl_unet_params& given);

@@ -48,7 +48,8 @@ public final class UNet extends NativeHandle {
     /**
      * eps = UNet(x, t, context).
      *
-     * @param x       F32 [b, in, h, w] latents; h, w multiples of 2^(levels-1)
+     * @param x       F32 [b, in, h, w] latents, any h and w (diffusers' rule: each level halves them
+     *                rounding up, the up path interpolates back to each skip connection's size)
      * @param t       F32 [b] continuous timesteps (0..999 for SD1.x)
      * @param context F32 [b, L, contextDim] text hidden states
      * @param arena   where the result is allocated

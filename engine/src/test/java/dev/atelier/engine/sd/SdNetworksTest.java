@@ -190,6 +190,47 @@ class SdNetworksTest {
         }
     }
 
+    /** A fixed pseudo-random [shape] F32 tensor in [-1, 1). */
+    private static TensorView noise(long seed, long... shape) {
+        dev.atelier.engine.util.SplitMix64 r = new dev.atelier.engine.util.SplitMix64(seed);
+        float[] f = new float[(int) java.util.Arrays.stream(shape).reduce(1, Math::multiplyExact)];
+        for (int i = 0; i < f.length; i++) {
+            f[i] = (float) ((r.next() >>> 11) * 0x1.0p-53 * 2 - 1);
+        }
+        return TensorView.ofFloats(arena, f, shape);
+    }
+
+    /**
+     * Latents whose sides are not multiples of 8 (9x7: 9, 5, 3, 2 and 7, 4, 2, 1 down the
+     * levels) run as in diffusers: a stride-2 convolution rounds an odd side up, and the up path
+     * interpolates to each skip connection's size. The UNet's eps has the latents' shape and
+     * Atelier's kernels agree with libtorch's on it within the parity tolerance; the VAE decodes
+     * them to 8 times their size, also in agreement.
+     */
+    @Test
+    void oddLatentSizesRunInBothNetworksAndKernelsAgree() {
+        long n = cases.view("unet.x").shape()[0];
+        TensorView x = noise(11, n, 4, 9, 7);
+        TensorView context = cases.view("unet.context");
+        try (UNet torch = UNet.create(model.unet(), unetParams().withKernels(OpKernel.TORCH));
+                UNet auto = UNet.create(model.unet(), unetParams().withKernels(OpKernel.AUTO));
+                Vae torchVae = Vae.create(model.vae(), VaeParams.defaults().withKernels(OpKernel.TORCH));
+                Vae autoVae = Vae.create(model.vae(), VaeParams.defaults().withKernels(OpKernel.AUTO))) {
+            TensorView ref = torch.forward(x, timesteps(), context, arena);
+            assertArrayEquals(new long[] {n, 4, 9, 7}, ref.shape());
+            for (float v : ref.toFloatArray()) {
+                assertTrue(Float.isFinite(v));
+            }
+            double eps = relativeDifference(auto.forward(x, timesteps(), context, arena), ref, ref);
+            TensorView decodedRef = torchVae.decode(x, Vae.SD1_SCALE_FACTOR, arena);
+            assertArrayEquals(new long[] {n, 3, 72, 56}, decodedRef.shape());
+            double decoded = relativeDifference(autoVae.decode(x, Vae.SD1_SCALE_FACTOR, arena), decodedRef, decodedRef);
+            System.out.printf("9x7 latents, auto vs torch kernels: unet.eps %.3g, vae.decoded %.3g%n", eps, decoded);
+            assertTrue(eps <= TOLERANCE, "unet.eps: " + eps);
+            assertTrue(decoded <= TOLERANCE, "vae.decoded: " + decoded);
+        }
+    }
+
     @Test
     void f32WeightsAreUsedWithoutACopy() {
         // The native side holds the mapped address itself: nothing was copied on the way in.
