@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.*;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.atelier.engine.safetensors.SafeTensorsFile;
 import dev.atelier.engine.safetensors.SafeTensorsWriter;
+import dev.atelier.engine.testing.DiffusersCopy;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -186,5 +187,65 @@ class GenerateCliTest {
                 "--lora", dir.resolve("none.safetensors").toString(), "--out", dir.toString());
         assertEquals(2, missing.code(), missing.err());
         assertTrue(missing.err().contains("none.safetensors"), missing.err());
+    }
+
+    /**
+     * A diffusers folder as --model generates what its single-file original does (the same
+     * latents), and the PNG names the folder and the short hash of its UNet weights file.
+     */
+    @Test
+    void aDiffusersFolderGeneratesAsTheSingleFileDoes() throws IOException {
+        Path folder = dir.resolve("tiny-diffusers.v1");
+        try (SafeTensorsFile m = SafeTensorsFile.open(model().resolve("model.safetensors"))) {
+            DiffusersCopy.write(m, folder, false);
+        }
+        String[] settings = {"generate", "--config", model().resolve("model.yaml").toString(), "--tokenizer",
+            model().resolve("tokenizer").toString(), "--prompt", "a denim jacket", "--sampler", "euler", "--steps", "2",
+            "--seed", "5", "--width", "64", "--height", "64", "--threads", "1", "--json"};
+        CliRun fromFolder = run(concat(settings, "--model", folder.toString(), "--save-latents",
+                dir.resolve("folder.safetensors").toString(), "--out", dir.resolve("folder").toString()));
+        assertEquals(0, fromFolder.code(), fromFolder.err());
+        CliRun fromFile = run(concat(settings, "--model", model().resolve("model.safetensors").toString(),
+                "--save-latents", dir.resolve("file.safetensors").toString(), "--out", dir.resolve("file").toString()));
+        assertEquals(0, fromFile.code(), fromFile.err());
+        try (SafeTensorsFile a = SafeTensorsFile.open(dir.resolve("folder.safetensors"));
+                SafeTensorsFile b = SafeTensorsFile.open(dir.resolve("file.safetensors"))) {
+            assertArrayEquals(b.view("latents").toFloatArray(), a.view("latents").toFloatArray());
+        }
+        Path png = Path.of(fromFolder.json().get("images").get(0).get("path").asText());
+        String bytes = new String(Files.readAllBytes(png), StandardCharsets.ISO_8859_1);
+        String unetHash = dev.atelier.engine.util.Sha256.hexOfFiles(
+                List.of(folder.resolve("unet/diffusion_pytorch_model.safetensors"))).substring(0, 10);
+        assertTrue(bytes.contains("Model hash: " + unetHash + ", Model: tiny-diffusers.v1"),
+                bytes.substring(0, Math.min(400, bytes.length())));
+    }
+
+    /**
+     * Sizes that are multiples of 8 but not of 64 (latents 65x64: odd at every level of the UNet)
+     * generate: the UNet's up path interpolates to each skip connection's size.
+     */
+    @Test
+    void sizesThatAreMultiplesOf8ButNotOf64Generate() throws IOException {
+        Path latents = dir.resolve("latents.safetensors");
+        CliRun r = run("generate", "--model", model().resolve("model.safetensors").toString(), "--config",
+                model().resolve("model.yaml").toString(), "--prompt", "a denim jacket", "--sampler", "euler", "--steps",
+                "1", "--seed", "3", "--width", "520", "--height", "512", "--save-latents", latents.toString(), "--out",
+                dir.resolve("out").toString(), "--json", "--threads", "1");
+        assertEquals(0, r.code(), r.err());
+        Path png = Path.of(r.json().get("images").get(0).get("path").asText());
+        java.awt.image.BufferedImage image = javax.imageio.ImageIO.read(png.toFile());
+        assertEquals(520, image.getWidth());
+        assertEquals(512, image.getHeight());
+        try (SafeTensorsFile f = SafeTensorsFile.open(latents)) {
+            assertArrayEquals(new long[] {1, 4, 64, 65}, f.view("latents").shape());
+            for (float v : f.view("latents").toFloatArray()) {
+                assertTrue(Float.isFinite(v));
+            }
+        }
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        return java.util.stream.Stream.concat(java.util.Arrays.stream(a), java.util.Arrays.stream(b))
+                .toArray(String[]::new);
     }
 }

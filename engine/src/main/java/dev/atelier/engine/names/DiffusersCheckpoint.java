@@ -53,6 +53,20 @@ public final class DiffusersCheckpoint implements AutoCloseable, dev.atelier.eng
         return Files.isDirectory(dir) && weightsFile(dir.resolve("unet"), "diffusion_pytorch_model").isPresent();
     }
 
+    /**
+     * The file whose bytes identify a model for its hashes: the checkpoint file itself, or for a
+     * diffusers folder its UNet weights ({@code unet/diffusion_pytorch_model.safetensors}, or the
+     * fp16 variant where only that exists). A1111 hashes the one checkpoint file and has no rule
+     * for folders; the UNet is the part that fine-tunes change and that a folder's VAE or text
+     * encoder being swapped leaves alone. A path that is neither is returned as it is (reading it
+     * then fails naming it).
+     */
+    public static Path hashedFile(Path model) {
+        return Files.isDirectory(model)
+                ? weightsFile(model.resolve("unet"), "diffusion_pytorch_model").orElse(model)
+                : model;
+    }
+
     /** Opens (maps) the safetensors files of dir; errors name the folder or file and the problem. */
     public static DiffusersCheckpoint open(Path dir) {
         return open(dir, dev.atelier.engine.core.FileAccess.MAP);

@@ -1,5 +1,6 @@
 package dev.atelier.engine.sd;
 
+import dev.atelier.engine.names.DiffusersCheckpoint;
 import dev.atelier.engine.util.Sha256;
 import dev.atelier.engine.core.AtelierException;
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
@@ -198,8 +199,10 @@ public final class Pipeline implements AutoCloseable {
                 weights.checkpoint().tensors().keySet(), modelName(), modelHash());
     }
 
+    /** The file name without its extension; a diffusers folder's name as it is. */
     private String modelName() {
-        return checkpoint.getFileName().toString().replaceFirst("\\.[^.]*$", "");
+        String name = checkpoint.toAbsolutePath().normalize().getFileName().toString();
+        return java.nio.file.Files.isDirectory(checkpoint) ? name : name.replaceFirst("\\.[^.]*$", "");
     }
 
     /** The noise schedule generation samples with, [T] (see {@link ScheduleSource}). */
@@ -207,7 +210,10 @@ public final class Pipeline implements AutoCloseable {
         return alphasCumprod;
     }
 
-    /** A1111's short model hash: the first 10 hex digits of the file's SHA-256 (computed once). */
+    /**
+     * A1111's short model hash: the first 10 hex digits of the file's SHA-256, for a diffusers
+     * folder of its UNet weights file ({@link DiffusersCheckpoint#hashedFile}); computed once.
+     */
     public synchronized String modelHash() {
         if (modelHash == null) {
             modelHash = shortHash(checkpoint);
@@ -215,7 +221,8 @@ public final class Pipeline implements AutoCloseable {
         return modelHash;
     }
 
-    static String shortHash(Path file) {
+    static String shortHash(Path model) {
+        Path file = DiffusersCheckpoint.hashedFile(model);
         try {
             return Sha256.hexOfFiles(List.of(file)).substring(0, 10);
         } catch (IOException e) {

@@ -1,5 +1,6 @@
 package dev.atelier.engine.train;
 
+import dev.atelier.engine.names.DiffusersCheckpoint;
 import dev.atelier.engine.util.Sha256;
 import java.util.List;
 import dev.atelier.engine.core.AtelierException;
@@ -16,10 +17,12 @@ import java.util.HexFormat;
  * The base-model hashes kohya writes into a LoRA: {@code ss_new_sd_model_hash}, the SHA-256 of
  * the whole file, and {@code ss_sd_model_hash}, A1111's legacy short hash (sd-scripts
  * {@code train_util.model_hash}: the first 8 hex digits of the SHA-256 of the 64 KiB at offset
- * 1 MiB). A diffusers folder has neither ("unknown").
+ * 1 MiB), both of the file {@link DiffusersCheckpoint#hashedFile} names (a diffusers folder's
+ * UNet weights); "unknown" where there is no such file.
  */
 record ModelHash(String sha256, String legacy) {
-    static ModelHash of(Path model) {
+    static ModelHash of(Path checkpoint) {
+        Path model = DiffusersCheckpoint.hashedFile(checkpoint);
         if (!Files.isRegularFile(model)) {
             return new ModelHash("unknown", "unknown");
         }
