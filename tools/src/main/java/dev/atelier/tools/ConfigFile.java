@@ -1,11 +1,11 @@
 package dev.atelier.tools;
 
+import dev.atelier.engine.core.AtelierException.FormatException;
 import dev.atelier.engine.util.AtomicFiles;
+import dev.atelier.engine.util.TextFiles;
 import java.io.IOException;
-import java.io.Reader;
 import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -84,8 +84,10 @@ final class ConfigFile implements CommandLine.IDefaultValueProvider {
     /** Reads and checks a whole file: option name -> value picocli accepts (a string, or a list). */
     static Map<String, Object> read(CommandSpec command, Path file) {
         Object root;
-        try (Reader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-            root = new Yaml(new SafeConstructor(new LoaderOptions())).load(r);
+        try {
+            root = new Yaml(new SafeConstructor(new LoaderOptions())).load(TextFiles.readString(file));
+        } catch (FormatException e) {
+            throw bad(command, e.getMessage());
         } catch (NoSuchFileException e) {
             throw bad(command, file + ": no such config file");
         } catch (IOException e) {

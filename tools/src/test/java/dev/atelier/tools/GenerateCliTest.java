@@ -244,6 +244,24 @@ class GenerateCliTest {
         }
     }
 
+    /** A config or settings file that is not UTF-8 is bad input naming the file, the line and the byte. */
+    @Test
+    void aFileThatIsNotUtf8NamesTheFileAndTheLine() throws IOException {
+        Path yaml = dir.resolve("latin1.yaml");
+        List<String> lines = new java.util.ArrayList<>(Files.readAllLines(model().resolve("model.yaml")));
+        lines.add(1, "# caf\u00e9");
+        Files.write(yaml, lines, StandardCharsets.ISO_8859_1);
+        CliRun r = run("generate", "--model", model().resolve("model.safetensors").toString(), "--config", yaml.toString(),
+                "--prompt", "x", "--out", dir.resolve("out").toString());
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains(yaml + ":2: not UTF-8 text (byte 0xE9 at byte 6 of the line)"), r.err());
+        Path settings = dir.resolve("settings.yaml");
+        Files.write(settings, List.of("steps: 2", "prompt: caf\u00e9"), StandardCharsets.ISO_8859_1);
+        r = run("generate", "--config-file", settings.toString(), "--out", dir.resolve("out").toString());
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains(settings + ":2: not UTF-8 text (byte 0xE9"), r.err());
+    }
+
     private static String[] concat(String[] a, String... b) {
         return java.util.stream.Stream.concat(java.util.Arrays.stream(a), java.util.Arrays.stream(b))
                 .toArray(String[]::new);

@@ -3,9 +3,8 @@ package dev.atelier.engine.catalog;
 import dev.atelier.engine.embed.BoundingBox;
 import dev.atelier.engine.core.AtelierException;
 import dev.atelier.engine.core.AtelierException.FormatException;
+import dev.atelier.engine.util.TextFiles;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -48,7 +47,7 @@ final class ListFile {
     static ListFile read(Path path, int fields, boolean hasHeader) {
         List<String> lines;
         try {
-            lines = Files.readAllLines(path, StandardCharsets.UTF_8);
+            lines = TextFiles.readLines(path);
         } catch (NoSuchFileException e) {
             throw new FormatException(AtelierException.IO, path + ": missing");
         } catch (IOException e) {

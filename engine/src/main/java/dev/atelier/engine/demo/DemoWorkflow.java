@@ -32,6 +32,7 @@ import dev.atelier.engine.train.LoraTrainingConfig;
 import dev.atelier.engine.train.TrainingListener;
 import dev.atelier.engine.util.AtomicFiles;
 import dev.atelier.engine.util.FolderLock;
+import dev.atelier.engine.util.TextFiles;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -250,7 +251,7 @@ public final class DemoWorkflow {
                 // Twice as many hits as shown: a catalog item has up to two views, a shopper wants 5 different items.
                 StyleEvaluation.Report r = StyleEvaluation.compare(index, pngs, g, wardrobe, wardrobeFeatures, 2 * TOP_ITEMS,
                         Optional.empty());
-                List<String> settingsLines = Files.readAllLines(generated.dir().resolve(ways[w][0]).resolve("settings.tsv"));
+                List<String> settingsLines = TextFiles.readLines(generated.dir().resolve(ways[w][0]).resolve("settings.tsv"));
                 List<Evaluation.ImageResult> results = new ArrayList<>();
                 for (StyleEvaluation.GeneratedResult gr : r.results()) {
                     String name = gr.image().getFileName().toString();

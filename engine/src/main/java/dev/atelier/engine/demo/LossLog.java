@@ -2,10 +2,10 @@ package dev.atelier.engine.demo;
 
 import dev.atelier.engine.core.AtelierException.FormatException;
 import dev.atelier.engine.util.AtomicFiles;
+import dev.atelier.engine.util.TextFiles;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -28,7 +28,7 @@ final class LossLog {
         List<Float> out = new ArrayList<>();
         try {
             int line = 0;
-            for (String s : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+            for (String s : TextFiles.readLines(file)) {
                 line++;
                 String[] parts = s.trim().split("\\s+");
                 if (parts.length != 2) {

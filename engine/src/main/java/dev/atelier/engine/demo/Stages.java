@@ -4,6 +4,7 @@ import dev.atelier.engine.util.Sha256;
 import dev.atelier.engine.core.AtelierException;
 import dev.atelier.engine.util.AtomicFiles;
 import dev.atelier.engine.util.StagedDirectory;
+import dev.atelier.engine.util.TextFiles;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -60,7 +61,7 @@ public final class Stages {
         Path dir = work.resolve(name);
         Path doneFile = dir.resolve(DONE);
         try {
-            if (Files.isRegularFile(doneFile) && Files.readString(doneFile, StandardCharsets.UTF_8).strip().equals(fingerprint)) {
+            if (Files.isRegularFile(doneFile) && TextFiles.readString(doneFile).strip().equals(fingerprint)) {
                 Built b = new Built(name, dir, fingerprint, Duration.ZERO, true);
                 listener.stageReused(name, description, dir);
                 built.add(b);

@@ -3,9 +3,8 @@ package dev.atelier.engine.sd;
 import dev.atelier.engine.core.AtelierException;
 import dev.atelier.engine.core.AtelierException.FormatException;
 import dev.atelier.engine.core.DType;
+import dev.atelier.engine.util.TextFiles;
 import java.io.IOException;
-import java.io.Reader;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -51,8 +50,8 @@ public record LdmConfig(UNetParams unet, VaeParams vae, TextEncoderParams text, 
     /** Reads an LDM YAML; a missing file, bad YAML or a wrongly typed key is a FormatException naming the file. */
     public static LdmConfig load(Path yaml) {
         Object root;
-        try (Reader r = Files.newBufferedReader(yaml)) {
-            root = new Yaml(new SafeConstructor(new LoaderOptions())).load(r);
+        try {
+            root = new Yaml(new SafeConstructor(new LoaderOptions())).load(TextFiles.readString(yaml));
         } catch (IOException e) {
             throw new FormatException(AtelierException.IO, yaml + ": cannot read: " + e.getMessage());
         } catch (YAMLException e) {

@@ -5,10 +5,9 @@ import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.atelier.engine.core.AtelierException;
 import dev.atelier.engine.core.AtelierException.FormatException;
-import java.io.BufferedReader;
+import dev.atelier.engine.util.TextFiles;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.text.Normalizer;
@@ -116,10 +115,9 @@ public final class ClipTokenizer {
 
     private static Map<String, Integer> readMerges(Path file) {
         Map<String, Integer> ranks = new HashMap<>();
-        try (BufferedReader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-            String line;
+        try {
             int lineNumber = 0;
-            while ((line = in.readLine()) != null) {
+            for (String line : TextFiles.readLines(file)) {
                 lineNumber++;
                 // The first line is a "#version: 0.2" comment in CLIP's and Hugging Face's files.
                 if ((lineNumber == 1 && line.startsWith("#")) || line.isBlank()) {
@@ -133,8 +131,6 @@ public final class ClipTokenizer {
             }
         } catch (NoSuchFileException e) {
             throw new FormatException(AtelierException.IO, file + ": no such file");
-        } catch (java.nio.charset.MalformedInputException e) {
-            throw new FormatException(file + ": not UTF-8 text");
         } catch (IOException e) {
             throw new FormatException(file + ": cannot read the merges: " + e.getMessage(), e);
         }

@@ -71,6 +71,17 @@ class CatalogReadersTest {
     }
 
     @Test
+    void aListFileThatIsNotUtf8NamesTheFileAndLine() throws Exception {
+        SyntheticInShop.write(dir, 2, 8, 0.1f, 3);
+        Path partition = dir.resolve("Eval/list_eval_partition.txt");
+        List<String> lines = new java.util.ArrayList<>(Files.readAllLines(partition));
+        lines.set(4, lines.get(4) + " caf\u00e9");
+        Files.write(partition, lines, java.nio.charset.StandardCharsets.ISO_8859_1);
+        FormatException e = assertThrows(FormatException.class, () -> DeepFashionInShop.read(dir));
+        assertTrue(e.getMessage().contains("list_eval_partition.txt:5: not UTF-8 text (byte 0xE9"), e.getMessage());
+    }
+
+    @Test
     void countLineIsVerified() throws Exception {
         SyntheticInShop.write(dir, 2, 8, 0.1f, 4);
         Path partition = dir.resolve("Eval/list_eval_partition.txt");

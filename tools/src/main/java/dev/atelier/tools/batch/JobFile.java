@@ -6,14 +6,12 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
 import dev.atelier.engine.lora.LoraRequest;
+import dev.atelier.engine.util.TextFiles;
 import dev.atelier.tools.serve.ApiException;
 import dev.atelier.tools.serve.ServerLimits;
 import dev.atelier.tools.serve.Txt2ImgRequest;
-import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -41,9 +39,9 @@ public final class JobFile {
     public static List<BatchJob> read(Path file, ServerLimits limits, Path loraDir) {
         List<BatchJob> jobs = new ArrayList<>();
         Map<String, Integer> seen = new HashMap<>();
-        try (BufferedReader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+        try {
             int number = 0;
-            for (String text = in.readLine(); text != null; text = in.readLine()) {
+            for (String text : TextFiles.readLines(file)) {
                 number++;
                 if (text.isBlank()) {
                     continue;
@@ -55,8 +53,6 @@ public final class JobFile {
                 }
                 jobs.add(job);
             }
-        } catch (java.nio.charset.MalformedInputException e) {
-            throw new InvalidInputException(file + ": not UTF-8 text");
         } catch (IOException e) {
             if (e instanceof java.nio.file.NoSuchFileException) {
                 throw new InvalidInputException(file + ": no such file");
