@@ -65,4 +65,59 @@ class TrainLoraCliTest {
         List<Double> second = again.json().get("losses").valueStream().map(JsonNode::asDouble).toList();
         assertEquals(first, second);
     }
+
+    /**
+     * A WebP (the JDK has no reader) or a CMYK JPEG in the training folder ends as it does in
+     * embed: exit code 2 and the same message, naming the file, before any training step.
+     */
+    @Test
+    void aWebpOrCmykPhotoIsRefusedAsEmbedRefusesIt() throws IOException {
+        Path model = fixtures().resolve("model");
+        Path good;
+        try (Stream<Path> s = Files.list(fixtures().resolve("mobilenet_v3_large/images"))) {
+            good = s.sorted().findFirst().orElseThrow();
+        }
+        for (String name : List.of("photo.webp", "cmyk.jpg")) {
+            Path photos = Files.createDirectories(dir.resolve(name + "-photos"));
+            Files.copy(good, photos.resolve(good.getFileName()));
+            Path bad = photos.resolve(name);
+            if (name.endsWith(".webp")) {
+                // A RIFF/WEBP header with a VP8 chunk, as cwebp writes it; the content never matters.
+                Files.write(bad, "RIFF\u0024\0\0\0WEBPVP8 \u0018\0\0\0".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+            } else {
+                writeCmykJpeg(bad);
+            }
+            CliRun embed = CliRun.of("embed", "--model", fixtures().resolve("mobilenet_v3_large/mobilenet_v3_large.safetensors")
+                    .toString(), "--images", bad.toString(), "--out", dir.resolve("e.safetensors").toString(), "--threads", "1");
+            assertEquals(2, embed.code(), embed.err());
+            CliRun train = CliRun.of("train-lora", "--model", model.resolve("model.safetensors").toString(), "--config",
+                    model.resolve("model.yaml").toString(), "--tokenizer", model.resolve("tokenizer").toString(),
+                    "--images", photos.toString(), "--out", dir.resolve("lora.safetensors").toString(), "--caption",
+                    "a jacket", "--resolution", "64", "--max-steps", "1", "--threads", "1");
+            assertEquals(2, train.code(), train.err());
+            String problem = embed.err().substring(embed.err().indexOf(bad.toString())).strip();
+            assertTrue(train.err().contains(problem), name + ": train-lora says " + train.err() + " where embed says " + problem);
+            assertFalse(Files.exists(dir.resolve("lora.safetensors")));
+        }
+    }
+
+    /** A 16x16 JPEG with four components and no Adobe marker, which readers take as CMYK. */
+    private static void writeCmykJpeg(Path file) throws IOException {
+        java.awt.image.WritableRaster r = java.awt.image.Raster.createInterleavedRaster(
+                java.awt.image.DataBuffer.TYPE_BYTE, 16, 16, 4, null);
+        for (int y = 0; y < 16; y++) {
+            for (int x = 0; x < 16; x++) {
+                for (int b = 0; b < 4; b++) {
+                    r.setSample(x, y, b, (x * 16 + y * 3 + b * 50) & 255);
+                }
+            }
+        }
+        javax.imageio.ImageWriter w = javax.imageio.ImageIO.getImageWritersByFormatName("jpeg").next();
+        try (javax.imageio.stream.ImageOutputStream out = javax.imageio.ImageIO.createImageOutputStream(file.toFile())) {
+            w.setOutput(out);
+            w.write(null, new javax.imageio.IIOImage(r, null, null), null);
+        } finally {
+            w.dispose();
+        }
+    }
 }

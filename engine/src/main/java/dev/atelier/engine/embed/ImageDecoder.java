@@ -69,7 +69,10 @@ public final class ImageDecoder {
             // a colour-space conversion.
             if (cm.getColorSpace().getType() != java.awt.color.ColorSpace.TYPE_RGB
                     && cm.getColorSpace().getType() != java.awt.color.ColorSpace.TYPE_GRAY) {
-                throw new FormatException(file + ": unsupported colour space (only RGB and grayscale images)");
+                String space = cm.getColorSpace().getType() == java.awt.color.ColorSpace.TYPE_CMYK ? "CMYK"
+                        : "colour space type " + cm.getColorSpace().getType();
+                throw new FormatException(file + ": a " + space + " image; only RGB and grayscale images are read "
+                        + "(convert it to RGB)");
             }
             int[] row = new int[w];
             for (int y = 0; y < h; y++) {

@@ -3,11 +3,10 @@ package dev.atelier.engine.train;
 import dev.atelier.engine.core.AtelierException;
 import dev.atelier.engine.core.AtelierException.FormatException;
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
-import dev.atelier.engine.core.AtelierException.UnavailableException;
-import dev.atelier.engine.util.BoundedImageReader;
-import java.awt.image.BufferedImage;
+import dev.atelier.engine.embed.ImageDecoder;
+import dev.atelier.engine.embed.RgbImage;
+import dev.atelier.engine.util.TextFiles;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -15,15 +14,16 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.stream.Stream;
-import javax.imageio.ImageIO;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The photos of a training set, decoded and preprocessed once.
  *
- * <p>Files: {@code .jpg}, {@code .jpeg}, {@code .png} (and {@code .webp} when an ImageIO WebP
- * reader is installed; the JDK has none, so WebP is refused with a message saying so). Captions:
+ * <p>Files: {@code .jpg}, {@code .jpeg}, {@code .png} and {@code .webp}, decoded as {@code embed}
+ * decodes catalog images ({@link ImageDecoder}: 8-bit RGB as PIL's {@code convert("RGB")} gives,
+ * transparency on white); a file it cannot decode (WebP, for which the JDK has no reader, or a
+ * CMYK JPEG) is an input error naming it. Captions:
  * a same-name {@code .txt} file beside the image wins; otherwise the default caption
  * ({@code --caption}); otherwise the caption is empty and a warning is logged (as kohya does).
  * An image that does not decode is an error naming the file (not skipped: a set of ten photos
@@ -32,7 +32,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Preprocessing: the image is scaled to cover the target (the square resolution, or its
  * aspect bucket) and centre-cropped; shrinking averages areas, enlarging is bilinear
- * ({@link ImageResize}). Pixels become [-1, 1] RGB (alpha dropped), as the VAE expects.
+ * ({@link ImageResize}). Pixels become [-1, 1] RGB, as the VAE expects.
  */
 public final class TrainingImages {
     private static final Logger LOG = LoggerFactory.getLogger(TrainingImages.class);
@@ -92,10 +92,10 @@ public final class TrainingImages {
         AspectBuckets bucketSet = buckets ? AspectBuckets.forResolution(resolution) : null;
         List<Image> out = new ArrayList<>();
         for (Path f : files) {
-            BufferedImage img = decode(f);
+            RgbImage img = decode(f);
             int tw = resolution, th = resolution;
             if (bucketSet != null) {
-                AspectBuckets.Bucket b = bucketSet.select(img.getWidth(), img.getHeight());
+                AspectBuckets.Bucket b = bucketSet.select(img.width(), img.height());
                 tw = b.width();
                 th = b.height();
             }
@@ -109,14 +109,9 @@ public final class TrainingImages {
         return EXTENSIONS.stream().anyMatch(n::endsWith);
     }
 
-    private static BufferedImage decode(Path f) {
-        String n = f.getFileName().toString().toLowerCase(Locale.ROOT);
-        if (n.endsWith(".webp") && !ImageIO.getImageReadersBySuffix("webp").hasNext()) {
-            throw new UnavailableException("training image " + f + ": WebP is not supported (this JDK has no "
-                    + "ImageIO WebP reader); convert it to PNG or JPEG");
-        }
+    private static RgbImage decode(Path f) {
         try {
-            return BoundedImageReader.read(f);
+            return ImageDecoder.decode(f);
         } catch (FormatException e) {
             throw new FormatException("training image does not decode: " + e.getMessage(), e);
         }
@@ -127,7 +122,7 @@ public final class TrainingImages {
         Path txt = image.resolveSibling(name.substring(0, name.lastIndexOf('.')) + ".txt");
         if (Files.isRegularFile(txt)) {
             try {
-                return Files.readString(txt, StandardCharsets.UTF_8).strip();
+                return TextFiles.readString(txt).strip();
             } catch (IOException e) {
                 throw new InvalidInputException(AtelierException.IO, "cannot read caption " + txt + ": " + e.getMessage());
             }
@@ -141,15 +136,14 @@ public final class TrainingImages {
     }
 
     /** Scales img to cover tw x th, centre-crops, and returns [3, th, tw] in [-1, 1]. */
-    static float[] coverAndCrop(BufferedImage img, int tw, int th) {
-        int w = img.getWidth(), h = img.getHeight();
+    static float[] coverAndCrop(RgbImage img, int tw, int th) {
+        int w = img.width(), h = img.height();
         float[] src = new float[3 * h * w];
         for (int y = 0; y < h; y++) {
             for (int x = 0; x < w; x++) {
-                int rgb = img.getRGB(x, y);
-                src[y * w + x] = ((rgb >> 16) & 0xff) / 255f;
-                src[(h + y) * w + x] = ((rgb >> 8) & 0xff) / 255f;
-                src[(2 * h + y) * w + x] = (rgb & 0xff) / 255f;
+                src[y * w + x] = img.get(x, y, 0) / 255f;
+                src[(h + y) * w + x] = img.get(x, y, 1) / 255f;
+                src[(2 * h + y) * w + x] = img.get(x, y, 2) / 255f;
             }
         }
         double scale = Math.max((double) tw / w, (double) th / h);
