@@ -35,8 +35,11 @@ final class LoadRuns {
     /** One finished request: arrival (nanoseconds after the run's start), latency, outcome. */
     record Done(long arrivalNanos, long latencyNanos, boolean ok) {}
 
-    /** The process's resident set, thread count and open file descriptors at a moment of a run. */
-    record ProcessSample(double atSeconds, long rssKib, int threads, long fds) {
+    /**
+     * The process's resident set, thread count and open file descriptors at a moment of a run, and
+     * the Java heap's committed size (the part of the resident set the JVM grows on its own).
+     */
+    record ProcessSample(double atSeconds, long rssKib, int threads, long fds, long heapCommittedBytes) {
         static ProcessSample now(double atSeconds) {
             long rss = -1;
             int threads = -1;
@@ -49,7 +52,7 @@ final class LoadRuns {
                     }
                 }
                 try (var fd = Files.list(Path.of("/proc/self/fd"))) {
-                    return new ProcessSample(atSeconds, rss, threads, fd.count());
+                    return new ProcessSample(atSeconds, rss, threads, fd.count(), Runtime.getRuntime().totalMemory());
                 }
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
@@ -181,8 +184,9 @@ final class LoadRuns {
             }
         }
         for (ProcessSample p : run.process()) {
-            System.out.printf(Locale.ROOT, "atelier serve_process mode=%s at_s=%.0f rss_mib=%.1f threads=%d fds=%d%n", mode,
-                    p.atSeconds(), p.rssKib() / 1024.0, p.threads(), p.fds());
+            System.out.printf(Locale.ROOT, "atelier serve_process mode=%s at_s=%.0f rss_mib=%.1f threads=%d fds=%d"
+                    + " heap_committed_mib=%.1f%n", mode, p.atSeconds(), p.rssKib() / 1024.0, p.threads(), p.fds(),
+                    p.heapCommittedBytes() / 1048576.0);
         }
         List<ProcessSample> p = run.process();
         ProcessSample first = p.getFirst(), middle = p.get(p.size() / 2), last = p.getLast();
