@@ -13,8 +13,9 @@
 namespace atl::lora::avx512 {
 
 // C tile [MR, 32] (columns masked by m0/m1) = (accumulate ? C : 0) + (bias or 0) + ap * bp over kb steps.
-// ap: [kb][MR] packed rows of A; bp: [kb][32] one panel of P.
-template <int MR>
+// bp: [kb][32] one panel of P. Element k of row i of A is ap[k * MR + i] (RowStride 0) or
+// ap[i * RowStride + k] (rows stored whole at a fixed stride: no transposing when packing).
+template <int MR, int64_t RowStride = 0>
 ATL_AVX512 inline void tile(const float* __restrict ap, const float* __restrict bp, int64_t kb, float* c, int64_t ldc,
                             __mmask16 m0, __mmask16 m1, const float* bias, bool accumulate) {
     __m512 c0[MR], c1[MR];
@@ -39,7 +40,7 @@ ATL_AVX512 inline void tile(const float* __restrict ap, const float* __restrict 
         const __m512 w0 = _mm512_load_ps(bp + kPanelCols * k), w1 = _mm512_load_ps(bp + kPanelCols * k + 16);
 #pragma GCC unroll 16
         for (int i = 0; i < MR; ++i) {
-            const __m512 a = _mm512_set1_ps(ap[MR * k + i]);
+            const __m512 a = _mm512_set1_ps(RowStride == 0 ? ap[MR * k + i] : ap[i * RowStride + k]);
             c0[i] = _mm512_fmadd_ps(a, w0, c0[i]);
             c1[i] = _mm512_fmadd_ps(a, w1, c1[i]);
         }

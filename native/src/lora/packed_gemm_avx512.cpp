@@ -1,15 +1,15 @@
 // The AVX-512 packed GEMM of packed_gemm.hpp. Function-level target attributes keep the library
 // loadable on CPUs without AVX-512; kernels.cpp calls this only when atl_cpu_features() has it.
 //
-// Blocking: for each depth block of 256 rows, the task's 96 rows of A are packed into micro-panels of
-// kRows rows ([depth][kRows], one pointer, so the microkernel's broadcasts need no row pointers);
-// then each 32-column panel of P (32 KiB) is swept by all 8 micro-panels while it is in cache. P may
-// be larger than L2 (1280 x 1280 is 6.5 MiB), so it is read once per depth block and task; A's
-// 96 x 256 block (96 KiB) stays in L2. The microkernel keeps a 12 x 32 tile of C in 24 zmm
-// accumulators: per depth step two loads of P and 12 broadcasts feed 24 FMAs. BF16 rows of A are
-// stored whole instead ([rows][128] pairs): the broadcast addresses are then the pair pointer plus
-// constants, and packing is a copy (a conversion, or pairs of channels of a BF16 convolution input)
-// with no transpose, which had cost a fifth of the BF16 convolutions' time.
+// Blocking: for each depth block of 256 rows, the task's 96 rows of A are packed, each row whole
+// ([rows][256] floats, or [rows][128] BF16 pairs): the microkernel's broadcasts address the row
+// pointer plus constants, and packing is a copy (a conversion to BF16 pairs, or a convolution's
+// receptive field gathered run by run) with no transpose. Transposing rows into 12-row
+// micro-panels had cost a fifth of the BF16 convolutions' time. Then each 32-column panel of P
+// (32 KiB) is swept by all 8 micro-panels of 12 rows while it is in cache. P may be larger than
+// L2 (1280 x 1280 is 6.5 MiB), so it is read once per depth block and task; A's 96 x 256 block
+// (96 KiB) stays in L2. The microkernel keeps a 12 x 32 tile of C in 24 zmm accumulators: per
+// depth step two loads of P and 12 broadcasts feed 24 FMAs.
 #include "lora/packed_gemm.hpp"
 
 #include <ATen/Parallel.h>
@@ -43,43 +43,46 @@ using TileFn = void (*)(const float*, const float*, int64_t, float*, int64_t, __
 // kTiles[mr]: the tile of mr rows (the last micro-panel of a chunk may be short).
 template <int... R>
 constexpr std::array<TileFn, kRows + 1> tiles_of(std::integer_sequence<int, R...>) {
-    return {nullptr, tile<R + 1>...};
+    return {nullptr, tile<R + 1, kDepthBlock>...};
 }
 constexpr std::array<TileFn, kRows + 1> kTiles = tiles_of(std::make_integer_sequence<int, kRows>{});
 
-// Depth [k0, k0 + kb) of convolution row `row` into d[k * mr] (the row's column of a micro-panel):
-// runs of channels of one tap at a time, zeros where the tap falls outside the input.
-void gather_conv_row(const ConvRows& g, int64_t row, int64_t k0, int64_t kb, float* d, int64_t mr) {
+// The depth [k0, k0 + kb) of convolution row `row` as runs of one tap's channels: fn(offset, at,
+// run) for each, offset = the run's first depth - k0, at = the index of its first element in the
+// NHWC input, or -1 where the tap falls outside the input (zeros).
+template <typename Fn>
+void for_each_tap_run(const ConvRows& g, int64_t row, int64_t k0, int64_t kb, Fn&& fn) {
     const int64_t pixels = g.out_height * g.out_width;
     const int64_t n = row / pixels, oy = (row % pixels) / g.out_width, ox = row % g.out_width;
     for (int64_t k = k0; k < k0 + kb;) {
         const int64_t tap = k / g.channels, c = k % g.channels;
         const int64_t run = std::min(k0 + kb - k, g.channels - c);
         const int64_t iy = oy * g.stride - g.padding + tap / g.kernel, ix = ox * g.stride - g.padding + tap % g.kernel;
-        float* out = d + (k - k0) * mr;
-        if (iy < 0 || iy >= g.height || ix < 0 || ix >= g.width) {
-            for (int64_t j = 0; j < run; ++j) out[j * mr] = 0.f;
-        } else {
-            const float* src = g.x + ((n * g.height + iy) * g.width + ix) * g.channels + c;
-            for (int64_t j = 0; j < run; ++j) out[j * mr] = src[j];
-        }
+        const bool inside = iy >= 0 && iy < g.height && ix >= 0 && ix < g.width;
+        fn(k - k0, inside ? ((n * g.height + iy) * g.width + ix) * g.channels + c : int64_t{-1}, run);
         k += run;
     }
 }
 
-// Rows [i0, i1) x depth [k0, k0 + kb) of the part's A into micro-panels of kRows rows: panel m at
-// m*kRows*kb, laid out [kb][rows in that panel].
+// Depth [k0, k0 + kb) of convolution row `row` into d[0, kb).
+void gather_conv_row(const ConvRows& g, int64_t row, int64_t k0, int64_t kb, float* d) {
+    for_each_tap_run(g, row, k0, kb, [&](int64_t offset, int64_t at, int64_t run) {
+        if (at < 0) {
+            std::fill_n(d + offset, run, 0.f);
+        } else {
+            std::memcpy(d + offset, g.x + at, static_cast<size_t>(run) * sizeof(float));
+        }
+    });
+}
+
+// Rows [i0, i1) x depth [k0, k0 + kb) of the part's A: row i at (i - i0) * kDepthBlock.
 void pack_left(const DepthPart& part, int64_t i0, int64_t i1, int64_t k0, int64_t kb, float* dst) {
-    for (int64_t m0 = i0; m0 < i1; m0 += kRows) {
-        const int64_t mr = std::min<int64_t>(kRows, i1 - m0);
-        float* d = dst + (m0 - i0) * kb;
-        for (int64_t i = 0; i < mr; ++i) {
-            if (part.conv) {
-                gather_conv_row(*part.conv, m0 + i, k0, kb, d + i, mr);
-                continue;
-            }
-            const float* src = part.a + (m0 + i) * part.lda + k0;
-            for (int64_t k = 0; k < kb; ++k) d[k * mr + i] = src[k];
+    for (int64_t i = i0; i < i1; ++i) {
+        float* d = dst + (i - i0) * kDepthBlock;
+        if (part.conv) {
+            gather_conv_row(*part.conv, i, k0, kb, d);
+        } else {
+            std::memcpy(d, part.a + i * part.lda + k0, static_cast<size_t>(kb) * sizeof(float));
         }
     }
 }
@@ -101,21 +104,13 @@ constexpr std::array<TileBf16Fn, kRows + 1> kTilesBf16 = tiles_bf16_of(std::make
 // Depth [k0, k0 + kb) of convolution row `row` as BF16 pairs copied from g.x_bf16: with an even
 // channel count, even k0 and kb, every run of one tap's channels is whole pairs.
 void gather_conv_pairs(const ConvRows& g, int64_t row, int64_t k0, int64_t kb, uint32_t* d) {
-    const int64_t pixels = g.out_height * g.out_width;
-    const int64_t n = row / pixels, oy = (row % pixels) / g.out_width, ox = row % g.out_width;
-    for (int64_t k = k0; k < k0 + kb;) {
-        const int64_t tap = k / g.channels, c = k % g.channels;
-        const int64_t run = std::min(k0 + kb - k, g.channels - c);
-        const int64_t iy = oy * g.stride - g.padding + tap / g.kernel, ix = ox * g.stride - g.padding + tap % g.kernel;
-        uint32_t* out = d + (k - k0) / 2;
-        if (iy < 0 || iy >= g.height || ix < 0 || ix >= g.width) {
-            std::fill_n(out, run / 2, 0u);
+    for_each_tap_run(g, row, k0, kb, [&](int64_t offset, int64_t at, int64_t run) {
+        if (at < 0) {
+            std::fill_n(d + offset / 2, run / 2, 0u);
         } else {
-            const uint16_t* src = g.x_bf16 + ((n * g.height + iy) * g.width + ix) * g.channels + c;
-            std::memcpy(out, src, static_cast<size_t>(run) * sizeof(uint16_t));
+            std::memcpy(d + offset / 2, g.x_bf16 + at, static_cast<size_t>(run) * sizeof(uint16_t));
         }
-        k += run;
-    }
+    });
 }
 
 // Rows [i0, i1) x depth [k0, k0 + kb) of A as BF16 pairs: row i at (i - i0) * kPairStride, its
@@ -129,7 +124,7 @@ void pack_left_bf16(const DepthPart& part, int64_t i0, int64_t i1, int64_t k0, i
         if (copy_pairs) {
             gather_conv_pairs(*g, i, k0, kb, d);
         } else if (g) {
-            gather_conv_row(*g, i, k0, kb, row, 1);
+            gather_conv_row(*g, i, k0, kb, row);
             pairs_of(row, kb, d);
         } else {
             pairs_of(part.a + i * part.lda + k0, kb, d);
@@ -262,7 +257,7 @@ __attribute__((target("avx512f"))) void gemm_task(const DepthPart* parts, int np
                 const float* bp = p.block(k0, pi);
                 for (int64_t m = i0; m < i1; m += kRows) {
                     const int mr = static_cast<int>(std::min<int64_t>(kRows, i1 - m));
-                    kTiles[mr](left + (m - i0) * kb, bp, kb, c + m * ldc + (pi - pa) * kPanelCols, ldc, m0, m1,
+                    kTiles[mr](left + (m - i0) * kDepthBlock, bp, kb, c + m * ldc + (pi - pa) * kPanelCols, ldc, m0, m1,
                                first && bias ? bias + col : nullptr, accumulate || !first);
                 }
             }
