@@ -30,6 +30,15 @@ static void add(atl_weights* w, const char* name, int ndim, int64_t d0, int64_t 
     add_data(w, name, zeros, ndim, d0, d1);
 }
 
+/* Checks that s is an ATL_ERR_FORMAT status whose message holds text, prints it and frees s. */
+static void expect_format_error(atl_status* s, const char* text) {
+    CHECK(atl_status_code(s) == ATL_ERR_FORMAT);
+    const char* m = atl_status_message(s);
+    CHECK(m != NULL && strstr(m, text) != NULL);
+    printf("message: %s\n", m ? m : "(none)");
+    atl_status_destroy(s);
+}
+
 int main(void) {
     atl_text_encoder_destroy(NULL);
     atl_unet_destroy(NULL);
@@ -79,12 +88,8 @@ int main(void) {
     add_data(w, "embeddings.token_embedding.weight", with_nan, 2, 10, 8);
     add(w, "embeddings.position_embedding.weight", 2, 77, 8);
     add(w, "encoder.layers.0.mlp.fc1.weight", 2, 32, 8);
-    s = atl_text_encoder_create(w, &tp, &te);
-    CHECK(atl_status_code(s) == ATL_ERR_FORMAT);
-    m = atl_status_message(s);
-    CHECK(strstr(m, "embeddings.token_embedding.weight: 2 of 80 values are NaN or infinite") != NULL);
-    printf("message: %s\n", m);
-    atl_status_destroy(s);
+    expect_format_error(atl_text_encoder_create(w, &tp, &te),
+                        "embeddings.token_embedding.weight: 2 of 80 values are NaN or infinite");
     atl_weights_destroy(w);
 
     /* A Linear or convolution weight keeps its mapped bytes until the layer first packs it; the
@@ -125,12 +130,8 @@ int main(void) {
         in.data = ids, in.dtype = ATL_DTYPE_I64, in.ndim = 2, in.shape[0] = 1, in.shape[1] = 77;
         out.data = hidden, out.dtype = ATL_DTYPE_F32, out.ndim = 3, out.shape[0] = 1, out.shape[1] = 77,
         out.shape[2] = 8;
-        s = atl_text_encoder_forward(te, &in, 1, &out);
-        CHECK(atl_status_code(s) == ATL_ERR_FORMAT);
-        m = atl_status_message(s);
-        CHECK(strstr(m, "encoder.layers.0.mlp.fc1.weight: 2 of 256 values are NaN or infinite") != NULL);
-        printf("message: %s\n", m);
-        atl_status_destroy(s);
+        expect_format_error(atl_text_encoder_forward(te, &in, 1, &out),
+                            "encoder.layers.0.mlp.fc1.weight: 2 of 256 values are NaN or infinite");
         atl_text_encoder_destroy(te);
     }
     atl_weights_destroy(w);
@@ -141,12 +142,8 @@ int main(void) {
     add_data(w, "lora_unet_x.lora_down.weight", with_nan, 2, 4, 16);
     add(w, "lora_unet_x.lora_up.weight", 2, 16, 4);
     atl_lora* lora = NULL;
-    s = atl_lora_create(w, &lora);
-    CHECK(atl_status_code(s) == ATL_ERR_FORMAT && lora == NULL);
-    m = atl_status_message(s);
-    CHECK(strstr(m, "lora_unet_x.lora_down.weight: 1 of 64 values are NaN or infinite") != NULL);
-    printf("message: %s\n", m);
-    atl_status_destroy(s);
+    expect_format_error(atl_lora_create(w, &lora), "lora_unet_x.lora_down.weight: 1 of 64 values are NaN or infinite");
+    CHECK(lora == NULL);
     atl_weights_destroy(w);
     CHECK(atl_weights_create(&w) == NULL);
     add(w, "lora_unet_x.lora_down.weight", 2, 4, 16);
