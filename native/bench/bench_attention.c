@@ -1,9 +1,10 @@
 /* The fused attention (atl_op_attention) on the SD1.5 UNet's and VAE's shapes at 512 x 512,
  * batch 2: F32 inputs (F32 products) against BF16 inputs (BF16 products on an avx512_bf16 CPU),
  * with libtorch's bmm + softmax for scale. Not a test: run by hand,
- *   cmake --build build --target bench_attention && build/native/bench_attention [threads] [reps] [shape]
+ *   cmake --build build --target bench_attention && build/native/bench_attention [threads] [reps] [shape] [own]
  * Prints the median time of each and GFLOP/s (4 lq lk channels per batch element); shape: only
- * that row of the table (0-7), e.g. under perf. */
+ * that row of the table (0-7), e.g. under perf; own (any fourth argument): Atelier's kernels only,
+ * libtorch's column left at 0. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,7 @@ int main(int argc, char** argv) {
     const int threads = argc > 1 ? atoi(argv[1]) : 2;
     int reps = argc > 2 ? atoi(argv[2]) : 5;
     const int only = argc > 3 ? atoi(argv[3]) : -1;
+    const int with_torch = argc <= 4;
     if (reps < 1) reps = 1;
     if (reps > 64) reps = 64;
     atl_set_num_threads(threads);
@@ -75,7 +77,7 @@ int main(int argc, char** argv) {
                               bk = view(kb, ATL_DTYPE_BF16, 3, sk), bv = view(vb, ATL_DTYPE_BF16, 3, sk);
         atl_tensor_view fo = view(out, ATL_DTYPE_F32, 3, sq), bo = view(outb, ATL_DTYPE_BF16, 3, sq);
         const double flops = 4.0 * b * lq * lk * ch;
-        const double torch = time_attention(ATL_OP_KERNEL_TORCH, &fq, &fk, &fv, heads, &fo, reps);
+        const double torch = !with_torch ? 0 : time_attention(ATL_OP_KERNEL_TORCH, &fq, &fk, &fv, heads, &fo, reps);
         const double f32 = time_attention(ATL_OP_KERNEL_AVX512, &fq, &fk, &fv, heads, &fo, reps);
         const double bf16 = time_attention(ATL_OP_KERNEL_AVX512, &bq, &bk, &bv, heads, &bo, reps);
         char name[64];

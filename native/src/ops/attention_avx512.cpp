@@ -14,14 +14,13 @@
 // dimension (K panels [dim / 2][32][2]), P after the softmax and V ([lk / 2][dim][2]) along the
 // keys. The softmax, its running max and sum, and O stay F32.
 #include <ATen/Parallel.h>
+#include <c10/core/CPUAllocator.h>
 #include <immintrin.h>
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
 #include <memory>
-#include <new>
 #include <type_traits>
 #include <vector>
 
@@ -43,156 +42,194 @@ constexpr int64_t kPanel = 32;      // keys per packed panel of K
 constexpr int kQkRows = 12;         // queries per score tile
 static_assert(kPanel == lora::avx512::kPanelCols, "K panels are the GEMM's panels: its tiles score them");
 
-struct FreeBuffer {
-    void operator()(void* p) const { std::free(p); }
-};
+// n elements of T, zero-initialised, from libtorch's CPU allocator (64-byte aligned; inside the
+// networks the caching allocator, so the packed K and V of every call reuse pages instead of
+// faulting fresh ones in).
 template <typename T>
-using Buffer = std::unique_ptr<T, FreeBuffer>;
+struct Buffer {
+    at::DataPtr data;
+    T* get() const { return static_cast<T*>(data.get()); }
+};
 using Floats = Buffer<float>;
 
-// n elements of T, 64-byte aligned, zero-initialised.
 template <typename T = float>
 Buffer<T> zeros(int64_t n) {
-    const size_t bytes = (static_cast<size_t>(std::max<int64_t>(n, 1)) * sizeof(T) + 63) / 64 * 64;
-    void* p = std::aligned_alloc(64, bytes);
-    if (!p) throw std::bad_alloc();
-    std::memset(p, 0, bytes);
-    return Buffer<T>(static_cast<T*>(p));
+    const size_t bytes = static_cast<size_t>(std::max<int64_t>(n, 1)) * sizeof(T);
+    Buffer<T> b{c10::GetCPUAllocator()->allocate(bytes)};
+    std::memset(b.get(), 0, bytes);
+    return b;
 }
 
-// One row's online softmax step over nk scores in base 2 (Q carries log2(e) / sqrt(d)): the new
-// running max m (from m and the scores), the factor 2^(m_old - m_new) for the earlier output
-// (returned), and shift = m_new for the exponentials.
-ATL_AVX512 inline __attribute__((always_inline)) float softmax_rescale(const float* s, int64_t nk, float& m,
-                                                                      __m512& shift) {
+// The largest of a row's nk scores (Full: nk == kKeyBlock, no masks).
+template <bool Full>
+ATL_AVX512 float row_max(const float* s, int64_t nk) {
     const __m512 lowest = _mm512_set1_ps(-INFINITY);
     __m512 top = lowest;
-    for (int64_t j = 0; j < nk; j += 16) {
-        top = _mm512_max_ps(top, _mm512_mask_loadu_ps(lowest, mask_of(nk - j), s + j));
+    for (int64_t j = 0; j < (Full ? kKeyBlock : nk); j += 16) {
+        top = _mm512_max_ps(top, Full ? _mm512_loadu_ps(s + j) : _mm512_mask_loadu_ps(lowest, mask_of(nk - j), s + j));
     }
-    const float m_new = std::max(m, _mm512_reduce_max_ps(top));
-    const float corr = m == -INFINITY ? 0.f : std::exp2(m - m_new);
-    m = m_new;
-    shift = _mm512_set1_ps(m_new);
-    return corr;
+    return _mm512_reduce_max_ps(top);
+}
+
+// 2^x; Bf16: to exp2_ps_bf16's accuracy (the values are rounded to BF16 for the P V product).
+template <bool Bf16>
+ATL_AVX512 inline __attribute__((always_inline)) __m512 exp2(__m512 x) {
+    return Bf16 ? simd::exp2_ps_bf16(x) : simd::exp2_ps(x);
 }
 
 // 2^(s - shift) for scores [j, j + 32), zero past nk.
+template <bool Bf16, bool Full>
 ATL_AVX512 inline __attribute__((always_inline)) void exps_of(const float* s, int64_t nk, int64_t j, __m512 shift,
                                                              __m512& e0, __m512& e1) {
-    const __mmask16 m0 = mask_of(nk - j), m1 = mask_of(nk - j - 16);
-    e0 = _mm512_maskz_mov_ps(m0, simd::exp2_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m0, s + j), shift)));
-    e1 = _mm512_maskz_mov_ps(m1, simd::exp2_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m1, s + j + 16), shift)));
+    if constexpr (Full) {
+        e0 = exp2<Bf16>(_mm512_sub_ps(_mm512_loadu_ps(s + j), shift));
+        e1 = exp2<Bf16>(_mm512_sub_ps(_mm512_loadu_ps(s + j + 16), shift));
+    } else {
+        const __mmask16 m0 = mask_of(nk - j), m1 = mask_of(nk - j - 16);
+        e0 = _mm512_maskz_mov_ps(m0, exp2<Bf16>(_mm512_sub_ps(_mm512_maskz_loadu_ps(m0, s + j), shift)));
+        e1 = _mm512_maskz_mov_ps(m1, exp2<Bf16>(_mm512_sub_ps(_mm512_maskz_loadu_ps(m1, s + j + 16), shift)));
+    }
 }
 
-// The step in F32: replaces the scores by 2^(s - m_new) in place, updates the running max m and
-// sum l, and returns the factor for the earlier output.
-ATL_AVX512 float softmax_step(float* s, int64_t nk, float& m, float& l) {
-    __m512 shift;
-    const float corr = softmax_rescale(s, nk, m, shift);
+// One row's online softmax step in base 2 (Q carries log2(e) / sqrt(d)), given the row's new
+// running max m: replaces the scores by 2^(s - m) in place and returns their sum.
+template <bool Full>
+ATL_AVX512 float softmax_step(float* s, int64_t nk, float m) {
+    const __m512 shift = _mm512_set1_ps(m);
     __m512 sum = _mm512_setzero_ps();
-    for (int64_t j = 0; j < nk; j += 32) {
+    for (int64_t j = 0; j < (Full ? kKeyBlock : nk); j += 32) {
         __m512 e0, e1;
-        exps_of(s, nk, j, shift, e0, e1);
+        exps_of<false, Full>(s, nk, j, shift, e0, e1);
         sum = _mm512_add_ps(sum, _mm512_add_ps(e0, e1));
-        _mm512_mask_storeu_ps(s + j, mask_of(nk - j), e0);
-        _mm512_mask_storeu_ps(s + j + 16, mask_of(nk - j - 16), e1);
+        _mm512_mask_storeu_ps(s + j, Full ? 0xffff : mask_of(nk - j), e0);
+        _mm512_mask_storeu_ps(s + j + 16, Full ? 0xffff : mask_of(nk - j - 16), e1);
     }
-    l = l * corr + _mm512_reduce_add_ps(sum);
-    return corr;
+    return _mm512_reduce_add_ps(sum);
 }
 
 // The step for BF16 products: the exponentials go to `pairs` rounded to BF16 (nearest even, 32
-// per vcvtne2ps2bf16; the row's keys in order are its pairs, zero-padded to an even count); the
-// sum l adds them in F32.
-ATL_AVX512_BF16 float softmax_step_bf16(const float* s, int64_t nk, float& m, float& l, uint32_t* pairs) {
-    __m512 shift;
-    const float corr = softmax_rescale(s, nk, m, shift);
+// per vcvtne2ps2bf16; the row's keys in order are its pairs, zero-padded to an even count); their
+// sum is taken in F32.
+template <bool Full>
+ATL_AVX512_BF16 float softmax_step_bf16(const float* s, int64_t nk, float m, uint32_t* pairs) {
+    const __m512 shift = _mm512_set1_ps(m);
     __m512 sum = _mm512_setzero_ps();
     const int64_t npairs = (nk + 1) / 2;
-    for (int64_t j = 0; j < nk; j += 32) {
+    for (int64_t j = 0; j < (Full ? kKeyBlock : nk); j += 32) {
         __m512 e0, e1;
-        exps_of(s, nk, j, shift, e0, e1);
+        exps_of<true, Full>(s, nk, j, shift, e0, e1);
         sum = _mm512_add_ps(sum, _mm512_add_ps(e0, e1));
-        _mm512_mask_storeu_epi32(pairs + j / 2, mask_of(npairs - j / 2), (__m512i)_mm512_cvtne2ps_pbh(e1, e0));
+        _mm512_mask_storeu_epi32(pairs + j / 2, Full ? 0xffff : mask_of(npairs - j / 2),
+                                 (__m512i)_mm512_cvtne2ps_pbh(e1, e0));
     }
-    l = l * corr + _mm512_reduce_add_ps(sum);
-    return corr;
+    return _mm512_reduce_add_ps(sum);
 }
 
-// acc = corr[r] * O for the R x NV tile of O (row stride ldo; the last vector masked by last).
-template <int R, int NV>
-ATL_AVX512 inline __attribute__((always_inline)) void load_rescaled(__m512 (&acc)[R][NV], const float* o, int64_t ldo,
-                                                                    const float* corr, __mmask16 last) {
+// After a block's steps, for rows [0, n): corr = 2^(m_old - m) (0 for a row's first block, where
+// m_old is -inf), the factor for the earlier output, and the running sum l = l corr + sum.
+ATL_AVX512 void rescale_sums(int64_t n, const float* m_old, const float* m, const float* sum, float* l, float* corr) {
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 in = mask_of(n - i);
+        const __m512 old = _mm512_maskz_loadu_ps(in, m_old + i);
+        const __mmask16 seen = _mm512_mask_cmp_ps_mask(in, old, _mm512_set1_ps(-INFINITY), _CMP_NEQ_OQ);
+        const __m512 c = _mm512_maskz_mov_ps(seen, simd::exp2_ps(_mm512_sub_ps(old, _mm512_maskz_loadu_ps(seen, m + i))));
+        _mm512_mask_storeu_ps(corr + i, in, c);
+        _mm512_mask_storeu_ps(l + i, in,
+                              _mm512_fmadd_ps(_mm512_maskz_loadu_ps(in, l + i), c, _mm512_maskz_loadu_ps(in, sum + i)));
+    }
+}
+
+// The accumulators of an R-row tile of O: NF vectors of 16 columns and, when Half, a last 256-bit
+// vector of at most 8 (a head dimension of 40 is 2.5 vectors: a 256-bit multiply-add costs half
+// of a 512-bit one on Zen 4, so the half vector saves a sixth of the P V product there).
+template <int R, int NF, bool Half>
+struct OTile {
+    __m512 acc[R][NF];
+    __m256 tail[R];  // unused unless Half
+
+    // acc = corr[r] * O (row stride ldo; the last vector masked by last).
+    ATL_AVX512 inline __attribute__((always_inline)) void load_rescaled(const float* o, int64_t ldo,
+                                                                        const float* corr, __mmask16 last) {
 #pragma GCC unroll 12
-    for (int r = 0; r < R; ++r) {
-        const __m512 f = _mm512_set1_ps(corr[r]);
+        for (int r = 0; r < R; ++r) {
+            const __m512 f = _mm512_set1_ps(corr[r]);
 #pragma GCC unroll 4
-        for (int u = 0; u < NV; ++u) {
-            acc[r][u] = _mm512_mul_ps(f, _mm512_maskz_loadu_ps(u == NV - 1 ? last : 0xffff, o + r * ldo + 16 * u));
+            for (int u = 0; u < NF; ++u) {
+                const __mmask16 m = !Half && u == NF - 1 ? last : 0xffff;
+                acc[r][u] = _mm512_mul_ps(f, _mm512_maskz_loadu_ps(m, o + r * ldo + 16 * u));
+            }
+            if constexpr (Half) {
+                const __m256 t = _mm256_maskz_loadu_ps(static_cast<__mmask8>(last), o + r * ldo + 16 * NF);
+                tail[r] = _mm256_mul_ps(_mm512_castps512_ps256(f), t);
+            }
         }
     }
-}
 
-template <int R, int NV>
-ATL_AVX512 inline __attribute__((always_inline)) void store_tile(const __m512 (&acc)[R][NV], float* o, int64_t ldo,
-                                                                 __mmask16 last) {
+    ATL_AVX512 inline __attribute__((always_inline)) void store(float* o, int64_t ldo, __mmask16 last) const {
 #pragma GCC unroll 12
-    for (int r = 0; r < R; ++r) {
+        for (int r = 0; r < R; ++r) {
 #pragma GCC unroll 4
-        for (int u = 0; u < NV; ++u) {
-            _mm512_mask_storeu_ps(o + r * ldo + 16 * u, u == NV - 1 ? last : 0xffff, acc[r][u]);
+            for (int u = 0; u < NF; ++u) {
+                _mm512_mask_storeu_ps(o + r * ldo + 16 * u, !Half && u == NF - 1 ? last : 0xffff, acc[r][u]);
+            }
+            if constexpr (Half) _mm256_mask_storeu_ps(o + r * ldo + 16 * NF, static_cast<__mmask8>(last), tail[r]);
         }
     }
-}
+};
 
-// O [R rows, NV vectors] (row stride ldo) = corr * O + P [R, nk] (row stride kKeyBlock) V [nk, NV
-// vectors] (row stride ldv; the last vector masked by last).
-template <int R, int NV>
-ATL_AVX512 void pv_tile(const float* __restrict p, int64_t nk, const float* __restrict v,
-                                                int64_t ldv, float* __restrict o, int64_t ldo,
-                                                const float* __restrict corr, __mmask16 last) {
-    __m512 acc[R][NV];
-    load_rescaled<R, NV>(acc, o, ldo, corr, last);
+// O [R rows, NF (+ half) vectors] (row stride ldo) = corr * O + P [R, nk] (row stride kKeyBlock)
+// V [nk, columns] (row stride ldv, zero past the head's columns; the last vector of O masked by last).
+template <int R, int NF, bool Half>
+ATL_AVX512 void pv_tile(const float* __restrict p, int64_t nk, const float* __restrict v, int64_t ldv,
+                        float* __restrict o, int64_t ldo, const float* __restrict corr, __mmask16 last) {
+    OTile<R, NF, Half> t;
+    t.load_rescaled(o, ldo, corr, last);
     for (int64_t j = 0; j < nk; ++j) {
-        __m512 w[NV];
+        __m512 w[NF];
 #pragma GCC unroll 4
-        for (int u = 0; u < NV; ++u) w[u] = _mm512_maskz_loadu_ps(u == NV - 1 ? last : 0xffff, v + j * ldv + 16 * u);
+        for (int u = 0; u < NF; ++u) w[u] = _mm512_loadu_ps(v + j * ldv + 16 * u);
+        const __m256 wt = Half ? _mm256_loadu_ps(v + j * ldv + 16 * NF) : __m256{};
 #pragma GCC unroll 12
         for (int r = 0; r < R; ++r) {
             const __m512 a = _mm512_set1_ps(p[r * kKeyBlock + j]);
 #pragma GCC unroll 4
-            for (int u = 0; u < NV; ++u) acc[r][u] = _mm512_fmadd_ps(a, w[u], acc[r][u]);
+            for (int u = 0; u < NF; ++u) t.acc[r][u] = _mm512_fmadd_ps(a, w[u], t.acc[r][u]);
+            if constexpr (Half) t.tail[r] = _mm256_fmadd_ps(_mm512_castps512_ps256(a), wt, t.tail[r]);
         }
     }
-    store_tile<R, NV>(acc, o, ldo, last);
+    t.store(o, ldo, last);
 }
 
 // The BF16 form of pv_tile: p [R][kKeyBlock / 2] and v [nk / 2][ldv][2] (ldv: columns, a multiple
 // of 16, zero beyond the head's) pairs along the keys.
-template <int R, int NV>
+template <int R, int NF, bool Half>
 ATL_AVX512_BF16 void pv_tile_bf16(const uint32_t* __restrict p, int64_t nk, const uint16_t* __restrict v, int64_t ldv,
                                   float* __restrict o, int64_t ldo, const float* __restrict corr, __mmask16 last) {
-    __m512 acc[R][NV];
-    load_rescaled<R, NV>(acc, o, ldo, corr, last);
+    OTile<R, NF, Half> t;
+    t.load_rescaled(o, ldo, corr, last);
     for (int64_t j = 0; j < (nk + 1) / 2; ++j) {
-        __m512bh w[NV];
+        __m512bh w[NF];
 #pragma GCC unroll 4
-        for (int u = 0; u < NV; ++u) w[u] = (__m512bh)_mm512_loadu_si512(v + 2 * (j * ldv + 16 * u));
+        for (int u = 0; u < NF; ++u) w[u] = (__m512bh)_mm512_loadu_si512(v + 2 * (j * ldv + 16 * u));
+        const __m256bh wt = Half ? (__m256bh)_mm256_loadu_si256((const __m256i*)(v + 2 * (j * ldv + 16 * NF)))
+                                 : __m256bh{};
 #pragma GCC unroll 12
         for (int r = 0; r < R; ++r) {
-            const __m512bh a = (__m512bh)_mm512_set1_epi32(static_cast<int>(p[r * (kKeyBlock / 2) + j]));
+            const __m512i a = _mm512_set1_epi32(static_cast<int>(p[r * (kKeyBlock / 2) + j]));
 #pragma GCC unroll 4
-            for (int u = 0; u < NV; ++u) acc[r][u] = _mm512_dpbf16_ps(acc[r][u], a, w[u]);
+            for (int u = 0; u < NF; ++u) t.acc[r][u] = _mm512_dpbf16_ps(t.acc[r][u], (__m512bh)a, w[u]);
+            if constexpr (Half) {
+                t.tail[r] = _mm256_dpbf16_ps(t.tail[r], (__m256bh)_mm512_castsi512_si256(a), wt);
+            }
         }
     }
-    store_tile<R, NV>(acc, o, ldo, last);
+    t.store(o, ldo, last);
 }
 
 using PvFn = void (*)(const float*, int64_t, const float*, int64_t, float*, int64_t, const float*, __mmask16);
 using PvBf16Fn = void (*)(const uint32_t*, int64_t, const uint16_t*, int64_t, float*, int64_t, const float*, __mmask16);
 
-// A run of NV vectors of the head's columns and the tile that covers them (rows x NV <= 24 accumulators).
+// A run of the head's columns and the tile that covers them (at most 24 accumulators).
 struct Chunk {
     int64_t first;  // first column
     int rows;
@@ -201,9 +238,9 @@ struct Chunk {
     __mmask16 last;
 };
 
-template <int R, int NV>
+template <int R, int NF, bool Half>
 Chunk chunk(int64_t first, __mmask16 last) {
-    return Chunk{first, R, pv_tile<R, NV>, pv_tile_bf16<R, NV>, last};
+    return Chunk{first, R, pv_tile<R, NF, Half>, pv_tile_bf16<R, NF, Half>, last};
 }
 
 std::vector<Chunk> chunks_of(int64_t dim) {
@@ -214,11 +251,13 @@ std::vector<Chunk> chunks_of(int64_t dim) {
         const int nv = static_cast<int>(left == 5 ? 3 : std::min<int64_t>(4, left));
         const int64_t first = u * 16;
         const __mmask16 last = mask_of(dim - (u + nv - 1) * 16);
+        // The head's last vector as a 256-bit half when it has at most 8 columns.
+        const bool half = u + nv == vectors && nv > 1 && dim % 16 != 0 && dim % 16 <= 8;
         switch (nv) {
-            case 1: out.push_back(chunk<12, 1>(first, last)); break;
-            case 2: out.push_back(chunk<12, 2>(first, last)); break;
-            case 3: out.push_back(chunk<8, 3>(first, last)); break;
-            default: out.push_back(chunk<6, 4>(first, last)); break;
+            case 1: out.push_back(chunk<12, 1, false>(first, last)); break;
+            case 2: out.push_back(half ? chunk<12, 1, true>(first, last) : chunk<12, 2, false>(first, last)); break;
+            case 3: out.push_back(half ? chunk<8, 2, true>(first, last) : chunk<8, 3, false>(first, last)); break;
+            default: out.push_back(half ? chunk<6, 3, true>(first, last) : chunk<6, 4, false>(first, last)); break;
         }
         u += nv;
     }
@@ -296,7 +335,7 @@ void run(const AttentionShape& s, const float* q, const float* k, const float* v
     struct Scratch {
         Floats qp, scores, o;
         Buffer<uint32_t> qpairs, ppairs;  // BF16: Q and P as pairs
-        float m[kQBlock], l[kQBlock], corr[kQBlock];
+        float m[kQBlock], m_old[kQBlock], sum[kQBlock], l[kQBlock], corr[kQBlock];
     };
     auto make = [&] {
         auto sc = std::make_unique<Scratch>();
@@ -313,6 +352,8 @@ void run(const AttentionShape& s, const float* q, const float* k, const float* v
         float* m = scratch->m;
         float* l = scratch->l;
         float* corr = scratch->corr;
+        float* m_old = scratch->m_old;
+        float* sum = scratch->sum;
         const int64_t b = t / (s.heads * qblocks), h = (t / qblocks) % s.heads, i0 = (t % qblocks) * kQBlock;
         const int64_t rows = std::min(kQBlock, s.lq - i0);
         const int64_t padded = (rows + kRowStep - 1) / kRowStep * kRowStep;
@@ -350,14 +391,20 @@ void run(const AttentionShape& s, const float* q, const float* k, const float* v
                     }
                 }
             }
+            const bool full = nk == kKeyBlock;
             for (int64_t i = 0; i < padded; ++i) {
+                float* row = scores + i * kKeyBlock;
+                m_old[i] = m[i];
+                m[i] = std::max(m[i], full ? row_max<true>(row, nk) : row_max<false>(row, nk));
                 if constexpr (Bf16) {
-                    corr[i] = softmax_step_bf16(scores + i * kKeyBlock, nk, m[i], l[i],
-                                                scratch->ppairs.get() + i * kKeyBlock / 2);
+                    uint32_t* pairs = scratch->ppairs.get() + i * kKeyBlock / 2;
+                    sum[i] = full ? softmax_step_bf16<true>(row, nk, m[i], pairs)
+                                  : softmax_step_bf16<false>(row, nk, m[i], pairs);
                 } else {
-                    corr[i] = softmax_step(scores + i * kKeyBlock, nk, m[i], l[i]);
+                    sum[i] = full ? softmax_step<true>(row, nk, m[i]) : softmax_step<false>(row, nk, m[i]);
                 }
             }
+            rescale_sums(padded, m_old, m, sum, l, corr);
             for (const Chunk& c : chunks) {
                 for (int64_t i = 0; i < padded; i += c.rows) {
                     if constexpr (Bf16) {

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 
+#include "core/cpu_allocator.hpp"
 #include "core/status.hpp"
 #include "core/tensor_view.hpp"
 #include "lora/packed_gemm.hpp"
@@ -18,7 +19,10 @@
 
 namespace {
 
+// Also installs the networks' caching CPU allocator: an operation called alone allocates as it
+// does inside a network.
 atl::ops::Kernel kernel_arg(int32_t kernel) {
+    atl::use_caching_cpu_allocator();
     atl::require(kernel >= ATL_OP_KERNEL_AUTO && kernel <= ATL_OP_KERNEL_TORCH, ATL_ERR_INVALID_ARGUMENT,
                  "unknown op kernel " + std::to_string(kernel));
     auto k = static_cast<atl::ops::Kernel>(kernel);
