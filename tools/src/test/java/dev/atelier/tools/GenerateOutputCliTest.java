@@ -22,12 +22,20 @@ class GenerateOutputCliTest {
         return CatalogCliTest.mobilenet().getParent().resolve("model");
     }
 
-    private static CliRun generate(Path out, String... more) {
+    private static List<String> generateArgs(Path out, String... more) {
         List<String> args = new ArrayList<>(List.of("generate", "--model", model().resolve("model.safetensors").toString(),
                 "--config", model().resolve("model.yaml").toString(), "--prompt", "a denim jacket", "--sampler", "euler",
                 "--steps", "2", "--seed", "5", "--width", "64", "--height", "64", "--threads", "1", "--out", out.toString()));
         args.addAll(List.of(more));
-        return CliRun.of(args.toArray(String[]::new));
+        return args;
+    }
+
+    private static CliRun generate(Path out, String... more) {
+        return CliRun.of(generateArgs(out, more).toArray(String[]::new));
+    }
+
+    private static List<String> pngs(Path folder) throws IOException {
+        return Files.isDirectory(folder) ? names(folder).stream().filter(n -> n.endsWith(".png")).toList() : List.of();
     }
 
     private static List<String> names(Path folder) throws IOException {
@@ -75,5 +83,57 @@ class GenerateOutputCliTest {
         assertEquals(0, read.code(), read.err());
         assertArrayEquals(Files.readAllBytes(Path.of(mapped.json().get("images").get(0).get("path").asText())),
                 Files.readAllBytes(Path.of(read.json().get("images").get(0).get("path").asText())));
+    }
+
+    /** kill -9 in the middle of a long run keeps every image already written, whole and correct. */
+    @Test
+    void aKilledGenerateKeepsTheImagesItFinished() throws Exception {
+        Path out = dir.resolve("out");
+        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED", "-Datelier.root=" + System.getProperty("atelier.root"), "-cp",
+                System.getProperty("java.class.path"), Main.class.getName()));
+        command.addAll(generateArgs(out, "--batch-count", "500"));
+        Path log = dir.resolve("generate.log");
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        try {
+            long deadline = System.nanoTime() + java.time.Duration.ofMinutes(5).toNanos();
+            while (pngs(out).size() < 3) {
+                assertTrue(p.isAlive(), () -> "generate ended before it was killed: " + read(log));
+                assertTrue(System.nanoTime() < deadline, () -> "no images after 5 minutes: " + read(log));
+                Thread.sleep(10);
+            }
+        } finally {
+            p.destroyForcibly().waitFor();
+        }
+        List<String> kept = pngs(out);
+        assertTrue(kept.size() >= 3 && kept.size() < 500, "killed in the middle: " + kept);
+
+        Path alone = dir.resolve("alone");
+        assertEquals(0, generate(alone, "--batch-count", "3").code());
+        for (int i = 0; i < kept.size(); i++) {
+            String name = String.format("%05d-%d.png", i, 5 + i);
+            assertEquals(name, kept.get(i));
+            java.awt.image.BufferedImage image = javax.imageio.ImageIO.read(out.resolve(name).toFile());
+            assertNotNull(image, name + " decodes");
+            assertEquals(64, image.getWidth());
+            if (i < 3) {
+                assertArrayEquals(Files.readAllBytes(alone.resolve(name)), Files.readAllBytes(out.resolve(name)),
+                        name + " is the image an uninterrupted run makes");
+            }
+        }
+
+        CliRun again = generate(out);
+        assertEquals(0, again.code(), again.err());
+        List<String> after = names(out);
+        assertTrue(after.stream().noneMatch(n -> n.endsWith(".tmp")), "the killed write's temporary file is gone: " + after);
+        assertEquals(String.format("%05d-5.png", kept.size()), after.get(after.size() - 1), "numbered after the kept images");
+    }
+
+    private static String read(Path log) {
+        try {
+            return Files.readString(log);
+        } catch (IOException e) {
+            return "(no log: " + e.getMessage() + ")";
+        }
     }
 }

@@ -100,7 +100,45 @@ final class CatalogIndexStore {
         }
     }
 
+    /** Loads attempted by a reader whose files a concurrent save keeps replacing, before it gives up. */
+    static final int LOAD_ATTEMPTS = 5;
+
     static CatalogIndex load(Path dir) {
+        return load(dir, () -> {});
+    }
+
+    /**
+     * Loads the index the manifest names. A save that completes while this reads deletes the files
+     * of the generation being read (readers take no lock, so that searches never wait for a save):
+     * when reading fails and the manifest meanwhile names another generation, the load starts again
+     * from the new manifest, as Lucene's readers do when a commit replaces the segments they were
+     * opening. afterManifest runs once the manifest is read (tests save from it).
+     */
+    static CatalogIndex load(Path dir, Runnable afterManifest) {
+        for (int attempt = 1; ; attempt++) {
+            Manifest m = readManifest(dir);
+            afterManifest.run();
+            try {
+                return load(dir, m);
+            } catch (FormatException e) {
+                long now;
+                try {
+                    now = readManifest(dir).generation();
+                } catch (FormatException unreadable) {
+                    throw e;
+                }
+                if (now == m.generation()) {
+                    throw e;
+                }
+                if (attempt == LOAD_ATTEMPTS) {
+                    throw new FormatException(AtelierException.IO, dir + ": the catalog index was replaced "
+                            + LOAD_ATTEMPTS + " times while it was being read; last error: " + e.getMessage());
+                }
+            }
+        }
+    }
+
+    private static Manifest readManifest(Path dir) {
         Path manifestPath = dir.resolve(MANIFEST);
         Manifest m;
         try {
@@ -125,6 +163,11 @@ final class CatalogIndexStore {
         if (m.index() == null || m.items() == null) {
             throw new FormatException(manifestPath + ": names no index or items file");
         }
+        return m;
+    }
+
+    private static CatalogIndex load(Path dir, Manifest m) {
+        Path manifestPath = dir.resolve(MANIFEST);
         List<CatalogItem> items = readItems(dir, m.items());
         VectorIndex index = null;
         Pca pca = null;

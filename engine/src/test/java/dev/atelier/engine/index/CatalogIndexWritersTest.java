@@ -132,4 +132,34 @@ class CatalogIndexWritersTest {
             assertTrue(s.noneMatch(p -> p.getFileName().toString().endsWith(".tmp")));
         }
     }
+
+    /** A save that completes between a reader's manifest and its data files deletes those files. */
+    @Test
+    void aReaderRacingASaveLoadsTheNewGeneration() {
+        try (CatalogIndex base = CatalogIndex.build(vectors(20, 1), items("base", 20), CatalogIndex.Options.of(IndexSpec.flat()));
+                CatalogIndex replacement = CatalogIndex.build(vectors(7, 2), items("new", 7),
+                        CatalogIndex.Options.of(IndexSpec.flat()))) {
+            base.save(dir);
+            int[] manifestsRead = {0};
+            try (CatalogIndex back = CatalogIndexStore.load(dir, () -> {
+                if (manifestsRead[0]++ == 0) {
+                    replacement.save(dir);
+                }
+            })) {
+                assertEquals(2, manifestsRead[0], "the first attempt found its files gone and read the new manifest");
+                assertEquals(7, back.size());
+                assertEquals("new0", back.items().get(0).itemId());
+            }
+        }
+    }
+
+    @Test
+    void aReaderGivesUpWhenEveryAttemptIsReplaced() {
+        try (CatalogIndex base = CatalogIndex.build(vectors(20, 1), items("base", 20), CatalogIndex.Options.of(IndexSpec.flat()))) {
+            base.save(dir);
+            var e = assertThrows(dev.atelier.engine.core.AtelierException.FormatException.class,
+                    () -> CatalogIndexStore.load(dir, () -> base.save(dir)).close());
+            assertTrue(e.getMessage().contains("replaced " + CatalogIndexStore.LOAD_ATTEMPTS + " times"), e.getMessage());
+        }
+    }
 }
