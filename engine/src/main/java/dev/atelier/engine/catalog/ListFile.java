@@ -5,6 +5,7 @@ import dev.atelier.engine.core.AtelierException;
 import dev.atelier.engine.core.AtelierException.FormatException;
 import dev.atelier.engine.util.TextFiles;
 import java.io.IOException;
+import java.nio.file.InvalidPathException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -84,12 +85,29 @@ final class ListFile {
             }
             int nameTokens = tokens.length - fields;
             String name = String.join(" ", Arrays.copyOfRange(tokens, 0, nameTokens));
+            requireInside(path, i + 1, name);
             rows.add(new Row(i + 1, name, Arrays.copyOfRange(tokens, nameTokens, tokens.length)));
         }
         if (rows.size() != count) {
             throw new FormatException(path + ":1: the count line says " + count + " records, the file has " + rows.size());
         }
         return new ListFile(path, rows);
+    }
+
+    /**
+     * A record's name is a path inside the dataset folder (image names) or a plain id: an absolute
+     * name or one that climbs out ("../x", "a/../../x") would read files from elsewhere.
+     */
+    private static void requireInside(Path path, int line, String name) {
+        Path asPath;
+        try {
+            asPath = Path.of(name);
+        } catch (InvalidPathException e) {
+            throw new FormatException(path + ":" + line + ": \"" + name + "\" is not a file name: " + e.getReason());
+        }
+        if (asPath.isAbsolute() || asPath.normalize().startsWith("..")) {
+            throw new FormatException(path + ":" + line + ": \"" + name + "\" leaves the dataset folder");
+        }
     }
 
     /** Field i of row as an int, or a FormatException naming the line. */

@@ -92,6 +92,29 @@ class CatalogReadersTest {
         assertTrue(e.getMessage().contains("list_eval_partition.txt:1:") && e.getMessage().contains("9"), e.getMessage());
     }
 
+    /** An image name that is absolute or climbs out of the dataset is refused, even when that file exists. */
+    @Test
+    void imageNamesThatLeaveTheDatasetAreRefused() throws Exception {
+        Path data = Files.createDirectories(dir.resolve("inshop"));
+        Path outside = Files.write(dir.resolve("outside.png"), new byte[] {1});
+        SyntheticInShop.write(data, 2, 8, 0.1f, 4);
+        Path partition = data.resolve("Eval/list_eval_partition.txt");
+        List<String> lines = Files.readAllLines(partition);
+        int images = DeepFashionInShop.read(data).images().size();
+        for (String name : List.of("../outside.png", outside.toString(), "img/../../outside.png")) {
+            List<String> changed = new java.util.ArrayList<>(lines);
+            changed.set(3, name + " id_00000001 train"); // file line 4
+            Files.write(partition, changed);
+            FormatException e = assertThrows(FormatException.class, () -> DeepFashionInShop.read(data), name);
+            assertTrue(e.getMessage().contains("list_eval_partition.txt:4:") && e.getMessage().contains("leaves the dataset folder"),
+                    e.getMessage());
+        }
+        List<String> inside = new java.util.ArrayList<>(lines);
+        inside.set(3, "img/WOMEN/../" + lines.get(3).substring("img/".length())); // out of a folder and back: inside
+        Files.write(partition, inside);
+        assertEquals(images, DeepFashionInShop.read(data).images().size());
+    }
+
     @Test
     void readsCategoryAttributeLayout() throws Exception {
         for (String name : List.of("img/Floral_Dress/img_00000001.jpg", "img/Floral_Dress/img_00000002.jpg",
