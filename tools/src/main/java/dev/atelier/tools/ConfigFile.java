@@ -3,6 +3,7 @@ package dev.atelier.tools;
 import dev.atelier.engine.core.AtelierException.FormatException;
 import dev.atelier.engine.util.AtomicFiles;
 import dev.atelier.engine.util.TextFiles;
+import dev.atelier.engine.util.YamlText;
 import java.io.IOException;
 import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;
@@ -16,10 +17,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.yaml.snakeyaml.DumperOptions;
-import org.yaml.snakeyaml.LoaderOptions;
 import org.yaml.snakeyaml.Yaml;
-import org.yaml.snakeyaml.constructor.SafeConstructor;
-import org.yaml.snakeyaml.error.YAMLException;
 import org.yaml.snakeyaml.representer.Representer;
 import picocli.CommandLine;
 import picocli.CommandLine.Model.ArgSpec;
@@ -85,15 +83,13 @@ final class ConfigFile implements CommandLine.IDefaultValueProvider {
     static Map<String, Object> read(CommandSpec command, Path file) {
         Object root;
         try {
-            root = new Yaml(new SafeConstructor(new LoaderOptions())).load(TextFiles.readString(file));
+            root = YamlText.parse(TextFiles.readString(file), file);
         } catch (FormatException e) {
             throw bad(command, e.getMessage());
         } catch (NoSuchFileException e) {
             throw bad(command, file + ": no such config file");
         } catch (IOException e) {
             throw bad(command, file + ": cannot read: " + e.getMessage());
-        } catch (YAMLException e) {
-            throw bad(command, file + ": not valid YAML: " + e.getMessage().lines().findFirst().orElse(""));
         }
         if (root == null) {
             return Map.of();

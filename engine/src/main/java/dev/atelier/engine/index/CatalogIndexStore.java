@@ -47,7 +47,8 @@ final class CatalogIndexStore {
     static final String MANIFEST = "manifest.json";
     static final long MAX_MANIFEST_BYTES = 1 << 20;
     private static final Pattern DATA_FILE = Pattern.compile("(index|pca|items)-\\d+\\.(faiss|bin|json)");
-    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
+            .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
     /** How long a save waits for another writer of the same folder before it fails. */
     static final java.time.Duration SAVE_PATIENCE = java.time.Duration.ofMinutes(1);
 
@@ -153,6 +154,9 @@ final class CatalogIndexStore {
             throw new FormatException(AtelierException.IO, manifestPath + ": not found; " + dir + " holds no saved catalog index");
         } catch (IOException e) {
             throw new FormatException(manifestPath + ": unreadable catalog index manifest: " + e.getMessage());
+        }
+        if (m == null) {
+            throw new FormatException(manifestPath + ": holds JSON null, not a catalog index manifest");
         }
         if (!FORMAT.equals(m.format())) {
             throw new FormatException(manifestPath + ": format is \"" + m.format() + "\", expected \"" + FORMAT + "\"");

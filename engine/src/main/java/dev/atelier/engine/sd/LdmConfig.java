@@ -4,14 +4,11 @@ import dev.atelier.engine.core.AtelierException;
 import dev.atelier.engine.core.AtelierException.FormatException;
 import dev.atelier.engine.core.DType;
 import dev.atelier.engine.util.TextFiles;
+import dev.atelier.engine.util.YamlText;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-import org.yaml.snakeyaml.LoaderOptions;
-import org.yaml.snakeyaml.Yaml;
-import org.yaml.snakeyaml.constructor.SafeConstructor;
-import org.yaml.snakeyaml.error.YAMLException;
 
 /**
  * The architecture and noise schedule of an SD1.x model, from an LDM-style YAML (the keys of
@@ -49,14 +46,13 @@ public record LdmConfig(UNetParams unet, VaeParams vae, TextEncoderParams text, 
 
     /** Reads an LDM YAML; a missing file, bad YAML or a wrongly typed key is a FormatException naming the file. */
     public static LdmConfig load(Path yaml) {
-        Object root;
+        String text;
         try {
-            root = new Yaml(new SafeConstructor(new LoaderOptions())).load(TextFiles.readString(yaml));
+            text = TextFiles.readString(yaml);
         } catch (IOException e) {
             throw new FormatException(AtelierException.IO, yaml + ": cannot read: " + e.getMessage());
-        } catch (YAMLException e) {
-            throw new FormatException(yaml + ": not valid YAML: " + e.getMessage().lines().findFirst().orElse(""));
         }
+        Object root = YamlText.parse(text, yaml);
         return new Reader_(yaml).parse(root);
     }
 

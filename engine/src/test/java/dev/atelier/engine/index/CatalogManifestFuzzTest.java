@@ -62,6 +62,8 @@ class CatalogManifestFuzzTest {
         s.put("other-file", SAVED.replaceFirst("\"index-1\\.faiss\"", "\"../../../etc/passwd\""));
         s.put("lying-size", SAVED.replaceFirst("\"size\" : \\d+", "\"size\" : 9223372036854775807"));
         s.put("wrong-count", SAVED.replaceFirst("\"count\" : 5", "\"count\" : -1"));
+        // Found by the fuzzer: JSON null (then anything) was read as a null manifest.
+        s.put("null-then-garbage", "null\u0000f{\"");
         s.put("not-json", "{\"format\": \"atelier-catalog-index\", \"version\": 1, ");
         Map<String, byte[]> out = new LinkedHashMap<>();
         s.forEach((k, v) -> out.put(k, v.getBytes(StandardCharsets.UTF_8)));

@@ -68,6 +68,8 @@ class LdmConfigFuzzTest {
                 """.getBytes(StandardCharsets.UTF_8));
         s.put("defaults-only", "model:\n  params: {}\n".getBytes(StandardCharsets.UTF_8));
         s.put("anchors-and-aliases", "a: &x [1, 2]\nmodel:\n  params:\n    unet_config: *x\n".getBytes(StandardCharsets.UTF_8));
+        // Found by the fuzzer: a tag that URL-decodes to a space made SnakeYAML throw IllegalArgumentException.
+        s.put("tag-decoding-to-a-space", "!!%2".getBytes(StandardCharsets.UTF_8));
         s.put("wrong-types", "model:\n  params:\n    timesteps: many\n    linear_start: [0.1]\n".getBytes(StandardCharsets.UTF_8));
         return s;
     }
