@@ -1,5 +1,5 @@
 // softmax(q k^T / sqrt(d)) v over every head, without an L x L score matrix: each block of queries
-// walks the keys in blocks, keeps a running maximum and sum per row (the online softmax of
+// walks the keys in blocks, keeps a running maximum and sum per query (the online softmax of
 // "FlashAttention", Dao et al. 2022) and accumulates P V in place. Same result as the formula of
 // "Attention Is All You Need" (LDM attention.py CrossAttention) up to F32 rounding.
 #pragma once
