@@ -168,14 +168,14 @@ void use_caching_cpu_allocator() {
         static auto* allocator = new CachingAllocator(fallback);
         CachingAllocator::state().fallback_deleter = fallback->raw_deleter();
         c10::SetCPUAllocator(allocator, /*priority=*/1);
-        // The allocations below kSmallest stay with glibc, which serves those from its mmap
-        // threshold up (128 KiB at first) with fresh pages and returns the top of its heap to the
-        // kernel past its trim threshold: the activations of the low-resolution layers and the
-        // attention's packed K and V (128 KiB to 1 MiB) faulted their pages in on every call (a
-        // 64-token attention 0.6 ms with its pages kept, 6 ms without). From its heap, with freed
-        // memory kept up to 64 MiB, they reuse pages. Setting the thresholds also ends glibc's
-        // dynamic adjustment of them.
-        mallopt(M_MMAP_THRESHOLD, static_cast<int>(kSmallest));
+        // glibc serves allocations from its mmap threshold up with fresh pages; the threshold
+        // starts at 128 KiB and only rises to the size of a mapped block once one is freed. Until
+        // then the allocations left to glibc (libtorch's under kSmallest: the low-resolution
+        // layers' activations, the attention's packed K and V; the GEMM's packing buffers) fault
+        // their pages in on every call (a 64-token attention 6 ms instead of 0.45-0.6 ms). The
+        // threshold is set to its dynamic maximum (32 MiB) from the start, and freed heap memory
+        // is kept up to 64 MiB rather than returned to the kernel and faulted in again.
+        mallopt(M_MMAP_THRESHOLD, 32 << 20);
         mallopt(M_TRIM_THRESHOLD, 64 << 20);
     });
 }
