@@ -62,6 +62,10 @@ final class ServeCommand extends CliCommand {
     @Option(names = "--max-body-kb", defaultValue = "1024", paramLabel = "KB", description = "Request body size at most. Default: ${DEFAULT-VALUE}.")
     long maxBodyKb;
 
+    @Option(names = "--max-lora-mb", defaultValue = "256", paramLabel = "MB",
+            description = "Size of a LoRA uploaded through PUT /atelier/v1/loras/NAME at most. Default: ${DEFAULT-VALUE}.")
+    long maxLoraMb;
+
     @Option(names = "--shutdown-seconds", defaultValue = "60", paramLabel = "S",
             description = "On shutdown, how long running requests may take before they are cancelled. Default: ${DEFAULT-VALUE}.")
     long shutdownSeconds;
@@ -77,8 +81,12 @@ final class ServeCommand extends CliCommand {
         if (port < 0 || port > 65535 || queue < 1 || shutdownSeconds < 0) {
             throw new InvalidInputException("--port must be 0..65535, --queue >= 1 and --shutdown-seconds >= 0");
         }
+        if (maxBodyKb < 1 || maxBodyKb > (1L << 40) || maxLoraMb < 1 || maxLoraMb > (1L << 30)) {
+            throw new InvalidInputException("--max-body-kb must be 1.." + (1L << 40) + " and --max-lora-mb 1.." + (1L << 30));
+        }
         ServerOptions options = new ServerOptions(listen == null ? "127.0.0.1" : listen, port, token,
-                new ServerLimits(maxBodyKb * 1024, maxPixels, maxSteps, maxImages), Duration.ofSeconds(shutdownSeconds));
+                new ServerLimits(maxBodyKb * 1024, maxPixels, maxSteps, maxImages, maxLoraMb << 20),
+                Duration.ofSeconds(shutdownSeconds));
         ServedModelOptions.Resolved m = served.resolve();
         Path checkpoint = m.checkpoint(), loraDir = m.loraDir();
         threads.apply();

@@ -1,5 +1,6 @@
 package dev.atelier.engine.serve;
 
+import dev.atelier.engine.core.AtelierException.FormatException;
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
 import dev.atelier.engine.lora.Lora;
 import dev.atelier.engine.lora.LoraFile;
@@ -9,6 +10,7 @@ import dev.atelier.engine.lora.LoraRequest;
 import dev.atelier.engine.safetensors.SafeTensorsFile;
 import dev.atelier.engine.sd.TextEncoder;
 import dev.atelier.engine.sd.UNet;
+import dev.atelier.engine.util.AtomicFiles;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -20,6 +22,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
@@ -31,6 +34,9 @@ import java.util.stream.Stream;
  * modification time) makes a new set; the old one goes when unused. Thread-safe.
  */
 public final class LoraRegistry {
+    /** The names {@link #add} accepts: a file name without folders, never hidden. */
+    private static final Pattern UPLOAD_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
+
     private final Path folder;
     private final LoraKeys keys;
     private final Guarded<UNet> unet;
@@ -131,6 +137,46 @@ public final class LoraRegistry {
                     })
                     .sorted()
                     .toList();
+        } catch (IOException e) {
+            throw new UncheckedIOException(folder + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Adds folder/NAME.safetensors, or replaces it, with what body writes, once the written file
+     * proves to be a LoRA for this model ({@link LoraFile#open} against its layers: a file of
+     * another architecture, an SDXL LoRA, NaN weights or no adapters at all are refused, and the
+     * folder is left as it was). The file appears by rename: prompts can use it at once, and sets
+     * applied from a replaced file are applied again on their next use, as for any changed file.
+     *
+     * @param name a file name without folders or extension: letters, digits, '.', '_' and '-',
+     *             starting with a letter or digit, at most 128 characters
+     * @return the file written
+     */
+    public Path add(String name, AtomicFiles.Body body) {
+        if (!UPLOAD_NAME.matcher(name).matches()) {
+            throw new InvalidInputException("LoRA name \"" + name + "\": use letters, digits, '.', '_' and '-', starting "
+                    + "with a letter or digit, at most 128 characters");
+        }
+        Path target = folder.resolve(name + ".safetensors");
+        AtomicFiles.write(target, body, written -> {
+            try (LoraFile checked = LoraFile.open(written, keys)) {
+                // opening maps every adapter against the model's layers: the check itself
+            } catch (FormatException e) {
+                throw new FormatException("LoRA \"" + name + "\" refused: "
+                        + e.getMessage().replace(written.toString(), "the uploaded file"));
+            }
+        });
+        return target;
+    }
+
+    /** Deletes folder/NAME.safetensors; false when there is none. Sets already applied from it stay until evicted. */
+    public boolean remove(String name) {
+        if (!UPLOAD_NAME.matcher(name).matches()) {
+            throw new InvalidInputException("LoRA name \"" + name + "\": not a name an upload can have");
+        }
+        try {
+            return Files.deleteIfExists(folder.resolve(name + ".safetensors"));
         } catch (IOException e) {
             throw new UncheckedIOException(folder + ": " + e.getMessage(), e);
         }

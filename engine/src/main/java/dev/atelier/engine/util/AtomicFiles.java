@@ -52,13 +52,29 @@ public final class AtomicFiles {
         void write(FileChannel channel) throws IOException;
     }
 
+    /** Looks at a written file before it replaces its target; throws to refuse it. */
+    @FunctionalInterface
+    public interface Check {
+        void accept(Path written);
+    }
+
     /** Writes target through body, replacing an existing target in one rename. */
     public static void write(Path target, Body body) {
+        write(target, body, written -> {});
+    }
+
+    /**
+     * Writes target through body and, once check accepts the written file (read at its temporary
+     * name), replaces an existing target in one rename. When body or check throws, the target is
+     * untouched and the temporary file is gone.
+     */
+    public static void write(Path target, Body body, Check check) {
         Path absolute = target.toAbsolutePath().normalize();
         try {
             Files.createDirectories(absolute.getParent());
             try (Temp temp = Temp.create(absolute)) {
                 temp.fill(body);
+                check.accept(temp.path);
                 try {
                     Files.move(temp.path, absolute, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
                 } catch (AtomicMoveNotSupportedException e) {

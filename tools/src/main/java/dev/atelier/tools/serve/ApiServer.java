@@ -16,7 +16,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The HTTP server (Javalin on Jetty) in front of a {@link GenerationService}: the A1111 subset
- * ({@link A1111Routes}), /metrics in Prometheus format, /healthz and /readyz, an optional bearer
+ * ({@link A1111Routes}), LoRA uploads ({@link LoraRoutes}), /metrics in Prometheus format, /healthz and /readyz, an optional bearer
  * token, and errors as JSON without stack traces. {@link #close()} shuts down gracefully:
  * new txt2img requests get 503, accepted ones get until the deadline to finish and are then
  * cancelled, and every accepted request is answered before the server stops.
@@ -46,6 +46,7 @@ public final class ApiServer implements AutoCloseable {
         this.metrics = new ServerMetrics(service, active);
         service.addListener(metrics);
         A1111Routes a1111 = new A1111Routes(service, modelFile, options.limits(), active, metrics, answers);
+        LoraRoutes loraRoutes = new LoraRoutes(service.loras(), options.limits(), answers);
         byte[] expected = options.token() == null ? null
                 : ("Bearer " + options.token()).getBytes(StandardCharsets.UTF_8);
         this.app = Javalin.create(config -> {
@@ -59,6 +60,7 @@ public final class ApiServer implements AutoCloseable {
             config.jetty.modifyServletContextHandler(handler -> handler.insertHandler(new GracefulHandler()));
             config.routes.before(ctx -> authorize(ctx, expected));
             a1111.register(config.routes);
+            loraRoutes.register(config.routes);
             config.routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8")
                     .result(metrics.scrape()));
             config.routes.get("/healthz", ctx -> answers.write(ctx, 200, Map.of("status", "ok")));

@@ -26,13 +26,13 @@ class ApiServerTest {
     @TempDir
     Path dir;
 
-    private static String body(String prompt, long seed, String sampler, int steps, int batchSize) {
+    static String body(String prompt, long seed, String sampler, int steps, int batchSize) {
         return "{\"prompt\": \"" + prompt + "\", \"negative_prompt\": \"blurry\", \"seed\": " + seed
                 + ", \"sampler_name\": \"" + sampler + "\", \"steps\": " + steps
                 + ", \"width\": 64, \"height\": 64, \"batch_size\": " + batchSize + ", \"unknown_field\": {\"x\": 1}}";
     }
 
-    private static List<BufferedImage> images(HttpResponse<String> r) {
+    static List<BufferedImage> images(HttpResponse<String> r) {
         assertEquals(200, r.statusCode(), r.body());
         List<BufferedImage> out = new ArrayList<>();
         for (JsonNode image : TestServer.json(r).get("images")) {
@@ -41,7 +41,7 @@ class ApiServerTest {
         return out;
     }
 
-    private static void assertError(HttpResponse<String> r, int status, String detailPart) {
+    static void assertError(HttpResponse<String> r, int status, String detailPart) {
         assertEquals(status, r.statusCode(), r.body());
         assertTrue(r.headers().firstValue("Content-Type").orElse("").startsWith("application/json"), r.headers().toString());
         JsonNode e = TestServer.json(r);

@@ -56,7 +56,7 @@ final class TestServer implements AutoCloseable {
 
     /** Default limits, except 2000 steps so that a request can run long enough to be interrupted. */
     static ServerOptions options() {
-        return ServerOptions.local(0).withLimits(new ServerLimits(64 * 1024, 2048L * 2048, 2000, 16));
+        return ServerOptions.local(0).withLimits(new ServerLimits(64 * 1024, 2048L * 2048, 2000, 16, 4L << 20));
     }
 
     static Path fixtures() {

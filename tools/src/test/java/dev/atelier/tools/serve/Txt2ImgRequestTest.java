@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
 
 /** A1111's txt2img fields, defaults and refusals, without a model. */
 class Txt2ImgRequestTest {
-    private static final ServerLimits LIMITS = new ServerLimits(1 << 20, 1024L * 1024, 150, 16);
+    private static final ServerLimits LIMITS = new ServerLimits(1 << 20, 1024L * 1024, 150, 16, 1 << 20);
 
     private static Txt2ImgRequest parse(String body) {
         return Txt2ImgRequest.parse(body.getBytes(StandardCharsets.UTF_8), new ObjectMapper(), LIMITS);
