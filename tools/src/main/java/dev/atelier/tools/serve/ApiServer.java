@@ -16,7 +16,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The HTTP server (Javalin on Jetty) in front of a {@link GenerationService}: the A1111 subset
- * ({@link A1111Routes}), LoRA uploads ({@link LoraRoutes}), /metrics in Prometheus format, /healthz and /readyz, an optional bearer
+ * ({@link A1111Routes}), LoRA uploads ({@link LoraRoutes}), progress as server-sent events
+ * ({@link ProgressEvents}), /metrics in Prometheus format, /healthz and /readyz, an optional bearer
  * token, and errors as JSON without stack traces. {@link #close()} shuts down gracefully:
  * new txt2img requests get 503, accepted ones get until the deadline to finish and are then
  * cancelled, and every accepted request is answered before the server stops.
@@ -31,6 +32,7 @@ public final class ApiServer implements AutoCloseable {
     private final ActiveJobs active = new ActiveJobs();
     private final ServerMetrics metrics;
     private final JsonAnswers answers = new JsonAnswers(new ObjectMapper());
+    private final ProgressEvents events;
     private final Javalin app;
     private final int port;
     private boolean closed; // guarded by this
@@ -47,6 +49,7 @@ public final class ApiServer implements AutoCloseable {
         service.addListener(metrics);
         A1111Routes a1111 = new A1111Routes(service, modelFile, options.limits(), active, metrics, answers);
         LoraRoutes loraRoutes = new LoraRoutes(service.loras(), options.limits(), answers);
+        this.events = new ProgressEvents(active, answers);
         byte[] expected = options.token() == null ? null
                 : ("Bearer " + options.token()).getBytes(StandardCharsets.UTF_8);
         this.app = Javalin.create(config -> {
@@ -61,6 +64,7 @@ public final class ApiServer implements AutoCloseable {
             config.routes.before(ctx -> authorize(ctx, expected));
             a1111.register(config.routes);
             loraRoutes.register(config.routes);
+            events.register(config.routes);
             config.routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8")
                     .result(metrics.scrape()));
             config.routes.get("/healthz", ctx -> answers.write(ctx, 200, Map.of("status", "ok")));
@@ -84,6 +88,7 @@ public final class ApiServer implements AutoCloseable {
             app.start();
         } catch (RuntimeException e) {
             service.removeListener(metrics);
+            events.close();
             throw e;
         }
         this.port = app.port(); // Javalin answers -2 once stopped
@@ -135,6 +140,7 @@ public final class ApiServer implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        events.close(); // open event streams would hold the server's stop
         app.stop();
         service.removeListener(metrics);
     }
