@@ -1,6 +1,11 @@
 package dev.atelier.tools;
 
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
+import dev.atelier.engine.embed.Backend;
+import dev.atelier.engine.embed.EmbedderOptions;
+import dev.atelier.engine.embed.ImageEmbedder;
+import dev.atelier.engine.index.CatalogSearch;
+import dev.atelier.engine.index.CatalogSearches;
 import dev.atelier.engine.sd.Pipeline;
 import dev.atelier.engine.serve.GenerationService;
 import dev.atelier.tools.serve.ApiServer;
@@ -21,13 +26,16 @@ import picocli.CommandLine.Option;
 @Command(name = "serve", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Serve txt2img over HTTP with the Automatic1111 API (/sdapi/v1/txt2img, progress, interrupt, "
                 + "sd-models, samplers, loras), /metrics (Prometheus), /healthz and /readyz. Requests with different "
-                + "LoRAs (<lora:NAME:WEIGHT> in the prompt) share UNet batches.",
+                + "LoRAs (<lora:NAME:WEIGHT> in the prompt) share UNet batches. Atelier's own: PUT/DELETE "
+                + "/atelier/v1/loras/NAME (LoRA upload), /atelier/v1/progress/stream (server-sent events), and with "
+                + "--catalog POST /atelier/v1/search (catalog items similar to an image).",
                 "Without --model it serves the embedded default model, and the demo's LoRAs (work/demo) when the demo "
                         + "has run. Ctrl-C or SIGTERM shuts down gracefully."},
         footer = {"", "Examples:",
             "  atelier serve",
             "  atelier serve --model rv6.safetensors --loras loras/ --max-batch 8 --queue 64",
             "  atelier serve --listen --port 7860 --token \"$TOKEN\"   # all interfaces, bearer token",
+            "  atelier serve --catalog catalog.idx --embedder mnv3.pth   # also search the catalog by image",
             "  curl -s localhost:7860/sdapi/v1/txt2img -H 'Content-Type: application/json' \\",
             "      -d '{\"prompt\": \"jacket <lora:anna:0.8>\", \"steps\": 20}'"})
 final class ServeCommand extends CliCommand {
@@ -66,6 +74,16 @@ final class ServeCommand extends CliCommand {
             description = "Size of a LoRA uploaded through PUT /atelier/v1/loras/NAME at most. Default: ${DEFAULT-VALUE}.")
     long maxLoraMb;
 
+    @Option(names = "--catalog", paramLabel = "DIR|es://HOST:PORT/NAME",
+            description = "Also answer POST /atelier/v1/search (catalog items most similar to an image) from this catalog "
+                    + "index; needs --embedder.")
+    String catalogLocation;
+
+    @Option(names = "--embedder", paramLabel = "PATH",
+            description = "The MobileNetV3-Large weights (torchvision .pth or .safetensors) that embedded --catalog's "
+                    + "images, with atelier embed's defaults (torch backend, v1 preprocessing, pooled features).")
+    Path embedderModel;
+
     @Option(names = "--shutdown-seconds", defaultValue = "60", paramLabel = "S",
             description = "On shutdown, how long running requests may take before they are cancelled. Default: ${DEFAULT-VALUE}.")
     long shutdownSeconds;
@@ -87,13 +105,20 @@ final class ServeCommand extends CliCommand {
         ServerOptions options = new ServerOptions(listen == null ? "127.0.0.1" : listen, port, token,
                 new ServerLimits(maxBodyKb * 1024, maxPixels, maxSteps, maxImages, maxLoraMb << 20),
                 Duration.ofSeconds(shutdownSeconds));
+        if ((catalogLocation == null) != (embedderModel == null)) {
+            throw new InvalidInputException("--catalog and --embedder go together: the catalog's features come from that embedder");
+        }
         ServedModelOptions.Resolved m = served.resolve();
         Path checkpoint = m.checkpoint(), loraDir = m.loraDir();
         threads.apply();
         CountDownLatch stop = new CountDownLatch(1), stopped = new CountDownLatch(1);
-        try (Pipeline pipeline = Pipeline.load(checkpoint, m.pipeline());
+        try (ImageEmbedder embedder = embedderModel == null ? null
+                        : ImageEmbedder.open(embedderModel, Backend.TORCH, EmbedderOptions.defaults());
+                CatalogSearch catalog = catalogLocation == null ? null : CatalogSearches.open(catalogLocation);
+                Pipeline pipeline = Pipeline.load(checkpoint, m.pipeline());
                 GenerationService service = new GenerationService(pipeline, loraDir, served.service(queue));
-                ApiServer server = ApiServer.start(service, checkpoint, options)) {
+                ApiServer server = catalog == null ? ApiServer.start(service, checkpoint, options)
+                        : ApiServer.start(service, checkpoint, options, embedder, catalog)) {
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                 stop.countDown();
                 try {

@@ -1,6 +1,8 @@
 package dev.atelier.tools.serve;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.atelier.engine.embed.ImageEmbedder;
+import dev.atelier.engine.index.CatalogSearch;
 import dev.atelier.engine.serve.GenerationService;
 import io.javalin.Javalin;
 import io.javalin.http.Context;
@@ -17,7 +19,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The HTTP server (Javalin on Jetty) in front of a {@link GenerationService}: the A1111 subset
  * ({@link A1111Routes}), LoRA uploads ({@link LoraRoutes}), progress as server-sent events
- * ({@link ProgressEvents}), /metrics in Prometheus format, /healthz and /readyz, an optional bearer
+ * ({@link ProgressEvents}), catalog search by image when given a catalog ({@link SearchRoutes}),
+ * /metrics in Prometheus format, /healthz and /readyz, an optional bearer
  * token, and errors as JSON without stack traces. {@link #close()} shuts down gracefully:
  * new txt2img requests get 503, accepted ones get until the deadline to finish and are then
  * cancelled, and every accepted request is answered before the server stops.
@@ -39,10 +42,19 @@ public final class ApiServer implements AutoCloseable {
 
     /** Starts listening on options' host and port. The service stays the caller's to close. */
     public static ApiServer start(GenerationService service, Path modelFile, ServerOptions options) {
-        return new ApiServer(service, modelFile, options);
+        return new ApiServer(service, modelFile, options, null);
     }
 
-    private ApiServer(GenerationService service, Path modelFile, ServerOptions options) {
+    /**
+     * The same, also answering catalog searches by image ({@link SearchRoutes}) with embedder and
+     * catalog, which stay the caller's to close.
+     */
+    public static ApiServer start(GenerationService service, Path modelFile, ServerOptions options, ImageEmbedder embedder,
+            CatalogSearch catalog) {
+        return new ApiServer(service, modelFile, options, new SearchRoutes.Catalog(embedder, catalog));
+    }
+
+    private ApiServer(GenerationService service, Path modelFile, ServerOptions options, SearchRoutes.Catalog catalog) {
         this.options = options;
         this.service = service;
         this.metrics = new ServerMetrics(service, active);
@@ -50,6 +62,7 @@ public final class ApiServer implements AutoCloseable {
         A1111Routes a1111 = new A1111Routes(service, modelFile, options.limits(), active, metrics, answers);
         LoraRoutes loraRoutes = new LoraRoutes(service.loras(), options.limits(), answers);
         this.events = new ProgressEvents(active, answers);
+        SearchRoutes search = catalog == null ? null : new SearchRoutes(catalog, options.limits(), answers);
         byte[] expected = options.token() == null ? null
                 : ("Bearer " + options.token()).getBytes(StandardCharsets.UTF_8);
         this.app = Javalin.create(config -> {
@@ -65,6 +78,9 @@ public final class ApiServer implements AutoCloseable {
             a1111.register(config.routes);
             loraRoutes.register(config.routes);
             events.register(config.routes);
+            if (search != null) {
+                search.register(config.routes);
+            }
             config.routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8")
                     .result(metrics.scrape()));
             config.routes.get("/healthz", ctx -> answers.write(ctx, 200, Map.of("status", "ok")));

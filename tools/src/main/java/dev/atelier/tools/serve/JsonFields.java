@@ -1,6 +1,9 @@
 package dev.atelier.tools.serve;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
 
 /**
  * Typed reads of a JSON object's fields: a missing or null field gives the default, a field of
@@ -12,6 +15,27 @@ final class JsonFields {
 
     JsonFields(JsonNode object) {
         this.object = object;
+    }
+
+    /** A request body that must be one JSON object; malformed JSON or another value is a 400. */
+    static JsonNode readObject(byte[] body, ObjectMapper json) {
+        JsonNode root;
+        try {
+            root = json.readTree(body);
+        } catch (JsonProcessingException e) {
+            throw ApiException.badRequest("malformed JSON: " + e.getOriginalMessage());
+        } catch (IOException e) {
+            throw ApiException.badRequest("unreadable body: " + e.getMessage());
+        }
+        return requireObject(root);
+    }
+
+    /** root when it is a JSON object, else a 400. */
+    static JsonNode requireObject(JsonNode root) {
+        if (root == null || !root.isObject()) {
+            throw ApiException.badRequest("the body must be a JSON object");
+        }
+        return root;
     }
 
     boolean has(String name) {

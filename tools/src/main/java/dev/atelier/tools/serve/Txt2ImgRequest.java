@@ -1,6 +1,5 @@
 package dev.atelier.tools.serve;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
@@ -27,23 +26,12 @@ public record Txt2ImgRequest(GenerationRequest generation, Map<String, Object> p
 
     /** Reads body; anything wrong with it is an ApiException (400). */
     public static Txt2ImgRequest parse(byte[] body, ObjectMapper json, ServerLimits limits) {
-        JsonNode root;
-        try {
-            root = json.readTree(body);
-        } catch (JsonProcessingException e) {
-            throw ApiException.badRequest("malformed JSON: " + e.getOriginalMessage());
-        } catch (java.io.IOException e) {
-            throw ApiException.badRequest("unreadable body: " + e.getMessage());
-        }
-        return parse(root, limits);
+        return parse(JsonFields.readObject(body, json), limits);
     }
 
     /** Reads a body already parsed as JSON (one line of a batch file); anything wrong is an ApiException. */
     public static Txt2ImgRequest parse(JsonNode root, ServerLimits limits) {
-        if (root == null || !root.isObject()) {
-            throw ApiException.badRequest("the body must be a JSON object");
-        }
-        JsonFields f = new JsonFields(root);
+        JsonFields f = new JsonFields(JsonFields.requireObject(root));
         String prompt = f.string("prompt", "");
         String negative = f.string("negative_prompt", "");
         int steps = f.integer("steps", 20, 1, limits.maxSteps());

@@ -31,6 +31,11 @@ final class TestServer implements AutoCloseable {
     private final String token;
 
     TestServer(Path loraDir, int maxQueue, ServerOptions options) {
+        this(loraDir, maxQueue, options, null);
+    }
+
+    /** With catalog (or null): also answering catalog searches by image. */
+    TestServer(Path loraDir, int maxQueue, ServerOptions options, SearchRoutes.Catalog catalog) {
         Path root = fixtures();
         try {
             Files.createDirectories(loraDir);
@@ -50,7 +55,8 @@ final class TestServer implements AutoCloseable {
                 .withConfig(root.resolve("model/model.yaml")).withTokenizer(root.resolve("model/tokenizer")));
         this.service = new GenerationService(pipeline, loraDir,
                 new GenerationService.Options(4, maxQueue, 1L << 30, Duration.ofMillis(50)));
-        this.server = ApiServer.start(service, modelFile(), options);
+        this.server = catalog == null ? ApiServer.start(service, modelFile(), options)
+                : ApiServer.start(service, modelFile(), options, catalog.embedder(), catalog.search());
         this.token = options.token();
     }
 
