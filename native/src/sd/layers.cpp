@@ -25,15 +25,78 @@ ops::Kernel kernel_for(std::initializer_list<const torch::Tensor*> inputs) {
     return ops::current_kernel();
 }
 
+// A run of consecutive samples of a batch that all select some of a layer's adapters, or none.
+struct SampleRun {
+    int64_t begin, end;
+    bool adapters;
+};
+
+// The batch's samples in runs, under the current per-sample LoRA selection; one run of every
+// sample (adapters: true) when there is no selection, or an adapter applies to every sample.
+std::vector<SampleRun> sample_runs(const lora::LoraState& state, int64_t batch) {
+    const std::vector<int32_t>* slots = lora::current_sample_slots();
+    const bool everyone = std::any_of(state.adapters.begin(), state.adapters.end(),
+                                      [](const lora::Adapter& a) { return a.slot == lora::kEverySample; });
+    if (!slots || everyone || static_cast<int64_t>(slots->size()) != batch || torch::GradMode::is_enabled()) {
+        return {{0, batch, true}};
+    }
+    std::vector<SampleRun> runs;
+    for (int64_t i = 0; i < batch; ++i) {
+        const int32_t slot = (*slots)[i];
+        const bool uses = std::any_of(state.adapters.begin(), state.adapters.end(),
+                                      [&](const lora::Adapter& a) { return a.slot == slot; });
+        if (runs.empty() || runs.back().adapters != uses) {
+            runs.push_back({i, i + 1, uses});
+        } else {
+            runs.back().end = i + 1;
+        }
+    }
+    return runs;
+}
+
+// The layer's output over the batch's sample runs: base(begin, end) for the samples that select
+// none of its adapters, exactly as the layer computes without adapters (its own kernel, bias and
+// residual fused), and adapted(begin, end) for the others under their part of the selection, so
+// that a sample without LoRAs batched with LoRA samples gets the bits it gets alone.
+template <typename Base, typename Adapted>
+torch::Tensor by_sample_runs(const lora::LoraState& state, int64_t batch, Base&& base, Adapted&& adapted) {
+    const std::vector<SampleRun> runs = sample_runs(state, batch);
+    if (runs.size() == 1) return runs[0].adapters ? adapted(0, batch) : base(0, batch);
+    const std::vector<int32_t> slots = *lora::current_sample_slots();
+    std::vector<torch::Tensor> parts;
+    for (const SampleRun& r : runs) {
+        if (!r.adapters) {
+            parts.push_back(base(r.begin, r.end));
+            continue;
+        }
+        lora::SampleSlotsScope part(std::vector<int32_t>(slots.begin() + r.begin, slots.begin() + r.end));
+        parts.push_back(adapted(r.begin, r.end));
+    }
+    return torch::cat(parts, 0);
+}
+
+// t's samples [begin, end), or t itself when undefined.
+torch::Tensor samples(const torch::Tensor& t, int64_t begin, int64_t end) {
+    return t.defined() ? t.narrow(0, begin, end - begin) : t;
+}
+
 }  // namespace
 
 torch::Tensor Linear::apply(const torch::Tensor& x, const torch::Tensor& residual) const {
     ops::OpScope scope(ops::OpClass::Linear, 2.0 * x.numel() * weight.size(0));
-    if (lora.adapters.empty()) {
+    auto base = [&](int64_t begin, int64_t end) {
+        const torch::Tensor xs = samples(x, begin, end), rs = samples(residual, begin, end);
         // Atelier's GEMM takes F32 activations (BF16 activations are training's: libtorch).
-        const ops::Kernel k = x.scalar_type() == torch::kFloat ? kernel_for({&x, &residual}) : ops::Kernel::Torch;
-        return ops::linear(k, x, weight, bias, compute, residual, &forms);
-    }
+        const ops::Kernel k = xs.scalar_type() == torch::kFloat ? kernel_for({&xs, &rs}) : ops::Kernel::Torch;
+        return ops::linear(k, xs, weight, bias, compute, rs, &forms);
+    };
+    if (lora.adapters.empty()) return base(0, x.size(0));
+    return by_sample_runs(lora, x.size(0), base, [&](int64_t begin, int64_t end) {
+        return adapted(samples(x, begin, end), samples(residual, begin, end));
+    });
+}
+
+torch::Tensor Linear::adapted(const torch::Tensor& x, const torch::Tensor& residual) const {
     // libtorch's ops in the compute dtype (F32 activations meet BF16 weights when a layer with
     // adapters runs inside an inference on Atelier's kernels).
     // The layer's packed weight serves the F32 LoRA kernel's base product (packed once, not per call).
@@ -59,10 +122,20 @@ torch::Tensor Conv2d::apply(const torch::Tensor& x, const torch::Tensor& sample_
     const int64_t k = weight.size(2), oh = (x.size(1) + 2 * padding - k) / stride + 1,
                   ow = (x.size(2) + 2 * padding - weight.size(3)) / stride + 1;
     ops::OpScope scope(ops::OpClass::Convolution, 2.0 * x.size(0) * oh * ow * weight.numel());
-    if (lora.adapters.empty()) {
-        return ops::conv2d_nhwc(kernel_for({&x, &sample_bias, &residual}), x, weight, bias, {stride, padding}, compute,
-                                sample_bias, residual, &forms, overwrite_residual);
-    }
+    auto base = [&](int64_t begin, int64_t end) {
+        const torch::Tensor xs = samples(x, begin, end), bs = samples(sample_bias, begin, end),
+                            rs = samples(residual, begin, end);
+        return ops::conv2d_nhwc(kernel_for({&xs, &bs, &rs}), xs, weight, bias, {stride, padding}, compute, bs, rs, &forms,
+                                overwrite_residual);
+    };
+    if (lora.adapters.empty()) return base(0, x.size(0));
+    return by_sample_runs(lora, x.size(0), base, [&](int64_t begin, int64_t end) {
+        return adapted(samples(x, begin, end), samples(sample_bias, begin, end), samples(residual, begin, end), oh, ow);
+    });
+}
+
+torch::Tensor Conv2d::adapted(const torch::Tensor& x, const torch::Tensor& sample_bias, const torch::Tensor& residual,
+                              int64_t oh, int64_t ow) const {
     if (!torch::GradMode::is_enabled() && lora::pointwise(weight, stride, padding, lora)) {
         // A 1x1 convolution on channels-last x is a Linear over the pixels: its adapters run on
         // the fused LoRA GEMM as a Linear's do (SD1.x's proj_in and proj_out), where each

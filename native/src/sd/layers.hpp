@@ -24,8 +24,14 @@ struct Linear {
     lora::LoraState lora;  // unmerged adapters; the loaded weight while a merged copy is in `weight`
     ops::WeightPack forms; // weight packed for Atelier's GEMM, or in the compute dtype for libtorch
     // x [..., in] -> [..., out]; plus residual [..., out] when defined (added by the GEMM).
+    // With adapters, the samples that a per-sample LoRA selection gives none of them are computed
+    // as without adapters, bit for bit.
     torch::Tensor apply(const torch::Tensor& x, const torch::Tensor& residual = {}) const;
     lora::LayerRef ref() { return {name, &weight, &lora, compute, false, 1, 0}; }
+
+private:
+    // apply() through the adapters (every sample of x uses some of them, or no selection is set).
+    torch::Tensor adapted(const torch::Tensor& x, const torch::Tensor& residual) const;
 };
 
 struct Conv2d {
@@ -38,7 +44,7 @@ struct Conv2d {
     lora::LoraState lora;
     ops::WeightPack forms;
     // x [n, h, w, in] -> [n, oh, ow, out]; plus sample_bias [n, out] and residual [n, oh, ow, out]
-    // when defined (the GEMM adds both).
+    // when defined (the GEMM adds both). Samples that select none of the adapters: as Linear.
     torch::Tensor apply(const torch::Tensor& x, const torch::Tensor& sample_bias = {},
                         const torch::Tensor& residual = {}) const;
     // The same, giving the residual up: y may take its memory (ops::conv2d_nhwc overwrite_residual).
@@ -48,6 +54,9 @@ struct Conv2d {
 private:
     torch::Tensor apply(const torch::Tensor& x, const torch::Tensor& sample_bias, const torch::Tensor& residual,
                         bool overwrite_residual) const;
+    // apply() through the adapters, for output size oh x ow.
+    torch::Tensor adapted(const torch::Tensor& x, const torch::Tensor& sample_bias, const torch::Tensor& residual,
+                          int64_t oh, int64_t ow) const;
 };
 
 // Computed in F32 whatever the compute dtype, as LDM's GroupNorm32 does (x.float(), then back).
