@@ -99,61 +99,36 @@ ATL_AVX512 inline __attribute__((always_inline)) __m512 load(const T* p) {
     return _mm512_loadu_ps(reinterpret_cast<const float*>(p));
 }
 
-// S^T [kTile keys][kQBlock] = K [kTile keys][depth] (row stride depth) Q^T [depth][kQBlock], QV
-// vectors of queries.
+// The shape of both products: T [kTile][kQBlock] = (corr ? corr * T : 0) + B V, with B [kTile][depth]
+// (row stride bstride; its elements broadcast) and V [depth][kQBlock] (QV vectors of queries):
+//   S^T [8 keys] = K [8 keys][head dim] Q^T          (corr null)
+//   O^T [8 channels] = corr O^T + V^T [8 channels][keys] P^T
 template <bool Bf16, int QV>
-ATL_AVX512_BF16 void score_tile(const Unit<Bf16>* __restrict qt, int64_t depth, const Unit<Bf16>* __restrict k,
-                                float* __restrict s) {
+ATL_AVX512_BF16 void broadcast_tile(const Unit<Bf16>* __restrict v, int64_t depth, const Unit<Bf16>* __restrict b,
+                                    int64_t bstride, float* __restrict t, const __m512* corr) {
     __m512 acc[kTile][QV];
 #pragma GCC unroll 8
     for (int r = 0; r < kTile; ++r) {
 #pragma GCC unroll 3
-        for (int v = 0; v < QV; ++v) acc[r][v] = _mm512_setzero_ps();
+        for (int q = 0; q < QV; ++q) {
+            acc[r][q] = corr ? _mm512_mul_ps(corr[q], _mm512_loadu_ps(t + r * kQBlock + 16 * q)) : _mm512_setzero_ps();
+        }
     }
     for (int64_t c = 0; c < depth; ++c) {
-        __m512 q[QV];
+        __m512 w[QV];
 #pragma GCC unroll 3
-        for (int v = 0; v < QV; ++v) q[v] = load(qt + c * kQBlock + 16 * v);
+        for (int q = 0; q < QV; ++q) w[q] = load(v + c * kQBlock + 16 * q);
 #pragma GCC unroll 8
         for (int r = 0; r < kTile; ++r) {
-            const __m512 a = broadcast<Bf16>(k[r * depth + c]);
+            const __m512 a = broadcast<Bf16>(b[r * bstride + c]);
 #pragma GCC unroll 3
-            for (int v = 0; v < QV; ++v) acc[r][v] = madd<Bf16>(acc[r][v], a, q[v]);
+            for (int q = 0; q < QV; ++q) acc[r][q] = madd<Bf16>(acc[r][q], a, w[q]);
         }
     }
 #pragma GCC unroll 8
     for (int r = 0; r < kTile; ++r) {
 #pragma GCC unroll 3
-        for (int v = 0; v < QV; ++v) _mm512_storeu_ps(s + r * kQBlock + 16 * v, acc[r][v]);
-    }
-}
-
-// O^T [kTile channels][kQBlock] = corr * O^T + V^T [kTile channels][units] (row stride vstride)
-// P^T [units][kQBlock].
-template <bool Bf16, int QV>
-ATL_AVX512_BF16 void value_tile(const Unit<Bf16>* __restrict pt, int64_t units, const Unit<Bf16>* __restrict vt,
-                                int64_t vstride, float* __restrict ot, const __m512 (&corr)[kMaxQv]) {
-    __m512 acc[kTile][QV];
-#pragma GCC unroll 8
-    for (int r = 0; r < kTile; ++r) {
-#pragma GCC unroll 3
-        for (int v = 0; v < QV; ++v) acc[r][v] = _mm512_mul_ps(corr[v], _mm512_loadu_ps(ot + r * kQBlock + 16 * v));
-    }
-    for (int64_t u = 0; u < units; ++u) {
-        __m512 p[QV];
-#pragma GCC unroll 3
-        for (int v = 0; v < QV; ++v) p[v] = load(pt + u * kQBlock + 16 * v);
-#pragma GCC unroll 8
-        for (int r = 0; r < kTile; ++r) {
-            const __m512 a = broadcast<Bf16>(vt[r * vstride + u]);
-#pragma GCC unroll 3
-            for (int v = 0; v < QV; ++v) acc[r][v] = madd<Bf16>(acc[r][v], a, p[v]);
-        }
-    }
-#pragma GCC unroll 8
-    for (int r = 0; r < kTile; ++r) {
-#pragma GCC unroll 3
-        for (int v = 0; v < QV; ++v) _mm512_storeu_ps(ot + r * kQBlock + 16 * v, acc[r][v]);
+        for (int q = 0; q < QV; ++q) _mm512_storeu_ps(t + r * kQBlock + 16 * q, acc[r][q]);
     }
 }
 
@@ -287,12 +262,14 @@ ATL_AVX512_BF16 void attend(const Packed<Bf16>& p, const float* q, float scale, 
     const Unit<Bf16>* kbh = p.k.get() + (b * s.heads + h) * p.keys * p.depth;
     for (int64_t blk = 0; blk < p.blocks; ++blk) {
         const int64_t k0 = blk * kKeyBlock, nk = std::min(kKeyBlock, s.lk - k0);
-        for (int64_t j = 0; j < nk; j += kTile) score_tile<Bf16, QV>(qt, p.depth, kbh + (k0 + j) * p.depth, scores + j * kQBlock);
+        for (int64_t j = 0; j < nk; j += kTile) {
+            broadcast_tile<Bf16, QV>(qt, p.depth, kbh + (k0 + j) * p.depth, p.depth, scores + j * kQBlock, nullptr);
+        }
         softmax_block<Bf16, QV>(scores, nk, m, l, corr, pt);
         const Unit<Bf16>* vblock = p.vt.get() + ((b * s.heads + h) * p.blocks + blk) * p.channels * p.block_units;
         const int64_t units = Bf16 ? (nk + 1) / 2 : nk;
         for (int64_t c = 0; c < p.channels; c += kTile) {
-            value_tile<Bf16, QV>(pt, units, vblock + c * p.block_units, p.block_units, ot + c * kQBlock, corr);
+            broadcast_tile<Bf16, QV>(pt, units, vblock + c * p.block_units, p.block_units, ot + c * kQBlock, corr);
         }
     }
     alignas(64) float sums[kQBlock];

@@ -44,13 +44,7 @@ final class SearchCommand extends CliCommand {
             if (json()) {
                 List<Map<String, Object>> rows = new ArrayList<>();
                 for (CatalogSearch.Hit h : hits) {
-                    Map<String, Object> row = new LinkedHashMap<>();
-                    row.put("rank", rows.size() + 1);
-                    row.put("path", h.item().path());
-                    row.put("item_id", h.item().itemId());
-                    row.put("category", h.item().category());
-                    row.put("score", h.score());
-                    rows.add(row);
+                    rows.add(h.row(rows.size() + 1));
                 }
                 Map<String, Object> result = new LinkedHashMap<>();
                 result.put("image", image.toString());

@@ -1,7 +1,9 @@
 package dev.atelier.engine.index;
 
 import dev.atelier.engine.catalog.CatalogItem;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -28,7 +30,18 @@ public interface CatalogSearch extends AutoCloseable {
      * @param id the item's position in the catalog build order (FAISS vector id; stored as
      *           {@code ord} in Elasticsearch), so results of both backends compare directly
      */
-    record Hit(CatalogItem item, long id, float score) {}
+    record Hit(CatalogItem item, long id, float score) {
+        /** The hit as one row of a JSON answer ({@code atelier search --json}, the server's search): rank is 1-based. */
+        public Map<String, Object> row(int rank) {
+            Map<String, Object> row = new LinkedHashMap<>();
+            row.put("rank", rank);
+            row.put("path", item.path());
+            row.put("item_id", item.itemId());
+            row.put("category", item.category());
+            row.put("score", score);
+            return row;
+        }
+    }
 
     /** The k items closest to query (raw features), best first, optionally only of one category. */
     List<Hit> search(float[] query, int k, Optional<String> category);

@@ -12,7 +12,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Base64;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -62,13 +61,7 @@ final class SearchRoutes {
         List<CatalogSearch.Hit> hits = catalog.search().search(features(bytes), k, category);
         List<Map<String, Object>> rows = new ArrayList<>();
         for (CatalogSearch.Hit h : hits) {
-            Map<String, Object> row = new LinkedHashMap<>();
-            row.put("rank", rows.size() + 1);
-            row.put("path", h.item().path());
-            row.put("item_id", h.item().itemId());
-            row.put("category", h.item().category());
-            row.put("score", h.score());
-            rows.add(row);
+            rows.add(h.row(rows.size() + 1));
         }
         answers.write(ctx, 200, Map.of("hits", rows));
     }
