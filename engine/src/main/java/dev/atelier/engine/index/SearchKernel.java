@@ -2,11 +2,8 @@ package dev.atelier.engine.index;
 
 import static dev.atelier.bindings.atelier_h.*;
 
-import dev.atelier.engine.core.AtelierException.InvalidInputException;
 import dev.atelier.engine.core.NativeEnum;
 import dev.atelier.engine.core.NativeLibrary;
-import java.util.Arrays;
-import java.util.stream.Collectors;
 
 /**
  * Which code answers {@link VectorIndex#search} ({@code atl_search_kernel}, codes from the
@@ -47,13 +44,7 @@ public enum SearchKernel implements NativeEnum {
 
     /** The kernel with the given {@link #nativeName()}; anything else is bad input that lists the names. */
     public static SearchKernel fromName(String name) {
-        for (SearchKernel k : values()) {
-            if (k.nativeName().equals(name)) {
-                return k;
-            }
-        }
-        throw new InvalidInputException("unknown search kernel \"" + name + "\"; known: "
-                + Arrays.stream(values()).map(SearchKernel::nativeName).collect(Collectors.joining(", ")));
+        return NativeEnum.fromName(values(), name, "search kernel");
     }
 
     /** The kernel with the given {@link #code()}. */

@@ -2,11 +2,8 @@ package dev.atelier.engine.sd;
 
 import static dev.atelier.bindings.atelier_h.*;
 
-import dev.atelier.engine.core.AtelierException.InvalidInputException;
 import dev.atelier.engine.core.NativeEnum;
 import dev.atelier.engine.core.NativeLibrary;
-import java.util.Arrays;
-import java.util.stream.Collectors;
 
 /**
  * Which kernels run the SD networks' attention, convolutions, Linear layers and normalisations
@@ -44,14 +41,7 @@ public enum OpKernel implements NativeEnum {
 
     /** The kernels with the given {@link #nativeName()}, ignoring case; anything else lists the names. */
     public static OpKernel fromName(String name) {
-        if (name != null) {
-            for (OpKernel k : values()) {
-                if (k.nativeName().equalsIgnoreCase(name.trim())) {
-                    return k;
-                }
-            }
-        }
-        throw new InvalidInputException("unknown op kernels \"" + name + "\"; known: " + names());
+        return NativeEnum.fromName(values(), name, "op kernels");
     }
 
     /** The kernels with the given {@link #code()}. */
@@ -61,6 +51,6 @@ public enum OpKernel implements NativeEnum {
 
     /** The names, comma-separated, for help texts. */
     public static String names() {
-        return Arrays.stream(values()).map(OpKernel::nativeName).collect(Collectors.joining(", "));
+        return NativeEnum.names(values());
     }
 }
