@@ -1,5 +1,6 @@
 package dev.atelier.benchmarks.serve;
 
+import dev.atelier.engine.core.NativeHandle;
 import dev.atelier.engine.sd.GenerationRequest;
 import dev.atelier.engine.serve.GenerationJob;
 import dev.atelier.engine.serve.GenerationService;
@@ -23,8 +24,8 @@ import java.util.function.BiFunction;
  * Load on a {@link GenerationService} for the serving benchmark: its capacity (images/s with the
  * batch kept full by closed-loop clients) and an open loop (Poisson arrivals at a fixed rate, each
  * request with a LoRA drawn at random from the pool), with latency percentiles over the run and
- * per minute, and the process's resident memory, threads and open file descriptors sampled while
- * it runs. Latency counts from a request's scheduled arrival, so a late generator does not hide
+ * per minute, the process's resident memory, threads and open file descriptors sampled while
+ * it runs, and the native handles the Cleaner had to free (dropped without close) at the end. Latency counts from a request's scheduled arrival, so a late generator does not hide
  * waiting (no coordinated omission).
  */
 final class LoadRuns {
@@ -194,5 +195,13 @@ final class LoadRuns {
                 + " fds=%d,%d,%d%n", mode, 100.0 * (Math.max(first.rssKib(), Math.max(middle.rssKib(), last.rssKib()))
                         - Math.min(first.rssKib(), Math.min(middle.rssKib(), last.rssKib()))) / first.rssKib(),
                 first.threads(), middle.threads(), last.threads(), first.fds(), middle.fds(), last.fds());
+        // A native handle dropped without close() is freed by the Cleaner and counted: collect first.
+        System.gc();
+        try {
+            Thread.sleep(1000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        System.out.printf(Locale.ROOT, "atelier serve_leaks mode=%s leaked_handles=%d%n", mode, NativeHandle.leakedCount());
     }
 }
