@@ -28,7 +28,8 @@ import picocli.CommandLine.Option;
                 + "sd-models, samplers, loras), /metrics (Prometheus), /healthz and /readyz. Requests with different "
                 + "LoRAs (<lora:NAME:WEIGHT> in the prompt) share UNet batches. Atelier's own: PUT/DELETE "
                 + "/atelier/v1/loras/NAME (LoRA upload), /atelier/v1/progress/stream (server-sent events), and with "
-                + "--catalog POST /atelier/v1/search (catalog items similar to an image).",
+                + "--catalog POST /atelier/v1/search (catalog items similar to an image) and /atelier/v1/evaluate (generated "
+                + "images against a wardrobe).",
                 "Without --model it serves the embedded default model, and the demo's LoRAs (work/demo) when the demo "
                         + "has run. Ctrl-C or SIGTERM shuts down gracefully."},
         footer = {"", "Examples:",
@@ -75,8 +76,8 @@ final class ServeCommand extends CliCommand {
     long maxLoraMb;
 
     @Option(names = "--catalog", paramLabel = "DIR|es://HOST:PORT/NAME",
-            description = "Also answer POST /atelier/v1/search (catalog items most similar to an image) from this catalog "
-                    + "index; needs --embedder.")
+            description = "Also answer POST /atelier/v1/search (catalog items most similar to an image) and "
+                    + "/atelier/v1/evaluate (generated images against a wardrobe) from this catalog index; needs --embedder.")
     String catalogLocation;
 
     @Option(names = "--embedder", paramLabel = "PATH",

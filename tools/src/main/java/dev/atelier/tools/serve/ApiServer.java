@@ -19,7 +19,7 @@ import org.slf4j.LoggerFactory;
 /**
  * The HTTP server (Javalin on Jetty) in front of a {@link GenerationService}: the A1111 subset
  * ({@link A1111Routes}), LoRA uploads ({@link LoraRoutes}), progress as server-sent events
- * ({@link ProgressEvents}), catalog search by image when given a catalog ({@link SearchRoutes}),
+ * ({@link ProgressEvents}), catalog search by image and style evaluation when given a catalog ({@link CatalogRoutes}),
  * /metrics in Prometheus format, /healthz and /readyz, an optional bearer
  * token, and errors as JSON without stack traces. {@link #close()} shuts down gracefully:
  * new txt2img requests get 503, accepted ones get until the deadline to finish and are then
@@ -46,15 +46,15 @@ public final class ApiServer implements AutoCloseable {
     }
 
     /**
-     * The same, also answering catalog searches by image ({@link SearchRoutes}) with embedder and
+     * The same, also answering catalog searches by image and style evaluations ({@link CatalogRoutes}) with embedder and
      * catalog, which stay the caller's to close.
      */
     public static ApiServer start(GenerationService service, Path modelFile, ServerOptions options, ImageEmbedder embedder,
             CatalogSearch catalog) {
-        return new ApiServer(service, modelFile, options, new SearchRoutes.Catalog(embedder, catalog));
+        return new ApiServer(service, modelFile, options, new CatalogRoutes.Catalog(embedder, catalog));
     }
 
-    private ApiServer(GenerationService service, Path modelFile, ServerOptions options, SearchRoutes.Catalog catalog) {
+    private ApiServer(GenerationService service, Path modelFile, ServerOptions options, CatalogRoutes.Catalog catalog) {
         this.options = options;
         this.service = service;
         this.metrics = new ServerMetrics(service, active);
@@ -62,7 +62,7 @@ public final class ApiServer implements AutoCloseable {
         A1111Routes a1111 = new A1111Routes(service, modelFile, options.limits(), active, metrics, answers);
         LoraRoutes loraRoutes = new LoraRoutes(service.loras(), options.limits(), answers);
         this.events = new ProgressEvents(active, answers);
-        SearchRoutes search = catalog == null ? null : new SearchRoutes(catalog, options.limits(), answers);
+        CatalogRoutes search = catalog == null ? null : new CatalogRoutes(catalog, options.limits(), answers);
         byte[] expected = options.token() == null ? null
                 : ("Bearer " + options.token()).getBytes(StandardCharsets.UTF_8);
         this.app = Javalin.create(config -> {

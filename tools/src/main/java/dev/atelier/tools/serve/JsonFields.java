@@ -4,6 +4,8 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * Typed reads of a JSON object's fields: a missing or null field gives the default, a field of
@@ -86,6 +88,28 @@ final class JsonFields {
             throw ApiException.badRequest("field \"" + name + "\" must be a number, got " + kind(v));
         }
         return v.asDouble();
+    }
+
+    /** A required list of min to max strings. */
+    List<String> strings(String name, int min, int max) {
+        JsonNode v = object.get(name);
+        if (v == null || v.isNull()) {
+            throw ApiException.badRequest("field \"" + name + "\" is required: a list of " + min + " to " + max + " strings");
+        }
+        if (!v.isArray()) {
+            throw ApiException.badRequest("field \"" + name + "\" must be a list of strings, got " + kind(v));
+        }
+        if (v.size() < min || v.size() > max) {
+            throw ApiException.badRequest("field \"" + name + "\" must hold " + min + " to " + max + " strings, got " + v.size());
+        }
+        List<String> out = new ArrayList<>();
+        for (JsonNode e : v) {
+            if (!e.isTextual()) {
+                throw ApiException.badRequest("field \"" + name + "\" must be a list of strings, got " + kind(e) + " in it");
+            }
+            out.add(e.textValue());
+        }
+        return out;
     }
 
     /** The nested object name, or an empty one. */

@@ -35,7 +35,7 @@ final class TestServer implements AutoCloseable {
     }
 
     /** With catalog (or null): also answering catalog searches by image. */
-    TestServer(Path loraDir, int maxQueue, ServerOptions options, SearchRoutes.Catalog catalog) {
+    TestServer(Path loraDir, int maxQueue, ServerOptions options, CatalogRoutes.Catalog catalog) {
         Path root = fixtures();
         try {
             Files.createDirectories(loraDir);

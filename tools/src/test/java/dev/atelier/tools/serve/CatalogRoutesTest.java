@@ -25,10 +25,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Catalog search by image over real HTTP: a catalog of the fixture's images, embedded by the
- * fixture's MobileNetV3-Large, searched with one of its own images.
+ * Catalog search by image and style evaluation over real HTTP: a catalog of the fixture's images,
+ * embedded by the fixture's MobileNetV3-Large, searched with one of its own images.
  */
-class SearchRoutesTest {
+class CatalogRoutesTest {
     @TempDir
     Path dir;
 
@@ -56,7 +56,7 @@ class SearchRoutesTest {
             }
             try (CatalogSearch catalog = CatalogSearches.open(dir.resolve("catalog").toString());
                     TestServer s = new TestServer(dir.resolve("loras"), 8, TestServer.options().withLimits(
-                            new ServerLimits(4 << 20, 2048L * 2048, 2000, 16, 4L << 20)), new SearchRoutes.Catalog(embedder, catalog))) {
+                            new ServerLimits(4 << 20, 2048L * 2048, 2000, 16, 4L << 20)), new CatalogRoutes.Catalog(embedder, catalog))) {
                 byte[] query = Files.readAllBytes(images.get(2));
                 HttpResponse<String> r = s.post("/atelier/v1/search", request(query, 3, null));
                 assertEquals(200, r.statusCode(), r.body());
@@ -75,6 +75,26 @@ class SearchRoutesTest {
                 assertError(s.post("/atelier/v1/search", "{\"image\": \"%%%\"}"), 400, "not base64");
                 assertError(s.post("/atelier/v1/search", request("not an image".getBytes(), 2, null)), 400, "image");
                 assertError(s.post("/atelier/v1/search", request(query, 0, null)), 400, "k");
+
+                // Style evaluation: image 2 against a wardrobe of images 0 and 2 is most like the second photo.
+                String b64 = Base64.getEncoder().encodeToString(query);
+                String other = Base64.getEncoder().encodeToString(Files.readAllBytes(images.get(0)));
+                HttpResponse<String> ev = s.post("/atelier/v1/evaluate", "{\"generated\": [\"" + b64 + "\"], \"wardrobe\": [\""
+                        + other + "\", \"" + b64 + "\"], \"k\": 2}");
+                assertEquals(200, ev.statusCode(), ev.body());
+                JsonNode result = TestServer.json(ev).get("results").get(0);
+                assertEquals(1, result.get("best_wardrobe").asInt());
+                assertTrue(result.get("best_similarity").asDouble() > 0.999, result.toString());
+                assertEquals(2, result.get("similarities").size());
+                assertTrue(result.get("similarities").get(0).asDouble() < result.get("best_similarity").asDouble());
+                assertEquals(images.get(2).getFileName().toString(), result.get("catalog").get(0).get("path").asText());
+                double meanBest = TestServer.json(ev).get("mean_best").asDouble();
+                assertEquals(result.get("best_similarity").asDouble(), meanBest, 1e-6);
+                assertError(s.post("/atelier/v1/evaluate", "{\"generated\": [\"" + b64 + "\"]}"), 400, "wardrobe");
+                assertError(s.post("/atelier/v1/evaluate", "{\"generated\": [5], \"wardrobe\": [\"" + b64 + "\"]}"), 400,
+                        "generated");
+                assertError(s.post("/atelier/v1/evaluate", "{\"generated\": [\"" + b64 + "\"], \"wardrobe\": [\""
+                        + Base64.getEncoder().encodeToString("no image".getBytes()) + "\"]}"), 400, "wardrobe[0]");
             }
         }
     }
