@@ -39,8 +39,16 @@ public final class ReportFiles {
     }
 
     public static String json(StyleEvaluation.Report report) {
-        ObjectMapper m = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-        ObjectNode root = m.createObjectNode();
+        try {
+            return new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(tree(report));
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** evaluation.json's content as a JSON tree (what {@code atelier serve} answers an evaluation with). */
+    public static ObjectNode tree(StyleEvaluation.Report report) {
+        ObjectNode root = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.objectNode();
         root.put("mean_best_similarity", report.meanBest());
         root.put("mean_similarity", report.meanSimilarity());
         ArrayNode wardrobe = root.putArray("wardrobe");
@@ -64,11 +72,7 @@ public final class ReportFiles {
                 h.put("score", c.score());
             }
         }
-        try {
-            return m.writeValueAsString(root);
-        } catch (IOException e) {
-            throw new IllegalStateException(e);
-        }
+        return root;
     }
 
     static String similarityCsv(StyleEvaluation.Report report) {

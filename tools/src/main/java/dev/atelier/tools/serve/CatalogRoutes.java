@@ -3,6 +3,7 @@ package dev.atelier.tools.serve;
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
 import dev.atelier.engine.core.Progress;
 import dev.atelier.engine.embed.ImageEmbedder;
+import dev.atelier.engine.eval.ReportFiles;
 import dev.atelier.engine.eval.StyleEvaluation;
 import dev.atelier.engine.index.CatalogSearch;
 import io.javalin.config.RoutesConfig;
@@ -13,7 +14,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Base64;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -28,8 +28,9 @@ import java.util.Optional;
  *       highest cosine similarity, optionally of one category;</li>
  *   <li>{@code POST /atelier/v1/evaluate} {@code {"generated": [...], "wardrobe": [...], "k": 5,
  *       "category"}} compares generated images with a person's wardrobe photos
- *       ({@link StyleEvaluation}) and answers {@code {"mean_best", "mean_similarity", "results":
- *       [{"best_wardrobe", "best_similarity", "similarities": [...], "catalog": [hits]}]}}.</li>
+ *       ({@link StyleEvaluation}) and answers what {@code atelier evaluate} writes to
+ *       evaluation.json ({@link ReportFiles#tree}), the images named {@code generated[i]} and
+ *       {@code wardrobe[j]}.</li>
  * </ul>
  */
 final class CatalogRoutes {
@@ -94,24 +95,7 @@ final class CatalogRoutes {
         StyleEvaluation.Report report = StyleEvaluation.compare(catalog.search(), g,
                 java.util.Arrays.copyOfRange(features, 0, g.size()), w,
                 java.util.Arrays.copyOfRange(features, g.size(), features.length), k, category);
-        List<Map<String, Object>> results = new ArrayList<>();
-        for (StyleEvaluation.GeneratedResult r : report.results()) {
-            Map<String, Object> row = new LinkedHashMap<>();
-            row.put("best_wardrobe", r.bestWardrobe());
-            row.put("best_similarity", r.bestSimilarity());
-            row.put("similarities", r.similarities());
-            List<Map<String, Object>> hits = new ArrayList<>();
-            for (StyleEvaluation.CatalogMatch m : r.catalog()) {
-                hits.add(new CatalogSearch.Hit(m.item(), -1, m.score()).row(hits.size() + 1));
-            }
-            row.put("catalog", hits);
-            results.add(row);
-        }
-        Map<String, Object> answer = new LinkedHashMap<>();
-        answer.put("mean_best", report.meanBest());
-        answer.put("mean_similarity", report.meanSimilarity());
-        answer.put("results", results);
-        answers.write(ctx, 200, answer);
+        answers.write(ctx, 200, ReportFiles.tree(report));
     }
 
     private static byte[] decode(String base64, String field) {

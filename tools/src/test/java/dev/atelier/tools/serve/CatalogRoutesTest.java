@@ -82,13 +82,13 @@ class CatalogRoutesTest {
                 HttpResponse<String> ev = s.post("/atelier/v1/evaluate", "{\"generated\": [\"" + b64 + "\"], \"wardrobe\": [\""
                         + other + "\", \"" + b64 + "\"], \"k\": 2}");
                 assertEquals(200, ev.statusCode(), ev.body());
-                JsonNode result = TestServer.json(ev).get("results").get(0);
-                assertEquals(1, result.get("best_wardrobe").asInt());
+                JsonNode result = TestServer.json(ev).get("generated").get(0);
+                assertEquals("wardrobe[1]", result.get("best_wardrobe").asText());
                 assertTrue(result.get("best_similarity").asDouble() > 0.999, result.toString());
                 assertEquals(2, result.get("similarities").size());
                 assertTrue(result.get("similarities").get(0).asDouble() < result.get("best_similarity").asDouble());
                 assertEquals(images.get(2).getFileName().toString(), result.get("catalog").get(0).get("path").asText());
-                double meanBest = TestServer.json(ev).get("mean_best").asDouble();
+                double meanBest = TestServer.json(ev).get("mean_best_similarity").asDouble();
                 assertEquals(result.get("best_similarity").asDouble(), meanBest, 1e-6);
                 assertError(s.post("/atelier/v1/evaluate", "{\"generated\": [\"" + b64 + "\"]}"), 400, "wardrobe");
                 assertError(s.post("/atelier/v1/evaluate", "{\"generated\": [5], \"wardrobe\": [\"" + b64 + "\"]}"), 400,

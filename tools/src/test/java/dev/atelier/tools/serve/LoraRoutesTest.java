@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.atelier.engine.core.TensorView;
+import dev.atelier.engine.safetensors.SafeTensorsWriter;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.net.http.HttpRequest;
@@ -45,16 +47,13 @@ class LoraRoutesTest {
         }
     }
 
-    /** A safetensors file: the header padded with spaces to 8 bytes, then dataBytes zeros. */
-    private static byte[] safetensors(String header, int dataBytes) {
-        byte[] json = header.getBytes(java.nio.charset.StandardCharsets.UTF_8);
-        int padded = (json.length + 7) / 8 * 8;
-        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(8 + padded + dataBytes).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-        b.putLong(padded).put(json);
-        while (b.position() < 8 + padded) {
-            b.put((byte) ' ');
+    /** A well-formed safetensors file of one F32 tensor that is no LoRA's. */
+    private byte[] notALora() throws IOException {
+        Path file = dir.resolve("model-weight.safetensors");
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            new SafeTensorsWriter().add("model.weight", TensorView.ofFloats(arena, new float[] {1, 2}, 2)).write(file);
         }
-        return b.array();
+        return Files.readAllBytes(file);
     }
 
     private static int[] pixels(BufferedImage image) {
@@ -98,8 +97,7 @@ class LoraRoutesTest {
             assertError(put(s, ".hidden", lora), 400, "LoRA name");
             assertError(put(s, "big", new byte[(4 << 20) + 1]), 413, "at most " + (4 << 20));
             // A well-formed safetensors file without one LoRA tensor.
-            assertError(put(s, "other", safetensors("{\"model.weight\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8)),
-                    400, "LoRA \"other\" refused");
+            assertError(put(s, "other", notALora()), 400, "LoRA \"other\" refused");
             assertEquals(before, files(loras), "nothing added, replaced or left behind");
             assertArrayEquals(lora, Files.readAllBytes(loras.resolve("style.safetensors")));
         }
