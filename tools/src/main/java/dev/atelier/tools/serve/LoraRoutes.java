@@ -5,8 +5,6 @@ import dev.atelier.engine.serve.LoraRegistry;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import java.io.IOException;
-import java.io.InputStream;
-import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -37,30 +35,12 @@ final class LoraRoutes {
 
     private void upload(Context ctx) {
         String name = ctx.pathParam("name");
-        long max = limits.maxLoraBytes();
-        if (ctx.req().getContentLengthLong() > max) {
-            throw tooLarge(max);
-        }
         Path file;
-        try (InputStream in = ctx.req().getInputStream()) {
-            file = loras.add(name, channel -> {
-                byte[] buffer = new byte[1 << 16];
-                long total = 0;
-                for (int n; (n = in.read(buffer)) > 0;) {
-                    total += n;
-                    if (total > max) {
-                        throw tooLarge(max);
-                    }
-                    ByteBuffer b = ByteBuffer.wrap(buffer, 0, n);
-                    while (b.hasRemaining()) {
-                        channel.write(b);
-                    }
-                }
-            });
+        try {
+            file = loras.add(name, channel -> RequestBodies.copy(ctx, limits.maxLoraBytes(), channel));
         } catch (InvalidInputException e) {
+            RequestBodies.drain(ctx); // a refused name or file: the body may be partly unread
             throw ApiException.badRequest(e.getMessage());
-        } catch (IOException e) {
-            throw ApiException.badRequest("the body could not be read: " + e.getMessage());
         }
         Map<String, Object> answer = new LinkedHashMap<>();
         answer.put("name", name);
@@ -81,10 +61,6 @@ final class LoraRoutes {
             throw new ApiException(404, "not found", "no LoRA \"" + name + "\" in the LoRA folder");
         }
         answers.write(ctx, 200, Map.of("name", name, "deleted", true));
-    }
-
-    private static ApiException tooLarge(long max) {
-        return new ApiException(413, "body too large", "a LoRA upload may have at most " + max + " bytes");
     }
 
     private static long size(Path file) {

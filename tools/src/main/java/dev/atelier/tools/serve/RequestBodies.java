@@ -3,6 +3,8 @@ package dev.atelier.tools.serve;
 import io.javalin.http.Context;
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.WritableByteChannel;
 
 /** Reads a request body up to a byte limit: a larger one (declared or sent) is refused with 413. */
 final class RequestBodies {
@@ -31,7 +33,34 @@ final class RequestBodies {
         }
     }
 
-    private static void drain(Context ctx) {
+    /**
+     * Streams the body into out (a file being written) instead of memory, with read()'s limit and
+     * refusal: a body over max bytes, declared or sent, is drained and refused with 413.
+     */
+    static void copy(Context ctx, long max, WritableByteChannel out) throws IOException {
+        long declared = ctx.req().getContentLengthLong();
+        if (declared > max) {
+            drain(ctx);
+            throw tooLarge(max, declared + " bytes");
+        }
+        InputStream in = ctx.req().getInputStream();
+        byte[] buffer = new byte[1 << 16];
+        long total = 0;
+        for (int n; (n = in.read(buffer)) > 0;) {
+            total += n;
+            if (total > max) {
+                drain(ctx);
+                throw tooLarge(max, "more");
+            }
+            ByteBuffer b = ByteBuffer.wrap(buffer, 0, n);
+            while (b.hasRemaining()) {
+                out.write(b);
+            }
+        }
+    }
+
+    /** Reads what is left of the body and drops it (up to DRAIN_BYTES), so that an early answer reaches the client. */
+    static void drain(Context ctx) {
         try {
             InputStream in = ctx.req().getInputStream();
             long left = DRAIN_BYTES;
