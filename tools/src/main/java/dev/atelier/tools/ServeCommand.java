@@ -7,7 +7,9 @@ import dev.atelier.engine.embed.ImageEmbedder;
 import dev.atelier.engine.index.CatalogSearch;
 import dev.atelier.engine.index.CatalogSearches;
 import dev.atelier.engine.sd.Pipeline;
+import dev.atelier.engine.sd.LdmConfig;
 import dev.atelier.engine.serve.GenerationService;
+import dev.atelier.engine.serve.LoraTrainingJobs;
 import dev.atelier.tools.serve.ApiServer;
 import dev.atelier.tools.serve.ServerLimits;
 import dev.atelier.tools.serve.ServerOptions;
@@ -29,7 +31,8 @@ import picocli.CommandLine.Option;
                 + "LoRAs (<lora:NAME:WEIGHT> in the prompt) share UNet batches. Atelier's own: PUT/DELETE "
                 + "/atelier/v1/loras/NAME (LoRA upload), /atelier/v1/progress/stream (server-sent events), and with "
                 + "--catalog POST /atelier/v1/search (catalog items similar to an image) and /atelier/v1/evaluate (generated "
-                + "images against a wardrobe).",
+                + "images against a wardrobe), and /atelier/v1/trainings (LoRA training jobs from uploaded photos: start, "
+                + "status with loss and previews, cancel; one at a time beside generation).",
                 "Without --model it serves the embedded default model, and the demo's LoRAs (work/demo) when the demo "
                         + "has run. Ctrl-C or SIGTERM shuts down gracefully."},
         footer = {"", "Examples:",
@@ -85,6 +88,11 @@ final class ServeCommand extends CliCommand {
                     + "images, with atelier embed's defaults (torch backend, v1 preprocessing, pooled features).")
     Path embedderModel;
 
+    @Option(names = "--max-trainings", defaultValue = "4", paramLabel = "N",
+            description = "LoRA training jobs (POST /atelier/v1/trainings) waiting or running at most; they run one at a time. "
+                    + "Default: ${DEFAULT-VALUE}.")
+    int maxTrainings;
+
     @Option(names = "--shutdown-seconds", defaultValue = "60", paramLabel = "S",
             description = "On shutdown, how long running requests may take before they are cancelled. Default: ${DEFAULT-VALUE}.")
     long shutdownSeconds;
@@ -97,8 +105,8 @@ final class ServeCommand extends CliCommand {
 
     @Override
     public Integer call() throws InterruptedException {
-        if (port < 0 || port > 65535 || queue < 1 || shutdownSeconds < 0) {
-            throw new InvalidInputException("--port must be 0..65535, --queue >= 1 and --shutdown-seconds >= 0");
+        if (port < 0 || port > 65535 || queue < 1 || shutdownSeconds < 0 || maxTrainings < 1) {
+            throw new InvalidInputException("--port must be 0..65535, --queue and --max-trainings >= 1 and --shutdown-seconds >= 0");
         }
         if (maxBodyKb < 1 || maxBodyKb > (1L << 40) || maxLoraMb < 1 || maxLoraMb > (1L << 30)) {
             throw new InvalidInputException("--max-body-kb must be 1.." + (1L << 40) + " and --max-lora-mb 1.." + (1L << 30));
@@ -118,8 +126,11 @@ final class ServeCommand extends CliCommand {
                 CatalogSearch catalog = catalogLocation == null ? null : CatalogSearches.open(catalogLocation);
                 Pipeline pipeline = Pipeline.load(checkpoint, m.pipeline());
                 GenerationService service = new GenerationService(pipeline, loraDir, served.service(queue));
-                ApiServer server = catalog == null ? ApiServer.start(service, checkpoint, options)
-                        : ApiServer.start(service, checkpoint, options, embedder, catalog)) {
+                LoraTrainingJobs trainings = new LoraTrainingJobs(new LoraTrainingJobs.Model(checkpoint,
+                        m.pipeline().config().map(LdmConfig::load).orElseGet(LdmConfig::sd15), m.pipeline().tokenizer()),
+                        service.loras(), trainingFolder(), maxTrainings);
+                ApiServer server = ApiServer.start(service, checkpoint, options,
+                        new ApiServer.Extras(embedder, catalog, trainings, m.trainingResolution()))) {
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
                 stop.countDown();
                 try {
@@ -146,5 +157,15 @@ final class ServeCommand extends CliCommand {
             stopped.countDown();
         }
         return 0;
+    }
+
+    private static Path trainingFolder() {
+        try {
+            Path dir = java.nio.file.Files.createTempDirectory("atelier-training");
+            dir.toFile().deleteOnExit();
+            return dir;
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("cannot make a folder for LoRA trainings: " + e.getMessage(), e);
+        }
     }
 }

@@ -52,7 +52,8 @@ final class ServedModelOptions {
      *
      * @param loraDir the LoRA folder, or an empty temporary one when none is given (prompts then cannot name LoRAs)
      */
-    record Resolved(Path checkpoint, Pipeline.Options pipeline, Path loraDir) {}
+    /** The model to serve; trainingResolution is its native image size (LoRA training's default). */
+    record Resolved(Path checkpoint, Pipeline.Options pipeline, Path loraDir, int trainingResolution) {}
 
     Resolved resolve() {
         if (maxBatch < 1 || loraCacheMb < 0) {
@@ -60,7 +61,9 @@ final class ServedModelOptions {
         }
         Path checkpoint = model;
         Path yaml = config, tok = tokenizer, loraDir = loras;
+        int resolution = 512; // SD1.x
         if (checkpoint == null) {
+            resolution = DefaultModel.IMAGE_SIZE;
             DefaultModel d = DefaultModel.locate();
             checkpoint = d.checkpoint();
             yaml = yaml == null ? d.config() : yaml;
@@ -71,7 +74,7 @@ final class ServedModelOptions {
         Pipeline.Options d = Pipeline.Options.defaults();
         Pipeline.Options po = new Pipeline.Options(Optional.ofNullable(tok), Optional.ofNullable(yaml), d.vae(),
                 precision.dtype(), d.longPrompt(), d.kernels(), d.schedule(), fileAccess.access());
-        return new Resolved(checkpoint, po, loraFolder(loraDir));
+        return new Resolved(checkpoint, po, loraFolder(loraDir), resolution);
     }
 
     /** The service's options with at most queue requests outstanding. */

@@ -16,6 +16,8 @@ import java.nio.file.Path;
  */
 public record DefaultModel(Path checkpoint, Path config, Path tokenizer) {
     static final String FOLDER = "models/default";
+    /** The side of the images the default model was trained on and generates. */
+    public static final int IMAGE_SIZE = 64;
 
     /** In {@code dir}, checking that every file is there. */
     public static DefaultModel in(Path dir) {

@@ -154,10 +154,7 @@ public final class LoraRegistry {
      * @return the file written
      */
     public Path add(String name, AtomicFiles.Body body) {
-        if (!UPLOAD_NAME.matcher(name).matches()) {
-            throw new InvalidInputException("LoRA name \"" + name + "\": use letters, digits, '.', '_' and '-', starting "
-                    + "with a letter or digit, at most 128 characters");
-        }
+        requireUploadName(name);
         Path target = folder.resolve(name + ".safetensors");
         AtomicFiles.write(target, body, written -> {
             try (LoraFile checked = LoraFile.open(written, keys)) {
@@ -168,6 +165,15 @@ public final class LoraRegistry {
             }
         });
         return target;
+    }
+
+    /** name, when it is one {@link #add} takes; else an InvalidInputException saying what a name may hold. */
+    public static String requireUploadName(String name) {
+        if (name == null || !UPLOAD_NAME.matcher(name).matches()) {
+            throw new InvalidInputException("LoRA name \"" + name + "\": use letters, digits, '.', '_' and '-', starting "
+                    + "with a letter or digit, at most 128 characters");
+        }
+        return name;
     }
 
     /** Deletes folder/NAME.safetensors; false when there is none. Sets already applied from it stay until evicted. */

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.atelier.engine.embed.ImageEmbedder;
 import dev.atelier.engine.index.CatalogSearch;
 import dev.atelier.engine.serve.GenerationService;
+import dev.atelier.engine.serve.LoraTrainingJobs;
 import io.javalin.Javalin;
 import io.javalin.http.Context;
 import io.javalin.http.HttpResponseException;
@@ -20,6 +21,7 @@ import org.slf4j.LoggerFactory;
  * The HTTP server (Javalin on Jetty) in front of a {@link GenerationService}: the A1111 subset
  * ({@link A1111Routes}), LoRA uploads ({@link LoraRoutes}), progress as server-sent events
  * ({@link ProgressEvents}), catalog search by image and style evaluation when given a catalog ({@link CatalogRoutes}),
+ * LoRA training jobs when given them ({@link TrainingRoutes}),
  * /metrics in Prometheus format, /healthz and /readyz, an optional bearer
  * token, and errors as JSON without stack traces. {@link #close()} shuts down gracefully:
  * new txt2img requests get 503, accepted ones get until the deadline to finish and are then
@@ -42,7 +44,24 @@ public final class ApiServer implements AutoCloseable {
 
     /** Starts listening on options' host and port. The service stays the caller's to close. */
     public static ApiServer start(GenerationService service, Path modelFile, ServerOptions options) {
-        return new ApiServer(service, modelFile, options, null);
+        return start(service, modelFile, options, Extras.NONE);
+    }
+
+    /**
+     * What a server may answer beyond generation and LoRA uploads; each part stays the caller's to close.
+     *
+     * @param embedder          with catalog: catalog search by image and style evaluation ({@link CatalogRoutes}); or null
+     * @param catalog           the catalog those search; or null
+     * @param trainings         LoRA training jobs ({@link TrainingRoutes}); or null
+     * @param trainingResolution the training resolution when a request gives none (the model's native size)
+     */
+    public record Extras(ImageEmbedder embedder, CatalogSearch catalog, LoraTrainingJobs trainings, int trainingResolution) {
+        public static final Extras NONE = new Extras(null, null, null, 512);
+    }
+
+    /** Starts listening, with the extras given. */
+    public static ApiServer start(GenerationService service, Path modelFile, ServerOptions options, Extras extras) {
+        return new ApiServer(service, modelFile, options, extras);
     }
 
     /**
@@ -51,10 +70,10 @@ public final class ApiServer implements AutoCloseable {
      */
     public static ApiServer start(GenerationService service, Path modelFile, ServerOptions options, ImageEmbedder embedder,
             CatalogSearch catalog) {
-        return new ApiServer(service, modelFile, options, new CatalogRoutes.Catalog(embedder, catalog));
+        return start(service, modelFile, options, new Extras(embedder, catalog, null, 512));
     }
 
-    private ApiServer(GenerationService service, Path modelFile, ServerOptions options, CatalogRoutes.Catalog catalog) {
+    private ApiServer(GenerationService service, Path modelFile, ServerOptions options, Extras extras) {
         this.options = options;
         this.service = service;
         this.metrics = new ServerMetrics(service, active);
@@ -62,7 +81,10 @@ public final class ApiServer implements AutoCloseable {
         A1111Routes a1111 = new A1111Routes(service, modelFile, options.limits(), active, metrics, answers);
         LoraRoutes loraRoutes = new LoraRoutes(service.loras(), options.limits(), answers);
         this.events = new ProgressEvents(active, answers);
-        CatalogRoutes search = catalog == null ? null : new CatalogRoutes(catalog, options.limits(), answers);
+        CatalogRoutes search = extras.catalog() == null ? null
+                : new CatalogRoutes(new CatalogRoutes.Catalog(extras.embedder(), extras.catalog()), options.limits(), answers);
+        TrainingRoutes trainings = extras.trainings() == null ? null
+                : new TrainingRoutes(extras.trainings(), extras.trainingResolution(), options.limits(), answers);
         byte[] expected = options.token() == null ? null
                 : ("Bearer " + options.token()).getBytes(StandardCharsets.UTF_8);
         this.app = Javalin.create(config -> {
@@ -80,6 +102,9 @@ public final class ApiServer implements AutoCloseable {
             events.register(config.routes);
             if (search != null) {
                 search.register(config.routes);
+            }
+            if (trainings != null) {
+                trainings.register(config.routes);
             }
             config.routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8")
                     .result(metrics.scrape()));

@@ -99,12 +99,7 @@ final class CatalogRoutes {
     }
 
     private static byte[] decode(String base64, String field) {
-        try {
-            String body = base64.startsWith("data:") ? base64.substring(base64.indexOf(',') + 1) : base64;
-            return Base64.getDecoder().decode(body.replaceAll("\\s", "")); // line breaks allowed, nothing else
-        } catch (IllegalArgumentException e) {
-            throw ApiException.badRequest(field + ": not base64 (" + e.getMessage() + ")");
-        }
+        return Base64Images.decode(base64, field);
     }
 
     /** The images' features: the embedder reads images from files, so the bytes go through a folder of them. */

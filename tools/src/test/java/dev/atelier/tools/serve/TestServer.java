@@ -4,7 +4,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.atelier.engine.core.NativeInfo;
 import dev.atelier.engine.sd.Pipeline;
+import dev.atelier.engine.sd.LdmConfig;
 import dev.atelier.engine.serve.GenerationService;
+import dev.atelier.engine.serve.LoraTrainingJobs;
+import java.util.Optional;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
@@ -27,6 +30,7 @@ final class TestServer implements AutoCloseable {
     final Pipeline pipeline;
     final GenerationService service;
     final ApiServer server;
+    final LoraTrainingJobs trainings;
     final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
     private final String token;
 
@@ -36,6 +40,11 @@ final class TestServer implements AutoCloseable {
 
     /** With catalog (or null): also answering catalog searches by image. */
     TestServer(Path loraDir, int maxQueue, ServerOptions options, CatalogRoutes.Catalog catalog) {
+        this(loraDir, maxQueue, options, catalog, 0);
+    }
+
+    /** With catalog (or null) and, when maxTrainings > 0, LoRA training jobs on the model (64 px by default). */
+    TestServer(Path loraDir, int maxQueue, ServerOptions options, CatalogRoutes.Catalog catalog, int maxTrainings) {
         Path root = fixtures();
         try {
             Files.createDirectories(loraDir);
@@ -55,8 +64,15 @@ final class TestServer implements AutoCloseable {
                 .withConfig(root.resolve("model/model.yaml")).withTokenizer(root.resolve("model/tokenizer")));
         this.service = new GenerationService(pipeline, loraDir,
                 new GenerationService.Options(4, maxQueue, 1L << 30, Duration.ofMillis(50)));
-        this.server = catalog == null ? ApiServer.start(service, modelFile(), options)
-                : ApiServer.start(service, modelFile(), options, catalog.embedder(), catalog.search());
+        try {
+            this.trainings = maxTrainings == 0 ? null : new LoraTrainingJobs(new LoraTrainingJobs.Model(modelFile(),
+                    LdmConfig.load(root.resolve("model/model.yaml")), Optional.of(root.resolve("model/tokenizer"))),
+                    service.loras(), Files.createTempDirectory("atelier-test-training"), maxTrainings);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        this.server = ApiServer.start(service, modelFile(), options, new ApiServer.Extras(
+                catalog == null ? null : catalog.embedder(), catalog == null ? null : catalog.search(), trainings, 64));
         this.token = options.token();
     }
 
@@ -139,6 +155,9 @@ final class TestServer implements AutoCloseable {
     @Override
     public void close() {
         server.close();
+        if (trainings != null) {
+            trainings.close();
+        }
         service.close();
         pipeline.close();
     }
