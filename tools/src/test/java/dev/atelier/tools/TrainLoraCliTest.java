@@ -67,26 +67,28 @@ class TrainLoraCliTest {
     }
 
     /**
-     * A WebP (the JDK has no reader) or a CMYK JPEG in the training folder ends as it does in
-     * embed: exit code 2 and the same message, naming the file, before any training step.
+     * A WebP (the JDK has no reader) in the training folder ends as it does in embed: exit code 2
+     * and the same message, naming the file, before any training step. A CMYK JPEG is read by both
+     * (converted to RGB as PIL does).
      */
     @Test
-    void aWebpOrCmykPhotoIsRefusedAsEmbedRefusesIt() throws IOException {
+    void aWebpPhotoIsRefusedAsEmbedRefusesItAndCmykIsRead() throws IOException {
         Path model = fixtures().resolve("model");
         Path good;
         try (Stream<Path> s = Files.list(fixtures().resolve("mobilenet_v3_large/images"))) {
             good = s.sorted().findFirst().orElseThrow();
         }
-        for (String name : List.of("photo.webp", "cmyk.jpg")) {
+        Path cmyk = dir.resolve("cmyk.jpg");
+        writeCmykJpeg(cmyk);
+        CliRun embedsCmyk = CliRun.of("embed", "--model", fixtures().resolve("mobilenet_v3_large/mobilenet_v3_large.safetensors")
+                .toString(), "--images", cmyk.toString(), "--out", dir.resolve("cmyk.safetensors").toString(), "--threads", "1");
+        assertEquals(0, embedsCmyk.code(), embedsCmyk.err());
+        for (String name : List.of("photo.webp")) {
             Path photos = Files.createDirectories(dir.resolve(name + "-photos"));
             Files.copy(good, photos.resolve(good.getFileName()));
             Path bad = photos.resolve(name);
-            if (name.endsWith(".webp")) {
-                // A RIFF/WEBP header with a VP8 chunk, as cwebp writes it; the content never matters.
-                Files.write(bad, "RIFF\u0024\0\0\0WEBPVP8 \u0018\0\0\0".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
-            } else {
-                writeCmykJpeg(bad);
-            }
+            // A RIFF/WEBP header with a VP8 chunk, as cwebp writes it; the content never matters.
+            Files.write(bad, "RIFF\u0024\0\0\0WEBPVP8 \u0018\0\0\0".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
             CliRun embed = CliRun.of("embed", "--model", fixtures().resolve("mobilenet_v3_large/mobilenet_v3_large.safetensors")
                     .toString(), "--images", bad.toString(), "--out", dir.resolve("e.safetensors").toString(), "--threads", "1");
             assertEquals(2, embed.code(), embed.err());

@@ -21,6 +21,10 @@ import java.nio.file.Path;
  *       PIL's {@code convert("RGB")} would instead drop the alpha channel, revealing whatever
  *       colour the transparent pixels hold (often black); white matches how product photos on a
  *       transparent background are shown.</li>
+ *   <li>CMYK (JPEG) becomes RGB as PIL converts it, without colour management:
+ *       {@code r = (255 - k) - (c * (255 - k)) / 255} with PIL's rounded division by 255, and so
+ *       for g (m) and b (y). The samples are those both readers give (Adobe-inverted files come
+ *       back uninverted from each).</li>
  *   <li>EXIF orientation is not applied, as PIL does not apply it on open.</li>
  * </ul>
  * Every failure is a {@link FormatException} whose message names the file.
@@ -48,7 +52,18 @@ public final class ImageDecoder {
                 && (cm.getNumColorComponents() == 1 || cm.getNumColorComponents() == 3)
                 && raster.getNumBands() == cm.getNumComponents();
         byte[] rgb = new byte[w * h * 3];
-        if (raw) {
+        if (cm.getColorSpace().getType() == java.awt.color.ColorSpace.TYPE_CMYK && raster.getNumBands() == 4
+                && transfer == DataBuffer.TYPE_BYTE) {
+            int[] row = new int[w * 4];
+            for (int y = 0; y < h; y++) {
+                raster.getPixels(0, y, w, 1, row);
+                for (int x = 0; x < w; x++) {
+                    int nk = 255 - row[4 * x + 3];
+                    put(rgb, (y * w + x) * 3, nk - mulDiv255(row[4 * x], nk), nk - mulDiv255(row[4 * x + 1], nk),
+                            nk - mulDiv255(row[4 * x + 2], nk), 255);
+                }
+            }
+        } else if (raw) {
             int shift = transfer == DataBuffer.TYPE_USHORT ? 8 : 0;
             int colours = cm.getNumColorComponents();
             boolean alpha = cm.hasAlpha();
@@ -71,8 +86,8 @@ public final class ImageDecoder {
                     && cm.getColorSpace().getType() != java.awt.color.ColorSpace.TYPE_GRAY) {
                 String space = cm.getColorSpace().getType() == java.awt.color.ColorSpace.TYPE_CMYK ? "CMYK"
                         : "colour space type " + cm.getColorSpace().getType();
-                throw new FormatException(file + ": a " + space + " image; only RGB and grayscale images are read "
-                        + "(convert it to RGB)");
+                throw new FormatException(file + ": a " + space + " image; only RGB, grayscale and 8-bit CMYK images are "
+                        + "read (convert it to RGB)");
             }
             int[] row = new int[w];
             for (int y = 0; y < h; y++) {
@@ -95,6 +110,12 @@ public final class ImageDecoder {
         rgb[at] = (byte) r;
         rgb[at + 1] = (byte) g;
         rgb[at + 2] = (byte) b;
+    }
+
+    /** a * b / 255 rounded as PIL's MULDIV255 does it. */
+    private static int mulDiv255(int a, int b) {
+        int t = a * b + 128;
+        return (t + (t >> 8)) >> 8;
     }
 
     /** Alpha compositing over white, rounded to nearest. */

@@ -22,8 +22,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Files: {@code .jpg}, {@code .jpeg}, {@code .png} and {@code .webp}, decoded as {@code embed}
  * decodes catalog images ({@link ImageDecoder}: 8-bit RGB as PIL's {@code convert("RGB")} gives,
- * transparency on white); a file it cannot decode (WebP, for which the JDK has no reader, or a
- * CMYK JPEG) is an input error naming it. Captions:
+ * transparency on white, CMYK converted as PIL converts it); a file it cannot decode (WebP, for
+ * which the JDK has no reader) is an input error naming it. Captions:
  * a same-name {@code .txt} file beside the image wins; otherwise the default caption
  * ({@code --caption}); otherwise the caption is empty and a warning is logged (as kohya does).
  * An image that does not decode is an error naming the file (not skipped: a set of ten photos

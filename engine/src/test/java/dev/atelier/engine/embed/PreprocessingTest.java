@@ -63,6 +63,22 @@ class PreprocessingTest {
         assertArrayEquals(t.apply(image.crop(box)), viaBox);
     }
 
+    /**
+     * CMYK JPEGs (one with Adobe's marker, written by PIL; one without, written by the JDK) decode
+     * to the RGB that PIL 9.4's {@code Image.open(f).convert("RGB")} gave for them, byte for byte
+     * (the .rgb files beside them).
+     */
+    @Test
+    void cmykJpegsBecomeThePixelsPilGives() throws Exception {
+        for (String name : List.of("adobe", "plain")) {
+            Path jpg = Path.of(PreprocessingTest.class.getResource("cmyk/" + name + ".jpg").toURI());
+            byte[] pil = Files.readAllBytes(jpg.resolveSibling(name + ".rgb"));
+            RgbImage image = ImageDecoder.decode(jpg);
+            assertEquals(pil.length, image.rgb().length, name);
+            assertArrayEquals(pil, image.rgb(), name);
+        }
+    }
+
     @Test
     void transparentPixelsAreCompositedOnWhiteAndGrayIsRepeated(@TempDir Path dir) throws IOException {
         BufferedImage argb = new BufferedImage(2, 1, BufferedImage.TYPE_INT_ARGB);
