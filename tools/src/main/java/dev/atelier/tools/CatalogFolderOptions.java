@@ -23,6 +23,12 @@ final class CatalogFolderOptions {
 
     /** Reads the catalog in the layout given or, with auto, the one its folder has; reports skipped images. */
     Catalog read() {
+        return readCatalog(catalog, layout);
+    }
+
+    /** The catalog at dir in layout (auto, inshop, category, folder), with skipped images reported. */
+    static Catalog readCatalog(Path dir, String layout) {
+        Path catalog = dir;
         String chosen = layout.equals("auto") ? detect(catalog) : layout;
         Catalog c = switch (chosen) {
             case "inshop" -> DeepFashionInShop.read(catalog);

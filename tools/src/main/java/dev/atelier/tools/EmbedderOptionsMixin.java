@@ -17,15 +17,16 @@ final class EmbedderOptionsMixin {
     Path model;
 
     @Option(names = "--weights", defaultValue = "v1", paramLabel = "v1|v2",
-            description = "Which torchvision weights the file holds, for its preprocessing: v1 (resize 256) or v2 (resize 232). Default: ${DEFAULT-VALUE}.")
+            description = "Which torchvision weights the file holds, for its preprocessing: v1 (resize 256) or v2 (resize 232); "
+                    + "a file that declares its preprocessing (atelier.transform metadata) uses its own. Default: ${DEFAULT-VALUE}.")
     String weights;
 
     @Option(names = "--backend", defaultValue = "torch", paramLabel = "torch|onnx",
             description = "Run the network on libtorch or ONNX Runtime. Default: ${DEFAULT-VALUE}.")
     String backend;
 
-    @Option(names = "--feature", defaultValue = "pooled", paramLabel = "pooled|prelogits",
-            description = "The 960-d pooled features or the 1280-d pre-logits. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--feature", defaultValue = "pooled", paramLabel = "pooled|prelogits|logits",
+            description = "The 960-d pooled features, the 1280-d pre-logits or the class scores (logits). Default: ${DEFAULT-VALUE}.")
     String feature;
 
     @Option(names = "--batch-size", defaultValue = "32", paramLabel = "N", description = "Images per batch. Default: ${DEFAULT-VALUE}.")
@@ -35,13 +36,11 @@ final class EmbedderOptionsMixin {
     ThreadsOption threads;
 
     ImageEmbedder open() {
-        if (!feature.equalsIgnoreCase("pooled") && !feature.equalsIgnoreCase("prelogits")) {
-            throw new InvalidInputException("unknown --feature \"" + feature + "\" (known: pooled, prelogits)");
-        }
+        Feature chosen = java.util.Arrays.stream(Feature.values()).filter(f -> f.name().equalsIgnoreCase(feature)).findFirst()
+                .orElseThrow(() -> new InvalidInputException("unknown --feature \"" + feature + "\" (known: pooled, prelogits, logits)"));
         threads.apply();
         EmbedderOptions options = EmbedderOptions.defaults().withWeights(ImagenetWeights.fromName(weights))
-                .withFeature(feature.equalsIgnoreCase("prelogits") ? Feature.PRELOGITS : Feature.POOLED)
-                .withBatchSize(batchSize);
+                .withFeature(chosen).withBatchSize(batchSize);
         if (threads.threads > 0) {
             options = options.withThreads(threads.threads);
         }

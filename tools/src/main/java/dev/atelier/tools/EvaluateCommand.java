@@ -1,6 +1,13 @@
 package dev.atelier.tools;
 
+import dev.atelier.engine.catalog.Catalog;
+import dev.atelier.engine.catalog.CatalogImage;
+import dev.atelier.engine.core.AtelierException.InvalidInputException;
+import dev.atelier.engine.embed.Feature;
 import dev.atelier.engine.embed.ImageEmbedder;
+import dev.atelier.engine.embed.ImageInput;
+import dev.atelier.engine.eval.GarmentCheck;
+import dev.atelier.engine.eval.RetrievalPrecision;
 import dev.atelier.engine.eval.ReportFiles;
 import dev.atelier.engine.eval.StyleEvaluation;
 import dev.atelier.engine.index.CatalogSearch;
@@ -10,6 +17,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -43,19 +51,58 @@ final class EvaluateCommand extends CliCommand {
     @Mixin
     NearestItemsOptions nearest;
 
+    @Option(names = "--garment", paramLabel = "WORD",
+            description = "The garment the images were asked for (a label of the embedder's type head, e.g. jacket): "
+                    + "reports the share of images the type head sees as it.")
+    String garment;
+
+    @Option(names = "--garment-category", paramLabel = "NAME",
+            description = "The catalog category of that garment (e.g. MEN/Jackets_Vests): reports the share of nearest "
+                    + "catalog items in it. Needs --garment.")
+    String garmentCategory;
+
+    @Option(names = "--catalog-images", paramLabel = "DIR",
+            description = "The indexed catalog's images (DeepFashion In-shop or Category layout): measures precision@k of "
+                    + "search by garment type and, with pattern attributes, by pattern, on its query images.")
+    Path catalogImages;
+
     @Override
     public Integer call() {
         List<Path> gen = ImageArgs.expand(generated);
         List<Path> ward = ImageArgs.expand(wardrobe);
+        if (garmentCategory != null && garment == null) {
+            throw new InvalidInputException("--garment-category needs --garment");
+        }
         try (ImageEmbedder e = embedder.open(); CatalogSearch i = catalog.open()) {
             StyleEvaluation.Report report = StyleEvaluation.evaluate(e, i, gen, ward, nearest.k, nearest.category(),
                     new ProgressBar("embed", "img"));
+            if (garment != null) {
+                float[][] logits = e.card().heads().isPresent()
+                        ? e.embed(gen.stream().map(ImageInput::of).toList(), Feature.LOGITS, new ProgressBar("classify", "img"))
+                        : new float[0][];
+                report = report.withGarment(GarmentCheck.of(garment, e.card().heads(), logits, Optional.ofNullable(garmentCategory),
+                        report.results().stream().map(r -> r.catalog().stream().map(m -> m.item().category()).toList()).toList()));
+            }
+            if (catalogImages != null) {
+                Catalog c = CatalogFolderOptions.readCatalog(catalogImages, "auto");
+                List<CatalogImage> queries = RetrievalPrecision.queries(c);
+                float[][] features = e.embed(queries.stream().map(c::input).toList(), new ProgressBar("embed queries", "img"));
+                List<String> patterns = e.card().heads().flatMap(h -> h.labels("pattern")).orElse(List.of());
+                report = report.withRetrieval(RetrievalPrecision.measure(i, c, queries, features, patterns, nearest.k));
+            }
             ReportFiles.write(report, out);
             if (json()) {
                 printJson(toJson(report));
             } else {
                 out().printf(Locale.ROOT, "%d generated vs %d wardrobe photos: mean best similarity %.4f, mean %.4f%n",
                         gen.size(), ward.size(), report.meanBest(), report.meanSimilarity());
+                report.garment().ifPresent(g -> {
+                    g.typeFidelity().ifPresent(v -> out().printf(Locale.ROOT, "seen as %s by the type head: %.1f%%%n", g.garment(), 100 * v));
+                    g.catalogTypeShare().ifPresent(v -> out().printf(Locale.ROOT, "nearest catalog items in %s: %.1f%%%n", garmentCategory, 100 * v));
+                });
+                report.retrieval().ifPresent(r -> out().printf(Locale.ROOT, "catalog search precision@%d on %d queries: type %.3f%s%n",
+                        r.k(), r.type().queries(), r.type().precision(),
+                        r.pattern().map(p -> String.format(Locale.ROOT, ", pattern %.3f", p.precision())).orElse("")));
                 out().println("report: " + out.resolve("evaluation.html"));
             }
         }
@@ -89,6 +136,13 @@ final class EvaluateCommand extends CliCommand {
         result.put("out", out.toString());
         result.put("report", out.resolve("evaluation.html").toString());
         result.put("results", results);
+        com.fasterxml.jackson.databind.node.ObjectNode tree = ReportFiles.tree(report);
+        if (tree.has("garment")) {
+            result.put("garment", tree.get("garment"));
+        }
+        if (tree.has("retrieval")) {
+            result.put("retrieval", tree.get("retrieval"));
+        }
         return result;
     }
 }

@@ -65,8 +65,7 @@ final class IndexCommand implements Callable<Integer> {
     static void inputs(Catalog catalog, List<ImageInput> inputsOut, List<CatalogItem> itemsOut) {
         for (CatalogImage image : catalog.images()) {
             Path file = catalog.resolve(image.item()).toAbsolutePath();
-            inputsOut.add(image.bbox().map(b -> ImageInput.of(file, b))
-                    .orElse(ImageInput.of(file)));
+            inputsOut.add(catalog.input(image));
             itemsOut.add(new CatalogItem(file.toString(), image.item().itemId(), image.item().category()));
         }
     }

@@ -85,7 +85,8 @@ final class ServeCommand extends CliCommand {
 
     @Option(names = "--embedder", paramLabel = "PATH",
             description = "The MobileNetV3-Large weights (torchvision .pth or .safetensors) that embedded --catalog's "
-                    + "images, with atelier embed's defaults (torch backend, v1 preprocessing, pooled features).")
+                    + "images, with atelier embed's defaults (torch backend, pooled features, v1 preprocessing unless the file "
+                    + "declares its own).")
     Path embedderModel;
 
     @Option(names = "--max-trainings", defaultValue = "4", paramLabel = "N",

@@ -1,5 +1,6 @@
 package dev.atelier.engine.catalog;
 
+import dev.atelier.engine.embed.ImageInput;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -20,6 +21,12 @@ public record Catalog(Path root, List<CatalogImage> images, List<String> problem
     /** The image file of an item. */
     public Path resolve(CatalogItem item) {
         return root.resolve(item.path());
+    }
+
+    /** An image as embedder input: its file (absolute), cropped to its box when the catalog gives one. */
+    public ImageInput input(CatalogImage image) {
+        Path file = resolve(image.item()).toAbsolutePath();
+        return image.bbox().map(b -> ImageInput.of(file, b)).orElse(ImageInput.of(file));
     }
 
     public List<CatalogItem> items() {

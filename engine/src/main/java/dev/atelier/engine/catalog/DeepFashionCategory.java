@@ -14,7 +14,9 @@ import java.util.Optional;
  * {@code Anno/list_category_cloth.txt} ({@code category_name category_type}, line order gives
  * the labels 1, 2, ...), {@code Anno/list_category_img.txt} ({@code image_name category_label}),
  * {@code Anno/list_bbox.txt} ({@code image_name x_1 y_1 x_2 y_2}) and
- * {@code Eval/list_eval_partition.txt} ({@code image_name evaluation_status}, train|val|test).
+ * {@code Eval/list_eval_partition.txt} ({@code image_name evaluation_status}, train|val|test) and,
+ * when present, the image attributes ({@link DeepFashionAttributes}: {@code list_attr_cloth.txt},
+ * {@code list_attr_img.txt}).
  * The item id of an image is its folder name.
  */
 public final class DeepFashionCategory {
@@ -48,6 +50,7 @@ public final class DeepFashionCategory {
                 splits.put(row.name(), split);
             }
         }
+        Map<String, List<String>> attributes = DeepFashionAttributes.read(root, "list_attr_img.txt");
         ListFile labels = ListFile.read(root.resolve("Anno/list_category_img.txt"), 1, true);
         List<String> problems = new ArrayList<>();
         List<CatalogImage> images = new ArrayList<>();
@@ -65,7 +68,7 @@ public final class DeepFashionCategory {
             String itemId = parts.length >= 2 ? parts[parts.length - 2] : "";
             CatalogItem item = new CatalogItem(row.name(), itemId, categories.get(label - 1));
             images.add(new CatalogImage(item, Optional.ofNullable(boxes.get(row.name())),
-                    splits.getOrDefault(row.name(), Split.NONE)));
+                    splits.getOrDefault(row.name(), Split.NONE), attributes.getOrDefault(row.name(), List.of())));
         }
         return new Catalog(root, images, problems);
     }

@@ -15,7 +15,9 @@ import java.util.Set;
  * DeepFashion In-shop Clothes Retrieval: {@code img/<GENDER>/<Category>/<item_id>/<view>.jpg},
  * {@code Eval/list_eval_partition.txt} ({@code image_name item_id evaluation_status}, status
  * train|query|gallery), {@code Anno/list_bbox_inshop.txt} ({@code image_name clothes_type
- * pose_type x_1 y_1 x_2 y_2}) and {@code Anno/list_item_inshop.txt} (the item ids). The
+ * pose_type x_1 y_1 x_2 y_2}), {@code Anno/list_item_inshop.txt} (the item ids) and, when present,
+ * the item attributes ({@link DeepFashionAttributes}: {@code list_attr_cloth.txt},
+ * {@code list_attr_items.txt}). The
  * category of an image is its folder below img/, e.g. "WOMEN/Dresses".
  */
 public final class DeepFashionInShop {
@@ -41,6 +43,7 @@ public final class DeepFashionInShop {
                 knownItems.add(row.name());
             }
         }
+        Map<String, List<String>> attributes = DeepFashionAttributes.read(root, "list_attr_items.txt");
         List<CatalogImage> images = new ArrayList<>();
         for (ListFile.Row row : partition.rows()) {
             String itemId = row.fields()[0];
@@ -56,7 +59,8 @@ public final class DeepFashionInShop {
                 continue;
             }
             CatalogItem item = new CatalogItem(row.name(), itemId, categoryOf(row.name()));
-            images.add(new CatalogImage(item, Optional.ofNullable(boxes.get(row.name())), split));
+            images.add(new CatalogImage(item, Optional.ofNullable(boxes.get(row.name())), split,
+                    attributes.getOrDefault(itemId, List.of())));
         }
         return new Catalog(root, images, problems);
     }

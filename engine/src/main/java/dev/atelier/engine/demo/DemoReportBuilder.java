@@ -27,7 +27,8 @@ public final class DemoReportBuilder {
         List<DemoReport.SimilarityFigure> figures = new ArrayList<>();
         List<DemoReport.Variant> variants = new ArrayList<>();
         for (Evaluation.VariantResult v : e.variants()) {
-            figures.add(new DemoReport.SimilarityFigure(v.name(), v.description(), v.meanBest()));
+            figures.add(new DemoReport.SimilarityFigure(v.name(), v.description(), v.meanBest(), optional(v.typeFidelity()),
+                    optional(v.catalogTypeShare())));
             List<DemoReport.GeneratedEntry> entries = new ArrayList<>();
             for (Evaluation.ImageResult img : v.images()) {
                 List<DemoReport.CatalogHit> hits = img.catalog().stream()
@@ -55,8 +56,9 @@ public final class DemoReportBuilder {
         facts.put("Base model", "Atelier's embedded default: SD1.5 architecture at a small size, trained by the project on "
                 + "its own generated garments (" + work.relativize(r.model().checkpoint().toAbsolutePath()).toString()
                 .replace('\\', '/') + ")");
-        facts.put("Embedder", "MobileNetV3-Large with torchvision's initialisation, seeded (no pretrained weights can be "
-                + "downloaded here): features are untrained, PCA to 128-d fitted on the catalog; run on "
+        facts.put("Embedder", "MobileNetV3-Large (torchvision's architecture) trained by the project on its own garments with "
+                + "garment type, pattern and colour heads (" + work.relativize(r.model().embedder().toAbsolutePath()).toString()
+                .replace('\\', '/') + "); pooled 960-d features, PCA to 128-d fitted on the catalog; run on "
                 + DemoWorkflow.EMBEDDER_BACKEND.name().toLowerCase(Locale.ROOT) + " (" + (DemoWorkflow.EMBEDDER_BACKEND
                 == dev.atelier.engine.embed.Backend.ONNX ? "ONNX Runtime" : "libtorch") + ")");
         facts.put("Wardrobe similarity", "per image, the best cosine similarity to a wardrobe photo; the figure is the mean "
@@ -68,14 +70,30 @@ public final class DemoReportBuilder {
         facts.put("Machine", Runtime.getRuntime().availableProcessors() + " cores, " + System.getProperty("os.name") + " "
                 + System.getProperty("os.arch") + ", Java " + Runtime.version());
         facts.put("Total time", String.format(Locale.ROOT, "%.1f s", total.toMillis() / 1000.0));
+        if (e.garment() != null) {
+            facts.put("Prompted garment", e.garment() + " (a label of the embedder's type head)");
+        }
+        List<DemoReport.PrecisionFigure> retrieval = new ArrayList<>();
+        if (e.retrieval() != null) {
+            Evaluation.Retrieval rp = e.retrieval();
+            retrieval.add(new DemoReport.PrecisionFigure("garment type", rp.k(), rp.type().value(), rp.type().queries(), rp.type().byLabel()));
+            if (rp.pattern() != null) {
+                retrieval.add(new DemoReport.PrecisionFigure("pattern", rp.k(), rp.pattern().value(), rp.pattern().queries(),
+                        rp.pattern().byLabel()));
+            }
+        }
         return new DemoReport("Atelier demo: " + s.person() + "'s wardrobe", Instant.now(), facts, wardrobe, figures,
-                variants, loss, timings);
+                variants, loss, timings, retrieval);
     }
 
     public static Path write(DemoWorkflow.Result r, Duration total) {
         Path html = r.work().resolve("report.html");
         ReportWriter.write(build(r, total), html);
         return html;
+    }
+
+    private static java.util.OptionalDouble optional(Double v) {
+        return v == null ? java.util.OptionalDouble.empty() : java.util.OptionalDouble.of(v);
     }
 
     private static String capitalise(String s) {

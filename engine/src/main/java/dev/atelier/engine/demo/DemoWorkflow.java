@@ -11,7 +11,10 @@ import dev.atelier.engine.embed.Backend;
 import dev.atelier.engine.embed.EmbedderOptions;
 import dev.atelier.engine.embed.ImageEmbedder;
 import dev.atelier.engine.embed.ImageInput;
-import dev.atelier.engine.embed.RandomMobileNetV3;
+import dev.atelier.engine.embed.ClassHeads;
+import dev.atelier.engine.embed.Feature;
+import dev.atelier.engine.eval.GarmentCheck;
+import dev.atelier.engine.eval.RetrievalPrecision;
 import dev.atelier.engine.eval.StyleEvaluation;
 import dev.atelier.engine.index.CatalogIndex;
 import dev.atelier.engine.index.IndexSpec;
@@ -101,9 +104,9 @@ public final class DemoWorkflow {
                 dir -> SyntheticCatalog.write(dir.resolve("inshop"), s.catalogItems(), s.photoPixels(), s.dataSeed() + 2, false,
                         listener.progress("catalog", "item")));
         Stages.Built embedderStage = stages.run("embedder",
-                "Make MobileNetV3-Large weights (torchvision's initialisation, seeded: nothing downloaded)",
-                "seed=" + s.dataSeed(), List.of(),
-                dir -> RandomMobileNetV3.write(dir.resolve("mobilenet_v3_large.safetensors"), s.dataSeed()));
+                "Take the project's trained MobileNetV3-Large (garment type, pattern and colour heads)",
+                "file=" + fingerprint(List.of(model.embedder())), List.of(),
+                dir -> AtomicFiles.write(dir.resolve(EMBEDDER_FILE), AtomicFiles.Body.copyOf(model.embedder())));
 
         Stages.Built loraPerson = trainLora(person, wardrobes, modelStage);
         Stages.Built loraOther = trainLora(other, wardrobes, modelStage);
@@ -120,8 +123,9 @@ public final class DemoWorkflow {
 
         Stages.Built evaluated = stages.run("evaluate",
                 "Embed wardrobe and generated images; wardrobe similarity and top-5 catalog items of each",
-                "items=" + TOP_ITEMS + " distinct backend=" + EMBEDDER_BACKEND, List.of(wardrobes, generated, index, embedderStage),
-                dir -> evaluate(dir, person, other, wardrobes, generated, index, embedderStage));
+                "items=" + TOP_ITEMS + " distinct backend=" + EMBEDDER_BACKEND + " retrieval=queries",
+                List.of(wardrobes, generated, catalog, index, embedderStage),
+                dir -> evaluate(dir, person, other, wardrobes, generated, catalog, index, embedderStage));
 
         return new Result(s.work(), s, model, Evaluation.read(evaluated.dir().resolve("evaluation.json")),
                 LossLog.read(loraPerson.dir().resolve("loss.txt")), stages.built());
@@ -137,7 +141,7 @@ public final class DemoWorkflow {
                                     wardrobes.dir().resolve(who.name()), dir.resolve("lora.safetensors"))
                             .ldm(LdmConfig.load(model.config()))
                             .tokenizer(model.tokenizer())
-                            .resolution(64)
+                            .resolution(DefaultModel.IMAGE_SIZE)
                             .flip(true)
                             .rank(s.loraRank())
                             .alpha(s.loraRank())
@@ -169,7 +173,7 @@ public final class DemoWorkflow {
                 Optional.empty(), DType.F32, LongPromptMode.CHUNKED, OpKernel.AUTO, ScheduleSource.CONFIG);
         try (Pipeline pipeline = Pipeline.load(model.checkpoint(), options)) {
             GenerationRequest request = GenerationRequest.of(s.prompt(), s.negative(), s.seed())
-                    .withSampler(s.sampler(), s.steps()).withCfg(s.cfg()).withSize(64, 64).withBatch(s.images(), 1);
+                    .withSampler(s.sampler(), s.steps()).withCfg(s.cfg()).withSize(DefaultModel.IMAGE_SIZE, DefaultModel.IMAGE_SIZE).withBatch(s.images(), 1);
             record Way(String name, List<LoraRequest> loras) {}
             List<Way> ways = List.of(new Way("base", List.of()),
                     new Way("lora", List.of(new LoraRequest(loraPerson.dir().resolve("lora.safetensors"), s.loraWeight(), s.loraWeight()))),
@@ -192,10 +196,10 @@ public final class DemoWorkflow {
      * (same weights; the two backends agree within 1e-4, RandomMobileNetV3Test).
      */
     static final Backend EMBEDDER_BACKEND = Backend.ONNX;
+    static final String EMBEDDER_FILE = "mobilenet_v3_large.safetensors";
 
     private ImageEmbedder openEmbedder(Stages.Built embedderStage) {
-        return ImageEmbedder.open(embedderStage.dir().resolve("mobilenet_v3_large.safetensors"), EMBEDDER_BACKEND,
-                EmbedderOptions.defaults());
+        return ImageEmbedder.open(embedderStage.dir().resolve(EMBEDDER_FILE), EMBEDDER_BACKEND, EmbedderOptions.defaults());
     }
 
     private void buildIndex(Path dir, Stages.Built catalogStage, Stages.Built embedderStage) {
@@ -208,8 +212,7 @@ public final class DemoWorkflow {
         Path work = settings.work().toAbsolutePath();
         for (CatalogImage image : c.images()) {
             Path file = c.resolve(image.item()).toAbsolutePath();
-            inputs.add(image.bbox().map(b -> ImageInput.of(file, b))
-                    .orElse(ImageInput.of(file)));
+            inputs.add(c.input(image));
             items.add(new CatalogItem(work.relativize(file).toString(), image.item().itemId(), image.item().category()));
         }
         float[][] vectors;
@@ -222,7 +225,7 @@ public final class DemoWorkflow {
     }
 
     private void evaluate(Path dir, Person person, Person other, Stages.Built wardrobes, Stages.Built generated,
-            Stages.Built indexStage, Stages.Built embedderStage) throws IOException {
+            Stages.Built catalogStage, Stages.Built indexStage, Stages.Built embedderStage) throws IOException {
         Path work = settings.work().toAbsolutePath();
         List<Path> wardrobe = images(wardrobes.dir().resolve(person.name()));
         String[][] ways = {
@@ -236,41 +239,73 @@ public final class DemoWorkflow {
             perWay.add(pngs);
             all.addAll(pngs);
         }
-        float[][] features;
+        Catalog catalog = DeepFashionInShop.read(catalogStage.dir().resolve("inshop"));
+        List<CatalogImage> queries = RetrievalPrecision.queries(catalog);
+        float[][] features, logits, queryFeatures;
+        Optional<ClassHeads> heads;
         try (ImageEmbedder embedder = openEmbedder(embedderStage)) {
-            features = embedder.embedPaths(all, listener.progress("embed images", "img"));
+            heads = embedder.card().heads();
+            List<ImageInput> inputs = all.stream().map(ImageInput::of).toList();
+            features = embedder.embed(inputs, listener.progress("embed images", "img"));
+            logits = heads.isPresent() ? embedder.embed(inputs, Feature.LOGITS, listener.progress("classify images", "img")) : null;
+            queryFeatures = embedder.embed(queries.stream().map(catalog::input).toList(), listener.progress("embed catalog queries", "img"));
         }
+        // The garment the prompt names, as the type head and the catalog's categories call it.
+        Optional<String> garment = heads.flatMap(h -> h.labels(GarmentCheck.TYPE_HEAD))
+                .flatMap(types -> GarmentWords.named(settings.prompt(), types));
+        Optional<String> garmentCategory = garment.flatMap(GarmentWords::catalogCategory);
         float[][] wardrobeFeatures = java.util.Arrays.copyOfRange(features, 0, wardrobe.size());
         List<Evaluation.VariantResult> variants = new ArrayList<>();
+        Evaluation.Retrieval retrieval;
         try (CatalogIndex index = CatalogIndex.load(indexStage.dir().resolve("catalog.idx"))) {
+            List<String> patterns = heads.flatMap(h -> h.labels("pattern")).orElse(List.of());
+            RetrievalPrecision.Result precision = RetrievalPrecision.measure(index, catalog, queries, queryFeatures, patterns, TOP_ITEMS);
+            retrieval = new Evaluation.Retrieval(precision.k(), Evaluation.Precision.of(precision.type()),
+                    precision.pattern().map(Evaluation.Precision::of).orElse(null));
+            listener.note(String.format(Locale.ROOT, "catalog search precision@%d on %d query images: type %.3f%s", precision.k(),
+                    precision.type().queries(), precision.type().precision(),
+                    precision.pattern().map(p -> String.format(Locale.ROOT, ", pattern %.3f", p.precision())).orElse("")));
             int offset = wardrobe.size();
             for (int w = 0; w < ways.length; w++) {
                 List<Path> pngs = perWay.get(w);
                 float[][] g = java.util.Arrays.copyOfRange(features, offset, offset + pngs.size());
+                float[][] gLogits = logits == null ? null : java.util.Arrays.copyOfRange(logits, offset, offset + pngs.size());
                 offset += pngs.size();
                 // Twice as many hits as shown: a catalog item has up to two views, a shopper wants 5 different items.
                 StyleEvaluation.Report r = StyleEvaluation.compare(index, pngs, g, wardrobe, wardrobeFeatures, 2 * TOP_ITEMS,
                         Optional.empty());
                 List<String> settingsLines = TextFiles.readLines(generated.dir().resolve(ways[w][0]).resolve("settings.tsv"));
-                List<Evaluation.ImageResult> results = new ArrayList<>();
+                List<List<Evaluation.Hit>> shown = new ArrayList<>();
                 for (StyleEvaluation.GeneratedResult gr : r.results()) {
+                    java.util.Set<String> seenItems = new java.util.HashSet<>();
+                    shown.add(gr.catalog().stream().filter(m -> seenItems.add(m.item().itemId()))
+                            .limit(TOP_ITEMS).map(m -> new Evaluation.Hit(m.item().path(), m.item().itemId(),
+                                    m.item().category(), m.score())).toList());
+                }
+                Optional<GarmentCheck> check = garment.map(word -> GarmentCheck.of(word, heads, gLogits, garmentCategory,
+                        shown.stream().map(hits -> hits.stream().map(Evaluation.Hit::category).toList()).toList()));
+                List<Evaluation.ImageResult> results = new ArrayList<>();
+                for (int i = 0; i < r.results().size(); i++) {
+                    StyleEvaluation.GeneratedResult gr = r.results().get(i);
                     String name = gr.image().getFileName().toString();
                     String infotext = settingsLines.stream().filter(l -> l.startsWith(name + "\t"))
                             .map(l -> l.substring(name.length() + 1).replace("\\n", "\n")).findFirst().orElse("");
-                    java.util.Set<String> seenItems = new java.util.HashSet<>();
-                    List<Evaluation.Hit> hits = gr.catalog().stream().filter(m -> seenItems.add(m.item().itemId()))
-                            .limit(TOP_ITEMS).map(m -> new Evaluation.Hit(m.item().path(), m.item().itemId(),
-                                    m.item().category(), m.score())).toList();
+                    String seenType = gLogits == null ? null : heads.get().classify(gLogits[i], GarmentCheck.TYPE_HEAD);
                     results.add(new Evaluation.ImageResult(work.relativize(gr.image().toAbsolutePath()).toString(), infotext,
-                            gr.similarities(), gr.bestWardrobe(), gr.bestSimilarity(), hits));
+                            gr.similarities(), gr.bestWardrobe(), gr.bestSimilarity(), shown.get(i), seenType));
                 }
-                variants.add(new Evaluation.VariantResult(ways[w][0], ways[w][1], r.meanBest(), r.meanSimilarity(), results));
-                listener.note(String.format(Locale.ROOT, "%-10s mean best wardrobe similarity %.4f, mean over all pairs %.4f",
-                        ways[w][0], r.meanBest(), r.meanSimilarity()));
+                Double fidelity = check.flatMap(c -> boxed(c.typeFidelity())).orElse(null);
+                Double catalogShare = check.flatMap(c -> boxed(c.catalogTypeShare())).orElse(null);
+                variants.add(new Evaluation.VariantResult(ways[w][0], ways[w][1], r.meanBest(), r.meanSimilarity(), fidelity,
+                        catalogShare, results));
+                listener.note(String.format(Locale.ROOT, "%-10s mean best wardrobe similarity %.4f, mean over all pairs %.4f%s%s",
+                        ways[w][0], r.meanBest(), r.meanSimilarity(),
+                        fidelity == null ? "" : String.format(Locale.ROOT, ", classified as %s %.0f%%", garment.get(), 100 * fidelity),
+                        catalogShare == null ? "" : String.format(Locale.ROOT, ", catalog hits of that type %.0f%%", 100 * catalogShare)));
             }
         }
         List<String> wardrobeNames = wardrobe.stream().map(p -> work.relativize(p.toAbsolutePath()).toString()).toList();
-        new Evaluation(wardrobeNames, variants).write(dir.resolve("evaluation.json"));
+        new Evaluation(wardrobeNames, variants, garment.orElse(null), retrieval).write(dir.resolve("evaluation.json"));
     }
 
     /** The PNG/JPEG files of a folder, by name (generated files and wardrobe photos are named in order). */
@@ -290,11 +325,19 @@ public final class DemoWorkflow {
 
     /** The default model's identity for reuse decisions: a digest of its files. */
     static String fingerprint(DefaultModel m) {
+        return fingerprint(List.of(m.checkpoint(), m.config(), m.tokenizer().resolve("vocab.json"), m.tokenizer().resolve("merges.txt")));
+    }
+
+    private static String fingerprint(List<Path> files) {
         try {
-            return Sha256.hexOfFiles(List.of(m.checkpoint(), m.config(), m.tokenizer().resolve("vocab.json"),
-                    m.tokenizer().resolve("merges.txt")));
+            return Sha256.hexOfFiles(files);
         } catch (IOException e) {
-            throw new AtelierException.FormatException(m.checkpoint() + ": cannot read the default model: " + e.getMessage());
+            throw new AtelierException.FormatException(files.get(0) + ": cannot read the default model: " + e.getMessage());
         }
     }
+
+    private static Optional<Double> boxed(java.util.OptionalDouble v) {
+        return v.isPresent() ? Optional.of(v.getAsDouble()) : Optional.empty();
+    }
+
 }

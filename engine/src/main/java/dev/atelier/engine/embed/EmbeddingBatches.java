@@ -23,8 +23,8 @@ final class EmbeddingBatches implements AutoCloseable {
     private final Preprocessor preprocessor;
     private final int batchSize;
 
-    EmbeddingBatches(EmbedderOptions options) {
-        this.preprocessor = new Preprocessor(options.weights().transform(), options.decodeThreads());
+    EmbeddingBatches(ImageTransform transform, EmbedderOptions options) {
+        this.preprocessor = new Preprocessor(transform, options.decodeThreads());
         this.batchSize = options.batchSize();
     }
 

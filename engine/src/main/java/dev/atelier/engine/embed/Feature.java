@@ -5,5 +5,7 @@ public enum Feature {
     /** The 960 channels after the global average pool (the paper's features; the default). */
     POOLED,
     /** The 1280 activations after classifier.0 and Hardswish, before the last Linear. */
-    PRELOGITS
+    PRELOGITS,
+    /** The last Linear's outputs: class scores, read through the weights' {@link ClassHeads}. */
+    LOGITS
 }

@@ -21,8 +21,14 @@ public interface ImageEmbedder extends AutoCloseable {
     /** Feature length (960 pooled, 1280 pre-logits for MobileNetV3-Large). */
     int dim();
 
-    /** One row per input, in order; progress hears (done, total) and may cancel. */
+    /** The configured feature of each input, in order; progress hears (done, total) and may cancel. */
     float[][] embed(List<ImageInput> inputs, Progress progress);
+
+    /** The given feature of each input, in order ({@link Feature#LOGITS} for the class scores). */
+    float[][] embed(List<ImageInput> inputs, Feature feature, Progress progress);
+
+    /** What the weights file declares: its preprocessing and the meaning of its logits. */
+    EmbedderCard card();
 
     default float[][] embedPaths(List<Path> paths, Progress progress) {
         return embed(paths.stream().map(ImageInput::of).toList(), progress);

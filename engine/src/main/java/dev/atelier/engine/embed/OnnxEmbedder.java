@@ -20,14 +20,25 @@ import java.util.Locale;
  */
 public final class OnnxEmbedder implements ImageEmbedder {
     private final OnnxImageModel model;
+    private final EmbedderCard card;
     private final EmbeddingBatches batches;
-    private final String output;
+    private final Feature feature;
 
-    private OnnxEmbedder(OnnxImageModel model, EmbedderOptions options) {
+    private OnnxEmbedder(OnnxImageModel model, EmbedderOptions options, EmbedderCard card) {
         this.model = model;
-        this.batches = new EmbeddingBatches(options);
-        String wanted = options.feature() == Feature.PRELOGITS ? MobileNetV3OnnxExport.PRELOGITS : MobileNetV3OnnxExport.POOLED;
-        this.output = model.outputNames().contains(wanted) ? wanted : model.outputNames().getFirst();
+        this.card = card;
+        this.batches = new EmbeddingBatches(card.transformOr(options.weights()), options);
+        this.feature = options.feature();
+    }
+
+    /** The model output of feature's name, else the first output (an .onnx file of another layout). */
+    private String output(Feature f) {
+        String wanted = switch (f) {
+            case POOLED -> MobileNetV3OnnxExport.POOLED;
+            case PRELOGITS -> MobileNetV3OnnxExport.PRELOGITS;
+            case LOGITS -> MobileNetV3OnnxExport.LOGITS;
+        };
+        return model.outputNames().contains(wanted) ? wanted : model.outputNames().getFirst();
     }
 
     /**
@@ -37,14 +48,16 @@ public final class OnnxEmbedder implements ImageEmbedder {
     public static OnnxEmbedder open(Path model, EmbedderOptions options) {
         Path onnx = model;
         Path temp = null;
+        EmbedderCard card = EmbedderCard.of(model);
         try {
             if (!model.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".onnx")) {
                 temp = Files.createTempFile("atelier-", ".onnx");
-                MobileNetV3OnnxExport.writeFromFile(temp, model, MobileNetV3Config.LARGE, MobileNetV3OnnxExport.Options.DEFAULT);
+                int crop = card.transformOr(options.weights()).cropSize(); // the graph's fixed input size
+                MobileNetV3OnnxExport.writeFromFile(temp, model, MobileNetV3Config.LARGE, new MobileNetV3OnnxExport.Options(crop, crop));
                 onnx = temp;
             }
             OnnxOptions onnxOptions = new OnnxOptions(Math.max(1, options.threads()), false, true);
-            return new OnnxEmbedder(OnnxImageModel.open(onnx, onnxOptions), options);
+            return new OnnxEmbedder(OnnxImageModel.open(onnx, onnxOptions), options, card);
         } catch (IOException e) {
             throw new FormatException(AtelierException.IO, model + ": cannot export to ONNX: " + e.getMessage());
         } finally {
@@ -60,12 +73,23 @@ public final class OnnxEmbedder implements ImageEmbedder {
 
     @Override
     public int dim() {
-        long[] shape = model.outputShape(output);
+        long[] shape = model.outputShape(output(feature));
         return Math.toIntExact(shape[shape.length - 1]);
     }
 
     @Override
+    public EmbedderCard card() {
+        return card;
+    }
+
+    @Override
     public float[][] embed(List<ImageInput> inputs, Progress progress) {
+        return embed(inputs, feature, progress);
+    }
+
+    @Override
+    public float[][] embed(List<ImageInput> inputs, Feature f, Progress progress) {
+        String output = output(f);
         return batches.embed(inputs, input -> model.run(input, List.of(output)).get(output), progress);
     }
 

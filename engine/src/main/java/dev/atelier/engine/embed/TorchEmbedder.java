@@ -35,6 +35,7 @@ import java.util.Map;
  */
 public final class TorchEmbedder extends NativeHandle implements ImageEmbedder {
     private final EmbedderOptions options;
+    private final EmbedderCard card;
     private final EmbeddingBatches batches;
     private final int pooledDim;
     private final int prelogitsDim;
@@ -48,13 +49,24 @@ public final class TorchEmbedder extends NativeHandle implements ImageEmbedder {
      * @throws AtelierException.FormatException listing every missing or misshapen tensor
      */
     public TorchEmbedder(Map<String, TensorView> tensors, Retainable owner, EmbedderOptions options) {
+        this(tensors, owner, options, EmbedderCard.NONE);
+    }
+
+    /** As above, with what the weights file declares about its preprocessing and logits. */
+    public TorchEmbedder(Map<String, TensorView> tensors, Retainable owner, EmbedderOptions options, EmbedderCard card) {
         super("atl_embedder", create(tensors, owner, options), p -> atl_embedder_destroy(p));
         this.options = options;
+        this.card = card;
         dependOn(owner);
         this.pooledDim = Math.toIntExact(atl_embedder_pooled_dim(pointer()));
         this.prelogitsDim = Math.toIntExact(atl_embedder_prelogits_dim(pointer()));
         this.numClasses = Math.toIntExact(atl_embedder_num_classes(pointer()));
-        this.batches = new EmbeddingBatches(options);
+        if (card.heads().isPresent() && card.heads().get().size() != numClasses) {
+            super.close();
+            throw new AtelierException.FormatException("the weights' class heads (" + EmbedderCard.HEADS + ") name "
+                    + card.heads().get().size() + " outputs, the network has " + numClasses);
+        }
+        this.batches = new EmbeddingBatches(card.transformOr(options.weights()), options);
     }
 
     /**
@@ -74,7 +86,7 @@ public final class TorchEmbedder extends NativeHandle implements ImageEmbedder {
                 tensors.put(name, file.view(name));
             }
             try {
-                return new TorchEmbedder(tensors, file, options);
+                return new TorchEmbedder(tensors, file, options, EmbedderCard.of(file.metadata()));
             } catch (AtelierException.FormatException e) {
                 throw new AtelierException.FormatException(weightsFile + ": " + e.getMessage(), e);
             }
@@ -102,6 +114,11 @@ public final class TorchEmbedder extends NativeHandle implements ImageEmbedder {
         return options;
     }
 
+    @Override
+    public EmbedderCard card() {
+        return card;
+    }
+
     /** The transforms applied to images before the network. */
     public ImageTransform transform() {
         return batches.transform();
@@ -114,7 +131,11 @@ public final class TorchEmbedder extends NativeHandle implements ImageEmbedder {
 
     /** Length of the vectors of feature. */
     public int dim(Feature feature) {
-        return feature == Feature.POOLED ? pooledDim : prelogitsDim;
+        return switch (feature) {
+            case POOLED -> pooledDim;
+            case PRELOGITS -> prelogitsDim;
+            case LOGITS -> numClasses;
+        };
     }
 
     public int numClasses() {
@@ -151,12 +172,21 @@ public final class TorchEmbedder extends NativeHandle implements ImageEmbedder {
      */
     @Override
     public float[][] embed(List<ImageInput> inputs, Progress progress) {
-        Feature feature = options.feature();
-        return batches.embed(inputs, input -> rows(forward(input, feature == Feature.PRELOGITS, false), feature), progress);
+        return embed(inputs, options.feature(), progress);
+    }
+
+    @Override
+    public float[][] embed(List<ImageInput> inputs, Feature feature, Progress progress) {
+        return batches.embed(inputs, input -> rows(forward(input, feature == Feature.PRELOGITS, feature == Feature.LOGITS),
+                feature), progress);
     }
 
     private float[][] rows(Outputs out, Feature feature) {
-        float[] flat = feature == Feature.PRELOGITS ? out.prelogits() : out.pooled();
+        float[] flat = switch (feature) {
+            case POOLED -> out.pooled();
+            case PRELOGITS -> out.prelogits();
+            case LOGITS -> out.logits();
+        };
         int dim = dim(feature);
         float[][] rows = new float[out.n()][];
         for (int i = 0; i < rows.length; i++) {

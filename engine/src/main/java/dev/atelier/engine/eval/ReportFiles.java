@@ -72,7 +72,28 @@ public final class ReportFiles {
                 h.put("score", c.score());
             }
         }
+        report.garment().ifPresent(g -> {
+            ObjectNode o = root.putObject("garment");
+            o.put("garment", g.garment());
+            g.typeFidelity().ifPresent(v -> o.put("type_fidelity", v));
+            g.catalogTypeShare().ifPresent(v -> o.put("catalog_type_share", v));
+            ArrayNode seen = o.putArray("seen_types");
+            g.seenTypes().forEach(seen::add);
+        });
+        report.retrieval().ifPresent(r -> {
+            ObjectNode o = root.putObject("retrieval");
+            o.put("k", r.k());
+            figure(o.putObject("type"), r.type());
+            r.pattern().ifPresent(p -> figure(o.putObject("pattern"), p));
+        });
         return root;
+    }
+
+    private static void figure(ObjectNode o, RetrievalPrecision.Figure f) {
+        o.put("precision", f.precision());
+        o.put("queries", f.queries());
+        ObjectNode by = o.putObject("by_label");
+        f.byLabel().forEach(by::put);
     }
 
     static String similarityCsv(StyleEvaluation.Report report) {
@@ -115,6 +136,7 @@ public final class ReportFiles {
                 .append(String.format(Locale.ROOT, "<p>Mean best wardrobe similarity <span class=\"score\" id=\"mean-best\">%.4f</span>, "
                         + "mean over all pairs <span class=\"score\" id=\"mean-all\">%.4f</span> (cosine on 128-d PCA features).</p>",
                         report.meanBest(), report.meanSimilarity()))
+                .append(garmentHtml(report))
                 .append("<h2>Generated image beside its best wardrobe match, and the nearest catalog items</h2><table>");
         for (StyleEvaluation.GeneratedResult r : report.results()) {
             Path best = report.wardrobe().get(r.bestWardrobe());
@@ -129,6 +151,27 @@ public final class ReportFiles {
             h.append("</tr>");
         }
         h.append("</table></body></html>\n");
+        return h.toString();
+    }
+
+    /** Prompt fidelity and retrieval precision as sentences, when measured. */
+    private static String garmentHtml(StyleEvaluation.Report report) {
+        StringBuilder h = new StringBuilder();
+        report.garment().ifPresent(g -> {
+            h.append("<p>Garment asked for: <b>").append(esc(g.garment())).append("</b>.");
+            g.typeFidelity().ifPresent(v -> h.append(String.format(Locale.ROOT,
+                    " Seen as that garment by the embedder's type head: <span class=\"score\" id=\"type-fidelity\">%.0f%%</span>.", 100 * v)));
+            g.catalogTypeShare().ifPresent(v -> h.append(String.format(Locale.ROOT,
+                    " Catalog items of that category among the nearest: <span class=\"score\" id=\"catalog-type-share\">%.0f%%</span>.", 100 * v)));
+            h.append("</p>");
+        });
+        report.retrieval().ifPresent(r -> {
+            h.append(String.format(Locale.ROOT, "<p>Catalog search on %d query images of the catalog: precision@%d by garment type "
+                    + "<span class=\"score\" id=\"precision-type\">%.3f</span>", r.type().queries(), r.k(), r.type().precision()));
+            r.pattern().ifPresent(p -> h.append(String.format(Locale.ROOT,
+                    ", by pattern <span class=\"score\" id=\"precision-pattern\">%.3f</span>", p.precision())));
+            h.append(".</p>");
+        });
         return h.toString();
     }
 

@@ -14,7 +14,9 @@ import java.util.Optional;
  * The paper's evaluation of generated garments: (1) the cosine similarity of every generated
  * image to every wardrobe photo, on MobileNetV3-Large features projected by the catalog's PCA
  * (128-d) and L2-normalised, with the best wardrobe match of each generated image; (2) the k
- * nearest catalog items of each generated image.
+ * nearest catalog items of each generated image; optionally (3) whether the images are the garment
+ * asked for ({@link GarmentCheck}) and (4) how precise catalog search is on the catalog's own
+ * query images ({@link RetrievalPrecision}).
  */
 public final class StyleEvaluation {
     private StyleEvaluation() {}
@@ -32,7 +34,22 @@ public final class StyleEvaluation {
      * @param meanBest        mean over generated images of their best wardrobe similarity
      * @param meanSimilarity  mean over all (generated, wardrobe) pairs
      */
-    public record Report(List<Path> wardrobe, List<GeneratedResult> results, double meanBest, double meanSimilarity) {}
+    public record Report(List<Path> wardrobe, List<GeneratedResult> results, double meanBest, double meanSimilarity,
+            Optional<GarmentCheck> garment, Optional<RetrievalPrecision.Result> retrieval) {
+        public Report(List<Path> wardrobe, List<GeneratedResult> results, double meanBest, double meanSimilarity) {
+            this(wardrobe, results, meanBest, meanSimilarity, Optional.empty(), Optional.empty());
+        }
+
+        /** This report with prompt fidelity of its generated images. */
+        public Report withGarment(GarmentCheck check) {
+            return new Report(wardrobe, results, meanBest, meanSimilarity, Optional.of(check), retrieval);
+        }
+
+        /** This report with the precision of catalog search on the catalog's own query images. */
+        public Report withRetrieval(RetrievalPrecision.Result r) {
+            return new Report(wardrobe, results, meanBest, meanSimilarity, garment, Optional.of(r));
+        }
+    }
 
     /** Embeds both image sets, compares them and searches the catalog; progress covers the embedding. */
     public static Report evaluate(ImageEmbedder embedder, CatalogSearch index, List<Path> generated, List<Path> wardrobe,

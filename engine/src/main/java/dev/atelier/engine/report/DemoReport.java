@@ -29,9 +29,12 @@ import java.util.regex.Pattern;
  * @param variants the generated images, grouped by how they were made
  * @param loss     the LoRA training loss per step; empty when the LoRA was not trained in this run
  * @param timings  the stages of the run, in order
+ * @param retrieval catalog search precision on the catalog's own query images (by type, by
+ *                  pattern); empty when not measured
  */
 public record DemoReport(String title, Instant created, Map<String, String> facts, List<Photo> wardrobe,
-        List<SimilarityFigure> figures, List<Variant> variants, List<LossPoint> loss, List<StageTime> timings) {
+        List<SimilarityFigure> figures, List<Variant> variants, List<LossPoint> loss, List<StageTime> timings,
+        List<PrecisionFigure> retrieval) {
 
     /** Variant key of the images generated without any LoRA. */
     public static final String WITHOUT_LORA = "base";
@@ -55,6 +58,7 @@ public record DemoReport(String title, Instant created, Map<String, String> fact
         variants = List.copyOf(variants);
         loss = List.copyOf(loss);
         timings = List.copyOf(timings);
+        retrieval = List.copyOf(retrieval);
         if (wardrobe.isEmpty()) {
             throw new InvalidInputException("report: the wardrobe has no photos");
         }
@@ -78,6 +82,35 @@ public record DemoReport(String title, Instant created, Map<String, String> fact
             if (loss.get(i).step() <= loss.get(i - 1).step()) {
                 throw new InvalidInputException("report: loss steps must increase: step " + loss.get(i).step()
                         + " after " + loss.get(i - 1).step());
+            }
+        }
+    }
+
+    /** A report without retrieval figures. */
+    public DemoReport(String title, Instant created, Map<String, String> facts, List<Photo> wardrobe,
+            List<SimilarityFigure> figures, List<Variant> variants, List<LossPoint> loss, List<StageTime> timings) {
+        this(title, created, facts, wardrobe, figures, variants, loss, timings, List.of());
+    }
+
+    /**
+     * Precision@k of catalog search judged by one label.
+     *
+     * @param label   what a right hit shares with its query: "garment type", "pattern"
+     * @param k       hits per query
+     * @param value   the mean share of right hits, in [0, 1]
+     * @param queries how many query images it averages
+     * @param byLabel the mean per query label (e.g. per garment type)
+     */
+    public record PrecisionFigure(String label, int k, double value, int queries, Map<String, Double> byLabel) {
+        public PrecisionFigure {
+            label = text("precision label", label);
+            share("precision by " + label, value);
+            byLabel = Collections.unmodifiableMap(new java.util.TreeMap<>(byLabel));
+            for (Map.Entry<String, Double> e : byLabel.entrySet()) {
+                share("precision of " + e.getKey(), e.getValue());
+            }
+            if (k < 1 || queries < 1) {
+                throw new InvalidInputException("report: precision by " + label + " needs k >= 1 and queries >= 1");
             }
         }
     }
@@ -112,12 +145,27 @@ public record DemoReport(String title, Instant created, Map<String, String> fact
      * @param description what a reader should call it, e.g. "with this person's LoRA"
      * @param meanWardrobeSimilarity the mean over generated images of their best cosine similarity
      *        to the wardrobe photos (higher is closer), in [-1, 1]
+     * @param typeFidelity     prompt fidelity: the share of the variant's images that the
+     *        embedder's type head classifies as the prompted garment
+     * @param catalogTypeShare the share of their top catalog items that have the prompted type
      */
-    public record SimilarityFigure(String variant, String description, double meanWardrobeSimilarity) {
+    public record SimilarityFigure(String variant, String description, double meanWardrobeSimilarity,
+            java.util.OptionalDouble typeFidelity, java.util.OptionalDouble catalogTypeShare) {
         public SimilarityFigure {
             variant = key("figure variant", variant);
             description = text("figure description", description);
             cosine("mean wardrobe similarity of " + variant, meanWardrobeSimilarity);
+            if (typeFidelity.isPresent()) {
+                share("type fidelity of " + variant, typeFidelity.getAsDouble());
+            }
+            if (catalogTypeShare.isPresent()) {
+                share("catalog type share of " + variant, catalogTypeShare.getAsDouble());
+            }
+        }
+
+        /** A figure with wardrobe similarity only. */
+        public SimilarityFigure(String variant, String description, double meanWardrobeSimilarity) {
+            this(variant, description, meanWardrobeSimilarity, java.util.OptionalDouble.empty(), java.util.OptionalDouble.empty());
         }
     }
 
@@ -219,6 +267,13 @@ public record DemoReport(String title, Instant created, Map<String, String> fact
         // float rounding can put a cosine of unit vectors a hair outside [-1, 1]
         if (value < -1.001 || value > 1.001) {
             throw new InvalidInputException("report: " + what + " is " + value + ", outside [-1, 1]");
+        }
+    }
+
+    private static void share(String what, double value) {
+        finite(what, value);
+        if (value < 0 || value > 1) {
+            throw new InvalidInputException("report: " + what + " is " + value + ", outside [0, 1]");
         }
     }
 }

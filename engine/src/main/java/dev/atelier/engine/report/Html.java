@@ -37,6 +37,11 @@ public final class Html {
     }
 
     /** A number with the given decimals, independent of the default locale. */
+    /** A share in [0, 1] as a whole percentage: 0.874 -> "87%". */
+    static String percent(double v) {
+        return Math.round(100 * v) + "%";
+    }
+
     static String num(double v, int decimals) {
         return String.format(Locale.ROOT, "%." + decimals + "f", v);
     }

@@ -84,6 +84,7 @@ public final class ReportWriter {
             header();
             h.append("<main>\n");
             headline();
+            retrieval();
             wardrobe();
             for (Variant v : r.variants()) {
                 variant(v);
@@ -139,9 +140,39 @@ public final class ReportWriter {
                         .append("<rect class=\"bar\" x=\"0\" y=\"0\" width=\"").append(Html.num(100 * len, 2)).append("\" height=\"10\" rx=\"1\"/></svg>")
                         .append("<div class=\"").append(best ? "row-best" : "").append("\"><span class=\"figure\" data-variant=\"")
                         .append(esc(f.variant())).append("\"").append(best ? " data-highest=\"true\"" : "").append(">")
-                        .append(Html.score(f.meanWardrobeSimilarity())).append("</span></div>");
+                        .append(Html.score(f.meanWardrobeSimilarity())).append("</span>");
+                f.typeFidelity().ifPresent(v -> h.append("<small class=\"fidelity\">type kept <span data-hook=\"type-fidelity\" data-variant=\"")
+                        .append(esc(f.variant())).append("\">").append(Html.percent(v)).append("</span></small>"));
+                f.catalogTypeShare().ifPresent(v -> h.append("<small class=\"fidelity\">catalog top items of that type <span data-hook=\"catalog-type-share\" data-variant=\"")
+                        .append(esc(f.variant())).append("\">").append(Html.percent(v)).append("</span></small>"));
+                h.append("</div>");
             }
-            h.append("</div></section>\n");
+            h.append("</div>");
+            if (figures.stream().anyMatch(f -> f.typeFidelity().isPresent() || f.catalogTypeShare().isPresent())) {
+                h.append("<p class=\"note\">Type kept (prompt fidelity): the share of a variant's images that the embedder's garment-type ")
+                        .append("head classifies as the prompted garment. Catalog top items of that type: the share of their nearest ")
+                        .append("catalog items whose category is the prompted garment's.</p>");
+            }
+            h.append("</section>\n");
+        }
+
+        private void retrieval() {
+            if (r.retrieval().isEmpty()) {
+                return;
+            }
+            h.append("<section class=\"card panel\" id=\"retrieval\"><h3>Catalog search</h3><p class=\"note\">Each query image of the ")
+                    .append("catalog searches the index; of its nearest other items, the share that has the query's label ")
+                    .append("(precision@k, averaged over queries).</p><table><thead><tr><th>Label</th><th class=\"t\">Precision</th>")
+                    .append("<th class=\"t\">Queries</th><th>Per label</th></tr></thead><tbody>");
+            for (DemoReport.PrecisionFigure p : r.retrieval()) {
+                StringBuilder per = new StringBuilder();
+                p.byLabel().forEach((label, v) -> per.append(per.isEmpty() ? "" : ", ").append(label).append(' ').append(Html.percent(v)));
+                h.append("<tr><th>").append(esc(p.label())).append("</th><td class=\"t\"><span data-hook=\"precision\" data-label=\"")
+                        .append(esc(p.label())).append("\" data-value=\"").append(Html.num(p.value(), 4)).append("\">precision@")
+                        .append(p.k()).append(' ').append(Html.percent(p.value())).append("</span></td><td class=\"t\">").append(p.queries())
+                        .append("</td><td>").append(esc(per.toString())).append("</td></tr>");
+            }
+            h.append("</tbody></table></section>\n");
         }
 
         private void wardrobe() {

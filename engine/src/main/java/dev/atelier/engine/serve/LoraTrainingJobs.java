@@ -11,8 +11,6 @@ import dev.atelier.engine.train.TrainingListener;
 import dev.atelier.engine.util.AtomicFiles;
 import dev.atelier.engine.util.BoundedImageReader;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -238,7 +236,7 @@ public final class LoraTrainingJobs implements AutoCloseable {
                     }
                 }
             });
-            Path added = loras.add(r.name(), channel -> copy(output, channel));
+            Path added = loras.add(r.name(), AtomicFiles.Body.copyOf(output));
             synchronized (this) {
                 job.lora = added;
                 job.finish(State.DONE, null);
@@ -259,19 +257,6 @@ public final class LoraTrainingJobs implements AutoCloseable {
         } finally {
             if (dir != null) {
                 delete(dir);
-            }
-        }
-    }
-
-    private static void copy(Path from, java.nio.channels.WritableByteChannel to) throws IOException {
-        try (FileChannel in = FileChannel.open(from)) {
-            ByteBuffer buffer = ByteBuffer.allocate(1 << 16);
-            while (in.read(buffer) >= 0) {
-                buffer.flip();
-                while (buffer.hasRemaining()) {
-                    to.write(buffer);
-                }
-                buffer.clear();
             }
         }
     }

@@ -16,8 +16,9 @@ import java.util.SplittableRandom;
  * {@link dev.atelier.engine.catalog.DeepFashionInShop#read}:
  * {@code img/<MEN|WOMEN>/<Category>/id_NNNNNNNN/01_1_front.jpg} (and {@code 01_2_side.jpg} for
  * about 60% of the items: the same garment framed differently and turned a little),
- * {@code Eval/list_eval_partition.txt}, {@code Anno/list_bbox_inshop.txt} and
- * {@code Anno/list_item_inshop.txt}. Styles are spread evenly over every type, colour and
+ * {@code Eval/list_eval_partition.txt}, {@code Anno/list_bbox_inshop.txt},
+ * {@code Anno/list_item_inshop.txt} and the items' pattern and colour as attributes
+ * ({@code Anno/list_attr_cloth.txt}, {@code Anno/list_attr_items.txt}). Styles are spread evenly over every type, colour and
  * pattern. About half the items are train items; of the others the front view is a query and the
  * side view a gallery image (a one-view item is a gallery image).
  */
@@ -87,9 +88,36 @@ public final class SyntheticCatalog {
             writeList(staged.path().resolve("Eval/list_eval_partition.txt"), "image_name item_id evaluation_status", partitionRows);
             writeList(staged.path().resolve("Anno/list_bbox_inshop.txt"), "image_name clothes_type pose_type x_1 y_1 x_2 y_2", bboxRows);
             writeList(staged.path().resolve("Anno/list_item_inshop.txt"), null, itemRows);
+            writeAttributes(staged.path(), specs);
             staged.commit();
             return partitionRows.size();
         }
+    }
+
+    /**
+     * The items' pattern and primary colour as In-shop attribute labels: {@code list_attr_cloth.txt}
+     * names them (pattern words, then colour words), {@code list_attr_items.txt} gives each item 1
+     * for its two and -1 for the others.
+     */
+    private static void writeAttributes(Path root, GarmentSpec[] specs) {
+        List<String> names = new ArrayList<>();
+        for (GarmentPattern p : GarmentPattern.values()) {
+            names.add(p.word());
+        }
+        for (GarmentColour c : GarmentColour.values()) {
+            names.add(c.word());
+        }
+        List<String> rows = new ArrayList<>();
+        for (int i = 0; i < specs.length; i++) {
+            StringBuilder row = new StringBuilder(String.format("id_%08d", i + 1));
+            for (String name : names) {
+                boolean on = name.equals(specs[i].pattern().word()) || name.equals(specs[i].colour().word());
+                row.append(on ? " 1" : " -1");
+            }
+            rows.add(row.toString());
+        }
+        writeList(root.resolve("Anno/list_attr_cloth.txt"), "attribute_name", names);
+        writeList(root.resolve("Anno/list_attr_items.txt"), "item_id attribute_labels", rows);
     }
 
     private static void writeList(Path path, String header, List<String> rows) {

@@ -50,6 +50,18 @@ public final class AtomicFiles {
     @FunctionalInterface
     public interface Body {
         void write(FileChannel channel) throws IOException;
+
+        /** A body that is the bytes of source (copied by the kernel where it can). */
+        static Body copyOf(java.nio.file.Path source) {
+            return channel -> {
+                try (FileChannel in = FileChannel.open(source)) {
+                    long size = in.size();
+                    for (long done = 0; done < size; ) {
+                        done += in.transferTo(done, size - done, channel);
+                    }
+                }
+            };
+        }
     }
 
     /** Looks at a written file before it replaces its target; throws to refuse it. */

@@ -147,6 +147,52 @@ class CatalogReadersTest {
     }
 
     @Test
+    void readsInShopItemAttributes() throws Exception {
+        SyntheticInShop.write(dir, 3, 8, 0.1f, 1);
+        // In-shop names attributes one a line (names may hold spaces) and gives each item 1 / -1 per attribute.
+        SyntheticInShop.writeList(dir.resolve("Anno/list_attr_cloth.txt"), "attribute_name", List.of("floral print", "striped", "red"));
+        SyntheticInShop.writeList(dir.resolve("Anno/list_attr_items.txt"), "item_id attribute_labels",
+                List.of("id_00000001 1 -1 1", "id_00000002 -1 1 -1", "id_00000003 -1 -1 -1"));
+        Catalog c = DeepFashionInShop.read(dir);
+        for (CatalogImage image : c.images()) {
+            List<String> expected = switch (image.item().itemId()) {
+                case "id_00000001" -> List.of("floral print", "red");
+                case "id_00000002" -> List.of("striped");
+                default -> List.of();
+            };
+            assertEquals(expected, image.attributes(), image.item().path());
+        }
+
+        SyntheticInShop.writeList(dir.resolve("Anno/list_attr_items.txt"), "item_id attribute_labels",
+                List.of("id_00000001 1 -1 2", "id_00000002 -1 1 -1", "id_00000003 -1 -1 -1"));
+        FormatException bad = assertThrows(FormatException.class, () -> DeepFashionInShop.read(dir));
+        assertTrue(bad.getMessage().contains("list_attr_items.txt:3:") && bad.getMessage().contains("got 2"), bad.getMessage());
+        SyntheticInShop.writeList(dir.resolve("Anno/list_attr_items.txt"), "item_id attribute_labels", List.of("id_00000001 1 -1"));
+        FormatException shortRow = assertThrows(FormatException.class, () -> DeepFashionInShop.read(dir));
+        assertTrue(shortRow.getMessage().contains("list_attr_items.txt:3:"), shortRow.getMessage());
+    }
+
+    @Test
+    void readsCategoryImageAttributes() throws Exception {
+        for (String name : List.of("img/Floral_Dress/img_00000001.jpg", "img/Striped_Tee/img_00000001.jpg")) {
+            Files.createDirectories(dir.resolve(name).getParent());
+            Files.write(dir.resolve(name), new byte[] {1});
+        }
+        SyntheticInShop.writeList(dir.resolve("Anno/list_category_cloth.txt"), "category_name  category_type",
+                List.of("Tee 1", "Dress 3"));
+        SyntheticInShop.writeList(dir.resolve("Anno/list_category_img.txt"), "image_name  category_label",
+                List.of("img/Floral_Dress/img_00000001.jpg 2", "img/Striped_Tee/img_00000001.jpg 1"));
+        // Category and Attribute Prediction: "attribute_name attribute_type", values 1 / -1 / 0 per image.
+        SyntheticInShop.writeList(dir.resolve("Anno/list_attr_cloth.txt"), "attribute_name  attribute_type",
+                List.of("floral                       1", "a-line                       3", "striped                      1"));
+        SyntheticInShop.writeList(dir.resolve("Anno/list_attr_img.txt"), "image_name  attribute_labels",
+                List.of("img/Floral_Dress/img_00000001.jpg 1 1 0", "img/Striped_Tee/img_00000001.jpg -1 0 1"));
+        Catalog c = DeepFashionCategory.read(dir);
+        assertEquals(List.of("floral", "a-line"), c.images().get(0).attributes());
+        assertEquals(List.of("striped"), c.images().get(1).attributes());
+    }
+
+    @Test
     void readsPlainImageFolder() throws Exception {
         for (String name : List.of("shirts/a.jpg", "shirts/b.PNG", "shoes/c.jpeg", "notes.txt", "top.png")) {
             Files.createDirectories(dir.resolve(name).getParent());

@@ -41,7 +41,8 @@ class DemoWorkFolderLockTest {
             }
         };
         // The model is never opened: the lock is taken first.
-        DefaultModel model = new DefaultModel(work.resolve("none.safetensors"), work.resolve("none.yaml"), work.resolve("tokenizer"));
+        DefaultModel model = new DefaultModel(work.resolve("none.safetensors"), work.resolve("none.yaml"), work.resolve("tokenizer"),
+                work.resolve("none-embedder.safetensors"));
         try {
             InvalidInputException e = assertThrows(InvalidInputException.class,
                     () -> new DemoWorkflow(DemoSettings.defaults(work), model, listener).run());

@@ -99,7 +99,23 @@ class DemoWorkflowTest {
             }
         }
         assertEquals(settings.loraSteps(), result.loraLoss().size());
-        assertEquals(3, second.notes.size());
+        assertEquals(4, second.notes.size(), "catalog precision, then one line per variant: " + second.notes);
+
+        // Prompt fidelity and catalog precision, measured with the trained embedder's heads.
+        assertEquals("jacket", e.garment());
+        for (Evaluation.VariantResult v : e.variants()) {
+            assertTrue(v.typeFidelity() != null && v.typeFidelity() >= 0 && v.typeFidelity() <= 1, v.name() + ": " + v.typeFidelity());
+            long seenJackets = v.images().stream().filter(img -> "jacket".equals(img.seenType())).count();
+            assertEquals((double) seenJackets / v.images().size(), v.typeFidelity(), 1e-12, v.name());
+            long hitsOfType = v.images().stream().flatMap(img -> img.catalog().stream())
+                    .filter(h -> h.category().equals("MEN/Jackets_Vests")).count();
+            assertEquals(hitsOfType / (5.0 * v.images().size()), v.catalogTypeShare(), 1e-12, v.name());
+        }
+        Evaluation.Retrieval retrieval = e.retrieval();
+        assertEquals(5, retrieval.k());
+        assertTrue(retrieval.type().queries() > 10, "the catalog's query split: " + retrieval.type().queries());
+        assertTrue(retrieval.type().value() > 0.5, "the trained embedder finds garments of the query's type: " + retrieval.type().value());
+        assertEquals(retrieval.type().queries(), retrieval.pattern().queries(), "every synthetic item has a pattern");
 
         // The report, as a reader's browser shows it: every image decoded, the three figures and the loss curve there.
         Path html = DemoReportBuilder.write(result, Duration.ofSeconds(1));
@@ -117,6 +133,14 @@ class DemoWorkflowTest {
         }
         assertEquals(String.valueOf(settings.loraSteps()), Dom.one(dom, "svg", "data-role", "loss-chart").attr("data-points"));
         assertEquals(generatedImages * 5, Dom.where(dom, "span", "data-hook", "catalog-score").size());
+        for (Evaluation.VariantResult v : e.variants()) {
+            Dom.Element kept = Dom.where(dom, "span", "data-hook", "type-fidelity").stream().filter(f -> f.has("data-variant", v.name()))
+                    .findFirst().orElseThrow(() -> new AssertionError("no type fidelity for " + v.name()));
+            assertEquals(Math.round(100 * v.typeFidelity()) + "%", kept.text(), v.name());
+        }
+        List<Dom.Element> precision = Dom.where(dom, "span", "data-hook", "precision");
+        assertEquals(2, precision.size(), "precision by garment type and by pattern");
+        assertEquals(String.format(java.util.Locale.ROOT, "%.4f", retrieval.type().value()), precision.get(0).attr("data-value"));
 
         // 3. A third run builds nothing.
         Recorder third = new Recorder("", 0);

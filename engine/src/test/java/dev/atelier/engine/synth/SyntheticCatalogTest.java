@@ -59,6 +59,17 @@ class SyntheticCatalogTest {
         }
         assertTrue(splits.get(Split.TRAIN) > images / 4 && splits.get(Split.TRAIN) < images * 3 / 4, splits.toString());
 
+        // Attributes (list_attr_cloth.txt, list_attr_items.txt): each item's pattern, then its colour.
+        Set<String> patterns = new TreeSet<>();
+        for (CatalogImage image : c.images()) {
+            List<String> a = image.attributes();
+            assertEquals(2, a.size(), image.item().path() + ": " + a);
+            GarmentPattern.fromWord(a.get(0));
+            GarmentColour.fromWord(a.get(1));
+            patterns.add(a.get(0));
+        }
+        assertEquals(GarmentPattern.values().length, patterns.size(), "every pattern is in the catalog: " + patterns);
+
         CatalogImage first = c.images().getFirst();
         assertTrue(first.item().path().matches("img/(MEN|WOMEN)/[A-Za-z_]+/id_00000001/01_1_front\\.jpg"), first.item().path());
         BufferedImage jpeg = ImageIO.read(c.resolve(first.item()).toFile());
