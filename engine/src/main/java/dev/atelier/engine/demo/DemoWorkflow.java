@@ -290,7 +290,9 @@ public final class DemoWorkflow {
                     String name = gr.image().getFileName().toString();
                     String infotext = settingsLines.stream().filter(l -> l.startsWith(name + "\t"))
                             .map(l -> l.substring(name.length() + 1).replace("\\n", "\n")).findFirst().orElse("");
-                    String seenType = gLogits == null ? null : heads.get().classify(gLogits[i], GarmentCheck.TYPE_HEAD);
+                    // The check already classified each image when the prompt names a garment.
+                    String seenType = gLogits == null ? null : check.isPresent() ? check.get().seenTypes().get(i)
+                            : heads.get().classify(gLogits[i], GarmentCheck.TYPE_HEAD);
                     results.add(new Evaluation.ImageResult(work.relativize(gr.image().toAbsolutePath()).toString(), infotext,
                             gr.similarities(), gr.bestWardrobe(), gr.bestSimilarity(), shown.get(i), seenType));
                 }

@@ -10,6 +10,7 @@ import dev.atelier.engine.train.LoraTrainingConfig;
 import dev.atelier.engine.train.TrainingListener;
 import dev.atelier.engine.util.AtomicFiles;
 import dev.atelier.engine.util.BoundedImageReader;
+import dev.atelier.engine.util.StagedDirectory;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -25,7 +26,6 @@ import java.util.UUID;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -262,10 +262,8 @@ public final class LoraTrainingJobs implements AutoCloseable {
     }
 
     private static void delete(Path dir) {
-        try (Stream<Path> s = Files.walk(dir)) {
-            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
+        try {
+            StagedDirectory.deleteTree(dir);
         } catch (IOException e) {
             LOG.warn("cannot remove the training folder {}: {}", dir, e.getMessage());
         }

@@ -13,7 +13,6 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -65,7 +64,7 @@ final class CatalogRoutes {
         }
         int k = f.integer("k", 5, 1, MAX_K);
         Optional<String> category = Optional.ofNullable(f.string("category", null));
-        float[] query = features(List.of(decode(image, "image")), List.of("image"))[0];
+        float[] query = features(List.of(Base64Images.decode(image, "image")), List.of("image"))[0];
         List<Map<String, Object>> rows = new ArrayList<>();
         for (CatalogSearch.Hit h : catalog.search().search(query, k, category)) {
             rows.add(h.row(rows.size() + 1));
@@ -83,11 +82,11 @@ final class CatalogRoutes {
         List<String> names = new ArrayList<>();
         for (int i = 0; i < generated.size(); i++) {
             names.add("generated[" + i + "]");
-            images.add(decode(generated.get(i), names.getLast()));
+            images.add(Base64Images.decode(generated.get(i), names.getLast()));
         }
         for (int i = 0; i < wardrobe.size(); i++) {
             names.add("wardrobe[" + i + "]");
-            images.add(decode(wardrobe.get(i), names.getLast()));
+            images.add(Base64Images.decode(wardrobe.get(i), names.getLast()));
         }
         float[][] features = features(images, names);
         List<Path> g = names.subList(0, generated.size()).stream().map(Path::of).toList();
@@ -96,10 +95,6 @@ final class CatalogRoutes {
                 java.util.Arrays.copyOfRange(features, 0, g.size()), w,
                 java.util.Arrays.copyOfRange(features, g.size(), features.length), k, category);
         answers.write(ctx, 200, ReportFiles.tree(report));
-    }
-
-    private static byte[] decode(String base64, String field) {
-        return Base64Images.decode(base64, field);
     }
 
     /** The images' features: the embedder reads images from files, so the bytes go through a folder of them. */
