@@ -242,7 +242,8 @@ final class IndexCommand implements Callable<Integer> {
         public Integer call() {
             Catalog c = catalog.read();
             // A FAISS folder is read, extended and saved under its lock: a second writer fails at once
-            // instead of saving over the first one's items.
+            // instead of saving over the first one's items. Elasticsearch writers need no lock: each
+            // document is written on its own and ords are reserved in the cluster (ElasticsearchCatalog.add).
             try (FolderLock writer = ElasticsearchLocation.isLocation(index) ? null
                     : FolderLock.acquire(Path.of(index), "atelier index add", Duration.ZERO);
                     CatalogSearch existing = CatalogSearches.open(index)) {

@@ -95,15 +95,10 @@ final class CatalogAdmin {
             meta.put(META_FORMAT, JsonData.of(FORMAT));
             meta.put(META_INPUT, JsonData.of(inputDimension));
             meta.put(META_PCA, JsonData.of(pcaBytes == null ? "" : Sha256.hex(pcaBytes)));
+            ElasticsearchTransport connected = transport;
             transport.call("create index " + concrete, () -> {
                 if (pcaBytes != null) {
-                    String state = stateIndex(location);
-                    if (!c.indices().exists(e -> e.index(state)).value()) {
-                        c.indices().create(i -> i.index(state)
-                                .settings(s -> s.numberOfShards("1").numberOfReplicas(String.valueOf(options.replicas())))
-                                .mappings(m -> m.dynamic(DynamicMapping.False)
-                                        .properties("pca", p -> p.binary(b -> b))));
-                    }
+                    String state = ensureStateIndex(connected, options.replicas());
                     c.index(i -> i.index(state).id(concrete).document(Map.of("pca", Base64.getEncoder().encodeToString(pcaBytes)))
                             .refresh(Refresh.True));
                 }
@@ -247,6 +242,7 @@ final class CatalogAdmin {
                         String state = stateIndex(transport.location());
                         if (client.indices().exists(e -> e.index(state)).value()) {
                             client.delete(d -> d.index(state).id(index));
+                            client.delete(d -> d.index(state).id(OrdCounter.documentId(index)));
                         }
                         return null;
                     });
@@ -296,7 +292,7 @@ final class CatalogAdmin {
                     return;
                 }
             } catch (IOException | ElasticsearchException e) {
-                if (!isHttpStatus(e, 408)) {
+                if (!ElasticsearchTransport.hasStatus(e, 408)) {
                     // Not a timeout: report it as every other call does.
                     throw ElasticsearchTransport.failure(transport.location(), "wait for green health of " + concreteIndex, e);
                 }
@@ -307,18 +303,6 @@ final class CatalogAdmin {
                 + TimeUnit.NANOSECONDS.toMinutes(limitNanos) + " min (" + status + "): its replicas are not allocated");
     }
 
-    private static boolean isHttpStatus(Throwable e, int status) {
-        for (Throwable t = e; t != null; t = t.getCause()) {
-            if (t instanceof org.elasticsearch.client.ResponseException r && r.getResponse().getStatusLine().getStatusCode() == status) {
-                return true;
-            }
-            if (t instanceof ElasticsearchException ee && ee.status() == status) {
-                return true;
-            }
-        }
-        return false;
-    }
-
     /** Makes everything written so far visible to searches and counts. */
     void refresh() {
         transport.call("refresh " + concreteIndex, () -> transport.client().indices().refresh(r -> r.index(concreteIndex)));
@@ -326,6 +310,31 @@ final class CatalogAdmin {
 
     static String stateIndex(ElasticsearchLocation location) {
         return location.name() + "-atelier-state";
+    }
+
+    /**
+     * The catalog's state index (PCA documents, ord counters), created when missing: one shard,
+     * replicas as given, nothing indexed but the mapped PCA field (documents are read by id).
+     * Two processes creating it at once both succeed.
+     */
+    static String ensureStateIndex(ElasticsearchTransport transport, int replicas) {
+        ElasticsearchClient c = transport.client();
+        String state = stateIndex(transport.location());
+        transport.call("create state index " + state, () -> {
+            if (!c.indices().exists(e -> e.index(state)).value()) {
+                try {
+                    c.indices().create(i -> i.index(state)
+                            .settings(s -> s.numberOfShards("1").numberOfReplicas(String.valueOf(replicas)))
+                            .mappings(m -> m.dynamic(DynamicMapping.False).properties("pca", p -> p.binary(b -> b))));
+                } catch (ElasticsearchException e) {
+                    if (e.error() == null || !"resource_already_exists_exception".equals(e.error().type())) {
+                        throw e;
+                    }
+                }
+            }
+            return null;
+        });
+        return state;
     }
 
     private static Pca copy(Pca pca) {

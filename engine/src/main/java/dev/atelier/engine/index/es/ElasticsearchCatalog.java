@@ -22,8 +22,9 @@ import java.util.Optional;
  *
  * <p>Documents: {@code vector} (dense_vector, the projected unit-length vector, similarity
  * dot_product, index_options by {@link ElasticsearchOptions#type()}), keyword fields
- * {@code path}, {@code item_id}, {@code category}, and {@code ord} (long: the build order, the
- * {@link CatalogSearch.Hit#id()}); document id = SHA-256 of the image path (hex).
+ * {@code path}, {@code item_id}, {@code category}, and {@code ord} (long, the
+ * {@link CatalogSearch.Hit#id()}: the catalog position for a build's items, a number reserved
+ * from {@link OrdCounter} for items added later); document id = SHA-256 of the image path (hex).
  *
  * <p>Alias: searches go to the alias {@code name}; a (re)build writes a new concrete index
  * {@code name-<UTC timestamp>} and {@link #publish()} moves the alias onto it in one atomic
@@ -48,6 +49,7 @@ public final class ElasticsearchCatalog implements CatalogSearch {
     private final String concreteIndex;
     private final Pca pca; // owned; null: none
     private final VectorProjection projection;
+    private final OrdCounter ords;
     private volatile String searchTarget; // the alias once published, else the concrete index
 
     /** Takes ownership of transport and pca. */
@@ -60,6 +62,7 @@ public final class ElasticsearchCatalog implements CatalogSearch {
         this.concreteIndex = concreteIndex;
         this.pca = pca;
         this.projection = new VectorProjection(pca, inputDimension);
+        this.ords = new OrdCounter(transport, concreteIndex, options.replicas());
         this.searchTarget = published ? transport.location().name() : concreteIndex;
     }
 
@@ -114,12 +117,13 @@ public final class ElasticsearchCatalog implements CatalogSearch {
     }
 
     /**
-     * Adds items (ords continue after {@link #count()}) in one bulk request and refreshes; any
-     * failed item throws. For large catalogs use {@link BulkIndexer}.
+     * Adds items in one bulk request and refreshes; any failed item throws. Their ords are
+     * reserved from the catalog's {@link OrdCounter}, so writers adding to one catalog at once,
+     * in this process or others, never number two items alike. For large catalogs use
+     * {@link BulkIndexer}.
      */
     @Override
-    public synchronized void add(float[][] vectors, List<CatalogItem> items) {
-        // synchronized: new ords start at count(), so two adds at once would number alike.
+    public void add(float[][] vectors, List<CatalogItem> items) {
         if (vectors.length != items.size()) {
             throw new InvalidInputException(vectors.length + " vectors for " + items.size() + " items");
         }
@@ -127,7 +131,7 @@ public final class ElasticsearchCatalog implements CatalogSearch {
             return;
         }
         float[][] projected = projection.apply(vectors);
-        long base = count();
+        long base = ords.reserve(items.size());
         List<CatalogDocument> docs = new ArrayList<>(items.size());
         for (int i = 0; i < items.size(); i++) {
             docs.add(CatalogDocument.of(items.get(i), base + i, projected[i]));

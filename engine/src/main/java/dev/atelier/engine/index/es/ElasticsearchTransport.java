@@ -142,6 +142,24 @@ final class ElasticsearchTransport implements AutoCloseable {
         return failed;
     }
 
+    /**
+     * Whether a failure is Elasticsearch's answer with this HTTP status, as the typed client
+     * reports it ({@link ElasticsearchException}) or as the REST client does (a
+     * {@link org.elasticsearch.client.ResponseException} in the cause chain; the typed client
+     * passes some statuses, such as 409 from a conditional write, through that way).
+     */
+    static boolean hasStatus(Throwable e, int status) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof org.elasticsearch.client.ResponseException r && r.getResponse().getStatusLine().getStatusCode() == status) {
+                return true;
+            }
+            if (t instanceof ElasticsearchException ee && ee.status() == status) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** The client's failures as Atelier's: unreachable nodes and Elasticsearch errors, with what was being done. */
     static AtelierException failure(ElasticsearchLocation location, String what, Exception e) {
         if (e instanceof ElasticsearchException es) {
@@ -149,6 +167,11 @@ final class ElasticsearchTransport implements AutoCloseable {
                     + es.status() + " " + (es.error() == null ? es.getMessage() : es.error().type() + ": " + es.error().reason()
                     + (es.error().rootCause().isEmpty() ? "" : " (" + es.error().rootCause().getFirst().type() + ": "
                     + es.error().rootCause().getFirst().reason() + ")")));
+        }
+        if (e instanceof org.elasticsearch.client.ResponseException r) {
+            // A node answered, with an error status the typed client did not parse.
+            return new BackendException(AtelierException.BACKEND, "Elasticsearch at " + location + " refused to " + what + ": "
+                    + r.getResponse().getStatusLine());
         }
         return new ClusterUnreachableException("cannot reach Elasticsearch at " + location + " to " + what + ": " + e, e);
     }

@@ -29,7 +29,8 @@ import org.junit.jupiter.api.TestMethodOrder;
 /**
  * The Elasticsearch catalog on the real 2-node cluster (scripts/es-cluster.sh): 100,000 synthetic
  * clustered 128-d vectors with 1 replica, recall@5 against exact FAISS search, the category
- * filter, PCA parity with the FAISS backend, fail-over when a node stops, wrong mapping dims.
+ * filter, PCA parity with the FAISS backend, concurrent adders, fail-over when a node stops,
+ * wrong mapping dims.
  */
 @Tag("es")
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -153,7 +154,58 @@ class ElasticsearchCatalogTest {
                 assertEquals("img/added.jpg", top.item().path());
                 assertEquals(1.0, top.score(), 1e-4);
                 assertEquals(3001, es.count());
+                // The build numbered its items 0..2999 by position; an addition continues after them.
+                assertEquals(3000, top.id());
             }
+        }
+    }
+
+    @Test
+    @Order(6)
+    void concurrentWritersNeverNumberTwoItemsAlike() throws Exception {
+        // Two catalogs opened at one location (as two `atelier index add` processes would: each its
+        // own client) add 6 batches of 25 items each at the same time, after a build of 500.
+        SyntheticVectors raw = SyntheticVectors.make(800, 64, 20, 5, 0, 0.5f, 13);
+        ElasticsearchLocation loc = TestCluster.location("concurrent-add");
+        BulkIndexer.build(loc, ElasticsearchOptions.defaults().withType(VectorIndexType.FLAT), null, 64,
+                BulkIndexer.of(java.util.Arrays.copyOf(raw.vectors, 500), raw.items.subList(0, 500)), BulkIndexer.Options.defaults(),
+                BulkIndexer.Listener.NONE, () -> false);
+        ConcurrentLinkedQueue<Throwable> errors = new ConcurrentLinkedQueue<>();
+        List<Thread> writers = new ArrayList<>();
+        for (int w = 0; w < 2; w++) {
+            int writer = w;
+            writers.add(Thread.ofPlatform().start(() -> {
+                try (ElasticsearchCatalog own = ElasticsearchCatalog.open(loc, ElasticsearchOptions.defaults())) {
+                    for (int b = 0; b < 6; b++) {
+                        int from = 500 + writer * 150 + b * 25;
+                        own.add(java.util.Arrays.copyOfRange(raw.vectors, from, from + 25), raw.items.subList(from, from + 25));
+                    }
+                } catch (Throwable e) {
+                    errors.add(e);
+                }
+            }));
+        }
+        for (Thread t : writers) t.join();
+        assertEquals(List.of(), List.copyOf(errors));
+        try (ElasticsearchCatalog check = ElasticsearchCatalog.open(loc, ElasticsearchOptions.defaults())) {
+            check.refresh();
+            assertEquals(800, check.count(), "every added item is in the catalog");
+            @SuppressWarnings("rawtypes")
+            var hits = check.client().search(q -> q.index(loc.name()).size(1000).source(src -> src.filter(f -> f.includes("ord", "path"))),
+                    Map.class).hits().hits();
+            Map<Long, String> byOrd = new java.util.HashMap<>();
+            for (var h : hits) {
+                long ord = ((Number) h.source().get("ord")).longValue();
+                String path = (String) h.source().get("path");
+                String before = byOrd.put(ord, path);
+                assertNull(before, "ord " + ord + " given to both " + before + " and " + path);
+            }
+            assertEquals(800, byOrd.size());
+            for (int i = 0; i < 500; i++) {
+                assertEquals(raw.items.get(i).path(), byOrd.get((long) i), "the build's ords are catalog positions");
+            }
+            assertEquals(Set.of(), byOrd.keySet().stream().filter(o -> o < 0 || o >= 800).collect(java.util.stream.Collectors.toSet()),
+                    "reservations leave no gaps when nothing fails");
         }
     }
 
