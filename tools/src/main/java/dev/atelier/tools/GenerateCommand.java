@@ -167,8 +167,10 @@ final class GenerateCommand extends CliCommand {
                 ScheduleSource.fromName(scheduleSource), checkpoint.fileAccess.access());
         configFile.saveIfAsked(spec);
         threads.apply();
-        // Before the model loads: a bad --out costs nothing. Numbers follow the highest in the folder.
+        // Before the model loads: a bad --out or an impossible size costs nothing. Numbers follow
+        // the highest in the folder.
         ImageFolder folder = ImageFolder.open(out);
+        Pipeline.checkFits(request, options);
         try (Pipeline pipeline = Pipeline.load(checkpoint.model, options)) {
             PeakFlops peak = null;
             List<Profile.Entry> entries = List.of();

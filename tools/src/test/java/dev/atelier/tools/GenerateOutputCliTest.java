@@ -129,6 +129,35 @@ class GenerateOutputCliTest {
         assertEquals(String.format("%05d-5.png", kept.size()), after.get(after.size() - 1), "numbered after the kept images");
     }
 
+    /**
+     * Input that can be refused from the files and arguments alone (a corrupt checkpoint, a size
+     * that cannot fit) is refused before the native library loads: run in a JVM whose library
+     * path names nothing, the refusal is the input's, not "libatelier not found".
+     */
+    @Test
+    void inputIsRefusedBeforeTheNativeLibraryLoads() throws Exception {
+        Path truncated = Files.write(dir.resolve("truncated.safetensors"), new byte[] {0, 0, 0, 64, 0, 0, 0, 0, '{'});
+        List<String> corrupt = new ArrayList<>(generateArgs(dir.resolve("a")));
+        corrupt.set(corrupt.indexOf("--model") + 1, truncated.toString());
+        corrupt.addAll(List.of("--tokenizer", model().resolve("tokenizer").toString()));
+        List<String> huge = new ArrayList<>(generateArgs(dir.resolve("b")));
+        huge.set(huge.indexOf("--width") + 1, "65536");
+        huge.set(huge.indexOf("--height") + 1, "65536");
+        for (List<String> args : List.of(corrupt, huge)) {
+            List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                    "--enable-native-access=ALL-UNNAMED", "-Datelier.native.path=" + dir.resolve("no-library"), "-cp",
+                    System.getProperty("java.class.path"), Main.class.getName()));
+            command.addAll(args);
+            Path log = dir.resolve("refused.log");
+            Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+            assertTrue(p.waitFor(2, java.util.concurrent.TimeUnit.MINUTES), "the command ended");
+            String output = read(log);
+            assertEquals(2, p.exitValue(), output);
+            assertFalse(output.contains("native.path") || output.contains("libatelier"), output);
+            assertTrue(args == corrupt ? output.contains("truncated.safetensors") : output.contains("activation memory"), output);
+        }
+    }
+
     private static String read(Path log) {
         try {
             return Files.readString(log);

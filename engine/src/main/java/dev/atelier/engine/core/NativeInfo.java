@@ -37,10 +37,13 @@ public record NativeInfo(String atelierVersion, int abiVersion, String torchVers
                 List.copyOf(features), atl_cuda_device_count());
     }
 
-    /** Changes the intra-op thread count (0: all cores). */
+    /**
+     * Changes the intra-op thread count (0: all cores). Before the library is loaded the count
+     * is kept and set when it loads (before any native work), so that choosing it does not load
+     * the library.
+     */
     public static void setThreads(int threads) {
-        NativeLibrary.load();
-        NativeLibrary.setThreads(threads);
+        NativeLibrary.requestThreads(threads);
     }
 
     private static String string(MemorySegment s) {

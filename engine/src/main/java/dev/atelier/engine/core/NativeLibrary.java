@@ -26,6 +26,7 @@ public final class NativeLibrary {
 
     private static volatile String loadedFrom;
     private static volatile int threads; // the last count given to atl_set_num_threads (0: all cores)
+    private static Integer requestedThreads; // a count asked for before the load (guarded by the class)
 
     private NativeLibrary() {}
 
@@ -66,7 +67,7 @@ public final class NativeLibrary {
             from = "java.library.path";
         }
         checkAbi(from);
-        setThreads(settings.threads());
+        setThreads(requestedThreads != null ? requestedThreads : settings.threads());
         LOG.info("loaded libatelier {} from {} ({} threads)", versionString(), from, atl_num_threads());
         return from;
     }
@@ -106,6 +107,18 @@ public final class NativeLibrary {
             dirs.add(dir);
         }
         return dirs;
+    }
+
+    /** See {@link NativeInfo#setThreads}. */
+    static synchronized void requestThreads(int n) {
+        if (n < 0) {
+            throw new AtelierException.InvalidInputException("the thread count must be >= 0 (0: all cores), got " + n);
+        }
+        if (loadedFrom == null) {
+            requestedThreads = n;
+        } else {
+            setThreads(n);
+        }
     }
 
     /** atl_set_num_threads, remembered for {@link #useLibraryThreads()}. */

@@ -118,8 +118,7 @@ public final class Pipeline implements AutoCloseable {
      * from the options and their config.
      */
     public static Pipeline load(Path checkpoint, Options options) {
-        LdmConfig config = options.config().map(LdmConfig::load).orElse(LdmConfig.sd15())
-                .withComputeDtype(options.precision()).withKernels(options.kernels());
+        LdmConfig config = configOf(options);
         Path tokenizerDir = options.tokenizer().orElseGet(() -> java.nio.file.Files.isDirectory(checkpoint)
                 ? checkpoint.resolve("tokenizer") : checkpoint.toAbsolutePath().getParent().resolve("tokenizer"));
         if (!java.nio.file.Files.isRegularFile(tokenizerDir.resolve("vocab.json"))) {
@@ -140,6 +139,23 @@ public final class Pipeline implements AutoCloseable {
             weights.close();
             throw e;
         }
+    }
+
+    /** The networks' settings a load with options uses: the YAML given, or SD 1.5's, in its dtype and kernels. */
+    private static LdmConfig configOf(Options options) {
+        return options.config().map(LdmConfig::load).orElse(LdmConfig.sd15())
+                .withComputeDtype(options.precision()).withKernels(options.kernels());
+    }
+
+    /**
+     * Refuses a request whose activations would not fit ({@link ActivationMemory}) before any
+     * model is loaded: {@link #generate} checks the same, but a command line that checks first
+     * pays neither the model's load nor the native library's for a size it cannot run.
+     */
+    public static void checkFits(GenerationRequest request, Options options) {
+        LdmConfig config = configOf(options);
+        ActivationMemory.check(config.unet(), config.vae(), request.width(), request.height(), request.batchSize(),
+                request.cfg() != 1);
     }
 
     private Pipeline(Path checkpoint, StableDiffusionWeights weights, ClipTokenizer tokenizer, LdmConfig config,
