@@ -526,14 +526,14 @@ static void linear_cases(void) {
 /* ---- Convolution ----------------------------------------------------------------------------- */
 
 /* Atelier's BF16 convolution of a 3x3, stride 1, padding 1 layer with at least 4096 output pixels
- * per sample, or 1024 with at most 960 x 320 input x output channels, is Winograd's F(2x2, 3x3) (ops/winograd.hpp): each output is A^T [sum_c U_c (.) W_c] A
+ * per sample, or 256 with at most 1920 x 640 input x output channels, is Winograd's F(2x2, 3x3) (ops/winograd.hpp): each output is A^T [sum_c U_c (.) W_c] A
  * over a 2x2 block, U_c = B^T d B of the 4x4 input patch and W_c = G g G^T, both rounded to BF16
  * (relative error <= 2^-9 each) before the products. slack[i] = 4 x 2^-9 x sum_c sum_p
  * |a_p| |U_p| |W_p| over the 9 of the 16 products that reach output i (a_p = +-1): twice each
  * rounding's bound. The F32 sums' own error is below the kF32 tolerance. */
 static int winograd_bf16(int64_t ks, int64_t stride, int64_t pad, int64_t oh, int64_t ow, int64_t c, int64_t out) {
     return has_bf16_dot && ks == 3 && stride == 1 && pad == 1 &&
-           (oh * ow >= 4096 || (oh * ow >= 1024 && c * out <= 960 * 320));
+           (oh * ow >= 4096 || (oh * ow >= 256 && c * out <= 1920 * 640));
 }
 
 static float* winograd_bf16_slack(const float* x, const float* w, int64_t n, int64_t h, int64_t wd, int64_t c,
@@ -698,10 +698,12 @@ static void conv_cases(void) {
         conv_case(2, 12, 13, 64, 320, 1, 1, 0, 1, bf16);
         conv_case(1, 9, 9, 20, 33, 3, 2, 0, 1, bf16);
         /* 64 x 66: over 4096 pixels (Winograd in BF16 too) and 2112 tiles (tasks of 96 tiles);
-         * 33 x 40: 1320 pixels, Winograd in BF16 for 20 x 24 channels, not for 962 x 320. */
+         * 33 x 40: 1320 pixels, Winograd in BF16 (for 20 x 24 and 962 x 320 channels); 15 x 16:
+         * 240 pixels, the direct BF16 GEMM with x rounded for 962 x 320. */
         conv_case(2, 64, 66, 20, 24, 3, 1, 1, 1 - bf16, bf16);
         conv_case(1, 33, 40, 20, 24, 3, 1, 1, bf16, bf16);
         if (bf16) conv_case(1, 33, 40, 962, 320, 3, 1, 1, 1, bf16);
+        if (bf16) conv_case(1, 15, 16, 962, 320, 3, 1, 1, 1, bf16);
     }
 }
 

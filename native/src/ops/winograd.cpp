@@ -108,10 +108,11 @@ bool winograd_applies(int64_t kernel, int64_t stride, int64_t padding, int64_t h
     // channel in BF16). In F32 that buys a 2.25x cut in multiply-adds wherever the transforms pay;
     // in BF16 the direct GEMM already runs twice as fast and the weights are most of a
     // generation's memory, so only layers with many pixels per weight take it: 4096 pixels (at
-    // 512 x 512 the UNet's first level, 0.1 s of a 3 s step for 106 MiB, where every level would
-    // give 0.24 s for 525 MiB; the VAE), or 1024 with at most 960 x 320 channels (the UNet's first
-    // level at 256 x 256, 46 MiB, the same layers as at 512: 9 % of its convolutions' time).
-    return pixels >= 4096 || (pixels >= 1024 && in * out <= 960 * 320);
+    // 512 x 512 the UNet's first level; the VAE), or 256 with at most 1920 x 640 channels (the
+    // UNet's first two levels from 256 x 256 up: about 220 MiB of transformed weights in place of
+    // 120 MiB of direct ones, for about a tenth of the convolutions' time at 256 and 512; the two
+    // deeper levels, with 4x fewer pixels per weight, would add about 700 MiB more).
+    return pixels >= 4096 || (pixels >= 256 && in * out <= 1920 * 640);
 }
 
 std::unique_ptr<WinogradWeights> winograd_weights(const torch::Tensor& weight, Format format) {
