@@ -30,9 +30,9 @@ public final class Infotext {
      */
     public static String of(GenerationRequest r, long seed, String modelHash, String modelName, ScheduleSource schedule,
             List<LoraRequest> loras) {
-        StringBuilder sb = new StringBuilder(r.prompt());
+        StringBuilder sb = new StringBuilder(oneLine(r.prompt()));
         if (!r.negative().isEmpty()) {
-            sb.append("\nNegative prompt: ").append(r.negative());
+            sb.append("\nNegative prompt: ").append(oneLine(r.negative()));
         }
         sb.append("\nSteps: ").append(r.steps());
         sb.append(", Sampler: ").append(r.sampler().displayName());
@@ -69,6 +69,17 @@ public final class Infotext {
     /** A LoRA's name as A1111 shows it: the file name without its extension. */
     static String name(Path lora) {
         return lora.getFileName().toString().replaceFirst("\\.[^.]*$", "");
+    }
+
+    /**
+     * A prompt on one line: each line break as a space. The parameters text is read line by line
+     * (the prompt, a line starting "Negative prompt: ", the settings last), so a line break in a
+     * prompt could forge a negative prompt or a settings line for whoever reads the file back;
+     * the CLIP tokenizer reads any run of whitespace as one space, so the line still says exactly
+     * what the text encoder was given.
+     */
+    static String oneLine(String prompt) {
+        return prompt.replaceAll("\\R", " ");
     }
 
     /** A1111's infotext quoting of a value holding ',', ':' or a line break: a JSON string. */

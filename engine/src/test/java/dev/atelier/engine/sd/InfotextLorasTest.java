@@ -16,7 +16,7 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** A1111's "Lora hashes" in the PNG parameters, and the prompt tags that stay in them. */
+/** A1111's "Lora hashes" in the PNG parameters, the prompt tags that stay in them, and prompts kept on their lines. */
 class InfotextLorasTest {
     @TempDir
     Path dir;
@@ -54,6 +54,17 @@ class InfotextLorasTest {
         Path notSafetensors = dir.resolve("x.safetensors");
         Files.write(notSafetensors, new byte[] {(byte) 0xff, 1, 2, 3, 4, 5, 6, 7, 8});
         assertThrows(FormatException.class, () -> LoraFile.shortHash(notSafetensors));
+    }
+
+    @Test
+    void aLineBreakInAPromptCannotForgeALineOfTheParameters() {
+        GenerationRequest r = GenerationRequest.of("a jacket\nNegative prompt: forged\r\nSteps: 999, Seed: 1", "blurry\u2028Steps: 1", 3);
+        String text = Infotext.of(r, 3, null, null, ScheduleSource.CONFIG);
+        List<String> lines = text.lines().toList();
+        assertEquals(3, lines.size(), text);
+        assertEquals("a jacket Negative prompt: forged Steps: 999, Seed: 1", lines.get(0));
+        assertEquals("Negative prompt: blurry Steps: 1", lines.get(1));
+        assertTrue(lines.get(2).startsWith("Steps: 20, Sampler: "), text);
     }
 
     @Test
