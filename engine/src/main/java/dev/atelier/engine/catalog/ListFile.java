@@ -3,9 +3,9 @@ package dev.atelier.engine.catalog;
 import dev.atelier.engine.embed.BoundingBox;
 import dev.atelier.engine.core.AtelierException;
 import dev.atelier.engine.core.AtelierException.FormatException;
+import dev.atelier.engine.util.RelativeNames;
 import dev.atelier.engine.util.TextFiles;
 import java.io.IOException;
-import java.nio.file.InvalidPathException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -99,13 +99,7 @@ final class ListFile {
      * name or one that climbs out ("../x", "a/../../x") would read files from elsewhere.
      */
     private static void requireInside(Path path, int line, String name) {
-        Path asPath;
-        try {
-            asPath = Path.of(name);
-        } catch (InvalidPathException e) {
-            throw new FormatException(path + ":" + line + ": \"" + name + "\" is not a file name: " + e.getReason());
-        }
-        if (asPath.isAbsolute() || asPath.normalize().startsWith("..")) {
+        if (!RelativeNames.staysInside(name)) {
             throw new FormatException(path + ":" + line + ": \"" + name + "\" leaves the dataset folder");
         }
     }

@@ -1,6 +1,7 @@
 package dev.atelier.engine.lora;
 
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
+import dev.atelier.engine.util.RelativeNames;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -137,11 +138,11 @@ public record LoraRequest(Path path, float unetMultiplier, float textMultiplier)
         }
         String file = name.toLowerCase(Locale.ROOT).endsWith(".safetensors") ? name : name + ".safetensors";
         // A name is a file under dir: "../x", "/etc/x" or "a/../../x" would load files from elsewhere.
-        Path root = dir.toAbsolutePath().normalize();
-        Path direct = root.resolve(file).normalize();
-        if (Path.of(file).isAbsolute() || !direct.startsWith(root) || !direct.getParent().startsWith(root)) {
+        if (!RelativeNames.staysInside(file)) {
             throw new InvalidInputException("LoRA name \"" + name + "\" leaves the LoRA folder " + dir);
         }
+        Path root = dir.toAbsolutePath().normalize();
+        Path direct = root.resolve(file).normalize();
         try {
             Path found;
             if (Files.isRegularFile(direct)) {

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
+import dev.atelier.engine.util.RelativeNames;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
@@ -93,7 +94,14 @@ public final class Manifest implements AutoCloseable {
             }
             List<String> files = new ArrayList<>();
             List<Long> seeds = new ArrayList<>();
-            n.get("files").forEach(f -> files.add(f.asText()));
+            for (JsonNode f : n.get("files")) {
+                // Names of PNGs in the output folder: one that leaves it would make a request count as done.
+                if (!f.isTextual() || !RelativeNames.staysInside(f.asText())) {
+                    throw new InvalidInputException(file + ":" + (i + 1) + ": file " + f + " is not a name inside "
+                            + file.getParent() + "; remove the line to run its request again");
+                }
+                files.add(f.asText());
+            }
             n.get("seeds").forEach(s -> seeds.add(s.asLong()));
             String id = n.get("id").asText();
             entries.put(id, new Entry(id, List.copyOf(files), List.copyOf(seeds)));
