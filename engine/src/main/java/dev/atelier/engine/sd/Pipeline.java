@@ -118,6 +118,8 @@ public final class Pipeline implements AutoCloseable {
      * from the options and their config.
      */
     public static Pipeline load(Path checkpoint, Options options) {
+        // The tokenizer and the checkpoint's header are read in Java meanwhile.
+        NativeLibrary.loadInBackground();
         LdmConfig config = configOf(options);
         Path tokenizerDir = options.tokenizer().orElseGet(() -> java.nio.file.Files.isDirectory(checkpoint)
                 ? checkpoint.resolve("tokenizer") : checkpoint.toAbsolutePath().getParent().resolve("tokenizer"));
