@@ -27,7 +27,6 @@ public final class NativeLibrary {
     private static volatile String loadedFrom;
     private static volatile int threads; // the last count given to atl_set_num_threads (0: all cores)
     private static Integer requestedThreads; // a count asked for before the load (guarded by the class)
-    private static String openedFrom; // set once System.load has mapped the library (guarded by the class)
 
     private NativeLibrary() {}
 
@@ -40,38 +39,10 @@ public final class NativeLibrary {
         synchronized (NativeLibrary.class) {
             if (loadedFrom == null) {
                 Settings settings = Settings.fromSystemProperties();
-                String opened = open(settings);
-                checkAbi(opened);
-                // On the loading caller's thread: libtorch keeps the thread count per thread (see
-                // useLibraryThreads), so it is set where the native work will run.
-                setThreads(requestedThreads != null ? requestedThreads : settings.threads());
-                LOG.info("loaded libatelier {} from {} ({} threads)", versionString(), opened, atl_num_threads());
-                loadedFrom = opened;
+                loadedFrom = loadAndCheck(settings);
             }
             return loadedFrom;
         }
-    }
-
-    /**
-     * Starts mapping the library on a daemon thread and returns at once, so that a caller with
-     * Java work to do before its first native call (reading a tokenizer, a checkpoint's header)
-     * overlaps the expensive part of the load (about 0.6 s: the dynamic linker and libtorch's
-     * static initialisers) with it. The checks and the thread count are left to the caller's own
-     * {@link #load()}, as is reporting a failure.
-     */
-    public static void loadInBackground() {
-        if (loadedFrom != null) {
-            return;
-        }
-        Thread.ofPlatform().daemon().name("atelier-native-load").start(() -> {
-            try {
-                synchronized (NativeLibrary.class) {
-                    open(Settings.fromSystemProperties());
-                }
-            } catch (RuntimeException | LinkageError e) {
-                LOG.debug("mapping libatelier in the background failed; the next load reports it: {}", e.toString());
-            }
-        });
     }
 
     /** Where the loaded library came from: a file path or "java.library.path". */
@@ -79,11 +50,7 @@ public final class NativeLibrary {
         return load();
     }
 
-    /** Maps the library into the process once (System.load); returns where it came from. Guarded by the class. */
-    private static String open(Settings settings) {
-        if (openedFrom != null) {
-            return openedFrom;
-        }
+    private static String loadAndCheck(Settings settings) {
         String from;
         Optional<Path> file = resolve(settings);
         if (file.isPresent()) {
@@ -99,7 +66,9 @@ public final class NativeLibrary {
             }
             from = "java.library.path";
         }
-        openedFrom = from;
+        checkAbi(from);
+        setThreads(requestedThreads != null ? requestedThreads : settings.threads());
+        LOG.info("loaded libatelier {} from {} ({} threads)", versionString(), from, atl_num_threads());
         return from;
     }
 
