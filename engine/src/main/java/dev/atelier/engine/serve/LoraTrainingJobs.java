@@ -15,17 +15,20 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -37,11 +40,18 @@ import org.slf4j.LoggerFactory;
  * and can be cancelled at its next step. A finished LoRA is added to the registry under the job's
  * name, so prompts can use {@code <lora:NAME:W>} at once.
  *
+ * <p>Generation comes first: while generation has work queued or running, a training waits
+ * at its next step boundary (it shares the machine's cores and the native intra-op threads
+ * with generation, so a thread priority alone would not keep it out of the way), and goes on
+ * when that work is done. A request therefore waits for at most the training step in progress.
+ *
  * <p>Thread-safe. The photos are checked (decodable, within the pixel limit) when a job is
  * submitted, so a bad photo is the submitter's input error, not a failed job later.
  */
 public final class LoraTrainingJobs implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(LoraTrainingJobs.class);
+    /** How often a training waiting for generation looks again (a small share of one generation step). */
+    private static final Duration GENERATION_POLL = Duration.ofMillis(10);
     /** Finished jobs kept for status queries, oldest dropped first. */
     private static final int KEEP_FINISHED = 100;
 
@@ -86,15 +96,18 @@ public final class LoraTrainingJobs implements AutoCloseable {
     private final LoraRegistry loras;
     private final Path work;
     private final int maxQueued;
+    private final BooleanSupplier generationWaiting;
     private final ExecutorService runner;
     private final Map<String, Job> jobs = new LinkedHashMap<>(); // guarded by this
     private boolean closed; // guarded by this
 
     /**
-     * @param work      folder for the jobs' photos and outputs (each job's files are removed when it ends)
-     * @param maxQueued jobs waiting or running at most; more are refused
+     * @param work              folder for the jobs' photos and outputs (each job's files are removed when it ends)
+     * @param maxQueued         jobs waiting or running at most; more are refused
+     * @param generationWaiting whether generation has work queued or running (trainings wait at
+     *                          their next step while it does), e.g. {@code () -> service.stats().outstanding() > 0}
      */
-    public LoraTrainingJobs(Model model, LoraRegistry loras, Path work, int maxQueued) {
+    public LoraTrainingJobs(Model model, LoraRegistry loras, Path work, int maxQueued, BooleanSupplier generationWaiting) {
         if (maxQueued < 1) {
             throw new InvalidInputException("training jobs: maxQueued must be >= 1, got " + maxQueued);
         }
@@ -102,6 +115,7 @@ public final class LoraTrainingJobs implements AutoCloseable {
         this.loras = loras;
         this.work = work;
         this.maxQueued = maxQueued;
+        this.generationWaiting = Objects.requireNonNull(generationWaiting, "generationWaiting");
         this.runner = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "atelier-lora-training");
             t.setDaemon(true);
@@ -222,6 +236,9 @@ public final class LoraTrainingJobs implements AutoCloseable {
                 @Override
                 public void onStep(Step step) {
                     job.step(step.step(), step.total(), step.loss());
+                    while (generationWaiting.getAsBoolean() && !job.cancelled) {
+                        pause(GENERATION_POLL);
+                    }
                     if (job.cancelled) {
                         throw new AtelierException.CancelledException("training cancelled after step " + step.step());
                     }
@@ -304,6 +321,16 @@ public final class LoraTrainingJobs implements AutoCloseable {
     }
 
     /** One job's mutable state; fields written under the jobs' lock or by the runner thread (volatile). */
+    /** Sleeps while a training waits for generation; an interrupt (the server closing) cancels it. */
+    private static void pause(Duration d) {
+        try {
+            Thread.sleep(d);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AtelierException.CancelledException("training interrupted while waiting for generation");
+        }
+    }
+
     private static final class Job {
         final String id;
         final Request request;

@@ -67,7 +67,8 @@ final class TestServer implements AutoCloseable {
         try {
             this.trainings = maxTrainings == 0 ? null : new LoraTrainingJobs(new LoraTrainingJobs.Model(modelFile(),
                     LdmConfig.load(root.resolve("model/model.yaml")), Optional.of(root.resolve("model/tokenizer"))),
-                    service.loras(), Files.createTempDirectory("atelier-test-training"), maxTrainings);
+                    service.loras(), Files.createTempDirectory("atelier-test-training"), maxTrainings,
+                    () -> service.stats().outstanding() > 0);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

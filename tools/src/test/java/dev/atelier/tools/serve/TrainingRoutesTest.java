@@ -112,6 +112,41 @@ class TrainingRoutesTest {
         }
     }
 
+    private static long step(TestServer s, String id) {
+        return TestServer.json(s.get("/atelier/v1/trainings/" + id)).get("step").asLong();
+    }
+
+    /**
+     * Generation comes first: while a request is queued or running, a training waits at its next
+     * step boundary, so it takes at most the step it was in (and one it may have begun as the
+     * request arrived); once the request is answered it goes on.
+     */
+    @Test
+    void aTrainingWaitsWhileGenerationRuns() throws Exception {
+        try (TestServer s = new TestServer(dir.resolve("loras"), 8, TestServer.options(), null, 1)) {
+            String id = TestServer.json(s.post("/atelier/v1/trainings", job("long", photos(2), 100_000, 0))).get("id").asText();
+            await(s, id, Set.of("running"));
+            while (step(s, id) < 2) {
+                Thread.sleep(20);
+            }
+            for (int request = 0; request < 2; request++) {
+                long before = step(s, id);
+                HttpResponse<String> image = s.post("/sdapi/v1/txt2img",
+                        "{\"prompt\": \"a red jacket\", \"steps\": 40, \"width\": 64, \"height\": 64, \"seed\": " + request + "}");
+                long after = step(s, id);
+                assertEquals(200, image.statusCode(), image.body());
+                assertTrue(after - before <= 2, "the training took " + (after - before) + " steps while a 40-step image was made");
+                long deadline = System.nanoTime() + Duration.ofMinutes(2).toNanos(); // a guard against a hang
+                while (step(s, id) == after) {
+                    assertTrue(System.nanoTime() < deadline, "the training did not go on after the request");
+                    Thread.sleep(20);
+                }
+            }
+            assertEquals(200, s.send(s.request("/atelier/v1/trainings/" + id).DELETE().build()).statusCode());
+            await(s, id, Set.of("cancelled"));
+        }
+    }
+
     @Test
     void badRequestsFullQueueAndCancellation() throws Exception {
         try (TestServer s = new TestServer(dir.resolve("loras"), 8, TestServer.options(), null, 2)) {
