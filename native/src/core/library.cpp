@@ -83,7 +83,9 @@ int32_t atl_num_cores(void) {
 atl_status* atl_set_num_threads(int32_t n) {
     ATL_TRY
     int threads = n <= 0 ? atl_num_cores() : n;
-    at::set_num_threads(threads);
+    // at::set_num_threads also tears down and rebuilds libtorch's pthreadpool (which Atelier does
+    // not use) on every call: a thread that already has the count skips it.
+    if (at::get_num_threads() != threads) at::set_num_threads(threads);
     omp_set_num_threads(threads);
     set_openblas_threads(threads);
     ATL_CATCH

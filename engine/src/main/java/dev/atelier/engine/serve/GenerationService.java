@@ -88,7 +88,10 @@ public final class GenerationService implements AutoCloseable {
         this.batcher = new StepBatcher(unet, parts.alphasCumprod(), options.maxBatch(), options.maxBatchPixels(),
                 options.gather());
         this.maxQueue = options.maxQueue();
-        this.requests = Executors.newThreadPerTaskExecutor(Thread.ofPlatform().name("atelier-request-", 1).daemon().factory());
+        // Threads are kept and reused (idle ones end after a minute): a thread's first native call
+        // starts its own OpenMP team and makes libtorch rebuild its thread pool, which a thread
+        // per request paid on every request.
+        this.requests = Executors.newCachedThreadPool(Thread.ofPlatform().name("atelier-request-", 1).daemon().factory());
     }
 
     public LoraRegistry loras() {
