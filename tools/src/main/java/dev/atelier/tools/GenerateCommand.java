@@ -164,7 +164,8 @@ final class GenerateCommand extends CliCommand {
         }
         Pipeline.Options options = new Pipeline.Options(Optional.ofNullable(checkpoint.tokenizer), Optional.ofNullable(checkpoint.config),
                 Optional.ofNullable(vae), dtype, LongPromptMode.fromName(longPrompt), opKernels,
-                ScheduleSource.fromName(scheduleSource), checkpoint.fileAccess.access());
+                ScheduleSource.fromName(scheduleSource)).withFileAccess(checkpoint.fileAccess.access())
+                .withLoras(loraRequests.stream().map(LoraRequest::path).toList());
         configFile.saveIfAsked(spec);
         threads.apply();
         // Before the model loads: a bad --out or an impossible size costs nothing. Numbers follow

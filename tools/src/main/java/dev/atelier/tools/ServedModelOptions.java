@@ -73,7 +73,7 @@ final class ServedModelOptions {
         }
         Pipeline.Options d = Pipeline.Options.defaults();
         Pipeline.Options po = new Pipeline.Options(Optional.ofNullable(tok), Optional.ofNullable(yaml), d.vae(),
-                precision.dtype(), d.longPrompt(), d.kernels(), d.schedule(), fileAccess.access());
+                precision.dtype(), d.longPrompt(), d.kernels(), d.schedule()).withFileAccess(fileAccess.access());
         return new Resolved(checkpoint, po, loraFolder(loraDir), resolution);
     }
 

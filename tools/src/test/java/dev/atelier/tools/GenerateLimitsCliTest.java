@@ -2,10 +2,12 @@ package dev.atelier.tools;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import dev.atelier.engine.core.AtelierException.FormatException;
 import dev.atelier.engine.core.NativeInfo;
 import dev.atelier.engine.core.TensorView;
 import dev.atelier.engine.safetensors.SafeTensorsFile;
 import dev.atelier.engine.safetensors.SafeTensorsWriter;
+import dev.atelier.engine.sd.Pipeline;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.nio.ByteBuffer;
@@ -160,6 +162,14 @@ class GenerateLimitsCliTest {
         assertEquals(2, r.code(), r.err());
         assertTrue(r.err().contains("nan.safetensors") && r.err().contains("values are NaN or infinite"), r.err());
         assertEquals(List.of(), outputs());
+
+        // The command names its LoRAs when it loads the model: they are refused by the load itself,
+        // right after the checkpoint is read, before the tokenizer and the networks.
+        Pipeline.Options options = Pipeline.Options.defaults().withConfig(fixtures().resolve("model/model.yaml"))
+                .withTokenizer(fixtures().resolve("model/tokenizer")).withLoras(List.of(bad));
+        FormatException e = assertThrows(FormatException.class,
+                () -> Pipeline.load(fixtures().resolve("model/model.safetensors"), options).close());
+        assertTrue(e.getMessage().contains("nan.safetensors") && e.getMessage().contains("NaN"), e.getMessage());
     }
 
     @Test

@@ -5,6 +5,7 @@ import dev.atelier.engine.lora.LoraFile;
 import dev.atelier.engine.lora.LoraKeys;
 import dev.atelier.engine.lora.LoraMode;
 import dev.atelier.engine.lora.LoraRequest;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
 
@@ -24,6 +25,22 @@ final class NetworkLoras {
         this.weights = weights;
         this.unet = unet;
         this.textEncoder = textEncoder;
+    }
+
+    /**
+     * Opens each file against the checkpoint's layers and closes it again: a LoRA that does not
+     * fit (NaN values, another architecture, not a LoRA) is a FormatException naming the file.
+     */
+    static void check(StableDiffusionWeights weights, List<Path> files) {
+        if (files.isEmpty()) {
+            return;
+        }
+        LoraKeys keys = LoraKeys.forCheckpoint(weights.checkpoint().tensors().keySet());
+        for (Path file : files) {
+            try (LoraFile checked = LoraFile.open(file, keys)) {
+                // opening maps every adapter onto the model's layers and checks its values
+            }
+        }
     }
 
     /**

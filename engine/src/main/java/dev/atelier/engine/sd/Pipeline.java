@@ -70,24 +70,27 @@ public final class Pipeline implements AutoCloseable {
      *                   without a config: SD1.5's) or the checkpoint's stored alphas_cumprod
      * @param access     the checkpoint's and VAE's files mapped (the default) or read into memory
      *                   ({@link FileAccess#READ}: safe from files overwritten while they are in use)
+     * @param loras      LoRA files the caller will use, matched against the checkpoint as soon as it is
+     *                   read: a bad one is refused before the tokenizer and the networks load
      */
     public record Options(java.util.Optional<Path> tokenizer, java.util.Optional<Path> config,
             java.util.Optional<Path> vae, DType precision, LongPromptMode longPrompt, OpKernel kernels,
-            ScheduleSource schedule, FileAccess access) {
+            ScheduleSource schedule, FileAccess access, List<Path> loras) {
         public Options {
             Objects.requireNonNull(kernels, "kernels");
             Objects.requireNonNull(schedule, "schedule");
             Objects.requireNonNull(access, "access");
+            loras = List.copyOf(loras);
         }
 
-        /** Options whose files are mapped. */
+        /** Options whose files are mapped, with no LoRA to check at load. */
         public Options(java.util.Optional<Path> tokenizer, java.util.Optional<Path> config, java.util.Optional<Path> vae,
                 DType precision, LongPromptMode longPrompt, OpKernel kernels, ScheduleSource schedule) {
-            this(tokenizer, config, vae, precision, longPrompt, kernels, schedule, FileAccess.MAP);
+            this(tokenizer, config, vae, precision, longPrompt, kernels, schedule, FileAccess.MAP, List.of());
         }
 
         public Options withFileAccess(FileAccess a) {
-            return new Options(tokenizer, config, vae, precision, longPrompt, kernels, schedule, a);
+            return new Options(tokenizer, config, vae, precision, longPrompt, kernels, schedule, a, loras);
         }
 
         public static Options defaults() {
@@ -96,19 +99,23 @@ public final class Pipeline implements AutoCloseable {
         }
 
         public Options withTokenizer(Path dir) {
-            return new Options(java.util.Optional.of(dir), config, vae, precision, longPrompt, kernels, schedule, access);
+            return new Options(java.util.Optional.of(dir), config, vae, precision, longPrompt, kernels, schedule, access, loras);
         }
 
         public Options withConfig(Path yaml) {
-            return new Options(tokenizer, java.util.Optional.of(yaml), vae, precision, longPrompt, kernels, schedule, access);
+            return new Options(tokenizer, java.util.Optional.of(yaml), vae, precision, longPrompt, kernels, schedule, access, loras);
         }
 
         public Options withKernels(OpKernel k) {
-            return new Options(tokenizer, config, vae, precision, longPrompt, k, schedule, access);
+            return new Options(tokenizer, config, vae, precision, longPrompt, k, schedule, access, loras);
         }
 
         public Options withSchedule(ScheduleSource s) {
-            return new Options(tokenizer, config, vae, precision, longPrompt, kernels, s, access);
+            return new Options(tokenizer, config, vae, precision, longPrompt, kernels, s, access, loras);
+        }
+
+        public Options withLoras(List<Path> files) {
+            return new Options(tokenizer, config, vae, precision, longPrompt, kernels, schedule, access, files);
         }
     }
 
@@ -128,6 +135,7 @@ public final class Pipeline implements AutoCloseable {
         // The checkpoint first: a bad one is refused before the tokenizer is read (0.3 s).
         StableDiffusionWeights weights = StableDiffusionWeights.open(checkpoint, options.vae(), options.access());
         try {
+            NetworkLoras.check(weights, options.loras());
             ClipTokenizer tokenizer = ClipTokenizer.load(tokenizerDir);
             Pipeline pipeline = new Pipeline(checkpoint, weights, tokenizer, config, options.longPrompt(), options.schedule());
             if (options.precision() != DType.F32) {
