@@ -74,7 +74,9 @@ torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& weight, const 
         for (const Adapter& a : state.adapters) {
             // A 1x1 convolution's adapters (pointwise()) as a Linear's: [r, in] and [out, r].
             if (all || a.slot == slot || a.slot == kEverySample) {
-                terms.push_back({a.down.flatten(1), a.up.flatten(1), a.scale});
+                // A trained adapter (its up requires grad) changes between calls: packed afresh.
+                terms.push_back({a.down.flatten(1), a.up.flatten(1), a.scale,
+                                 a.up.requires_grad() ? nullptr : &a.up_pack, a.up});
             }
         }
         return terms;

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "ops/weight_pack.hpp"
+
 namespace atl::lora {
 
 namespace avx512 {
@@ -27,6 +29,9 @@ struct Adapter {
     double scale = 1.0;  // multiplier * alpha / rank (kohya networks/lora.py)
     int32_t slot = 0;    // the LoRA it belongs to; a per-sample batch selects slots (or kEverySample)
     bool fused = true;   // training: Atelier's fused forward and backward where they apply
+    // up packed for the GEMM, made on first use and kept while up is unchanged, so that a layer
+    // called at every step does not pack it again (shared by copies of the adapter).
+    ops::WeightPack up_pack;
 };
 
 // The LoRA state of one Linear or Conv2d.

@@ -12,6 +12,10 @@
 
 #include "atelier.h"
 
+namespace atl::ops {
+class WeightPack;
+}
+
 namespace atl::lora {
 
 namespace avx512 {
@@ -40,6 +44,10 @@ struct LowRank {
     torch::Tensor a;
     torch::Tensor b;
     double scale = 1.0;
+    // Where B's packing is kept (an adapter's up_pack) and the tensor it packs (the adapter's up,
+    // B before any reshape); null: B is packed on each call.
+    const ops::WeightPack* b_pack = nullptr;
+    torch::Tensor b_source;
 };
 
 // Rows [begin, end) of x get the terms listed (may be none).

@@ -17,6 +17,7 @@
 #include "core/tensor_view.hpp"
 #include "lora/kernels.hpp"
 #include "lora/packed_gemm.hpp"
+#include "ops/weight_pack.hpp"
 
 namespace atl::lora::avx512 {
 
@@ -31,11 +32,14 @@ bool merge_on_the_fly(int64_t route_rows, int64_t k, int64_t m) { return route_r
 
 constexpr int64_t kUpdateRows = 64;  // rows per task of the low-rank updates
 
-// One term of a run of rows: A [r, k] and B [m, r] in F32, B^T packed.
+// One term of a run of rows: A [r, k] in F32 and B^T packed (the term's kept packing, or one
+// made for this call).
 struct PreparedTerm {
-    torch::Tensor a, b;
+    const LowRank* term;
+    torch::Tensor a;
     float scale;
-    std::unique_ptr<PackedRight> bt;
+    const PackedRight* bt = nullptr;
+    std::unique_ptr<PackedRight> own;
 };
 
 // y [rows, m] += s (x A^T) B^T for every term of every span, in ONE parallel region: a batch of
@@ -55,8 +59,7 @@ void add_low_rank_updates(const float* x, int64_t k, int64_t m, const std::vecto
         if (!spans[s].terms || spans[s].end == spans[s].begin) continue;
         for (const LowRank& term : *spans[s].terms) {
             check_term(term, w);
-            prepared[s].push_back({term.a.to(torch::kFloat).contiguous(), term.b.to(torch::kFloat).contiguous(),
-                                   static_cast<float>(term.scale), nullptr});
+            prepared[s].push_back({&term, term.a.to(torch::kFloat).contiguous(), static_cast<float>(term.scale)});
         }
         for (PreparedTerm& p : prepared[s]) to_pack.push_back(&p);
         for (int64_t i = spans[s].begin; i < spans[s].end; i += kUpdateRows) {
@@ -66,8 +69,14 @@ void add_low_rank_updates(const float* x, int64_t k, int64_t m, const std::vecto
     at::parallel_for(0, static_cast<int64_t>(to_pack.size()), 1, [&](int64_t i0, int64_t i1) {
         for (int64_t i = i0; i < i1; ++i) {
             PreparedTerm& p = *to_pack[i];
-            p.bt = std::make_unique<PackedRight>(p.a.size(0), m);
-            pack_transposed(p.b.data_ptr<float>(), p.a.size(0), *p.bt);
+            if (p.term->b_pack) {
+                p.bt = &p.term->b_pack->packed(p.term->b_source, torch::kFloat);
+                continue;
+            }
+            const torch::Tensor b = p.term->b.to(torch::kFloat).contiguous();
+            p.own = std::make_unique<PackedRight>(p.a.size(0), m);
+            pack_transposed(b.data_ptr<float>(), p.a.size(0), *p.own);
+            p.bt = p.own.get();
         }
     });
     at::parallel_for(0, static_cast<int64_t>(tasks.size()), 1, [&](int64_t i0, int64_t i1) {
@@ -80,7 +89,7 @@ void add_low_rank_updates(const float* x, int64_t k, int64_t m, const std::vecto
                 t.resize(static_cast<size_t>(rows * r));
                 project(x + task.begin * k, k, rows, k, p.a.data_ptr<float>(), r, t.data());
                 for (float& v : t) v *= p.scale;
-                const DepthPart part{t.data(), r, p.bt.get()};
+                const DepthPart part{t.data(), r, p.bt};
                 gemm(&part, 1, rows, nullptr, y + task.begin * m, m, /*accumulate=*/true);
             }
         }
