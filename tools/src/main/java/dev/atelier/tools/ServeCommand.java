@@ -129,7 +129,7 @@ final class ServeCommand extends CliCommand {
                 GenerationService service = new GenerationService(pipeline, loraDir, served.service(queue));
                 LoraTrainingJobs trainings = new LoraTrainingJobs(new LoraTrainingJobs.Model(checkpoint,
                         m.pipeline().config().map(LdmConfig::load).orElseGet(LdmConfig::sd15), m.pipeline().tokenizer()),
-                        service.loras(), trainingFolder(), maxTrainings, () -> service.stats().outstanding() > 0);
+                        service.loras(), trainingFolder(), maxTrainings, service::busy);
                 ApiServer server = ApiServer.start(service, checkpoint, options,
                         new ApiServer.Extras(embedder, catalog, trainings, m.trainingResolution()))) {
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {

@@ -111,6 +111,11 @@ public final class GenerationService implements AutoCloseable {
         batcher.removeListener(listener);
     }
 
+    /** Whether requests are queued or running (a training gives way while they are: {@link LoraTrainingJobs}). */
+    public boolean busy() {
+        return outstanding.get() > 0;
+    }
+
     public Stats stats() {
         return new Stats(outstanding.get(), batcher.batchesRun(), batcher.largestBatch(), registry.stats());
     }

@@ -105,7 +105,7 @@ public final class LoraTrainingJobs implements AutoCloseable {
      * @param work              folder for the jobs' photos and outputs (each job's files are removed when it ends)
      * @param maxQueued         jobs waiting or running at most; more are refused
      * @param generationWaiting whether generation has work queued or running (trainings wait at
-     *                          their next step while it does), e.g. {@code () -> service.stats().outstanding() > 0}
+     *                          their next step while it does), e.g. {@link GenerationService#busy}
      */
     public LoraTrainingJobs(Model model, LoraRegistry loras, Path work, int maxQueued, BooleanSupplier generationWaiting) {
         if (maxQueued < 1) {

@@ -68,7 +68,7 @@ final class TestServer implements AutoCloseable {
             this.trainings = maxTrainings == 0 ? null : new LoraTrainingJobs(new LoraTrainingJobs.Model(modelFile(),
                     LdmConfig.load(root.resolve("model/model.yaml")), Optional.of(root.resolve("model/tokenizer"))),
                     service.loras(), Files.createTempDirectory("atelier-test-training"), maxTrainings,
-                    () -> service.stats().outstanding() > 0);
+                    service::busy);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

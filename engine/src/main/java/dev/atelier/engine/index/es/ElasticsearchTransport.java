@@ -106,12 +106,7 @@ final class ElasticsearchTransport implements AutoCloseable {
             }
             Duration delay = policy.delay(retry);
             LOG.debug("{} failed (retry {} of {} in {} ms): {}", what, retry, policy.retries(), delay.toMillis(), failure.getMessage());
-            try {
-                Thread.sleep(delay);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new AtelierException.CancelledException(what + " interrupted while retrying");
-            }
+            RetryPolicy.pause(delay, what);
         }
     }
 

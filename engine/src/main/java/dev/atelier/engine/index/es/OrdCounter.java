@@ -35,6 +35,7 @@ final class OrdCounter {
     private final ElasticsearchTransport transport;
     private final String concreteIndex;
     private final int replicas;
+    private volatile String stateIndex; // the catalog's state index, once made sure it exists
 
     OrdCounter(ElasticsearchTransport transport, String concreteIndex, int replicas) {
         this.transport = transport;
@@ -49,12 +50,15 @@ final class OrdCounter {
 
     /** Reserves count ords and returns the first; no other writer gets any of them. */
     long reserve(int count) {
-        String state = CatalogAdmin.ensureStateIndex(transport, replicas);
+        if (stateIndex == null) {
+            stateIndex = CatalogAdmin.ensureStateIndex(transport, replicas); // once: it lives as long as the catalog
+        }
+        String state = stateIndex;
         String id = documentId(concreteIndex);
         ElasticsearchClient c = transport.client();
         for (int retry = 0; retry <= CONFLICTS.retries(); retry++) {
             if (retry > 0) {
-                pause(CONFLICTS.delay(retry));
+                RetryPolicy.pause(CONFLICTS.delay(retry), "reserve ords in " + concreteIndex);
             }
             @SuppressWarnings("rawtypes")
             GetResponse<Map> current = transport.read("read the ord counter of " + concreteIndex,
@@ -89,12 +93,4 @@ final class OrdCounter {
         return response.hits().total() == null || response.hits().total().value() == 0 || Double.isNaN(largest) ? -1 : (long) largest;
     }
 
-    private void pause(Duration delay) {
-        try {
-            Thread.sleep(delay);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new AtelierException.CancelledException("reserving ords in " + concreteIndex + " interrupted");
-        }
-    }
 }

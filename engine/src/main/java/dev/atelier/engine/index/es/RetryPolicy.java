@@ -90,6 +90,16 @@ public record RetryPolicy(int retries, Duration initialBackoff, Duration maxBack
         return e.error().rootCause().stream().anyMatch(c -> SHARD_COPY_LOST.contains(c.type()));
     }
 
+    /** Sleeps for delay before a retry; an interrupt ends the retries as a CancelledException naming what. */
+    static void pause(Duration delay, String what) {
+        try {
+            Thread.sleep(delay);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new dev.atelier.engine.core.AtelierException.CancelledException(what + " interrupted while retrying");
+        }
+    }
+
     /** The delay before retry number retry (1 for the first), jittered. */
     Duration delay(int retry) {
         long d = Math.min(maxBackoff.toMillis(), initialBackoff.toMillis() << Math.min(retry - 1, 20));
