@@ -525,67 +525,87 @@ static void linear_cases(void) {
 
 /* ---- Convolution ----------------------------------------------------------------------------- */
 
-/* Atelier's BF16 convolution of a 3x3, stride 1, padding 1 layer with at least 4096 output pixels
- * per sample, or 256 with at most 1920 x 640 input x output channels, is Winograd's F(2x2, 3x3) (ops/winograd.hpp): each output is A^T [sum_c U_c (.) W_c] A
- * over a 2x2 block, U_c = B^T d B of the 4x4 input patch and W_c = G g G^T, both rounded to BF16
- * (relative error <= 2^-9 each) before the products. slack[i] = 4 x 2^-9 x sum_c sum_p
- * |a_p| |U_p| |W_p| over the 9 of the 16 products that reach output i (a_p = +-1): twice each
- * rounding's bound. The F32 sums' own error is below the kF32 tolerance. */
-static int winograd_bf16(int64_t ks, int64_t stride, int64_t pad, int64_t oh, int64_t ow, int64_t c, int64_t out) {
-    return has_bf16_dot && ks == 3 && stride == 1 && pad == 1 &&
-           (oh * ow >= 4096 || (oh * ow >= 256 && c * out <= 1920 * 640));
+/* Atelier's convolution of a 3x3, stride 1, padding 1 layer takes Winograd's F(m x m, 3x3)
+ * (ops/winograd.hpp) for enough output pixels per sample: in BF16 m = 2 from 4096 pixels, or from
+ * 256 with at most 1920 x 640 input x output channels; in F32 m = 4 from 1024 pixels, m = 2 from 64.
+ * Each output is A^T [sum_c U_c (.) W_c] A over an m x m block, U_c = B^T d B of the (m + 2)^2
+ * input patch and W_c = G g G^T. Returns m, or 0 for the direct GEMM. */
+static int winograd_tile(int64_t ks, int64_t stride, int64_t pad, int64_t oh, int64_t ow, int64_t c, int64_t out,
+                         int bf16) {
+    if (ks != 3 || stride != 1 || pad != 1) return 0;
+    if (bf16) return has_bf16_dot && (oh * ow >= 4096 || (oh * ow >= 256 && c * out <= 1920 * 640)) ? 2 : 0;
+    return oh * ow >= 1024 ? 4 : oh * ow >= 64 ? 2 : 0;
 }
 
-static float* winograd_bf16_slack(const float* x, const float* w, int64_t n, int64_t h, int64_t wd, int64_t c,
-                                  int64_t out) {
-    static const double bt[4][4] = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
-    static const double g[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
-    static const double at[2][4] = {{1, 1, 1, 0}, {0, 1, -1, -1}};
-    const int64_t ty_n = (h + 1) / 2, tx_n = (wd + 1) / 2;
+/* A bound of the transforms' rounding at each output, slack[i] = scale x sum_c sum_p |a_p| U'_p
+ * W'_p over the products that reach output i (a_p the output transform's coefficient). BF16 (m =
+ * 2): U and W are rounded to BF16 (relative error <= 2^-9 each) before the products: U'_p = |U_p|,
+ * W'_p = |W_p|, scale 4 x 2^-9, twice each rounding's bound; the F32 sums' own error is below the
+ * kF32 tolerance. F32 (m = 4): every add of the three transforms rounds (2^-24 of the partial sum):
+ * U'_p and W'_p are the transforms of |d| and |g| by the coefficients' magnitudes, which bound
+ * every partial sum, and scale 16 x 2^-24 covers the at most 14 roundings in sequence (input 2 x 3,
+ * weight 2 x 2, output 2 x 2), so the 4x4 tiles' amplified rounding is allowed and nothing more. */
+static float* winograd_slack(const float* x, const float* w, int64_t n, int64_t h, int64_t wd, int64_t c, int64_t out,
+                             int m) {
+    static const double bt2[4][6] = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
+    static const double g2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+    static const double at2[2][6] = {{1, 1, 1, 0}, {0, 1, -1, -1}};
+    static const double bt4[6][6] = {{4, 0, -5, 0, 1, 0}, {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
+                                     {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
+    static const double g4[6][3] = {{0.25, 0, 0},           {-1. / 6, -1. / 6, -1. / 6}, {-1. / 6, 1. / 6, -1. / 6},
+                                    {1. / 24, 1. / 12, 1. / 6}, {1. / 24, -1. / 12, 1. / 6}, {0, 0, 1}};
+    static const double at4[4][6] = {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
+    const int side = m + 2, count = side * side, f32 = m == 4;
+    const double scale = f32 ? 16.0 / 16777216.0 : 4.0 / 512.0;
+    const int64_t ty_n = (h + m - 1) / m, tx_n = (wd + m - 1) / m;
     float* slack = floats(n * h * wd * out);
-    double* u = malloc(sizeof(double) * 16 * (size_t)c);  /* |U| of one tile, [c][16] */
-    double* wt = malloc(sizeof(double) * 16 * (size_t)(out * c)); /* |W| [out][c][16] */
+    double* u = malloc(sizeof(double) * (size_t)(count * c));         /* U' of one tile, [c][count] */
+    double* wt = malloc(sizeof(double) * (size_t)(count * out * c));  /* W' [out][c][count] */
     CHECK(u && wt);
     for (int64_t o = 0; o < out; ++o)
         for (int64_t ch = 0; ch < c; ++ch)
-            for (int i = 0; i < 4; ++i)
-                for (int j = 0; j < 4; ++j) {
+            for (int i = 0; i < side; ++i)
+                for (int j = 0; j < side; ++j) {
                     double v = 0;
                     for (int a = 0; a < 3; ++a)
-                        for (int b = 0; b < 3; ++b) v += g[i][a] * w[((o * c + ch) * 3 + a) * 3 + b] * g[j][b];
-                    wt[(o * c + ch) * 16 + i * 4 + j] = fabs(v);
+                        for (int b = 0; b < 3; ++b) {
+                            const double gi = m == 4 ? g4[i][a] : g2[i][a], gj = m == 4 ? g4[j][b] : g2[j][b];
+                            const double wv = w[((o * c + ch) * 3 + a) * 3 + b];
+                            v += f32 ? fabs(gi) * fabs(wv) * fabs(gj) : gi * wv * gj;
+                        }
+                    wt[(o * c + ch) * count + i * side + j] = fabs(v);
                 }
     for (int64_t s = 0; s < n; ++s)
         for (int64_t ty = 0; ty < ty_n; ++ty)
             for (int64_t tx = 0; tx < tx_n; ++tx) {
-                for (int64_t ch = 0; ch < c; ++ch) {
-                    double d[4][4];
-                    for (int r = 0; r < 4; ++r)
-                        for (int q = 0; q < 4; ++q) {
-                            const int64_t iy = 2 * ty - 1 + r, ix = 2 * tx - 1 + q;
-                            d[r][q] = iy >= 0 && iy < h && ix >= 0 && ix < wd ? x[((s * h + iy) * wd + ix) * c + ch] : 0;
-                        }
-                    for (int i = 0; i < 4; ++i)
-                        for (int j = 0; j < 4; ++j) {
+                for (int64_t ch = 0; ch < c; ++ch)
+                    for (int i = 0; i < side; ++i)
+                        for (int j = 0; j < side; ++j) {
                             double v = 0;
-                            for (int r = 0; r < 4; ++r)
-                                for (int q = 0; q < 4; ++q) v += bt[i][r] * d[r][q] * bt[j][q];
-                            u[ch * 16 + i * 4 + j] = fabs(v);
+                            for (int r = 0; r < side; ++r)
+                                for (int q = 0; q < side; ++q) {
+                                    const int64_t iy = m * ty - 1 + r, ix = m * tx - 1 + q;
+                                    if (iy < 0 || iy >= h || ix < 0 || ix >= wd) continue;
+                                    const double d = x[((s * h + iy) * wd + ix) * c + ch];
+                                    const double bi = m == 4 ? bt4[i][r] : bt2[i][r], bj = m == 4 ? bt4[j][q] : bt2[j][q];
+                                    v += f32 ? fabs(bi) * fabs(d) * fabs(bj) : bi * d * bj;
+                                }
+                            u[ch * count + i * side + j] = fabs(v);
                         }
-                }
-                for (int r = 0; r < 2; ++r)
-                    for (int q = 0; q < 2; ++q) {
-                        const int64_t oy = 2 * ty + r, ox = 2 * tx + q;
+                for (int r = 0; r < m; ++r)
+                    for (int q = 0; q < m; ++q) {
+                        const int64_t oy = m * ty + r, ox = m * tx + q;
                         if (oy >= h || ox >= wd) continue;
                         for (int64_t o = 0; o < out; ++o) {
                             double bound = 0;
-                            for (int64_t ch = 0; ch < c; ++ch)
-                                for (int i = 0; i < 4; ++i)
-                                    for (int j = 0; j < 4; ++j) {
-                                        const double a = fabs(at[r][i] * at[q][j]);
-                                        if (a != 0) bound += a * u[ch * 16 + i * 4 + j] * wt[(o * c + ch) * 16 + i * 4 + j];
-                                    }
-                            slack[((s * h + oy) * wd + ox) * out + o] = (float)(4.0 / 512.0 * bound);
+                            for (int i = 0; i < side; ++i)
+                                for (int j = 0; j < side; ++j) {
+                                    const double a = fabs(m == 4 ? at4[r][i] * at4[q][j] : at2[r][i] * at2[q][j]);
+                                    if (a == 0) continue;
+                                    for (int64_t ch = 0; ch < c; ++ch)
+                                        bound += a * u[ch * count + i * side + j] * wt[(o * c + ch) * count + i * side + j];
+                                }
+                            slack[((s * h + oy) * wd + ox) * out + o] = (float)(scale * bound);
                         }
                     }
             }
@@ -625,9 +645,11 @@ static void conv_case(int64_t n, int64_t h, int64_t wd, int64_t c, int64_t out, 
     const atl_tensor_view vw = view(w, ATL_DTYPE_F32, 4, sw), vbias = view(bias, ATL_DTYPE_F32, 1, sb);
     const atl_tensor_view* pbias = with_bias ? &vbias : NULL;
     const int small = (double)ny * c * ks * ks <= 3e6;
-    /* BF16 Winograd rounds its transforms, not x: compared with the unrounded x, within a slack. */
-    const int winograd = bf16_weight && winograd_bf16(ks, stride, pad, oh, ow, c, out);
-    float* wslack = winograd ? winograd_bf16_slack(x, w, n, h, wd, c, out) : NULL;
+    /* BF16 Winograd rounds its transforms, not x: compared with the unrounded x, within a slack.
+     * F32 F(4x4, 3x3) rounds more than a direct sum: within its own slack. */
+    const int tile = winograd_tile(ks, stride, pad, oh, ow, c, out, bf16_weight);
+    const int winograd = bf16_weight && tile;
+    float* wslack = winograd || tile == 4 ? winograd_slack(x, w, n, h, wd, c, out, tile) : NULL;
     float* base[2][2] = {{NULL, NULL}, {NULL, NULL}};
     for (int i = 0; i < nkernels; ++i) {
         const int kernel = kernels[i];
@@ -648,9 +670,10 @@ static void conv_case(int64_t n, int64_t h, int64_t wd, int64_t c, int64_t out, 
                 base[bi][rounded] = y;
             }
         }
-        const int wg = winograd && kernel == ATL_OP_KERNEL_AVX512;
+        const int wg = wslack && kernel == ATL_OP_KERNEL_AVX512;
         const case_info ci = {"conv2d",
-                              wg ? "bf16 winograd" : bf16_weight ? (rounded ? "bf16 weight, x rounded" : "bf16 weight") : "f32",
+                              wg ? (bf16_weight ? "bf16 winograd" : "f32 winograd 4x4")
+                                 : bf16_weight ? (rounded ? "bf16 weight, x rounded" : "bf16 weight") : "f32",
                               desc, ny, kF32, wg ? wslack : NULL};
         if (kernel == ATL_OP_KERNEL_REFERENCE && !bf16_weight) {
             if (base[0][0] && base[1][0]) compare(&ci, kernel, ATL_OP_KERNEL_TORCH, base[1][0], base[0][0]);
@@ -697,12 +720,16 @@ static void conv_cases(void) {
         conv_case(3, 15, 11, 33, 17, 3, 2, 1, 0, bf16);
         conv_case(2, 12, 13, 64, 320, 1, 1, 0, 1, bf16);
         conv_case(1, 9, 9, 20, 33, 3, 2, 0, 1, bf16);
-        /* 64 x 66: over 4096 pixels (Winograd in BF16 too) and 2112 tiles (tasks of 96 tiles);
-         * 33 x 40: 1320 pixels, Winograd in BF16 (for 20 x 24 and 962 x 320 channels); 15 x 16:
-         * 240 pixels, the direct BF16 GEMM with x rounded for 962 x 320. */
+        /* 64 x 66: over 4096 pixels (Winograd in BF16 too; F32 takes F(4x4, 3x3) from 1024, BF16
+         * F(2x2, 3x3)) and 2112 tiles of 2x2 (tasks of 96 tiles); 33 x 40: 1320 pixels, Winograd in
+         * BF16 (for 20 x 24 and 962 x 320 channels); 15 x 16: 240 pixels, the direct BF16 GEMM with
+         * x rounded for 962 x 320, F(2x2, 3x3) in F32. */
         conv_case(2, 64, 66, 20, 24, 3, 1, 1, 1 - bf16, bf16);
         conv_case(1, 33, 40, 20, 24, 3, 1, 1, bf16, bf16);
         if (bf16) conv_case(1, 33, 40, 962, 320, 3, 1, 1, 1, bf16);
+        /* F32 from 1024 pixels takes F(4x4, 3x3): depth 640 over 1056 pixels, whose 33 rows end in
+         * a cropped tile. */
+        if (!bf16) conv_case(1, 33, 32, 640, 48, 3, 1, 1, 1, bf16);
         if (bf16) conv_case(1, 15, 16, 962, 320, 3, 1, 1, 1, bf16);
     }
 }

@@ -61,18 +61,23 @@ torch::Tensor WeightPack::dense(const torch::Tensor& weight, c10::ScalarType com
     return s.dense;
 }
 
-const WinogradWeights& WeightPack::winograd(const torch::Tensor& weight, c10::ScalarType compute) const {
+const WinogradWeights& WeightPack::winograd(const torch::Tensor& weight, c10::ScalarType compute, int tile) const {
     std::lock_guard<std::mutex> lock(state_->mutex);
     State& s = *state_;
     const lora::avx512::Format format = format_for(compute);
-    if (s.winograd && s.winograd_from.fits(weight) && s.winograd->packed[0]->format() == format) return *s.winograd;
+    const size_t k = tile == 4 ? 1 : 0;  // a form per tile size: requests of two sizes use both
+    auto& form = s.winograd[k];
+    if (form && s.winograd_from[k].fits(weight) && form->packed[0]->format() == format && form->tile == tile) {
+        return *form;
+    }
     CpuCacheBypass bypass;  // the transform's temporaries have sizes no activation reuses
     populate(weight);
     require_finite(s, weight);
-    s.winograd = winograd_weights(weight, format);
+    form.reset();  // the old form goes before the new one is made
+    form = winograd_weights(weight, format, tile);
     release(weight);
-    s.winograd_from = Form{weight, version_of(weight)};
-    return *s.winograd;
+    s.winograd_from[k] = Form{weight, version_of(weight)};
+    return *form;
 }
 
 const lora::avx512::PackedRight& WeightPack::packed(const torch::Tensor& weight, c10::ScalarType compute) const {

@@ -1,7 +1,7 @@
 // The forms a layer's weight is computed in, derived from the weight as loaded (the file's dtype,
 // usually the mapped bytes themselves) on first use and kept:
 //   - packed: the panel layout of Atelier's GEMM (lora/packed_gemm.hpp), F32 or BF16 pairs;
-//   - winograd: a 3x3 convolution's 16 transformed matrices, packed (ops/winograd.hpp);
+//   - winograd: a 3x3 convolution's transformed matrices, packed (ops/winograd.hpp);
 //   - dense: a plain tensor in the compute dtype, for libtorch's ops (training, LoRA paths).
 // Inference on Atelier's kernels makes only the packed form, so a BF16 network holds its weights
 // once, in BF16, and the file's pages leave the resident set after packing.
@@ -33,8 +33,9 @@ public:
     const lora::avx512::PackedRight& packed(const torch::Tensor& weight, c10::ScalarType compute) const;
     // weight in the compute dtype: weight itself when it already is, else a converted copy.
     torch::Tensor dense(const torch::Tensor& weight, c10::ScalarType compute) const;
-    // A 3x3 convolution's 16 Winograd matrices, packed as packed() packs (ops/winograd.hpp).
-    const WinogradWeights& winograd(const torch::Tensor& weight, c10::ScalarType compute) const;
+    // A 3x3 convolution's Winograd matrices for output tiles of tile x tile pixels, packed as
+    // packed() packs (ops/winograd.hpp).
+    const WinogradWeights& winograd(const torch::Tensor& weight, c10::ScalarType compute, int tile) const;
     // The weight's name in messages. The first form made of a weight checks that its values are
     // finite (ATL_ERR_FORMAT naming it otherwise): the form reads every value anyway.
     void set_name(std::string name) { state_->name = std::move(name); }
@@ -49,9 +50,9 @@ private:
         std::mutex mutex;
         std::string name = "weight";
         const void* checked = nullptr;  // the data whose values were found finite
-        Form packed_from, dense_from, winograd_from;
+        Form packed_from, dense_from, winograd_from[2];
         std::unique_ptr<lora::avx512::PackedRight> packed;
-        std::unique_ptr<WinogradWeights> winograd;
+        std::unique_ptr<WinogradWeights> winograd[2];  // tiles of 2 and of 4 pixels a side
         torch::Tensor dense;
     };
     // Fails with ATL_ERR_FORMAT when weight holds NaN or infinity; once per weight's data.

@@ -97,13 +97,137 @@ ATL_AVX512 void output_tiles(const float* mt, int64_t h, int64_t w, int64_t c, i
     }
 }
 
+
+// The 1-D transforms of F(4, 3) (interpolation points 0, 1, -1, 2, -2 and infinity), applied to
+// 16 channels at once. B^T = [[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
+// [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]].
+ATL_AVX512 inline void input_transform6(const __m512 d[6], __m512 r[6]) {
+    const __m512 four = _mm512_set1_ps(4.f), five = _mm512_set1_ps(5.f), two = _mm512_set1_ps(2.f);
+    const __m512 t1 = _mm512_fnmadd_ps(four, d[2], d[4]);  // d4 - 4 d2
+    const __m512 t2 = _mm512_fnmadd_ps(four, d[1], d[3]);  // d3 - 4 d1
+    const __m512 t3 = _mm512_sub_ps(d[4], d[2]);
+    const __m512 t4 = _mm512_mul_ps(two, _mm512_sub_ps(d[3], d[1]));
+    r[0] = _mm512_add_ps(_mm512_fnmadd_ps(five, d[2], _mm512_mul_ps(four, d[0])), d[4]);
+    r[1] = _mm512_add_ps(t1, t2);
+    r[2] = _mm512_sub_ps(t1, t2);
+    r[3] = _mm512_add_ps(t3, t4);
+    r[4] = _mm512_sub_ps(t3, t4);
+    r[5] = _mm512_add_ps(_mm512_fnmadd_ps(five, d[3], _mm512_mul_ps(four, d[1])), d[5]);
+}
+
+// A^T = [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]].
+ATL_AVX512 inline void output_transform6(const __m512 m[6], __m512 o[4]) {
+    const __m512 s12 = _mm512_add_ps(m[1], m[2]), d12 = _mm512_sub_ps(m[1], m[2]);
+    const __m512 s34 = _mm512_add_ps(m[3], m[4]), d34 = _mm512_sub_ps(m[3], m[4]);
+    o[0] = _mm512_add_ps(_mm512_add_ps(m[0], s12), s34);
+    o[1] = _mm512_fmadd_ps(_mm512_set1_ps(2.f), d34, d12);
+    o[2] = _mm512_fmadd_ps(_mm512_set1_ps(4.f), s34, s12);
+    o[3] = _mm512_add_ps(_mm512_fmadd_ps(_mm512_set1_ps(8.f), d34, d12), m[5]);
+}
+
+// input_tiles for F(4x4, 3x3): U[p] = (B^T d B)[p], p = 6 * row + column, of the 6x6 patch whose
+// top-left input pixel is (4 ty - 1, 4 tx - 1).
+ATL_AVX512 void input_tiles4(const float* x, int64_t h, int64_t w, int64_t c, int64_t tiles_y, int64_t tiles_x,
+                             int64_t t0, int64_t t1, int64_t stride, float* u) {
+    const int64_t per_sample = tiles_y * tiles_x;
+    for (int64_t t = t0; t < t1; ++t) {
+        const int64_t n = t / per_sample, ty = (t % per_sample) / tiles_x, tx = t % tiles_x;
+        const float* rows[6][6];
+        for (int r = 0; r < 6; ++r) {
+            const int64_t iy = 4 * ty - 1 + r;
+            for (int s = 0; s < 6; ++s) {
+                const int64_t ix = 4 * tx - 1 + s;
+                rows[r][s] = iy >= 0 && iy < h && ix >= 0 && ix < w ? x + ((n * h + iy) * w + ix) * c : nullptr;
+            }
+        }
+        for (int64_t j = 0; j < c; j += 16) {
+            const __mmask16 m = simd::mask_of(c - j);
+            __m512 b[6][6];  // (B^T d)[row][column]
+            for (int s = 0; s < 6; ++s) {
+                __m512 d[6], r[6];
+                for (int q = 0; q < 6; ++q) d[q] = rows[q][s] ? _mm512_maskz_loadu_ps(m, rows[q][s] + j) : _mm512_setzero_ps();
+                input_transform6(d, r);
+                for (int q = 0; q < 6; ++q) b[q][s] = r[q];
+            }
+            for (int q = 0; q < 6; ++q) {  // (B^T d) B
+                __m512 v[6];
+                input_transform6(b[q], v);
+                for (int s = 0; s < 6; ++s) _mm512_mask_storeu_ps(u + ((6 * q + s) * stride + t - t0) * c + j, m, v[s]);
+            }
+        }
+    }
+}
+
+// output_tiles for F(4x4, 3x3): the 4x4 block A^T M A from M[p], p = 6 * row + column.
+ATL_AVX512 void output_tiles4(const float* mt, int64_t h, int64_t w, int64_t c, int64_t tiles_y, int64_t tiles_x,
+                              int64_t t0, int64_t t1, int64_t stride, const float* bias, const float* sample_bias,
+                              bool accumulate, float* y) {
+    const int64_t per_sample = tiles_y * tiles_x;
+    for (int64_t t = t0; t < t1; ++t) {
+        const int64_t n = t / per_sample, ty = (t % per_sample) / tiles_x, tx = t % tiles_x;
+        for (int64_t j = 0; j < c; j += 16) {
+            const __mmask16 m = simd::mask_of(c - j);
+            __m512 a[4][6];  // (A^T M)[row][column]
+            for (int s = 0; s < 6; ++s) {
+                __m512 v[6], o[4];
+                for (int q = 0; q < 6; ++q) v[q] = _mm512_maskz_loadu_ps(m, mt + ((6 * q + s) * stride + t - t0) * c + j);
+                output_transform6(v, o);
+                for (int r = 0; r < 4; ++r) a[r][s] = o[r];
+            }
+            __m512 add = bias ? _mm512_maskz_loadu_ps(m, bias + j) : _mm512_setzero_ps();
+            if (sample_bias) add = _mm512_add_ps(add, _mm512_maskz_loadu_ps(m, sample_bias + n * c + j));
+            for (int r = 0; r < 4; ++r) {
+                const int64_t oy = 4 * ty + r;
+                if (oy >= h) break;
+                __m512 out[4];
+                output_transform6(a[r], out);
+                for (int s = 0; s < 4; ++s) {
+                    const int64_t ox = 4 * tx + s;
+                    if (ox >= w) break;
+                    float* dst = y + ((n * h + oy) * w + ox) * c + j;
+                    const __m512 value = _mm512_add_ps(out[s], add);
+                    _mm512_mask_storeu_ps(dst, m, accumulate ? _mm512_add_ps(value, _mm512_maskz_loadu_ps(m, dst)) : value);
+                }
+            }
+        }
+    }
+}
+
+// The tiles [t0, t1) into U, for tiles of m = 2 or 4.
+void transform_input(int m, const float* x, int64_t h, int64_t w, int64_t c, int64_t tiles_y, int64_t tiles_x,
+                     int64_t t0, int64_t t1, int64_t stride, float* u) {
+    if (m == 4) {
+        input_tiles4(x, h, w, c, tiles_y, tiles_x, t0, t1, stride, u);
+    } else {
+        input_tiles(x, h, w, c, tiles_y, tiles_x, t0, t1, stride, u);
+    }
+}
+
+// The tiles [t0, t1) from M into y, for tiles of m = 2 or 4.
+void transform_output(int m, const float* mt, int64_t h, int64_t w, int64_t c, int64_t tiles_y, int64_t tiles_x,
+                      int64_t t0, int64_t t1, int64_t stride, const float* bias, const float* sample_bias,
+                      bool accumulate, float* y) {
+    if (m == 4) {
+        output_tiles4(mt, h, w, c, tiles_y, tiles_x, t0, t1, stride, bias, sample_bias, accumulate, y);
+    } else {
+        output_tiles(mt, h, w, c, tiles_y, tiles_x, t0, t1, stride, bias, sample_bias, accumulate, y);
+    }
+}
+
 }  // namespace
 
-bool winograd_applies(int64_t kernel, int64_t stride, int64_t padding, int64_t height, int64_t width,
-                      int64_t in, int64_t out, c10::ScalarType compute) {
-    if (kernel != 3 || stride != 1 || padding != 1) return false;
+int winograd_tile(int64_t kernel, int64_t stride, int64_t padding, int64_t height, int64_t width, int64_t in,
+                  int64_t out, c10::ScalarType compute) {
+    if (kernel != 3 || stride != 1 || padding != 1) return 0;
     const int64_t pixels = height * width;
-    if (compute != torch::kBFloat16) return pixels >= 64;
+    if (compute != torch::kBFloat16) {
+        // F(4x4) cuts the multiply-adds a further 1.8x, but its transformed weights take 4x the
+        // direct form's memory (36 F32 matrices for 9 taps) against 16/9 for F(2x2). From 1024
+        // pixels (the UNet's first level at 256 x 256, its first two at 512, the VAE) that adds
+        // about 0.9 GiB to a 512 x 512 UNet; taking it from 256 pixels too was a further 2-5 % of a
+        // step for another 1.9 GiB.
+        return pixels >= 1024 ? 4 : pixels >= 64 ? 2 : 0;
+    }
     // The transformed weights take 16/9 of the direct form's memory (32 bytes per input x output
     // channel in BF16). In F32 that buys a 2.25x cut in multiply-adds wherever the transforms pay;
     // in BF16 the direct GEMM already runs twice as fast and the weights are most of a
@@ -112,24 +236,32 @@ bool winograd_applies(int64_t kernel, int64_t stride, int64_t padding, int64_t h
     // UNet's first two levels from 256 x 256 up: about 220 MiB of transformed weights in place of
     // 120 MiB of direct ones, for about a tenth of the convolutions' time at 256 and 512; the two
     // deeper levels, with 4x fewer pixels per weight, would add about 700 MiB more).
-    return pixels >= 4096 || (pixels >= 256 && in * out <= 1920 * 640);
+    return pixels >= 4096 || (pixels >= 256 && in * out <= 1920 * 640) ? 2 : 0;
 }
 
-std::unique_ptr<WinogradWeights> winograd_weights(const torch::Tensor& weight, Format format) {
-    // G = [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]]; G g G^T in F32 (halves and
-    // sums of three terms: at most a rounding or two per element).
-    const torch::Tensor g = torch::tensor({1.f, 0.f, 0.f, 0.5f, 0.5f, 0.5f, 0.5f, -0.5f, 0.5f, 0.f, 0.f, 1.f}).reshape({4, 3});
-    torch::Tensor u = torch::matmul(torch::matmul(g, weight.to(torch::kFloat)), g.t());  // [out, in, 4, 4]
+std::unique_ptr<WinogradWeights> winograd_weights(const torch::Tensor& weight, Format format, int tile) {
+    // G for m = 2: [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]]; for m = 4: [[1/4, 0,
+    // 0], [-1/6, -1/6, -1/6], [-1/6, 1/6, -1/6], [1/24, 1/12, 1/6], [1/24, -1/12, 1/6], [0, 0, 1]].
+    // G g G^T in F32 (a rounding or two per element; F(4x4) is used in F32 only).
+    require(tile == 2 || tile == 4, ATL_ERR_INTERNAL, "winograd: tiles of 2 or 4 pixels a side");
+    const int64_t side = tile + 2;
+    const torch::Tensor g =
+        tile == 2 ? torch::tensor({1.f, 0.f, 0.f, 0.5f, 0.5f, 0.5f, 0.5f, -0.5f, 0.5f, 0.f, 0.f, 1.f}).reshape({4, 3})
+                  : torch::tensor({1.f / 4, 0.f, 0.f, -1.f / 6, -1.f / 6, -1.f / 6, -1.f / 6, 1.f / 6, -1.f / 6, 1.f / 24,
+                                   1.f / 12, 1.f / 6, 1.f / 24, -1.f / 12, 1.f / 6, 0.f, 0.f, 1.f})
+                        .reshape({6, 3});
+    torch::Tensor u = torch::matmul(torch::matmul(g, weight.to(torch::kFloat)), g.t());  // [out, in, side, side]
     const int64_t out = weight.size(0), in = weight.size(1);
     auto result = std::make_unique<WinogradWeights>();
-    for (int64_t p = 0; p < 16; ++p) {
-        torch::Tensor rows = u.select(3, p % 4).select(2, p / 4);  // [out, in]
+    result->tile = tile;
+    for (int64_t p = 0; p < side * side; ++p) {
+        torch::Tensor rows = u.select(3, p % side).select(2, p / side);  // [out, in]
         auto packed = std::make_unique<PackedRight>(in, out, format);
         if (format == Format::Bf16Pairs) {
             torch::Tensor b = rows.to(torch::kBFloat16).contiguous();
             lora::avx512::pack_transposed_bf16(reinterpret_cast<const uint16_t*>(b.data_ptr()), in, *packed);
         } else {
-            torch::Tensor f = rows.to(torch::kFloat).contiguous();
+            torch::Tensor f = rows.contiguous();
             lora::avx512::pack_transposed(f.data_ptr<float>(), in, *packed);
         }
         result->packed.push_back(std::move(packed));
@@ -139,50 +271,52 @@ std::unique_ptr<WinogradWeights> winograd_weights(const torch::Tensor& weight, F
 
 void conv_winograd(const float* x, int64_t n, int64_t h, int64_t w, int64_t in, const WinogradWeights& weights,
                    const float* bias, const float* sample_bias, bool accumulate, float* y) {
+    const int m = weights.tile;
+    const int64_t count = static_cast<int64_t>(weights.packed.size());  // (m + 2)^2 matrices
     const int64_t out = weights.packed[0]->out();
-    const int64_t tiles_y = (h + 1) / 2, tiles_x = (w + 1) / 2, tiles = n * tiles_y * tiles_x;
+    const int64_t tiles_y = (h + m - 1) / m, tiles_x = (w + m - 1) / m, tiles = n * tiles_y * tiles_x;
     const int64_t chunks = (tiles + kChunk - 1) / kChunk;
     auto buffers = [&](int64_t rows) {
         CpuCacheBypass bypass;  // sizes of this call's own; the activations have others
-        return std::make_pair(torch::empty({16, rows, in}, torch::kFloat),
-                              torch::empty({16, rows, out}, torch::kFloat));
+        return std::make_pair(torch::empty({count, rows, in}, torch::kFloat),
+                              torch::empty({count, rows, out}, torch::kFloat));
     };
     if (chunks >= 2 * at::get_num_threads()) {
-        // Each task transforms a chunk of tiles, runs the 16 GEMMs on it (on its own thread: the
+        // Each task transforms a chunk of tiles, runs the GEMMs on it (on its own thread: the
         // GEMM's parallel loop runs inline inside a task) and transforms it back: U and M are a
-        // chunk each, written and read again while in cache, instead of 16 x tiles x channels
+        // chunk each, written and read again while in cache, instead of count x tiles x channels
         // apiece in memory (at 512 x 512 x 128 channels the transforms were memory-bound).
         using Buffers = std::pair<torch::Tensor, torch::Tensor>;
         for_each_task(chunks, [&] { return buffers(kChunk); }, [&](int64_t task, Buffers& um) {
             const int64_t t0 = task * kChunk, t1 = std::min(tiles, t0 + kChunk);
             float* up = um.first.data_ptr<float>();
             float* mp = um.second.data_ptr<float>();
-            input_tiles(x, h, w, in, tiles_y, tiles_x, t0, t1, kChunk, up);
-            for (int64_t p = 0; p < 16; ++p) {
+            transform_input(m, x, h, w, in, tiles_y, tiles_x, t0, t1, kChunk, up);
+            for (int64_t p = 0; p < count; ++p) {
                 const DepthPart part{up + p * kChunk * in, in, weights.packed[p].get()};
                 lora::avx512::gemm(&part, 1, t1 - t0, nullptr, mp + p * kChunk * out, out);
             }
-            output_tiles(mp, h, w, out, tiles_y, tiles_x, t0, t1, kChunk, bias, sample_bias, accumulate, y);
+            transform_output(m, mp, h, w, out, tiles_y, tiles_x, t0, t1, kChunk, bias, sample_bias, accumulate, y);
         });
         return;
     }
     // Too few tiles to give every thread chunks: whole U and M, and the GEMM parallel over columns.
-    auto [u, m] = buffers(tiles);
+    auto [u, mm] = buffers(tiles);
     float* up = u.data_ptr<float>();
-    float* mp = m.data_ptr<float>();
+    float* mp = mm.data_ptr<float>();
     const int64_t tasks = (tiles + kChunkRows - 1) / kChunkRows;
     for_each_task(tasks, [&](int64_t task) {
         const int64_t t0 = task * kChunkRows;
-        input_tiles(x, h, w, in, tiles_y, tiles_x, t0, std::min(tiles, t0 + kChunkRows), tiles, up + t0 * in);
+        transform_input(m, x, h, w, in, tiles_y, tiles_x, t0, std::min(tiles, t0 + kChunkRows), tiles, up + t0 * in);
     });
-    for (int64_t p = 0; p < 16; ++p) {
+    for (int64_t p = 0; p < count; ++p) {
         const DepthPart part{up + p * tiles * in, in, weights.packed[p].get()};
         lora::avx512::gemm(&part, 1, tiles, nullptr, mp + p * tiles * out, out);
     }
     for_each_task(tasks, [&](int64_t task) {
         const int64_t t0 = task * kChunkRows;
-        output_tiles(mp + t0 * out, h, w, out, tiles_y, tiles_x, t0, std::min(tiles, t0 + kChunkRows), tiles, bias,
-                     sample_bias, accumulate, y);
+        transform_output(m, mp + t0 * out, h, w, out, tiles_y, tiles_x, t0, std::min(tiles, t0 + kChunkRows), tiles,
+                         bias, sample_bias, accumulate, y);
     });
 }
 
