@@ -345,7 +345,7 @@ atl_status* atl_lora_linear_forward(int32_t kernel, const atl_tensor_view* x, co
     if (!index) {
         atl::require(xt.dim() == 2 || xt.dim() == 3, ATL_ERR_SHAPE, "lora kernel: x must be 2-D or 3-D");
         x2 = xt.reshape({-1, xt.size(-1)});
-        segments.push_back({0, x2.size(0), {{at[0], btt[0], scale}}});
+        segments.push_back({0, x2.size(0), {{at[0], btt[0], scale, nullptr, {}}}});
     } else {
         torch::Tensor idx = atl::wrap(index, "index").to(torch::kLong).contiguous();
         atl::require(xt.dim() == 3 && idx.dim() == 1 && idx.size(0) == xt.size(0), ATL_ERR_SHAPE,
@@ -356,7 +356,7 @@ atl_status* atl_lora_linear_forward(int32_t kernel, const atl_tensor_view* x, co
             const int64_t k = idx.data_ptr<int64_t>()[i];
             atl::require(k >= -1 && k < m, ATL_ERR_INVALID_ARGUMENT, "lora kernel: index out of range");
             atl::lora::RowSegment s{i * rows, (i + 1) * rows, {}};
-            if (k >= 0) s.terms.push_back({at[k], btt[k], scale});
+            if (k >= 0) s.terms.push_back({at[k], btt[k], scale, nullptr, {}});
             segments.push_back(std::move(s));
         }
     }
@@ -375,7 +375,7 @@ atl_status* atl_lora_linear_backward(int32_t kernel, const atl_tensor_view* x, c
     atl::require(kernel >= 0 && kernel <= ATL_LORA_KERNEL_CUDA, ATL_ERR_INVALID_ARGUMENT,
                  "lora kernel: unknown kernel " + std::to_string(kernel));
     atl::lora::Grads g = atl::lora::backward(static_cast<atl::lora::Kernel>(kernel), atl::wrap(x, "x"),
-                                             atl::wrap(weight, "weight"), {atl::wrap(a, "a"), atl::wrap(b, "b"), scale},
+                                             atl::wrap(weight, "weight"), {atl::wrap(a, "a"), atl::wrap(b, "b"), scale, nullptr, {}},
                                              atl::wrap(dy, "dy"));
     atl::write_into(dx, g.dx, "lora backward dx");
     atl::write_into(da, g.da, "lora backward da");

@@ -59,7 +59,7 @@ void add_low_rank_updates(const float* x, int64_t k, int64_t m, const std::vecto
         if (!spans[s].terms || spans[s].end == spans[s].begin) continue;
         for (const LowRank& term : *spans[s].terms) {
             check_term(term, w);
-            prepared[s].push_back({&term, term.a.to(torch::kFloat).contiguous(), static_cast<float>(term.scale)});
+            prepared[s].push_back({&term, term.a.to(torch::kFloat).contiguous(), static_cast<float>(term.scale), nullptr, {}});
         }
         for (PreparedTerm& p : prepared[s]) to_pack.push_back(&p);
         for (int64_t i = spans[s].begin; i < spans[s].end; i += kUpdateRows) {

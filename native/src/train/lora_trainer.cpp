@@ -120,7 +120,7 @@ LoraTrainer::LoraTrainer(std::shared_ptr<sd::UNet> unet, std::shared_ptr<sd::Tex
     // Every sample, whatever per-sample selection is set for generation (previews included).
     for (Module& m : modules_) {
         m.slot->push_back(lora::Adapter{torch::Tensor(), torch::Tensor(), m.scale, lora::kEverySample,
-                                        params.kernel == ATL_LORA_KERNEL_AUTO});
+                                        params.kernel == ATL_LORA_KERNEL_AUTO, {}});
     }
     refresh_views();
     unet_->set_gradient_checkpointing(params.gradient_checkpointing != 0);

@@ -120,4 +120,21 @@ class CatalogCliTest {
         assertEquals(2, backend.code());
         assertTrue(backend.err().contains("unknown backend \"tpu\""), backend.err());
     }
+
+    /** embed reads every image's header before the embedder loads: a bad one needs no native library. */
+    @Test
+    void aBadImageIsRefusedBeforeTheEmbedderLoads() throws Exception {
+        Path images = Files.createDirectories(dir.resolve("photos"));
+        try (Stream<Path> s = Files.list(mobilenet().resolve("images"))) {
+            Path first = s.filter(p -> p.toString().endsWith(".png")).sorted().findFirst().orElseThrow();
+            Files.copy(first, images.resolve("a.png"));
+        }
+        Files.writeString(images.resolve("b.png"), "not an image");
+        CliRun r = CliRun.withoutNativeLibrary(dir, java.util.List.of("embed", "--model",
+                mobilenet().resolve("mobilenet_v3_large.pth").toString(), "--images", images.toString(), "--out",
+                dir.resolve("e.safetensors").toString()));
+        assertEquals(2, r.code(), r.out());
+        assertTrue(r.out().contains("b.png") && r.out().contains("not a readable image"), r.out());
+        assertFalse(r.out().contains("libatelier") || Files.exists(dir.resolve("e.safetensors")), r.out());
+    }
 }

@@ -23,6 +23,27 @@ record CliRun(int code, String out, String err) {
         }
     }
 
+    /**
+     * Runs the command line in a new JVM whose native library path names nothing (an empty
+     * folder under dir), stdout and stderr together in out: input refused before the library
+     * loads is refused with its own message, anything else fails with "libatelier not found".
+     */
+    static CliRun withoutNativeLibrary(java.nio.file.Path dir, java.util.List<String> args) throws java.io.IOException,
+            InterruptedException {
+        java.util.List<String> command = new java.util.ArrayList<>(java.util.List.of(
+                java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED", "-Datelier.native.path=" + dir.resolve("no-library"), "-cp",
+                System.getProperty("java.class.path"), Main.class.getName()));
+        command.addAll(args);
+        java.nio.file.Path log = java.nio.file.Files.createTempFile(dir, "no-library", ".log");
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        if (!p.waitFor(2, java.util.concurrent.TimeUnit.MINUTES)) {
+            p.destroyForcibly();
+            throw new AssertionError("the command did not end in 2 minutes: " + java.nio.file.Files.readString(log));
+        }
+        return new CliRun(p.exitValue(), java.nio.file.Files.readString(log), "");
+    }
+
     /** stdout as the one JSON object that --json promises: anything else on stdout fails. */
     JsonNode json() {
         try {

@@ -37,6 +37,10 @@ class GenerateLimitsCliTest {
 
     /** generate on the fixture model at 64 x 64, 2 Euler steps, one thread, plus args. */
     private CliRun generate(String... args) {
+        return CliRun.of(generateArgs(args).toArray(String[]::new));
+    }
+
+    private List<String> generateArgs(String... args) {
         List<String> all = new ArrayList<>(List.of("generate", "--model",
                 fixtures().resolve("model/model.safetensors").toString(), "--config",
                 fixtures().resolve("model/model.yaml").toString(), "--sampler", "euler", "--steps", "2", "--out",
@@ -45,7 +49,7 @@ class GenerateLimitsCliTest {
         if (!all.contains("--threads")) {
             all.addAll(List.of("--threads", "1"));
         }
-        return CliRun.of(all.toArray(String[]::new));
+        return all;
     }
 
     private List<Path> outputs() throws IOException {
@@ -139,7 +143,7 @@ class GenerateLimitsCliTest {
     }
 
     @Test
-    void aLoraHoldingNaNIsRefusedNamingTheFileAndTensor() throws IOException {
+    void aLoraHoldingNaNIsRefusedNamingTheFileAndTensor() throws Exception {
         Path bad = dir.resolve("nan.safetensors");
         String poisoned;
         try (SafeTensorsFile lora = SafeTensorsFile.open(fixtures().resolve("lora_kohya.safetensors"));
@@ -160,8 +164,15 @@ class GenerateLimitsCliTest {
         }
         CliRun r = generate("--prompt", "jacket", "--lora", bad.toString(), "--width", "64", "--height", "64");
         assertEquals(2, r.code(), r.err());
-        assertTrue(r.err().contains("nan.safetensors") && r.err().contains("values are NaN or infinite"), r.err());
+        assertTrue(r.err().contains("nan.safetensors") && r.err().contains(poisoned)
+                && r.err().contains("1 of ") && r.err().contains("values are NaN or infinite"), r.err());
         assertEquals(List.of(), outputs());
+
+        // The values are checked from the file, before the native library loads.
+        CliRun alone = CliRun.withoutNativeLibrary(dir, generateArgs("--prompt", "jacket", "--lora", bad.toString(),
+                "--width", "64", "--height", "64", "--tokenizer", fixtures().resolve("model/tokenizer").toString()));
+        assertEquals(2, alone.code(), alone.out());
+        assertTrue(alone.out().contains(poisoned) && !alone.out().contains("libatelier"), alone.out());
 
         // The command names its LoRAs when it loads the model: they are refused by the load itself,
         // right after the checkpoint is read, before the tokenizer and the networks.

@@ -144,17 +144,11 @@ class GenerateOutputCliTest {
         huge.set(huge.indexOf("--width") + 1, "65536");
         huge.set(huge.indexOf("--height") + 1, "65536");
         for (List<String> args : List.of(corrupt, huge)) {
-            List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                    "--enable-native-access=ALL-UNNAMED", "-Datelier.native.path=" + dir.resolve("no-library"), "-cp",
-                    System.getProperty("java.class.path"), Main.class.getName()));
-            command.addAll(args);
-            Path log = dir.resolve("refused.log");
-            Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-            assertTrue(p.waitFor(2, java.util.concurrent.TimeUnit.MINUTES), "the command ended");
-            String output = read(log);
-            assertEquals(2, p.exitValue(), output);
-            assertFalse(output.contains("native.path") || output.contains("libatelier"), output);
-            assertTrue(args == corrupt ? output.contains("truncated.safetensors") : output.contains("activation memory"), output);
+            CliRun r = CliRun.withoutNativeLibrary(dir, args);
+            assertEquals(2, r.code(), r.out());
+            assertFalse(r.out().contains("native.path") || r.out().contains("libatelier"), r.out());
+            assertTrue(args == corrupt ? r.out().contains("truncated.safetensors") : r.out().contains("activation memory"),
+                    r.out());
         }
     }
 

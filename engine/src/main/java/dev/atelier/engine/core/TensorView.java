@@ -104,6 +104,40 @@ public record TensorView(MemorySegment data, DType dtype, long[] shape, long[] s
         return Arrays.equals(strides, contiguousStrides(shape));
     }
 
+    /**
+     * How many elements are NaN or infinite: all ones in the exponent of an F64, F32, F16 or BF16
+     * value (no integer dtype has such values: 0). Contiguous views only (a file's tensors), read
+     * in place without the native library, so a file can be checked before it is loaded.
+     */
+    public long countNonFinite() {
+        if (!isContiguous()) {
+            throw new AtelierException.InvalidInputException("countNonFinite needs a contiguous view, got strides "
+                    + Arrays.toString(strides) + " for shape " + Arrays.toString(shape));
+        }
+        long n = numel();
+        long bad = 0;
+        switch (dtype) {
+            case F64 -> {
+                for (long i = 0; i < n; i++) {
+                    bad += (data.getAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, i) & 0x7ff0000000000000L) == 0x7ff0000000000000L ? 1 : 0;
+                }
+            }
+            case F32 -> {
+                for (long i = 0; i < n; i++) {
+                    bad += (data.getAtIndex(ValueLayout.JAVA_INT_UNALIGNED, i) & 0x7f800000) == 0x7f800000 ? 1 : 0;
+                }
+            }
+            case F16, BF16 -> {
+                int exponent = dtype == DType.F16 ? 0x7c00 : 0x7f80;
+                for (long i = 0; i < n; i++) {
+                    bad += (data.getAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, i) & exponent) == exponent ? 1 : 0;
+                }
+            }
+            default -> { }
+        }
+        return bad;
+    }
+
     /** The elements as floats (F32 only, any strides), for tests and small results. */
     public float[] toFloatArray() {
         if (dtype != DType.F32) {

@@ -2,6 +2,7 @@ package dev.atelier.engine.lora;
 
 import dev.atelier.engine.core.AtelierException;
 import dev.atelier.engine.core.AtelierException.FormatException;
+import dev.atelier.engine.core.TensorView;
 import dev.atelier.engine.core.Weights;
 import dev.atelier.engine.lora.LoraKeys.Network;
 import dev.atelier.engine.lora.LoraKeys.Part;
@@ -65,38 +66,8 @@ public final class LoraFile implements AutoCloseable {
         SafeTensorsFile file = SafeTensorsFile.open(path);
         Map<Network, Lora> loras = new EnumMap<>(Network.class);
         try {
-            List<String> unmatched = new ArrayList<>();
-            List<String> sdxl = new ArrayList<>();
-            Map<Network, Map<String, String>> names = new EnumMap<>(Network.class); // native name -> file key
-            for (String key : file.tensors().keySet()) {
-                if (LoraKeys.isSdxlKey(key)) {
-                    sdxl.add(key);
-                    continue;
-                }
-                Optional<Target> t = keys.map(key);
-                if (t.isEmpty()) {
-                    unmatched.add(key);
-                    continue;
-                }
-                String name = t.get().layer() + suffix(t.get().part());
-                String previous = names.computeIfAbsent(t.get().network(), n -> new HashMap<>()).put(name, key);
-                if (previous != null) {
-                    throw new FormatException(path + ": \"" + previous + "\" and \"" + key + "\" both map to " + name);
-                }
-            }
-            if (!sdxl.isEmpty()) {
-                throw new FormatException(path + ": a LoRA for SDXL (two text encoders: " + sdxl.getFirst()
-                        + ", ...), not for this SD1.x model");
-            }
-            if (names.isEmpty()) {
-                throw new FormatException(path + ": no tensor matches a layer of this model (another architecture?); "
-                        + unmatched.size() + " unmatched, e.g. " + (unmatched.isEmpty() ? "none" : unmatched.getFirst()));
-            }
-            if (!unmatched.isEmpty()) {
-                LOG.warn("{}: {} tensor(s) match no layer of the model and are not applied: {}", path,
-                        unmatched.size(), unmatched.size() > 10 ? unmatched.subList(0, 10) + " ..." : unmatched);
-            }
-            for (Map.Entry<Network, Map<String, String>> e : names.entrySet()) {
+            Matched matched = match(file, keys);
+            for (Map.Entry<Network, Map<String, String>> e : matched.names().entrySet()) {
                 try (Weights w = new Weights()) {
                     for (Map.Entry<String, String> n : e.getValue().entrySet()) {
                         w.add(n.getKey(), file.view(n.getValue()), file);
@@ -109,12 +80,72 @@ public final class LoraFile implements AutoCloseable {
                     }
                 }
             }
-            return new LoraFile(file, loras, unmatched);
+            return new LoraFile(file, loras, matched.unmatched());
         } catch (RuntimeException e) {
             loras.values().forEach(Lora::close);
             file.close();
             throw e;
         }
+    }
+
+    /**
+     * Checks path against a model as {@link #open} does, without the native library: its names
+     * must map onto the model's layers, and every value of a matched tensor must be finite. A
+     * command can so refuse a bad LoRA before it loads anything else. Shapes are checked when a
+     * LoRA is applied.
+     */
+    public static void check(Path path, LoraKeys keys) {
+        try (SafeTensorsFile file = SafeTensorsFile.open(path)) {
+            for (Map<String, String> byName : match(file, keys).names().values()) {
+                for (String key : byName.values()) {
+                    TensorView view = file.view(key);
+                    long bad = view.countNonFinite();
+                    if (bad > 0) {
+                        throw new FormatException(path + ": " + key + ": " + bad + " of " + view.numel()
+                                + " values are NaN or infinite");
+                    }
+                }
+            }
+        }
+    }
+
+    /** A file's tensors by network, native layer name to file key, and the keys that match no layer. */
+    private record Matched(Map<Network, Map<String, String>> names, List<String> unmatched) {}
+
+    private static Matched match(SafeTensorsFile file, LoraKeys keys) {
+        Path path = file.path();
+        List<String> unmatched = new ArrayList<>();
+        List<String> sdxl = new ArrayList<>();
+        Map<Network, Map<String, String>> names = new EnumMap<>(Network.class); // native name -> file key
+        for (String key : file.tensors().keySet()) {
+            if (LoraKeys.isSdxlKey(key)) {
+                sdxl.add(key);
+                continue;
+            }
+            Optional<Target> t = keys.map(key);
+            if (t.isEmpty()) {
+                unmatched.add(key);
+                continue;
+            }
+            String name = t.get().layer() + suffix(t.get().part());
+            String previous = names.computeIfAbsent(t.get().network(), n -> new HashMap<>()).put(name, key);
+            if (previous != null) {
+                throw new FormatException(path + ": \"" + previous + "\" and \"" + key + "\" both map to " + name);
+            }
+        }
+        if (!sdxl.isEmpty()) {
+            throw new FormatException(path + ": a LoRA for SDXL (two text encoders: " + sdxl.getFirst()
+                    + ", ...), not for this SD1.x model");
+        }
+        if (names.isEmpty()) {
+            throw new FormatException(path + ": no tensor matches a layer of this model (another architecture?); "
+                    + unmatched.size() + " unmatched, e.g. " + (unmatched.isEmpty() ? "none" : unmatched.getFirst()));
+        }
+        if (!unmatched.isEmpty()) {
+            LOG.warn("{}: {} tensor(s) match no layer of the model and are not applied: {}", path,
+                    unmatched.size(), unmatched.size() > 10 ? unmatched.subList(0, 10) + " ..." : unmatched);
+        }
+        return new Matched(names, unmatched);
     }
 
     /**

@@ -28,18 +28,17 @@ final class NetworkLoras {
     }
 
     /**
-     * Opens each file against the checkpoint's layers and closes it again: a LoRA that does not
-     * fit (NaN values, another architecture, not a LoRA) is a FormatException naming the file.
+     * Checks each file against the checkpoint's layers without the native library: a LoRA that
+     * does not fit (NaN values, another architecture, not a LoRA) is a FormatException naming
+     * the file.
      */
-    static void check(StableDiffusionWeights weights, List<Path> files) {
+    static void check(CheckpointTensors checkpoint, List<Path> files) {
         if (files.isEmpty()) {
             return;
         }
-        LoraKeys keys = LoraKeys.forCheckpoint(weights.checkpoint().tensors().keySet());
+        LoraKeys keys = LoraKeys.forCheckpoint(checkpoint.tensors().keySet());
         for (Path file : files) {
-            try (LoraFile checked = LoraFile.open(file, keys)) {
-                // opening maps every adapter onto the model's layers and checks its values
-            }
+            LoraFile.check(file, keys);
         }
     }
 

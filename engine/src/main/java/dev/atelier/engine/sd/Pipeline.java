@@ -132,10 +132,10 @@ public final class Pipeline implements AutoCloseable {
             throw new InvalidInputException("no tokenizer (vocab.json, merges.txt) in " + tokenizerDir
                     + "; pass --tokenizer DIR");
         }
-        // The checkpoint first: a bad one is refused before the tokenizer is read (0.3 s).
-        StableDiffusionWeights weights = StableDiffusionWeights.open(checkpoint, options.vae(), options.access());
+        // The checkpoint, then the LoRAs, from the files alone: refused before the native library.
+        StableDiffusionWeights weights = StableDiffusionWeights.open(checkpoint, options.vae(), options.access(),
+                c -> NetworkLoras.check(c, options.loras()));
         try {
-            NetworkLoras.check(weights, options.loras());
             ClipTokenizer tokenizer = ClipTokenizer.load(tokenizerDir);
             Pipeline pipeline = new Pipeline(checkpoint, weights, tokenizer, config, options.longPrompt(), options.schedule());
             if (options.precision() != DType.F32) {

@@ -69,6 +69,16 @@ public final class StableDiffusionWeights implements AutoCloseable {
 
     /** {@link #open(Path, Optional)}, the files mapped or read into memory as access says. */
     public static StableDiffusionWeights open(Path path, Optional<Path> vaePath, dev.atelier.engine.core.FileAccess access) {
+        return open(path, vaePath, access, checkpoint -> { });
+    }
+
+    /**
+     * {@link #open(Path, Optional, dev.atelier.engine.core.FileAccess)}, running check on the
+     * checkpoint once the files are read and found to be SD1.x, before the native library is
+     * needed: what can be refused from the files alone is refused without loading it.
+     */
+    public static StableDiffusionWeights open(Path path, Optional<Path> vaePath, dev.atelier.engine.core.FileAccess access,
+            java.util.function.Consumer<CheckpointTensors> check) {
         CheckpointTensors checkpoint = CheckpointTensors.open(path, access);
         CheckpointTensors vae = null;
         try {
@@ -86,6 +96,7 @@ public final class StableDiffusionWeights implements AutoCloseable {
                             + VAE_PREFIX + "decoder.\"");
                 }
             }
+            check.accept(checkpoint);
             return new StableDiffusionWeights(checkpoint, vae);
         } catch (RuntimeException e) {
             checkpoint.close();

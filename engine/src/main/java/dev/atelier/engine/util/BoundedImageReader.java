@@ -38,7 +38,23 @@ public final class BoundedImageReader {
         }
         // A file-backed stream: ImageIO's default for InputStreams caches them in temporary files.
         try (ImageInputStream stream = new FileImageInputStream(file.toFile())) {
-            return read(stream, file.toString());
+            return decode(stream, file.toString(), true);
+        } catch (IOException e) {
+            throw new FormatException(file + ": cannot read: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Checks file as {@link #read(Path)} does before it decodes (a readable image, not empty,
+     * within {@link #MAX_PIXELS}) from its header alone: a command can refuse a bad image among
+     * its inputs before it loads a model.
+     */
+    public static void checkHeader(Path file) {
+        if (!Files.isRegularFile(file)) {
+            throw new FormatException(file + (Files.exists(file) ? ": not a regular file" : ": no such file"));
+        }
+        try (ImageInputStream stream = new FileImageInputStream(file.toFile())) {
+            decode(stream, file.toString(), false);
         } catch (IOException e) {
             throw new FormatException(file + ": cannot read: " + e.getMessage(), e);
         }
@@ -47,13 +63,14 @@ public final class BoundedImageReader {
     /** Decodes the first image in bytes, after checking its size; name stands for the source in messages. */
     public static BufferedImage read(byte[] bytes, String name) {
         try (ImageInputStream stream = new MemoryCacheImageInputStream(new ByteArrayInputStream(bytes))) {
-            return read(stream, name);
+            return decode(stream, name, true);
         } catch (IOException e) {
             throw new FormatException(name + ": cannot read: " + e.getMessage(), e);
         }
     }
 
-    private static BufferedImage read(ImageInputStream stream, String name) {
+    /** The first image of stream once its header passes the checks; null without decoding when pixels is false. */
+    private static BufferedImage decode(ImageInputStream stream, String name, boolean pixels) {
         BufferedImage image;
         try {
             Iterator<ImageReader> readers = ImageIO.getImageReaders(stream);
@@ -71,6 +88,9 @@ public final class BoundedImageReader {
                 if (width * height > MAX_PIXELS) {
                     throw new FormatException(name + ": the image is " + width + " x " + height + " pixels, more than the "
                             + MAX_PIXELS + " (8192 x 8192) decoded");
+                }
+                if (!pixels) {
+                    return null;
                 }
                 image = reader.read(0);
             } finally {

@@ -95,6 +95,8 @@ class BoundedImageReaderTest {
         Path file = write("bomb.png", bomb);
         refusedBeforeDecoding(assertThrows(FormatException.class, () -> BoundedImageReader.read(file)), file, "20000 x 20000");
         refusedBeforeDecoding(assertThrows(FormatException.class, () -> ImageDecoder.decode(file)), file, "20000 x 20000");
+        refusedBeforeDecoding(assertThrows(FormatException.class, () -> BoundedImageReader.checkHeader(file)), file,
+                "20000 x 20000");
         Path folder = Files.createDirectories(dir.resolve("photos"));
         Files.write(folder.resolve("bomb.png"), bomb);
         FormatException e = assertThrows(FormatException.class,
@@ -114,13 +116,17 @@ class BoundedImageReaderTest {
 
     @Test
     void ordinaryImagesDecode() throws IOException {
-        BufferedImage jpeg = BoundedImageReader.read(write("small.jpg", jpeg(40, 30)));
+        Path small = write("small.jpg", jpeg(40, 30));
+        BoundedImageReader.checkHeader(small); // passes: nothing to refuse
+        BufferedImage jpeg = BoundedImageReader.read(small);
         assertEquals(40, jpeg.getWidth());
         assertEquals(30, jpeg.getHeight());
         BufferedImage png = BoundedImageReader.read(jpeg(4, 3), "bytes");
         assertEquals(4, png.getWidth());
-        FormatException e = assertThrows(FormatException.class,
-                () -> BoundedImageReader.read(write("notes.png", "hello".getBytes(StandardCharsets.US_ASCII))));
+        Path notes = write("notes.png", "hello".getBytes(StandardCharsets.US_ASCII));
+        FormatException e = assertThrows(FormatException.class, () -> BoundedImageReader.read(notes));
+        assertTrue(e.getMessage().contains("notes.png") && e.getMessage().contains("not a readable image"), e.getMessage());
+        e = assertThrows(FormatException.class, () -> BoundedImageReader.checkHeader(notes));
         assertTrue(e.getMessage().contains("notes.png") && e.getMessage().contains("not a readable image"), e.getMessage());
     }
 }
