@@ -21,87 +21,24 @@ using lora::avx512::PackedRight;
 constexpr int64_t kChunk = 96;      // tiles per task: one row chunk of the packed GEMM
 constexpr int64_t kChunkRows = 12;  // tiles per transform task when U and M are whole
 
-// Input transform of the tiles [t0, t1): U[p][t - t0][c] (p's matrix `stride` rows apart) =
-// (B^T d B)[p] of the 4x4 patch whose top-left input pixel is (2 ty - 1, 2 tx - 1), zeros outside
-// the image.
-// B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]].
-ATL_AVX512 void input_tiles(const float* x, int64_t h, int64_t w, int64_t c, int64_t tiles_y, int64_t tiles_x,
-                            int64_t t0, int64_t t1, int64_t stride, float* u) {
-    const int64_t per_sample = tiles_y * tiles_x;
-    for (int64_t t = t0; t < t1; ++t) {
-        const int64_t n = t / per_sample, ty = (t % per_sample) / tiles_x, tx = t % tiles_x;
-        const float* rows[4][4];
-        for (int r = 0; r < 4; ++r) {
-            const int64_t iy = 2 * ty - 1 + r;
-            for (int s = 0; s < 4; ++s) {
-                const int64_t ix = 2 * tx - 1 + s;
-                rows[r][s] = iy >= 0 && iy < h && ix >= 0 && ix < w ? x + ((n * h + iy) * w + ix) * c : nullptr;
-            }
-        }
-        for (int64_t j = 0; j < c; j += 16) {
-            const __mmask16 m = simd::mask_of(c - j);
-            __m512 d[4][4];
-            for (int r = 0; r < 4; ++r) {
-                for (int s = 0; s < 4; ++s) d[r][s] = rows[r][s] ? _mm512_maskz_loadu_ps(m, rows[r][s] + j) : _mm512_setzero_ps();
-            }
-            __m512 b[4][4];  // B^T d
-            for (int s = 0; s < 4; ++s) {
-                b[0][s] = _mm512_sub_ps(d[0][s], d[2][s]);
-                b[1][s] = _mm512_add_ps(d[1][s], d[2][s]);
-                b[2][s] = _mm512_sub_ps(d[2][s], d[1][s]);
-                b[3][s] = _mm512_sub_ps(d[1][s], d[3][s]);
-            }
-            for (int r = 0; r < 4; ++r) {  // (B^T d) B
-                const __m512 v[4] = {_mm512_sub_ps(b[r][0], b[r][2]), _mm512_add_ps(b[r][1], b[r][2]),
-                                     _mm512_sub_ps(b[r][2], b[r][1]), _mm512_sub_ps(b[r][1], b[r][3])};
-                for (int s = 0; s < 4; ++s) _mm512_mask_storeu_ps(u + ((4 * r + s) * stride + t - t0) * c + j, m, v[s]);
-            }
-        }
-    }
+// The 1-D transforms, applied to 16 channels at once. F(2, 3): B^T = [[1, 0, -1, 0], [0, 1, 1,
+// 0], [0, -1, 1, 0], [0, 1, 0, -1]], A^T = [[1, 1, 1, 0], [0, 1, -1, -1]].
+ATL_AVX512 inline void input_transform(const __m512 (&d)[4], __m512 (&r)[4]) {
+    r[0] = _mm512_sub_ps(d[0], d[2]);
+    r[1] = _mm512_add_ps(d[1], d[2]);
+    r[2] = _mm512_sub_ps(d[2], d[1]);
+    r[3] = _mm512_sub_ps(d[1], d[3]);
 }
 
-// Output transform of the tiles [t0, t1) from M[p][t - t0][c] (p's matrix `stride` rows apart):
-// the 2x2 block A^T M A (+ bias, per-sample bias, and the residual already in y when accumulate),
-// cropped at the image's edge. A^T = [[1, 1, 1, 0], [0, 1, -1, -1]].
-ATL_AVX512 void output_tiles(const float* mt, int64_t h, int64_t w, int64_t c, int64_t tiles_y, int64_t tiles_x,
-                             int64_t t0, int64_t t1, int64_t stride, const float* bias, const float* sample_bias,
-                             bool accumulate, float* y) {
-    const int64_t per_sample = tiles_y * tiles_x;
-    for (int64_t t = t0; t < t1; ++t) {
-        const int64_t n = t / per_sample, ty = (t % per_sample) / tiles_x, tx = t % tiles_x;
-        for (int64_t j = 0; j < c; j += 16) {
-            const __mmask16 m = simd::mask_of(c - j);
-            __m512 v[4][4];
-            for (int p = 0; p < 16; ++p) v[p / 4][p % 4] = _mm512_maskz_loadu_ps(m, mt + (p * stride + t - t0) * c + j);
-            __m512 a[2][4];  // A^T M
-            for (int s = 0; s < 4; ++s) {
-                a[0][s] = _mm512_add_ps(_mm512_add_ps(v[0][s], v[1][s]), v[2][s]);
-                a[1][s] = _mm512_sub_ps(_mm512_sub_ps(v[1][s], v[2][s]), v[3][s]);
-            }
-            __m512 add = bias ? _mm512_maskz_loadu_ps(m, bias + j) : _mm512_setzero_ps();
-            if (sample_bias) add = _mm512_add_ps(add, _mm512_maskz_loadu_ps(m, sample_bias + n * c + j));
-            for (int r = 0; r < 2; ++r) {
-                const __m512 out[2] = {_mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a[r][0], a[r][1]), a[r][2]), add),
-                                       _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(a[r][1], a[r][2]), a[r][3]), add)};
-                const int64_t oy = 2 * ty + r;
-                if (oy >= h) continue;
-                for (int s = 0; s < 2; ++s) {
-                    const int64_t ox = 2 * tx + s;
-                    if (ox >= w) continue;
-                    float* dst = y + ((n * h + oy) * w + ox) * c + j;
-                    const __m512 value = accumulate ? _mm512_add_ps(out[s], _mm512_maskz_loadu_ps(m, dst)) : out[s];
-                    _mm512_mask_storeu_ps(dst, m, value);
-                }
-            }
-        }
-    }
+ATL_AVX512 inline void output_transform(const __m512 (&m)[4], __m512 (&o)[2]) {
+    o[0] = _mm512_add_ps(_mm512_add_ps(m[0], m[1]), m[2]);
+    o[1] = _mm512_sub_ps(_mm512_sub_ps(m[1], m[2]), m[3]);
 }
 
-
-// The 1-D transforms of F(4, 3) (interpolation points 0, 1, -1, 2, -2 and infinity), applied to
-// 16 channels at once. B^T = [[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
-// [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]].
-ATL_AVX512 inline void input_transform6(const __m512 d[6], __m512 r[6]) {
+// F(4, 3) (interpolation points 0, 1, -1, 2, -2 and infinity): B^T = [[4, 0, -5, 0, 1, 0], [0, -4,
+// -4, 1, 1, 0], [0, 4, -4, -1, 1, 0], [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0,
+// 1]], A^T = [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]].
+ATL_AVX512 inline void input_transform(const __m512 (&d)[6], __m512 (&r)[6]) {
     const __m512 four = _mm512_set1_ps(4.f), five = _mm512_set1_ps(5.f), two = _mm512_set1_ps(2.f);
     const __m512 t1 = _mm512_fnmadd_ps(four, d[2], d[4]);  // d4 - 4 d2
     const __m512 t2 = _mm512_fnmadd_ps(four, d[1], d[3]);  // d3 - 4 d1
@@ -115,8 +52,7 @@ ATL_AVX512 inline void input_transform6(const __m512 d[6], __m512 r[6]) {
     r[5] = _mm512_add_ps(_mm512_fnmadd_ps(five, d[3], _mm512_mul_ps(four, d[1])), d[5]);
 }
 
-// A^T = [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]].
-ATL_AVX512 inline void output_transform6(const __m512 m[6], __m512 o[4]) {
+ATL_AVX512 inline void output_transform(const __m512 (&m)[6], __m512 (&o)[4]) {
     const __m512 s12 = _mm512_add_ps(m[1], m[2]), d12 = _mm512_sub_ps(m[1], m[2]);
     const __m512 s34 = _mm512_add_ps(m[3], m[4]), d34 = _mm512_sub_ps(m[3], m[4]);
     o[0] = _mm512_add_ps(_mm512_add_ps(m[0], s12), s34);
@@ -125,64 +61,76 @@ ATL_AVX512 inline void output_transform6(const __m512 m[6], __m512 o[4]) {
     o[3] = _mm512_add_ps(_mm512_fmadd_ps(_mm512_set1_ps(8.f), d34, d12), m[5]);
 }
 
-// input_tiles for F(4x4, 3x3): U[p] = (B^T d B)[p], p = 6 * row + column, of the 6x6 patch whose
-// top-left input pixel is (4 ty - 1, 4 tx - 1).
-ATL_AVX512 void input_tiles4(const float* x, int64_t h, int64_t w, int64_t c, int64_t tiles_y, int64_t tiles_x,
-                             int64_t t0, int64_t t1, int64_t stride, float* u) {
+// Input transform of the tiles [t0, t1) for output tiles of M x M: U[p][t - t0][c] (p = (M + 2)
+// row + column; p's matrix `stride` rows apart) = (B^T d B)[p] of the (M + 2)^2 patch whose
+// top-left input pixel is (M ty - 1, M tx - 1), zeros outside the image.
+template <int M>
+ATL_AVX512 void input_tiles(const float* x, int64_t h, int64_t w, int64_t c, int64_t tiles_y, int64_t tiles_x,
+                            int64_t t0, int64_t t1, int64_t stride, float* u) {
+    constexpr int kSide = M + 2;
     const int64_t per_sample = tiles_y * tiles_x;
     for (int64_t t = t0; t < t1; ++t) {
         const int64_t n = t / per_sample, ty = (t % per_sample) / tiles_x, tx = t % tiles_x;
-        const float* rows[6][6];
-        for (int r = 0; r < 6; ++r) {
-            const int64_t iy = 4 * ty - 1 + r;
-            for (int s = 0; s < 6; ++s) {
-                const int64_t ix = 4 * tx - 1 + s;
+        const float* rows[kSide][kSide];
+        for (int r = 0; r < kSide; ++r) {
+            const int64_t iy = M * ty - 1 + r;
+            for (int s = 0; s < kSide; ++s) {
+                const int64_t ix = M * tx - 1 + s;
                 rows[r][s] = iy >= 0 && iy < h && ix >= 0 && ix < w ? x + ((n * h + iy) * w + ix) * c : nullptr;
             }
         }
         for (int64_t j = 0; j < c; j += 16) {
             const __mmask16 m = simd::mask_of(c - j);
-            __m512 b[6][6];  // (B^T d)[row][column]
-            for (int s = 0; s < 6; ++s) {
-                __m512 d[6], r[6];
-                for (int q = 0; q < 6; ++q) d[q] = rows[q][s] ? _mm512_maskz_loadu_ps(m, rows[q][s] + j) : _mm512_setzero_ps();
-                input_transform6(d, r);
-                for (int q = 0; q < 6; ++q) b[q][s] = r[q];
+            __m512 b[kSide][kSide];  // (B^T d)[row][column]
+            for (int s = 0; s < kSide; ++s) {
+                __m512 d[kSide], r[kSide];
+                for (int q = 0; q < kSide; ++q) {
+                    d[q] = rows[q][s] ? _mm512_maskz_loadu_ps(m, rows[q][s] + j) : _mm512_setzero_ps();
+                }
+                input_transform(d, r);
+                for (int q = 0; q < kSide; ++q) b[q][s] = r[q];
             }
-            for (int q = 0; q < 6; ++q) {  // (B^T d) B
-                __m512 v[6];
-                input_transform6(b[q], v);
-                for (int s = 0; s < 6; ++s) _mm512_mask_storeu_ps(u + ((6 * q + s) * stride + t - t0) * c + j, m, v[s]);
+            for (int q = 0; q < kSide; ++q) {  // (B^T d) B
+                __m512 v[kSide];
+                input_transform(b[q], v);
+                for (int s = 0; s < kSide; ++s) {
+                    _mm512_mask_storeu_ps(u + ((kSide * q + s) * stride + t - t0) * c + j, m, v[s]);
+                }
             }
         }
     }
 }
 
-// output_tiles for F(4x4, 3x3): the 4x4 block A^T M A from M[p], p = 6 * row + column.
-ATL_AVX512 void output_tiles4(const float* mt, int64_t h, int64_t w, int64_t c, int64_t tiles_y, int64_t tiles_x,
-                              int64_t t0, int64_t t1, int64_t stride, const float* bias, const float* sample_bias,
-                              bool accumulate, float* y) {
+// Output transform of the tiles [t0, t1) from M[p][t - t0][c]: the M x M block A^T M A (+ bias,
+// per-sample bias, and the residual already in y when accumulate), cropped at the image's edge.
+template <int M>
+ATL_AVX512 void output_tiles(const float* mt, int64_t h, int64_t w, int64_t c, int64_t tiles_y, int64_t tiles_x,
+                             int64_t t0, int64_t t1, int64_t stride, const float* bias, const float* sample_bias,
+                             bool accumulate, float* y) {
+    constexpr int kSide = M + 2;
     const int64_t per_sample = tiles_y * tiles_x;
     for (int64_t t = t0; t < t1; ++t) {
         const int64_t n = t / per_sample, ty = (t % per_sample) / tiles_x, tx = t % tiles_x;
         for (int64_t j = 0; j < c; j += 16) {
             const __mmask16 m = simd::mask_of(c - j);
-            __m512 a[4][6];  // (A^T M)[row][column]
-            for (int s = 0; s < 6; ++s) {
-                __m512 v[6], o[4];
-                for (int q = 0; q < 6; ++q) v[q] = _mm512_maskz_loadu_ps(m, mt + ((6 * q + s) * stride + t - t0) * c + j);
-                output_transform6(v, o);
-                for (int r = 0; r < 4; ++r) a[r][s] = o[r];
+            __m512 a[M][kSide];  // (A^T M)[row][column]
+            for (int s = 0; s < kSide; ++s) {
+                __m512 v[kSide], o[M];
+                for (int q = 0; q < kSide; ++q) {
+                    v[q] = _mm512_maskz_loadu_ps(m, mt + ((kSide * q + s) * stride + t - t0) * c + j);
+                }
+                output_transform(v, o);
+                for (int r = 0; r < M; ++r) a[r][s] = o[r];
             }
             __m512 add = bias ? _mm512_maskz_loadu_ps(m, bias + j) : _mm512_setzero_ps();
             if (sample_bias) add = _mm512_add_ps(add, _mm512_maskz_loadu_ps(m, sample_bias + n * c + j));
-            for (int r = 0; r < 4; ++r) {
-                const int64_t oy = 4 * ty + r;
+            for (int r = 0; r < M; ++r) {
+                const int64_t oy = M * ty + r;
                 if (oy >= h) break;
-                __m512 out[4];
-                output_transform6(a[r], out);
-                for (int s = 0; s < 4; ++s) {
-                    const int64_t ox = 4 * tx + s;
+                __m512 out[M];
+                output_transform(a[r], out);
+                for (int s = 0; s < M; ++s) {
+                    const int64_t ox = M * tx + s;
                     if (ox >= w) break;
                     float* dst = y + ((n * h + oy) * w + ox) * c + j;
                     const __m512 value = _mm512_add_ps(out[s], add);
@@ -196,22 +144,15 @@ ATL_AVX512 void output_tiles4(const float* mt, int64_t h, int64_t w, int64_t c, 
 // The tiles [t0, t1) into U, for tiles of m = 2 or 4.
 void transform_input(int m, const float* x, int64_t h, int64_t w, int64_t c, int64_t tiles_y, int64_t tiles_x,
                      int64_t t0, int64_t t1, int64_t stride, float* u) {
-    if (m == 4) {
-        input_tiles4(x, h, w, c, tiles_y, tiles_x, t0, t1, stride, u);
-    } else {
-        input_tiles(x, h, w, c, tiles_y, tiles_x, t0, t1, stride, u);
-    }
+    (m == 4 ? input_tiles<4> : input_tiles<2>)(x, h, w, c, tiles_y, tiles_x, t0, t1, stride, u);
 }
 
 // The tiles [t0, t1) from M into y, for tiles of m = 2 or 4.
 void transform_output(int m, const float* mt, int64_t h, int64_t w, int64_t c, int64_t tiles_y, int64_t tiles_x,
                       int64_t t0, int64_t t1, int64_t stride, const float* bias, const float* sample_bias,
                       bool accumulate, float* y) {
-    if (m == 4) {
-        output_tiles4(mt, h, w, c, tiles_y, tiles_x, t0, t1, stride, bias, sample_bias, accumulate, y);
-    } else {
-        output_tiles(mt, h, w, c, tiles_y, tiles_x, t0, t1, stride, bias, sample_bias, accumulate, y);
-    }
+    (m == 4 ? output_tiles<4> : output_tiles<2>)(mt, h, w, c, tiles_y, tiles_x, t0, t1, stride, bias, sample_bias,
+                                                 accumulate, y);
 }
 
 }  // namespace
