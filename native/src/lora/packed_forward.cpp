@@ -61,7 +61,13 @@ void add_low_rank_updates(const float* x, int64_t k, int64_t m, const std::vecto
             check_term(term, w);
             prepared[s].push_back({&term, term.a.to(torch::kFloat).contiguous(), static_cast<float>(term.scale), nullptr, {}});
         }
-        for (PreparedTerm& p : prepared[s]) to_pack.push_back(&p);
+        for (PreparedTerm& p : prepared[s]) {
+            if (p.term->b_pack) {
+                p.bt = &p.term->b_pack->packed(p.term->b_source, torch::kFloat);  // kept: made once
+            } else {
+                to_pack.push_back(&p);
+            }
+        }
         for (int64_t i = spans[s].begin; i < spans[s].end; i += kUpdateRows) {
             tasks.push_back({s, i, std::min(i + kUpdateRows, spans[s].end)});
         }
@@ -69,10 +75,6 @@ void add_low_rank_updates(const float* x, int64_t k, int64_t m, const std::vecto
     at::parallel_for(0, static_cast<int64_t>(to_pack.size()), 1, [&](int64_t i0, int64_t i1) {
         for (int64_t i = i0; i < i1; ++i) {
             PreparedTerm& p = *to_pack[i];
-            if (p.term->b_pack) {
-                p.bt = &p.term->b_pack->packed(p.term->b_source, torch::kFloat);
-                continue;
-            }
             const torch::Tensor b = p.term->b.to(torch::kFloat).contiguous();
             p.own = std::make_unique<PackedRight>(p.a.size(0), m);
             pack_transposed(b.data_ptr<float>(), p.a.size(0), *p.own);

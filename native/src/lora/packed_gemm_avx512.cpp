@@ -274,6 +274,20 @@ __attribute__((target("avx512f"))) void gemm_task(const DepthPart* parts, int np
     }
 }
 
+// The calling thread's buffer for a task's packed rows of A (kRowChunk x kDepthBlock floats),
+// made once per thread and never zeroed (packing writes what the microkernels read): a network of
+// small layers runs thousands of GEMMs a step, and a fresh zeroed 96 KiB per call and thread cost
+// more than the smallest GEMMs themselves. A GEMM never runs inside another on the same thread.
+float* left_scratch() {
+    struct Free {
+        void operator()(float* p) const { std::free(p); }
+    };
+    thread_local const std::unique_ptr<float, Free> buffer(
+        static_cast<float*>(std::aligned_alloc(64, sizeof(float) * kRowChunk * kDepthBlock)));
+    if (!buffer) throw std::bad_alloc();
+    return buffer.get();
+}
+
 }  // namespace
 
 // A packed panel block is itself a row-major matrix [rows][32]: P += AT Q is a GEMM into it, with Q
@@ -306,15 +320,11 @@ void gemm(const DepthPart* parts, int nparts, int64_t n, const float* bias, floa
     const int64_t want = 4 * static_cast<int64_t>(at::get_num_threads());
     const int64_t groups = chunks >= want ? 1 : std::min<int64_t>(panels, (want + chunks - 1) / chunks);
     const int64_t per_group = (panels + groups - 1) / groups;
-    for_each_task(
-        chunks * groups, [] { return std::vector<float>(static_cast<size_t>(kRowChunk * kDepthBlock)); },
-        [&](int64_t task, std::vector<float>& left) {
-            const int64_t i0 = (task / groups) * kRowChunk, i1 = std::min(n, i0 + kRowChunk);
-            const int64_t pa = (task % groups) * per_group, pb = std::min(panels, pa + per_group);
-            if (pa < pb) {
-                gemm_task(parts, nparts, i0, i1, pa, pb, bias, c + pa * kPanelCols, ldc, accumulate, left.data());
-            }
-        });
+    for_each_task(chunks * groups, left_scratch, [&](int64_t task, float* left) {
+        const int64_t i0 = (task / groups) * kRowChunk, i1 = std::min(n, i0 + kRowChunk);
+        const int64_t pa = (task % groups) * per_group, pb = std::min(panels, pa + per_group);
+        if (pa < pb) gemm_task(parts, nparts, i0, i1, pa, pb, bias, c + pa * kPanelCols, ldc, accumulate, left);
+    });
 }
 
 }  // namespace atl::lora::avx512

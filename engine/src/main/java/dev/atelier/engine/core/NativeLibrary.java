@@ -146,6 +146,23 @@ public final class NativeLibrary {
         }
     }
 
+    /**
+     * Gives the calling thread one intra-op thread, for native calls that run beside others on
+     * threads of their own (a server's per-request text encoding and decoding beside its UNet
+     * batches). Every thread that runs native code with more creates its own OpenMP team, and
+     * once the teams' threads outnumber the cores libgomp stops spinning between parallel regions
+     * in every team: the UNet batch's worker then sleeps and is woken again for each of its
+     * thousands of regions a step. atl_set_num_threads also sets OpenBLAS's process-wide count
+     * (used only by libtorch's own matrix products: LoRA merging, training), and libtorch takes
+     * the last count set as the one a thread starts with: threads that need the library-wide
+     * count call {@link #useLibraryThreads()} first.
+     */
+    public static void useOneThread() {
+        load();
+        atl_num_threads(); // as in useLibraryThreads: this thread's count is taken before it is set
+        Status.check(atl_set_num_threads(1));
+    }
+
     public static String version() {
         load();
         return versionString();

@@ -162,7 +162,9 @@ public final class GenerationService implements AutoCloseable {
     }
 
     private Generation run(GenerationJob job, LoraRequest.FromPrompt prompt) {
-        NativeLibrary.useLibraryThreads(); // same count on every thread: same bits
+        // The request's own native work (text encoding, decoding) on one thread: the UNet batches
+        // keep the library's threads to themselves (NativeLibrary.useOneThread says why).
+        NativeLibrary.useOneThread();
         GenerationRequest request = job.request();
         PromptPair pair = parts.tokenizer().encode(prompt.prompt(), request.negative(), parts.longPrompt());
         try (LoraRegistry.Lease lease = registry.acquire(prompt.loras()); Arena arena = Arena.ofShared()) {

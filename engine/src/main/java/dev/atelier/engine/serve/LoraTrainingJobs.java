@@ -2,6 +2,7 @@ package dev.atelier.engine.serve;
 
 import dev.atelier.engine.core.AtelierException;
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
+import dev.atelier.engine.core.NativeLibrary;
 import dev.atelier.engine.sd.GenerationRequest;
 import dev.atelier.engine.sd.LdmConfig;
 import dev.atelier.engine.train.LoraTrainer;
@@ -202,6 +203,7 @@ public final class LoraTrainingJobs implements AutoCloseable {
     }
 
     private void run(Job job) {
+        NativeLibrary.useLibraryThreads(); // not the one thread generation's request threads set
         synchronized (this) {
             if (job.finished()) {
                 return; // cancelled while queued

@@ -3,6 +3,7 @@ package dev.atelier.engine.serve;
 import dev.atelier.engine.core.AtelierException.CancelledException;
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
 import dev.atelier.engine.core.DType;
+import dev.atelier.engine.core.NativeLibrary;
 import dev.atelier.engine.core.TensorView;
 import dev.atelier.engine.sd.Sampling;
 import dev.atelier.engine.sd.UNet;
@@ -200,6 +201,7 @@ public final class StepBatcher implements AutoCloseable {
     }
 
     private void batchLoop() {
+        NativeLibrary.useLibraryThreads(); // not the one thread request threads set for themselves
         while (true) {
             List<ModelCall> batch = nextBatch();
             if (batch == null) {
@@ -291,6 +293,10 @@ public final class StepBatcher implements AutoCloseable {
                 return out;
             });
             Duration unetTime = Duration.ofNanos(unetNanos[0]);
+            // Counted before anyone sees the results: a sampler that has its eps, or its latents,
+            // finds its batch in the counts.
+            batchesRun.incrementAndGet();
+            largestBatch.accumulateAndGet(batch.size(), Math::max);
             for (BatchListener l : listeners) {
                 l.batchRun(batch.size(), rows, unetTime);
             }
@@ -315,7 +321,5 @@ public final class StepBatcher implements AutoCloseable {
                 c.eps().complete(out);
             }
         }
-        batchesRun.incrementAndGet();
-        largestBatch.accumulateAndGet(batch.size(), Math::max);
     }
 }
