@@ -169,19 +169,36 @@ torch::Tensor forward_packed(const torch::Tensor& x, const torch::Tensor& w, con
         add_low_rank_updates(xp, in, out, spans, w, yp);
         return y;
     }
-    for (const Span& span : spans) {
+    auto run_span = [&](const Span& span) {
         const int64_t rows = span.end - span.begin;
-        if (rows == 0) continue;
+        if (rows == 0) return;
         const float* xs = xp + span.begin * in;
         float* ys = yp + span.begin * out;
         if (!span.terms) {
             DepthPart part{xs, in, base_pack()};
             gemm(&part, 1, rows, bp, ys, out);
-            continue;
+            return;
         }
         const auto [a, q] = stacked(span);
         product_with_low_rank(xs, rows, route_rows, in, out, base_pack, pack, a, q, bp, ys);
+    };
+    if (static_cast<int64_t>(spans.size()) < 2 * at::get_num_threads()) {
+        for (const Span& span : spans) run_span(span);  // each span's packing and GEMM parallel inside
+        return y;
     }
+    // Many short spans (a batch of samples with as many LoRAs): one parallel region over them, each
+    // span's merge and GEMM inline on its thread, instead of three parallel regions per span (the
+    // packing, the merge and the GEMM), whose wake-ups cost more than small spans' work. A span's
+    // result is the same either way: the work inside it is split by rows and columns, never depth.
+    for (const Span& span : spans) {
+        if (!span.terms && span.end > span.begin) {
+            base_pack();  // made here: base_pack is not safe to call from several threads
+            break;
+        }
+    }
+    at::parallel_for(0, static_cast<int64_t>(spans.size()), 1, [&](int64_t s0, int64_t s1) {
+        for (int64_t s = s0; s < s1; ++s) run_span(spans[s]);
+    });
     return y;
 }
 
