@@ -190,11 +190,8 @@ torch::Tensor forward_packed(const torch::Tensor& x, const torch::Tensor& w, con
     // span's merge and GEMM inline on its thread, instead of three parallel regions per span (the
     // packing, the merge and the GEMM), whose wake-ups cost more than small spans' work. A span's
     // result is the same either way: the work inside it is split by rows and columns, never depth.
-    for (const Span& span : spans) {
-        if (!span.terms && span.end > span.begin) {
-            base_pack();  // made here: base_pack is not safe to call from several threads
-            break;
-        }
+    if (std::any_of(spans.begin(), spans.end(), [](const Span& s) { return !s.terms && s.end > s.begin; })) {
+        base_pack();  // made here: base_pack is not safe to call from several threads
     }
     at::parallel_for(0, static_cast<int64_t>(spans.size()), 1, [&](int64_t s0, int64_t s1) {
         for (int64_t s = s0; s < s1; ++s) run_span(spans[s]);

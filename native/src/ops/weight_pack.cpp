@@ -67,9 +67,7 @@ const WinogradWeights& WeightPack::winograd(const torch::Tensor& weight, c10::Sc
     const lora::avx512::Format format = format_for(compute);
     const size_t k = tile == 4 ? 1 : 0;  // a form per tile size: requests of two sizes use both
     auto& form = s.winograd[k];
-    if (form && s.winograd_from[k].fits(weight) && form->packed[0]->format() == format && form->tile == tile) {
-        return *form;
-    }
+    if (form && s.winograd_from[k].fits(weight) && form->packed[0]->format() == format) return *form;
     CpuCacheBypass bypass;  // the transform's temporaries have sizes no activation reuses
     populate(weight);
     require_finite(s, weight);

@@ -158,16 +158,12 @@ Vae::Vae(std::shared_ptr<const TensorMap> weights, const atl_vae_params& params)
 
 namespace {
 
-// Decodes whose activations take at least this many bytes each bound the allocator's cache and
+// Decodes whose largest activation takes at least this many bytes bound the allocator's cache and
 // free its cached blocks before each stage (core/cpu_allocator.hpp: both act on every thread),
 // where the earlier stage's cached blocks would add to the peak. Smaller decodes do neither:
 // there it saves no memory, and in a server the UNet batch running beside each image's decode
 // would lose its cached blocks (and allocate and fault them in again on its next step).
 constexpr int64_t kBoundedDecodeBytes = int64_t{16} << 20;
-
-void trim_before(int64_t activation_bytes) {
-    if (activation_bytes >= kBoundedDecodeBytes) trim_cpu_cache();
-}
 
 }  // namespace
 
@@ -178,19 +174,21 @@ torch::Tensor Vae::decode(const torch::Tensor& z) const {
     // The decoder's largest activation: its last level's channels at the image's size.
     const int64_t largest = z.size(0) * z.size(2) * z.size(3) * config_.ch * config_.ch_mult[0] *
                             static_cast<int64_t>(sizeof(float)) << (2 * (config_.num_levels - 1));
+    const bool bounded = largest >= kBoundedDecodeBytes;
+    auto trim = [bounded] {
+        if (bounded) trim_cpu_cache();
+    };
+    trim();
     std::optional<CpuCacheBound> bound;
-    if (largest >= kBoundedDecodeBytes) bound.emplace();
+    if (bounded) bound.emplace();
     ops::KernelScope kernels(kernels_);
     ops::NetworkScope network(ops::Network::Vae);
-    // The decoder starts at its widest: ch x the last level's multiplier channels.
-    trim_before(z.size(0) * z.size(2) * z.size(3) * config_.ch * config_.ch_mult[config_.num_levels - 1] *
-                static_cast<int64_t>(sizeof(float)));
     torch::Tensor h = dec_conv_in_.apply(post_quant_conv_.apply(to_channels_last(z.to(ops::activation_dtype(compute_)))));
     h = dec_mid_.forward(std::move(h));
     for (int64_t l = config_.num_levels - 1; l >= 0; --l) {
         // Each level's activations are 4x the size of the one before: the cached blocks of the
         // previous level would serve none of them.
-        trim_before(h.numel() * 4 * static_cast<int64_t>(sizeof(float)));
+        trim();
         for (const ResBlock& r : up_[l].blocks) h = r.forward(std::move(h));
         if (up_[l].resample) {
             torch::Tensor up = upsample_nearest2x(h);
@@ -198,7 +196,7 @@ torch::Tensor Vae::decode(const torch::Tensor& z) const {
             h = up_[l].resample->apply(up);
         }
     }
-    trim_before(h.nbytes());
+    trim();
     h = dec_conv_out_.apply(dec_norm_out_.apply(h, true));
     return to_channels_first(h).to(torch::kFloat);
 }

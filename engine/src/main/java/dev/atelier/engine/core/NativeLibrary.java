@@ -137,12 +137,8 @@ public final class NativeLibrary {
      * the same bits on any thread calls this first.
      */
     public static void useLibraryThreads() {
-        load();
-        // at::get_num_threads first: it makes libtorch take this thread's count from the global one
-        // now, if it has not yet, so that its first parallel op cannot undo the count set next.
-        atl_num_threads();
         synchronized (NativeLibrary.class) {
-            Status.check(atl_set_num_threads(threads));
+            useOnThisThread(threads);
         }
     }
 
@@ -158,9 +154,15 @@ public final class NativeLibrary {
      * count call {@link #useLibraryThreads()} first.
      */
     public static void useOneThread() {
+        useOnThisThread(1);
+    }
+
+    private static void useOnThisThread(int n) {
         load();
-        atl_num_threads(); // as in useLibraryThreads: this thread's count is taken before it is set
-        Status.check(atl_set_num_threads(1));
+        // at::get_num_threads first: it makes libtorch take this thread's count from the global one
+        // now, if it has not yet, so that its first parallel op cannot undo the count set next.
+        atl_num_threads();
+        Status.check(atl_set_num_threads(n));
     }
 
     public static String version() {

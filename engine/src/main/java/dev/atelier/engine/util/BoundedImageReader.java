@@ -33,15 +33,7 @@ public final class BoundedImageReader {
 
     /** Decodes the first image of file, after checking its size; the message names the file. */
     public static BufferedImage read(Path file) {
-        if (!Files.isRegularFile(file)) {
-            throw new FormatException(file + (Files.exists(file) ? ": not a regular file" : ": no such file"));
-        }
-        // A file-backed stream: ImageIO's default for InputStreams caches them in temporary files.
-        try (ImageInputStream stream = new FileImageInputStream(file.toFile())) {
-            return decode(stream, file.toString(), true);
-        } catch (IOException e) {
-            throw new FormatException(file + ": cannot read: " + e.getMessage(), e);
-        }
+        return decode(file, true);
     }
 
     /**
@@ -50,11 +42,16 @@ public final class BoundedImageReader {
      * its inputs before it loads a model.
      */
     public static void checkHeader(Path file) {
+        decode(file, false);
+    }
+
+    private static BufferedImage decode(Path file, boolean pixels) {
         if (!Files.isRegularFile(file)) {
             throw new FormatException(file + (Files.exists(file) ? ": not a regular file" : ": no such file"));
         }
+        // A file-backed stream: ImageIO's default for InputStreams caches them in temporary files.
         try (ImageInputStream stream = new FileImageInputStream(file.toFile())) {
-            decode(stream, file.toString(), false);
+            return decode(stream, file.toString(), pixels);
         } catch (IOException e) {
             throw new FormatException(file + ": cannot read: " + e.getMessage(), e);
         }
