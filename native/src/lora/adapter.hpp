@@ -20,6 +20,22 @@ class PackedRight;  // lora/packed_gemm.hpp
 // adapters (its training steps and the previews it renders must see them).
 constexpr int32_t kEverySample = -2;
 
+// A network's LoRA slots: each LoRA attached to it takes the next slot, and a per-sample selection
+// names the slot each sample (row) of the following forward calls uses.
+class LoraSlots {
+public:
+    // slots: one per sample; empty: every adapter for every sample.
+    void select(std::vector<int32_t> slots) { selection_ = std::move(slots); }
+    const std::vector<int32_t>& selection() const { return selection_; }
+    int32_t next() { return made_++; }
+    int32_t made() const { return made_; }
+    void reset() { selection_.clear(); made_ = 0; }
+
+private:
+    std::vector<int32_t> selection_;
+    int32_t made_ = 0;
+};
+
 // One low-rank adapter on one layer (kohya LoRA / LoCon): delta W = scale * up @ down.
 // Linear:  down [r, in],        up [out, r]
 // Conv2d:  down [r, in, kh, kw] (the base conv's stride and padding), up [out, r, 1, 1]

@@ -226,7 +226,7 @@ atl_status* atl_unet_apply_lora(atl_unet* u, const atl_lora* lora, float multipl
     ATL_TRY
     atl::require(u != nullptr, ATL_ERR_INVALID_ARGUMENT, "unet handle is NULL");
     torch::NoGradGuard no_grad;
-    const int32_t slot = apply_lora(u->impl->lora_layers(), lora, multiplier, mode, [&] { return u->impl->next_lora_slot(); }, "unet");
+    const int32_t slot = apply_lora(u->impl->lora_layers(), lora, multiplier, mode, [&] { return u->impl->lora_slots().next(); }, "unet");
     if (out_slot) *out_slot = slot;
     ATL_CATCH
 }
@@ -237,7 +237,7 @@ atl_status* atl_text_encoder_apply_lora(atl_text_encoder* te, const atl_lora* lo
     atl::require(te != nullptr, ATL_ERR_INVALID_ARGUMENT, "text encoder handle is NULL");
     torch::NoGradGuard no_grad;
     const int32_t slot = apply_lora(te->impl->lora_layers(), lora, multiplier, mode,
-                               [&] { return te->impl->next_lora_slot(); }, "text encoder");
+                               [&] { return te->impl->lora_slots().next(); }, "text encoder");
     if (out_slot) *out_slot = slot;
     ATL_CATCH
 }
@@ -245,7 +245,7 @@ atl_status* atl_text_encoder_apply_lora(atl_text_encoder* te, const atl_lora* lo
 atl_status* atl_unet_apply_lora_to_slot(atl_unet* u, const atl_lora* lora, float multiplier, int32_t slot) {
     ATL_TRY
     atl::require(u != nullptr, ATL_ERR_INVALID_ARGUMENT, "unet handle is NULL");
-    require_made(slot, u->impl->lora_slots_made(), "unet");
+    require_made(slot, u->impl->lora_slots().made(), "unet");
     torch::NoGradGuard no_grad;
     apply_lora(u->impl->lora_layers(), lora, multiplier, ATL_LORA_UNMERGED, [slot] { return slot; }, "unet");
     ATL_CATCH
@@ -255,7 +255,7 @@ atl_status* atl_text_encoder_apply_lora_to_slot(atl_text_encoder* te, const atl_
                                                 int32_t slot) {
     ATL_TRY
     atl::require(te != nullptr, ATL_ERR_INVALID_ARGUMENT, "text encoder handle is NULL");
-    require_made(slot, te->impl->lora_slots_made(), "text encoder");
+    require_made(slot, te->impl->lora_slots().made(), "text encoder");
     torch::NoGradGuard no_grad;
     apply_lora(te->impl->lora_layers(), lora, multiplier, ATL_LORA_UNMERGED, [slot] { return slot; }, "text encoder");
     ATL_CATCH
@@ -264,7 +264,7 @@ atl_status* atl_text_encoder_apply_lora_to_slot(atl_text_encoder* te, const atl_
 atl_status* atl_unet_remove_lora(atl_unet* u, int32_t slot) {
     ATL_TRY
     atl::require(u != nullptr, ATL_ERR_INVALID_ARGUMENT, "unet handle is NULL");
-    require_made(slot, u->impl->lora_slots_made(), "unet");
+    require_made(slot, u->impl->lora_slots().made(), "unet");
     for (const auto& l : u->impl->lora_layers()) atl::lora::remove(l, slot);
     ATL_CATCH
 }
@@ -272,7 +272,7 @@ atl_status* atl_unet_remove_lora(atl_unet* u, int32_t slot) {
 atl_status* atl_text_encoder_remove_lora(atl_text_encoder* te, int32_t slot) {
     ATL_TRY
     atl::require(te != nullptr, ATL_ERR_INVALID_ARGUMENT, "text encoder handle is NULL");
-    require_made(slot, te->impl->lora_slots_made(), "text encoder");
+    require_made(slot, te->impl->lora_slots().made(), "text encoder");
     for (const auto& l : te->impl->lora_layers()) atl::lora::remove(l, slot);
     ATL_CATCH
 }
@@ -281,7 +281,7 @@ atl_status* atl_unet_clear_lora(atl_unet* u) {
     ATL_TRY
     atl::require(u != nullptr, ATL_ERR_INVALID_ARGUMENT, "unet handle is NULL");
     for (const auto& l : u->impl->lora_layers()) atl::lora::clear(l);
-    u->impl->reset_lora_slots();
+    u->impl->lora_slots().reset();
     ATL_CATCH
 }
 
@@ -289,21 +289,21 @@ atl_status* atl_text_encoder_clear_lora(atl_text_encoder* te) {
     ATL_TRY
     atl::require(te != nullptr, ATL_ERR_INVALID_ARGUMENT, "text encoder handle is NULL");
     for (const auto& l : te->impl->lora_layers()) atl::lora::clear(l);
-    te->impl->reset_lora_slots();
+    te->impl->lora_slots().reset();
     ATL_CATCH
 }
 
 atl_status* atl_unet_select_lora(atl_unet* u, const atl_tensor_view* slots) {
     ATL_TRY
     atl::require(u != nullptr, ATL_ERR_INVALID_ARGUMENT, "unet handle is NULL");
-    u->impl->select_lora(slots ? read_slots(slots, slot_count(u->impl->lora_layers())) : std::vector<int32_t>{});
+    u->impl->lora_slots().select(slots ? read_slots(slots, slot_count(u->impl->lora_layers())) : std::vector<int32_t>{});
     ATL_CATCH
 }
 
 atl_status* atl_text_encoder_select_lora(atl_text_encoder* te, const atl_tensor_view* slots) {
     ATL_TRY
     atl::require(te != nullptr, ATL_ERR_INVALID_ARGUMENT, "text encoder handle is NULL");
-    te->impl->select_lora(slots ? read_slots(slots, slot_count(te->impl->lora_layers())) : std::vector<int32_t>{});
+    te->impl->lora_slots().select(slots ? read_slots(slots, slot_count(te->impl->lora_layers())) : std::vector<int32_t>{});
     ATL_CATCH
 }
 

@@ -24,6 +24,12 @@ Kernel kernel_param(int32_t value, const char* network) {
     return static_cast<Kernel>(value);
 }
 
+c10::ScalarType compute_param(int32_t dtype, const char* network) {
+    require(dtype == ATL_DTYPE_F32 || dtype == ATL_DTYPE_BF16, ATL_ERR_INVALID_ARGUMENT,
+            std::string(network) + ": compute_dtype must be F32 or BF16");
+    return dtype == ATL_DTYPE_BF16 ? c10::kBFloat16 : c10::kFloat;
+}
+
 Kernel resolve(Kernel k) {
     if (k != Kernel::Auto) return k;
     return kernel_available(Kernel::Avx512) ? Kernel::Avx512 : Kernel::Torch;

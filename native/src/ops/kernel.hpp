@@ -20,6 +20,9 @@ enum class Kernel : int32_t {
 bool kernel_available(Kernel k);
 // The kernels field of a network's params as a Kernel; ATL_ERR_INVALID_ARGUMENT when unknown.
 Kernel kernel_param(int32_t value, const char* network);
+// The compute_dtype field of a network's params (ATL_DTYPE_F32 or ATL_DTYPE_BF16) as a scalar
+// type; ATL_ERR_INVALID_ARGUMENT otherwise.
+c10::ScalarType compute_param(int32_t dtype, const char* network);
 // Auto resolved: Avx512 on CPUs that have it, else Torch.
 Kernel resolve(Kernel k);
 

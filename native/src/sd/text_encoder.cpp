@@ -23,10 +23,8 @@ void agree(WeightLoader& w, const char* field, int32_t configured, int64_t infer
 
 TextEncoder::TextEncoder(std::shared_ptr<const TensorMap> weights, const atl_text_encoder_params& params)
     : weights_(weights), config_(params) {
-    compute_ = params.compute_dtype == ATL_DTYPE_BF16 ? torch::kBFloat16 : torch::kFloat;
+    compute_ = ops::compute_param(params.compute_dtype, "text encoder");
     kernels_ = ops::kernel_param(params.kernels, "text encoder");
-    require(params.compute_dtype == ATL_DTYPE_F32 || params.compute_dtype == ATL_DTYPE_BF16,
-            ATL_ERR_INVALID_ARGUMENT, "text encoder: compute_dtype must be F32 or BF16");
     WeightLoader w(weights, "text encoder", compute_);
 
     // Architecture from the shapes (stable-diffusion.cpp detect_from_weights idea).
@@ -111,12 +109,13 @@ torch::Tensor TextEncoder::forward(const torch::Tensor& ids, int64_t clip_skip) 
     const int64_t chunks = len / positions;
     // Chunks of one prompt are encoded as separate rows: each keeps its prompt's LoRA slot.
     std::optional<lora::SampleSlotsScope> slots;
-    if (!lora_slots_.empty()) {
-        require(static_cast<int64_t>(lora_slots_.size()) == n, ATL_ERR_SHAPE,
-                "text encoder: the LoRA selection has " + std::to_string(lora_slots_.size()) +
+    const std::vector<int32_t>& selection = lora_slots_.selection();
+    if (!selection.empty()) {
+        require(static_cast<int64_t>(selection.size()) == n, ATL_ERR_SHAPE,
+                "text encoder: the LoRA selection has " + std::to_string(selection.size()) +
                     " entries but input_ids has " + std::to_string(n) + " rows");
         std::vector<int32_t> rows;
-        for (int32_t s : lora_slots_) rows.insert(rows.end(), chunks, s);
+        for (int32_t s : selection) rows.insert(rows.end(), chunks, s);
         slots.emplace(std::move(rows));
     }
     ops::KernelScope kernels(kernels_);

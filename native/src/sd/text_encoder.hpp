@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "atelier.h"
+#include "lora/adapter.hpp"
 #include "ops/kernel.hpp"
 #include "sd/layers.hpp"
 
@@ -26,12 +27,8 @@ public:
 
     // Every Linear by checkpoint name, for attaching LoRA adapters.
     std::vector<lora::LayerRef> lora_layers();
-    // Per-sample (per input_ids row) LoRA slots for the following forward calls; empty: all.
-    void select_lora(std::vector<int32_t> slots) { lora_slots_ = std::move(slots); }
-    const std::vector<int32_t>& lora_selection() const { return lora_slots_; }
-    int32_t next_lora_slot() { return lora_slot_count_++; }
-    int32_t lora_slots_made() const { return lora_slot_count_; }
-    void reset_lora_slots() { lora_slots_.clear(); lora_slot_count_ = 0; }
+    // The LoRA slots of the adapters attached, and the per-sample selection (a slot per input_ids row).
+    lora::LoraSlots& lora_slots() { return lora_slots_; }
 
 private:
     struct Layer {
@@ -49,8 +46,7 @@ private:
     torch::Tensor position_embedding_;  // [max_positions, width]
     std::vector<Layer> layers_;
     LayerNorm final_norm_;
-    std::vector<int32_t> lora_slots_;
-    int32_t lora_slot_count_ = 0;
+    lora::LoraSlots lora_slots_;
 };
 
 }  // namespace atl::sd

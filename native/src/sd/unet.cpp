@@ -226,9 +226,7 @@ void UNet::infer(WeightLoader& w, const atl_unet_params& given) {
 
 UNet::UNet(std::shared_ptr<const TensorMap> weights, const atl_unet_params& params)
     : weights_(weights), config_(params) {
-    require(params.compute_dtype == ATL_DTYPE_F32 || params.compute_dtype == ATL_DTYPE_BF16,
-            ATL_ERR_INVALID_ARGUMENT, "unet: compute_dtype must be F32 or BF16");
-    compute_ = params.compute_dtype == ATL_DTYPE_BF16 ? torch::kBFloat16 : torch::kFloat;
+    compute_ = ops::compute_param(params.compute_dtype, "unet");
     kernels_ = ops::kernel_param(params.kernels, "unet");
     use_caching_cpu_allocator();
     WeightLoader w(weights, "unet", compute_);
@@ -312,7 +310,7 @@ torch::Tensor UNet::forward(const torch::Tensor& x, const torch::Tensor& t, cons
                 "], got " + shape_string(context.sizes()));
 
     std::optional<lora::SampleSlotsScope> slots;
-    if (!lora_slots_.empty()) slots.emplace(lora_slots_);
+    if (!lora_slots_.selection().empty()) slots.emplace(lora_slots_.selection());
     ops::KernelScope kernels(kernels_);
     ops::NetworkScope network(ops::Network::UNet);
     const c10::ScalarType act = ops::activation_dtype(compute_);

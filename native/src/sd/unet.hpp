@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "atelier.h"
+#include "lora/adapter.hpp"
 #include "ops/kernel.hpp"
 #include "sd/layers.hpp"
 
@@ -31,12 +32,8 @@ public:
 
     // Every Linear and Conv2d by checkpoint name, for attaching LoRA adapters.
     std::vector<lora::LayerRef> lora_layers();
-    // Per-sample LoRA slots for the following forward calls; empty: every adapter for every sample.
-    void select_lora(std::vector<int32_t> slots) { lora_slots_ = std::move(slots); }
-    const std::vector<int32_t>& lora_selection() const { return lora_slots_; }
-    int32_t next_lora_slot() { return lora_slot_count_++; }
-    int32_t lora_slots_made() const { return lora_slot_count_; }
-    void reset_lora_slots() { lora_slots_.clear(); lora_slot_count_ = 0; }
+    // The LoRA slots of the adapters attached, and the per-sample selection.
+    lora::LoraSlots& lora_slots() { return lora_slots_; }
     // Gradient checkpointing of the transformer blocks (SpatialTransformer) when grad mode is on.
     void set_gradient_checkpointing(bool on);
 
@@ -98,8 +95,7 @@ private:
     std::vector<Block> output_blocks_;
     GroupNorm out_norm_;
     Conv2d out_conv_;
-    std::vector<int32_t> lora_slots_;
-    int32_t lora_slot_count_ = 0;
+    lora::LoraSlots lora_slots_;
 };
 
 }  // namespace atl::sd

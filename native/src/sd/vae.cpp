@@ -74,9 +74,7 @@ Vae::Mid Vae::load_mid(WeightLoader& w, const std::string& p, int64_t ch) const 
 }
 
 Vae::Vae(std::shared_ptr<const TensorMap> weights, const atl_vae_params& params) : weights_(weights), config_(params) {
-    require(params.compute_dtype == ATL_DTYPE_F32 || params.compute_dtype == ATL_DTYPE_BF16,
-            ATL_ERR_INVALID_ARGUMENT, "vae: compute_dtype must be F32 or BF16");
-    compute_ = params.compute_dtype == ATL_DTYPE_BF16 ? torch::kBFloat16 : torch::kFloat;
+    compute_ = ops::compute_param(params.compute_dtype, "vae");
     kernels_ = ops::kernel_param(params.kernels, "vae");
     use_caching_cpu_allocator();
     WeightLoader w(weights, "vae", compute_);

@@ -208,13 +208,13 @@ float LoraTrainer::accumulate(const torch::Tensor& latents, const torch::Tensor&
         sd::UNet* unet;
         sd::TextEncoder* text;
         std::vector<int32_t> unet_slots, text_slots;
-        SelectionPause(sd::UNet* u, sd::TextEncoder* t) : unet(u), text(t), unet_slots(u->lora_selection()) {
-            u->select_lora({});
-            if (t) text_slots = t->lora_selection(), t->select_lora({});
+        SelectionPause(sd::UNet* u, sd::TextEncoder* t) : unet(u), text(t), unet_slots(u->lora_slots().selection()) {
+            u->lora_slots().select({});
+            if (t) text_slots = t->lora_slots().selection(), t->lora_slots().select({});
         }
         ~SelectionPause() {
-            unet->select_lora(std::move(unet_slots));
-            if (text) text->select_lora(std::move(text_slots));
+            unet->lora_slots().select(std::move(unet_slots));
+            if (text) text->lora_slots().select(std::move(text_slots));
         }
     } pause(unet_.get(), text_.get());
     torch::Tensor ctx = ids.defined() ? text_->forward(ids, params_.clip_skip) : context.to(torch::kFloat);
