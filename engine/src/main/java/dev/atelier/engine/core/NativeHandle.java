@@ -1,11 +1,14 @@
 package dev.atelier.engine.core;
 
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.ref.Cleaner;
+import java.nio.file.Path;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -70,6 +73,45 @@ public abstract class NativeHandle implements AutoCloseable, Retainable {
             MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
             Status.check(call.call(arena, out));
             return out.get(ValueLayout.ADDRESS, 0);
+        }
+    }
+
+    /**
+     * {@link #create(OutPointerCall)} for a call that reads serialised bytes ({@code atl_x_read}):
+     * a malformed-data error names source, the file the bytes came from.
+     */
+    public static MemorySegment create(OutPointerCall call, Path source) {
+        try {
+            return create(call);
+        } catch (AtelierException.FormatException e) {
+            throw new AtelierException.FormatException(source + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * A native call that fills a struct the caller allocated with what an object reports about
+     * itself ({@code atl_x_config}) and returns its {@code atl_status*}.
+     */
+    @FunctionalInterface
+    public interface StructQuery {
+        /**
+         * @param handle the native object's pointer
+         * @param out    the struct of the layout given to {@link #query}
+         */
+        MemorySegment call(MemorySegment handle, MemorySegment out);
+    }
+
+    /**
+     * Runs query on this handle's native object with a fresh struct of layout, throws the
+     * {@link AtelierException} its status maps to, and returns what convert makes of the filled
+     * struct (convert copies what it keeps: the struct is freed when this returns): the one way
+     * to read a native object's configuration.
+     */
+    protected final <T> T query(MemoryLayout layout, StructQuery query, Function<MemorySegment, T> convert) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(layout);
+            Status.check(query.call(pointer(), out));
+            return convert.apply(out);
         }
     }
 

@@ -50,11 +50,7 @@ public final class Pca extends NativeHandle {
 
     /** {@link #fromBytes(MemorySegment)} naming source (the file the bytes came from) in errors. */
     public static Pca fromBytes(MemorySegment data, java.nio.file.Path source) {
-        try {
-            return fromBytes(data);
-        } catch (dev.atelier.engine.core.AtelierException.FormatException e) {
-            throw new dev.atelier.engine.core.AtelierException.FormatException(source + ": " + e.getMessage(), e);
-        }
+        return new Pca(create((arena, out) -> atl_pca_read(data, data.byteSize(), out), source));
     }
 
     public byte[] toBytes() {

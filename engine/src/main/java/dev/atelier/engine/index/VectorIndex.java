@@ -47,11 +47,7 @@ public final class VectorIndex extends NativeHandle {
 
     /** {@link #fromBytes(MemorySegment)} naming source (the file the bytes came from) in errors. */
     public static VectorIndex fromBytes(MemorySegment data, java.nio.file.Path source) {
-        try {
-            return fromBytes(data);
-        } catch (dev.atelier.engine.core.AtelierException.FormatException e) {
-            throw new dev.atelier.engine.core.AtelierException.FormatException(source + ": " + e.getMessage(), e);
-        }
+        return new VectorIndex(create((arena, out) -> atl_index_read(data, data.byteSize(), out), source));
     }
 
     /** FAISS's serialisation of this index. */

@@ -29,11 +29,7 @@ public final class TextEncoder extends NativeHandle {
     private TextEncoder(MemorySegment pointer, Weights weights) {
         super("atl_text_encoder", pointer, p -> atl_text_encoder_destroy(p));
         dependOn(weights); // the networks read the weights' mapped memory on every call
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment out = atl_text_encoder_params.allocate(arena);
-            Status.check(atl_text_encoder_config(pointer, out));
-            this.config = TextEncoderParams.fromNative(out);
-        }
+        this.config = query(atl_text_encoder_params.layout(), (p, out) -> atl_text_encoder_config(p, out), TextEncoderParams::fromNative);
     }
 
     /** Creates the encoder; a bad weight set throws one FormatException listing every problem. */

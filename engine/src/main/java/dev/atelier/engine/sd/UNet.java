@@ -28,11 +28,7 @@ public final class UNet extends NativeHandle {
     private UNet(MemorySegment pointer, Weights weights) {
         super("atl_unet", pointer, p -> atl_unet_destroy(p));
         dependOn(weights); // the networks read the weights' mapped memory on every call
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment out = atl_unet_params.allocate(arena);
-            Status.check(atl_unet_config(pointer, out));
-            this.config = UNetParams.fromNative(out);
-        }
+        this.config = query(atl_unet_params.layout(), (p, out) -> atl_unet_config(p, out), UNetParams::fromNative);
     }
 
     /** Creates the UNet; a bad weight set throws one FormatException listing every problem. */

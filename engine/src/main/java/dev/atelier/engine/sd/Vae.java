@@ -38,11 +38,7 @@ public final class Vae extends NativeHandle {
     private Vae(MemorySegment pointer, Weights weights) {
         super("atl_vae", pointer, p -> atl_vae_destroy(p));
         dependOn(weights); // the networks read the weights' mapped memory on every call
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment out = atl_vae_params.allocate(arena);
-            Status.check(atl_vae_config(pointer, out));
-            this.config = VaeParams.fromNative(out);
-        }
+        this.config = query(atl_vae_params.layout(), (p, out) -> atl_vae_config(p, out), VaeParams::fromNative);
     }
 
     /** Creates the VAE; a bad weight set throws one FormatException listing every problem. */
