@@ -1,6 +1,7 @@
 package dev.atelier.engine.sd;
 
 import dev.atelier.engine.names.DiffusersCheckpoint;
+import dev.atelier.engine.util.ClosedFlag;
 import dev.atelier.engine.util.Sha256;
 import dev.atelier.engine.core.AtelierException;
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
@@ -53,7 +54,7 @@ public final class Pipeline implements AutoCloseable {
     private String modelHash; // guarded by this
     // Fair: waiting requests run in arrival order, so none starves behind a stream of others.
     private final ReentrantLock lock = new ReentrantLock(true);
-    private boolean closed; // guarded by lock
+    private final ClosedFlag closed = new ClosedFlag(lock, "pipeline");
     private final NetworkLoras networkLoras; // guarded by lock
 
     /**
@@ -264,7 +265,7 @@ public final class Pipeline implements AutoCloseable {
         PromptPair pair = tokenizer.encode(prompt, negative, longPrompt);
         lock.lock();
         try {
-            checkOpen();
+            closed.checkOpen();
             NativeLibrary.useLibraryThreads();
             return encodePair(pair, clipSkip, arena);
         } finally {
@@ -347,18 +348,12 @@ public final class Pipeline implements AutoCloseable {
         PromptPair pair = tokenizer.encode(LoraRequest.withoutTags(request.prompt()), request.negative(), longPrompt);
         lock.lock();
         try {
-            checkOpen();
+            closed.checkOpen();
             NativeLibrary.useLibraryThreads(); // same count on every thread: same bits
             networkLoras.use(wanted);
             run(request, pair, wanted, progress, sink);
         } finally {
             lock.unlock();
-        }
-    }
-
-    private void checkOpen() {
-        if (closed) {
-            throw new IllegalStateException("pipeline is closed");
         }
     }
 
@@ -433,18 +428,11 @@ public final class Pipeline implements AutoCloseable {
     /** Waits for the running request, then frees the networks; later requests throw IllegalStateException. */
     @Override
     public void close() {
-        lock.lock();
-        try {
-            if (closed) {
-                return;
-            }
-            closed = true;
+        closed.close(() -> {
             vae.close();
             unet.close();
             textEncoder.close();
             weights.close();
-        } finally {
-            lock.unlock();
-        }
+        });
     }
 }

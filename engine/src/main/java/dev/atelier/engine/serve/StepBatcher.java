@@ -7,6 +7,7 @@ import dev.atelier.engine.core.NativeLibrary;
 import dev.atelier.engine.core.TensorView;
 import dev.atelier.engine.sd.Sampling;
 import dev.atelier.engine.sd.UNet;
+import dev.atelier.engine.util.ClosedFlag;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -54,7 +55,7 @@ public final class StepBatcher implements AutoCloseable {
     private final Condition changed = lock.newCondition();
     private final List<ModelCall> pending = new ArrayList<>(); // guarded by lock
     private int running; // samples inside their sampler; guarded by lock
-    private boolean closed; // guarded by lock
+    private final ClosedFlag closed = new ClosedFlag(lock, "step batcher");
 
     private final AtomicInteger batchesRun = new AtomicInteger();
     private final AtomicInteger largestBatch = new AtomicInteger();
@@ -94,9 +95,7 @@ public final class StepBatcher implements AutoCloseable {
         SampleTicket ticket = new SampleTicket(request);
         lock.lock();
         try {
-            if (closed) {
-                throw new IllegalStateException("step batcher is closed");
-            }
+            closed.checkOpen();
             samplers.execute(() -> run(ticket));
         } finally {
             lock.unlock();
@@ -126,14 +125,9 @@ public final class StepBatcher implements AutoCloseable {
     /** Finishes the samples already submitted, then stops the threads. */
     @Override
     public void close() {
-        lock.lock();
-        try {
-            if (closed) {
-                return;
-            }
-            closed = true;
-        } finally {
-            lock.unlock();
+        // Nothing to do under the lock: the batch loop is woken once the submitted samples finish.
+        if (!closed.close(() -> {})) {
+            return;
         }
         samplers.close(); // waits for the submitted samples
         lock.lock();
@@ -222,7 +216,7 @@ public final class StepBatcher implements AutoCloseable {
         lock.lock();
         try {
             while (pending.isEmpty()) {
-                if (closed && running == 0) {
+                if (closed.isClosed() && running == 0) {
                     return null;
                 }
                 changed.awaitUninterruptibly();
