@@ -43,16 +43,13 @@ final class BatchCommand extends CliCommand {
     @Mixin
     ServedModelOptions served;
 
-    @Mixin
-    ThreadsOption threads;
-
     @Override
     public Integer call() throws InterruptedException {
         ServedModelOptions.Resolved m = served.resolve();
         Path loraDir = m.loraDir();
         // Every line is checked before the model loads: a bad line costs nothing.
         List<BatchJob> all = JobFile.read(jobs, ServerLimits.defaults(), loraDir);
-        threads.apply();
+        served.threads.apply();
         int window = 2 * served.maxBatch;
         BatchRun.Result result;
         // One run per output folder: a second one fails at once instead of doing the same requests

@@ -1,15 +1,20 @@
 package dev.atelier.tools;
 
 import java.nio.file.Path;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 
 /**
- * {@code --config-file} and {@code --save-config}, for commands whose runs are worth repeating.
- * Reading is picocli's business through {@link ConfigFile}; the command calls {@link #saveIfAsked}
- * once its settings are final (a random seed drawn, aliases folded), so the file repeats the run.
+ * {@code --threads}, {@code --config-file} and {@code --save-config}, for commands whose runs are
+ * worth repeating. Reading is picocli's business through {@link ConfigFile}; the command calls
+ * {@link #start} once its settings are final (a random seed drawn, aliases folded), so the file
+ * repeats the run.
  */
 final class ConfigOptions {
+    @Mixin
+    ThreadsOption threads;
+
     @Option(names = ConfigFile.CONFIG_FILE, paramLabel = "FILE.yaml",
             description = "Read settings from a YAML file: keys are the long option names without the dashes "
                     + "(steps: 25); flags on the command line win.")
@@ -20,9 +25,11 @@ final class ConfigOptions {
                     + "for --config-file to repeat the run.")
     Path saveConfig;
 
-    void saveIfAsked(CommandSpec spec) {
+    /** Writes the settings when --save-config asks, then applies --threads. */
+    void start(CommandSpec spec) {
         if (saveConfig != null) {
             ConfigFile.save(spec, saveConfig);
         }
+        threads.apply();
     }
 }

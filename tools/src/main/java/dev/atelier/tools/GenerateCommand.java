@@ -131,9 +131,6 @@ final class GenerateCommand extends CliCommand {
     Path loraDir;
 
     @Mixin
-    ThreadsOption threads;
-
-    @Mixin
     ConfigOptions configFile;
 
     @Override
@@ -166,8 +163,7 @@ final class GenerateCommand extends CliCommand {
                 Optional.ofNullable(vae), dtype, LongPromptMode.fromName(longPrompt), opKernels,
                 ScheduleSource.fromName(scheduleSource)).withFileAccess(checkpoint.fileAccess.access())
                 .withLoras(loraRequests.stream().map(LoraRequest::path).toList());
-        configFile.saveIfAsked(spec);
-        threads.apply();
+        configFile.start(spec);
         // Before the model loads: a bad --out or an impossible size costs nothing. Numbers follow
         // the highest in the folder.
         ImageFolder folder = ImageFolder.open(out);

@@ -101,9 +101,6 @@ final class ServeCommand extends CliCommand {
     @Mixin
     ServedModelOptions served;
 
-    @Mixin
-    ThreadsOption threads;
-
     @Override
     public Integer call() throws InterruptedException {
         if (port < 0 || port > 65535 || queue < 1 || shutdownSeconds < 0 || maxTrainings < 1) {
@@ -120,7 +117,7 @@ final class ServeCommand extends CliCommand {
         }
         ServedModelOptions.Resolved m = served.resolve();
         Path checkpoint = m.checkpoint(), loraDir = m.loraDir();
-        threads.apply();
+        served.threads.apply();
         CountDownLatch stop = new CountDownLatch(1), stopped = new CountDownLatch(1);
         try (ImageEmbedder embedder = embedderModel == null ? null
                         : ImageEmbedder.open(embedderModel, Backend.TORCH, EmbedderOptions.defaults());

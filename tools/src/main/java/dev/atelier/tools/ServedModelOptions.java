@@ -13,7 +13,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * The model, LoRA folder and batching of the commands that run a {@link GenerationService}
+ * The model, LoRA folder, batching and threads of the commands that run a {@link GenerationService}
  * ({@code serve}, {@code batch}); without --model, the embedded default model with the demo's
  * LoRAs when the demo has run.
  */
@@ -46,6 +46,9 @@ final class ServedModelOptions {
 
     @Mixin
     FileAccessOption fileAccess;
+
+    @Mixin
+    ThreadsOption threads;
 
     /**
      * What the options name, with the defaults filled in.

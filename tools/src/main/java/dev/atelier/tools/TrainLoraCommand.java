@@ -120,8 +120,6 @@ final class TrainLoraCommand extends CliCommand {
     Path resume;
 
     @Mixin
-    ThreadsOption threads;
-    @Mixin
     ConfigOptions configFile;
 
     @Override
@@ -133,8 +131,7 @@ final class TrainLoraCommand extends CliCommand {
         }
         boolean useBf16 = precision.dtype() == DType.BF16;
         LrSchedule lrSchedule = LrSchedule.fromName(schedule);
-        configFile.saveIfAsked(spec);
-        threads.apply();
+        configFile.start(spec);
         LoraTrainingConfig.Builder b = LoraTrainingConfig.builder(checkpoint.model, images, out)
                 .ldm(checkpoint.config != null ? LdmConfig.load(checkpoint.config) : LdmConfig.sd15())
                 .caption(caption).repeats(repeats).resolution(resolution).buckets(buckets).flip(flip)
