@@ -5,6 +5,8 @@ import dev.atelier.engine.synth.Person;
 import dev.atelier.engine.synth.SyntheticCatalog;
 import dev.atelier.engine.synth.TrainingSet;
 import dev.atelier.engine.synth.Wardrobe;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -26,12 +28,22 @@ final class SynthCommand implements Callable<Integer> {
         throw new InvalidInputException("choose one of: synth wardrobe, synth catalog, synth training-set (see atelier synth --help)");
     }
 
-    private static long started() {
-        return System.nanoTime();
-    }
-
-    private static String seconds(long start) {
-        return String.format("%.1f s", (System.nanoTime() - start) / 1e9);
+    /**
+     * How a subcommand ends once it has written output.out since start ({@link System#nanoTime()}):
+     * with --json one object, "out" then fields; otherwise "wrote WHAT to OUT in S".
+     */
+    private static Integer report(CliCommand command, SynthOutputOptions output, long start, String what,
+            Map<String, Object> fields) {
+        if (command.json()) {
+            Map<String, Object> result = new LinkedHashMap<>();
+            result.put("out", output.out.toString());
+            result.putAll(fields);
+            command.printJson(result);
+        } else {
+            command.out().println("wrote " + what + " to " + output.out + " in "
+                    + String.format("%.1f s", (System.nanoTime() - start) / 1e9));
+        }
+        return 0;
     }
 
     @Command(name = "wardrobe", mixinStandardHelpOptions = true, sortOptions = false,
@@ -54,15 +66,10 @@ final class SynthCommand implements Callable<Integer> {
         @Override
         public Integer call() {
             Person p = Person.named(person);
-            long start = started();
+            long start = System.nanoTime();
             int n = Wardrobe.write(p, output.out, count, size, output.seed, output.force).size();
-            if (json()) {
-                printJson(java.util.Map.of("out", output.out.toString(), "person", p.name(), "garments", n));
-                return 0;
-            }
-            out().println("wrote " + n + " garments of " + p.name() + "'s wardrobe (" + p.colour().word() + ", "
-                    + p.secondary().word() + ", " + p.pattern().word() + ") to " + output.out + " in " + seconds(start));
-            return 0;
+            return report(this, output, start, n + " garments of " + p.name() + "'s wardrobe (" + p.colour().word() + ", "
+                    + p.secondary().word() + ", " + p.pattern().word() + ")", Map.of("person", p.name(), "garments", n));
         }
     }
 
@@ -84,16 +91,11 @@ final class SynthCommand implements Callable<Integer> {
 
         @Override
         public Integer call() {
-            long start = started();
+            long start = System.nanoTime();
             int images = SyntheticCatalog.write(output.out, items, size, output.seed, output.force,
                     json() ? dev.atelier.engine.core.Progress.NONE : new ProgressBar("catalog", "item"));
-            if (json()) {
-                printJson(java.util.Map.of("out", output.out.toString(), "items", items, "images", images));
-                return 0;
-            }
-            out().println("wrote " + items + " items (" + images + " images) in DeepFashion In-shop layout to " + output.out
-                    + " in " + seconds(start));
-            return 0;
+            return report(this, output, start, items + " items (" + images + " images) in DeepFashion In-shop layout",
+                    Map.of("items", items, "images", images));
         }
     }
 
@@ -114,14 +116,10 @@ final class SynthCommand implements Callable<Integer> {
 
         @Override
         public Integer call() {
-            long start = started();
+            long start = System.nanoTime();
             int n = TrainingSet.write(output.out, count, size, output.seed, output.force);
-            if (json()) {
-                printJson(java.util.Map.of("out", output.out.toString(), "images", n, "metadata", TrainingSet.METADATA));
-                return 0;
-            }
-            out().println("wrote " + n + " images and " + TrainingSet.METADATA + " to " + output.out + " in " + seconds(start));
-            return 0;
+            return report(this, output, start, n + " images and " + TrainingSet.METADATA,
+                    Map.of("images", n, "metadata", TrainingSet.METADATA));
         }
     }
 }

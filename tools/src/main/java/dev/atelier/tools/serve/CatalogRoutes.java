@@ -57,7 +57,7 @@ final class CatalogRoutes {
     }
 
     private void search(Context ctx) {
-        JsonFields f = new JsonFields(JsonFields.readObject(RequestBodies.read(ctx, limits.maxBodyBytes()), answers.mapper()));
+        JsonFields f = RequestBodies.readFields(ctx, limits.maxBodyBytes(), answers.mapper());
         String image = f.string("image", null);
         if (image == null) {
             throw ApiException.badRequest("image: a base64-encoded image is required");
@@ -73,7 +73,7 @@ final class CatalogRoutes {
     }
 
     private void evaluate(Context ctx) {
-        JsonFields f = new JsonFields(JsonFields.readObject(RequestBodies.read(ctx, limits.maxBodyBytes()), answers.mapper()));
+        JsonFields f = RequestBodies.readFields(ctx, limits.maxBodyBytes(), answers.mapper());
         List<String> generated = f.strings("generated", 1, MAX_IMAGES);
         List<String> wardrobe = f.strings("wardrobe", 1, MAX_IMAGES);
         int k = f.integer("k", 5, 1, MAX_K);

@@ -1,5 +1,6 @@
 package dev.atelier.tools.serve;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.javalin.http.Context;
 import java.io.IOException;
 import java.io.InputStream;
@@ -31,6 +32,11 @@ final class RequestBodies {
         } catch (IOException e) {
             throw ApiException.badRequest("the body could not be read: " + e.getMessage());
         }
+    }
+
+    /** {@link #read}, the body then being one JSON object (else a 400): its fields. */
+    static JsonFields readFields(Context ctx, long max, ObjectMapper json) {
+        return new JsonFields(JsonFields.readObject(read(ctx, max), json));
     }
 
     /**

@@ -48,7 +48,7 @@ final class TrainingRoutes {
 
     private void start(Context ctx) {
         // Photos make these bodies larger than a txt2img request: they get the upload limit.
-        JsonFields f = new JsonFields(JsonFields.readObject(RequestBodies.read(ctx, limits.maxLoraBytes()), answers.mapper()));
+        JsonFields f = RequestBodies.readFields(ctx, limits.maxLoraBytes(), answers.mapper());
         String name = f.string("name", null);
         if (name == null) {
             throw ApiException.badRequest("name: the LoRA's name is required");
