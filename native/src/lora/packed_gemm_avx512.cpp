@@ -316,8 +316,10 @@ void gemm(const DepthPart* parts, int nparts, int64_t n, const float* bias, floa
                 "packed gemm: parts disagree on the output width");
     }
     // Tasks: row chunks, times column groups when there are too few chunks to keep every thread busy.
+    // Inside another parallel loop (a Winograd chunk's GEMMs) the tasks run in turn on one thread:
+    // column groups would only pack the same rows of A again for each group.
     const int64_t chunks = (n + kRowChunk - 1) / kRowChunk;
-    const int64_t want = 4 * static_cast<int64_t>(at::get_num_threads());
+    const int64_t want = at::in_parallel_region() ? 1 : 4 * static_cast<int64_t>(at::get_num_threads());
     const int64_t groups = chunks >= want ? 1 : std::min<int64_t>(panels, (want + chunks - 1) / chunks);
     const int64_t per_group = (panels + groups - 1) / groups;
     for_each_task(chunks * groups, left_scratch, [&](int64_t task, float* left) {

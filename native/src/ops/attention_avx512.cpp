@@ -63,19 +63,6 @@ Buffer<T> zeros(int64_t n) {
     return b;
 }
 
-uint16_t bf16_bits(float f) { return c10::BFloat16(f).x; }  // rounded to nearest even
-
-// The BF16 pair (lo, hi), or lo itself in F32.
-template <bool Bf16>
-Unit<Bf16> unit_of(float lo, float hi) {
-    if constexpr (Bf16) {
-        return bf16_bits(lo) | static_cast<uint32_t>(bf16_bits(hi)) << 16;
-    } else {
-        return lo;
-    }
-}
-
-// acc + a b lane by lane: F32 multiply-add, or for BF16 pairs the sum of both products.
 template <bool Bf16>
 ATL_AVX512_BF16 inline __attribute__((always_inline)) __m512 madd(__m512 acc, __m512 a, __m512 b) {
     if constexpr (Bf16) {
@@ -191,6 +178,43 @@ ATL_AVX512_BF16 void softmax_block(const float* __restrict s, int64_t nk, __m512
     for (int v = 0; v < QV; ++v) l[v] = _mm512_fmadd_ps(l[v], corr[v], sum[v]);
 }
 
+// A row of n F32 values times scale as n units: F32, or (n + 1) / 2 BF16 pairs of consecutive
+// elements (an odd last element paired with zero), rounded to nearest even by vcvtne2ps2bf16.
+template <bool Bf16>
+ATL_AVX512_BF16 void row_units(const float* src, int64_t n, float scale, Unit<Bf16>* dst) {
+    const __m512 f = _mm512_set1_ps(scale);
+    if constexpr (Bf16) {
+        for (int64_t c = 0; c < n; c += 32) {
+            const __m512 lo = _mm512_mul_ps(_mm512_maskz_loadu_ps(simd::mask_of(n - c), src + c), f);
+            const __m512 hi = _mm512_mul_ps(_mm512_maskz_loadu_ps(simd::mask_of(n - c - 16), src + c + 16), f);
+            _mm512_mask_storeu_epi32(dst + c / 2, simd::mask_of((n - c + 1) / 2), (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+        }
+    } else {
+        for (int64_t c = 0; c < n; c += 16) {
+            const __mmask16 m = simd::mask_of(n - c);
+            _mm512_mask_storeu_ps(dst + c, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, src + c), f));
+        }
+    }
+}
+
+// Channel c of keys lo and hi (hi null: none) as one unit at dst[c * stride], c < n: lo's value in
+// F32, or the BF16 pair (lo, hi) (hi's half zero when null), rounded the same way.
+template <bool Bf16>
+ATL_AVX512_BF16 void key_units(const float* lo, const float* hi, int64_t n, Unit<Bf16>* dst, int64_t stride) {
+    alignas(64) Unit<Bf16> units[16];
+    for (int64_t c = 0; c < n; c += 16) {
+        const __mmask16 m = simd::mask_of(n - c);
+        const __m512 a = _mm512_maskz_loadu_ps(m, lo + c);
+        if constexpr (Bf16) {
+            const __m512 z = hi ? _mm512_maskz_loadu_ps(m, hi + c) : _mm512_setzero_ps();
+            _mm512_store_si512(units, _mm512_permutexvar_epi16(pair_order(), (__m512i)_mm512_cvtne2ps_pbh(z, a)));
+        } else {
+            _mm512_store_ps(units, a);
+        }
+        for (int64_t t = 0; t < std::min<int64_t>(16, n - c); ++t) dst[(c + t) * stride] = units[t];
+    }
+}
+
 // Everything of one call: shapes, packed K and V, and the scale.
 template <bool Bf16>
 struct Packed {
@@ -215,12 +239,8 @@ struct Packed {
         at::parallel_for(0, bh * s.lk, 64, [&](int64_t t0, int64_t t1) {
             for (int64_t t = t0; t < t1; ++t) {
                 const int64_t b = t / (s.heads * s.lk), h = (t / s.lk) % s.heads, j = t % s.lk;
-                const float* src = kp + (b * s.lk + j) * s.ldk + h * s.dim;
-                Unit<Bf16>* dst = k.get() + ((b * s.heads + h) * keys + j) * depth;
-                for (int64_t c = 0; c < depth; ++c) {
-                    const int64_t c0 = Bf16 ? 2 * c : c;
-                    dst[c] = unit_of<Bf16>(src[c0], c0 + 1 < s.dim ? src[c0 + 1] : 0.f);
-                }
+                row_units<Bf16>(kp + (b * s.lk + j) * s.ldk + h * s.dim, s.dim, 1.f,
+                                k.get() + ((b * s.heads + h) * keys + j) * depth);
             }
         });
         vt = zeros<Unit<Bf16>>(bh * blocks * channels * block_units);
@@ -233,7 +253,7 @@ struct Packed {
                     const int64_t j = k0 + (Bf16 ? 2 * u : u);
                     const float* lo = vp + (b * s.lk + j) * s.ldv + h * s.dim;
                     const float* hi = Bf16 && j + 1 < s.lk ? lo + s.ldv : nullptr;
-                    for (int64_t c = 0; c < s.dim; ++c) dst[c * block_units + u] = unit_of<Bf16>(lo[c], hi ? hi[c] : 0.f);
+                    key_units<Bf16>(lo, hi, s.dim, dst + u, block_units);
                 }
             }
         });
@@ -243,18 +263,12 @@ struct Packed {
 // One task: rows (<= kQBlock) queries from i0 of head h of sample b, in QV vectors.
 template <bool Bf16, int QV>
 ATL_AVX512_BF16 void attend(const Packed<Bf16>& p, const float* q, float scale, int64_t b, int64_t h, int64_t i0, int64_t rows,
-            Unit<Bf16>* qt, float* scores, Unit<Bf16>* pt, float* ot, float* out) {
+            Unit<Bf16>* qt, Unit<Bf16>* qrow, float* scores, Unit<Bf16>* pt, float* ot, float* out) {
     const AttentionShape& s = p.s;
-    for (int64_t c = 0; c < p.depth; ++c) {
-        const int64_t c0 = Bf16 ? 2 * c : c;
-        for (int64_t i = 0; i < 16 * QV; ++i) {
-            if (i >= rows) {
-                qt[c * kQBlock + i] = 0;
-                continue;
-            }
-            const float* src = q + (b * s.lq + i0 + i) * s.ldq + h * s.dim;
-            qt[c * kQBlock + i] = unit_of<Bf16>(src[c0] * scale, c0 + 1 < s.dim ? src[c0 + 1] * scale : 0.f);
-        }
+    // Q^T: query i's scaled units down column i (through qrow), zero columns past rows.
+    for (int64_t i = 0; i < 16 * QV; ++i) {
+        if (i < rows) row_units<Bf16>(q + (b * s.lq + i0 + i) * s.ldq + h * s.dim, s.dim, scale, qrow);
+        for (int64_t c = 0; c < p.depth; ++c) qt[c * kQBlock + i] = i < rows ? qrow[c] : Unit<Bf16>{0};
     }
     std::fill_n(ot, p.channels * kQBlock, 0.f);
     __m512 m[kMaxQv], l[kMaxQv], corr[kMaxQv];
@@ -272,12 +286,19 @@ ATL_AVX512_BF16 void attend(const Packed<Bf16>& p, const float* q, float scale, 
             broadcast_tile<Bf16, QV>(pt, units, vblock + c * p.block_units, p.block_units, ot + c * kQBlock, corr);
         }
     }
-    alignas(64) float sums[kQBlock];
-    for (int v = 0; v < QV; ++v) _mm512_store_ps(sums + 16 * v, l[v]);
+    alignas(64) float inv[kQBlock];
+    for (int v = 0; v < QV; ++v) _mm512_store_ps(inv + 16 * v, _mm512_div_ps(_mm512_set1_ps(1.f), l[v]));
+    // Row i of O is column i of O^T: 16 channels a gather, a row apart in O^T.
+    const __m512i down = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                            _mm512_set1_epi32(static_cast<int>(kQBlock)));
     for (int64_t i = 0; i < rows; ++i) {
-        const float inv = 1.f / sums[i];
         float* dst = out + (b * s.lq + i0 + i) * s.ldo + h * s.dim;
-        for (int64_t c = 0; c < s.dim; ++c) dst[c] = ot[c * kQBlock + i] * inv;
+        const __m512 scale_i = _mm512_set1_ps(inv[i]);
+        for (int64_t c = 0; c < s.dim; c += 16) {
+            const __mmask16 m = simd::mask_of(s.dim - c);
+            const __m512 o = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, down, ot + c * kQBlock + i, 4);
+            _mm512_mask_storeu_ps(dst + c, m, _mm512_mul_ps(o, scale_i));
+        }
     }
 }
 
@@ -291,11 +312,13 @@ void run(const AttentionShape& s, const float* q, const float* k, const float* v
     const int64_t qblocks = (s.lq + kQBlock - 1) / kQBlock;
     struct Scratch {
         Buffer<Unit<Bf16>> qt, pt;  // Q^T [depth][kQBlock], P^T [kKeyBlock (or its pairs)][kQBlock]
+        Buffer<Unit<Bf16>> qrow;    // one query's units [depth]
         Buffer<float> scores, ot;   // S^T [kKeyBlock][kQBlock], O^T [channels][kQBlock]
     };
     auto make = [&] {
         auto sc = std::make_unique<Scratch>();
         sc->qt = zeros<Unit<Bf16>>(p.depth * kQBlock);
+        sc->qrow = zeros<Unit<Bf16>>(p.depth + 16);  // row_units stores whole vectors (masked)
         sc->pt = zeros<Unit<Bf16>>(kKeyBlock * kQBlock);
         sc->scores = zeros<float>(kKeyBlock * kQBlock);
         sc->ot = zeros<float>(p.channels * kQBlock);
@@ -305,8 +328,8 @@ void run(const AttentionShape& s, const float* q, const float* k, const float* v
         const int64_t b = t / (s.heads * qblocks), h = (t / qblocks) % s.heads, i0 = (t % qblocks) * kQBlock;
         const int64_t rows = std::min(kQBlock, s.lq - i0);
         const auto go = [&](auto qv) {
-            attend<Bf16, decltype(qv)::value>(p, q, scale, b, h, i0, rows, sc->qt.get(), sc->scores.get(), sc->pt.get(),
-                                              sc->ot.get(), out);
+            attend<Bf16, decltype(qv)::value>(p, q, scale, b, h, i0, rows, sc->qt.get(), sc->qrow.get(),
+                                              sc->scores.get(), sc->pt.get(), sc->ot.get(), out);
         };
         if (rows > 32) {
             go(std::integral_constant<int, 3>{});
