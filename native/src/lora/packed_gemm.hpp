@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 
 namespace atl::lora::avx512 {
@@ -100,5 +101,14 @@ struct DepthPart {
 // rows (and of columns when rows are few).
 void gemm(const DepthPart* parts, int nparts, int64_t n, const float* bias, float* c, int64_t ldc,
           bool accumulate = false);
+// The same product handed out by rows: each task computes every column of a chunk of rows into a
+// buffer of its thread, then calls rows(i0, i1, c, ldc) there with rows [i0, i1) of the product at
+// c (row stride ldc >= out), while they are in cache. For an epilogue that needs whole rows (GEGLU
+// pairs column j with column j + out / 2); C itself never exists in memory. Parallel over the
+// chunks only: the caller takes it where there are chunks for every thread.
+using RowsFn = std::function<void(int64_t i0, int64_t i1, const float* c, int64_t ldc)>;
+void gemm_rows(const DepthPart* parts, int nparts, int64_t n, const float* bias, const RowsFn& rows);
+// Rows of A per task of gemm and gemm_rows (8 micro-panels of 12).
+constexpr int64_t kRowChunk = 96;
 
 }  // namespace atl::lora::avx512

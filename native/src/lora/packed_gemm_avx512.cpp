@@ -33,7 +33,6 @@ namespace atl::lora::avx512 {
 namespace {
 
 constexpr int kRows = 12;          // rows of the microkernel tile
-constexpr int64_t kRowChunk = 96;  // rows of one parallel task (8 micro-panels)
 
 using ops::simd::mask_of;
 using ops::simd::pairs_of;
@@ -222,11 +221,12 @@ void pack_rows(const float* q, PackedRight& p) {
 namespace {
 
 // One task of gemm: rows [i0, i1) x panels [pa, pb), every part and depth block. c points at
-// row 0, column pa * 32 of C; bias (if any) at column 0, added with the first depth block.
+// row row0, column pa * 32 of C; bias (if any) at column 0, added with the first depth block.
 // accumulate: add to C instead of overwriting.
 __attribute__((target("avx512f"))) void gemm_task(const DepthPart* parts, int nparts, int64_t i0, int64_t i1,
-                                                  int64_t pa, int64_t pb, const float* bias, float* c, int64_t ldc,
-                                                  bool accumulate, float* left) {
+                                                  int64_t pa, int64_t pb, const float* bias, float* c, int64_t row0,
+                                                  int64_t ldc, bool accumulate, float* left) {
+    c -= row0 * ldc;  // c + i * ldc: row i
     const int64_t out = parts[0].p->out();
     bool first = true;
     for (int q = 0; q < nparts; ++q) {
@@ -302,7 +302,7 @@ void add_product(const float* at, int64_t r, const float* q, PackedRight& p) {
         for (int64_t task = t0; task < t1; ++task) {
             const int64_t k0 = (task / p.panels()) * kDepthBlock, pi = task % p.panels();
             const DepthPart part{at + k0 * r, r, &qp};
-            gemm_task(&part, 1, 0, p.block_rows(k0), pi, pi + 1, nullptr, p.block(k0, pi), kPanelCols, true,
+            gemm_task(&part, 1, 0, p.block_rows(k0), pi, pi + 1, nullptr, p.block(k0, pi), 0, kPanelCols, true,
                       left.data());
         }
     });
@@ -325,7 +325,30 @@ void gemm(const DepthPart* parts, int nparts, int64_t n, const float* bias, floa
     for_each_task(chunks * groups, left_scratch, [&](int64_t task, float* left) {
         const int64_t i0 = (task / groups) * kRowChunk, i1 = std::min(n, i0 + kRowChunk);
         const int64_t pa = (task % groups) * per_group, pb = std::min(panels, pa + per_group);
-        if (pa < pb) gemm_task(parts, nparts, i0, i1, pa, pb, bias, c + pa * kPanelCols, ldc, accumulate, left);
+        if (pa < pb) gemm_task(parts, nparts, i0, i1, pa, pb, bias, c + pa * kPanelCols, 0, ldc, accumulate, left);
+    });
+}
+
+void gemm_rows(const DepthPart* parts, int nparts, int64_t n, const float* bias, const RowsFn& rows) {
+    if (n <= 0 || nparts <= 0) return;
+    const int64_t panels = parts[0].p->panels();
+    // A row stride of a multiple of 4 KiB would put a tile's 12 rows of C in the same few cache
+    // sets (the projections' widths are 2560 to 10240 floats): 16 floats more spread them.
+    int64_t ldc = panels * kPanelCols;
+    if (ldc * sizeof(float) % 4096 == 0) ldc += 16;
+    struct Scratch {
+        float* left;
+        float* c;
+    };
+    auto make = [&] {
+        thread_local std::vector<float> c;
+        if (c.size() < static_cast<size_t>(kRowChunk * ldc)) c.resize(static_cast<size_t>(kRowChunk * ldc));
+        return Scratch{left_scratch(), c.data()};
+    };
+    for_each_task((n + kRowChunk - 1) / kRowChunk, make, [&](int64_t task, Scratch& sc) {
+        const int64_t i0 = task * kRowChunk, i1 = std::min(n, i0 + kRowChunk);
+        gemm_task(parts, nparts, i0, i1, 0, panels, bias, sc.c, i0, ldc, false, sc.left);
+        rows(i0, i1, sc.c, ldc);
     });
 }
 

@@ -27,6 +27,9 @@ struct Linear {
     // With adapters, the samples that a per-sample LoRA selection gives none of them are computed
     // as without adapters, bit for bit.
     torch::Tensor apply(const torch::Tensor& x, const torch::Tensor& residual = {}) const;
+    // geglu(apply(x)) for a projection to [value | gate]: without adapters and on Atelier's
+    // kernels, gated a chunk of rows at a time as the GEMM computes them (ops::linear_geglu).
+    torch::Tensor apply_geglu(const torch::Tensor& x) const;
     lora::LayerRef ref() { return {name, &weight, &lora, compute, false, 1, 0}; }
 
 private:

@@ -50,7 +50,7 @@ torch::Tensor UNet::TransformerBlock::forward(const torch::Tensor& x, const torc
     n = norm2.apply(h);
     h = out2.apply(attention(q2.apply(n), k2.apply(context), v2.apply(context), heads, q2.compute), h);
     // GEGLU (attention.py): proj to 2*inner, value * gelu(gate).
-    return ff_out.apply(geglu(ff_in.apply(norm3.apply(h))), h);
+    return ff_out.apply(ff_in.apply_geglu(norm3.apply(h)), h);
 }
 
 torch::Tensor UNet::SpatialTransformer::forward(const torch::Tensor& x, const torch::Tensor& context) const {
