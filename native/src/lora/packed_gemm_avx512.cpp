@@ -226,7 +226,6 @@ namespace {
 __attribute__((target("avx512f"))) void gemm_task(const DepthPart* parts, int nparts, int64_t i0, int64_t i1,
                                                   int64_t pa, int64_t pb, const float* bias, float* c, int64_t row0,
                                                   int64_t ldc, bool accumulate, float* left) {
-    c -= row0 * ldc;  // c + i * ldc: row i
     const int64_t out = parts[0].p->out();
     bool first = true;
     for (int q = 0; q < nparts; ++q) {
@@ -243,7 +242,7 @@ __attribute__((target("avx512f"))) void gemm_task(const DepthPart* parts, int np
                     for (int64_t m = i0; m < i1; m += kRows) {
                         const int mr = static_cast<int>(std::min<int64_t>(kRows, i1 - m));
                         kTilesBf16[mr](pairs + (m - i0) * kPairStride, p.pairs(k0, pi), kb2,
-                                       c + m * ldc + (pi - pa) * kPanelCols, ldc, m0, m1,
+                                       c + (m - row0) * ldc + (pi - pa) * kPanelCols, ldc, m0, m1,
                                        first && bias ? bias + col : nullptr, accumulate || !first);
                     }
                 }
@@ -257,7 +256,7 @@ __attribute__((target("avx512f"))) void gemm_task(const DepthPart* parts, int np
                 const float* bp = p.block(k0, pi);
                 for (int64_t m = i0; m < i1; m += kRows) {
                     const int mr = static_cast<int>(std::min<int64_t>(kRows, i1 - m));
-                    kTiles[mr](left + (m - i0) * kDepthBlock, bp, kb, c + m * ldc + (pi - pa) * kPanelCols, ldc, m0, m1,
+                    kTiles[mr](left + (m - i0) * kDepthBlock, bp, kb, c + (m - row0) * ldc + (pi - pa) * kPanelCols, ldc, m0, m1,
                                first && bias ? bias + col : nullptr, accumulate || !first);
                 }
             }
@@ -267,7 +266,7 @@ __attribute__((target("avx512f"))) void gemm_task(const DepthPart* parts, int np
     if (first) {  // every part had depth 0: C = (accumulate ? C : 0) + bias
         for (int64_t i = i0; i < i1; ++i) {
             for (int64_t o = pa * kPanelCols; o < std::min(out, pb * kPanelCols); ++o) {
-                float& y = c[i * ldc + o - pa * kPanelCols];
+                float& y = c[(i - row0) * ldc + o - pa * kPanelCols];
                 y = (accumulate ? y : 0.f) + (bias ? bias[o] : 0.f);
             }
         }
