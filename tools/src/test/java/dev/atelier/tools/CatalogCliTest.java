@@ -118,7 +118,7 @@ class CatalogCliTest {
         CliRun backend = run("embed", "--model", "x.safetensors", "--backend", "tpu", "--images",
                 mobilenet().resolve("images").toString(), "--out", dir.resolve("o").toString());
         assertEquals(2, backend.code());
-        assertTrue(backend.err().contains("unknown backend \"tpu\""), backend.err());
+        assertTrue(backend.err().contains("unknown backend \"tpu\"; known: torch, onnx"), backend.err());
     }
 
     /** embed reads every image's header before the embedder loads: a bad one needs no native library. */

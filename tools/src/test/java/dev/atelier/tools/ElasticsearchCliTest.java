@@ -117,7 +117,7 @@ class ElasticsearchCliTest {
         CliRun type = CliRun.of("index", "build", "--model", weights.toString(), "--catalog", dir.toString(), "--index",
                 "es://127.0.0.1:1/none", "--es-type", "ivf");
         assertEquals(2, type.code(), type.err());
-        assertTrue(type.err().contains("unknown vector index type 'ivf'"), type.err());
+        assertTrue(type.err().contains("unknown vector index type \"ivf\"; known: hnsw, int8_hnsw, flat"), type.err());
     }
 
     private static JsonNode search(String index, Path weights, Path image) {

@@ -1,9 +1,8 @@
 package dev.atelier.engine.core;
 
-import dev.atelier.engine.core.AtelierException.InvalidInputException;
-import java.util.Arrays;
+import dev.atelier.engine.util.EnumNames;
+import java.util.List;
 import java.util.Locale;
-import java.util.stream.Collectors;
 
 /**
  * A Java enum mirroring a C enum of {@code atelier.h}: each constant holds its C value, taken
@@ -23,22 +22,16 @@ public interface NativeEnum {
 
     /**
      * The one of values whose {@link #nativeName()} is name, ignoring case and surrounding blanks;
-     * anything else is bad input that names what ("op kernels") and lists the names.
+     * anything else is bad input that names what ("op kernels") and lists the names
+     * ({@link EnumNames#parse}).
      */
     static <E extends NativeEnum> E fromName(E[] values, String name, String what) {
-        if (name != null) {
-            for (E e : values) {
-                if (e.nativeName().equalsIgnoreCase(name.trim())) {
-                    return e;
-                }
-            }
-        }
-        throw new InvalidInputException("unknown " + what + " \"" + name + "\"; known: " + names(values));
+        return EnumNames.parse(values, e -> List.of(e.nativeName()), name, what);
     }
 
     /** The {@link #nativeName()}s of values, comma-separated, for messages and help texts. */
     static String names(NativeEnum[] values) {
-        return Arrays.stream(values).map(NativeEnum::nativeName).collect(Collectors.joining(", "));
+        return EnumNames.known(values, e -> List.of(e.nativeName()));
     }
 
     /**

@@ -1,6 +1,7 @@
 package dev.atelier.engine.embed;
 
-import dev.atelier.engine.core.AtelierException.InvalidInputException;
+import dev.atelier.engine.util.EnumNames;
+import java.util.List;
 import java.util.Locale;
 
 /** Where the embedding network runs. */
@@ -10,11 +11,8 @@ public enum Backend {
     /** ONNX Runtime, on an .onnx file (exported by Atelier from the weights when needed). */
     ONNX;
 
+    /** The backend named name: "torch" or "onnx" ({@link EnumNames#parse}). */
     public static Backend fromName(String name) {
-        try {
-            return valueOf(name.trim().toUpperCase(Locale.ROOT));
-        } catch (IllegalArgumentException e) {
-            throw new InvalidInputException("unknown backend \"" + name + "\" (known: torch, onnx)");
-        }
+        return EnumNames.parse(values(), b -> List.of(b.name().toLowerCase(Locale.ROOT)), name, "backend");
     }
 }

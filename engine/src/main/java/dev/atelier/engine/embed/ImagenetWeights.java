@@ -1,6 +1,7 @@
 package dev.atelier.engine.embed;
 
-import dev.atelier.engine.core.AtelierException.InvalidInputException;
+import dev.atelier.engine.util.EnumNames;
+import java.util.List;
 import java.util.Locale;
 
 /**
@@ -33,13 +34,8 @@ public enum ImagenetWeights {
         return name().substring(name().length() - 2).toLowerCase(Locale.ROOT);
     }
 
-    /** Accepts "v1", "v2" or the full names, in any case. */
+    /** Accepts "v1", "v2" or the full names, in any case ({@link EnumNames#parse}). */
     public static ImagenetWeights fromName(String name) {
-        for (ImagenetWeights w : values()) {
-            if (w.name().equalsIgnoreCase(name) || w.shortName().equalsIgnoreCase(name)) {
-                return w;
-            }
-        }
-        throw new InvalidInputException("unknown weights \"" + name + "\": expected v1 or v2");
+        return EnumNames.parse(values(), w -> List.of(w.shortName(), w.name()), name, "weights");
     }
 }

@@ -1,6 +1,7 @@
 package dev.atelier.engine.sd;
 
-import dev.atelier.engine.core.AtelierException.InvalidInputException;
+import dev.atelier.engine.util.EnumNames;
+import java.util.List;
 import java.util.Locale;
 
 /**
@@ -24,13 +25,8 @@ public enum ScheduleSource {
         return name().toLowerCase(Locale.ROOT);
     }
 
-    /** The source named name, ignoring case; anything else lists the names. */
+    /** The source whose {@link #id()} is name ({@link EnumNames#parse}). */
     public static ScheduleSource fromName(String name) {
-        for (ScheduleSource s : values()) {
-            if (name != null && s.id().equalsIgnoreCase(name.trim())) {
-                return s;
-            }
-        }
-        throw new InvalidInputException("unknown schedule source \"" + name + "\"; known: config, checkpoint");
+        return EnumNames.parse(values(), s -> List.of(s.id()), name, "schedule source");
     }
 }

@@ -1,6 +1,7 @@
 package dev.atelier.engine.text;
 
-import dev.atelier.engine.core.AtelierException.InvalidInputException;
+import dev.atelier.engine.util.EnumNames;
+import java.util.List;
 import java.util.Locale;
 
 /** What to do with a prompt longer than the 75 tokens one CLIP window holds. */
@@ -15,12 +16,8 @@ public enum LongPromptMode {
         return name().toLowerCase(Locale.ROOT);
     }
 
+    /** The mode whose {@link #cliName()} is name ({@link EnumNames#parse}). */
     public static LongPromptMode fromName(String name) {
-        for (LongPromptMode m : values()) {
-            if (m.cliName().equals(name.toLowerCase(Locale.ROOT))) {
-                return m;
-            }
-        }
-        throw new InvalidInputException("unknown long-prompt mode \"" + name + "\" (known: truncate, chunked)");
+        return EnumNames.parse(values(), m -> List.of(m.cliName()), name, "long-prompt mode");
     }
 }

@@ -1,6 +1,7 @@
 package dev.atelier.engine.train;
 
-import dev.atelier.engine.core.AtelierException.InvalidInputException;
+import dev.atelier.engine.util.EnumNames;
+import java.util.List;
 import java.util.Locale;
 
 /**
@@ -11,14 +12,9 @@ import java.util.Locale;
 public enum LrSchedule {
     CONSTANT, COSINE, LINEAR;
 
-    /** The schedule named name ("constant", "cosine", "linear"). */
+    /** The schedule whose {@link #displayName()} is name: "constant", "cosine" or "linear" ({@link EnumNames#parse}). */
     public static LrSchedule fromName(String name) {
-        try {
-            return valueOf(name.trim().toUpperCase(Locale.ROOT));
-        } catch (IllegalArgumentException e) {
-            throw new InvalidInputException("unknown learning-rate schedule \"" + name
-                    + "\": use constant, cosine or linear");
-        }
+        return EnumNames.parse(values(), s -> List.of(s.displayName()), name, "learning-rate schedule");
     }
 
     public String displayName() {

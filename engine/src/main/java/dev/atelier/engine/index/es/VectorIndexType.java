@@ -1,7 +1,7 @@
 package dev.atelier.engine.index.es;
 
-import dev.atelier.engine.core.AtelierException.InvalidInputException;
-import java.util.Arrays;
+import dev.atelier.engine.util.EnumNames;
+import java.util.List;
 
 /**
  * How Elasticsearch indexes the {@code dense_vector} field ({@code index_options.type}).
@@ -28,10 +28,8 @@ public enum VectorIndexType {
         return esName;
     }
 
+    /** The type whose {@link #esName()} is name ({@link EnumNames#parse}). */
     public static VectorIndexType fromName(String name) {
-        return Arrays.stream(values())
-                .filter(t -> t.esName.equalsIgnoreCase(name))
-                .findFirst()
-                .orElseThrow(() -> new InvalidInputException("unknown vector index type '" + name + "' (hnsw, int8_hnsw, flat)"));
+        return EnumNames.parse(values(), t -> List.of(t.esName), name, "vector index type");
     }
 }
