@@ -4,8 +4,9 @@ import static dev.atelier.bindings.atelier_h.*;
 
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
 import dev.atelier.engine.core.NativeEnum;
+import dev.atelier.engine.util.EnumNames;
 import java.util.Arrays;
-import java.util.Locale;
+import java.util.List;
 import java.util.stream.Collectors;
 
 /**
@@ -65,15 +66,9 @@ public enum Sampler implements NativeEnum {
      * lists the known names.
      */
     public static Sampler fromName(String name) {
-        if (name != null) {
-            String n = name.trim();
-            for (Sampler s : values()) {
-                if (s.id.equalsIgnoreCase(n) || s.displayName.toLowerCase(Locale.ROOT).equals(n.toLowerCase(Locale.ROOT))) {
-                    return s;
-                }
-            }
-        }
-        throw new InvalidInputException("unknown sampler \"" + name + "\"; known: " + ids());
+        // The message lists the ids only: each A1111 name is its id spelt for display.
+        return EnumNames.find(values(), s -> List.of(s.id, s.displayName), name)
+                .orElseThrow(() -> new InvalidInputException("unknown sampler \"" + name + "\"; known: " + ids()));
     }
 
     /** The ids, comma-separated, for help texts. */

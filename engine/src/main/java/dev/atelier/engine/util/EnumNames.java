@@ -8,9 +8,10 @@ import java.util.function.Function;
 import java.util.stream.Collectors;
 
 /**
- * The one parser of enum constants from names that users or files give: every enum read from a
- * name (command-line options, request fields, list files, the C enums' mirrors) goes through it,
- * so all of them accept names the same way and reject them with the same message.
+ * The one parser of enum constants from names that users give: every enum read from such a name
+ * (command-line options, request fields, list files, the C enums' mirrors) goes through it, so all
+ * of them accept names the same way and reject them with the same message. Names fixed by a file
+ * format are matched exactly where they are read (a safetensors header's dtype, DType.fromName).
  *
  * <p>A name matches a constant when it equals one of the constant's names ignoring case and
  * surrounding blanks; a null name matches nothing.
