@@ -63,6 +63,7 @@ Buffer<T> zeros(int64_t n) {
     return b;
 }
 
+// acc + a b lane by lane: F32 multiply-add, or for BF16 pairs the sum of both products.
 template <bool Bf16>
 ATL_AVX512_BF16 inline __attribute__((always_inline)) __m512 madd(__m512 acc, __m512 a, __m512 b) {
     if constexpr (Bf16) {
@@ -178,27 +179,19 @@ ATL_AVX512_BF16 void softmax_block(const float* __restrict s, int64_t nk, __m512
     for (int v = 0; v < QV; ++v) l[v] = _mm512_fmadd_ps(l[v], corr[v], sum[v]);
 }
 
-// A row of n F32 values times scale as n units: F32, or (n + 1) / 2 BF16 pairs of consecutive
-// elements (an odd last element paired with zero), rounded to nearest even by vcvtne2ps2bf16.
+// A row of n F32 values as n units: F32, or (n + 1) / 2 BF16 pairs of consecutive elements (an
+// odd last element paired with zero) as the GEMM rounds its rows (simd::pairs_of).
 template <bool Bf16>
-ATL_AVX512_BF16 void row_units(const float* src, int64_t n, float scale, Unit<Bf16>* dst) {
-    const __m512 f = _mm512_set1_ps(scale);
+ATL_AVX512_BF16 void row_units(const float* src, int64_t n, Unit<Bf16>* dst) {
     if constexpr (Bf16) {
-        for (int64_t c = 0; c < n; c += 32) {
-            const __m512 lo = _mm512_mul_ps(_mm512_maskz_loadu_ps(simd::mask_of(n - c), src + c), f);
-            const __m512 hi = _mm512_mul_ps(_mm512_maskz_loadu_ps(simd::mask_of(n - c - 16), src + c + 16), f);
-            _mm512_mask_storeu_epi32(dst + c / 2, simd::mask_of((n - c + 1) / 2), (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
-        }
+        simd::pairs_of(src, n, dst);
     } else {
-        for (int64_t c = 0; c < n; c += 16) {
-            const __mmask16 m = simd::mask_of(n - c);
-            _mm512_mask_storeu_ps(dst + c, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, src + c), f));
-        }
+        std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
     }
 }
 
 // Channel c of keys lo and hi (hi null: none) as one unit at dst[c * stride], c < n: lo's value in
-// F32, or the BF16 pair (lo, hi) (hi's half zero when null), rounded the same way.
+// F32, or the BF16 pair (lo, hi) (hi's half zero when null), rounded as simd::pairs_of rounds.
 template <bool Bf16>
 ATL_AVX512_BF16 void key_units(const float* lo, const float* hi, int64_t n, Unit<Bf16>* dst, int64_t stride) {
     alignas(64) Unit<Bf16> units[16];
@@ -239,7 +232,7 @@ struct Packed {
         at::parallel_for(0, bh * s.lk, 64, [&](int64_t t0, int64_t t1) {
             for (int64_t t = t0; t < t1; ++t) {
                 const int64_t b = t / (s.heads * s.lk), h = (t / s.lk) % s.heads, j = t % s.lk;
-                row_units<Bf16>(kp + (b * s.lk + j) * s.ldk + h * s.dim, s.dim, 1.f,
+                row_units<Bf16>(kp + (b * s.lk + j) * s.ldk + h * s.dim, s.dim,
                                 k.get() + ((b * s.heads + h) * keys + j) * depth);
             }
         });
@@ -263,11 +256,20 @@ struct Packed {
 // One task: rows (<= kQBlock) queries from i0 of head h of sample b, in QV vectors.
 template <bool Bf16, int QV>
 ATL_AVX512_BF16 void attend(const Packed<Bf16>& p, const float* q, float scale, int64_t b, int64_t h, int64_t i0, int64_t rows,
-            Unit<Bf16>* qt, Unit<Bf16>* qrow, float* scores, Unit<Bf16>* pt, float* ot, float* out) {
+            Unit<Bf16>* qt, float* qscaled, Unit<Bf16>* qrow, float* scores, Unit<Bf16>* pt, float* ot,
+            float* out) {
     const AttentionShape& s = p.s;
-    // Q^T: query i's scaled units down column i (through qrow), zero columns past rows.
+    // Q^T: query i scaled (qscaled), as units (qrow), down column i; zero columns past rows.
+    const __m512 f = _mm512_set1_ps(scale);
     for (int64_t i = 0; i < 16 * QV; ++i) {
-        if (i < rows) row_units<Bf16>(q + (b * s.lq + i0 + i) * s.ldq + h * s.dim, s.dim, scale, qrow);
+        if (i < rows) {
+            const float* src = q + (b * s.lq + i0 + i) * s.ldq + h * s.dim;
+            for (int64_t c = 0; c < s.dim; c += 16) {
+                const __mmask16 m = simd::mask_of(s.dim - c);
+                _mm512_mask_storeu_ps(qscaled + c, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, src + c), f));
+            }
+            row_units<Bf16>(qscaled, s.dim, qrow);
+        }
         for (int64_t c = 0; c < p.depth; ++c) qt[c * kQBlock + i] = i < rows ? qrow[c] : Unit<Bf16>{0};
     }
     std::fill_n(ot, p.channels * kQBlock, 0.f);
@@ -312,13 +314,15 @@ void run(const AttentionShape& s, const float* q, const float* k, const float* v
     const int64_t qblocks = (s.lq + kQBlock - 1) / kQBlock;
     struct Scratch {
         Buffer<Unit<Bf16>> qt, pt;  // Q^T [depth][kQBlock], P^T [kKeyBlock (or its pairs)][kQBlock]
-        Buffer<Unit<Bf16>> qrow;    // one query's units [depth]
+        Buffer<float> qscaled;      // one query times the scale [dim]
+        Buffer<Unit<Bf16>> qrow;    // the same as units [depth]
         Buffer<float> scores, ot;   // S^T [kKeyBlock][kQBlock], O^T [channels][kQBlock]
     };
     auto make = [&] {
         auto sc = std::make_unique<Scratch>();
         sc->qt = zeros<Unit<Bf16>>(p.depth * kQBlock);
-        sc->qrow = zeros<Unit<Bf16>>(p.depth + 16);  // row_units stores whole vectors (masked)
+        sc->qscaled = zeros<float>(s.dim);
+        sc->qrow = zeros<Unit<Bf16>>(p.depth);
         sc->pt = zeros<Unit<Bf16>>(kKeyBlock * kQBlock);
         sc->scores = zeros<float>(kKeyBlock * kQBlock);
         sc->ot = zeros<float>(p.channels * kQBlock);
@@ -328,7 +332,7 @@ void run(const AttentionShape& s, const float* q, const float* k, const float* v
         const int64_t b = t / (s.heads * qblocks), h = (t / qblocks) % s.heads, i0 = (t % qblocks) * kQBlock;
         const int64_t rows = std::min(kQBlock, s.lq - i0);
         const auto go = [&](auto qv) {
-            attend<Bf16, decltype(qv)::value>(p, q, scale, b, h, i0, rows, sc->qt.get(), sc->qrow.get(),
+            attend<Bf16, decltype(qv)::value>(p, q, scale, b, h, i0, rows, sc->qt.get(), sc->qscaled.get(), sc->qrow.get(),
                                               sc->scores.get(), sc->pt.get(), sc->ot.get(), out);
         };
         if (rows > 32) {
