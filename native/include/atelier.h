@@ -28,7 +28,7 @@
 extern "C" {
 #endif
 
-#define ATL_ABI_VERSION 6
+#define ATL_ABI_VERSION 7
 
 #define ATL_API __attribute__((visibility("default")))
 
@@ -67,6 +67,7 @@ ATL_API uint32_t atl_abi_version(void);
 /* Version strings. Borrowed; static, valid for the life of the process. */
 ATL_API const char* atl_version(void);
 ATL_API const char* atl_torch_version(void);
+/* "" in a build without FAISS (no catalog index: its entry points answer ATL_ERR_UNSUPPORTED). */
 ATL_API const char* atl_faiss_version(void);
 /* Compiler, build type and optional parts (CUDA kernels). Borrowed; static. */
 ATL_API const char* atl_build_info(void);
@@ -455,10 +456,15 @@ ATL_API atl_status* atl_measure_peak_flops(int32_t dtype, double seconds, double
  * Missing, unexpected or mis-shaped tensors, and tensors holding NaN or infinite values, give
  * ONE status with ATL_ERR_FORMAT listing them.
  *
- * compute_dtype: ATL_DTYPE_F32 or ATL_DTYPE_BF16. With F32 weights and F32 compute the
- * mapped weights are used without a copy; otherwise each weight is converted once at create.
- * Norms are computed in F32 in both modes. Forward inputs and outputs are always F32 (I64
- * token ids), contiguous or strided CPU views.
+ * compute_dtype: ATL_DTYPE_F32 or ATL_DTYPE_BF16 (and ATL_DTYPE_F16 on CUDA). With F32 weights
+ * and F32 compute on the CPU the mapped weights are used without a copy; otherwise each weight is
+ * converted once at create. Norms are computed in F32 in every mode on the CPU.
+ * device, device_index: where the weights live and the forward runs. ATL_DEVICE_CUDA copies every
+ * weight to that GPU once at create, converted there to the compute dtype, and runs libtorch's
+ * CUDA ops (kernels must be AUTO or TORCH); ATL_ERR_UNSUPPORTED when this library's libtorch has
+ * no CUDA or the device is absent. Forward inputs and outputs are always F32 (I64 token ids),
+ * contiguous or strided views on the CPU or on the network's device: inputs are copied to the
+ * device once per call and results copied back into the caller's view.
  * A network may be used by one thread at a time.
  * ---------------------------------------------------------------------------------------- */
 
@@ -467,7 +473,7 @@ ATL_API atl_status* atl_measure_peak_flops(int32_t dtype, double seconds, double
 typedef struct atl_text_encoder atl_text_encoder;
 
 typedef struct atl_text_encoder_params {
-    int32_t compute_dtype;  /* ATL_DTYPE_F32 (default) or ATL_DTYPE_BF16 */
+    int32_t compute_dtype;  /* ATL_DTYPE_F32 (default), ATL_DTYPE_BF16; ATL_DTYPE_F16 on CUDA */
     int32_t num_heads;      /* attention heads; 12 for SD1.5 (default) */
     /* Architecture: 0 = infer from the weights (SD1.5: 49408, 768, 12, 3072, 77). */
     int32_t vocab_size;
@@ -476,6 +482,8 @@ typedef struct atl_text_encoder_params {
     int32_t intermediate;   /* MLP size */
     int32_t max_positions;  /* tokens per chunk, 77 */
     int32_t kernels;        /* atl_op_kernel: ATL_OP_KERNEL_AUTO (default) */
+    int32_t device;         /* atl_device: ATL_DEVICE_CPU (default) or ATL_DEVICE_CUDA */
+    int32_t device_index;   /* CUDA ordinal; 0 */
 } atl_text_encoder_params;
 
 ATL_API void atl_text_encoder_params_init(atl_text_encoder_params* p);
@@ -496,7 +504,7 @@ ATL_API atl_status* atl_text_encoder_forward(atl_text_encoder* te, const atl_ten
 typedef struct atl_unet atl_unet;
 
 typedef struct atl_unet_params {
-    int32_t compute_dtype;      /* ATL_DTYPE_F32 (default) or ATL_DTYPE_BF16 */
+    int32_t compute_dtype;      /* ATL_DTYPE_F32 (default), ATL_DTYPE_BF16; ATL_DTYPE_F16 on CUDA */
     int32_t num_heads;          /* heads per attention layer when num_head_channels <= 0; 8 for SD1.5 */
     int32_t num_head_channels;  /* > 0: heads = channels / num_head_channels instead; -1 default */
     /* Architecture: 0 = infer from the weights (SD1.5: 4, 4, 320, 2, 768, 1, 4 levels). */
@@ -511,6 +519,8 @@ typedef struct atl_unet_params {
     int32_t attention_levels[ATL_SD_MAX_LEVELS];  /* 1 where the level has attention; SD1.5: 1, 1, 1, 0
                                                    * (LDM attention_resolutions 4,2,1 = levels 0,1,2) */
     int32_t kernels;                              /* atl_op_kernel: ATL_OP_KERNEL_AUTO (default) */
+    int32_t device;         /* atl_device: ATL_DEVICE_CPU (default) or ATL_DEVICE_CUDA */
+    int32_t device_index;   /* CUDA ordinal; 0 */
 } atl_unet_params;
 
 ATL_API void atl_unet_params_init(atl_unet_params* p);
@@ -527,7 +537,7 @@ ATL_API atl_status* atl_unet_forward(atl_unet* u, const atl_tensor_view* x, cons
 typedef struct atl_vae atl_vae;
 
 typedef struct atl_vae_params {
-    int32_t compute_dtype;  /* ATL_DTYPE_F32 (default) or ATL_DTYPE_BF16 */
+    int32_t compute_dtype;  /* ATL_DTYPE_F32 (default), ATL_DTYPE_BF16; ATL_DTYPE_F16 on CUDA */
     /* Architecture: 0 = infer from the weights (SD1.5: 3, 3, 128, 4, 4, 2, 4 levels). */
     int32_t in_channels;
     int32_t out_channels;
@@ -538,6 +548,8 @@ typedef struct atl_vae_params {
     int32_t num_levels;                    /* 0: infer ch_mult too */
     int32_t ch_mult[ATL_SD_MAX_LEVELS];    /* SD1.5: 1, 2, 4, 4 */
     int32_t kernels;                       /* atl_op_kernel: ATL_OP_KERNEL_AUTO (default) */
+    int32_t device;         /* atl_device: ATL_DEVICE_CPU (default) or ATL_DEVICE_CUDA */
+    int32_t device_index;   /* CUDA ordinal; 0 */
 } atl_vae_params;
 
 ATL_API void atl_vae_params_init(atl_vae_params* p);

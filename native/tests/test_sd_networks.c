@@ -1,6 +1,7 @@
-/* The SD network handles from plain C: destroy accepts NULL, NULL handles are refused, and a
- * weight set with missing, mis-shaped and unexpected tensors gives ONE ATL_ERR_FORMAT status
- * that lists every problem. The fixture parity tests live on the Java side. */
+/* The SD network handles from plain C: destroy accepts NULL, NULL handles are refused, device and
+ * compute settings are checked before any weight is read, and a weight set with missing,
+ * mis-shaped and unexpected tensors gives ONE ATL_ERR_FORMAT status that lists every problem.
+ * The fixture parity tests live on the Java side and in test_gpu_parity.c. */
 #include <stdio.h>
 #include <string.h>
 
@@ -30,13 +31,48 @@ static void add(atl_weights* w, const char* name, int ndim, int64_t d0, int64_t 
     add_data(w, name, zeros, ndim, d0, d1);
 }
 
-/* Checks that s is an ATL_ERR_FORMAT status whose message holds text, prints it and frees s. */
-static void expect_format_error(atl_status* s, const char* text) {
-    CHECK(atl_status_code(s) == ATL_ERR_FORMAT);
+/* Checks that s is a status with code whose message holds text, prints it and frees s. */
+static void expect_error(atl_status* s, atl_code code, const char* text) {
+    CHECK(atl_status_code(s) == code);
     const char* m = atl_status_message(s);
     CHECK(m != NULL && strstr(m, text) != NULL);
     printf("message: %s\n", m ? m : "(none)");
     atl_status_destroy(s);
+}
+
+static void expect_format_error(atl_status* s, const char* text) { expect_error(s, ATL_ERR_FORMAT, text); }
+
+/* Device and compute settings: refused with a message naming the network, before the weights are
+ * looked at (w is empty). */
+static void check_placement(atl_weights* w) {
+    atl_unet_params up;
+    atl_unet* u = NULL;
+    atl_unet_params_init(&up);
+    CHECK(up.device == ATL_DEVICE_CPU && up.device_index == 0);
+    up.compute_dtype = ATL_DTYPE_F16;
+    expect_error(atl_unet_create(w, &up, &u), ATL_ERR_INVALID_ARGUMENT, "unet: compute_dtype must be F32 or BF16 (F16 runs on CUDA only)");
+    atl_unet_params_init(&up);
+    up.device = 7;
+    expect_error(atl_unet_create(w, &up, &u), ATL_ERR_INVALID_ARGUMENT, "unet: unknown device 7");
+    atl_unet_params_init(&up);
+    up.device = ATL_DEVICE_CUDA;
+    up.kernels = ATL_OP_KERNEL_AVX512;
+    expect_error(atl_unet_create(w, &up, &u), ATL_ERR_INVALID_ARGUMENT, "kernels must be auto or torch");
+    atl_vae_params vp;
+    atl_vae* v = NULL;
+    atl_vae_params_init(&vp);
+    vp.device = ATL_DEVICE_CUDA;
+    vp.device_index = -1;
+    expect_error(atl_vae_create(w, &vp, &v), ATL_ERR_INVALID_ARGUMENT, "vae: device_index must be >= 0");
+    /* A GPU that is not there: one past the last one this library sees. */
+    atl_text_encoder_params tp;
+    atl_text_encoder* te = NULL;
+    atl_text_encoder_params_init(&tp);
+    tp.device = ATL_DEVICE_CUDA;
+    tp.device_index = atl_cuda_device_count();
+    tp.compute_dtype = ATL_DTYPE_F16;
+    expect_error(atl_text_encoder_create(w, &tp, &te), ATL_ERR_UNSUPPORTED, "text encoder: device cuda:");
+    CHECK(u == NULL && v == NULL && te == NULL);
 }
 
 int main(void) {
@@ -50,6 +86,13 @@ int main(void) {
     atl_unet_params up;
     atl_unet_params_init(&up);
     CHECK(up.num_heads == 8 && up.num_head_channels == -1 && up.num_levels == 0);
+
+    {
+        atl_weights* empty = NULL;
+        CHECK(atl_weights_create(&empty) == NULL);
+        check_placement(empty);
+        atl_weights_destroy(empty);
+    }
 
     /* NULL handles */
     atl_tensor_view none;

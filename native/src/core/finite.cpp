@@ -27,6 +27,8 @@ int64_t count_exponent_all_ones(const Bits* p, int64_t n, Bits exponent) {
 int64_t count_non_finite(const torch::Tensor& t) {
     if (!t.defined() || t.numel() == 0 || !c10::isFloatingType(t.scalar_type())) return 0;
     const torch::Tensor c = t.is_contiguous() ? t : t.contiguous();
+    // Memory of another device is not readable here: libtorch's ops count it there.
+    if (!c.device().is_cpu()) return torch::logical_not(torch::isfinite(c)).sum().item<int64_t>();
     const int64_t n = c.numel();
     switch (c.scalar_type()) {
         case torch::kFloat:

@@ -1,7 +1,6 @@
 // Library-wide information and settings: versions, threads, CPU features, diagnostics.
 #include <cpuid.h>
 #include <dlfcn.h>
-#include <faiss/Index.h>
 #include <omp.h>
 #include <sched.h>
 #include <torch/torch.h>
@@ -23,9 +22,6 @@
 namespace {
 
 const std::string torch_version = TORCH_VERSION;
-const std::string faiss_version = std::to_string(FAISS_VERSION_MAJOR) + "." +
-                                  std::to_string(FAISS_VERSION_MINOR) + "." +
-                                  std::to_string(FAISS_VERSION_PATCH);
 
 uint64_t xgetbv0() {
     uint32_t eax, edx;
@@ -71,7 +67,6 @@ extern "C" {
 uint32_t atl_abi_version(void) { return ATL_ABI_VERSION; }
 const char* atl_version(void) { return ATL_VERSION_STRING; }
 const char* atl_torch_version(void) { return torch_version.c_str(); }
-const char* atl_faiss_version(void) { return faiss_version.c_str(); }
 const char* atl_build_info(void) { return ATL_BUILD_INFO; }
 
 int32_t atl_num_cores(void) {

@@ -221,6 +221,12 @@ using namespace atl::index;
 
 extern "C" {
 
+const char* atl_faiss_version(void) {
+    static const std::string version = std::to_string(FAISS_VERSION_MAJOR) + "." + std::to_string(FAISS_VERSION_MINOR) +
+                                       "." + std::to_string(FAISS_VERSION_PATCH);
+    return version.c_str();
+}
+
 const char* atl_metric_name(int32_t metric) {
     switch (metric) {
         case ATL_METRIC_INNER_PRODUCT: return "inner_product";

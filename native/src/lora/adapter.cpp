@@ -22,12 +22,12 @@ bool needs_autograd(const torch::Tensor& x, const std::vector<Adapter>& adapters
 }
 
 // [b] mask (1 where the sample's slot is `slot`), shaped to broadcast over x's other dims.
-torch::Tensor sample_mask(const std::vector<int32_t>& slots, int32_t slot, int64_t dims, c10::ScalarType dtype) {
+torch::Tensor sample_mask(const std::vector<int32_t>& slots, int32_t slot, int64_t dims, const torch::TensorOptions& like) {
     std::vector<float> m(slots.size());
     for (size_t i = 0; i < slots.size(); ++i) m[i] = slots[i] == slot ? 1.0f : 0.0f;
     std::vector<int64_t> shape(dims, 1);
     shape[0] = static_cast<int64_t>(slots.size());
-    return torch::tensor(m).reshape(shape).to(dtype);
+    return torch::tensor(m).reshape(shape).to(like.device(), like.dtype().toScalarType());
 }
 
 void check_batch(const std::vector<int32_t>& slots, const torch::Tensor& x) {
@@ -60,7 +60,7 @@ torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& weight, const 
         torch::Tensor y = torch::linear(x, weight, bias);
         for (const Adapter& a : state.adapters) {
             torch::Tensor d = torch::linear(torch::linear(x, a.down.to(x.scalar_type())), a.up.to(x.scalar_type()));
-            if (slots && a.slot != kEverySample) d = d * sample_mask(*slots, a.slot, d.dim(), d.scalar_type());
+            if (slots && a.slot != kEverySample) d = d * sample_mask(*slots, a.slot, d.dim(), d.options());
             y = y + d * a.scale;
         }
         return y;
@@ -135,9 +135,9 @@ torch::Tensor conv2d(const torch::Tensor& x, const torch::Tensor& weight, const 
         if (rows.size() == slots->size()) {
             y = y + delta(x);
         } else if (needs_autograd(x, state.adapters)) {
-            y = y + delta(x) * sample_mask(*slots, a.slot, y.dim(), y.scalar_type());
+            y = y + delta(x) * sample_mask(*slots, a.slot, y.dim(), y.options());
         } else {
-            torch::Tensor idx = torch::tensor(rows);
+            torch::Tensor idx = torch::tensor(rows).to(x.device());
             y.index_add_(0, idx, delta(x.index_select(0, idx)));
         }
     }

@@ -263,7 +263,13 @@ torch::Tensor forward(Kernel k, const torch::Tensor& x, const torch::Tensor& wei
                       const std::vector<RowSegment>& segments, const avx512::PackedRight* packed_weight) {
     require(x.dim() == 2 && weight.dim() == 2 && x.size(1) == weight.size(1), ATL_ERR_SHAPE,
             "lora kernel: x " + shape_string(x.sizes()) + " does not fit W " + shape_string(weight.sizes()));
-    Kernel kk = resolve(k, x.scalar_type());
+    // Tensors on a GPU take libtorch's ops there: every other kernel reads CPU memory (the CUDA
+    // kernel copies CPU inputs to its device itself).
+    const bool on_cpu = x.device().is_cpu();
+    const Kernel kk = !on_cpu && k == Kernel::Auto ? Kernel::Unfused : resolve(k, x.scalar_type());
+    require(on_cpu || kk == Kernel::Unfused || kk == Kernel::Merged || kk == Kernel::TorchF64, ATL_ERR_UNSUPPORTED,
+            std::string("lora kernel ") + atl_lora_kernel_name(static_cast<int32_t>(kk)) +
+                " takes CPU tensors; on " + x.device().str() + " use auto, unfused or merged");
     switch (kk) {
         case Kernel::Reference: return forward_reference(x, weight, bias, segments).to(x.scalar_type());
         case Kernel::Unfused: return forward_unfused(x, weight, bias, segments);

@@ -102,6 +102,11 @@ int32_t apply_lora(std::vector<atl::lora::LayerRef> layers, const atl_lora* lora
         if (!shapes.empty()) msg += std::to_string(shapes.size()) + " shape mismatch(es): " + join(shapes);
         atl::fail(shapes.empty() ? ATL_ERR_FORMAT : ATL_ERR_SHAPE, msg);
     }
+    for (Planned& p : plan) {  // a network on a GPU keeps its adapters there too
+        const torch::Device device = p.layer.weight->device();
+        p.adapter.down = p.adapter.down.to(device);
+        p.adapter.up = p.adapter.up.to(device);
+    }
     if (mode == ATL_LORA_MERGED) {
         for (const Planned& p : plan) atl::lora::merge(p.layer, p.adapter);
         return -1;

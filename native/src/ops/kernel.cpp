@@ -24,10 +24,35 @@ Kernel kernel_param(int32_t value, const char* network) {
     return static_cast<Kernel>(value);
 }
 
-c10::ScalarType compute_param(int32_t dtype, const char* network) {
-    require(dtype == ATL_DTYPE_F32 || dtype == ATL_DTYPE_BF16, ATL_ERR_INVALID_ARGUMENT,
-            std::string(network) + ": compute_dtype must be F32 or BF16");
-    return dtype == ATL_DTYPE_BF16 ? c10::kBFloat16 : c10::kFloat;
+std::string device_name(const torch::Device& d) {
+    return d.is_cpu() ? std::string("cpu") : "cuda:" + std::to_string(d.has_index() ? d.index() : 0);
+}
+
+Placement placement_param(int32_t compute_dtype, int32_t kernels, int32_t device, int32_t device_index,
+                          const char* network) {
+    const std::string name(network);
+    require(device == ATL_DEVICE_CPU || device == ATL_DEVICE_CUDA, ATL_ERR_INVALID_ARGUMENT,
+            name + ": unknown device " + std::to_string(device));
+    const bool cuda = device == ATL_DEVICE_CUDA;
+    require(!cuda || device_index >= 0, ATL_ERR_INVALID_ARGUMENT,
+            name + ": device_index must be >= 0, got " + std::to_string(device_index));
+    Kernel k = kernel_param(kernels, network);
+    require(compute_dtype == ATL_DTYPE_F32 || compute_dtype == ATL_DTYPE_BF16 ||
+                (cuda && compute_dtype == ATL_DTYPE_F16),
+            ATL_ERR_INVALID_ARGUMENT,
+            name + (cuda ? ": compute_dtype must be F32, BF16 or F16" : ": compute_dtype must be F32 or BF16 (F16 runs on CUDA only)"));
+    const c10::ScalarType compute = compute_dtype == ATL_DTYPE_BF16 ? c10::kBFloat16
+                                    : compute_dtype == ATL_DTYPE_F16 ? c10::kHalf
+                                                                     : c10::kFloat;
+    if (!cuda) return {compute, k, torch::Device(torch::kCPU)};
+    require(k == Kernel::Auto || k == Kernel::Torch, ATL_ERR_INVALID_ARGUMENT,
+            name + ": a CUDA network runs libtorch's ops; kernels must be auto or torch");
+    const int64_t count = torch::cuda::is_available() ? static_cast<int64_t>(torch::cuda::device_count()) : 0;
+    require(device_index < count, ATL_ERR_UNSUPPORTED,
+            name + ": device cuda:" + std::to_string(device_index) + " is not available (" + std::to_string(count) +
+                " CUDA devices visible to this library's libtorch" +
+                (count == 0 ? "; it was built without CUDA or no GPU is present)" : ")"));
+    return {compute, Kernel::Torch, torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(device_index))};
 }
 
 Kernel resolve(Kernel k) {

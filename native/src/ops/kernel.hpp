@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <string>
 
 #include "atelier.h"
 
@@ -20,9 +21,20 @@ enum class Kernel : int32_t {
 bool kernel_available(Kernel k);
 // The kernels field of a network's params as a Kernel; ATL_ERR_INVALID_ARGUMENT when unknown.
 Kernel kernel_param(int32_t value, const char* network);
-// The compute_dtype field of a network's params (ATL_DTYPE_F32 or ATL_DTYPE_BF16) as a scalar
-// type; ATL_ERR_INVALID_ARGUMENT otherwise.
-c10::ScalarType compute_param(int32_t dtype, const char* network);
+// Where and in what a network computes: its params' compute_dtype, kernels, device and
+// device_index fields, checked together. A CUDA network runs libtorch's ops (kernels Auto
+// becomes Torch; Atelier's CPU kernels are refused) and may compute in F16; the CPU takes F32 or
+// BF16. ATL_ERR_INVALID_ARGUMENT for a bad combination, ATL_ERR_UNSUPPORTED when the device is
+// CUDA and this library's libtorch sees no such GPU; messages name the network.
+struct Placement {
+    c10::ScalarType compute;
+    Kernel kernels;
+    torch::Device device;
+};
+Placement placement_param(int32_t compute_dtype, int32_t kernels, int32_t device, int32_t device_index,
+                          const char* network);
+// "cpu" or "cuda:N".
+std::string device_name(const torch::Device& d);
 // Auto resolved: Avx512 on CPUs that have it, else Torch.
 Kernel resolve(Kernel k);
 

@@ -8,7 +8,7 @@
 namespace atl::sample {
 
 torch::Tensor Denoiser::eps(const torch::Tensor& x, double t) const {
-    torch::Tensor ts = torch::full({x.size(0)}, t, torch::TensorOptions().dtype(torch::kFloat32));
+    torch::Tensor ts = torch::full({x.size(0)}, t, x.options().dtype(torch::kFloat32));
     torch::Tensor e = model_(x, ts);
     require(e.sizes() == x.sizes(), ATL_ERR_SHAPE,
             "eps model returned " + shape_string(e.sizes()) + " for input " + shape_string(x.sizes()));

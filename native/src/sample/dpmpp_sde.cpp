@@ -17,7 +17,7 @@ torch::Tensor DpmPpSde::sample(const SampleRun& run, const torch::Tensor& noise)
     std::unique_ptr<BrownianTree> tree;
     if (sigma_max > sigma_min) {
         std::vector<int64_t> shape(noise.sizes().begin() + 1, noise.sizes().end());
-        tree = std::make_unique<BrownianTree>(run.noise.seeds(), shape, sigma_min, sigma_max);
+        tree = std::make_unique<BrownianTree>(run.noise.seeds(), shape, sigma_min, sigma_max, run.noise.device());
     }
     auto brownian = [&](double s0, double s1) { return tree->normalized_increment(s0, s1); };
     auto sigma_fn = [](double t) { return std::exp(-t); };

@@ -26,8 +26,8 @@ torch::Tensor randn_with(at::Generator& gen, const std::vector<int64_t>& shape) 
 
 }  // namespace
 
-SeededNoise::SeededNoise(std::vector<uint64_t> seeds, std::vector<int64_t> element_shape)
-    : seeds_(std::move(seeds)), shape_(std::move(element_shape)) {
+SeededNoise::SeededNoise(std::vector<uint64_t> seeds, std::vector<int64_t> element_shape, torch::Device device)
+    : seeds_(std::move(seeds)), shape_(std::move(element_shape)), device_(device) {
     for (uint64_t s : seeds_) generators_.push_back(at::detail::createCPUGenerator(s));
 }
 
@@ -35,12 +35,12 @@ torch::Tensor SeededNoise::randn() {
     std::vector<torch::Tensor> parts;
     parts.reserve(generators_.size());
     for (at::Generator& g : generators_) parts.push_back(randn_with(g, shape_));
-    return torch::stack(parts);
+    return torch::stack(parts).to(device_);
 }
 
 BrownianTree::BrownianTree(std::vector<uint64_t> seeds, std::vector<int64_t> element_shape, double t_min,
-                           double t_max, double tol)
-    : seeds_(std::move(seeds)), shape_(std::move(element_shape)), t_min_(t_min), t_max_(t_max) {
+                           double t_max, torch::Device device, double tol)
+    : seeds_(std::move(seeds)), shape_(std::move(element_shape)), t_min_(t_min), t_max_(t_max), device_(device) {
     require(t_max > t_min && std::isfinite(t_min) && std::isfinite(t_max), ATL_ERR_INVALID_ARGUMENT,
             "Brownian tree: need t_min < t_max");
     max_depth_ = std::max(1, static_cast<int>(std::ceil(std::log2((t_max - t_min) / tol))));
@@ -89,7 +89,7 @@ torch::Tensor BrownianTree::value(double t) const {
 torch::Tensor BrownianTree::normalized_increment(double t0, double t1) const {
     const double dt = std::abs(t1 - t0);
     require(dt > 0, ATL_ERR_INTERNAL, "Brownian tree: empty interval");
-    return (value(t1) - value(t0)) / std::sqrt(dt);
+    return ((value(t1) - value(t0)) / std::sqrt(dt)).to(device_);
 }
 
 }  // namespace atl::sample

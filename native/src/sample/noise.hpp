@@ -12,20 +12,25 @@
 namespace atl::sample {
 
 // One CPU generator per batch element, element j seeded with seeds[j] (mt19937, as
-// torch.Generator().manual_seed(seed)).
+// torch.Generator().manual_seed(seed)). The numbers are drawn on the CPU whatever the device the
+// sampling runs on (A1111's "CPU" random source: the same seed gives the same image everywhere)
+// and handed over on `device`.
 class SeededNoise {
 public:
-    SeededNoise(std::vector<uint64_t> seeds, std::vector<int64_t> element_shape);
+    SeededNoise(std::vector<uint64_t> seeds, std::vector<int64_t> element_shape, torch::Device device = torch::kCPU);
 
-    // [b, ...element_shape] unit Gaussian; element j drawn from generator j, continuing its stream.
+    // [b, ...element_shape] unit Gaussian on device(); element j drawn from generator j,
+    // continuing its stream.
     torch::Tensor randn();
 
     const std::vector<uint64_t>& seeds() const { return seeds_; }
     const std::vector<int64_t>& element_shape() const { return shape_; }
+    const torch::Device& device() const { return device_; }
 
 private:
     std::vector<uint64_t> seeds_;
     std::vector<int64_t> shape_;
+    torch::Device device_;
     std::vector<at::Generator> generators_;
 };
 
@@ -44,10 +49,11 @@ private:
 class BrownianTree {
 public:
     BrownianTree(std::vector<uint64_t> seeds, std::vector<int64_t> element_shape, double t_min, double t_max,
-                 double tol = 1e-6);
+                 torch::Device device = torch::kCPU, double tol = 1e-6);
 
     // W(t1) - W(t0) [b, ...element_shape], divided by sqrt|t1 - t0| (k-diffusion
-    // BrownianTreeNoiseSampler.__call__), so unit Gaussian for any interval.
+    // BrownianTreeNoiseSampler.__call__), so unit Gaussian for any interval. Computed on the CPU
+    // like SeededNoise, returned on device.
     torch::Tensor normalized_increment(double t0, double t1) const;
 
 private:
@@ -57,6 +63,7 @@ private:
     std::vector<uint64_t> seeds_;
     std::vector<int64_t> shape_;
     double t_min_, t_max_;
+    torch::Device device_;
     int max_depth_;
 };
 

@@ -69,14 +69,15 @@ atl_tensor_view view_of(const torch::Tensor& t) {
     return v;
 }
 
-// Runs the whole loop: noise (given or from the seeds), the sampler, progress, the output.
+// Runs the whole loop: noise (given or from the seeds), the sampler, progress, the output. The
+// latents stay on device (the model's) from the first step to the copy into out.
 void run_loop(const EpsModel& model, const atl_tensor_view* alphas_cumprod, const atl_sample_params* p,
               int64_t channels, const atl_tensor_view* noise_view, const atl_progress* progress,
-              atl_tensor_view* out) {
+              atl_tensor_view* out, torch::Device device = torch::kCPU) {
     const int64_t b = p->batch, h = p->height / kLatentFactor, w = p->width / kLatentFactor;
     std::vector<uint64_t> seeds;
     for (int64_t j = 0; j < b; ++j) seeds.push_back(p->seed + static_cast<uint64_t>(j));
-    SeededNoise rng(seeds, {channels, h, w});
+    SeededNoise rng(seeds, {channels, h, w}, device);
     torch::Tensor noise;
     if (noise_view != nullptr) {
         noise = atl::wrap(noise_view, "noise");
@@ -85,7 +86,7 @@ void run_loop(const EpsModel& model, const atl_tensor_view* alphas_cumprod, cons
                 ATL_ERR_SHAPE,
                 "noise must be [" + std::to_string(b) + ", " + std::to_string(channels) + ", " + std::to_string(h) +
                     ", " + std::to_string(w) + "] for this batch and size, got " + atl::shape_string(noise.sizes()));
-        noise = noise.to(torch::kFloat32).contiguous().clone();
+        noise = noise.to(device, torch::kFloat32).contiguous().clone();
     } else {
         noise = rng.randn();
     }
@@ -216,14 +217,14 @@ atl_status* atl_generate(atl_unet* unet, const atl_tensor_view* alphas_cumprod, 
                     atl::shape_string(c.sizes()));
         return c.expand({b, c.size(1), c.size(2)}).contiguous();
     };
-    const torch::Tensor cond = context(cond_context, "cond_context");
+    const torch::Tensor cond = context(cond_context, "cond_context").to(unet->impl->device());
     torch::Tensor both;  // [2b, L, D]: uncond first, as CompVis ddim.py and A1111 batch them
     if (guided) {
         const torch::Tensor uncond = context(uncond_context, "uncond_context");
         require(uncond.sizes() == cond.sizes(), ATL_ERR_SHAPE,
                 "uncond_context " + atl::shape_string(uncond.sizes()) + " must match cond_context " +
                     atl::shape_string(cond.sizes()) + " (pad the negative prompt to the same number of chunks)");
-        both = torch::cat({uncond, cond});
+        both = torch::cat({uncond.to(cond.device()), cond});
     }
     const atl::sd::UNet& net = *unet->impl;
     const double cfg = params->cfg;
@@ -234,7 +235,7 @@ atl_status* atl_generate(atl_unet* unet, const atl_tensor_view* alphas_cumprod, 
         torch::Tensor e_uncond = e.slice(0, 0, b), e_cond = e.slice(0, b);
         return e_uncond + cfg * (e_cond - e_uncond);
     };
-    run_loop(model, alphas_cumprod, params, net.config().in_channels, noise, progress, out_latents);
+    run_loop(model, alphas_cumprod, params, net.config().in_channels, noise, progress, out_latents, net.device());
     ATL_CATCH
 }
 

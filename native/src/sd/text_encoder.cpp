@@ -23,9 +23,12 @@ void agree(WeightLoader& w, const char* field, int32_t configured, int64_t infer
 
 TextEncoder::TextEncoder(std::shared_ptr<const TensorMap> weights, const atl_text_encoder_params& params)
     : weights_(weights), config_(params) {
-    compute_ = ops::compute_param(params.compute_dtype, "text encoder");
-    kernels_ = ops::kernel_param(params.kernels, "text encoder");
-    WeightLoader w(weights, "text encoder", compute_);
+    const ops::Placement place =
+        ops::placement_param(params.compute_dtype, params.kernels, params.device, params.device_index, "text encoder");
+    compute_ = place.compute;
+    kernels_ = place.kernels;
+    device_ = place.device;
+    WeightLoader w(weights, "text encoder", compute_, device_);
 
     // Architecture from the shapes (stable-diffusion.cpp detect_from_weights idea).
     const int64_t vocab = w.dim("embeddings.token_embedding.weight", 0);
@@ -76,7 +79,8 @@ torch::Tensor TextEncoder::encode_chunks(const torch::Tensor& ids, int64_t clip_
     // HF CLIPTextEmbeddings: token + position embeddings.
     torch::Tensor h = torch::embedding(token_embedding_, ids) + position_embedding_.narrow(0, 0, seq).unsqueeze(0);
     // Causal mask (HF CLIPTextTransformer): a token sees itself and the tokens before it.
-    torch::Tensor mask = torch::full({seq, seq}, -std::numeric_limits<float>::infinity()).triu(1);
+    torch::Tensor mask =
+        torch::full({seq, seq}, -std::numeric_limits<float>::infinity(), h.options().dtype(torch::kFloat)).triu(1);
     // clip_skip N: hidden_states[-N] of HF = the output of layer (layers - N + 1), counting from 1.
     const int64_t run = static_cast<int64_t>(layers_.size()) - clip_skip + 1;
     for (int64_t i = 0; i < run; ++i) {
@@ -120,7 +124,7 @@ torch::Tensor TextEncoder::forward(const torch::Tensor& ids, int64_t clip_skip) 
     }
     ops::KernelScope kernels(kernels_);
     ops::NetworkScope network(ops::Network::TextEncoder);
-    torch::Tensor h = encode_chunks(ids.reshape({n * chunks, positions}), clip_skip);
+    torch::Tensor h = encode_chunks(ids.to(device_).reshape({n * chunks, positions}), clip_skip);
     return h.reshape({n, len, config_.width}).to(torch::kFloat);
 }
 

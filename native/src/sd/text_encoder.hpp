@@ -42,6 +42,7 @@ private:
     atl_text_encoder_params config_;
     c10::ScalarType compute_;
     ops::Kernel kernels_ = ops::Kernel::Auto;
+    torch::Device device_{torch::kCPU};  // where the weights live and the forward runs
     torch::Tensor token_embedding_;     // [vocab, width]
     torch::Tensor position_embedding_;  // [max_positions, width]
     std::vector<Layer> layers_;

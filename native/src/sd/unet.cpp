@@ -25,10 +25,10 @@ void agree(WeightLoader& w, const char* field, int32_t configured, int64_t infer
 torch::Tensor timestep_embedding(const torch::Tensor& t, int64_t dim) {
     const int64_t half = dim / 2;
     torch::Tensor freqs =
-        torch::exp(-std::log(10000.0) * torch::arange(half, torch::kFloat) / static_cast<double>(half));
+        torch::exp(-std::log(10000.0) * torch::arange(half, t.options().dtype(torch::kFloat)) / static_cast<double>(half));
     torch::Tensor args = t.to(torch::kFloat).unsqueeze(1) * freqs.unsqueeze(0);
     torch::Tensor emb = torch::cat({torch::cos(args), torch::sin(args)}, -1);
-    if (dim % 2) emb = torch::cat({emb, torch::zeros({emb.size(0), 1})}, -1);
+    if (dim % 2) emb = torch::cat({emb, torch::zeros({emb.size(0), 1}, emb.options())}, -1);
     return emb;
 }
 
@@ -226,10 +226,13 @@ void UNet::infer(WeightLoader& w, const atl_unet_params& given) {
 
 UNet::UNet(std::shared_ptr<const TensorMap> weights, const atl_unet_params& params)
     : weights_(weights), config_(params) {
-    compute_ = ops::compute_param(params.compute_dtype, "unet");
-    kernels_ = ops::kernel_param(params.kernels, "unet");
+    const ops::Placement place =
+        ops::placement_param(params.compute_dtype, params.kernels, params.device, params.device_index, "unet");
+    compute_ = place.compute;
+    kernels_ = place.kernels;
+    device_ = place.device;
     use_caching_cpu_allocator();
-    WeightLoader w(weights, "unet", compute_);
+    WeightLoader w(weights, "unet", compute_, device_);
     infer(w, params);
 
     const int64_t mc = config_.model_channels, levels = config_.num_levels, nrb = config_.num_res_blocks;
@@ -314,12 +317,12 @@ torch::Tensor UNet::forward(const torch::Tensor& x, const torch::Tensor& t, cons
     ops::KernelScope kernels(kernels_);
     ops::NetworkScope network(ops::Network::UNet);
     const c10::ScalarType act = ops::activation_dtype(compute_);
-    torch::Tensor emb = timestep_embedding(t, config_.model_channels).to(act);
+    torch::Tensor emb = timestep_embedding(t.to(device_), config_.model_channels).to(act);
     emb = time_embed2_.apply(torch::silu(time_embed0_.apply(emb)));
     // Every ResBlock's emb_layers start with SiLU (openaimodel.py): applied once here.
     torch::Tensor emb_silu = torch::silu(emb);
-    torch::Tensor ctx = context.to(act);
-    torch::Tensor h = to_channels_last(x.to(act));  // channels last until the end
+    torch::Tensor ctx = context.to(device_, act);
+    torch::Tensor h = to_channels_last(x.to(device_, act));  // channels last until the end
     std::vector<torch::Tensor> skips;
     for (const Block& blk : input_blocks_) {
         h = blk.forward(h, emb_silu, ctx);

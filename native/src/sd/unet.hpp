@@ -29,6 +29,7 @@ public:
 
     const atl_unet_params& config() const { return config_; }
     c10::ScalarType compute_dtype() const { return compute_; }
+    const torch::Device& device() const { return device_; }
 
     // Every Linear and Conv2d by checkpoint name, for attaching LoRA adapters.
     std::vector<lora::LayerRef> lora_layers();
@@ -87,6 +88,7 @@ private:
     atl_unet_params config_;
     c10::ScalarType compute_;
     ops::Kernel kernels_ = ops::Kernel::Auto;
+    torch::Device device_{torch::kCPU};  // where the weights live and the forward runs
     int64_t time_embed_dim_ = 0;
     Linear time_embed0_, time_embed2_;
     std::vector<Block> input_blocks_;

@@ -74,10 +74,13 @@ Vae::Mid Vae::load_mid(WeightLoader& w, const std::string& p, int64_t ch) const 
 }
 
 Vae::Vae(std::shared_ptr<const TensorMap> weights, const atl_vae_params& params) : weights_(weights), config_(params) {
-    compute_ = ops::compute_param(params.compute_dtype, "vae");
-    kernels_ = ops::kernel_param(params.kernels, "vae");
+    const ops::Placement place =
+        ops::placement_param(params.compute_dtype, params.kernels, params.device, params.device_index, "vae");
+    compute_ = place.compute;
+    kernels_ = place.kernels;
+    device_ = place.device;
     use_caching_cpu_allocator();
-    WeightLoader w(weights, "vae", compute_);
+    WeightLoader w(weights, "vae", compute_, device_);
 
     // Architecture from the shapes.
     const int64_t ch = w.dim("encoder.conv_in.weight", 0);
@@ -181,7 +184,7 @@ torch::Tensor Vae::decode(const torch::Tensor& z) const {
     if (bounded) bound.emplace();
     ops::KernelScope kernels(kernels_);
     ops::NetworkScope network(ops::Network::Vae);
-    torch::Tensor h = dec_conv_in_.apply(post_quant_conv_.apply(to_channels_last(z.to(ops::activation_dtype(compute_)))));
+    torch::Tensor h = dec_conv_in_.apply(post_quant_conv_.apply(to_channels_last(z.to(device_, ops::activation_dtype(compute_)))));
     h = dec_mid_.forward(std::move(h));
     for (int64_t l = config_.num_levels - 1; l >= 0; --l) {
         // Each level's activations are 4x the size of the one before: the cached blocks of the
@@ -209,7 +212,7 @@ std::pair<torch::Tensor, torch::Tensor> Vae::encode(const torch::Tensor& image) 
     CpuCacheBound bound;
     ops::KernelScope kernels(kernels_);
     ops::NetworkScope network(ops::Network::Vae);
-    torch::Tensor h = enc_conv_in_.apply(to_channels_last(image.to(ops::activation_dtype(compute_))));
+    torch::Tensor h = enc_conv_in_.apply(to_channels_last(image.to(device_, ops::activation_dtype(compute_))));
     for (const Level& lv : down_) {
         for (const ResBlock& r : lv.blocks) h = r.forward(std::move(h));
         // model.py Downsample: asymmetric zero pad (right 1, bottom 1), then stride-2 conv.

@@ -60,6 +60,7 @@ private:
     atl_vae_params config_;
     c10::ScalarType compute_;
     ops::Kernel kernels_ = ops::Kernel::Auto;
+    torch::Device device_{torch::kCPU};  // where the weights live and the forward runs
     // Encoder
     Conv2d enc_conv_in_;
     std::vector<Level> down_;  // by level, 0 = full resolution

@@ -12,11 +12,12 @@ namespace {
 constexpr size_t kMaxListed = 20;
 }
 
-WeightLoader::WeightLoader(std::shared_ptr<const TensorMap> tensors, std::string component, c10::ScalarType compute)
-    : tensors_(std::move(tensors)), component_(std::move(component)), compute_(compute) {
+WeightLoader::WeightLoader(std::shared_ptr<const TensorMap> tensors, std::string component, c10::ScalarType compute,
+                           torch::Device device)
+    : tensors_(std::move(tensors)), component_(std::move(component)), compute_(compute), device_(device) {
     require(tensors_ != nullptr, ATL_ERR_INVALID_ARGUMENT, component_ + ": weights are NULL");
-    require(compute_ == torch::kFloat || compute_ == torch::kBFloat16, ATL_ERR_INVALID_ARGUMENT,
-            component_ + ": compute dtype must be F32 or BF16");
+    require(compute_ == torch::kFloat || compute_ == torch::kBFloat16 || (compute_ == torch::kHalf && !device_.is_cpu()),
+            ATL_ERR_INVALID_ARGUMENT, component_ + ": compute dtype must be F32 or BF16 (or F16 off the CPU)");
 }
 
 bool WeightLoader::has(const std::string& name) const { return tensors_->count(name) != 0; }
@@ -42,7 +43,8 @@ int64_t WeightLoader::dim(const std::string& name, int64_t d) {
 
 torch::Tensor WeightLoader::take_stored(const std::string& name, std::vector<int64_t> shape) {
     auto it = tensors_->find(name);
-    const bool stored = it != tensors_->end() && c10::isFloatingType(it->second.scalar_type());
+    const bool stored =
+        device_.is_cpu() && it != tensors_->end() && c10::isFloatingType(it->second.scalar_type());
     return take_as(name, std::move(shape), stored ? it->second.scalar_type() : compute_, false);
 }
 
@@ -72,6 +74,7 @@ torch::Tensor WeightLoader::take_as(const std::string& name, std::vector<int64_t
         problem(name + ": " + std::to_string(bad) + " of " + std::to_string(t.numel()) +
                 " values are NaN or infinite");
     }
+    if (!device_.is_cpu()) return t.to(device_, target).contiguous();
     if (t.scalar_type() == target && t.is_contiguous()) return t;  // the mapped bytes, no copy
     // One conversion at creation; .to() allocates new memory, so the read-only mapping is never written.
     return t.to(target).contiguous();

@@ -15,8 +15,10 @@ namespace atl::sd {
 
 class WeightLoader {
 public:
-    // component names the model in messages ("unet"); compute is kFloat or kBFloat16.
-    WeightLoader(std::shared_ptr<const TensorMap> tensors, std::string component, c10::ScalarType compute);
+    // component names the model in messages ("unet"); compute is kFloat or kBFloat16 (or kHalf
+    // on CUDA). Tensors come back on device: off the CPU, every one is copied there once.
+    WeightLoader(std::shared_ptr<const TensorMap> tensors, std::string component, c10::ScalarType compute,
+                 torch::Device device = torch::kCPU);
 
     c10::ScalarType compute() const { return compute_; }
     const std::string& component() const { return component_; }
@@ -32,11 +34,12 @@ public:
     // returned as is, without a copy. A missing or mis-shaped tensor is recorded and zeros of
     // the expected shape come back, so that construction can go on and report everything.
     torch::Tensor take(const std::string& name, std::vector<int64_t> shape, bool keep_f32 = false);
-    // The same checks, but the tensor comes back in the dtype it is stored in (no conversion;
-    // a copy only when it is not contiguous): Linear and convolution weights, which derive the
-    // forms they compute in themselves (ops/weight_pack.hpp). Their values are not scanned for
-    // NaN and infinity here: the layer's WeightPack does that when it first reads them (a scan
-    // here would read every page of a mapped file at creation and hold them all at once).
+    // The same checks, but on the CPU the tensor comes back in the dtype it is stored in (no
+    // conversion; a copy only when it is not contiguous): Linear and convolution weights, which
+    // derive the forms they compute in themselves (ops/weight_pack.hpp). On another device, in
+    // the compute dtype (converted there once: libtorch's ops use it as is). Their values are not
+    // scanned for NaN and infinity here: the layer's WeightPack does that when it first reads them
+    // (a scan here would read every page of a mapped file at creation and hold them all at once).
     torch::Tensor take_stored(const std::string& name, std::vector<int64_t> shape);
     // name may be present and is then ignored (buffers such as CLIP's position_ids).
     void allow(const std::string& name) { consumed_.insert(name); }
@@ -54,6 +57,7 @@ private:
     std::shared_ptr<const TensorMap> tensors_;
     std::string component_;
     c10::ScalarType compute_;
+    torch::Device device_;
     std::set<std::string> consumed_;
     std::vector<std::string> problems_;
 };

@@ -23,10 +23,10 @@ public class atelier_h extends atelier_h$shared {
     static final SymbolLookup SYMBOL_LOOKUP = SymbolLookup.loaderLookup()
             .or(Linker.nativeLinker().defaultLookup());
 
-    private static final int ATL_ABI_VERSION = (int)6L;
+    private static final int ATL_ABI_VERSION = (int)7L;
     /**
      * {@snippet lang=c :
-     * #define ATL_ABI_VERSION 6
+     * #define ATL_ABI_VERSION 7
      * }
      */
     public static int ATL_ABI_VERSION() {

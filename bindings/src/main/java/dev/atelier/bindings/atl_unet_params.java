@@ -28,6 +28,8 @@ import static java.lang.foreign.MemoryLayout.PathElement.*;
  *     int32_t channel_mult[8];
  *     int32_t attention_levels[8];
  *     int32_t kernels;
+ *     int32_t device;
+ *     int32_t device_index;
  * }
  * }
  */
@@ -50,7 +52,9 @@ public class atl_unet_params {
         atelier_h.C_INT.withName("num_levels"),
         MemoryLayout.sequenceLayout(8, atelier_h.C_INT).withName("channel_mult"),
         MemoryLayout.sequenceLayout(8, atelier_h.C_INT).withName("attention_levels"),
-        atelier_h.C_INT.withName("kernels")
+        atelier_h.C_INT.withName("kernels"),
+        atelier_h.C_INT.withName("device"),
+        atelier_h.C_INT.withName("device_index")
     ).withName("atl_unet_params");
 
     /**
@@ -696,6 +700,94 @@ public class atl_unet_params {
      */
     public static void kernels(MemorySegment struct, int fieldValue) {
         struct.set(kernels$LAYOUT, kernels$OFFSET, fieldValue);
+    }
+
+    private static final OfInt device$LAYOUT = (OfInt)$LAYOUT.select(groupElement("device"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * int32_t device
+     * }
+     */
+    public static final OfInt device$layout() {
+        return device$LAYOUT;
+    }
+
+    private static final long device$OFFSET = $LAYOUT.byteOffset(groupElement("device"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * int32_t device
+     * }
+     */
+    public static final long device$offset() {
+        return device$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * int32_t device
+     * }
+     */
+    public static int device(MemorySegment struct) {
+        return struct.get(device$LAYOUT, device$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * int32_t device
+     * }
+     */
+    public static void device(MemorySegment struct, int fieldValue) {
+        struct.set(device$LAYOUT, device$OFFSET, fieldValue);
+    }
+
+    private static final OfInt device_index$LAYOUT = (OfInt)$LAYOUT.select(groupElement("device_index"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * int32_t device_index
+     * }
+     */
+    public static final OfInt device_index$layout() {
+        return device_index$LAYOUT;
+    }
+
+    private static final long device_index$OFFSET = $LAYOUT.byteOffset(groupElement("device_index"));
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * int32_t device_index
+     * }
+     */
+    public static final long device_index$offset() {
+        return device_index$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * int32_t device_index
+     * }
+     */
+    public static int device_index(MemorySegment struct) {
+        return struct.get(device_index$LAYOUT, device_index$OFFSET);
+    }
+
+    /**
+     * Setter for field:
+     * {@snippet lang=c :
+     * int32_t device_index
+     * }
+     */
+    public static void device_index(MemorySegment struct, int fieldValue) {
+        struct.set(device_index$LAYOUT, device_index$OFFSET, fieldValue);
     }
 
     /**
