@@ -1,0 +1,195 @@
+/* The SD networks and the sampling loop on a device against the CPU, on the sd15-tiny fixture:
+ * text encoder hidden states, UNet eps, VAE decode and the final latents of every sampler (noise
+ * drawn from the seed, so the CPU-drawn noise reaches the device as in a real run), each within a
+ * bound of max|ref| against the CPU's F32 result on Atelier's kernels.
+ *
+ * With a CUDA GPU (atl_cuda_device_count() > 0) the device networks run on cuda:0 in F32, F16 and
+ * BF16. Without one the same comparisons run on the CPU with libtorch's ops (kernels TORCH) in F32
+ * and BF16: the test always runs, and where a GPU is present it is the check that the CUDA path
+ * computes what the CPU does. Fixtures: $ATL_FIXTURES or ATL_FIXTURES_DIR (../shared/fixtures). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "atelier.h"
+#include "safetensors_file.h"
+#include "test_util.h"
+
+/* Bounds on max|dev - ref| / max|ref|. F32: the two sides differ in summation order only (seen:
+ * below 1e-4). F16 and BF16 round weights and activations to 11 and 8 significand bits (BF16 on
+ * the CPU's libtorch ops, seen: 0.010-0.015 for one forward); a sampler's latents carry that through
+ * 4-6 steps at guidance 7, which scales the eps difference by 7 (seen: 0.033-0.083 in BF16). F16
+ * takes the bounds BF16 would have with its 8x finer rounding, doubled. */
+static double bound_for(int32_t dtype, int sampled) {
+    if (dtype == ATL_DTYPE_F32) return 1e-3;
+    if (dtype == ATL_DTYPE_F16) return sampled ? 3e-2 : 1e-2;
+    return sampled ? 0.15 : 4e-2;
+}
+
+static const char* dtype_name(int32_t d) { return d == ATL_DTYPE_F32 ? "F32" : d == ATL_DTYPE_F16 ? "F16" : "BF16"; }
+
+static int64_t numel_of(const atl_tensor_view* v) {
+    int64_t n = 1;
+    for (int d = 0; d < v->ndim; ++d) n *= v->shape[d];
+    return n;
+}
+
+/* A zeroed F32 CPU buffer shaped like v (contiguous); free with free(view.data). */
+static atl_tensor_view alloc_like(const atl_tensor_view* v) {
+    atl_tensor_view out = view(calloc((size_t)numel_of(v), sizeof(float)), ATL_DTYPE_F32, v->ndim, v->shape);
+    return out;
+}
+
+/* Compares n floats; prints and checks max|a - b| / max|b| <= bound. */
+static void compare(const char* what, const char* dtype, const float* a, const float* b, int64_t n, double bound) {
+    double diff = 0, scale = 0;
+    int finite = 1;
+    for (int64_t i = 0; i < n; ++i) {
+        if (!isfinite(a[i])) finite = 0;
+        const double d = fabs((double)a[i] - b[i]);
+        if (d > diff) diff = d;
+        if (fabs(b[i]) > scale) scale = fabs(b[i]);
+    }
+    const double rel = scale > 0 ? diff / scale : diff;
+    printf("%-28s %-5s max|diff| / max|ref| = %.3g (bound %.3g)\n", what, dtype, rel, bound);
+    CHECK(finite);
+    CHECK(rel <= bound);
+}
+
+typedef struct networks {
+    atl_text_encoder* text;
+    atl_unet* unet;
+    atl_vae* vae;
+} networks;
+
+static int create(networks* n, atl_weights* const w[3], int32_t device, int32_t dtype, int32_t kernels) {
+    memset(n, 0, sizeof *n);
+    atl_text_encoder_params tp;
+    atl_text_encoder_params_init(&tp);
+    tp.num_heads = 2; /* the fixture's text model */
+    tp.compute_dtype = dtype, tp.kernels = kernels, tp.device = device;
+    atl_unet_params up;
+    atl_unet_params_init(&up);
+    up.num_heads = 4;
+    up.compute_dtype = dtype, up.kernels = kernels, up.device = device;
+    atl_vae_params vp;
+    atl_vae_params_init(&vp);
+    vp.compute_dtype = dtype, vp.kernels = kernels, vp.device = device;
+    int before = failures;
+    OK(atl_text_encoder_create(w[0], &tp, &n->text));
+    OK(atl_unet_create(w[1], &up, &n->unet));
+    OK(atl_vae_create(w[2], &vp, &n->vae));
+    return failures == before;
+}
+
+static void destroy(networks* n) {
+    atl_text_encoder_destroy(n->text);
+    atl_unet_destroy(n->unet);
+    atl_vae_destroy(n->vae);
+}
+
+/* Every output the comparisons need, from one set of networks. */
+typedef struct outputs {
+    atl_tensor_view hidden, eps, decoded;
+    atl_tensor_view latents[7];
+} outputs;
+
+static const int kSteps[7] = {4, 6, 6, 6, 6, 6, 6};
+
+static void run(const networks* n, const st_file* cases, outputs* o) {
+    const atl_tensor_view* ids = st_find(cases, "text.input_ids");
+    const atl_tensor_view* x = st_find(cases, "unet.x");
+    const atl_tensor_view* t64 = st_find(cases, "unet.t");
+    const atl_tensor_view* ctx = st_find(cases, "unet.context");
+    const atl_tensor_view* z = st_find(cases, "vae.latents");
+    const atl_tensor_view* decoded = st_find(cases, "vae.decoded");
+    int64_t hidden_shape[3] = {ids->shape[0], ids->shape[1], ctx->shape[2]};
+    o->hidden = view(calloc((size_t)(hidden_shape[0] * hidden_shape[1] * hidden_shape[2]), sizeof(float)),
+                     ATL_DTYPE_F32, 3, hidden_shape);
+    OK(atl_text_encoder_forward(n->text, ids, 1, &o->hidden));
+
+    float t[2];
+    for (int i = 0; i < 2; ++i) t[i] = (float)((const int64_t*)t64->data)[i];
+    int64_t two = 2;
+    atl_tensor_view tv = view(t, ATL_DTYPE_F32, 1, &two);
+    o->eps = alloc_like(x);
+    OK(atl_unet_forward(n->unet, x, &tv, ctx, &o->eps));
+
+    o->decoded = alloc_like(decoded);
+    OK(atl_vae_decode(n->vae, z, 0.18215f, &o->decoded));
+
+    /* cond: the context's first row, uncond: its second (both [1, 77, d]). */
+    atl_tensor_view cond = *ctx, uncond = *ctx;
+    cond.shape[0] = uncond.shape[0] = 1;
+    uncond.data = (float*)ctx->data + ctx->strides[0];
+    for (int s = 0; s < 7; ++s) {
+        atl_sample_params p;
+        atl_sample_params_init(&p);
+        p.sampler = s;
+        p.steps = kSteps[s];
+        p.cfg = 7.0f;
+        p.seed = 1234;
+        p.width = p.height = 64;
+        int64_t shape[4] = {1, 4, 8, 8};
+        o->latents[s] = view(calloc(256, sizeof(float)), ATL_DTYPE_F32, 4, shape);
+        OK(atl_generate(n->unet, NULL, &p, &cond, &uncond, NULL, NULL, &o->latents[s]));
+    }
+}
+
+static void release(outputs* o) {
+    free(o->hidden.data), free(o->eps.data), free(o->decoded.data);
+    for (int s = 0; s < 7; ++s) free(o->latents[s].data);
+}
+
+int main(void) {
+    const char* root = getenv("ATL_FIXTURES") ? getenv("ATL_FIXTURES") : ATL_FIXTURES_DIR;
+    char model_path[1024], cases_path[1024];
+    snprintf(model_path, sizeof model_path, "%s/sd15-tiny/model/model.safetensors", root);
+    snprintf(cases_path, sizeof cases_path, "%s/sd15-tiny/cases.safetensors", root);
+    st_file model, cases;
+    if (!st_open(&model, model_path) || !st_open(&cases, cases_path)) {
+        fprintf(stderr, "test_gpu_parity: %s%s\n", model.error, cases.error);
+        return 1;
+    }
+    atl_weights* w[3] = {st_weights(&model, "cond_stage_model.transformer.text_model."),
+                         st_weights(&model, "model.diffusion_model."), st_weights(&model, "first_stage_model.")};
+    CHECK(w[0] && w[1] && w[2]);
+
+    const int gpu = atl_cuda_device_count() > 0;
+    const int32_t device = gpu ? ATL_DEVICE_CUDA : ATL_DEVICE_CPU;
+    const int32_t kernels = gpu ? ATL_OP_KERNEL_AUTO : ATL_OP_KERNEL_TORCH;
+    printf("device: %s\n", gpu ? "cuda:0" : "cpu with libtorch's ops (no CUDA device)");
+
+    networks ref;
+    outputs want;
+    if (!create(&ref, w, ATL_DEVICE_CPU, ATL_DTYPE_F32, ATL_OP_KERNEL_AUTO)) return test_result("test_gpu_parity");
+    run(&ref, &cases, &want);
+    /* The CPU reference itself against the fixture (CompVis code): the baseline is right. */
+    compare("cpu unet eps vs fixture", "F32", want.eps.data, st_find(&cases, "unet.eps")->data, numel_of(&want.eps), 1e-4);
+
+    const int32_t dtypes[3] = {ATL_DTYPE_F32, gpu ? ATL_DTYPE_F16 : ATL_DTYPE_BF16, ATL_DTYPE_BF16};
+    for (int d = 0; d < (gpu ? 3 : 2); ++d) {
+        networks dev;
+        outputs got;
+        if (!create(&dev, w, device, dtypes[d], kernels)) continue;
+        run(&dev, &cases, &got);
+        const char* dn = dtype_name(dtypes[d]);
+        compare("text encoder hidden", dn, got.hidden.data, want.hidden.data, numel_of(&want.hidden), bound_for(dtypes[d], 0));
+        compare("unet eps", dn, got.eps.data, want.eps.data, numel_of(&want.eps), bound_for(dtypes[d], 0));
+        compare("vae decode", dn, got.decoded.data, want.decoded.data, numel_of(&want.decoded), bound_for(dtypes[d], 0));
+        for (int s = 0; s < 7; ++s) {
+            char what[64];
+            snprintf(what, sizeof what, "latents %s", atl_sampler_name(s));
+            compare(what, dn, got.latents[s].data, want.latents[s].data, 256, bound_for(dtypes[d], 1));
+        }
+        release(&got);
+        destroy(&dev);
+    }
+    release(&want);
+    destroy(&ref);
+    for (int i = 0; i < 3; ++i) atl_weights_destroy(w[i]);
+    st_close(&model);
+    st_close(&cases);
+    return test_result("test_gpu_parity");
+}
