@@ -35,6 +35,7 @@ import java.util.SplittableRandom;
  *   RandomCheckpoint OUT.safetensors [--fp16] [--seed N] [--verify]
  *   RandomCheckpoint --verify FILE   (load an existing file and build the three networks)
  *   RandomCheckpoint --check-layout FIXTURE_MODEL.safetensors   (tiny layout vs the sd15-tiny fixture)
+ *   RandomCheckpoint --layout-table OUT.tsv   (the SD1.5 layout as text, for drivers without a JVM)
  * </pre>
  *
  * The file is streamed: the header is computed from the layout first, then each tensor is drawn
@@ -51,6 +52,10 @@ public final class RandomCheckpoint {
     public static void main(String[] args) throws IOException {
         if (args.length == 2 && args[0].equals("--check-layout")) {
             System.exit(checkLayout(Path.of(args[1])) ? 0 : 1);
+        }
+        if (args.length == 2 && args[0].equals("--layout-table")) {
+            AtomicFiles.write(Path.of(args[1]), layoutTable(Sd15Layout.sd15()).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            return;
         }
         if (args.length == 2 && args[0].equals("--verify")) {
             verify(Path.of(args[1]));
@@ -86,6 +91,23 @@ public final class RandomCheckpoint {
         if (verify) {
             verify(out);
         }
+    }
+
+    /**
+     * The layout as text: one line per tensor, {@code NAME<TAB>INIT<TAB>D0,D1,...} (INIT as
+     * {@link Init} names it), in file order. The native GPU benchmark driver draws its random
+     * weights from this table (benchmarks/gpu/sd15_layout.tsv) where there is no JVM.
+     */
+    public static String layoutTable(Sd15Layout layout) {
+        StringBuilder b = new StringBuilder();
+        for (Spec s : layout.tensors()) {
+            b.append(s.name()).append('\t').append(s.init().name()).append('\t');
+            for (int i = 0; i < s.shape().length; i++) {
+                b.append(i == 0 ? "" : ",").append(s.shape()[i]);
+            }
+            b.append('\n');
+        }
+        return b.toString();
     }
 
     /** Streams the checkpoint to out (atomically: a temporary file renamed at the end). */

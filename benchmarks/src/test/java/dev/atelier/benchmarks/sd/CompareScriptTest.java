@@ -128,7 +128,7 @@ class CompareScriptTest {
     }
 
     /** The repository root: atelier.root (Surefire sets it), else the first folder up with benchmarks/sd. */
-    private static Path repository() {
+    static Path repository() {
         String configured = System.getProperty("atelier.root");
         if (configured != null && !configured.isBlank()) {
             return Path.of(configured).toAbsolutePath();
