@@ -7,11 +7,14 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <new>
 #include <unordered_map>
 #include <vector>
+
+#include "core/torch_compat.hpp"
 
 namespace atl {
 
@@ -30,7 +33,7 @@ class CachingAllocator final : public c10::Allocator {
 public:
     explicit CachingAllocator(c10::Allocator* fallback) : fallback_(fallback) {}
 
-    c10::DataPtr allocate(size_t n) const override {
+    c10::DataPtr allocate(size_t n) ATL_ALLOCATOR_ALLOCATE_CONST override {
         if (n < kSmallest) return fallback_->allocate(n);
         const size_t size = (n + kGranule - 1) / kGranule * kGranule;
         void* p = take(size);
@@ -52,6 +55,9 @@ public:
     }
 
     c10::DeleterFnPtr raw_deleter() const override { return &release; }
+
+    // Pure virtual in libtorch 2.x (core/torch_compat.hpp); unused by 1.13.
+    void copy_data(void* dest, const void* src, std::size_t count) const { std::memcpy(dest, src, count); }
 
     struct Live {
         size_t size;

@@ -91,6 +91,9 @@ final class GenerateCommand extends CliCommand {
     @Mixin
     PrecisionOption precision;
 
+    @Mixin
+    DeviceOption device;
+
     @Option(names = "--kernels", defaultValue = "auto", paramLabel = "NAME", completionCandidates = KernelNames.class,
             description = "Kernels of the networks' operations, one of: ${COMPLETION-CANDIDATES} (auto: Atelier's "
                     + "AVX-512 kernels where the CPU has them, else libtorch's). Default: ${DEFAULT-VALUE}.")
@@ -162,7 +165,7 @@ final class GenerateCommand extends CliCommand {
         Pipeline.Options options = new Pipeline.Options(Optional.ofNullable(checkpoint.tokenizer), Optional.ofNullable(checkpoint.config),
                 Optional.ofNullable(vae), dtype, LongPromptMode.fromName(longPrompt), opKernels,
                 ScheduleSource.fromName(scheduleSource)).withFileAccess(checkpoint.fileAccess.access())
-                .withLoras(loraRequests.stream().map(LoraRequest::path).toList());
+                .withLoras(loraRequests.stream().map(LoraRequest::path).toList()).withDevice(device.device());
         configFile.start(spec);
         // Before the model loads: a bad --out or an impossible size costs nothing. Numbers follow
         // the highest in the folder.

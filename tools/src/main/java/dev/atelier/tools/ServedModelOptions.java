@@ -45,6 +45,9 @@ final class ServedModelOptions {
     PrecisionOption precision;
 
     @Mixin
+    DeviceOption device;
+
+    @Mixin
     FileAccessOption fileAccess;
 
     @Mixin
@@ -76,7 +79,8 @@ final class ServedModelOptions {
         }
         Pipeline.Options d = Pipeline.Options.defaults();
         Pipeline.Options po = new Pipeline.Options(Optional.ofNullable(tok), Optional.ofNullable(yaml), d.vae(),
-                precision.dtype(), d.longPrompt(), d.kernels(), d.schedule()).withFileAccess(fileAccess.access());
+                precision.dtype(), d.longPrompt(), d.kernels(), d.schedule()).withFileAccess(fileAccess.access())
+                .withDevice(device.device());
         return new Resolved(checkpoint, po, loraFolder(loraDir), resolution);
     }
 

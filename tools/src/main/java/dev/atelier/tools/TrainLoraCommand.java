@@ -129,6 +129,9 @@ final class TrainLoraCommand extends CliCommand {
             precision.precision = "bf16";
             bf16 = false;
         }
+        if (precision.dtype() == DType.F16) {
+            throw new InvalidInputException("--precision fp16 runs on a CUDA device, and training runs on the CPU; use fp32 or bf16");
+        }
         boolean useBf16 = precision.dtype() == DType.BF16;
         LrSchedule lrSchedule = LrSchedule.fromName(schedule);
         configFile.start(spec);

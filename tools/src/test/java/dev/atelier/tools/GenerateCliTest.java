@@ -59,6 +59,15 @@ class GenerateCliTest {
         assertEquals(2, run("generate", "--model", m.toString(), "--prompt", "x", "--width", "60", "--out", dir.toString()).code());
         assertEquals(2, run("generate", "--model", m.toString(), "--prompt", "x", "--precision", "fp8", "--out", dir.toString()).code());
         assertEquals(2, run("generate", "--model", m.toString(), "--prompt", "x", "--sampler", "plms", "--out", dir.toString()).code());
+        CliRun gpu = run("generate", "--model", m.toString(), "--prompt", "x", "--device", "cuda:7", "--out", dir.toString());
+        assertEquals(2, gpu.code(), gpu.err());
+        assertTrue(gpu.err().contains("--device cuda:7: this libatelier sees"), gpu.err());
+        CliRun device = run("generate", "--model", m.toString(), "--prompt", "x", "--device", "gpu", "--out", dir.toString());
+        assertEquals(2, device.code(), device.err());
+        assertTrue(device.err().contains("unknown device \"gpu\""), device.err());
+        CliRun half = run("generate", "--model", m.toString(), "--prompt", "x", "--precision", "fp16", "--out", dir.toString());
+        assertEquals(2, half.code(), half.err());
+        assertTrue(half.err().contains("F16 runs on CUDA only"), half.err());
         CliRun foreign = run("generate", "--model", model().resolve("model.yaml").toString(), "--prompt", "x", "--out", dir.toString());
         assertEquals(2, foreign.code(), foreign.err());
         assertTrue(foreign.err().contains("model.yaml"), foreign.err());

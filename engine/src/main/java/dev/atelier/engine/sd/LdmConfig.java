@@ -3,6 +3,7 @@ package dev.atelier.engine.sd;
 import dev.atelier.engine.core.AtelierException;
 import dev.atelier.engine.core.AtelierException.FormatException;
 import dev.atelier.engine.core.DType;
+import dev.atelier.engine.core.Device;
 import dev.atelier.engine.util.TextFiles;
 import dev.atelier.engine.util.YamlText;
 import java.io.IOException;
@@ -41,6 +42,12 @@ public record LdmConfig(UNetParams unet, VaeParams vae, TextEncoderParams text, 
     /** The same with every network on the given kernels. */
     public LdmConfig withKernels(OpKernel kernels) {
         return new LdmConfig(unet.withKernels(kernels), vae.withKernels(kernels), text.withKernels(kernels), linearStart,
+                linearEnd, timesteps, scaleFactor);
+    }
+
+    /** The same with every network on the given device (set it before an F16 compute dtype: F16 runs on CUDA only). */
+    public LdmConfig withDevice(Device device) {
+        return new LdmConfig(unet.withDevice(device), vae.withDevice(device), text.withDevice(device), linearStart,
                 linearEnd, timesteps, scaleFactor);
     }
 
@@ -97,7 +104,7 @@ public record LdmConfig(UNetParams unet, VaeParams vae, TextEncoderParams text, 
             return new UNetParams(DType.F32, heads, heads == -1 ? headChannels : -1, (int) number(u, "in_channels", at, 0),
                     (int) number(u, "out_channels", at, 0), (int) number(u, "model_channels", at, 0),
                     (int) number(u, "num_res_blocks", at, 0), (int) number(u, "context_dim", at, 0),
-                    (int) number(u, "transformer_depth", at, 0), channelMult, levels, OpKernel.AUTO);
+                    (int) number(u, "transformer_depth", at, 0), channelMult, levels, OpKernel.AUTO, Device.CPU);
         }
 
         private VaeParams vae(Map<?, ?> params) {
@@ -108,7 +115,7 @@ public record LdmConfig(UNetParams unet, VaeParams vae, TextEncoderParams text, 
             return new VaeParams(DType.F32, (int) number(dd, "in_channels", ddAt, 0), (int) number(dd, "out_ch", ddAt, 0),
                     (int) number(dd, "ch", ddAt, 0), (int) number(dd, "z_channels", ddAt, 0),
                     (int) number(v, "embed_dim", at, 0), (int) number(dd, "num_res_blocks", ddAt, 0),
-                    ints(dd, "ch_mult", ddAt), OpKernel.AUTO);
+                    ints(dd, "ch_mult", ddAt), OpKernel.AUTO, Device.CPU);
         }
 
         private TextEncoderParams text(Map<?, ?> params) {
@@ -117,7 +124,7 @@ public record LdmConfig(UNetParams unet, VaeParams vae, TextEncoderParams text, 
             return new TextEncoderParams(DType.F32, (int) number(t, "num_attention_heads", at, 12),
                     (int) number(t, "vocab_size", at, 0), (int) number(t, "hidden_size", at, 0),
                     (int) number(t, "num_hidden_layers", at, 0), (int) number(t, "intermediate_size", at, 0),
-                    (int) number(t, "max_position_embeddings", at, 0), OpKernel.AUTO);
+                    (int) number(t, "max_position_embeddings", at, 0), OpKernel.AUTO, Device.CPU);
         }
 
         private Map<?, ?> map(Object node, String at) {

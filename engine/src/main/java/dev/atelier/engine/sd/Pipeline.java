@@ -6,6 +6,7 @@ import dev.atelier.engine.util.Sha256;
 import dev.atelier.engine.core.AtelierException;
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
 import dev.atelier.engine.core.DType;
+import dev.atelier.engine.core.Device;
 import dev.atelier.engine.core.FileAccess;
 import dev.atelier.engine.core.NativeLibrary;
 import dev.atelier.engine.core.Progress;
@@ -73,15 +74,25 @@ public final class Pipeline implements AutoCloseable {
      *                   ({@link FileAccess#READ}: safe from files overwritten while they are in use)
      * @param loras      LoRA files the caller will use, matched against the checkpoint as soon as it is
      *                   read: a bad one is refused before the tokenizer and the networks load
+     * @param device     where the three networks run ({@link Device#CPU}; {@code cuda:N} copies the
+     *                   weights to that GPU once, in the precision, which may then be F16)
      */
     public record Options(java.util.Optional<Path> tokenizer, java.util.Optional<Path> config,
             java.util.Optional<Path> vae, DType precision, LongPromptMode longPrompt, OpKernel kernels,
-            ScheduleSource schedule, FileAccess access, List<Path> loras) {
+            ScheduleSource schedule, FileAccess access, List<Path> loras, Device device) {
         public Options {
             Objects.requireNonNull(kernels, "kernels");
             Objects.requireNonNull(schedule, "schedule");
             Objects.requireNonNull(access, "access");
+            Objects.requireNonNull(device, "device");
             loras = List.copyOf(loras);
+        }
+
+        /** Options on the CPU. */
+        public Options(java.util.Optional<Path> tokenizer, java.util.Optional<Path> config, java.util.Optional<Path> vae,
+                DType precision, LongPromptMode longPrompt, OpKernel kernels, ScheduleSource schedule, FileAccess access,
+                List<Path> loras) {
+            this(tokenizer, config, vae, precision, longPrompt, kernels, schedule, access, loras, Device.CPU);
         }
 
         /** Options whose files are mapped, with no LoRA to check at load. */
@@ -91,7 +102,7 @@ public final class Pipeline implements AutoCloseable {
         }
 
         public Options withFileAccess(FileAccess a) {
-            return new Options(tokenizer, config, vae, precision, longPrompt, kernels, schedule, a, loras);
+            return new Options(tokenizer, config, vae, precision, longPrompt, kernels, schedule, a, loras, device);
         }
 
         public static Options defaults() {
@@ -100,23 +111,29 @@ public final class Pipeline implements AutoCloseable {
         }
 
         public Options withTokenizer(Path dir) {
-            return new Options(java.util.Optional.of(dir), config, vae, precision, longPrompt, kernels, schedule, access, loras);
+            return new Options(java.util.Optional.of(dir), config, vae, precision, longPrompt, kernels, schedule, access, loras,
+                    device);
         }
 
         public Options withConfig(Path yaml) {
-            return new Options(tokenizer, java.util.Optional.of(yaml), vae, precision, longPrompt, kernels, schedule, access, loras);
+            return new Options(tokenizer, java.util.Optional.of(yaml), vae, precision, longPrompt, kernels, schedule, access,
+                    loras, device);
         }
 
         public Options withKernels(OpKernel k) {
-            return new Options(tokenizer, config, vae, precision, longPrompt, k, schedule, access, loras);
+            return new Options(tokenizer, config, vae, precision, longPrompt, k, schedule, access, loras, device);
         }
 
         public Options withSchedule(ScheduleSource s) {
-            return new Options(tokenizer, config, vae, precision, longPrompt, kernels, s, access, loras);
+            return new Options(tokenizer, config, vae, precision, longPrompt, kernels, s, access, loras, device);
         }
 
         public Options withLoras(List<Path> files) {
-            return new Options(tokenizer, config, vae, precision, longPrompt, kernels, schedule, access, files);
+            return new Options(tokenizer, config, vae, precision, longPrompt, kernels, schedule, access, files, device);
+        }
+
+        public Options withDevice(Device d) {
+            return new Options(tokenizer, config, vae, precision, longPrompt, kernels, schedule, access, loras, d);
         }
     }
 
@@ -151,9 +168,9 @@ public final class Pipeline implements AutoCloseable {
         }
     }
 
-    /** The networks' settings a load with options uses: the YAML given, or SD 1.5's, in its dtype and kernels. */
+    /** The networks' settings a load with options uses: the YAML given, or SD 1.5's, on its device, in its dtype and kernels. */
     private static LdmConfig configOf(Options options) {
-        return options.config().map(LdmConfig::load).orElse(LdmConfig.sd15())
+        return options.config().map(LdmConfig::load).orElse(LdmConfig.sd15()).withDevice(options.device())
                 .withComputeDtype(options.precision()).withKernels(options.kernels());
     }
 

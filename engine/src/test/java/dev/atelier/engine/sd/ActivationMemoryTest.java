@@ -4,13 +4,14 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
 import dev.atelier.engine.core.DType;
+import dev.atelier.engine.core.Device;
 import org.junit.jupiter.api.Test;
 
 /** The activation-memory estimate and limit, and the request checks that come before any work. */
 class ActivationMemoryTest {
     static final UNetParams SD15_UNET = new UNetParams(DType.F32, 8, -1, 4, 4, 320, 2, 768, 1, new int[] {1, 2, 4, 4},
-            new boolean[] {true, true, true, false}, OpKernel.AUTO);
-    static final VaeParams SD15_VAE = new VaeParams(DType.F32, 3, 3, 128, 4, 4, 2, new int[] {1, 2, 4, 4}, OpKernel.AUTO);
+            new boolean[] {true, true, true, false}, OpKernel.AUTO, Device.CPU);
+    static final VaeParams SD15_VAE = new VaeParams(DType.F32, 3, 3, 128, 4, 4, 2, new int[] {1, 2, 4, 4}, OpKernel.AUTO, Device.CPU);
 
     @Test
     void theEstimateGrowsWithPixelsAndBatchAndHalvesInBf16() {

@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.atelier.engine.core.AtelierException.FormatException;
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
 import dev.atelier.engine.core.DType;
+import dev.atelier.engine.core.Device;
 import dev.atelier.engine.core.TensorView;
 import dev.atelier.engine.core.Weights;
 import dev.atelier.engine.safetensors.SafeTensorsFile;
@@ -340,7 +341,7 @@ class SdNetworksTest {
     @Test
     void configThatDisagreesWithTheWeightsIsRefused() {
         UNetParams p = new UNetParams(DType.F32, 4, -1, 4, 4, 320, 2, 768, 1, new int[] {1, 2, 4, 4},
-                new boolean[] {true, true, true, false}, OpKernel.AUTO);
+                new boolean[] {true, true, true, false}, OpKernel.AUTO, Device.CPU);
         FormatException e = assertThrows(FormatException.class, () -> UNet.create(model.unet(), p));
         assertTrue(e.getMessage().contains("model_channels=320"), e.getMessage());
     }
