@@ -18,6 +18,7 @@ out=$(cd "$out" && pwd)
 build=${ATL_GPU_BUILD:-$root/build-gpu}
 jobs=$(nproc)
 start=$(date +%s)
+: > "$out/summary.txt"
 say() { echo "[gpu-check $(( $(date +%s) - start ))s] $*" | tee -a "$out/summary.txt"; }
 
 {
@@ -49,9 +50,9 @@ if [ -z "${ATL_FIXTURES:-}" ]; then
   done
 fi
 say "tests (ctest -L gpu), fixtures ${ATL_FIXTURES:-not found}"
-(cd "$build" && ctest -L gpu --output-on-failure --timeout 600) > "$out/tests.log" 2>&1
+(cd "$build" && ctest -L gpu -V --timeout 600) > "$out/tests.log" 2>&1
 tests=$?
-grep -E "max\|diff\||device:|tests passed|FAILED|CHECK failed" "$out/tests.log" >> "$out/summary.txt"
+grep -E "max.diff|device:|tests passed|tests failed|CHECK failed" "$out/tests.log" | sed 's/^[0-9]*: //' >> "$out/summary.txt"
 say "tests exit $tests"
 
 say "benchmark"

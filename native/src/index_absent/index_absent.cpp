@@ -88,4 +88,6 @@ atl_status* atl_pca_read(const void*, int64_t, atl_pca** out) {
     return unsupported("pca read");
 }
 
+atl_status* atl_l2_normalize(atl_tensor_view*) { return unsupported("l2 normalize"); }
+
 }  // extern "C"
