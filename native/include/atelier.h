@@ -28,7 +28,7 @@
 extern "C" {
 #endif
 
-#define ATL_ABI_VERSION 7
+#define ATL_ABI_VERSION 8
 
 #define ATL_API __attribute__((visibility("default")))
 
@@ -210,8 +210,10 @@ typedef struct atl_index_params {
                                      "IVF1024,PQ32", ...; caller-owned; copied. Default "Flat". */
     int32_t dimension;            /* vector length; required (> 0) */
     int32_t metric;               /* atl_metric; default ATL_METRIC_INNER_PRODUCT */
-    int32_t device;               /* atl_device; ATL_DEVICE_CUDA returns ATL_ERR_UNSUPPORTED in a
-                                     build without GPU FAISS (Debian's is CPU only) */
+    int32_t device;               /* atl_device; ATL_DEVICE_CUDA: a Flat index (optionally id-mapped)
+                                     searched on that GPU by the TORCH search kernel, stored by
+                                     FAISS on the CPU; ATL_ERR_UNSUPPORTED for other kinds or a GPU
+                                     this library's libtorch does not see */
     int32_t device_index;         /* CUDA ordinal; 0 */
     int32_t hnsw_ef_construction; /* HNSW build breadth; default 200 (FAISS's 40 caps recall) */
     int32_t hnsw_ef_search;       /* HNSW search breadth; default 64; 0 keeps FAISS's */
@@ -263,16 +265,20 @@ ATL_API int32_t atl_index_nprobe(const atl_index* index);    /* -1 when not IVF 
 /* Which code answers atl_index_search. Atelier's kernels (SIMD inner products with a vectorised
  * top-k filter; exact search by a register-blocked kernel over packed rows; its own walk of the HNSW graph with prefetching)
  * serve Flat and HNSW-over-Flat indexes, id-mapped or not; other kinds always use FAISS.
- * FAISS's own search is kept as the baseline the benchmarks and parity tests compare with. */
+ * FAISS's own search is kept as the baseline the benchmarks and parity tests compare with.
+ * TORCH searches Flat indexes exactly with libtorch's GEMM and top-k on the index's device, the
+ * rows copied there once (and again after adds): the default of a GPU index, and on a CPU index
+ * the same code on the CPU. The kernel is not saved with the index. */
 typedef enum atl_search_kernel {
     ATL_SEARCH_KERNEL_AUTO = 0,      /* Atelier's, with the best instruction set of this CPU (default) */
     ATL_SEARCH_KERNEL_FAISS = 1,     /* FAISS 1.7.3's own search */
     ATL_SEARCH_KERNEL_REFERENCE = 2, /* Atelier's, plain loops (the parity reference) */
     ATL_SEARCH_KERNEL_AVX2 = 3,      /* Atelier's, AVX2 + FMA */
-    ATL_SEARCH_KERNEL_AVX512 = 4     /* Atelier's, AVX-512F */
+    ATL_SEARCH_KERNEL_AVX512 = 4,    /* Atelier's, AVX-512F */
+    ATL_SEARCH_KERNEL_TORCH = 5      /* libtorch's GEMM and top-k on the index's device (Flat only) */
 } atl_search_kernel;
 
-/* "auto", "faiss", "reference", "avx2", "avx512"; NULL for an unknown value. Borrowed; static. */
+/* "auto", "faiss", "reference", "avx2", "avx512", "torch"; NULL for an unknown value. Borrowed; static. */
 ATL_API const char* atl_search_kernel_name(int32_t kernel);
 /* The atl_search_kernel named name, or -1. name is caller-owned; not freed. */
 ATL_API int32_t atl_search_kernel_from_name(const char* name);

@@ -161,7 +161,7 @@ static void test_hnsw(int32_t kernel, int metric) {
 }
 
 static void test_names(void) {
-    for (int32_t k = ATL_SEARCH_KERNEL_AUTO; k <= ATL_SEARCH_KERNEL_AVX512; ++k) {
+    for (int32_t k = ATL_SEARCH_KERNEL_AUTO; k <= ATL_SEARCH_KERNEL_TORCH; ++k) {
         CHECK(atl_search_kernel_from_name(atl_search_kernel_name(k)) == k);
     }
     CHECK(atl_search_kernel_name(99) == NULL);
@@ -176,10 +176,31 @@ static void test_names(void) {
     atl_index_destroy(index);
 }
 
+/* A GPU index: a Flat index on a GPU this library sees; anything else is refused, saying why. */
+static void test_gpu_index(void) {
+    atl_index_params p;
+    atl_index_params_init(&p);
+    p.dimension = 8;
+    p.device = ATL_DEVICE_CUDA;
+    p.device_index = atl_cuda_device_count(); /* one past the last GPU */
+    atl_index* index = NULL;
+    atl_status* st = atl_index_create(&p, &index);
+    CHECK(atl_status_code(st) == ATL_ERR_UNSUPPORTED && strstr(atl_status_message(st), "is not available") != NULL);
+    atl_status_destroy(st);
+    p.device_index = 0;
+    p.factory = "HNSW32";
+    st = atl_index_create(&p, &index);
+    CHECK(atl_status_code(st) == ATL_ERR_UNSUPPORTED && strstr(atl_status_message(st), "is not a Flat index") != NULL);
+    atl_status_destroy(st);
+    CHECK(index == NULL);
+}
+
 int main(void) {
     test_names();
+    test_gpu_index();
+    /* TORCH: libtorch's GEMM and top-k, on the CPU here (the GPU index's code). */
     const int32_t kernels[] = {ATL_SEARCH_KERNEL_AUTO, ATL_SEARCH_KERNEL_REFERENCE, ATL_SEARCH_KERNEL_AVX2,
-                               ATL_SEARCH_KERNEL_AVX512};
+                               ATL_SEARCH_KERNEL_AVX512, ATL_SEARCH_KERNEL_TORCH};
     for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; ++i) {
         int32_t kernel = kernels[i];
         if (!atl_search_kernel_available(kernel)) {

@@ -25,6 +25,7 @@
 #include "index/id_filter.hpp"
 #include "index/omp_threads.hpp"
 #include "index/serial.hpp"
+#include "index/torch_search.hpp"
 #include "index/views.hpp"
 
 using idx_t = faiss::Index::idx_t;
@@ -33,6 +34,8 @@ struct atl_index {
     std::unique_ptr<faiss::Index> index;
     std::string description;  // refreshed after every change
     int32_t search_kernel = ATL_SEARCH_KERNEL_AUTO;
+    // The flat rows on the device the TORCH search kernel runs on (set with that kernel).
+    std::shared_ptr<atl::index::DeviceRows> device_rows;
 };
 
 namespace atl::index {
@@ -137,16 +140,32 @@ const VectorKernels* kernels_of(int32_t kernel) {
     }
 }
 
-// Atelier's own search where the index kind allows it (flat storage: exact search, HNSW over
-// flat storage: the graph walk); returns false for the others.
-bool search_own(const VectorKernels& kern, const faiss::Index* index, idx_t n, const float* x, idx_t k, const faiss::IDSelector* sel,
+// The search code chosen for an index: Atelier's CPU kernels, or the flat rows on a device
+// (libtorch's GEMM and top-k), or neither (FAISS's search).
+struct OwnSearch {
+    const VectorKernels* kernels = nullptr;
+    DeviceRows* device_rows = nullptr;
+};
+
+// Atelier's own search where the index kind allows it (flat storage: exact search, on the CPU
+// kernels or the device; HNSW over flat storage: the graph walk); returns false for the others.
+bool search_own(const OwnSearch& own, const faiss::Index* index, idx_t n, const float* x, idx_t k, const faiss::IDSelector* sel,
                 float* distances, idx_t* labels) {
     bool ip = index->metric_type == faiss::METRIC_INNER_PRODUCT;
     if (!ip && index->metric_type != faiss::METRIC_L2) return false;
     if (auto flat = dynamic_cast<const faiss::IndexFlat*>(index)) {
-        exact_search(kern, FlatVectors{flat->get_xb(), flat->ntotal, flat->d, ip}, x, n, k, sel, distances, labels);
+        const FlatVectors rows{flat->get_xb(), flat->ntotal, flat->d, ip};
+        if (own.device_rows != nullptr) {
+            own.device_rows->search(rows, x, n, k, sel, distances, labels);
+        } else if (own.kernels != nullptr) {
+            exact_search(*own.kernels, rows, x, n, k, sel, distances, labels);
+        } else {
+            return false;
+        }
         return true;
     }
+    if (own.kernels == nullptr) return false;
+    const VectorKernels& kern = *own.kernels;
     if (auto h = dynamic_cast<const faiss::IndexHNSW*>(index); h != nullptr && hnsw_search_supports(*h)) {
         hnsw_search(kern, *h, x, n, k, h->hnsw.efSearch, sel, distances, labels);
         return true;
@@ -155,12 +174,13 @@ bool search_own(const VectorKernels& kern, const faiss::Index* index, idx_t n, c
 }
 
 // Filtered search: inside FAISS where 1.7.3 supports a selector, else by over-fetching.
-// own: Atelier's kernels, used where the index kind allows; NULL: FAISS's search.
+// own: Atelier's search, used where the index kind allows; empty: FAISS's search.
 void search_with(const faiss::Index* index, idx_t n, const float* x, idx_t k, const faiss::IDSelector* sel,
-                 const VectorKernels* own, float* distances, idx_t* labels) {
+                 const OwnSearch& own, float* distances, idx_t* labels) {
+    const bool has_own = own.kernels != nullptr || own.device_rows != nullptr;
     // Through an id map: search the inner index (with the filter translated to its positions),
     // then map positions back to ids. FAISS's own IndexIDMap::search does this unfiltered.
-    if (auto m = as_id_map(index); m != nullptr && (own != nullptr || sel != nullptr)) {
+    if (auto m = as_id_map(index); m != nullptr && (has_own || sel != nullptr)) {
         std::unique_ptr<TranslatedSelector> inner;
         if (sel != nullptr) inner = std::make_unique<TranslatedSelector>(m->id_map, *sel);
         search_with(m->index, n, x, k, inner.get(), own, distances, labels);
@@ -169,7 +189,7 @@ void search_with(const faiss::Index* index, idx_t n, const float* x, idx_t k, co
         }
         return;
     }
-    if (own != nullptr && search_own(*own, index, n, x, k, sel, distances, labels)) return;
+    if (has_own && search_own(own, index, n, x, k, sel, distances, labels)) return;
     if (sel == nullptr) {
         index->search(n, x, k, distances, labels);
         return;
@@ -263,8 +283,6 @@ atl_status* atl_index_create(const atl_index_params* params, atl_index** out) {
     atl::require(params->dimension > 0, ATL_ERR_INVALID_ARGUMENT, "index dimension must be positive");
     atl::require(params->device == ATL_DEVICE_CPU || params->device == ATL_DEVICE_CUDA, ATL_ERR_INVALID_ARGUMENT,
                  "unknown device " + std::to_string(params->device));
-    atl::require(params->device == ATL_DEVICE_CPU, ATL_ERR_UNSUPPORTED,
-                 "GPU index: this libatelier is linked with a FAISS built without GPU support");
     atl::require(params->metric == ATL_METRIC_INNER_PRODUCT || params->metric == ATL_METRIC_L2,
                  ATL_ERR_INVALID_ARGUMENT, "unknown metric " + std::to_string(params->metric));
     const char* factory = params->factory != nullptr && params->factory[0] != '\0' ? params->factory : "Flat";
@@ -290,6 +308,16 @@ atl_status* atl_index_create(const atl_index_params* params, atl_index** out) {
         made = std::move(wrapped);
     }
     auto index = std::make_unique<atl_index>();
+    if (params->device == ATL_DEVICE_CUDA) {
+        // FAISS here has no GPU build: a GPU index is flat storage searched on the GPU by
+        // libtorch's GEMM and top-k (the TORCH search kernel), built and stored by FAISS on the CPU.
+        const faiss::Index* inner = as_id_map(made.get()) ? as_id_map(made.get())->index : made.get();
+        atl::require(dynamic_cast<const faiss::IndexFlat*>(inner) != nullptr, ATL_ERR_UNSUPPORTED,
+                     std::string("GPU index: \"") + factory + "\" is not a Flat index; on a GPU Atelier searches Flat "
+                     "indexes exactly (no GPU FAISS in this build)");
+        index->device_rows = std::make_shared<DeviceRows>(params->device, params->device_index);
+        index->search_kernel = ATL_SEARCH_KERNEL_TORCH;
+    }
     index->description = describe(made.get());
     index->index = std::move(made);
     *out = index.release();
@@ -390,20 +418,21 @@ const char* atl_search_kernel_name(int32_t kernel) {
         case ATL_SEARCH_KERNEL_REFERENCE: return "reference";
         case ATL_SEARCH_KERNEL_AVX2: return "avx2";
         case ATL_SEARCH_KERNEL_AVX512: return "avx512";
+        case ATL_SEARCH_KERNEL_TORCH: return "torch";
         default: return nullptr;
     }
 }
 
 int32_t atl_search_kernel_from_name(const char* name) {
     if (name == nullptr) return -1;
-    for (int32_t k = ATL_SEARCH_KERNEL_AUTO; k <= ATL_SEARCH_KERNEL_AVX512; ++k) {
+    for (int32_t k = ATL_SEARCH_KERNEL_AUTO; k <= ATL_SEARCH_KERNEL_TORCH; ++k) {
         if (std::strcmp(name, atl_search_kernel_name(k)) == 0) return k;
     }
     return -1;
 }
 
 int32_t atl_search_kernel_available(int32_t kernel) {
-    return kernel == ATL_SEARCH_KERNEL_FAISS || kernels_of(kernel) != nullptr ? 1 : 0;
+    return kernel == ATL_SEARCH_KERNEL_FAISS || kernel == ATL_SEARCH_KERNEL_TORCH || kernels_of(kernel) != nullptr ? 1 : 0;
 }
 
 atl_status* atl_index_set_search_kernel(atl_index* index, int32_t kernel) {
@@ -413,6 +442,13 @@ atl_status* atl_index_set_search_kernel(atl_index* index, int32_t kernel) {
                  "unknown search kernel " + std::to_string(kernel));
     atl::require(atl_search_kernel_available(kernel) != 0, ATL_ERR_UNSUPPORTED,
                  std::string("search kernel ") + atl_search_kernel_name(kernel) + ": this CPU lacks its instructions");
+    // TORCH keeps the index's device (a GPU index's rows stay there); on a CPU index it searches
+    // a copy of the rows on the CPU. Any other kernel searches FAISS's storage on the CPU.
+    if (kernel == ATL_SEARCH_KERNEL_TORCH && !ix->device_rows) {
+        ix->device_rows = std::make_shared<DeviceRows>(ATL_DEVICE_CPU, 0);
+    } else if (kernel != ATL_SEARCH_KERNEL_TORCH) {
+        ix->device_rows.reset();
+    }
     ix->search_kernel = kernel;
     ATL_CATCH
 }
@@ -444,7 +480,10 @@ atl_status* atl_index_search(const atl_index* index, const atl_tensor_view* quer
     // synchronisation dwarf the work), so a single query runs on one thread.
     OmpThreads threads(q.rows == 1 ? 1 : atl_num_threads());
     const faiss::IDSelector* sel = filter != nullptr ? filter->selector.get() : nullptr;
-    search_with(ix->index.get(), q.rows, q.data, k, sel, kernels_of(ix->search_kernel), scores, ids);
+    // TORCH searches flat storage on the device and the other kinds Atelier's CPU kernels can
+    // (HNSW over flat storage) with the best of those.
+    const OwnSearch own{ix->device_rows ? &best_vector_kernels() : kernels_of(ix->search_kernel), ix->device_rows.get()};
+    search_with(ix->index.get(), q.rows, q.data, k, sel, own, scores, ids);
     ATL_CATCH
 }
 

@@ -23,10 +23,10 @@ public class atelier_h extends atelier_h$shared {
     static final SymbolLookup SYMBOL_LOOKUP = SymbolLookup.loaderLookup()
             .or(Linker.nativeLinker().defaultLookup());
 
-    private static final int ATL_ABI_VERSION = (int)7L;
+    private static final int ATL_ABI_VERSION = (int)8L;
     /**
      * {@snippet lang=c :
-     * #define ATL_ABI_VERSION 7
+     * #define ATL_ABI_VERSION 8
      * }
      */
     public static int ATL_ABI_VERSION() {
@@ -2823,6 +2823,15 @@ public class atelier_h extends atelier_h$shared {
      */
     public static int ATL_SEARCH_KERNEL_AVX512() {
         return ATL_SEARCH_KERNEL_AVX512;
+    }
+    private static final int ATL_SEARCH_KERNEL_TORCH = (int)5L;
+    /**
+     * {@snippet lang=c :
+     * enum atl_search_kernel.ATL_SEARCH_KERNEL_TORCH = 5
+     * }
+     */
+    public static int ATL_SEARCH_KERNEL_TORCH() {
+        return ATL_SEARCH_KERNEL_TORCH;
     }
 
     private static class atl_search_kernel_name {

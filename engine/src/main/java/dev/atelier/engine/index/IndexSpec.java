@@ -12,9 +12,10 @@ import dev.atelier.engine.core.AtelierException.InvalidInputException;
  *                          800,000 vectors; 200 reaches 0.987 at efSearch 32)
  * @param efSearch          HNSW search breadth; 0 keeps FAISS's
  * @param nprobe            IVF lists probed per query; 0 keeps FAISS's
- * @param gpu               build on a GPU: refused ({@code UnavailableException}) by this build,
- *                          whose FAISS is CPU only; the field is here so that callers need no
- *                          change when a GPU FAISS is linked
+ * @param gpu               search on CUDA device 0: a Flat index whose rows are copied to the GPU
+ *                          and searched exactly there by libtorch ({@link SearchKernel#TORCH});
+ *                          other kinds, or no GPU, are refused ({@code UnavailableException}).
+ *                          FAISS (CPU only here) still builds and stores the index
  */
 public record IndexSpec(String factory, int efConstruction, int efSearch, int nprobe, boolean gpu) {
     public IndexSpec {

@@ -22,7 +22,12 @@ public enum SearchKernel implements NativeEnum {
     /** Atelier's, AVX2 + FMA. */
     AVX2(ATL_SEARCH_KERNEL_AVX2()),
     /** Atelier's, AVX-512F. */
-    AVX512(ATL_SEARCH_KERNEL_AVX512());
+    AVX512(ATL_SEARCH_KERNEL_AVX512()),
+    /**
+     * libtorch's GEMM and top-k over a copy of a flat index's rows on the index's device: the
+     * default of a GPU index; on a CPU index the same code on the CPU.
+     */
+    TORCH(ATL_SEARCH_KERNEL_TORCH());
 
     private final int code;
 

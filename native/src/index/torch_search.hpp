@@ -1,0 +1,37 @@
+// Exact search on libtorch's GEMM and top-k, on the index's device: a CUDA GPU, or the CPU (where
+// it is the parity check of the GPU path against Atelier's kernels). The flat rows are copied to
+// the device once and again only after they change.
+#pragma once
+
+#include <faiss/impl/IDSelector.h>
+
+#include <cstdint>
+#include <memory>
+
+#include "index/exact_search.hpp"
+
+namespace atl::index {
+
+// The copy of one flat storage on a device; shared by the searches of an index (thread-safe).
+class DeviceRows {
+public:
+    // device: ATL_DEVICE_CPU or ATL_DEVICE_CUDA with its ordinal.
+    DeviceRows(int32_t device, int32_t device_index);
+    ~DeviceRows();
+    DeviceRows(const DeviceRows&) = delete;
+    DeviceRows& operator=(const DeviceRows&) = delete;
+
+    // exact_search()'s results for base (scores [nq, k], ids [nq, k], -1 past the rows found),
+    // computed on the device; sel (may be NULL) limits them to its members.
+    void search(const FlatVectors& base, const float* queries, int64_t nq, int64_t k, const faiss::IDSelector* sel,
+                float* scores, int64_t* ids);
+
+private:
+    struct State;
+    std::unique_ptr<State> state_;
+};
+
+// ATL_ERR_UNSUPPORTED unless libtorch sees CUDA device device_index (a CPU device always works).
+void require_device(int32_t device, int32_t device_index);
+
+}  // namespace atl::index
