@@ -7,6 +7,7 @@
 #include "atelier.h"
 #include "core/status.hpp"
 #include "core/tensor_view.hpp"
+#include "core/torch_compat.hpp"
 #include "ops/attention.hpp"
 #include "ops/profile.hpp"
 
@@ -20,6 +21,17 @@ torch::Tensor attention_torch(const torch::Tensor& q, const torch::Tensor& k, co
                               const torch::Tensor& mask) {
     const int64_t b = q.size(0), lq = q.size(1), lk = k.size(1), inner = q.size(2);
     const int64_t d = inner / heads;
+#if ATL_HAS_SDPA
+    // On a GPU: libtorch's fused attention (flash / memory-efficient kernels, never L x L in
+    // memory), the same softmax(q k^T / sqrt(d) + mask) v. The CPU keeps the code below.
+    if (!q.device().is_cpu()) {
+        auto heads_first = [&](const torch::Tensor& t) { return t.reshape({b, t.size(1), heads, d}).transpose(1, 2); };
+        const torch::Tensor qh = heads_first(q), kh = heads_first(k), vh = heads_first(v);
+        torch::Tensor out = mask.defined() ? at::scaled_dot_product_attention(qh, kh, vh, mask.to(q.scalar_type()))
+                                           : at::scaled_dot_product_attention(qh, kh, vh);
+        return out.transpose(1, 2).reshape({b, lq, inner});
+    }
+#endif
     const double scale = 1.0 / std::sqrt(static_cast<double>(d));
     // [B, L, H*d] -> [B*H, L, d]
     auto split = [&](const torch::Tensor& t) {
