@@ -7,7 +7,8 @@
  * BF16. Without one the same comparisons run on the CPU with libtorch's ops (kernels TORCH) in F32
  * and BF16: the test always runs, and where a GPU is present it is the check that the CUDA path
  * computes what the CPU does. Catalog search likewise: a GPU Flat index (or, without a GPU, the
- * TORCH search kernel on the CPU) against Atelier's CPU exact search, in a build with FAISS.
+ * TORCH search kernel on the CPU) against Atelier's CPU exact search, in a build with FAISS; and
+ * two LoRA training steps (F32), whose losses and updated adapters must agree.
  * Fixtures: $ATL_FIXTURES or ATL_FIXTURES_DIR (../shared/fixtures). */
 #include <math.h>
 #include <stdio.h>
@@ -196,6 +197,41 @@ static void compare_search(int gpu) {
     free(x), free(q), free(allowed);
 }
 
+/* Two training steps (accumulate, AdamW update) of rank-4 adapters on the UNet's first attention
+ * projections; the loss of each step and the adapters after them. */
+static void train(const networks* n, const st_file* cases, float losses[2], float* params, int64_t size) {
+    const char* names[4] = {"input_blocks.1.1.transformer_blocks.0.attn1.to_q", "input_blocks.1.1.transformer_blocks.0.attn1.to_k",
+                            "input_blocks.1.1.transformer_blocks.0.attn2.to_v", "input_blocks.1.1.proj_in"};
+    atl_lora_module_spec specs[4];
+    for (int i = 0; i < 4; ++i) specs[i] = (atl_lora_module_spec){names[i], ATL_LORA_UNET, 4, 4.0f};
+    atl_lora_train_params tp;
+    atl_lora_train_params_init(&tp);
+    tp.seed = 7;
+    tp.kernel = ATL_LORA_KERNEL_UNFUSED;
+    /* Adam's first steps move every parameter by about lr whatever its gradient's size, so a
+     * near-zero gradient's rounding noise would decide the direction: with eps 1 the update is
+     * proportional to the gradient and the comparison measures the gradients themselves. */
+    tp.eps = 1.0f;
+    static double acp[1000];
+    int64_t steps = 1000;
+    atl_tensor_view av = view(acp, ATL_DTYPE_F64, 1, &steps);
+    OK(atl_noise_schedule(0.00085, 0.012, 1000, &av));
+    atl_lora_trainer* trainer = NULL;
+    OK(atl_lora_trainer_create(n->unet, NULL, specs, 4, &av, &tp, &trainer));
+    if (trainer == NULL) return;
+    const atl_tensor_view* ctx = st_find(cases, "unet.context");
+    atl_tensor_view cond = *ctx;
+    cond.shape[0] = 1;
+    for (int s = 0; s < 2; ++s) {
+        OK(atl_lora_trainer_accumulate(trainer, st_find(cases, "vae.latents"), &cond, NULL, s, 1.0f, &losses[s]));
+        OK(atl_lora_trainer_update(trainer, s + 1, 1e-2f, 0.0f));
+    }
+    CHECK(atl_lora_trainer_state_size(trainer, ATL_LORA_UNET) == size);
+    atl_tensor_view pv = view_rows(params, ATL_DTYPE_F32, 1, size, 0);
+    OK(atl_lora_trainer_state_get(trainer, ATL_LORA_UNET, ATL_LORA_STATE_PARAMETERS, &pv));
+    atl_lora_trainer_destroy(trainer);
+}
+
 int main(void) {
     const char* root = getenv("ATL_FIXTURES") ? getenv("ATL_FIXTURES") : ATL_FIXTURES_DIR;
     char model_path[1024], cases_path[1024];
@@ -219,6 +255,11 @@ int main(void) {
     outputs want;
     if (!create(&ref, w, ATL_DEVICE_CPU, ATL_DTYPE_F32, ATL_OP_KERNEL_AUTO)) return test_result("test_gpu_parity");
     run(&ref, &cases, &want);
+    /* 4 adapters of rank 4 on 32-wide layers (proj_in a 1x1 convolution): 4 x 4 x (32 + 32) values. */
+    enum { kTrainSize = 4 * 4 * 64 };
+    static float want_params[kTrainSize], got_params[kTrainSize];
+    float want_loss[2] = {0, 0}, got_loss[2] = {0, 0};
+    train(&ref, &cases, want_loss, want_params, kTrainSize);
     /* The CPU reference itself against the fixture (CompVis code): the baseline is right. */
     compare("cpu unet eps vs fixture", "F32", want.eps.data, st_find(&cases, "unet.eps")->data, numel_of(&want.eps), 1e-4);
 
@@ -229,6 +270,11 @@ int main(void) {
         if (!create(&dev, w, device, dtypes[d], kernels)) continue;
         run(&dev, &cases, &got);
         const char* dn = dtype_name(dtypes[d]);
+        if (dtypes[d] == ATL_DTYPE_F32) {
+            train(&dev, &cases, got_loss, got_params, kTrainSize);
+            compare("training losses", dn, got_loss, want_loss, 2, 1e-4);
+            compare("trained adapters", dn, got_params, want_params, kTrainSize, 1e-4);
+        }
         compare("text encoder hidden", dn, got.hidden.data, want.hidden.data, numel_of(&want.hidden), bound_for(dtypes[d], 0));
         compare("unet eps", dn, got.eps.data, want.eps.data, numel_of(&want.eps), bound_for(dtypes[d], 0));
         compare("vae decode", dn, got.decoded.data, want.decoded.data, numel_of(&want.decoded), bound_for(dtypes[d], 0));

@@ -24,6 +24,7 @@ public:
     torch::Tensor forward(const torch::Tensor& ids, int64_t clip_skip) const;
 
     const atl_text_encoder_params& config() const { return config_; }
+    const torch::Device& device() const { return device_; }
 
     // Every Linear by checkpoint name, for attaching LoRA adapters.
     std::vector<lora::LayerRef> lora_layers();

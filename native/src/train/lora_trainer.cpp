@@ -51,6 +51,8 @@ LoraTrainer::LoraTrainer(std::shared_ptr<sd::UNet> unet, std::shared_ptr<sd::Tex
     require(!specs.empty(), ATL_ERR_INVALID_ARGUMENT, "lora trainer: no modules to train");
 
     // Find the layers by name.
+    require(!text_ || text_->device() == unet_->device(), ATL_ERR_INVALID_ARGUMENT,
+            "lora trainer: the text encoder and the UNet must be on the same device");
     std::map<std::string, lora::LayerRef> unet_layers, text_layers;
     for (const lora::LayerRef& r : unet_->lora_layers()) unet_layers.emplace(r.name, r);
     if (text_) {
@@ -116,7 +118,14 @@ LoraTrainer::LoraTrainer(std::shared_ptr<sd::UNet> unet, std::shared_ptr<sd::Tex
         const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
         flat_[m.network].params.narrow(0, m.down_offset, numel(m.down_shape)).uniform_(-bound, bound, gen);
     }
-    for (Flat& f : flat_) f.params.set_requires_grad(true);
+    // The parameters and the optimiser state live with the networks (drawn on the CPU, as above,
+    // so a seed starts the same adapters on every device).
+    for (Flat& f : flat_) {
+        f.params = f.params.to(unet_->device());
+        f.exp_avg = f.exp_avg.to(unet_->device());
+        f.exp_avg_sq = f.exp_avg_sq.to(unet_->device());
+        f.params.set_requires_grad(true);
+    }
     // Every sample, whatever per-sample selection is set for generation (previews included).
     for (Module& m : modules_) {
         m.slot->push_back(lora::Adapter{torch::Tensor(), torch::Tensor(), m.scale, lora::kEverySample,
@@ -183,7 +192,8 @@ float LoraTrainer::accumulate(const torch::Tensor& latents, const torch::Tensor&
     require(std::isfinite(loss_scale) && loss_scale > 0, ATL_ERR_INVALID_ARGUMENT,
             "lora trainer: loss_scale must be > 0");
     torch::AutoGradMode grad(true);
-    torch::Tensor x0 = latents.to(torch::kFloat);
+    const torch::Device device = unet_->device();
+    torch::Tensor x0 = latents.to(device, torch::kFloat);
     const int64_t b = x0.size(0);
 
     // Noise and timesteps from a generator seeded by (seed, sample_index): a resumed run draws
@@ -197,8 +207,10 @@ float LoraTrainer::accumulate(const torch::Tensor& latents, const torch::Tensor&
     }
     const int64_t steps = alphas_cumprod_.size(0);
     torch::Tensor t = torch::randint(0, steps, {b}, gen, torch::kLong);
+    // Drawn on the CPU (the same numbers on every device), used where the networks are.
+    noise = noise.to(device);
     // DDPM forward process (Ho et al. 2020, eq. 4): x_t = sqrt(acp) x0 + sqrt(1 - acp) noise.
-    torch::Tensor acp = alphas_cumprod_.index_select(0, t);
+    torch::Tensor acp = alphas_cumprod_.index_select(0, t).to(device);
     torch::Tensor noisy = acp.sqrt().view({b, 1, 1, 1}) * x0 + (1 - acp).sqrt().view({b, 1, 1, 1}) * noise;
 
     refresh_views();
@@ -217,7 +229,7 @@ float LoraTrainer::accumulate(const torch::Tensor& latents, const torch::Tensor&
             if (text) text->lora_slots().select(std::move(text_slots));
         }
     } pause(unet_.get(), text_.get());
-    torch::Tensor ctx = ids.defined() ? text_->forward(ids, params_.clip_skip) : context.to(torch::kFloat);
+    torch::Tensor ctx = ids.defined() ? text_->forward(ids, params_.clip_skip) : context.to(device, torch::kFloat);
     require(ctx.size(0) == b, ATL_ERR_SHAPE,
             "lora trainer: conditioning batch " + std::to_string(ctx.size(0)) + " != latents batch " + std::to_string(b));
     torch::Tensor eps = unet_->forward(noisy, t.to(torch::kFloat), ctx);
