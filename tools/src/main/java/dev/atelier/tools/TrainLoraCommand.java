@@ -97,6 +97,8 @@ final class TrainLoraCommand extends CliCommand {
     boolean unfusedKernels;
     @Mixin
     PrecisionOption precision;
+    @Mixin
+    DeviceOption device;
     /** The old spelling of --precision bf16, kept working. */
     @Option(names = "--bf16", hidden = true)
     boolean bf16;
@@ -130,13 +132,14 @@ final class TrainLoraCommand extends CliCommand {
             bf16 = false;
         }
         if (precision.dtype() == DType.F16) {
-            throw new InvalidInputException("--precision fp16 runs on a CUDA device, and training runs on the CPU; use fp32 or bf16");
+            throw new InvalidInputException("--precision fp16: training runs in fp32 or bf16 (the adapters and their "
+                    + "optimiser state stay F32 either way)");
         }
         boolean useBf16 = precision.dtype() == DType.BF16;
         LrSchedule lrSchedule = LrSchedule.fromName(schedule);
         configFile.start(spec);
         LoraTrainingConfig.Builder b = LoraTrainingConfig.builder(checkpoint.model, images, out)
-                .ldm(checkpoint.config != null ? LdmConfig.load(checkpoint.config) : LdmConfig.sd15())
+                .ldm((checkpoint.config != null ? LdmConfig.load(checkpoint.config) : LdmConfig.sd15()).withDevice(device.device()))
                 .caption(caption).repeats(repeats).resolution(resolution).buckets(buckets).flip(flip)
                 .rank(rank).alpha(alpha).convRank(convRank).convAlpha(convAlpha).trainTextEncoder(trainTextEncoder)
                 .unetLr(unetLr).textLr(textLr).schedule(lrSchedule).warmupSteps(warmup)

@@ -103,6 +103,24 @@ class TrainLoraCliTest {
         }
     }
 
+    @Test
+    void precisionAndDeviceAreCheckedBeforeTraining(@TempDir Path dir) throws IOException {
+        Path model = fixtures().resolve("model");
+        Path photos = Files.createDirectories(dir.resolve("photos"));
+        for (String[] args : List.of(new String[] {"--precision", "fp16"}, new String[] {"--device", "cuda:9"},
+                new String[] {"--device", "tpu"})) {
+            List<String> cmd = new java.util.ArrayList<>(List.of("train-lora", "--model", model.resolve("model.safetensors")
+                    .toString(), "--config", model.resolve("model.yaml").toString(), "--tokenizer",
+                    model.resolve("tokenizer").toString(), "--images", photos.toString(), "--out",
+                    dir.resolve("lora.safetensors").toString(), "--max-steps", "1"));
+            cmd.addAll(List.of(args));
+            CliRun train = CliRun.of(cmd.toArray(String[]::new));
+            assertEquals(2, train.code(), String.join(" ", args) + ": " + train.err());
+            assertTrue(train.err().contains(args[0]) || train.err().contains("unknown device"), train.err());
+            assertFalse(Files.exists(dir.resolve("lora.safetensors")));
+        }
+    }
+
     /** A 16x16 JPEG with four components and no Adobe marker, which readers take as CMYK. */
     private static void writeCmykJpeg(Path file) throws IOException {
         java.awt.image.WritableRaster r = java.awt.image.Raster.createInterleavedRaster(
