@@ -9,6 +9,7 @@
 
 #include "atelier.h"
 #include "core/status.hpp"
+#include "ops/kernel.hpp"
 
 namespace atl::index {
 
@@ -28,17 +29,8 @@ struct DeviceRows::State {
     torch::Tensor norms;  // [n] squared L2 norms (L2 metric)
 };
 
-void require_device(int32_t device, int32_t device_index) {
-    if (device == ATL_DEVICE_CPU) return;
-    const int64_t count = torch::cuda::is_available() ? static_cast<int64_t>(torch::cuda::device_count()) : 0;
-    require(device == ATL_DEVICE_CUDA && device_index >= 0 && device_index < count, ATL_ERR_UNSUPPORTED,
-            "GPU index: device cuda:" + std::to_string(device_index) + " is not available (" + std::to_string(count) +
-                " CUDA devices visible to this library's libtorch)");
-}
-
 DeviceRows::DeviceRows(int32_t device, int32_t device_index) : state_(std::make_unique<State>()) {
-    require_device(device, device_index);
-    if (device == ATL_DEVICE_CUDA) state_->device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(device_index));
+    if (device == ATL_DEVICE_CUDA) state_->device = ops::cuda_device(device_index, "GPU index");
 }
 
 DeviceRows::~DeviceRows() = default;

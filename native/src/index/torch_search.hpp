@@ -15,7 +15,8 @@ namespace atl::index {
 // The copy of one flat storage on a device; shared by the searches of an index (thread-safe).
 class DeviceRows {
 public:
-    // device: ATL_DEVICE_CPU or ATL_DEVICE_CUDA with its ordinal.
+    // device: ATL_DEVICE_CPU, or ATL_DEVICE_CUDA with its ordinal (ATL_ERR_UNSUPPORTED when
+    // libtorch does not see that GPU).
     DeviceRows(int32_t device, int32_t device_index);
     ~DeviceRows();
     DeviceRows(const DeviceRows&) = delete;
@@ -30,8 +31,5 @@ private:
     struct State;
     std::unique_ptr<State> state_;
 };
-
-// ATL_ERR_UNSUPPORTED unless libtorch sees CUDA device device_index (a CPU device always works).
-void require_device(int32_t device, int32_t device_index);
 
 }  // namespace atl::index

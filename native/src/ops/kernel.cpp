@@ -47,12 +47,16 @@ Placement placement_param(int32_t compute_dtype, int32_t kernels, int32_t device
     if (!cuda) return {compute, k, torch::Device(torch::kCPU)};
     require(k == Kernel::Auto || k == Kernel::Torch, ATL_ERR_INVALID_ARGUMENT,
             name + ": a CUDA network runs libtorch's ops; kernels must be auto or torch");
+    return {compute, Kernel::Torch, cuda_device(device_index, name)};
+}
+
+torch::Device cuda_device(int32_t index, const std::string& what) {
     const int64_t count = torch::cuda::is_available() ? static_cast<int64_t>(torch::cuda::device_count()) : 0;
-    require(device_index < count, ATL_ERR_UNSUPPORTED,
-            name + ": device cuda:" + std::to_string(device_index) + " is not available (" + std::to_string(count) +
+    require(index >= 0 && index < count, ATL_ERR_UNSUPPORTED,
+            what + ": device cuda:" + std::to_string(index) + " is not available (" + std::to_string(count) +
                 " CUDA devices visible to this library's libtorch" +
                 (count == 0 ? "; it was built without CUDA or no GPU is present)" : ")"));
-    return {compute, Kernel::Torch, torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(device_index))};
+    return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
 }
 
 Kernel resolve(Kernel k) {
