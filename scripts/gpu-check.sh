@@ -30,11 +30,18 @@ say() { echo "[gpu-check $(( $(date +%s) - start ))s] $*" | tee -a "$out/summary
   g++ --version | head -1
 } > "$out/environment.txt"
 
+# A pip torch built with the old C++ ABI cannot link with C++ libraries built with the new one
+# (a system FAISS): leave FAISS out then (the GPU index needs it; everything else does not).
+faiss=()
+if [ "$(python3 -c 'import torch; print(int(torch._C._GLIBCXX_USE_CXX11_ABI))' 2>/dev/null)" = 0 ]; then
+  faiss=(-DATL_FAISS=OFF)
+  say "pip torch uses the pre-C++11 ABI: building without FAISS"
+fi
 generator=()
 # Ninja for a fresh build folder (an existing one keeps the generator it was made with).
 [ ! -f "$build/CMakeCache.txt" ] && command -v ninja > /dev/null && generator=(-G Ninja)
 say "configure and build ($jobs jobs) in $build"
-if ! { cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
+if ! { cmake -S "$root" -B "$build" "${generator[@]}" "${faiss[@]}" -DCMAKE_BUILD_TYPE=Release \
          -DCMAKE_CUDA_ARCHITECTURES="${ATL_CUDA_ARCHS:-90}" &&
        cmake --build "$build" -j "$jobs" &&
        cmake --build "$build" -j "$jobs" --target bench_gpu; } > "$out/build.log" 2>&1; then
