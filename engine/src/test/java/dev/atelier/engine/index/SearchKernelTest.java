@@ -2,7 +2,10 @@ package dev.atelier.engine.index;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
+import dev.atelier.engine.core.AtelierException.UnavailableException;
 import dev.atelier.engine.core.TensorView;
 import java.lang.foreign.Arena;
 import java.util.Arrays;
@@ -87,7 +90,36 @@ class SearchKernelTest {
         assertTrue(SearchKernel.REFERENCE.available());
         assertTrue(SearchKernel.FAISS.available());
         InvalidInputException e = assertThrows(InvalidInputException.class, () -> SearchKernel.fromName("sse"));
-        assertTrue(e.getMessage().contains("\"sse\"") && e.getMessage().contains("auto, faiss, reference, avx2, avx512"),
+        assertTrue(e.getMessage().contains("\"sse\"") && e.getMessage().contains("auto, faiss, reference, avx2, avx512, torch"),
                 e.getMessage());
+    }
+
+    /** The GPU index's search code (libtorch's GEMM and top-k), run here on the CPU: FAISS's exact results. */
+    @Test
+    void torchKernelMatchesFaissOnTheCpu() {
+        try (Arena arena = Arena.ofConfined(); VectorIndex flat = VectorIndex.create(IndexSpec.flat(), DIM)) {
+            TensorView base = TensorView.ofRows(arena, unitRows(N, 3), DIM);
+            TensorView queries = TensorView.ofRows(arena, unitRows(NQ, 4), DIM);
+            flat.add(base);
+            flat.setSearchKernel(SearchKernel.TORCH);
+            assertEquals(SearchKernel.TORCH, flat.searchKernel());
+            Neighbors torch = flat.search(queries, K, null);
+            flat.setSearchKernel(SearchKernel.FAISS);
+            Neighbors faiss = flat.search(queries, K, null);
+            assertArrayEquals(faiss.ids(), torch.ids());
+            assertArrayEquals(faiss.scores(), torch.scores(), 1e-5f);
+        }
+    }
+
+    /** A GPU index is a Flat index on a GPU the library sees; this build's machine has none. */
+    @Test
+    void aGpuIndexNeedsAFlatIndexAndAGpu() {
+        assumeTrue(dev.atelier.engine.core.NativeInfo.read().cudaDevices() == 0, "a GPU is present");
+        UnavailableException flat = assertThrows(UnavailableException.class,
+                () -> VectorIndex.create(IndexSpec.flat().withGpu(true), DIM));
+        assertTrue(flat.getMessage().contains("GPU index: device cuda:0 is not available"), flat.getMessage());
+        UnavailableException hnsw = assertThrows(UnavailableException.class,
+                () -> VectorIndex.create(IndexSpec.hnsw().withGpu(true), DIM));
+        assertTrue(hnsw.getMessage().contains("is not a Flat index"), hnsw.getMessage());
     }
 }
