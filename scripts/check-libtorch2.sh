@@ -12,7 +12,7 @@ mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 mkdir -p "$work"
 cd "$work"
 
-if [ ! -d headers/usr/include/torch ]; then
+if [ ! -d headers/usr/include/torch/csrc ]; then
   echo "fetching trixie's package index"
   curl -fsSL "$mirror/dists/trixie/main/binary-amd64/Packages.xz" | xz -d > Packages
   deb=$(awk '/^Package: libtorch-dev$/ {p = 1} p && /^Filename:/ {print $2; exit}' Packages)
@@ -22,7 +22,8 @@ if [ ! -d headers/usr/include/torch ]; then
   rm -rf headers && dpkg-deb -x libtorch-dev.deb headers
 fi
 inc=$work/headers/usr/include
-version=$(sed -n 's/^#define TORCH_VERSION "\(.*\)"/\1/p' "$inc/torch/version.h")
+v=$inc/torch/csrc/api/include/torch/version.h
+version=$(sed -n 's/^#define TORCH_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)/\2/p' "$v" | paste -sd.)
 
 # /usr/include without the 1.13 torch, ATen, c10 and caffe2 headers (everything else: FAISS, libc).
 rm -rf sysinc && mkdir sysinc

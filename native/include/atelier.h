@@ -210,10 +210,10 @@ typedef struct atl_index_params {
                                      "IVF1024,PQ32", ...; caller-owned; copied. Default "Flat". */
     int32_t dimension;            /* vector length; required (> 0) */
     int32_t metric;               /* atl_metric; default ATL_METRIC_INNER_PRODUCT */
-    int32_t device;               /* atl_device; ATL_DEVICE_CUDA: a Flat index (optionally id-mapped)
-                                     searched on that GPU by the TORCH search kernel, stored by
-                                     FAISS on the CPU; ATL_ERR_UNSUPPORTED for other kinds or a GPU
-                                     this library's libtorch does not see */
+    int32_t device;               /* atl_device; ATL_DEVICE_CUDA: a Flat (optionally id-mapped) or
+                                     IVF-Flat index searched on that GPU by the TORCH search kernel,
+                                     stored by FAISS on the CPU; ATL_ERR_UNSUPPORTED for other kinds
+                                     or a GPU this library's libtorch does not see */
     int32_t device_index;         /* CUDA ordinal; 0 */
     int32_t hnsw_ef_construction; /* HNSW build breadth; default 200 (FAISS's 40 caps recall) */
     int32_t hnsw_ef_search;       /* HNSW search breadth; default 64; 0 keeps FAISS's */
@@ -266,16 +266,17 @@ ATL_API int32_t atl_index_nprobe(const atl_index* index);    /* -1 when not IVF 
  * top-k filter; exact search by a register-blocked kernel over packed rows; its own walk of the HNSW graph with prefetching)
  * serve Flat and HNSW-over-Flat indexes, id-mapped or not; other kinds always use FAISS.
  * FAISS's own search is kept as the baseline the benchmarks and parity tests compare with.
- * TORCH searches Flat indexes exactly with libtorch's GEMM and top-k on the index's device, the
- * rows copied there once (and again after adds): the default of a GPU index, and on a CPU index
- * the same code on the CPU. The kernel is not saved with the index. */
+ * TORCH searches Flat indexes exactly, and IVF-Flat indexes as FAISS does at their nprobe (the
+ * rows of unprobed lists masked out of an exact search), with libtorch's GEMM and top-k on the
+ * index's device, the rows copied there once (and again after adds): the default of a GPU index,
+ * and on a CPU index the same code on the CPU. The kernel is not saved with the index. */
 typedef enum atl_search_kernel {
     ATL_SEARCH_KERNEL_AUTO = 0,      /* Atelier's, with the best instruction set of this CPU (default) */
     ATL_SEARCH_KERNEL_FAISS = 1,     /* FAISS 1.7.3's own search */
     ATL_SEARCH_KERNEL_REFERENCE = 2, /* Atelier's, plain loops (the parity reference) */
     ATL_SEARCH_KERNEL_AVX2 = 3,      /* Atelier's, AVX2 + FMA */
     ATL_SEARCH_KERNEL_AVX512 = 4,    /* Atelier's, AVX-512F */
-    ATL_SEARCH_KERNEL_TORCH = 5      /* libtorch's GEMM and top-k on the index's device (Flat only) */
+    ATL_SEARCH_KERNEL_TORCH = 5      /* libtorch's GEMM and top-k on the index's device (Flat, IVF-Flat) */
 } atl_search_kernel;
 
 /* "auto", "faiss", "reference", "avx2", "avx512", "torch"; NULL for an unknown value. Borrowed; static. */

@@ -176,7 +176,49 @@ static void test_names(void) {
     atl_index_destroy(index);
 }
 
-/* A GPU index: a Flat index on a GPU this library sees; anything else is refused, saying why. */
+/* IVF-Flat through the TORCH kernel (the GPU index's code, here on the CPU): FAISS's IVF results at
+ * the same nprobe (the same probed lists, then exact scores), with and without a filter. */
+static void test_ivf(int metric) {
+    enum { N = 6000, DIM = 24, NQ = 50, KK = 10 };
+    float* x = make_vectors(N, DIM, 40, 31, metric == ATL_METRIC_INNER_PRODUCT);
+    float* q = make_vectors(NQ, DIM, 40, 32, metric == ATL_METRIC_INNER_PRODUCT);
+    atl_index_params p;
+    atl_index_params_init(&p);
+    p.factory = "IVF32,Flat";
+    p.dimension = DIM;
+    p.metric = metric;
+    p.ivf_nprobe = 4;
+    atl_index* ivf = NULL;
+    OK(atl_index_create(&p, &ivf));
+    atl_tensor_view xv = view_rows(x, ATL_DTYPE_F32, 2, N, DIM);
+    OK(atl_index_train(ivf, &xv));
+    OK(atl_index_add(ivf, &xv, NULL));
+    int64_t allowed[N / 2];
+    for (int i = 0; i < N / 2; ++i) allowed[i] = 2 * i;
+    atl_tensor_view av = view_rows(allowed, ATL_DTYPE_I64, 1, N / 2, 0);
+    atl_id_filter* filter = NULL;
+    OK(atl_id_filter_create(&av, &filter));
+    static float ws[NQ * KK], gs[NQ * KK];
+    static int64_t wi[NQ * KK], gi[NQ * KK];
+    for (int f = 0; f < 2; ++f) {
+        search(ivf, ATL_SEARCH_KERNEL_FAISS, q, NQ, DIM, KK, f ? filter : NULL, ws, wi);
+        search(ivf, ATL_SEARCH_KERNEL_TORCH, q, NQ, DIM, KK, f ? filter : NULL, gs, gi);
+        int ids = 0, scores = 0;
+        for (int i = 0; i < NQ * KK; ++i) {
+            ids += gi[i] != wi[i];
+            if (wi[i] >= 0 && absf(gs[i] - ws[i]) > 1e-4f * (1.0f + absf(ws[i]))) ++scores;
+            if (f) CHECK(gi[i] < 0 || gi[i] % 2 == 0);
+        }
+        printf("ivf torch metric=%d%s: %d ids and %d scores differ from FAISS's\n", metric, f ? " filtered" : "", ids, scores);
+        CHECK(ids == 0 && scores == 0);
+    }
+    atl_id_filter_destroy(filter);
+    atl_index_destroy(ivf);
+    free(x), free(q);
+}
+
+/* A GPU index: a Flat or IVF-Flat index on a GPU this library sees; anything else is refused,
+ * saying why. */
 static void test_gpu_index(void) {
     atl_index_params p;
     atl_index_params_init(&p);
@@ -190,7 +232,8 @@ static void test_gpu_index(void) {
     p.device_index = 0;
     p.factory = "HNSW32";
     st = atl_index_create(&p, &index);
-    CHECK(atl_status_code(st) == ATL_ERR_UNSUPPORTED && strstr(atl_status_message(st), "is not a Flat index") != NULL);
+    CHECK(atl_status_code(st) == ATL_ERR_UNSUPPORTED &&
+          strstr(atl_status_message(st), "is neither a Flat nor an IVF-Flat index") != NULL);
     atl_status_destroy(st);
     CHECK(index == NULL);
 }
@@ -198,6 +241,8 @@ static void test_gpu_index(void) {
 int main(void) {
     test_names();
     test_gpu_index();
+    test_ivf(ATL_METRIC_INNER_PRODUCT);
+    test_ivf(ATL_METRIC_L2);
     /* TORCH: libtorch's GEMM and top-k, on the CPU here (the GPU index's code). */
     const int32_t kernels[] = {ATL_SEARCH_KERNEL_AUTO, ATL_SEARCH_KERNEL_REFERENCE, ATL_SEARCH_KERNEL_AVX2,
                                ATL_SEARCH_KERNEL_AVX512, ATL_SEARCH_KERNEL_TORCH};

@@ -164,6 +164,9 @@ bool search_own(const OwnSearch& own, const faiss::Index* index, idx_t n, const 
         }
         return true;
     }
+    if (auto ivf = dynamic_cast<const faiss::IndexIVFFlat*>(index); ivf != nullptr && own.device_rows != nullptr) {
+        return own.device_rows->search_ivf(*ivf, x, n, k, sel, distances, labels);
+    }
     if (own.kernels == nullptr) return false;
     const VectorKernels& kern = *own.kernels;
     if (auto h = dynamic_cast<const faiss::IndexHNSW*>(index); h != nullptr && hnsw_search_supports(*h)) {
@@ -312,9 +315,11 @@ atl_status* atl_index_create(const atl_index_params* params, atl_index** out) {
         // FAISS here has no GPU build: a GPU index is flat storage searched on the GPU by
         // libtorch's GEMM and top-k (the TORCH search kernel), built and stored by FAISS on the CPU.
         const faiss::Index* inner = as_id_map(made.get()) ? as_id_map(made.get())->index : made.get();
-        atl::require(dynamic_cast<const faiss::IndexFlat*>(inner) != nullptr, ATL_ERR_UNSUPPORTED,
-                     std::string("GPU index: \"") + factory + "\" is not a Flat index; on a GPU Atelier searches Flat "
-                     "indexes exactly (no GPU FAISS in this build)");
+        atl::require(dynamic_cast<const faiss::IndexFlat*>(inner) != nullptr ||
+                         dynamic_cast<const faiss::IndexIVFFlat*>(inner) != nullptr,
+                     ATL_ERR_UNSUPPORTED,
+                     std::string("GPU index: \"") + factory + "\" is neither a Flat nor an IVF-Flat index; on a GPU "
+                     "Atelier searches those two (no GPU FAISS in this build)");
         index->device_rows = std::make_shared<DeviceRows>(params->device, params->device_index);
         index->search_kernel = ATL_SEARCH_KERNEL_TORCH;
     }

@@ -1,5 +1,7 @@
 #include "index/torch_search.hpp"
 
+#include <faiss/IndexFlat.h>
+#include <faiss/IndexIVFFlat.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -23,11 +25,42 @@ int64_t query_chunk(int64_t n) { return std::max<int64_t>(1, (int64_t{1} << 28) 
 struct DeviceRows::State {
     torch::Device device{torch::kCPU};
     std::mutex mutex;
-    const float* source = nullptr;  // the storage the copy was made from, and its row count
+    const void* source = nullptr;  // the storage (or IVF index) the copy was made from, and its row count
     int64_t rows = -1;
     torch::Tensor data;   // [n, d] F32 on device
     torch::Tensor norms;  // [n] squared L2 norms (L2 metric)
+    // IVF: each row's list and stored id, and the coarse centroids (with their norms for L2).
+    torch::Tensor list_of_row, row_ids, centroids, centroid_norms;
 };
+
+namespace {
+
+// The k best rows per query of q [len, d] against data [n, d] (scores higher-is-better inside),
+// rows where allowed (bool [len or 1, n], or undefined) is false excluded; written into
+// scores/ids [len, k] as exact_search() writes them, ids through row_ids (or row numbers).
+void best_rows(const torch::Tensor& q, const torch::Tensor& data, const torch::Tensor& norms, bool inner_product,
+               const torch::Tensor& allowed, const torch::Tensor& row_ids, int64_t k, float* scores, int64_t* ids) {
+    const int64_t len = q.size(0), kk = std::min<int64_t>(k, data.size(0));
+    torch::Tensor s = torch::mm(q, data.t());
+    if (!inner_product) s = s.mul_(2).sub_(norms.unsqueeze(0));
+    if (allowed.defined()) s.masked_fill_(allowed.logical_not(), -std::numeric_limits<float>::infinity());
+    auto [best, at] = s.topk(kk, 1, /*largest=*/true, /*sorted=*/true);
+    if (!inner_product) best = (q.pow(2).sum(1, true) - best).clamp_min(0);
+    if (row_ids.defined()) at = row_ids.index_select(0, at.reshape({-1})).reshape(at.sizes());
+    torch::Tensor b = best.to(torch::kCPU).contiguous(), a = at.to(torch::kCPU).contiguous();
+    const float* bp = b.data_ptr<float>();
+    const int64_t* ap = a.data_ptr<int64_t>();
+    for (int64_t i = 0; i < len; ++i) {
+        for (int64_t j = 0; j < kk; ++j) {
+            const float v = bp[i * kk + j];
+            if (!std::isfinite(v)) break;  // excluded: fewer allowed rows than k
+            scores[i * k + j] = v;
+            ids[i * k + j] = ap[i * kk + j];
+        }
+    }
+}
+
+}  // namespace
 
 DeviceRows::DeviceRows(int32_t device, int32_t device_index) : state_(std::make_unique<State>()) {
     if (device == ATL_DEVICE_CUDA) state_->device = ops::cuda_device(device_index, "GPU index");
@@ -58,37 +91,92 @@ void DeviceRows::search(const FlatVectors& base, const float* queries, int64_t n
     std::fill(scores, scores + nq * k, empty);
     std::fill(ids, ids + nq * k, int64_t{-1});
     if (base.n == 0) return;
-    torch::Tensor allowed;  // [n] bool, members of sel
+    torch::Tensor allowed;  // [1, n] bool, members of sel
     if (sel != nullptr) {
         torch::Tensor mask = torch::empty({base.n}, torch::kBool);
         bool* m = mask.data_ptr<bool>();
         for (int64_t i = 0; i < base.n; ++i) m[i] = sel->is_member(i);
-        allowed = mask.to(data.device());
+        allowed = mask.to(data.device()).unsqueeze(0);
     }
-    const int64_t kk = std::min(k, base.n);
     const int64_t chunk = query_chunk(base.n);
     for (int64_t q0 = 0; q0 < nq; q0 += chunk) {
         const int64_t len = std::min(chunk, nq - q0);
         torch::Tensor q = torch::from_blob(const_cast<float*>(queries + q0 * base.d), {len, base.d}, torch::kFloat)
                               .to(data.device());
-        // Higher is better inside: the inner product, or 2<q, y> - |y|^2 for L2 (|q|^2 added after).
-        torch::Tensor s = torch::mm(q, data.t());
-        if (!base.inner_product) s = s.mul_(2).sub_(norms.unsqueeze(0));
-        if (allowed.defined()) s.masked_fill_(allowed.logical_not().unsqueeze(0), -std::numeric_limits<float>::infinity());
-        auto [best, at] = s.topk(kk, 1, /*largest=*/true, /*sorted=*/true);
-        if (!base.inner_product) best = (q.pow(2).sum(1, true) - best).clamp_min(0);
-        torch::Tensor b = best.to(torch::kCPU).contiguous(), a = at.to(torch::kCPU).contiguous();
-        const float* bp = b.data_ptr<float>();
-        const int64_t* ap = a.data_ptr<int64_t>();
-        for (int64_t i = 0; i < len; ++i) {
-            for (int64_t j = 0; j < kk; ++j) {
-                const float v = bp[i * kk + j];
-                if (!std::isfinite(v)) break;  // masked out: fewer members than k
-                scores[(q0 + i) * k + j] = v;
-                ids[(q0 + i) * k + j] = ap[i * kk + j];
-            }
-        }
+        best_rows(q, data, norms, base.inner_product, allowed, torch::Tensor(), k, scores + q0 * k, ids + q0 * k);
     }
+}
+
+bool DeviceRows::search_ivf(const faiss::IndexIVFFlat& ivf, const float* queries, int64_t nq, int64_t k,
+                            const faiss::IDSelector* sel, float* scores, int64_t* ids) {
+    const auto* quantizer = dynamic_cast<const faiss::IndexFlat*>(ivf.quantizer);
+    if (quantizer == nullptr) return false;
+    const bool ip = ivf.metric_type == faiss::METRIC_INNER_PRODUCT;
+    const bool quantizer_ip = quantizer->metric_type == faiss::METRIC_INNER_PRODUCT;
+    const int64_t d = ivf.d, nlist = static_cast<int64_t>(ivf.nlist);
+    torch::NoGradGuard no_grad;
+    State& s = *state_;
+    torch::Tensor data, norms, list_of_row, row_ids, centroids, centroid_norms;
+    {
+        std::lock_guard<std::mutex> lock(s.mutex);
+        if (s.source != &ivf || s.rows != ivf.ntotal) {
+            // The lists' vectors and ids in list order, with each row's list.
+            std::vector<float> rows;
+            std::vector<int64_t> lists, stored;
+            rows.reserve(static_cast<size_t>(ivf.ntotal * d));
+            for (int64_t l = 0; l < nlist; ++l) {
+                const size_t size = ivf.invlists->list_size(l);
+                if (size == 0) continue;
+                const auto* codes = reinterpret_cast<const float*>(ivf.invlists->get_codes(l));
+                const auto* list_ids = ivf.invlists->get_ids(l);
+                rows.insert(rows.end(), codes, codes + size * d);
+                stored.insert(stored.end(), list_ids, list_ids + size);
+                lists.insert(lists.end(), size, l);
+                ivf.invlists->release_codes(l, reinterpret_cast<const uint8_t*>(codes));
+                ivf.invlists->release_ids(l, list_ids);
+            }
+            const int64_t n = static_cast<int64_t>(stored.size());
+            s.data = torch::from_blob(rows.data(), {n, d}, torch::kFloat).to(s.device, false, true);
+            s.norms = ip ? torch::Tensor() : s.data.pow(2).sum(1);
+            s.list_of_row = torch::from_blob(lists.data(), {n}, torch::kLong).to(s.device, false, true);
+            s.row_ids = torch::from_blob(stored.data(), {n}, torch::kLong).to(s.device, false, true);
+            s.centroids = torch::from_blob(const_cast<float*>(quantizer->get_xb()), {quantizer->ntotal, d}, torch::kFloat)
+                              .to(s.device, false, true);
+            s.centroid_norms = quantizer_ip ? torch::Tensor() : s.centroids.pow(2).sum(1);
+            s.source = &ivf;
+            s.rows = ivf.ntotal;
+        }
+        data = s.data, norms = s.norms, list_of_row = s.list_of_row, row_ids = s.row_ids;
+        centroids = s.centroids, centroid_norms = s.centroid_norms;
+    }
+    const float empty = ip ? -std::numeric_limits<float>::max() : std::numeric_limits<float>::max();
+    std::fill(scores, scores + nq * k, empty);
+    std::fill(ids, ids + nq * k, int64_t{-1});
+    if (data.size(0) == 0) return true;
+    torch::Tensor member;  // [1, n] bool: stored ids that sel admits
+    if (sel != nullptr) {
+        torch::Tensor stored = row_ids.to(torch::kCPU), mask = torch::empty({stored.size(0)}, torch::kBool);
+        const int64_t* sp = stored.data_ptr<int64_t>();
+        bool* m = mask.data_ptr<bool>();
+        for (int64_t i = 0; i < stored.size(0); ++i) m[i] = sel->is_member(sp[i]);
+        member = mask.to(data.device()).unsqueeze(0);
+    }
+    const int64_t nprobe = std::max<int64_t>(1, std::min<int64_t>(static_cast<int64_t>(ivf.nprobe), nlist));
+    const int64_t chunk = query_chunk(data.size(0));
+    for (int64_t q0 = 0; q0 < nq; q0 += chunk) {
+        const int64_t len = std::min(chunk, nq - q0);
+        torch::Tensor q = torch::from_blob(const_cast<float*>(queries + q0 * d), {len, d}, torch::kFloat).to(data.device());
+        // The probed lists: the quantizer's nprobe best centroids (largest inner product, or
+        // nearest in L2), as FAISS's coarse search picks them.
+        torch::Tensor c = torch::mm(q, centroids.t());
+        if (!quantizer_ip) c = c.mul_(2).sub_(centroid_norms.unsqueeze(0));
+        torch::Tensor probed = torch::zeros({len, nlist}, torch::TensorOptions().dtype(torch::kBool).device(data.device()));
+        probed.scatter_(1, std::get<1>(c.topk(nprobe, 1)), true);
+        torch::Tensor allowed = probed.index_select(1, list_of_row);  // [len, n]
+        if (member.defined()) allowed.logical_and_(member);
+        best_rows(q, data, norms, ip, allowed, row_ids, k, scores + q0 * k, ids + q0 * k);
+    }
+    return true;
 }
 
 }  // namespace atl::index

@@ -10,6 +10,10 @@
 
 #include "index/exact_search.hpp"
 
+namespace faiss {
+struct IndexIVFFlat;
+}
+
 namespace atl::index {
 
 // The copy of one flat storage on a device; shared by the searches of an index (thread-safe).
@@ -26,6 +30,12 @@ public:
     // computed on the device; sel (may be NULL) limits them to its members.
     void search(const FlatVectors& base, const float* queries, int64_t nq, int64_t k, const faiss::IDSelector* sel,
                 float* scores, int64_t* ids);
+    // IVF-Flat's results (FAISS's IndexIVFFlat::search at its nprobe: the stored ids of the best
+    // rows among the lists whose centroids are nearest each query), computed as an exact search
+    // over every stored row with the rows of unprobed lists masked out. Returns false when the
+    // coarse quantizer is not flat storage (the caller searches on the CPU then).
+    bool search_ivf(const faiss::IndexIVFFlat& ivf, const float* queries, int64_t nq, int64_t k,
+                    const faiss::IDSelector* sel, float* scores, int64_t* ids);
 
 private:
     struct State;

@@ -12,8 +12,8 @@ import dev.atelier.engine.core.AtelierException.InvalidInputException;
  *                          800,000 vectors; 200 reaches 0.987 at efSearch 32)
  * @param efSearch          HNSW search breadth; 0 keeps FAISS's
  * @param nprobe            IVF lists probed per query; 0 keeps FAISS's
- * @param gpu               search on CUDA device 0: a Flat index whose rows are copied to the GPU
- *                          and searched exactly there by libtorch ({@link SearchKernel#TORCH});
+ * @param gpu               search on CUDA device 0: a Flat or IVF-Flat index whose rows are copied
+ *                          to the GPU and searched there by libtorch ({@link SearchKernel#TORCH});
  *                          other kinds, or no GPU, are refused ({@code UnavailableException}).
  *                          FAISS (CPU only here) still builds and stores the index
  */

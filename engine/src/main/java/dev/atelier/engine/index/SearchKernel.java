@@ -24,7 +24,7 @@ public enum SearchKernel implements NativeEnum {
     /** Atelier's, AVX-512F. */
     AVX512(ATL_SEARCH_KERNEL_AVX512()),
     /**
-     * libtorch's GEMM and top-k over a copy of a flat index's rows on the index's device: the
+     * libtorch's GEMM and top-k over a copy of a Flat or IVF-Flat index's rows on the index's device: the
      * default of a GPU index; on a CPU index the same code on the CPU.
      */
     TORCH(ATL_SEARCH_KERNEL_TORCH());
