@@ -8,6 +8,7 @@
 #include <limits>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "atelier.h"
 #include "core/status.hpp"
@@ -28,24 +29,48 @@ struct DeviceRows::State {
     const void* source = nullptr;  // the storage (or IVF index) the copy was made from, and its row count
     int64_t rows = -1;
     torch::Tensor data;   // [n, d] F32 on device
-    torch::Tensor norms;  // [n] squared L2 norms (L2 metric)
-    // IVF: each row's list and stored id, and the coarse centroids (with their norms for L2).
+    torch::Tensor norms;  // [n] squared L2 norms (L2 metric; undefined for inner product)
+    // IVF: each row's list and stored id (also on the host, for filters), and the coarse
+    // centroids (with their norms when the quantizer measures L2).
     torch::Tensor list_of_row, row_ids, centroids, centroid_norms;
+    std::vector<int64_t> host_row_ids;
 };
 
 namespace {
 
-// The k best rows per query of q [len, d] against data [n, d] (scores higher-is-better inside),
-// rows where allowed (bool [len or 1, n], or undefined) is false excluded; written into
-// scores/ids [len, k] as exact_search() writes them, ids through row_ids (or row numbers).
-void best_rows(const torch::Tensor& q, const torch::Tensor& data, const torch::Tensor& norms, bool inner_product,
+// Scores of q [len, d] against rows [n, d], higher is better: the inner product, or for L2
+// (norms defined: the rows' squared norms) 2<q, y> - |y|^2, whose order is the distance's.
+torch::Tensor higher_is_better(const torch::Tensor& q, const torch::Tensor& rows, const torch::Tensor& norms) {
+    torch::Tensor s = torch::mm(q, rows.t());
+    return norms.defined() ? s.mul_(2).sub_(norms.unsqueeze(0)) : s;
+}
+
+// [1, n] bool on device: whether sel admits each row's id (ids[i], or the row number i when ids
+// is null), or undefined without a selector.
+torch::Tensor members(const faiss::IDSelector* sel, int64_t n, const int64_t* ids, const torch::Device& device) {
+    if (sel == nullptr) return {};
+    torch::Tensor mask = torch::empty({n}, torch::kBool);
+    bool* m = mask.data_ptr<bool>();
+    for (int64_t i = 0; i < n; ++i) m[i] = sel->is_member(ids ? ids[i] : i);
+    return mask.to(device).unsqueeze(0);
+}
+
+// Every result slot empty, as exact_search() leaves the slots it finds nothing for.
+void clear(bool inner_product, int64_t count, float* scores, int64_t* ids) {
+    std::fill(scores, scores + count, inner_product ? -std::numeric_limits<float>::max() : std::numeric_limits<float>::max());
+    std::fill(ids, ids + count, int64_t{-1});
+}
+
+// The k best rows per query of q [len, d] against data [n, d], rows where allowed (bool [len or
+// 1, n], or undefined) is false excluded; written into scores/ids [len, k] as exact_search()
+// writes them (L2: squared distances), ids through row_ids (or row numbers).
+void best_rows(const torch::Tensor& q, const torch::Tensor& data, const torch::Tensor& norms,
                const torch::Tensor& allowed, const torch::Tensor& row_ids, int64_t k, float* scores, int64_t* ids) {
     const int64_t len = q.size(0), kk = std::min<int64_t>(k, data.size(0));
-    torch::Tensor s = torch::mm(q, data.t());
-    if (!inner_product) s = s.mul_(2).sub_(norms.unsqueeze(0));
+    torch::Tensor s = higher_is_better(q, data, norms);
     if (allowed.defined()) s.masked_fill_(allowed.logical_not(), -std::numeric_limits<float>::infinity());
     auto [best, at] = s.topk(kk, 1, /*largest=*/true, /*sorted=*/true);
-    if (!inner_product) best = (q.pow(2).sum(1, true) - best).clamp_min(0);
+    if (norms.defined()) best = (q.pow(2).sum(1, true) - best).clamp_min(0);
     if (row_ids.defined()) at = row_ids.index_select(0, at.reshape({-1})).reshape(at.sizes());
     torch::Tensor b = best.to(torch::kCPU).contiguous(), a = at.to(torch::kCPU).contiguous();
     const float* bp = b.data_ptr<float>();
@@ -58,6 +83,11 @@ void best_rows(const torch::Tensor& q, const torch::Tensor& data, const torch::T
             ids[i * k + j] = ap[i * kk + j];
         }
     }
+}
+
+// The queries [q0, q0 + len) of queries [nq, d] on device.
+torch::Tensor query_rows(const float* queries, int64_t q0, int64_t len, int64_t d, const torch::Device& device) {
+    return torch::from_blob(const_cast<float*>(queries + q0 * d), {len, d}, torch::kFloat).to(device);
 }
 
 }  // namespace
@@ -87,23 +117,14 @@ void DeviceRows::search(const FlatVectors& base, const float* queries, int64_t n
         data = s.data;
         norms = s.norms;
     }
-    const float empty = base.inner_product ? -std::numeric_limits<float>::max() : std::numeric_limits<float>::max();
-    std::fill(scores, scores + nq * k, empty);
-    std::fill(ids, ids + nq * k, int64_t{-1});
+    clear(base.inner_product, nq * k, scores, ids);
     if (base.n == 0) return;
-    torch::Tensor allowed;  // [1, n] bool, members of sel
-    if (sel != nullptr) {
-        torch::Tensor mask = torch::empty({base.n}, torch::kBool);
-        bool* m = mask.data_ptr<bool>();
-        for (int64_t i = 0; i < base.n; ++i) m[i] = sel->is_member(i);
-        allowed = mask.to(data.device()).unsqueeze(0);
-    }
+    const torch::Tensor allowed = members(sel, base.n, nullptr, data.device());
     const int64_t chunk = query_chunk(base.n);
     for (int64_t q0 = 0; q0 < nq; q0 += chunk) {
         const int64_t len = std::min(chunk, nq - q0);
-        torch::Tensor q = torch::from_blob(const_cast<float*>(queries + q0 * base.d), {len, base.d}, torch::kFloat)
-                              .to(data.device());
-        best_rows(q, data, norms, base.inner_product, allowed, torch::Tensor(), k, scores + q0 * k, ids + q0 * k);
+        best_rows(query_rows(queries, q0, len, base.d, data.device()), data, norms, allowed, torch::Tensor(), k,
+                  scores + q0 * k, ids + q0 * k);
     }
 }
 
@@ -112,11 +133,10 @@ bool DeviceRows::search_ivf(const faiss::IndexIVFFlat& ivf, const float* queries
     const auto* quantizer = dynamic_cast<const faiss::IndexFlat*>(ivf.quantizer);
     if (quantizer == nullptr) return false;
     const bool ip = ivf.metric_type == faiss::METRIC_INNER_PRODUCT;
-    const bool quantizer_ip = quantizer->metric_type == faiss::METRIC_INNER_PRODUCT;
     const int64_t d = ivf.d, nlist = static_cast<int64_t>(ivf.nlist);
     torch::NoGradGuard no_grad;
     State& s = *state_;
-    torch::Tensor data, norms, list_of_row, row_ids, centroids, centroid_norms;
+    torch::Tensor data, norms, list_of_row, row_ids, centroids, centroid_norms, allowed_ids;
     {
         std::lock_guard<std::mutex> lock(s.mutex);
         if (s.source != &ivf || s.rows != ivf.ntotal) {
@@ -140,41 +160,32 @@ bool DeviceRows::search_ivf(const faiss::IndexIVFFlat& ivf, const float* queries
             s.norms = ip ? torch::Tensor() : s.data.pow(2).sum(1);
             s.list_of_row = torch::from_blob(lists.data(), {n}, torch::kLong).to(s.device, false, true);
             s.row_ids = torch::from_blob(stored.data(), {n}, torch::kLong).to(s.device, false, true);
+            s.host_row_ids = std::move(stored);
             s.centroids = torch::from_blob(const_cast<float*>(quantizer->get_xb()), {quantizer->ntotal, d}, torch::kFloat)
                               .to(s.device, false, true);
-            s.centroid_norms = quantizer_ip ? torch::Tensor() : s.centroids.pow(2).sum(1);
+            s.centroid_norms =
+                quantizer->metric_type == faiss::METRIC_INNER_PRODUCT ? torch::Tensor() : s.centroids.pow(2).sum(1);
             s.source = &ivf;
             s.rows = ivf.ntotal;
         }
         data = s.data, norms = s.norms, list_of_row = s.list_of_row, row_ids = s.row_ids;
         centroids = s.centroids, centroid_norms = s.centroid_norms;
+        allowed_ids = members(sel, data.size(0), s.host_row_ids.data(), data.device());
     }
-    const float empty = ip ? -std::numeric_limits<float>::max() : std::numeric_limits<float>::max();
-    std::fill(scores, scores + nq * k, empty);
-    std::fill(ids, ids + nq * k, int64_t{-1});
+    clear(ip, nq * k, scores, ids);
     if (data.size(0) == 0) return true;
-    torch::Tensor member;  // [1, n] bool: stored ids that sel admits
-    if (sel != nullptr) {
-        torch::Tensor stored = row_ids.to(torch::kCPU), mask = torch::empty({stored.size(0)}, torch::kBool);
-        const int64_t* sp = stored.data_ptr<int64_t>();
-        bool* m = mask.data_ptr<bool>();
-        for (int64_t i = 0; i < stored.size(0); ++i) m[i] = sel->is_member(sp[i]);
-        member = mask.to(data.device()).unsqueeze(0);
-    }
     const int64_t nprobe = std::max<int64_t>(1, std::min<int64_t>(static_cast<int64_t>(ivf.nprobe), nlist));
     const int64_t chunk = query_chunk(data.size(0));
     for (int64_t q0 = 0; q0 < nq; q0 += chunk) {
         const int64_t len = std::min(chunk, nq - q0);
-        torch::Tensor q = torch::from_blob(const_cast<float*>(queries + q0 * d), {len, d}, torch::kFloat).to(data.device());
+        const torch::Tensor q = query_rows(queries, q0, len, d, data.device());
         // The probed lists: the quantizer's nprobe best centroids (largest inner product, or
         // nearest in L2), as FAISS's coarse search picks them.
-        torch::Tensor c = torch::mm(q, centroids.t());
-        if (!quantizer_ip) c = c.mul_(2).sub_(centroid_norms.unsqueeze(0));
         torch::Tensor probed = torch::zeros({len, nlist}, torch::TensorOptions().dtype(torch::kBool).device(data.device()));
-        probed.scatter_(1, std::get<1>(c.topk(nprobe, 1)), true);
+        probed.scatter_(1, std::get<1>(higher_is_better(q, centroids, centroid_norms).topk(nprobe, 1)), true);
         torch::Tensor allowed = probed.index_select(1, list_of_row);  // [len, n]
-        if (member.defined()) allowed.logical_and_(member);
-        best_rows(q, data, norms, ip, allowed, row_ids, k, scores + q0 * k, ids + q0 * k);
+        if (allowed_ids.defined()) allowed.logical_and_(allowed_ids);
+        best_rows(q, data, norms, allowed, row_ids, k, scores + q0 * k, ids + q0 * k);
     }
     return true;
 }
