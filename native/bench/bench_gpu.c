@@ -152,6 +152,40 @@ static atl_unet* make_unet(const setup* st, int32_t dtype) {
     return u;
 }
 
+/* Median seconds of `repeat` calls of run(ctx, i), i = 0, 1, ..., after two warm-ups (i -2, -1). */
+static double median_seconds(int repeat, void (*run)(void* ctx, int i), void* ctx) {
+    double times[64];
+    const int n = repeat < 64 ? repeat : 64;
+    for (int i = -2; i < n; ++i) {
+        const double t0 = now();
+        run(ctx, i);
+        if (i >= 0) times[i] = now() - t0;
+    }
+    qsort(times, (size_t)n, sizeof(double), compare_doubles);
+    return times[n / 2];
+}
+
+typedef struct unet_call {
+    atl_unet* u;
+    atl_tensor_view x, t, c, e;
+} unet_call;
+
+static void run_unet(void* ctx, int i) {
+    unet_call* k = ctx;
+    (void)i;
+    CALL("unet forward", atl_unet_forward(k->u, &k->x, &k->t, &k->c, &k->e));
+}
+
+/* The layer name (checkpoint name without the UNet prefix and ".weight") into layer[cap] when sp is
+ * the weight of a Linear in one of the UNet's transformer blocks (kohya's usual LoRA targets); else 0. */
+static int transformer_linear(const spec* sp, char* layer, size_t cap) {
+    const char* prefix = "model.diffusion_model.";
+    const size_t np = strlen(prefix);
+    if (strncmp(sp->name, prefix, np) != 0 || sp->ndim != 2 || !strstr(sp->name, "transformer_blocks")) return 0;
+    snprintf(layer, cap, "%.*s", (int)(strlen(sp->name) - np - strlen(".weight")), sp->name + np);
+    return 1;
+}
+
 /* Median seconds of `repeat` UNet forwards of batch b (after two warm-ups). */
 static double unet_step(const setup* st, atl_unet* u, int b) {
     const int64_t h = st->size / 8;
@@ -163,18 +197,11 @@ static double unet_step(const setup* st, atl_unet* u, int b) {
     for (int64_t i = 0; i < b * 4 * h * h; ++i) x[i] = unit_normal();
     for (int64_t i = 0; i < b * 77 * 768; ++i) c[i] = unit_normal();
     for (int i = 0; i < b; ++i) t[i] = 500.0f;
-    atl_tensor_view xv = view(x, ATL_DTYPE_F32, 4, xs), tv = view(t, ATL_DTYPE_F32, 1, ts),
-                    cv = view(c, ATL_DTYPE_F32, 3, cs), ev = view(e, ATL_DTYPE_F32, 4, xs);
-    double times[64];
-    const int n = st->repeat < 64 ? st->repeat : 64;
-    for (int i = -2; i < n; ++i) {
-        const double t0 = now();
-        CALL("unet forward", atl_unet_forward(u, &xv, &tv, &cv, &ev));
-        if (i >= 0) times[i] = now() - t0;
-    }
-    qsort(times, (size_t)n, sizeof(double), compare_doubles);
+    unet_call call = {u, view(x, ATL_DTYPE_F32, 4, xs), view(t, ATL_DTYPE_F32, 1, ts), view(c, ATL_DTYPE_F32, 3, cs),
+                      view(e, ATL_DTYPE_F32, 4, xs)};
+    const double seconds = median_seconds(st->repeat, run_unet, &call);
     free(x), free(e), free(t), free(c);
-    return times[n / 2];
+    return seconds;
 }
 
 static void end_to_end(const setup* st, int batch) {
@@ -238,13 +265,10 @@ static void end_to_end(const setup* st, int batch) {
 static atl_lora* make_lora(int rank, float s, float** buffers, int* nbuf) {
     atl_weights* w = NULL;
     CALL("lora weights", atl_weights_create(&w));
-    const char* prefix = "model.diffusion_model.";
-    const size_t np = strlen(prefix);
     for (int i = 0; i < nspecs; ++i) {
         const spec* sp = &layout[i];
-        if (strncmp(sp->name, prefix, np) != 0 || sp->ndim != 2 || !strstr(sp->name, "transformer_blocks")) continue;
         char layer[200], name[240];
-        snprintf(layer, sizeof layer, "%.*s", (int)(strlen(sp->name) - np - strlen(".weight")), sp->name + np);
+        if (!transformer_linear(sp, layer, sizeof layer)) continue;
         const int64_t outf = sp->shape[0], inf = sp->shape[1];
         float* down = malloc((size_t)(rank * inf) * sizeof(float));
         float* up = malloc((size_t)(outf * rank) * sizeof(float));
@@ -299,18 +323,27 @@ static void lora_section(const setup* st) {
     atl_unet_destroy(u);
 }
 
+typedef struct train_call {
+    atl_lora_trainer* trainer;
+    atl_tensor_view latents, context;
+} train_call;
+
+/* One training step: sample i + 2 (warm-ups are samples 0 and 1), update i + 3. */
+static void run_training_step(void* ctx, int i) {
+    train_call* k = ctx;
+    float loss = 0;
+    CALL("accumulate", atl_lora_trainer_accumulate(k->trainer, &k->latents, &k->context, NULL, i + 2, 1.0f, &loss));
+    CALL("update", atl_lora_trainer_update(k->trainer, i + 3, 1e-4f, 0.0f));
+}
+
 static void training_section(const setup* st) {
     const int32_t dtype = st->device == ATL_DEVICE_CUDA ? ATL_DTYPE_F16 : ATL_DTYPE_BF16;
     atl_unet* u = make_unet(st, dtype);
     static atl_lora_module_spec specs[1024];
     static char names[1024][200];
     int64_t count = 0;
-    const char* prefix = "model.diffusion_model.";
-    const size_t np = strlen(prefix);
     for (int i = 0; i < nspecs && count < 1024; ++i) {
-        const spec* sp = &layout[i];
-        if (strncmp(sp->name, prefix, np) != 0 || sp->ndim != 2 || !strstr(sp->name, "transformer_blocks")) continue;
-        snprintf(names[count], sizeof names[count], "%.*s", (int)(strlen(sp->name) - np - strlen(".weight")), sp->name + np);
+        if (!transformer_linear(&layout[i], names[count], sizeof names[count])) continue;
         specs[count] = (atl_lora_module_spec){names[count], ATL_LORA_UNET, 16, 16.0f};
         ++count;
     }
@@ -329,19 +362,10 @@ static void training_section(const setup* st) {
     float* ctx = malloc(sizeof(float) * 77 * 768);
     for (int64_t i = 0; i < 4 * h * h; ++i) latents[i] = unit_normal();
     for (int64_t i = 0; i < 77 * 768; ++i) ctx[i] = unit_normal();
-    atl_tensor_view lv = view(latents, ATL_DTYPE_F32, 4, ls), cv = view(ctx, ATL_DTYPE_F32, 3, cs);
-    double times[64];
-    const int n = st->repeat < 64 ? st->repeat : 64;
-    for (int i = -2; i < n; ++i) {
-        const double t0 = now();
-        float loss = 0;
-        CALL("accumulate", atl_lora_trainer_accumulate(trainer, &lv, &cv, NULL, i + 2, 1.0f, &loss));
-        CALL("update", atl_lora_trainer_update(trainer, i + 3, 1e-4f, 0.0f));
-        if (i >= 0) times[i] = now() - t0;
-    }
-    qsort(times, (size_t)n, sizeof(double), compare_doubles);
+    train_call call = {trainer, view(latents, ATL_DTYPE_F32, 4, ls), view(ctx, ATL_DTYPE_F32, 3, cs)};
+    const double seconds = median_seconds(st->repeat, run_training_step, &call);
     out("| LoRA training step %dx%d batch 1, %s, rank 16 on %lld transformer Linears | %.4f s |\n", st->size, st->size,
-        dtype_name(dtype), (long long)count, times[n / 2]);
+        dtype_name(dtype), (long long)count, seconds);
     atl_lora_trainer_destroy(trainer);
     atl_unet_destroy(u);
     free(latents), free(ctx);

@@ -24,10 +24,6 @@ Kernel kernel_param(int32_t value, const char* network) {
     return static_cast<Kernel>(value);
 }
 
-std::string device_name(const torch::Device& d) {
-    return d.is_cpu() ? std::string("cpu") : "cuda:" + std::to_string(d.has_index() ? d.index() : 0);
-}
-
 Placement placement_param(int32_t compute_dtype, int32_t kernels, int32_t device, int32_t device_index,
                           const char* network) {
     const std::string name(network);

@@ -33,8 +33,6 @@ struct Placement {
 };
 Placement placement_param(int32_t compute_dtype, int32_t kernels, int32_t device, int32_t device_index,
                           const char* network);
-// "cpu" or "cuda:N".
-std::string device_name(const torch::Device& d);
 // CUDA device `index` as libtorch sees it; ATL_ERR_UNSUPPORTED naming `what` ("unet", "GPU
 // index") when this library's libtorch has no such GPU (no CUDA build, or no device).
 torch::Device cuda_device(int32_t index, const std::string& what);

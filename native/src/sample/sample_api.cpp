@@ -86,7 +86,8 @@ void run_loop(const EpsModel& model, const atl_tensor_view* alphas_cumprod, cons
                 ATL_ERR_SHAPE,
                 "noise must be [" + std::to_string(b) + ", " + std::to_string(channels) + ", " + std::to_string(h) +
                     ", " + std::to_string(w) + "] for this batch and size, got " + atl::shape_string(noise.sizes()));
-        noise = noise.to(device, torch::kFloat32).contiguous().clone();
+        // A copy (never the caller's memory), on the device, in one step.
+        noise = noise.to(device, torch::kFloat32, /*non_blocking=*/false, /*copy=*/true).contiguous();
     } else {
         noise = rng.randn();
     }

@@ -108,22 +108,18 @@ LoraTrainer::LoraTrainer(std::shared_ptr<sd::UNet> unet, std::shared_ptr<sd::Tex
     // kohya LoRAModule init: lora_down Kaiming-uniform with a = sqrt(5), i.e. U(-1/sqrt(fan_in),
     // 1/sqrt(fan_in)) (torch.nn.init.kaiming_uniform_), lora_up zeros: the adapter starts as 0.
     torch::Generator gen = at::detail::createCPUGenerator(mix64(params.seed));
-    for (int32_t n = 0; n < 2; ++n) {
-        flat_[n].params = torch::zeros({sizes[n]}, torch::kFloat);
-        flat_[n].exp_avg = torch::zeros({sizes[n]}, torch::kFloat);
-        flat_[n].exp_avg_sq = torch::zeros({sizes[n]}, torch::kFloat);
-    }
+    for (int32_t n = 0; n < 2; ++n) flat_[n].params = torch::zeros({sizes[n]}, torch::kFloat);
     for (const Module& m : modules_) {
         const int64_t fan_in = numel(m.down_shape) / m.rank;
         const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
         flat_[m.network].params.narrow(0, m.down_offset, numel(m.down_shape)).uniform_(-bound, bound, gen);
     }
-    // The parameters and the optimiser state live with the networks (drawn on the CPU, as above,
-    // so a seed starts the same adapters on every device).
+    // The parameters and the optimiser state live with the networks (the parameters drawn on the
+    // CPU, as above, so a seed starts the same adapters on every device).
     for (Flat& f : flat_) {
         f.params = f.params.to(unet_->device());
-        f.exp_avg = f.exp_avg.to(unet_->device());
-        f.exp_avg_sq = f.exp_avg_sq.to(unet_->device());
+        f.exp_avg = torch::zeros_like(f.params);
+        f.exp_avg_sq = torch::zeros_like(f.params);
         f.params.set_requires_grad(true);
     }
     // Every sample, whatever per-sample selection is set for generation (previews included).
