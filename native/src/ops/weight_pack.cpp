@@ -56,6 +56,7 @@ torch::Tensor WeightPack::dense(const torch::Tensor& weight, c10::ScalarType com
     if (weight.scalar_type() == compute) return weight;
     if (!s.dense.defined() || !s.dense_from.fits(weight)) {
         s.dense = weight.to(compute).contiguous();
+        release(weight);
         s.dense_from = Form{weight, version_of(weight)};
     }
     return s.dense;

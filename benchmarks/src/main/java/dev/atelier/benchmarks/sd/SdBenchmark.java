@@ -46,6 +46,7 @@ import static dev.atelier.benchmarks.sd.SdMeasure.seconds;
  *   java -Datelier.threads=N ... SdBenchmark MODEL unet [--size 512] [--dtype fp32|bf16] [--steps 3]
  *   java -Datelier.threads=N ... SdBenchmark MODEL e2e  [--size 512] [--dtype fp32|bf16] [--steps 20]
  *   java -Datelier.threads=N ... SdBenchmark MODEL vae  [--size 512] [--dtype fp32|bf16] [--steps 3]
+ *   java -Datelier.threads=N ... SdBenchmark MODEL text [--dtype fp32|bf16] [--steps 3]
  *   java -Datelier.threads=N ... SdBenchmark MODEL train [--size 512] [--dtype fp32|bf16] [--steps 3] [--rank 4]
  *       [--unfused]  (the adapted Linears on libtorch ops instead of Atelier's fused kernels)
  *   any mode: [--heads 8] [--text-heads 12]  (attention heads of the UNet and the text model, as
@@ -55,7 +56,10 @@ import static dev.atelier.benchmarks.sd.SdMeasure.seconds;
  * {@code vae}: VAE decodes of one [1, 4, size/8, size/8] latent, one warm-up then N timed ({@code
  * decode_s}, the median), as baseline.py's vae mode.
  *
- * {@code train}: batch-1 LoRA steps (issue 4) on kohya's default UNet targets (every Linear and
+ * {@code text}: text encodings of a batch of two 77-token prompts (a prompt and its negative, as
+ * one generation encodes them), one warm-up then N timed ({@code encode_s}, the median).
+ *
+ * {@code train}: batch-1 LoRA steps on kohya's default UNet targets (every Linear and
  * 1x1 conv in the transformer blocks, alpha = rank), one {@code LoraTrainer.accumulate} (noise,
  * forward, eps MSE, backward) and one AdamW {@code update} per step, as baseline.py's train mode.
  *
@@ -74,7 +78,7 @@ public final class SdBenchmark {
 
     public static void main(String[] args) throws IOException {
         if (args.length < 2) {
-            System.err.println("usage: SdBenchmark MODEL unet|vae|e2e|train [--size 512] [--dtype fp32|bf16] [--steps N]"
+            System.err.println("usage: SdBenchmark MODEL unet|vae|text|e2e|train [--size 512] [--dtype fp32|bf16] [--steps N]"
                     + " [--rank R] [--heads 8] [--text-heads 12] [--kernels auto|avx512|torch|reference] [--profile]");
             System.exit(2);
         }
@@ -102,14 +106,15 @@ public final class SdBenchmark {
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
             }
         }
-        if (!List.of("unet", "vae", "e2e", "train").contains(mode)) {
-            throw new IllegalArgumentException("unknown mode " + mode + " (unet, vae, e2e, train)");
+        if (!List.of("unet", "vae", "text", "e2e", "train").contains(mode)) {
+            throw new IllegalArgumentException("unknown mode " + mode + " (unet, vae, text, e2e, train)");
         }
         DType compute = dtype.equals("bf16") ? DType.BF16 : DType.F32;
         NativeLibrary.load();
         int threads = Settings.fromSystemProperties().threads();
         boolean e2e = mode.equals("e2e");
-        boolean withUnet = !mode.equals("vae");
+        boolean withUnet = !mode.equals("vae") && !mode.equals("text");
+        boolean withText = e2e || mode.equals("text");
         boolean withVae = e2e || mode.equals("vae");
 
         if (profile) {
@@ -119,7 +124,7 @@ public final class SdBenchmark {
         try (StableDiffusionWeights w = StableDiffusionWeights.open(model);
                 UNet unet = withUnet ? UNet.create(w.unet(),
                         UNetParams.defaults().withComputeDtype(compute).withHeads(heads, -1).withKernels(kernels)) : null;
-                TextEncoder text = e2e ? TextEncoder.create(w.textEncoder(),
+                TextEncoder text = withText ? TextEncoder.create(w.textEncoder(),
                         TextEncoderParams.defaults().withComputeDtype(compute).withNumHeads(textHeads)
                                 .withKernels(kernels)) : null;
                 Vae vae = withVae ? Vae.create(w.vae(), VaeParams.defaults().withComputeDtype(compute)
@@ -140,6 +145,7 @@ public final class SdBenchmark {
                         fused);
                 case "unet" -> unetSteps(unet, arena, random, size, dtype, threads, steps > 0 ? steps : 3);
                 case "vae" -> vaeDecodes(vae, arena, random, size, dtype, threads, steps > 0 ? steps : 3);
+                case "text" -> textEncodings(text, arena, random, dtype, threads, steps > 0 ? steps : 3);
                 default -> endToEnd(unet, text, vae, arena, random, size, dtype, threads, steps > 0 ? steps : 20);
             }
         }
@@ -163,45 +169,68 @@ public final class SdBenchmark {
         TensorView x = gaussian(arena, random, 2, 4, lat, lat);
         TensorView t = TensorView.ofFloats(arena, new float[] {500f, 500f}, 2);
         TensorView ctx = gaussian(arena, random, 2, SdMeasure.CONTEXT_LENGTH, unet.config().contextDim());
-        double[] times = new double[n + 1];
-        for (int i = 0; i <= n; i++) { // the first call also builds oneDNN primitives: not counted
-            Profile recording = profile && i == n ? Profile.start() : null;
-            long s = System.nanoTime();
-            try (Arena step = Arena.ofConfined()) {
-                checkFinite(unet.forward(x, t, ctx, step).toFloatArray());
-            }
-            times[i] = seconds(s);
-            printProfile(recording, "unet size=" + size + " dtype=" + dtype);
-            if (i == 0) {
-                Map<String, Double> after = memory();
-                report(ENGINE, "mem_after_first_step", "size", size, "dtype", dtype, "rss_mib", after.get("VmRSS"),
-                        "rss_file_mib", after.get("RssFile"), "rss_anon_mib", after.get("RssAnon"));
-            }
-        }
-        double[] timed = Arrays.copyOfRange(times, 1, times.length);
-        Arrays.sort(timed);
+        double[] times = timedRuns(n, "unet size=" + size + " dtype=" + dtype,
+                step -> checkFinite(unet.forward(x, t, ctx, step).toFloatArray()), () -> {
+                    Map<String, Double> after = memory();
+                    report(ENGINE, "mem_after_first_step", "size", size, "dtype", dtype, "rss_mib",
+                            after.get("VmRSS"), "rss_file_mib", after.get("RssFile"), "rss_anon_mib",
+                            after.get("RssAnon"));
+                });
         report(ENGINE, "unet", "size", size, "dtype", dtype, "batch", 2, "threads", threads, "first_s", times[0],
-                "step_s", median(timed), "min_s", timed[0], "steps", n, "peak_rss_mib", memory().get("VmHWM"));
+                "step_s", times[1], "min_s", times[2], "steps", n, "peak_rss_mib", memory().get("VmHWM"));
     }
 
     private static void vaeDecodes(Vae vae, Arena arena, SplittableRandom random, int size, String dtype, int threads,
             int n) throws IOException {
         int lat = size / 8;
         TensorView latents = gaussian(arena, random, 1, 4, lat, lat);
+        double[] times = timedRuns(n, "vae size=" + size + " dtype=" + dtype,
+                step -> checkFinite(vae.decode(latents, Vae.SD1_SCALE_FACTOR, step).toFloatArray()), () -> {});
+        report(ENGINE, "vae", "size", size, "dtype", dtype, "batch", 1, "threads", threads, "first_s", times[0],
+                "decode_s", times[1], "min_s", times[2], "runs", n, "peak_rss_mib", memory().get("VmHWM"));
+    }
+
+    private static void textEncodings(TextEncoder text, Arena arena, SplittableRandom random, String dtype,
+            int threads, int n) throws IOException {
+        TensorView ids = TensorView.allocate(arena, DType.I64, 2, SdMeasure.CONTEXT_LENGTH);
+        ids.data().copyFrom(MemorySegment.ofArray(SdMeasure.tokenIds(random)));
+        double[] times = timedRuns(n, "text dtype=" + dtype,
+                step -> checkFinite(text.forward(ids, 1, step).toFloatArray()), () -> {});
+        report(ENGINE, "text", "dtype", dtype, "batch", 2, "threads", threads, "first_s", times[0], "encode_s",
+                times[1], "min_s", times[2], "runs", n, "peak_rss_mib", memory().get("VmHWM"));
+    }
+
+    /** One run of a network, in an arena freed after it. */
+    private interface TimedRun {
+        void run(Arena step) throws IOException;
+    }
+
+    /** What to report once the warm-up has run. */
+    private interface AfterWarmUp {
+        void run() throws IOException;
+    }
+
+    /**
+     * One untimed warm-up (it also packs weights and builds oneDNN primitives), {@code afterFirst}, then
+     * N timed runs; the last is profiled under --profile. Returns {first, median, min} in seconds.
+     */
+    private static double[] timedRuns(int n, String what, TimedRun run, AfterWarmUp afterFirst) throws IOException {
         double[] times = new double[n + 1];
-        for (int i = 0; i <= n; i++) { // the first call also builds oneDNN primitives: not counted
+        for (int i = 0; i <= n; i++) {
             Profile recording = profile && i == n ? Profile.start() : null;
             long s = System.nanoTime();
             try (Arena step = Arena.ofConfined()) {
-                checkFinite(vae.decode(latents, Vae.SD1_SCALE_FACTOR, step).toFloatArray());
+                run.run(step);
             }
             times[i] = seconds(s);
-            printProfile(recording, "vae size=" + size + " dtype=" + dtype);
+            printProfile(recording, what);
+            if (i == 0) {
+                afterFirst.run();
+            }
         }
         double[] timed = Arrays.copyOfRange(times, 1, times.length);
         Arrays.sort(timed);
-        report(ENGINE, "vae", "size", size, "dtype", dtype, "batch", 1, "threads", threads, "first_s", times[0],
-                "decode_s", median(timed), "min_s", timed[0], "runs", n, "peak_rss_mib", memory().get("VmHWM"));
+        return new double[] {times[0], median(timed), timed[0]};
     }
 
     /**
