@@ -122,8 +122,8 @@ torch::Tensor conv2d_nhwc(Kernel kernel, const torch::Tensor& x, const torch::Te
                       : kernel == Kernel::Reference ? torch::zeros({n, oh, ow, out}, torch::kFloat)
                                                     : torch::empty({n, oh, ow, out}, torch::kFloat);
     if (kernel == Kernel::Avx512) {
-        const int tile = winograd_tile(weight.size(2), spec.stride, spec.padding, x.size(1), x.size(2), x.size(3),
-                                       weight.size(0), compute);
+        const int tile =
+            winograd_tile(weight.size(2), spec.stride, spec.padding, x.size(1), x.size(2), compute, spec.bf16_winograd);
         if (tile > 0) {
             conv_winograd(xf.data_ptr<float>(), n, x.size(1), x.size(2), x.size(3),
                           forms->winograd(weight, compute, tile), bf.defined() ? bf.data_ptr<float>() : nullptr,

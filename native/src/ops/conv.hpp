@@ -14,6 +14,9 @@ namespace atl::ops {
 
 struct ConvSpec {
     int64_t stride = 1, padding = 0;
+    // false: in BF16 the layer keeps the direct form and never takes Winograd's (its owner's
+    // memory policy; see winograd_tile).
+    bool bf16_winograd = true;
 };
 
 // y [n, oh, ow, out] = conv2d(x [n, h, w, in], weight [out, in, k, k], stride, padding) + bias [out]

@@ -157,8 +157,8 @@ void transform_output(int m, const float* mt, int64_t h, int64_t w, int64_t c, i
 
 }  // namespace
 
-int winograd_tile(int64_t kernel, int64_t stride, int64_t padding, int64_t height, int64_t width, int64_t in,
-                  int64_t out, c10::ScalarType compute) {
+int winograd_tile(int64_t kernel, int64_t stride, int64_t padding, int64_t height, int64_t width,
+                  c10::ScalarType compute, bool bf16_winograd) {
     if (kernel != 3 || stride != 1 || padding != 1) return 0;
     const int64_t pixels = height * width;
     if (compute != torch::kBFloat16) {
@@ -169,15 +169,14 @@ int winograd_tile(int64_t kernel, int64_t stride, int64_t padding, int64_t heigh
         // step for another 1.9 GiB.
         return pixels >= 1024 ? 4 : pixels >= 64 ? 2 : 0;
     }
-    // The transformed weights take 16/9 of the direct form's memory (32 bytes per input x output
-    // channel in BF16). In F32 that buys a 2.25x cut in multiply-adds wherever the transforms pay;
-    // in BF16 the direct GEMM already runs twice as fast and the weights are most of a
-    // generation's memory, so only layers with many pixels per weight take it: 4096 pixels (at
-    // 512 x 512 the UNet's first level; the VAE), or 256 with at most 1920 x 640 channels (the
-    // UNet's first two levels from 256 x 256 up: about 220 MiB of transformed weights in place of
-    // 120 MiB of direct ones, for about a tenth of the convolutions' time at 256 and 512; the two
-    // deeper levels, with 4x fewer pixels per weight, would add about 700 MiB more).
-    return pixels >= 4096 || (pixels >= 256 && in * out <= 1920 * 640) ? 2 : 0;
+    // BF16 takes F(2x2) only (F(4x4)'s transforms multiply by up to 8, too much for BF16's 8-bit
+    // mantissa). Its transformed weights take 16/9 of the direct form's memory, and the weights are
+    // most of a BF16 generation's memory: the UNet keeps its deepest level and middle block direct
+    // (bf16_winograd false; about 400 MiB of transformed weights more at 512 x 512, past the
+    // budget of the BF16 weights plus 1.5 GiB), and every other layer takes Winograd from 64
+    // pixels, where the transforms pay: the UNet's third level at 256 x 256 taking it made a step
+    // about 9 % faster for 330 MiB.
+    return bf16_winograd && pixels >= 64 ? 2 : 0;
 }
 
 std::unique_ptr<WinogradWeights> winograd_weights(const torch::Tensor& weight, Format format, int tile) {

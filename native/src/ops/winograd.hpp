@@ -30,11 +30,11 @@ struct WinogradWeights {
 
 // The output tile m of the Winograd path for a convolution, or 0 where it takes the direct GEMM:
 // 3x3, stride 1, padding 1, and enough output pixels per sample for the transforms to pay. F32: m
-// = 4 from 1024 pixels, 2 from 64. BF16: m = 2 from 4096 pixels, or from 256 where in x out is at
-// most 1920 x 640 (see the definition); the transformed input is rounded to BF16 (the GEMM's left
-// operand), not the input itself.
-int winograd_tile(int64_t kernel, int64_t stride, int64_t padding, int64_t height, int64_t width, int64_t in,
-                  int64_t out, c10::ScalarType compute);
+// = 4 from 1024 pixels, 2 from 64. BF16: m = 2 from 64 pixels where bf16_winograd allows it (see
+// the definition); the transformed input is rounded to BF16 (the GEMM's left operand), not the
+// input itself.
+int winograd_tile(int64_t kernel, int64_t stride, int64_t padding, int64_t height, int64_t width,
+                  c10::ScalarType compute, bool bf16_winograd);
 
 // G g G^T for weight [out, in, 3, 3] (any float dtype) and tile m (2 or 4), each of the (m + 2)^2
 // packed as [in, out].

@@ -135,7 +135,7 @@ torch::Tensor Conv2d::apply(const torch::Tensor& x, const torch::Tensor& sample_
     auto base = [&](int64_t begin, int64_t end) {
         const torch::Tensor xs = samples(x, begin, end), bs = samples(sample_bias, begin, end),
                             rs = samples(residual, begin, end);
-        return ops::conv2d_nhwc(kernel_for({&xs, &bs, &rs}), xs, weight, bias, {stride, padding}, compute, bs, rs, &forms,
+        return ops::conv2d_nhwc(kernel_for({&xs, &bs, &rs}), xs, weight, bias, {stride, padding, bf16_winograd}, compute, bs, rs, &forms,
                                 overwrite_residual);
     };
     if (lora.adapters.empty()) return base(0, x.size(0));

@@ -44,6 +44,7 @@ struct Conv2d {
     c10::ScalarType compute = torch::kFloat;
     int64_t stride = 1;
     int64_t padding = 0;
+    bool bf16_winograd = true;  // ops::ConvSpec::bf16_winograd
     lora::LoraState lora;
     ops::WeightPack forms;
     // x [n, h, w, in] -> [n, oh, ow, out]; plus sample_bias [n, out] and residual [n, oh, ow, out]

@@ -239,6 +239,10 @@ UNet::UNet(std::shared_ptr<const TensorMap> weights, const atl_unet_params& para
     time_embed0_ = load_linear(w, "time_embed.0", mc, time_embed_dim_);
     time_embed2_ = load_linear(w, "time_embed.2", time_embed_dim_, time_embed_dim_);
 
+    // The deepest level's and the middle block's 3x3 convolutions see 1/64 of the first level's
+    // pixels and hold a third of the weights: in BF16 they keep the direct form (ops::winograd_tile).
+    auto keep_direct_in_bf16 = [](ResBlock& r) { r.in_conv.bf16_winograd = r.out_conv.bf16_winograd = false; };
+
     // openaimodel.py UNetModel.__init__, in the same order so the block indices match.
     Block first;
     first.conv = load_conv(w, "input_blocks.0.0", config_.in_channels, mc, 3, 1, 1);
@@ -251,6 +255,7 @@ UNet::UNet(std::shared_ptr<const TensorMap> weights, const atl_unet_params& para
             const int64_t out = config_.channel_mult[level] * mc;
             Block b;
             b.res = load_res(w, p + "0.", ch, out);
+            if (level == levels - 1) keep_direct_in_bf16(*b.res);
             ch = out;
             if (config_.attention_levels[level]) b.attn = load_transformer(w, p + "1.", ch);
             input_blocks_.push_back(std::move(b));
@@ -268,6 +273,8 @@ UNet::UNet(std::shared_ptr<const TensorMap> weights, const atl_unet_params& para
     middle_.attn = load_transformer(w, "middle_block.1.", ch);
     Block middle2;
     middle2.res = load_res(w, "middle_block.2.", ch, ch);
+    keep_direct_in_bf16(*middle_.res);
+    keep_direct_in_bf16(*middle2.res);
     for (int64_t level = levels - 1; level >= 0; --level) {
         for (int64_t r = 0; r <= nrb; ++r) {
             const std::string p = idx("output_blocks", static_cast<int64_t>(output_blocks_.size()));
@@ -276,6 +283,7 @@ UNet::UNet(std::shared_ptr<const TensorMap> weights, const atl_unet_params& para
             const int64_t out = config_.channel_mult[level] * mc;
             Block b;
             b.res = load_res(w, p + "0.", ch + skip, out);
+            if (level == levels - 1) keep_direct_in_bf16(*b.res);  // its upsampler runs a level up
             ch = out;
             int64_t k = 1;
             if (config_.attention_levels[level]) {
