@@ -174,8 +174,8 @@ int winograd_tile(int64_t kernel, int64_t stride, int64_t padding, int64_t heigh
     // most of a BF16 generation's memory: the UNet keeps its deepest level and middle block direct
     // (bf16_winograd false; about 400 MiB of transformed weights more at 512 x 512, past the
     // budget of the BF16 weights plus 1.5 GiB), and every other layer takes Winograd from 64
-    // pixels, where the transforms pay: the UNet's third level at 256 x 256 taking it made a step
-    // about 9 % faster for 330 MiB.
+    // pixels, where the transforms pay: the UNet's third level taking it cut a BF16 step's
+    // convolutions by 13 % at 256 x 256 and 23 % at 512 x 512, for about 350 MiB.
     return bf16_winograd && pixels >= 64 ? 2 : 0;
 }
 

@@ -135,8 +135,8 @@ torch::Tensor Conv2d::apply(const torch::Tensor& x, const torch::Tensor& sample_
     auto base = [&](int64_t begin, int64_t end) {
         const torch::Tensor xs = samples(x, begin, end), bs = samples(sample_bias, begin, end),
                             rs = samples(residual, begin, end);
-        return ops::conv2d_nhwc(kernel_for({&xs, &bs, &rs}), xs, weight, bias, {stride, padding, bf16_winograd}, compute, bs, rs, &forms,
-                                overwrite_residual);
+        return ops::conv2d_nhwc(kernel_for({&xs, &bs, &rs}), xs, weight, bias, {stride, padding, bf16_winograd},
+                                compute, bs, rs, &forms, overwrite_residual);
     };
     if (lora.adapters.empty()) return base(0, x.size(0));
     return by_sample_runs(lora, x.size(0), base, [&](int64_t begin, int64_t end) {
