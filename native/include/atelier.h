@@ -823,14 +823,16 @@ ATL_API int32_t atl_lora_kernel_available(int32_t kernel);
  * x: [n, in], or [b, L, in] with index; weight [out, in]; bias [out] or NULL;
  * a: [r, in] or [m, r, in] (m adapters); b: [out, r] or [m, out, r];
  * index: NULL (adapter 0 for every row), or I64 [b]: sample i of x [b, L, in] uses adapter
- * index[i] (-1: none). F32 views (the BF16 kernel rounds its inputs to BF16). y: F32 shaped as x
- * with out columns. All caller-owned; y is written. */
+ * index[i] (-1: none). F32 views (the BF16 kernel rounds its inputs to BF16; the CUDA kernel
+ * computes in x's dtype where that is F16 or BF16, weight converted to it, a, b and bias F32, sums
+ * in F32). y: shaped as x with out columns, converted to y's dtype. All caller-owned; y is written. */
 ATL_API atl_status* atl_lora_linear_forward(int32_t kernel, const atl_tensor_view* x, const atl_tensor_view* weight,
                                             const atl_tensor_view* bias, const atl_tensor_view* a,
                                             const atl_tensor_view* b, float scale, const atl_tensor_view* index,
                                             atl_tensor_view* y);
 /* Gradients of the forward above (2-D x, one adapter, W frozen) given dy [n, out]:
- * dx [n, in], da [r, in], db [out, r]. F32 (F64 views accepted for the TORCH_F64 kernel).
+ * dx [n, in], da [r, in], db [out, r]. F32 (F64 views accepted for the TORCH_F64 kernel; F16 or
+ * BF16 x, weight and dy for the CUDA kernel, which then computes dx in that dtype).
  * All caller-owned; dx, da and db are written. */
 ATL_API atl_status* atl_lora_linear_backward(int32_t kernel, const atl_tensor_view* x, const atl_tensor_view* weight,
                                              const atl_tensor_view* a, const atl_tensor_view* b, float scale,

@@ -35,6 +35,66 @@ static float round_bf16(float f) {
     return f;
 }
 
+/* IEEE half precision, rounded to nearest even (subnormals included; past 65504: infinity). */
+static uint16_t f16_bits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    const uint32_t sign = (u >> 16) & 0x8000u, mant = u & 0x7fffffu;
+    const int32_t exp = (int32_t)((u >> 23) & 0xff) - 127 + 15;
+    if (exp >= 31) return (uint16_t)(sign | 0x7c00u);
+    if (exp <= 0) { /* subnormal: value / 2^-24, from the 24-bit significand */
+        if (exp < -10) return (uint16_t)sign;
+        const int shift = 14 - exp;
+        const uint32_t full = mant | 0x800000u, rem = full & ((1u << shift) - 1), mid = 1u << (shift - 1);
+        uint32_t h = full >> shift;
+        if (rem > mid || (rem == mid && (h & 1))) ++h;
+        return (uint16_t)(sign | h);
+    }
+    uint32_t h = ((uint32_t)exp << 10) | (mant >> 13);
+    const uint32_t rem = mant & 0x1fffu;
+    if (rem > 0x1000u || (rem == 0x1000u && (h & 1))) ++h; /* a carry into the exponent is the right result */
+    return (uint16_t)(sign | h);
+}
+
+static float f16_value(uint16_t h) {
+    const uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu;
+    float f;
+    if (exp == 0) {
+        f = (float)mant / 16777216.0f; /* 2^-24 */
+        return sign ? -f : f;
+    }
+    const uint32_t u = sign | (exp == 31 ? 0x7f800000u | (mant << 13) : ((exp + 112) << 23) | (mant << 13));
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static uint16_t bf16_bits(float f) {
+    f = round_bf16(f);
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return (uint16_t)(u >> 16);
+}
+
+static float bf16_value(uint16_t h) {
+    const uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* The conversions above on values whose encodings are known. */
+static void check_16bit_conversions(void) {
+    const float values[] = {1.0f, -2.5f, 65504.0f, 1.0f / 3.0f, 6.1035156e-05f, 5.9604645e-08f, 0.0f, 1e6f};
+    const uint16_t f16[] = {0x3c00, 0xc100, 0x7bff, 0x3555, 0x0400, 0x0001, 0x0000, 0x7c00};
+    const uint16_t bf16[] = {0x3f80, 0xc020, 0x4780, 0x3eab, 0x3880, 0x3380, 0x0000, 0x4974};
+    for (int i = 0; i < 8; ++i) {
+        CHECK(f16_bits(values[i]) == f16[i]);
+        CHECK(bf16_bits(values[i]) == bf16[i]);
+        if (i != 3 && i != 7) CHECK(f16_value(f16[i]) == values[i]); /* exact in F16 */
+    }
+    CHECK(fabs(f16_value(0x3555) - 1.0 / 3.0) < 1e-3 && bf16_value(0x3f80) == 1.0f);
+}
+
 static float* random_floats(int64_t n, int bf16) {
     float* p = malloc(sizeof(float) * (size_t)(n ? n : 1));
     for (int64_t i = 0; i < n; ++i) p[i] = bf16 ? round_bf16((float)uniform()) : (float)uniform();
@@ -156,7 +216,70 @@ static void per_sample_case(int kernel) {
     free(x), free(w), free(a), free(b), free(y), free(one);
 }
 
+/* Values of v rounded to the 16-bit type (ATL_DTYPE_F16 or ATL_DTYPE_BF16): their bits in h, the
+ * rounded values back in v (what the F64 reference sees). */
+static uint16_t* to_16bit(float* v, int64_t n, int dtype) {
+    uint16_t* h = malloc(sizeof(uint16_t) * (size_t)(n ? n : 1));
+    for (int64_t i = 0; i < n; ++i) {
+        h[i] = dtype == ATL_DTYPE_F16 ? f16_bits(v[i]) : bf16_bits(v[i]);
+        v[i] = dtype == ATL_DTYPE_F16 ? f16_value(h[i]) : bf16_value(h[i]);
+    }
+    return h;
+}
+
+static float* from_16bit(const uint16_t* h, int64_t n, int dtype) {
+    float* v = malloc(sizeof(float) * (size_t)(n ? n : 1));
+    for (int64_t i = 0; i < n; ++i) v[i] = dtype == ATL_DTYPE_F16 ? f16_value(h[i]) : bf16_value(h[i]);
+    return v;
+}
+
+/* F16 or BF16 views of the activations and weight (x, W, y; dy, dx), F32 adapters, bias and
+ * adapter gradients, against libtorch in float64 on the same rounded inputs: the CUDA kernel sums
+ * in F32 from the 16-bit values and the reference kernel widens them first, so the error is F32's
+ * plus one rounding of a 16-bit output (rtol: BF16 2^-8, F16 2^-10, twice the half ulp). */
+static void sixteen_bit_case(int kernel, int dtype, int trial) {
+    int64_t n = between(1, 70), in = between(1, 100), out = between(1, 90), r = between(1, 20);
+    if (trial == 0) { n = 300; in = 600; out = 70; r = 40; } /* several 32-wide tiles each way */
+    const float scale = (float)(0.5 + uniform());
+    float *x = random_floats(n * in, 0), *w = random_floats(out * in, 0), *bias = random_floats(out, 0);
+    float *a = random_floats(r * in, 0), *b = random_floats(out * r, 0), *dy = random_floats(n * out, 0);
+    uint16_t *xh = to_16bit(x, n * in, dtype), *wh = to_16bit(w, out * in, dtype), *dyh = to_16bit(dy, n * out, dtype);
+    uint16_t *yh = malloc(sizeof(uint16_t) * (size_t)(n * out)), *dxh = malloc(sizeof(uint16_t) * (size_t)(n * in));
+    float *da = malloc(sizeof(float) * (size_t)(r * in)), *db = malloc(sizeof(float) * (size_t)(out * r));
+    double *ry = malloc(sizeof(double) * (size_t)(n * out)), *rdx = malloc(sizeof(double) * (size_t)(n * in));
+    double *rda = malloc(sizeof(double) * (size_t)(r * in)), *rdb = malloc(sizeof(double) * (size_t)(out * r));
+    int64_t sx[2] = {n, in}, sw[2] = {out, in}, sb[1] = {out}, sa[2] = {r, in}, sbb[2] = {out, r}, sy[2] = {n, out};
+    atl_tensor_view vx = view(x, ATL_DTYPE_F32, 2, sx), vw = view(w, ATL_DTYPE_F32, 2, sw);
+    atl_tensor_view vdy = view(dy, ATL_DTYPE_F32, 2, sy), vbias = view(bias, ATL_DTYPE_F32, 1, sb);
+    atl_tensor_view va = view(a, ATL_DTYPE_F32, 2, sa), vb = view(b, ATL_DTYPE_F32, 2, sbb);
+    atl_tensor_view hx = view(xh, dtype, 2, sx), hw = view(wh, dtype, 2, sw), hdy = view(dyh, dtype, 2, sy);
+    atl_tensor_view hy = view(yh, dtype, 2, sy), hdx = view(dxh, dtype, 2, sx);
+    atl_tensor_view vda = view(da, ATL_DTYPE_F32, 2, sa), vdb = view(db, ATL_DTYPE_F32, 2, sbb);
+    atl_tensor_view rvy = view(ry, ATL_DTYPE_F64, 2, sy), rvdx = view(rdx, ATL_DTYPE_F64, 2, sx);
+    atl_tensor_view rvda = view(rda, ATL_DTYPE_F64, 2, sa), rvdb = view(rdb, ATL_DTYPE_F64, 2, sbb);
+    check_status(atl_lora_linear_forward(ATL_LORA_KERNEL_TORCH_F64, &vx, &vw, &vbias, &va, &vb, scale, NULL, &rvy),
+                 "torch_f64 forward");
+    check_status(atl_lora_linear_backward(ATL_LORA_KERNEL_TORCH_F64, &vx, &vw, &va, &vb, scale, &vdy, &rvdx, &rvda, &rvdb),
+                 "torch_f64 backward");
+    check_status(atl_lora_linear_forward(kernel, &hx, &hw, &vbias, &va, &vb, scale, NULL, &hy), "16-bit forward");
+    check_status(atl_lora_linear_backward(kernel, &hx, &hw, &va, &vb, scale, &hdy, &hdx, &vda, &vdb), "16-bit backward");
+    const double rtol = dtype == ATL_DTYPE_F16 ? 1.0 / 1024 : 1.0 / 256;
+    float *y = from_16bit(yh, n * out, dtype), *dx = from_16bit(dxh, n * in, dtype);
+    const double e0 = worst(y, ry, n * out, 2e-6 * (in + r), rtol);
+    const double e1 = worst(dx, rdx, n * in, 2e-6 * (out + r), rtol);
+    const double e2 = worst(da, rda, r * in, 2e-6 * (n + out), 1e-5);
+    const double e3 = worst(db, rdb, out * r, 2e-6 * (n + in), 1e-5);
+    if (e0 > 1 || e1 > 1 || e2 > 1 || e3 > 1)
+        fprintf(stderr, "%s %s n=%lld in=%lld out=%lld r=%lld: y %.3g dx %.3g da %.3g db %.3g of tolerance\n",
+                atl_lora_kernel_name(kernel), dtype == ATL_DTYPE_F16 ? "f16" : "bf16", (long long)n, (long long)in,
+                (long long)out, (long long)r, e0, e1, e2, e3);
+    CHECK(e0 <= 1 && e1 <= 1 && e2 <= 1 && e3 <= 1);
+    free(x), free(w), free(bias), free(a), free(b), free(dy), free(xh), free(wh), free(dyh), free(yh), free(dxh);
+    free(da), free(db), free(ry), free(rdx), free(rda), free(rdb), free(y), free(dx);
+}
+
 int main(void) {
+    check_16bit_conversions();
     CHECK(atl_lora_kernel_from_name("avx512") == ATL_LORA_KERNEL_AVX512);
     CHECK(strcmp(atl_lora_kernel_name(ATL_LORA_KERNEL_REFERENCE), "reference") == 0);
     CHECK(atl_lora_kernel_name(99) == NULL && atl_lora_kernel_from_name("nope") == -1);
@@ -174,6 +297,10 @@ int main(void) {
         if (kernel != ATL_LORA_KERNEL_MERGED) per_sample_case(kernel);
         if (kernel != ATL_LORA_KERNEL_AVX512_BF16 && kernel != ATL_LORA_KERNEL_MERGED) {
             for (int trial = 0; trial < 25; ++trial) backward_case(kernel, trial);
+        }
+        if (kernel == ATL_LORA_KERNEL_CUDA || kernel == ATL_LORA_KERNEL_REFERENCE) {
+            for (int trial = 0; trial < 10; ++trial) sixteen_bit_case(kernel, ATL_DTYPE_F16, trial);
+            for (int trial = 0; trial < 10; ++trial) sixteen_bit_case(kernel, ATL_DTYPE_BF16, trial);
         }
         printf("kernel %s: checked\n", atl_lora_kernel_name(kernel));
     }

@@ -173,15 +173,31 @@ torch::Tensor forward_f64(const torch::Tensor& x, const torch::Tensor& w, const 
 
 void check_cuda(const std::string& error) { require(error.empty(), ATL_ERR_BACKEND, "lora kernel " + error); }
 
+// The CUDA kernels' element type for activations of dtype t: F16 and BF16 as they are, else F32.
+cuda::Element cuda_element(c10::ScalarType t) {
+    return t == torch::kHalf ? cuda::Element::F16 : t == torch::kBFloat16 ? cuda::Element::BF16 : cuda::Element::F32;
+}
+
+c10::ScalarType dtype_of(cuda::Element e) {
+    return e == cuda::Element::F16 ? torch::kHalf : e == cuda::Element::BF16 ? torch::kBFloat16 : torch::kFloat;
+}
+
+// Row `row` of a contiguous matrix.
+void* row_of(const torch::Tensor& t, int64_t row) {
+    return static_cast<char*>(t.data_ptr()) + row * t.size(1) * t.element_size();
+}
+
 // Per run of rows: every term stacked (A [R, in], Q = s B^T [R, out]) and one fused launch on device 0.
+// x and W in x's 16-bit dtype (F32 otherwise), y likewise.
 torch::Tensor forward_cuda(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& bias,
                            const std::vector<RowSegment>& segments) {
     require(kernel_available(Kernel::Cuda), ATL_ERR_UNSUPPORTED,
             "lora kernel cuda: this build or machine has no CUDA device");
-    torch::Tensor xc = x.to(torch::kFloat).contiguous(), wc = w.to(torch::kFloat).contiguous();
+    const cuda::Element e = cuda_element(x.scalar_type());
+    torch::Tensor xc = x.to(dtype_of(e)).contiguous(), wc = w.to(dtype_of(e)).contiguous();
     torch::Tensor bc = bias.defined() ? bias.to(torch::kFloat).contiguous() : torch::Tensor();
     const int64_t n = xc.size(0), in = xc.size(1), out = wc.size(0);
-    torch::Tensor y = torch::empty({n, out});
+    torch::Tensor y = torch::empty({n, out}, xc.options());
     auto run = [&](int64_t begin, int64_t end, const std::vector<LowRank>& terms) {
         std::vector<torch::Tensor> as, qs;
         for (const LowRank& t : terms) {
@@ -191,10 +207,9 @@ torch::Tensor forward_cuda(const torch::Tensor& x, const torch::Tensor& w, const
         }
         torch::Tensor a = as.empty() ? torch::empty({0, in}) : torch::cat(as, 0).contiguous();
         torch::Tensor q = qs.empty() ? torch::empty({0, out}) : torch::cat(qs, 0).contiguous();
-        check_cuda(cuda::forward(xc.data_ptr<float>() + begin * in, wc.data_ptr<float>(),
-                                 bc.defined() ? bc.data_ptr<float>() : nullptr, a.data_ptr<float>(),
-                                 q.data_ptr<float>(), end - begin, in, out, a.size(0),
-                                 y.data_ptr<float>() + begin * out));
+        check_cuda(cuda::forward(e, row_of(xc, begin), wc.data_ptr(), bc.defined() ? bc.data_ptr<float>() : nullptr,
+                                 a.data_ptr<float>(), q.data_ptr<float>(), end - begin, in, out, a.size(0),
+                                 row_of(y, begin)));
     };
     static const std::vector<LowRank> none;
     for (const Span& span : cover(n, segments)) {
@@ -320,13 +335,15 @@ Grads backward(Kernel k, const torch::Tensor& x, const torch::Tensor& weight, co
     }
     if (k == Kernel::Cuda) {
         require(kernel_available(k), ATL_ERR_UNSUPPORTED, "lora kernel cuda: this build or machine has no CUDA device");
-        torch::Tensor xf = x.to(torch::kFloat).contiguous(), wf = weight.to(torch::kFloat).contiguous();
+        // x, W, dy and dx in x's 16-bit dtype (F32 otherwise); the adapters and their gradients F32.
+        const cuda::Element e = cuda_element(x.scalar_type());
+        torch::Tensor xe = x.to(dtype_of(e)).contiguous(), we = weight.to(dtype_of(e)).contiguous();
         torch::Tensor a = term.a.to(torch::kFloat).contiguous(), b = term.b.to(torch::kFloat).contiguous();
-        torch::Tensor g = dy.to(torch::kFloat).contiguous();
-        Grads grads{torch::empty({n, in}), torch::empty({r, in}), torch::empty({out, r})};
-        check_cuda(cuda::backward(xf.data_ptr<float>(), wf.data_ptr<float>(), a.data_ptr<float>(), b.data_ptr<float>(),
-                                  static_cast<float>(term.scale), g.data_ptr<float>(), n, in, out, r,
-                                  grads.dx.data_ptr<float>(), grads.da.data_ptr<float>(), grads.db.data_ptr<float>()));
+        torch::Tensor g = dy.to(dtype_of(e)).contiguous();
+        Grads grads{torch::empty({n, in}, xe.options()), torch::empty({r, in}), torch::empty({out, r})};
+        check_cuda(cuda::backward(e, xe.data_ptr(), we.data_ptr(), a.data_ptr<float>(), b.data_ptr<float>(),
+                                  static_cast<float>(term.scale), g.data_ptr(), n, in, out, r, grads.dx.data_ptr(),
+                                  grads.da.data_ptr<float>(), grads.db.data_ptr<float>()));
         return grads;
     }
     Kernel kk = resolve(k == Kernel::Avx512Bf16 ? Kernel::Avx512 : k, torch::kFloat);

@@ -88,7 +88,8 @@ torch::Tensor fused_linear_autograd(const torch::Tensor& x, const torch::Tensor&
 struct Grads {
     torch::Tensor dx, da, db;  // [n, in], [r, in], [out, r]
 };
-// Gradients of y = x W^T + bias + s (x A^T) B^T for the frozen W, given dy [n, out]. F32.
+// Gradients of y = x W^T + bias + s (x A^T) B^T for the frozen W, given dy [n, out]. F32 (the CUDA
+// kernel: dx in x's dtype where that is F16 or BF16; da and db F32).
 Grads backward(Kernel k, const torch::Tensor& x, const torch::Tensor& weight, const LowRank& term,
                const torch::Tensor& dy);
 

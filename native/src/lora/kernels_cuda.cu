@@ -2,8 +2,12 @@
 // does every product: operands are read through (row, column) strides, so x W^T, dy W, the
 // low-rank projections and the reductions dA, dB need no transposed copies; and it sums up to two
 // depth parts into the same accumulators, so [x | t] times [W^T ; s B^T] writes y once (the
-// low-rank term is fused into the GEMM, as on the CPU). Checked against the CPU reference by the
-// tests tagged gpu and by test_lora_kernels when a GPU is present.
+// low-rank term is fused into the GEMM, as on the CPU). Operands of F16 or BF16 are widened to F32
+// as they are read into shared memory and the sums stay F32; a 16-bit output is rounded once, when
+// stored. Checked against the CPU reference by the tests tagged gpu and by test_lora_kernels when a
+// GPU is present.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <string>
@@ -18,11 +22,31 @@ namespace {
 constexpr int kTile = 32;    // C tile kTile x kTile; depth step kTile
 constexpr int kThreadsY = 8; // block (32, 8): each thread computes kTile / kThreadsY rows of one column
 
-// Element (i, j) of a matrix at p[i * s0 + j * s1].
+// Element (i, j) of a matrix at p[i * s0 + j * s1], of type e.
 struct Operand {
-    const float* p;
+    const void* p;
     int64_t s0, s1;
+    Element e;
 };
+
+size_t size_of(Element e) { return e == Element::F32 ? sizeof(float) : 2; }
+
+__device__ __forceinline__ float load(const Operand& o, int64_t i, int64_t j) {
+    const int64_t at = i * o.s0 + j * o.s1;
+    switch (o.e) {
+        case Element::F16: return __half2float(static_cast<const __half*>(o.p)[at]);
+        case Element::BF16: return __bfloat162float(static_cast<const __nv_bfloat16*>(o.p)[at]);
+        default: return static_cast<const float*>(o.p)[at];
+    }
+}
+
+__device__ __forceinline__ void store(void* c, Element e, int64_t at, float v) {
+    switch (e) {
+        case Element::F16: static_cast<__half*>(c)[at] = __float2half_rn(v); break;
+        case Element::BF16: static_cast<__nv_bfloat16*>(c)[at] = __float2bfloat16_rn(v); break;
+        default: static_cast<float*>(c)[at] = v;
+    }
+}
 // alpha * A(m, k) B(k, n) summed over k < depth.
 struct Part {
     Operand a, b;
@@ -30,9 +54,9 @@ struct Part {
     float alpha;
 };
 
-// C [m, n] (row stride ldc) = sum over parts + bias[n] (bias may be null). nparts 1 or 2.
+// C [m, n] (row stride ldc, type ce) = sum over parts + bias[n] (bias may be null). nparts 1 or 2.
 __global__ void gemm_kernel(Part p0, Part p1, int nparts, int64_t m, int64_t n, const float* __restrict__ bias,
-                            float* __restrict__ c, int64_t ldc) {
+                            void* __restrict__ c, Element ce, int64_t ldc) {
     __shared__ float as[kTile][kTile + 1];  // [row][k]; +1: no bank conflicts on the column reads
     __shared__ float bs[kTile][kTile + 1];  // [k][col]
     const int tx = threadIdx.x, ty = threadIdx.y;
@@ -43,8 +67,8 @@ __global__ void gemm_kernel(Part p0, Part p1, int nparts, int64_t m, int64_t n, 
         for (int64_t k0 = 0; k0 < p.depth; k0 += kTile) {
             for (int r = ty; r < kTile; r += kThreadsY) {
                 const int64_t mi = row0 + r, ka = k0 + tx, kb = k0 + r, nj = col0 + tx;
-                as[r][tx] = (mi < m && ka < p.depth) ? p.a.p[mi * p.a.s0 + ka * p.a.s1] : 0.f;
-                bs[r][tx] = (kb < p.depth && nj < n) ? p.alpha * p.b.p[kb * p.b.s0 + nj * p.b.s1] : 0.f;
+                as[r][tx] = (mi < m && ka < p.depth) ? load(p.a, mi, ka) : 0.f;
+                bs[r][tx] = (kb < p.depth && nj < n) ? p.alpha * load(p.b, kb, nj) : 0.f;
             }
             __syncthreads();
 #pragma unroll 8
@@ -60,7 +84,7 @@ __global__ void gemm_kernel(Part p0, Part p1, int nparts, int64_t m, int64_t n, 
     if (col >= n) return;
     for (int i = 0; i < kTile / kThreadsY; ++i) {
         const int64_t row = row0 + ty + kThreadsY * i;
-        if (row < m) c[row * ldc + col] = acc[i] + (bias ? bias[col] : 0.f);
+        if (row < m) store(c, ce, row * ldc + col, acc[i] + (bias ? bias[col] : 0.f));
     }
 }
 
@@ -70,42 +94,53 @@ __global__ void gemm_kernel(Part p0, Part p1, int nparts, int64_t m, int64_t n, 
         if (e_ != cudaSuccess) return std::string("cuda: " #call ": ") + cudaGetErrorString(e_); \
     } while (0)
 
-// Device buffers freed when the call returns, whatever the path.
+// Device buffers of count elements of type e, freed when the call returns, whatever the path.
 class Buffers {
 public:
     ~Buffers() {
-        for (float* p : owned_) cudaFree(p);
+        for (void* p : owned_) cudaFree(p);
     }
-    std::string alloc(float** out, int64_t count) {
-        *out = nullptr;
-        if (count <= 0) return {};
-        ATL_CU(cudaMalloc(reinterpret_cast<void**>(out), static_cast<size_t>(count) * sizeof(float)));
-        owned_.push_back(*out);
-        return {};
+    template <typename T>
+    std::string alloc(T** out, int64_t count, Element e = Element::F32) {
+        void* p = nullptr;
+        std::string error = allocate(&p, count, e);
+        *out = static_cast<T*>(p);
+        return error;
     }
-    std::string upload(float** out, const float* host, int64_t count) {
-        std::string e = alloc(out, count);
-        if (!e.empty() || count <= 0) return e;
-        ATL_CU(cudaMemcpy(*out, host, static_cast<size_t>(count) * sizeof(float), cudaMemcpyHostToDevice));
+    template <typename T>
+    std::string upload(const T** out, const T* host, int64_t count, Element e = Element::F32) {
+        void* p = nullptr;
+        std::string error = allocate(&p, count, e);
+        *out = static_cast<const T*>(p);
+        if (!error.empty() || count <= 0) return error;
+        ATL_CU(cudaMemcpy(p, host, static_cast<size_t>(count) * size_of(e), cudaMemcpyHostToDevice));
         return {};
     }
 
 private:
-    std::vector<float*> owned_;
+    std::string allocate(void** out, int64_t count, Element e) {
+        if (count <= 0) return {};
+        ATL_CU(cudaMalloc(out, static_cast<size_t>(count) * size_of(e)));
+        owned_.push_back(*out);
+        return {};
+    }
+    std::vector<void*> owned_;
 };
 
-std::string download(float* host, const float* dev, int64_t count) {
+template <typename T>
+std::string download(T* host, const T* dev, int64_t count, Element e = Element::F32) {
     if (count <= 0) return {};
-    ATL_CU(cudaMemcpy(host, dev, static_cast<size_t>(count) * sizeof(float), cudaMemcpyDeviceToHost));
+    ATL_CU(cudaMemcpy(host, dev, static_cast<size_t>(count) * size_of(e), cudaMemcpyDeviceToHost));
     return {};
 }
 
-std::string gemm(const Part& p0, const Part* p1, int64_t m, int64_t n, const float* bias, float* c) {
+std::string gemm(const Part& p0, const Part* p1, int64_t m, int64_t n, const float* bias, void* c,
+                 Element ce = Element::F32) {
     if (m <= 0 || n <= 0) return {};
     const dim3 block(kTile, kThreadsY);
     const dim3 grid(static_cast<unsigned>((n + kTile - 1) / kTile), static_cast<unsigned>((m + kTile - 1) / kTile));
     if (grid.y > 65535u) return "cuda: " + std::to_string(m) + " rows exceed one launch";
-    gemm_kernel<<<grid, block>>>(p0, p1 ? *p1 : p0, p1 ? 2 : 1, m, n, bias, c, n);
+    gemm_kernel<<<grid, block>>>(p0, p1 ? *p1 : p0, p1 ? 2 : 1, m, n, bias, c, ce, n);
     ATL_CU(cudaGetLastError());
     return {};
 }
@@ -127,59 +162,67 @@ int device_count() {
     return count;
 }
 
-std::string forward(const float* x, const float* w, const float* bias, const float* a, const float* q, int64_t n,
-                    int64_t in, int64_t out, int64_t r, float* y) {
+std::string forward(Element e, const void* x, const void* w, const float* bias, const float* a, const float* q,
+                    int64_t n, int64_t in, int64_t out, int64_t r, void* y) {
     ATL_CU(cudaSetDevice(0));
     Buffers buf;
-    float *dx, *dw, *db = nullptr, *da, *dq, *dt, *dy;
-    ATL_TRY_CU(buf.upload(&dx, x, n * in));
-    ATL_TRY_CU(buf.upload(&dw, w, out * in));
+    const void *dx, *dw;
+    const float *db = nullptr, *da, *dq;
+    float* dt;
+    void* dy;
+    ATL_TRY_CU(buf.upload(&dx, x, n * in, e));
+    ATL_TRY_CU(buf.upload(&dw, w, out * in, e));
     if (bias) ATL_TRY_CU(buf.upload(&db, bias, out));
     ATL_TRY_CU(buf.upload(&da, a, r * in));
     ATL_TRY_CU(buf.upload(&dq, q, r * out));
     ATL_TRY_CU(buf.alloc(&dt, n * r));
-    ATL_TRY_CU(buf.alloc(&dy, n * out));
-    const Part xw{{dx, in, 1}, {dw, 1, in}, in, 1.f};  // x [n, in] times W^T: B(k, o) = W[o, k]
+    ATL_TRY_CU(buf.alloc(&dy, n * out, e));
+    const Operand xm{dx, in, 1, e};
+    const Part xw{xm, {dw, 1, in, e}, in, 1.f};  // x [n, in] times W^T: B(k, o) = W[o, k]
     if (r > 0) {
-        const Part xa{{dx, in, 1}, {da, 1, in}, in, 1.f};  // t = x A^T
+        const Part xa{xm, {da, 1, in, Element::F32}, in, 1.f};  // t = x A^T
         ATL_TRY_CU(gemm(xa, nullptr, n, r, nullptr, dt));
-        const Part tq{{dt, r, 1}, {dq, out, 1}, r, 1.f};  // + t Q, same accumulators
-        ATL_TRY_CU(gemm(xw, &tq, n, out, db, dy));
+        const Part tq{{dt, r, 1, Element::F32}, {dq, out, 1, Element::F32}, r, 1.f};  // + t Q, same accumulators
+        ATL_TRY_CU(gemm(xw, &tq, n, out, db, dy, e));
     } else {
-        ATL_TRY_CU(gemm(xw, nullptr, n, out, db, dy));
+        ATL_TRY_CU(gemm(xw, nullptr, n, out, db, dy, e));
     }
     ATL_CU(cudaDeviceSynchronize());
-    return download(y, dy, n * out);
+    return download<void>(y, dy, n * out, e);
 }
 
-std::string backward(const float* x, const float* w, const float* a, const float* b, float scale, const float* dy,
-                     int64_t n, int64_t in, int64_t out, int64_t r, float* dx, float* da, float* db) {
+std::string backward(Element e, const void* x, const void* w, const float* a, const float* b, float scale,
+                     const void* dy, int64_t n, int64_t in, int64_t out, int64_t r, void* dx, float* da, float* db) {
     ATL_CU(cudaSetDevice(0));
     Buffers buf;
-    float *gx, *gw, *ga, *gb, *gdy, *gt, *gu, *gdx, *gda, *gdb;
-    ATL_TRY_CU(buf.upload(&gx, x, n * in));
-    ATL_TRY_CU(buf.upload(&gw, w, out * in));
+    const void *gx, *gw, *gdy;
+    const float *ga, *gb;
+    float *gt, *gu, *gda, *gdb;
+    void* gdx;
+    ATL_TRY_CU(buf.upload(&gx, x, n * in, e));
+    ATL_TRY_CU(buf.upload(&gw, w, out * in, e));
     ATL_TRY_CU(buf.upload(&ga, a, r * in));
     ATL_TRY_CU(buf.upload(&gb, b, out * r));
-    ATL_TRY_CU(buf.upload(&gdy, dy, n * out));
+    ATL_TRY_CU(buf.upload(&gdy, dy, n * out, e));
     ATL_TRY_CU(buf.alloc(&gt, n * r));
     ATL_TRY_CU(buf.alloc(&gu, n * r));
-    ATL_TRY_CU(buf.alloc(&gdx, n * in));
+    ATL_TRY_CU(buf.alloc(&gdx, n * in, e));
     ATL_TRY_CU(buf.alloc(&gda, r * in));
     ATL_TRY_CU(buf.alloc(&gdb, out * r));
-    const Part xa{{gx, in, 1}, {ga, 1, in}, in, 1.f};    // t = x A^T         [n, r]
-    const Part gbm{{gdy, out, 1}, {gb, r, 1}, out, 1.f}; // u = dy B          [n, r]
+    constexpr Element f32 = Element::F32;
+    const Part xa{{gx, in, 1, e}, {ga, 1, in, f32}, in, 1.f};     // t = x A^T         [n, r]
+    const Part gbm{{gdy, out, 1, e}, {gb, r, 1, f32}, out, 1.f};  // u = dy B          [n, r]
     ATL_TRY_CU(gemm(xa, nullptr, n, r, nullptr, gt));
     ATL_TRY_CU(gemm(gbm, nullptr, n, r, nullptr, gu));
-    const Part gwp{{gdy, out, 1}, {gw, in, 1}, out, 1.f};  // dy W
-    const Part ua{{gu, r, 1}, {ga, in, 1}, r, scale};      // + s u A
-    ATL_TRY_CU(gemm(gwp, r > 0 ? &ua : nullptr, n, in, nullptr, gdx));
-    const Part utx{{gu, 1, r}, {gx, in, 1}, n, scale};      // dA = s u^T x
-    const Part gtt{{gdy, 1, out}, {gt, r, 1}, n, scale};    // dB = s dy^T t
+    const Part gwp{{gdy, out, 1, e}, {gw, in, 1, e}, out, 1.f};  // dy W
+    const Part ua{{gu, r, 1, f32}, {ga, in, 1, f32}, r, scale};  // + s u A
+    ATL_TRY_CU(gemm(gwp, r > 0 ? &ua : nullptr, n, in, nullptr, gdx, e));
+    const Part utx{{gu, 1, r, f32}, {gx, in, 1, e}, n, scale};      // dA = s u^T x
+    const Part gtt{{gdy, 1, out, e}, {gt, r, 1, f32}, n, scale};    // dB = s dy^T t
     ATL_TRY_CU(gemm(utx, nullptr, r, in, nullptr, gda));
     ATL_TRY_CU(gemm(gtt, nullptr, out, r, nullptr, gdb));
     ATL_CU(cudaDeviceSynchronize());
-    ATL_TRY_CU(download(dx, gdx, n * in));
+    ATL_TRY_CU(download<void>(dx, gdx, n * in, e));
     ATL_TRY_CU(download(da, gda, r * in));
     return download(db, gdb, out * r);
 }

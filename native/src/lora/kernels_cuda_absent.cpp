@@ -8,13 +8,13 @@ namespace atl::lora::cuda {
 
 int device_count() { return 0; }
 
-std::string forward(const float*, const float*, const float*, const float*, const float*, int64_t, int64_t, int64_t,
-                    int64_t, float*) {
+std::string forward(Element, const void*, const void*, const float*, const float*, const float*, int64_t, int64_t,
+                    int64_t, int64_t, void*) {
     return "cuda: this build has no CUDA kernels";
 }
 
-std::string backward(const float*, const float*, const float*, const float*, float, const float*, int64_t, int64_t,
-                     int64_t, int64_t, float*, float*, float*) {
+std::string backward(Element, const void*, const void*, const float*, const float*, float, const void*, int64_t,
+                     int64_t, int64_t, int64_t, void*, float*, float*) {
     return "cuda: this build has no CUDA kernels";
 }
 
