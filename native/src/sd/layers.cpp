@@ -132,13 +132,18 @@ torch::Tensor Conv2d::apply(const torch::Tensor& x, const torch::Tensor& sample_
     const int64_t k = weight.size(2), oh = (x.size(1) + 2 * padding - k) / stride + 1,
                   ow = (x.size(2) + 2 * padding - weight.size(3)) / stride + 1;
     ops::OpScope scope(ops::OpClass::Convolution, 2.0 * x.size(0) * oh * ow * weight.numel());
+    const ops::ConvSpec spec{stride, padding, bf16_winograd};
+    if (lora.adapters.empty()) {
+        // The tensors as given: a narrowed view of the residual would share its storage, and the op
+        // could no longer write y into the residual's memory.
+        return ops::conv2d_nhwc(kernel_for({&x, &sample_bias, &residual}), x, weight, bias, spec, compute, sample_bias,
+                                residual, &forms, overwrite_residual);
+    }
     auto base = [&](int64_t begin, int64_t end) {
         const torch::Tensor xs = samples(x, begin, end), bs = samples(sample_bias, begin, end),
                             rs = samples(residual, begin, end);
-        return ops::conv2d_nhwc(kernel_for({&xs, &bs, &rs}), xs, weight, bias, {stride, padding, bf16_winograd},
-                                compute, bs, rs, &forms, overwrite_residual);
+        return ops::conv2d_nhwc(kernel_for({&xs, &bs, &rs}), xs, weight, bias, spec, compute, bs, rs, &forms);
     };
-    if (lora.adapters.empty()) return base(0, x.size(0));
     return by_sample_runs(lora, x.size(0), base, [&](int64_t begin, int64_t end) {
         return adapted(samples(x, begin, end), samples(sample_bias, begin, end), samples(residual, begin, end), oh, ow);
     });

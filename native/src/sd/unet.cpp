@@ -40,8 +40,10 @@ torch::Tensor timestep_embedding(const torch::Tensor& t, int64_t dim) {
 torch::Tensor UNet::ResBlock::forward(const torch::Tensor& x, const torch::Tensor& emb) const {
     // emb is already emb_layers(emb) for this block: added per sample by the convolution.
     torch::Tensor h = in_conv.apply(in_norm.apply(x, true), emb);
-    // h and the skip's output are temporaries: the normalisation and the sum reuse their memory.
-    return out_conv.apply(out_norm.apply(std::move(h), true), {}, skip ? skip->apply(x) : x);
+    // h and the skip's output are temporaries: the normalisation and the sum reuse their memory (x
+    // is the caller's: the sum copies it). Both branches are non-const prvalues, so the residual
+    // binds to the overload that takes it over.
+    return out_conv.apply(out_norm.apply(std::move(h), true), {}, skip ? skip->apply(x) : torch::Tensor(x));
 }
 
 torch::Tensor UNet::TransformerBlock::forward(const torch::Tensor& x, const torch::Tensor& context) const {
