@@ -719,8 +719,8 @@ static void conv_cases(void) {
         conv_case(3, 15, 11, 33, 17, 3, 2, 1, 0, bf16);
         conv_case(2, 12, 13, 64, 320, 1, 1, 0, 1, bf16);
         conv_case(1, 9, 9, 20, 33, 3, 2, 0, 1, bf16);
-        /* 64 x 66: over 4096 pixels (Winograd in BF16 too; F32 takes F(4x4, 3x3) from 1024, BF16
-         * F(2x2, 3x3)) and 2112 tiles of 2x2 (tasks of 96 tiles); 33 x 40: 1320 pixels, Winograd in
+        /* 64 x 66: 4224 pixels (F32 takes F(4x4, 3x3) from 1024, BF16 F(2x2, 3x3)) and 2112 tiles
+         * of 2x2 (tasks of 96 tiles, each thread a chunk); 33 x 40: 1320 pixels, Winograd in
          * BF16 (for 20 x 24 and 962 x 320 channels); 7 x 9: 63 pixels, the direct GEMM in both (BF16
          * with x rounded for 962 x 320). */
         conv_case(2, 64, 66, 20, 24, 3, 1, 1, 1 - bf16, bf16);
