@@ -105,15 +105,10 @@ void gemm(const DepthPart* parts, int nparts, int64_t n, const float* bias, floa
 // buffer of its thread, then calls rows(i0, i1, c, ldc) there with rows [i0, i1) of the product at
 // c (row stride ldc >= out), while they are in cache. For an epilogue that needs whole rows (GEGLU
 // pairs column j with column j + out / 2); C itself never exists in memory. Parallel over the
-// chunks only (gemm_rows_chunk): the caller takes it where every thread gets an even share.
+// chunks only: the caller takes it where there are chunks for every thread.
 using RowsFn = std::function<void(int64_t i0, int64_t i1, const float* c, int64_t ldc)>;
 void gemm_rows(const DepthPart* parts, int nparts, int64_t n, const float* bias, const RowsFn& rows);
 // Rows of A per task of gemm and gemm_rows (8 micro-panels of 12).
 constexpr int64_t kRowChunk = 96;
-// Rows per task of gemm_rows for n rows on `threads` threads: kRowChunk, or an equal share per
-// thread where n is at most a chunk per thread (128 rows on two threads: 64 each, not 96 and 32).
-inline int64_t gemm_rows_chunk(int64_t n, int64_t threads) {
-    return n <= kRowChunk * threads ? (n + threads - 1) / threads : kRowChunk;
-}
 
 }  // namespace atl::lora::avx512

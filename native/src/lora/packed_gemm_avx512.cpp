@@ -344,9 +344,8 @@ void gemm_rows(const DepthPart* parts, int nparts, int64_t n, const float* bias,
         if (c.size() < static_cast<size_t>(kRowChunk * ldc)) c.resize(static_cast<size_t>(kRowChunk * ldc));
         return Scratch{left_scratch(), c.data()};
     };
-    const int64_t chunk = gemm_rows_chunk(n, at::get_num_threads());
-    for_each_task((n + chunk - 1) / chunk, make, [&](int64_t task, Scratch& sc) {
-        const int64_t i0 = task * chunk, i1 = std::min(n, i0 + chunk);
+    for_each_task((n + kRowChunk - 1) / kRowChunk, make, [&](int64_t task, Scratch& sc) {
+        const int64_t i0 = task * kRowChunk, i1 = std::min(n, i0 + kRowChunk);
         gemm_task(parts, nparts, i0, i1, 0, panels, bias, sc.c, i0, ldc, false, sc.left);
         rows(i0, i1, sc.c, ldc);
     });

@@ -72,13 +72,9 @@ torch::Tensor geglu(Kernel kernel, const torch::Tensor& h) {
 }
 
 bool linear_geglu_fits(const torch::Tensor& x, const torch::Tensor& weight) {
-    // Every thread gets an even share of the row chunks: two chunks or more each, or one of at
-    // least 48 rows (gemm_rows_chunk). Between the two (193-288 rows on two threads) three chunks
-    // of 96 would leave a thread idle for a third of the product.
-    const int64_t rows = x.numel() / std::max<int64_t>(1, weight.size(1)), threads = at::get_num_threads();
-    const int64_t chunk = lora::avx512::gemm_rows_chunk(rows, threads);
-    const int64_t chunks = (rows + chunk - 1) / chunk;
-    return x.scalar_type() == torch::kFloat && (chunks >= 2 * threads || (chunks == threads && chunk >= 48));
+    const int64_t rows = x.numel() / std::max<int64_t>(1, weight.size(1));
+    const int64_t chunks = (rows + lora::avx512::kRowChunk - 1) / lora::avx512::kRowChunk;
+    return x.scalar_type() == torch::kFloat && chunks >= 2 * at::get_num_threads();
 }
 
 torch::Tensor linear_geglu(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,

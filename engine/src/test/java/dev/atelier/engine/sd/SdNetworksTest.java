@@ -21,8 +21,6 @@ import java.lang.foreign.ValueLayout;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Parity of the SD networks with the reference implementations (OpenAI CLIP text transformer,
@@ -238,15 +236,13 @@ class SdNetworksTest {
     /**
      * Latents of 24x24 give the first level's transformers 576 tokens a sample, enough rows for the
      * feed-forward's GEGLU projection to be gated a chunk of rows at a time inside its GEMM
-     * (ops::linear_geglu, taken where every thread gets chunks: up to 3 threads here); 8x8 give 64
-     * a sample, gated in one chunk per thread (on one or two threads). Atelier's kernels still
-     * agree with libtorch's within the parity tolerance, in F32 and in BF16.
+     * (ops::linear_geglu, taken where every thread gets chunks: up to 3 threads here). Atelier's
+     * kernels still agree with libtorch's within the parity tolerance, in F32 and in BF16.
      */
-    @ParameterizedTest
-    @ValueSource(ints = {24, 8})
-    void latentsLargeEnoughForTheFusedGegluAgreeWithLibtorch(int side) {
+    @Test
+    void latentsLargeEnoughForTheFusedGegluAgreeWithLibtorch() {
         long n = cases.view("unet.x").shape()[0];
-        TensorView x = noise(12, n, 4, side, side);
+        TensorView x = noise(12, n, 4, 24, 24);
         TensorView context = cases.view("unet.context");
         for (DType compute : new DType[] {DType.F32, DType.BF16}) {
             try (UNet torch = UNet.create(model.unet(), unetParams().withComputeDtype(compute).withKernels(OpKernel.TORCH));
@@ -254,8 +250,8 @@ class SdNetworksTest {
                 TensorView ref = torch.forward(x, timesteps(), context, arena);
                 double eps = relativeDifference(auto.forward(x, timesteps(), context, arena), ref, ref);
                 double tolerance = compute == DType.F32 ? TOLERANCE : BF16_TOLERANCE;
-                System.out.printf("%dx%d latents, %s, auto vs torch kernels: unet.eps %.3g (tolerance %.0e)%n",
-                        side, side, compute, eps, tolerance);
+                System.out.printf("24x24 latents, %s, auto vs torch kernels: unet.eps %.3g (tolerance %.0e)%n",
+                        compute, eps, tolerance);
                 assertTrue(eps <= tolerance, compute + " unet.eps: " + eps);
             }
         }
