@@ -109,9 +109,9 @@ public:
     }
     template <typename T>
     std::string upload(const T** out, const T* host, int64_t count, Element e = Element::F32) {
-        void* p = nullptr;
-        std::string error = allocate(&p, count, e);
-        *out = static_cast<const T*>(p);
+        T* p = nullptr;
+        std::string error = alloc(&p, count, e);
+        *out = p;
         if (!error.empty() || count <= 0) return error;
         ATL_CU(cudaMemcpy(p, host, static_cast<size_t>(count) * size_of(e), cudaMemcpyHostToDevice));
         return {};
