@@ -3,6 +3,7 @@ package dev.atelier.engine.catalog;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import dev.atelier.engine.core.AtelierException.FormatException;
 import dev.atelier.engine.testing.FuzzSeeds;
+import dev.atelier.engine.util.StagedDirectory;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -10,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -32,6 +34,11 @@ class DeepFashionFuzzTest {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    @AfterAll
+    static void removeFolder() throws IOException {
+        StagedDirectory.deleteTree(ROOT);
     }
 
     @FuzzTest(maxDuration = "60s")

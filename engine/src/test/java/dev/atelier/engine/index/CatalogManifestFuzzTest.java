@@ -4,6 +4,7 @@ import com.code_intelligence.jazzer.junit.FuzzTest;
 import dev.atelier.engine.catalog.CatalogItem;
 import dev.atelier.engine.core.AtelierException.FormatException;
 import dev.atelier.engine.testing.FuzzSeeds;
+import dev.atelier.engine.util.StagedDirectory;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -13,6 +14,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -42,6 +44,11 @@ class CatalogManifestFuzzTest {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    @AfterAll
+    static void removeFolder() throws IOException {
+        StagedDirectory.deleteTree(DIR);
     }
 
     @FuzzTest(maxDuration = "60s")
