@@ -76,6 +76,13 @@ ATL_API const char* atl_build_info(void);
  * n <= 0 means all cores. This libtorch starts with one thread, hence an explicit call. */
 ATL_API atl_status* atl_set_num_threads(int32_t n);
 ATL_API int32_t atl_num_threads(void);
+/* Ends the calling thread's idle intra-op worker threads; its next parallel call starts them
+ * again. Call it on a thread that has run parallel work and now waits while others compute
+ * (one that loaded a model for a server, say): while more worker threads exist than cores,
+ * OpenMP stops spinning between parallel regions in every thread, and each of a network's
+ * thousands of regions then waits for its workers to be woken. Nothing to do (and OK) on a
+ * thread without workers, inside a parallel region, or in a build whose OpenMP cannot do it. */
+ATL_API atl_status* atl_release_threads(void);
 /* Logical cores the process may run on. */
 ATL_API int32_t atl_num_cores(void);
 

@@ -1,11 +1,46 @@
 /* The C API from plain C: proves the header is pure C and checks the status, tensor-view,
  * progress and weights contracts without the JVM in the way. */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "atelier.h"
 #include "test_util.h"
+
+/* Threads of this process now (Linux). */
+static int thread_count(void) {
+    DIR* dir = opendir("/proc/self/task");
+    CHECK(dir != NULL);
+    int n = 0;
+    for (struct dirent* e; (e = readdir(dir)) != NULL;) n += e->d_name[0] != '.';
+    closedir(dir);
+    return n;
+}
+
+/* A parallel sum at two threads leaves an idle worker thread behind; atl_release_threads ends
+ * it, and the next parallel call works as before. */
+static void check_release_threads(void) {
+    enum { N = 1 << 20 };
+    float* big = malloc(N * sizeof(float));
+    CHECK(big != NULL);
+    for (int i = 0; i < N; i++) big[i] = 1.0f;
+    atl_tensor_view v = view_rows(big, ATL_DTYPE_F32, 1, N, 1);
+    double sum = 0;
+    CHECK(atl_set_num_threads(2) == NULL);
+    int before = thread_count();
+    CHECK(atl_tensor_sum(&v, &sum) == NULL && sum == N);
+    int with_workers = thread_count();
+    CHECK(with_workers > before);
+    CHECK(atl_release_threads() == NULL);
+    CHECK(thread_count() == with_workers - 1);
+    CHECK(atl_release_threads() == NULL); /* nothing left to end */
+    CHECK(atl_tensor_sum(&v, &sum) == NULL && sum == N);
+    CHECK(thread_count() == with_workers);
+    CHECK(atl_release_threads() == NULL);
+    CHECK(atl_set_num_threads(1) == NULL);
+    free(big);
+}
 
 static int cancel_at_three(void* user_data, int64_t done, int64_t total) {
     (void)total;
@@ -23,6 +58,7 @@ int main(void) {
 
     CHECK(atl_set_num_threads(1) == NULL);
     CHECK(atl_num_threads() == 1);
+    check_release_threads();
 
     /* matmul through libtorch, result written into caller memory */
     float a[6] = {1, 2, 3, 4, 5, 6}, b[6] = {1, 0, 0, 1, 1, 1}, c[4] = {0};

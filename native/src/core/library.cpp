@@ -94,6 +94,16 @@ int32_t atl_num_threads(void) {
     }
 }
 
+atl_status* atl_release_threads(void) {
+    ATL_TRY
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 9
+    // libgomp's omp_pause_resource_all ends only the calling thread's pool of workers (LLVM's
+    // libomp would pause the whole runtime, other threads' regions included: not used there).
+    if (omp_get_level() == 0) omp_pause_resource_all(omp_pause_soft);
+#endif
+    ATL_CATCH
+}
+
 uint32_t atl_cpu_features(void) {
     static const uint32_t features = detect_cpu_features();
     return features;

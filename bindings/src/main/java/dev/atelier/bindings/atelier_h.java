@@ -746,6 +746,64 @@ public class atelier_h extends atelier_h$shared {
         }
     }
 
+    private static class atl_release_threads {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            atelier_h.C_POINTER    );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("atl_release_threads");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * atl_status *atl_release_threads(void)
+     * }
+     */
+    public static FunctionDescriptor atl_release_threads$descriptor() {
+        return atl_release_threads.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * atl_status *atl_release_threads(void)
+     * }
+     */
+    public static MethodHandle atl_release_threads$handle() {
+        return atl_release_threads.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * atl_status *atl_release_threads(void)
+     * }
+     */
+    public static MemorySegment atl_release_threads$address() {
+        return atl_release_threads.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * atl_status *atl_release_threads(void)
+     * }
+     */
+    public static MemorySegment atl_release_threads() {
+        var mh$ = atl_release_threads.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("atl_release_threads");
+            }
+            return (MemorySegment)mh$.invokeExact();
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class atl_num_cores {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             atelier_h.C_INT    );

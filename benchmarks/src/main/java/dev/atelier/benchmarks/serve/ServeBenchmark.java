@@ -14,6 +14,7 @@ import dev.atelier.engine.sd.Pipeline;
 import dev.atelier.engine.sd.SampleParams;
 import dev.atelier.engine.sd.Sampler;
 import dev.atelier.engine.sd.Sampling;
+import dev.atelier.engine.serve.BatchListener;
 import dev.atelier.engine.serve.GenerationJob;
 import dev.atelier.engine.serve.GenerationService;
 import dev.atelier.engine.text.PromptPair;
@@ -30,6 +31,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * Serving throughput: C clients send N one-image requests, request i with LoRA i mod K from a
@@ -170,6 +172,8 @@ public final class ServeBenchmark {
             }
             warm.forEach(j -> j.result().join());
             int batchesBefore = service.stats().batches();
+            UNetBusy busy = new UNetBusy();
+            service.addListener(busy);
             double[] latency = new double[n];
             AtomicInteger next = new AtomicInteger();
             long start = System.nanoTime();
@@ -188,9 +192,40 @@ public final class ServeBenchmark {
             }
             double wall = (System.nanoTime() - start) / 1e9;
             GenerationService.Stats stats = service.stats();
+            service.removeListener(busy);
             report("batched", pool, n, clients, wall, latency, String.format(Locale.ROOT,
-                    " unet_batches=%d largest_batch=%d lora_sets=%d",
-                    stats.batches() - batchesBefore, stats.largestBatch(), stats.loras().sets()));
+                    " unet_batches=%d largest_batch=%d mean_rows=%.1f unet_busy=%.2f unet_ms_per_row=%.3f lora_sets=%d",
+                    stats.batches() - batchesBefore, stats.largestBatch(), busy.meanRows(), busy.seconds() / wall,
+                    busy.msPerRow(), stats.loras().sets()));
+        }
+    }
+
+    /** The UNet's share of a run: its calls' time and rows, summed over the batches. */
+    private static final class UNetBusy implements BatchListener {
+        private final LongAdder nanos = new LongAdder();
+        private final LongAdder rows = new LongAdder();
+        private final LongAdder batches = new LongAdder();
+
+        @Override
+        public void batchRun(int samples, int batchRows, Duration unetTime) {
+            nanos.add(unetTime.toNanos());
+            rows.add(batchRows);
+            batches.increment();
+        }
+
+        @Override
+        public void sampleStarted(Duration queueWait) {}
+
+        double seconds() {
+            return nanos.sum() / 1e9;
+        }
+
+        double meanRows() {
+            return batches.sum() == 0 ? 0 : (double) rows.sum() / batches.sum();
+        }
+
+        double msPerRow() {
+            return rows.sum() == 0 ? 0 : nanos.sum() / 1e6 / rows.sum();
         }
     }
 

@@ -92,6 +92,9 @@ public final class GenerationService implements AutoCloseable {
         // starts its own OpenMP team and makes libtorch rebuild its thread pool, which a thread
         // per request paid on every request.
         this.requests = Executors.newCachedThreadPool(Thread.ofPlatform().name("atelier-request-", 1).daemon().factory());
+        // The creating thread usually loaded the model at the library's count and now leaves the
+        // computing to the UNet batches: its idle workers would slow every batch.
+        NativeLibrary.releaseThreads();
     }
 
     public LoraRegistry loras() {

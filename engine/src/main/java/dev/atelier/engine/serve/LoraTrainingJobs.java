@@ -238,6 +238,10 @@ public final class LoraTrainingJobs implements AutoCloseable {
                 @Override
                 public void onStep(Step step) {
                     job.step(step.step(), step.total(), step.loss());
+                    if (generationWaiting.getAsBoolean()) {
+                        // Idle workers of this thread would slow generation's batches meanwhile.
+                        NativeLibrary.releaseThreads();
+                    }
                     while (generationWaiting.getAsBoolean() && !job.cancelled) {
                         pause(GENERATION_POLL);
                     }

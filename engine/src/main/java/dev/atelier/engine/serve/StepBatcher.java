@@ -159,6 +159,9 @@ public final class StepBatcher implements AutoCloseable {
             lock.unlock();
         }
         try {
+            // The sampler's own native work (a step's few elementwise ops on one sample's latents)
+            // on one intra-op thread, as the request threads' (NativeLibrary.useOneThread says why).
+            NativeLibrary.useOneThread();
             SampleRequest r = ticket.request();
             TensorView latents = Sampling.sample((x, t, out) -> modelCall(r, x, t, out), alphasCumprod, r.params(),
                     null, (step, steps) -> {
