@@ -17,11 +17,16 @@ import dev.atelier.engine.sd.SampleParams;
 import dev.atelier.engine.sd.TextEncoder;
 import dev.atelier.engine.sd.Vae;
 import dev.atelier.engine.text.PromptPair;
+import dev.atelier.engine.core.DType;
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -46,6 +51,18 @@ public final class GenerationService implements AutoCloseable {
     private final ExecutorService requests;
     private final int maxQueue;
     private final AtomicInteger outstanding = new AtomicInteger();
+    private final StepBatcher.BatchedCall<TextItem, float[]> encodeTexts = this::encodeTexts;
+    private final StepBatcher.BatchedCall<DecodeItem, float[]> decodeImages = this::decodeImages;
+
+    /** Prompts encoded in one text-encoder call at most. */
+    private static final int TEXT_BATCH = 32;
+    /**
+     * Image pixels decoded in one VAE call at most (images of one size decode together up to it;
+     * a larger image alone): one 256 x 256 image, sixteen of the default model's 64 x 64. A decode
+     * whose activations pass 16 MiB empties the allocator's cache on every thread (Vae says why),
+     * which larger batches of the default model's images would do.
+     */
+    private static final long DECODE_BATCH_PIXELS = 256L * 256;
 
     /**
      * @param maxBatch        images per UNet batch at most
@@ -171,11 +188,10 @@ public final class GenerationService implements AutoCloseable {
         GenerationRequest request = job.request();
         PromptPair pair = parts.tokenizer().encode(prompt.prompt(), request.negative(), parts.longPrompt());
         try (LoraRegistry.Lease lease = registry.acquire(prompt.loras()); Arena arena = Arena.ofShared()) {
-            TensorView[] ctx = text.apply(te -> {
-                te.selectLora(lease.textSlot());
-                return new TensorView[] {te.forward(pair.positive().flat(), request.clipSkip(), arena),
-                    te.forward(pair.negative().flat(), request.clipSkip(), arena)};
-            });
+            CompletableFuture<float[]> positive = encode(pair.positive().flat(), request.clipSkip(), lease.textSlot());
+            CompletableFuture<float[]> negative = encode(pair.negative().flat(), request.clipSkip(), lease.textSlot());
+            TensorView[] ctx = {context(positive.join(), pair.positive().flat().length, arena),
+                context(negative.join(), pair.negative().flat().length, arena)};
             List<SampleTicket> tickets = new ArrayList<>();
             for (int k = 0; k < request.images(); k++) {
                 if (job.cancelled()) {
@@ -192,6 +208,83 @@ public final class GenerationService implements AutoCloseable {
         }
     }
 
+    /** One prompt's token ids (77 per chunk) to encode with a text-encoder LoRA slot (-1: none). */
+    private record TextItem(long[] ids, int clipSkip, int slot) {}
+
+    /** Prompts that one text-encoder call can take together: same length and clip skip. */
+    private record TextKey(int length, int clipSkip) {}
+
+    /** One image's final latents F32 [1, c, H/8, W/8] to decode. */
+    private record DecodeItem(float[] latents, int width, int height) {}
+
+    private record ImageSize(int width, int height) {}
+
+    /** Its hidden states F32 [1, L, width], on the batching thread with the other prompts waiting. */
+    private CompletableFuture<float[]> encode(long[] ids, int clipSkip, int slot) {
+        return batcher.call(encodeTexts, new TextKey(ids.length, clipSkip), new TextItem(ids, clipSkip, slot));
+    }
+
+    private TensorView context(float[] hidden, long length, Arena arena) {
+        return TensorView.ofFloats(arena, hidden, 1, length, hidden.length / length);
+    }
+
+    /** Encodes prompts of one length and clip skip, TEXT_BATCH rows a call, each row with its LoRA slot. */
+    private List<float[]> encodeTexts(List<TextItem> items) {
+        List<float[]> out = new ArrayList<>();
+        int length = items.getFirst().ids().length;
+        for (int from = 0; from < items.size(); from += TEXT_BATCH) {
+            List<TextItem> part = items.subList(from, Math.min(items.size(), from + TEXT_BATCH));
+            out.addAll(text.apply(te -> {
+                try (Arena arena = Arena.ofConfined()) {
+                    TensorView ids = TensorView.allocate(arena, DType.I64, part.size(), length);
+                    int[] slots = new int[part.size()];
+                    for (int i = 0; i < part.size(); i++) {
+                        MemorySegment.copy(part.get(i).ids(), 0, ids.data(), ValueLayout.JAVA_LONG, (long) i * length * 8,
+                                length);
+                        slots[i] = part.get(i).slot();
+                    }
+                    te.selectLora(slots);
+                    return rows(te.forward(ids, part.getFirst().clipSkip(), arena).toFloatArray(), part.size());
+                }
+            }));
+        }
+        return out;
+    }
+
+    /** Decodes images of one size, as many a call as DECODE_BATCH_PIXELS allows (at least one). */
+    private List<float[]> decodeImages(List<DecodeItem> items) {
+        DecodeItem first = items.getFirst();
+        int per = (int) Math.max(1, DECODE_BATCH_PIXELS / ((long) first.width() * first.height()));
+        int size = first.latents().length;
+        int channels = size / ((first.height() / 8) * (first.width() / 8));
+        List<float[]> out = new ArrayList<>();
+        for (int from = 0; from < items.size(); from += per) {
+            List<DecodeItem> part = items.subList(from, Math.min(items.size(), from + per));
+            out.addAll(vae.apply(v -> {
+                try (Arena arena = Arena.ofConfined()) {
+                    TensorView z = TensorView.allocate(arena, DType.F32, part.size(), channels, first.height() / 8,
+                            first.width() / 8);
+                    for (int i = 0; i < part.size(); i++) {
+                        MemorySegment.copy(part.get(i).latents(), 0, z.data(), ValueLayout.JAVA_FLOAT, (long) i * size * 4,
+                                size);
+                    }
+                    return rows(v.decode(z, parts.scaleFactor(), arena).toFloatArray(), part.size());
+                }
+            }));
+        }
+        return out;
+    }
+
+    /** values split into n equal rows. */
+    private static List<float[]> rows(float[] values, int n) {
+        int per = values.length / n;
+        List<float[]> out = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            out.add(Arrays.copyOfRange(values, i * per, (i + 1) * per));
+        }
+        return out;
+    }
+
     /** Waits for the images' latents, decodes each as soon as it is done, in seed order. */
     private Generation finish(GenerationRequest request, List<LoraRequest> loras, List<SampleTicket> tickets) {
         int h = request.height() / 8, w = request.width() / 8;
@@ -206,11 +299,8 @@ public final class GenerationService implements AutoCloseable {
                 latents = new float[per * tickets.size()];
             }
             System.arraycopy(one, 0, latents, k * per, per);
-            float[] rgb = vae.apply(v -> {
-                try (Arena arena = Arena.ofConfined()) {
-                    return v.decode(z, parts.scaleFactor(), arena).toFloatArray();
-                }
-            });
+            float[] rgb = batcher.call(decodeImages, new ImageSize(request.width(), request.height()),
+                    new DecodeItem(one, request.width(), request.height())).join();
             long seed = request.seed() + k;
             images.add(new GeneratedImage(seed, request.width(), request.height(),
                     Images.toRgb8(rgb, request.height(), request.width()),

@@ -14,7 +14,9 @@ import java.lang.foreign.ValueLayout;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
@@ -38,6 +40,12 @@ import java.util.concurrent.locks.ReentrantLock;
  * 1): the UNet computes every sample of a batch independently, and guidance is the same float
  * arithmetic as the native loop's ({@code uncond + cfg * (cond - uncond)}).
  *
+ * <p>The requests' own native work (text encoding, decoding) runs on the batching thread too,
+ * between UNet batches and while a batch gathers ({@link #call}): items of one kind with equal
+ * keys run as one batched call. Native work on other threads beside the UNet batches would take
+ * a core from one of the batch's two intra-op threads, and the other then waits for it at each
+ * of the batch's parallel regions.
+ *
  * <p>Each batch uses the UNet under its guard, so that others (a {@link LoraRegistry} applying
  * or removing LoRAs) may use it between batches. The batcher does not own the LoRAs: the slots
  * that submitted samples select must stay applied until those samples finish.
@@ -54,6 +62,7 @@ public final class StepBatcher implements AutoCloseable {
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
     private final List<ModelCall> pending = new ArrayList<>(); // guarded by lock
+    private final List<SideCall<?, ?>> side = new ArrayList<>(); // guarded by lock
     private int running; // samples inside their sampler; guarded by lock
     private final ClosedFlag closed = new ClosedFlag(lock, "step batcher");
 
@@ -62,7 +71,24 @@ public final class StepBatcher implements AutoCloseable {
     private final List<BatchListener> listeners = new CopyOnWriteArrayList<>();
 
     /** One sampler's model call waiting for its batch. */
-    private record ModelCall(SampleRequest request, float[] x, float t, CompletableFuture<float[]> eps) {}
+    private record ModelCall(SampleRequest request, float[] x, float t, CompletableFuture<float[]> eps,
+            long arrivedNanos) {}
+
+    /**
+     * A kind of native work that the batching thread runs for other threads ({@link #call}):
+     * items with equal keys run as one call.
+     */
+    @FunctionalInterface
+    public interface BatchedCall<I, O> {
+        /** The results of items (one key), in their order. */
+        List<O> run(List<I> items);
+    }
+
+    /** One item of side work waiting for the batching thread. */
+    private record SideCall<I, O>(BatchedCall<I, O> kind, Object key, I item, CompletableFuture<O> result) {}
+
+    /** What the batching thread does next: side calls or a UNet batch. */
+    private record Next(List<SideCall<?, ?>> side, List<ModelCall> batch) {}
 
     /**
      * @param unet          the UNet, used under its guard
@@ -101,6 +127,23 @@ public final class StepBatcher implements AutoCloseable {
             lock.unlock();
         }
         return ticket;
+    }
+
+    /**
+     * Runs item on the batching thread, between UNet batches, batched with the other waiting
+     * items of the same kind and key: kind.run gets them all in one list.
+     */
+    public <I, O> CompletableFuture<O> call(BatchedCall<I, O> kind, Object key, I item) {
+        SideCall<I, O> c = new SideCall<>(kind, key, item, new CompletableFuture<>());
+        lock.lock();
+        try {
+            closed.checkOpen();
+            side.add(c);
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        return c.result();
     }
 
     /** Tells listener of every UNet batch and sample start from now on. */
@@ -185,7 +228,8 @@ public final class StepBatcher implements AutoCloseable {
     /** A sampler's model call: waits for its batch, then writes its eps. */
     private void modelCall(SampleRequest request, TensorView x, TensorView t, TensorView out) {
         float[] eps;
-        ModelCall call = new ModelCall(request, x.toFloatArray(), t.toFloatArray()[0], new CompletableFuture<>());
+        ModelCall call = new ModelCall(request, x.toFloatArray(), t.toFloatArray()[0], new CompletableFuture<>(),
+                System.nanoTime());
         lock.lock();
         try {
             pending.add(call);
@@ -200,54 +244,111 @@ public final class StepBatcher implements AutoCloseable {
     private void batchLoop() {
         NativeLibrary.useLibraryThreads(); // not the one thread request threads set for themselves
         while (true) {
-            List<ModelCall> batch = nextBatch();
-            if (batch == null) {
+            Next next = next();
+            if (next == null) {
                 return;
             }
+            if (next.side() != null) {
+                runSide(next.side());
+                continue;
+            }
             try {
-                runBatch(batch);
+                runBatch(next.batch());
             } catch (Throwable e) {
-                for (ModelCall c : batch) {
+                for (ModelCall c : next.batch()) {
                     c.eps().completeExceptionally(e);
                 }
             }
         }
     }
 
-    /** The next batch: waits for calls, then for every running sample's call or the gather time. Null when closed and idle. */
-    private List<ModelCall> nextBatch() {
+    /**
+     * The next work: the waiting side calls, else a UNet batch once every running sample has made
+     * its call or the first call has waited the gather time (side calls that arrive meanwhile run
+     * first). Null when closed and idle.
+     */
+    private Next next() {
         lock.lock();
         try {
-            while (pending.isEmpty()) {
-                if (closed.isClosed() && running == 0) {
+            while (true) {
+                if (!side.isEmpty()) {
+                    List<SideCall<?, ?>> calls = List.copyOf(side);
+                    side.clear();
+                    return new Next(calls, null);
+                }
+                if (!pending.isEmpty()) {
+                    long left = pending.getFirst().arrivedNanos() + gatherNanos - System.nanoTime();
+                    if (pending.size() >= running || left <= 0) {
+                        return new Next(null, takeBatch());
+                    }
+                    try {
+                        changed.awaitNanos(left);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        return new Next(null, takeBatch());
+                    }
+                } else if (closed.isClosed() && running == 0) {
                     return null;
-                }
-                changed.awaitUninterruptibly();
-            }
-            long left = gatherNanos;
-            while (pending.size() < running && left > 0) {
-                try {
-                    left = changed.awaitNanos(left);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    break;
+                } else {
+                    changed.awaitUninterruptibly();
                 }
             }
-            SampleRequest.Group group = pending.getFirst().request().group();
-            List<ModelCall> batch = new ArrayList<>();
-            long pixels = 0;
-            for (Iterator<ModelCall> it = pending.iterator(); it.hasNext() && batch.size() < maxBatch;) {
-                ModelCall c = it.next();
-                long more = c.request().pixels();
-                if (c.request().group().equals(group) && (batch.isEmpty() || pixels + more <= maxBatchPixels)) {
-                    batch.add(c);
-                    pixels += more;
-                    it.remove();
-                }
-            }
-            return batch;
         } finally {
             lock.unlock();
+        }
+    }
+
+    /** The waiting calls of the first call's group, in arrival order, within maxBatch and maxBatchPixels. */
+    private List<ModelCall> takeBatch() {
+        SampleRequest.Group group = pending.getFirst().request().group();
+        List<ModelCall> batch = new ArrayList<>();
+        long pixels = 0;
+        for (Iterator<ModelCall> it = pending.iterator(); it.hasNext() && batch.size() < maxBatch;) {
+            ModelCall c = it.next();
+            long more = c.request().pixels();
+            if (c.request().group().equals(group) && (batch.isEmpty() || pixels + more <= maxBatchPixels)) {
+                batch.add(c);
+                pixels += more;
+                it.remove();
+            }
+        }
+        return batch;
+    }
+
+    /** Runs side calls grouped by kind and key, each group as one call; a failure fails its group. */
+    private static void runSide(List<SideCall<?, ?>> calls) {
+        Map<List<Object>, List<SideCall<?, ?>>> groups = new LinkedHashMap<>();
+        for (SideCall<?, ?> c : calls) {
+            groups.computeIfAbsent(List.of(c.kind(), c.key()), k -> new ArrayList<>()).add(c);
+        }
+        for (List<SideCall<?, ?>> group : groups.values()) {
+            runGroup(group);
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <I, O> void runGroup(List<SideCall<?, ?>> group) {
+        List<SideCall<I, O>> calls = new ArrayList<>();
+        for (SideCall<?, ?> c : group) {
+            calls.add((SideCall<I, O>) c);
+        }
+        try {
+            List<I> items = new ArrayList<>();
+            for (SideCall<I, O> c : calls) {
+                items.add(c.item());
+            }
+            List<O> results = calls.getFirst().kind().run(items);
+            if (results.size() != calls.size()) {
+                throw new IllegalStateException("a batched call gave " + results.size() + " results for "
+                        + calls.size() + " items");
+            }
+            for (int i = 0; i < calls.size(); i++) {
+                calls.get(i).result().complete(results.get(i));
+            }
+        } catch (Throwable e) {
+            for (SideCall<I, O> c : calls) {
+                c.result().completeExceptionally(e);
+            }
         }
     }
 

@@ -28,7 +28,10 @@ import java.lang.foreign.Arena;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -229,6 +232,52 @@ class StepBatcherTest {
             for (int i = 0; i < requests.size(); i++) {
                 assertSameLatents("request " + i, alone(unet, requests.get(i)), tickets.get(i).latents().join().toFloatArray());
             }
+        }
+    }
+
+    @Test
+    void sideCallsOfOneKindAndKeyRunAsOneCall() throws Exception {
+        try (UNet unet = unetWithLoras()) {
+            CountDownLatch started = new CountDownLatch(1);
+            CountDownLatch release = new CountDownLatch(1);
+            List<List<Integer>> calls = new CopyOnWriteArrayList<>();
+            StepBatcher.BatchedCall<Integer, Integer> tenfold = items -> {
+                calls.add(List.copyOf(items));
+                return items.stream().map(i -> 10 * i).toList();
+            };
+            StepBatcher.BatchedCall<Integer, Integer> failing = items -> {
+                throw new IllegalStateException("this kind fails");
+            };
+            StepBatcher.BatchedCall<Integer, Integer> blocking = items -> {
+                started.countDown();
+                try {
+                    release.await();
+                } catch (InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+                return items;
+            };
+            StepBatcher batcher = new StepBatcher(new Guarded<>(unet), alphas, 2, Long.MAX_VALUE, Duration.ofSeconds(5));
+            List<CompletableFuture<Integer>> first;
+            List<CompletableFuture<Integer>> second;
+            CompletableFuture<Integer> failed;
+            try (batcher) {
+                CompletableFuture<Integer> blocked = batcher.call(blocking, "k", 0);
+                started.await(); // the batching thread is busy: the calls below wait together
+                first = List.of(batcher.call(tenfold, "a", 1), batcher.call(tenfold, "a", 2));
+                second = List.of(batcher.call(tenfold, "b", 3));
+                failed = batcher.call(failing, "a", 4);
+                first = new ArrayList<>(first);
+                first.add(batcher.call(tenfold, "a", 5));
+                release.countDown();
+                assertEquals(0, blocked.join());
+            }
+            assertEquals(List.of(10, 20, 50), first.stream().map(CompletableFuture::join).toList());
+            assertEquals(30, second.getFirst().join());
+            assertEquals(List.of(List.of(1, 2, 5), List.of(3)), calls, "one call per key, items in arrival order");
+            CompletionException e = assertThrows(CompletionException.class, failed::join);
+            assertInstanceOf(IllegalStateException.class, e.getCause());
+            assertThrows(RuntimeException.class, () -> batcher.call(tenfold, "a", 6), "closed");
         }
     }
 
