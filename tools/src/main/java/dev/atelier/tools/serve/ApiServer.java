@@ -1,6 +1,7 @@
 package dev.atelier.tools.serve;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.atelier.engine.core.NativeLibrary;
 import dev.atelier.engine.embed.ImageEmbedder;
 import dev.atelier.engine.index.CatalogSearch;
 import dev.atelier.engine.serve.GenerationService;
@@ -124,6 +125,9 @@ public final class ApiServer implements AutoCloseable {
                 answers.error(ctx, new ApiException(500, "internal error", "the server failed on this request"));
             });
             config.routes.after(ctx -> metrics.answered(ctx.statusCode()));
+            // A handler thread that ran native work at the library's count (a catalog search, an
+            // evaluation) keeps idle OpenMP workers, which would slow every later UNet batch.
+            config.routes.after(ctx -> NativeLibrary.releaseThreads());
         });
         try {
             app.start();
