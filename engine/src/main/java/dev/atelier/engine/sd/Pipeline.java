@@ -37,7 +37,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * state. A request gives the same bits alone or among others, on any thread: it runs at the
  * library-wide intra-op thread count ({@link NativeLibrary#useLibraryThreads()}). Each request sees
  * exactly the LoRAs it names: a request naming other LoRAs than the one before removes those
- * first. {@link #close} waits for the request that is running and refuses later ones. The
+ * first. A request ends its thread's idle OpenMP workers when it finishes, so that threads taking
+ * turns here do not slow each other. {@link #close} waits for the request that is running and refuses later ones. The
  * progress callback runs on the caller's thread while the lock is held: keep it short. The native
  * part runs on the caller's thread too, so a {@link Profile} started there records it.
  */
@@ -286,6 +287,7 @@ public final class Pipeline implements AutoCloseable {
             NativeLibrary.useLibraryThreads();
             return encodePair(pair, clipSkip, arena);
         } finally {
+            NativeLibrary.releaseThreads(); // as generate does
             lock.unlock();
         }
     }
@@ -370,6 +372,9 @@ public final class Pipeline implements AutoCloseable {
             networkLoras.use(wanted);
             run(request, pair, wanted, progress, sink);
         } finally {
+            // The caller may be one of many threads taking turns here: idle workers of each would
+            // slow the others' requests (NativeLibrary.releaseThreads says why).
+            NativeLibrary.releaseThreads();
             lock.unlock();
         }
     }
