@@ -182,16 +182,19 @@ public final class GenerationService implements AutoCloseable {
     }
 
     private Generation run(GenerationJob job, LoraRequest.FromPrompt prompt) {
-        // The request's own native work (text encoding, decoding) on one thread: the UNet batches
+        // Text encoding and decoding run on the batching thread (StepBatcher.call); what native work
+        // is left here (loading and applying LoRAs) runs on one thread, so that the UNet batches
         // keep the library's threads to themselves (NativeLibrary.useOneThread says why).
         NativeLibrary.useOneThread();
         GenerationRequest request = job.request();
         PromptPair pair = parts.tokenizer().encode(prompt.prompt(), request.negative(), parts.longPrompt());
         try (LoraRegistry.Lease lease = registry.acquire(prompt.loras()); Arena arena = Arena.ofShared()) {
+            boolean guided = request.cfg() != 1;
             CompletableFuture<float[]> positive = encode(pair.positive().flat(), request.clipSkip(), lease.textSlot());
-            CompletableFuture<float[]> negative = encode(pair.negative().flat(), request.clipSkip(), lease.textSlot());
-            TensorView[] ctx = {context(positive.join(), pair.positive().flat().length, arena),
-                context(negative.join(), pair.negative().flat().length, arena)};
+            CompletableFuture<float[]> negative = guided
+                    ? encode(pair.negative().flat(), request.clipSkip(), lease.textSlot()) : null;
+            TensorView cond = context(positive.join(), pair.positive().flat().length, arena);
+            TensorView uncond = guided ? context(negative.join(), pair.negative().flat().length, arena) : null;
             List<SampleTicket> tickets = new ArrayList<>();
             for (int k = 0; k < request.images(); k++) {
                 if (job.cancelled()) {
@@ -199,8 +202,7 @@ public final class GenerationService implements AutoCloseable {
                 }
                 SampleParams p = new SampleParams(request.sampler(), false, request.steps(), request.cfg(),
                         request.eta(), request.seed() + k, request.width(), request.height(), 1);
-                SampleTicket t = batcher.submit(new SampleRequest(p, ctx[0], request.cfg() == 1 ? null : ctx[1],
-                        lease.unetSlot()));
+                SampleTicket t = batcher.submit(new SampleRequest(p, cond, uncond, lease.unetSlot()));
                 job.started(t);
                 tickets.add(t);
             }

@@ -73,7 +73,8 @@ class GenerationServiceTest {
                 request("a red jacket <lora:style:0.8>", Sampler.EULER_A, 4, 7, 10, 2, 1),
                 request("a blue dress", Sampler.DPMPP_2M_KARRAS, 3, 5, 20, 1, 2),
                 request("a coat <lora:style:-1:0.5>", Sampler.HEUN, 3, 7, 30, 1, 1),
-                request("a scarf <lora:style:0.8>", Sampler.DDIM, 5, 7.5, 40, 1, 1));
+                request("a scarf <lora:style:0.8>", Sampler.DDIM, 5, 7.5, 40, 1, 1),
+                request("a hat <lora:style:0.8>", Sampler.EULER, 3, 1, 50, 1, 1)); // unguided
         List<Generation> served = new ArrayList<>();
         GenerationService.Stats stats;
         try (Pipeline p = load();
