@@ -161,6 +161,18 @@ public record TensorView(MemorySegment data, DType dtype, long[] shape, long[] s
         return out;
     }
 
+    /** The elements as floats, one array per index of the first dimension (F32 only). */
+    public float[][] toFloatRows() {
+        float[] all = toFloatArray();
+        int n = Math.toIntExact(shape[0]);
+        int per = n == 0 ? 0 : all.length / n;
+        float[][] rows = new float[n][];
+        for (int i = 0; i < n; i++) {
+            rows[i] = Arrays.copyOfRange(all, i * per, (i + 1) * per);
+        }
+        return rows;
+    }
+
     /**
      * The view an {@code atl_tensor_view} descriptor describes (a callback's argument): its data
      * is the native memory itself, valid only while the native code that handed it over allows.

@@ -38,9 +38,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * library-wide intra-op thread count ({@link NativeLibrary#useLibraryThreads()}). Each request sees
  * exactly the LoRAs it names: a request naming other LoRAs than the one before removes those
  * first. A request ends its thread's idle OpenMP workers when it finishes, so that threads taking
- * turns here do not slow each other. {@link #close} waits for the request that is running and refuses later ones. The
- * progress callback runs on the caller's thread while the lock is held: keep it short. The native
- * part runs on the caller's thread too, so a {@link Profile} started there records it.
+ * turns here do not slow each other. {@link #close} waits for the request that is running and
+ * refuses later ones. The progress callback runs on the caller's thread while the lock is held:
+ * keep it short. The native part runs on the caller's thread too, so a {@link Profile} started
+ * there records it.
  */
 public final class Pipeline implements AutoCloseable {
     private final Path checkpoint;

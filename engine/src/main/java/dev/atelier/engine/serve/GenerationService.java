@@ -2,6 +2,7 @@ package dev.atelier.engine.serve;
 
 import dev.atelier.engine.core.AtelierException.CancelledException;
 import dev.atelier.engine.core.AtelierException.InvalidInputException;
+import dev.atelier.engine.core.DType;
 import dev.atelier.engine.core.NativeLibrary;
 import dev.atelier.engine.core.TensorView;
 import dev.atelier.engine.lora.LoraKeys;
@@ -17,14 +18,12 @@ import dev.atelier.engine.sd.SampleParams;
 import dev.atelier.engine.sd.TextEncoder;
 import dev.atelier.engine.sd.Vae;
 import dev.atelier.engine.text.PromptPair;
-import dev.atelier.engine.core.DType;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -211,19 +210,24 @@ public final class GenerationService implements AutoCloseable {
     }
 
     /** One prompt's token ids (77 per chunk) to encode with a text-encoder LoRA slot (-1: none). */
-    private record TextItem(long[] ids, int clipSkip, int slot) {}
+    private record TextItem(long[] ids, int clipSkip, int slot) {
+        /** Prompts that one text-encoder call can take together: same length and clip skip. */
+        TextKey key() {
+            return new TextKey(ids.length, clipSkip);
+        }
+    }
 
-    /** Prompts that one text-encoder call can take together: same length and clip skip. */
     private record TextKey(int length, int clipSkip) {}
 
-    /** One image's final latents F32 [1, c, H/8, W/8] to decode. */
-    private record DecodeItem(float[] latents, int width, int height) {}
+    /** One image's final latents F32 [1, c, H/8, W/8] to decode; images of one size decode together. */
+    private record DecodeItem(float[] latents, ImageSize size) {}
 
     private record ImageSize(int width, int height) {}
 
     /** Its hidden states F32 [1, L, width], on the batching thread with the other prompts waiting. */
     private CompletableFuture<float[]> encode(long[] ids, int clipSkip, int slot) {
-        return batcher.call(encodeTexts, new TextKey(ids.length, clipSkip), new TextItem(ids, clipSkip, slot));
+        TextItem item = new TextItem(ids, clipSkip, slot);
+        return batcher.call(encodeTexts, item.key(), item);
     }
 
     private TensorView context(float[] hidden, long length, Arena arena) {
@@ -246,7 +250,7 @@ public final class GenerationService implements AutoCloseable {
                         slots[i] = part.get(i).slot();
                     }
                     te.selectLora(slots);
-                    return rows(te.forward(ids, part.getFirst().clipSkip(), arena).toFloatArray(), part.size());
+                    return List.of(te.forward(ids, part.getFirst().clipSkip(), arena).toFloatRows());
                 }
             }));
         }
@@ -255,34 +259,21 @@ public final class GenerationService implements AutoCloseable {
 
     /** Decodes images of one size, as many a call as DECODE_BATCH_PIXELS allows (at least one). */
     private List<float[]> decodeImages(List<DecodeItem> items) {
-        DecodeItem first = items.getFirst();
-        int per = (int) Math.max(1, DECODE_BATCH_PIXELS / ((long) first.width() * first.height()));
-        int size = first.latents().length;
-        int channels = size / ((first.height() / 8) * (first.width() / 8));
+        ImageSize size = items.getFirst().size();
+        int per = (int) Math.max(1, DECODE_BATCH_PIXELS / ((long) size.width() * size.height()));
+        int length = items.getFirst().latents().length;
+        int channels = length / ((size.height() / 8) * (size.width() / 8));
         List<float[]> out = new ArrayList<>();
         for (int from = 0; from < items.size(); from += per) {
-            List<DecodeItem> part = items.subList(from, Math.min(items.size(), from + per));
+            float[][] latents = items.subList(from, Math.min(items.size(), from + per)).stream()
+                    .map(DecodeItem::latents).toArray(float[][]::new);
             out.addAll(vae.apply(v -> {
                 try (Arena arena = Arena.ofConfined()) {
-                    TensorView z = TensorView.allocate(arena, DType.F32, part.size(), channels, first.height() / 8,
-                            first.width() / 8);
-                    for (int i = 0; i < part.size(); i++) {
-                        MemorySegment.copy(part.get(i).latents(), 0, z.data(), ValueLayout.JAVA_FLOAT, (long) i * size * 4,
-                                size);
-                    }
-                    return rows(v.decode(z, parts.scaleFactor(), arena).toFloatArray(), part.size());
+                    TensorView z = TensorView.of(TensorView.ofRows(arena, latents, length).data(), DType.F32,
+                            latents.length, channels, size.height() / 8, size.width() / 8);
+                    return List.of(v.decode(z, parts.scaleFactor(), arena).toFloatRows());
                 }
             }));
-        }
-        return out;
-    }
-
-    /** values split into n equal rows. */
-    private static List<float[]> rows(float[] values, int n) {
-        int per = values.length / n;
-        List<float[]> out = new ArrayList<>(n);
-        for (int i = 0; i < n; i++) {
-            out.add(Arrays.copyOfRange(values, i * per, (i + 1) * per));
         }
         return out;
     }
@@ -301,8 +292,8 @@ public final class GenerationService implements AutoCloseable {
                 latents = new float[per * tickets.size()];
             }
             System.arraycopy(one, 0, latents, k * per, per);
-            float[] rgb = batcher.call(decodeImages, new ImageSize(request.width(), request.height()),
-                    new DecodeItem(one, request.width(), request.height())).join();
+            ImageSize size = new ImageSize(request.width(), request.height());
+            float[] rgb = batcher.call(decodeImages, size, new DecodeItem(one, size)).join();
             long seed = request.seed() + k;
             images.add(new GeneratedImage(seed, request.width(), request.height(),
                     Images.toRgb8(rgb, request.height(), request.width()),

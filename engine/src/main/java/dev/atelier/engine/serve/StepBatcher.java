@@ -87,9 +87,6 @@ public final class StepBatcher implements AutoCloseable {
     /** One item of side work waiting for the batching thread. */
     private record SideCall<I, O>(BatchedCall<I, O> kind, Object key, I item, CompletableFuture<O> result) {}
 
-    /** What the batching thread does next: side calls or a UNet batch. */
-    private record Next(List<SideCall<?, ?>> side, List<ModelCall> batch) {}
-
     /**
      * @param unet          the UNet, used under its guard
      * @param alphasCumprod the noise schedule every sample uses
@@ -243,21 +240,18 @@ public final class StepBatcher implements AutoCloseable {
 
     private void batchLoop() {
         NativeLibrary.useLibraryThreads(); // not the one thread request threads set for themselves
-        while (true) {
-            Next next = next();
-            if (next == null) {
-                return;
-            }
-            if (next.side() != null) {
-                runSide(next.side());
-                continue;
-            }
-            try {
-                runBatch(next.batch());
-            } catch (Throwable e) {
-                for (ModelCall c : next.batch()) {
-                    c.eps().completeExceptionally(e);
-                }
+        for (Runnable work; (work = next()) != null;) {
+            work.run();
+        }
+    }
+
+    /** Runs batch; a failure fails each of its model calls. */
+    private void runOrFail(List<ModelCall> batch) {
+        try {
+            runBatch(batch);
+        } catch (Throwable e) {
+            for (ModelCall c : batch) {
+                c.eps().completeExceptionally(e);
             }
         }
     }
@@ -267,26 +261,27 @@ public final class StepBatcher implements AutoCloseable {
      * its call or the first call has waited the gather time (side calls that arrive meanwhile run
      * first). Null when closed and idle.
      */
-    private Next next() {
+    private Runnable next() {
         lock.lock();
         try {
             while (true) {
                 if (!side.isEmpty()) {
                     List<SideCall<?, ?>> calls = List.copyOf(side);
                     side.clear();
-                    return new Next(calls, null);
+                    return () -> runSide(calls);
                 }
                 if (!pending.isEmpty()) {
                     long left = pending.getFirst().arrivedNanos() + gatherNanos - System.nanoTime();
-                    if (pending.size() >= running || left <= 0) {
-                        return new Next(null, takeBatch());
+                    if (pending.size() < running && left > 0 && !Thread.currentThread().isInterrupted()) {
+                        try {
+                            changed.awaitNanos(left);
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt(); // no more gathering: run what waits
+                        }
+                        continue;
                     }
-                    try {
-                        changed.awaitNanos(left);
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                        return new Next(null, takeBatch());
-                    }
+                    List<ModelCall> batch = takeBatch();
+                    return () -> runOrFail(batch);
                 } else if (closed.isClosed() && running == 0) {
                     return null;
                 } else {
